@@ -1,0 +1,421 @@
+import type { Codec } from "../codecs/codec.ts";
+import { JsonCodec } from "../codecs/json_codec.ts";
+import {
+  ConnectionClosedError,
+  ProtocolError,
+  RemoteError,
+} from "../errors.ts";
+import { DEFAULT_MAX_FRAME_SIZE, FrameParser } from "./_frame_parser.ts";
+import { FrameWriter } from "./_frame_writer.ts";
+import { checkMessage, ERROR, REQUEST } from "./_message.ts";
+import { Queue } from "./_queue.ts";
+import { Request } from "./request.ts";
+import type { Transport } from "./transport.ts";
+
+/** Options of {@linkcode Channel}. */
+export interface ChannelOptions {
+  /** The codec of this connection (each connection needs its own instance). @default {new JsonCodec()} */
+  codec?: Codec;
+  /** The peer as seen locally, used as `RemoteError.origin`. @default {"peer"} */
+  peer?: string;
+  /** The largest frame payload accepted from the peer. @default {67108864} (64 MiB) */
+  maxFrameSize?: number;
+  /**
+   * How many bytes of outgoing frames may wait for the socket before
+   * `send`, `reply` and `fail` wait for it to drain.
+   *
+   * @default {1048576} (1 MiB)
+   */
+  highWaterMark?: number;
+  /**
+   * How many received requests may wait for `recv()` before the channel
+   * stops reading from the peer until they are taken.
+   *
+   * @default {1024}
+   */
+  maxQueuedRequests?: number;
+}
+
+/** Options of {@linkcode Channel.send}. */
+export interface SendOptions {
+  /** Rejects the call when aborted (the reply, if it comes, is dropped). */
+  signal?: AbortSignal;
+  /** Rejects the call with a `TimeoutError` after this many milliseconds. */
+  timeout?: number;
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+  /** Set once the caller gave up (abort or timeout); a late reply is dropped. */
+  done: boolean;
+  cleanup: (() => void) | undefined;
+}
+
+/**
+ * A request/reply connection: the aiomas `Channel`, on Web Streams.
+ *
+ * Either side sends requests with {@linkcode Channel.send} and receives the
+ * peer's requests with {@linkcode Channel.recv} or `for await`. Replies may
+ * come in any order. Bad input from the peer (see `ProtocolError`) closes
+ * only this channel, with the error in {@linkcode Channel.closed}.
+ *
+ * @example
+ * ```ts
+ * import { Channel, createMemoryPair } from "@aiomas/aiomas/channel";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = createMemoryPair();
+ * await using client = new Channel(a);
+ * await using server = new Channel(b);
+ * const replies = Promise.all([client.send(1), client.send(2)]);
+ * const first = await server.recv();
+ * const second = await server.recv();
+ * await second.reply(20); // replies in any order
+ * await first.reply(10);
+ * assert.deepEqual(await replies, [10, 20]);
+ * ```
+ */
+export class Channel implements AsyncDisposable, AsyncIterable<Request> {
+  /** The codec of this channel. */
+  readonly codec: Codec;
+  /** The peer as seen locally (`RemoteError.origin`). */
+  readonly peer: string;
+  #transport: Transport;
+  #writer: FrameWriter;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #parser: FrameParser;
+  #nextId = 0;
+  #pending = new Map<number, Pending>();
+  #requests = new Queue<Request>();
+  #waiters = new Queue<PromiseWithResolvers<Request>>();
+  #maxQueuedRequests: number;
+  #resumeReading: PromiseWithResolvers<void> | null = null;
+  #sendChain: Promise<void> | null = null;
+  #closeReason: ConnectionClosedError | null = null;
+  #closedError: unknown = undefined;
+  #closing: Promise<void> | null = null;
+  #closed = Promise.withResolvers<void>();
+  #readLoop: Promise<void>;
+  #respond = async (
+    type: 1 | 2,
+    id: unknown,
+    content: unknown,
+  ): Promise<void> => {
+    await this.#write([type, id, content]);
+  };
+
+  /**
+   * Starts a channel over a transport; it reads from it at once.
+   *
+   * @param transport The byte streams (e.g. a `Deno.Conn`).
+   * @param options See {@linkcode ChannelOptions}.
+   */
+  constructor(transport: Transport, options: ChannelOptions = {}) {
+    this.codec = options.codec ?? new JsonCodec();
+    this.peer = options.peer ?? "peer";
+    this.#transport = transport;
+    this.#maxQueuedRequests = options.maxQueuedRequests ?? 1024;
+    this.#parser = new FrameParser(
+      options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+    );
+    this.#writer = new FrameWriter(
+      transport.writable,
+      options.highWaterMark ?? 1024 * 1024,
+      (error) => this.#fail(error),
+    );
+    this.#reader = transport.readable.getReader();
+    this.#closed.promise.catch(() => {});
+    this.#readLoop = this.#read();
+  }
+
+  /**
+   * Settles when the channel has closed: resolves after `close()` or the
+   * peer closing the connection, rejects with the error that closed it
+   * otherwise (e.g. a `ProtocolError`).
+   */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** Whether the channel is closed or closing. */
+  get isClosed(): boolean {
+    return this.#closeReason !== null;
+  }
+
+  /**
+   * Sends a request and waits for the reply.
+   *
+   * @param content The request; it must be encodable by the codec.
+   * @param options Cancellation: `signal` and `timeout` (milliseconds).
+   * @returns The peer's result.
+   * @throws {RemoteError} If the peer answered with an error.
+   * @throws {ConnectionClosedError} If the channel closed before the reply.
+   * @throws {SerializationError} If `content` cannot be encoded (nothing is sent).
+   * @throws {DOMException} `AbortError`/`TimeoutError` when cancelled.
+   */
+  send(content: unknown, options?: SendOptions): Promise<unknown> {
+    if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const id = this.#nextId;
+    let written: Promise<void> | undefined;
+    try {
+      written = this.#write([REQUEST, id, content]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const pending: Pending = {
+      resolve,
+      reject,
+      done: false,
+      cleanup: undefined,
+    };
+    this.#pending.set(id, pending);
+    written?.catch((error) => {
+      // Nothing was sent (or the connection failed): no reply will come.
+      this.#pending.delete(id);
+      this.#settle(pending, error, false);
+    });
+    const timeout = options?.timeout;
+    if (signal !== undefined || timeout !== undefined) {
+      const onAbort = () => this.#settle(pending, signal!.reason, false);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const timer = timeout === undefined ? undefined : setTimeout(() => {
+        this.#settle(
+          pending,
+          new DOMException(
+            `Request to ${this.peer} timed out after ${timeout} ms`,
+            "TimeoutError",
+          ),
+          false,
+        );
+      }, timeout);
+      pending.cleanup = () => {
+        signal?.removeEventListener("abort", onAbort);
+        clearTimeout(timer);
+      };
+    }
+    return promise;
+  }
+
+  /**
+   * Waits for the next request from the peer.
+   *
+   * @returns The request.
+   * @throws {ConnectionClosedError} If the channel is closed (or closes while waiting).
+   */
+  recv(): Promise<Request> {
+    const request = this.#requests.shift();
+    if (request !== undefined) {
+      if (
+        this.#resumeReading !== null &&
+        this.#requests.length < this.#maxQueuedRequests
+      ) {
+        this.#resumeReading.resolve();
+        this.#resumeReading = null;
+      }
+      return Promise.resolve(request);
+    }
+    if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
+    const waiter = Promise.withResolvers<Request>();
+    this.#waiters.push(waiter);
+    return waiter.promise;
+  }
+
+  /**
+   * Yields the peer's requests until the channel closes. The loop ends when
+   * the channel is closed by either side, and throws the error that closed
+   * it otherwise.
+   *
+   * @returns An async iterator of requests.
+   */
+  async *[Symbol.asyncIterator](): AsyncIterator<Request> {
+    for (;;) {
+      let request: Request;
+      try {
+        request = await this.recv();
+      } catch (error) {
+        if (
+          error instanceof ConnectionClosedError &&
+          this.#closedError === undefined
+        ) return;
+        throw this.#closedError ?? error;
+      }
+      yield request;
+    }
+  }
+
+  /**
+   * Closes the channel: rejects every pending `send` and `recv` with
+   * `ConnectionClosedError`, writes the frames already queued (replies
+   * included) and closes the transport. Idempotent.
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  close(): Promise<void> {
+    this.#shutdown(
+      new ConnectionClosedError(`Channel to ${this.peer} closed`),
+      undefined,
+    );
+    return this.#closing!;
+  }
+
+  /**
+   * Closes the channel (for `await using`).
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** Encodes and queues one message; throws synchronously if encoding fails. */
+  #write(message: unknown[]): Promise<void> | undefined {
+    if (this.#closeReason !== null) throw this.#closeReason;
+    const encoded = this.codec.encode(message);
+    if (encoded instanceof Uint8Array && this.#sendChain === null) {
+      return this.#writer.write(encoded);
+    }
+    // An async codec: keep frames in call order.
+    const chain = (this.#sendChain ?? Promise.resolve()).then(async () => {
+      const bytes = await encoded;
+      if (this.#closeReason !== null) throw this.#closeReason;
+      await this.#writer.write(bytes);
+    });
+    const tail = chain.catch(() => {}).then(() => {
+      if (this.#sendChain === tail) this.#sendChain = null;
+    });
+    this.#sendChain = tail;
+    return chain;
+  }
+
+  #settle(pending: Pending, outcome: unknown, ok: boolean): void {
+    if (pending.done) return;
+    pending.done = true;
+    pending.cleanup?.();
+    if (ok) pending.resolve(outcome);
+    else pending.reject(outcome);
+  }
+
+  async #read(): Promise<void> {
+    const frames: Uint8Array[] = [];
+    try {
+      for (;;) {
+        const { value, done } = await this.#reader.read();
+        if (done) break;
+        this.#parser.push(value, frames);
+        for (let i = 0; i < frames.length; i++) {
+          let decoded: unknown;
+          try {
+            decoded = this.codec.decode(frames[i]);
+            if (decoded instanceof Promise) decoded = await decoded;
+          } catch (error) {
+            throw new ProtocolError(
+              `Cannot decode message from ${this.peer}: ${
+                (error as Error).message
+              }`,
+              { cause: error },
+            );
+          }
+          this.#dispatch(decoded);
+          if (this.#resumeReading !== null) await this.#resumeReading.promise;
+        }
+        frames.length = 0;
+        if (this.#closeReason !== null) return;
+      }
+      if (this.#parser.partial) {
+        throw new ProtocolError(
+          `Connection to ${this.peer} ended inside a frame (${this.#parser.partialDescription})`,
+        );
+      }
+      this.#shutdown(
+        new ConnectionClosedError(`Connection closed by ${this.peer}`),
+        undefined,
+      );
+    } catch (error) {
+      if (this.#closeReason === null) this.#fail(error);
+    }
+  }
+
+  #dispatch(value: unknown): void {
+    const [type, id, content] = checkMessage(value);
+    if (type === REQUEST) {
+      const request = new Request(content, { id, respond: this.#respond });
+      const waiter = this.#waiters.shift();
+      if (waiter !== undefined) {
+        waiter.resolve(request);
+        return;
+      }
+      this.#requests.push(request);
+      if (this.#requests.length >= this.#maxQueuedRequests) {
+        this.#resumeReading ??= Promise.withResolvers<void>();
+      }
+      return;
+    }
+    const pending = typeof id === "number" ? this.#pending.get(id) : undefined;
+    if (pending === undefined) {
+      throw new ProtocolError(
+        `Cannot handle reply from ${this.peer}: no request has id ${id}`,
+      );
+    }
+    this.#pending.delete(id as number);
+    if (type === ERROR) {
+      const text = typeof content === "string" ? content : String(content);
+      this.#settle(pending, new RemoteError(this.peer, text), false);
+    } else {
+      this.#settle(pending, content, true);
+    }
+  }
+
+  #fail(error: unknown): void {
+    const reason = new ConnectionClosedError(
+      `Connection to ${this.peer} failed: ${
+        error instanceof Error ? error.message : error
+      }`,
+      { cause: error },
+    );
+    this.#shutdown(reason, error);
+  }
+
+  /** Closes once; `error` is what `closed` rejects with (none for a clean close). */
+  #shutdown(reason: ConnectionClosedError, error: unknown): void {
+    if (this.#closeReason !== null) return;
+    this.#closeReason = reason;
+    this.#closedError = error;
+    for (const pending of this.#pending.values()) {
+      this.#settle(pending, reason, false);
+    }
+    this.#pending.clear();
+    for (
+      let waiter = this.#waiters.shift();
+      waiter;
+      waiter = this.#waiters.shift()
+    ) {
+      waiter.reject(reason);
+    }
+    this.#resumeReading?.resolve();
+    this.#closing = this.#release(error);
+  }
+
+  async #release(error: unknown): Promise<void> {
+    if (error === undefined) {
+      await this.#sendChain;
+      await this.#writer.close();
+    } else {
+      await this.#writer.abort(error);
+    }
+    await this.#reader.cancel().catch(() => {});
+    await this.#readLoop;
+    this.#reader.releaseLock();
+    try {
+      this.#transport.close?.();
+    } catch {
+      // Gone already.
+    }
+    if (error === undefined) this.#closed.resolve();
+    else this.#closed.reject(error);
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * The channel layer: frames (4-byte big-endian length + payload), codec
+ * stages and the request/reply {@linkcode Channel}, over TCP, Unix sockets,
+ * TLS ({@linkcode openConnection}, {@linkcode startServer}) and in-memory
+ * streams ({@linkcode createMemoryPair}).
+ *
+ * @example
+ * ```ts
+ * import { openConnection, startServer } from "@aiomas/aiomas/channel";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = await startServer({ hostname: "127.0.0.1", port: 0 }, async (channel) => {
+ *   for await (const request of channel) await request.reply("cya");
+ * });
+ * await using channel = await openConnection(server.addr);
+ * assert.equal(await channel.send("ohai"), "cya");
+ * ```
+ *
+ * @module
+ */
+export type {
+  Address,
+  ConnectTlsOptions,
+  ListenTlsOptions,
+} from "./_connect.ts";
+export type { Message } from "./_message.ts";
+export { Channel } from "./channel.ts";
+export type { ChannelOptions, SendOptions } from "./channel.ts";
+export { FrameDecoderStream } from "./frame_decoder_stream.ts";
+export type { FrameDecoderStreamOptions } from "./frame_decoder_stream.ts";
+export { FrameEncoderStream } from "./frame_encoder_stream.ts";
+export { createMemoryPair } from "./memory_pair.ts";
+export { MessageDecoderStream } from "./message_decoder_stream.ts";
+export { MessageEncoderStream } from "./message_encoder_stream.ts";
+export { openConnection } from "./open_connection.ts";
+export type { OpenConnectionOptions } from "./open_connection.ts";
+export { Request } from "./request.ts";
+export type { Responder } from "./request.ts";
+export { Server, startServer } from "./start_server.ts";
+export type { ConnectionHandler, StartServerOptions } from "./start_server.ts";
+export type { Transport } from "./transport.ts";

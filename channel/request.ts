@@ -1,0 +1,97 @@
+import { SerializationError } from "../errors.ts";
+import { ERROR, RESULT } from "./_message.ts";
+import { formatError } from "./_traceback.ts";
+
+/** How a request sends its one reply; a channel hands one to every request. */
+export type Responder = (
+  type: 1 | 2,
+  id: unknown,
+  content: unknown,
+) => Promise<void>;
+
+/**
+ * A request received on a {@linkcode Channel}. Answer it exactly once, with
+ * {@linkcode Request.reply} or {@linkcode Request.fail}.
+ *
+ * @example
+ * ```ts
+ * import { Channel, createMemoryPair } from "@aiomas/aiomas/channel";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = createMemoryPair();
+ * await using client = new Channel(a);
+ * await using server = new Channel(b);
+ * const reply = client.send("fail");
+ * const request = await server.recv();
+ * const error = new Error("42");
+ * error.name = "ValueError";
+ * await request.fail(error);
+ * await assert.rejects(reply, { name: "RemoteError", remoteName: "ValueError" });
+ * ```
+ */
+export class Request {
+  /** The decoded content of the request. */
+  readonly content: unknown;
+  #id: unknown;
+  #respond: Responder;
+  #answered = false;
+
+  /**
+   * Creates a request; channels do this, users do not.
+   *
+   * @param content The decoded content.
+   * @param options `id` as received, and the channel's `respond` function.
+   */
+  constructor(content: unknown, options: { id: unknown; respond: Responder }) {
+    this.content = content;
+    this.#id = options.id;
+    this.#respond = options.respond;
+  }
+
+  /** Whether a reply has been sent. */
+  get answered(): boolean {
+    return this.#answered;
+  }
+
+  /**
+   * Sends the result.
+   *
+   * @param value The result; it must be encodable by the channel's codec.
+   * @returns A promise that settles once the reply is queued for sending.
+   * @throws {TypeError} If the request was answered already.
+   * @throws {SerializationError} If `value` cannot be encoded; nothing was
+   *   sent and the request may still be answered (e.g. with `fail`).
+   * @throws {ConnectionClosedError} If the channel is closed.
+   */
+  reply(value: unknown): Promise<void> {
+    return this.#send(RESULT, value);
+  }
+
+  /**
+   * Sends an error. The peer gets a traceback text whose last line is
+   * `"<error.name>: <error.message>"`, which Python shows as a
+   * `RemoteException` and this library as a `RemoteError`.
+   *
+   * @param error The error (any value; non-errors are sent as `Error: <value>`).
+   * @returns A promise that settles once the reply is queued for sending.
+   * @throws {TypeError} If the request was answered already.
+   * @throws {ConnectionClosedError} If the channel is closed.
+   */
+  fail(error: unknown): Promise<void> {
+    return this.#send(ERROR, formatError(error));
+  }
+
+  async #send(type: 1 | 2, content: unknown): Promise<void> {
+    if (this.#answered) {
+      throw new TypeError("Cannot reply: the request was answered already");
+    }
+    this.#answered = true;
+    try {
+      await this.#respond(type, this.#id, content);
+    } catch (error) {
+      // Encoding failed before anything was sent: the request is still open.
+      if (error instanceof SerializationError) this.#answered = false;
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,191 @@
+import type { CodecClass } from "../codecs/codec.ts";
+import { JsonCodec } from "../codecs/json_codec.ts";
+import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import type { Address, ListenTlsOptions } from "./_connect.ts";
+import {
+  connTransport,
+  formatAddress,
+  listen,
+  parseAddress,
+  removeSocketFile,
+} from "./_connect.ts";
+import { Channel, type ChannelOptions } from "./channel.ts";
+
+/** Options of {@linkcode startServer}. */
+export interface StartServerOptions
+  extends Omit<ChannelOptions, "codec" | "peer"> {
+  /** The codec class; every connection makes its own instance. @default {JsonCodec} */
+  codec?: CodecClass;
+  /** Extra serializers, registered in this order on every connection. */
+  serializers?: readonly SerializerSpec[];
+  /** Listen with TLS (TCP addresses only). */
+  tls?: ListenTlsOptions;
+  /**
+   * Called when a connection handler throws; the connection is closed.
+   *
+   * @default {logs with console.error}
+   */
+  onError?: (error: unknown, channel: Channel) => void;
+}
+
+/** Handles one accepted connection. */
+export type ConnectionHandler = (channel: Channel) => void | Promise<void>;
+
+/**
+ * A listening server made by {@linkcode startServer}.
+ *
+ * Closing it stops listening and closes every connection it accepted.
+ */
+export class Server implements AsyncDisposable {
+  /** The address it listens on; for port 0, the port it really got. */
+  readonly addr: { hostname: string; port: number } | string;
+  #listener: Deno.Listener;
+  #parsed: ReturnType<typeof parseAddress>;
+  #channels = new Set<Channel>();
+  #closed = Promise.withResolvers<void>();
+  #closing: Promise<void> | null = null;
+  #acceptLoop: Promise<void>;
+
+  /**
+   * Wraps a listener; use {@linkcode startServer}.
+   *
+   * @param listener The listener.
+   * @param options What to do with each connection.
+   */
+  constructor(
+    listener: Deno.Listener,
+    options: StartServerOptions & {
+      handler: ConnectionHandler;
+      parsed: ReturnType<typeof parseAddress>;
+    },
+  ) {
+    this.#listener = listener;
+    this.#parsed = options.parsed;
+    const local = listener.addr;
+    this.addr = local.transport === "unix" || local.transport === "unixpacket"
+      ? local.path
+      : {
+        hostname: (local as Deno.NetAddr).hostname,
+        port: (local as Deno.NetAddr).port,
+      };
+    this.#acceptLoop = this.#accept(options);
+  }
+
+  /** Resolves when the server has closed. */
+  get closed(): Promise<void> {
+    return this.#closed.promise;
+  }
+
+  /** The connections that are open now. */
+  get channels(): ReadonlySet<Channel> {
+    return this.#channels;
+  }
+
+  /**
+   * Stops listening and closes every open connection. Idempotent.
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        this.#listener.close();
+      } catch {
+        // Closed already.
+      }
+      await this.#acceptLoop;
+      await Promise.all([...this.#channels].map((channel) => channel.close()));
+      await removeSocketFile(this.#parsed);
+      this.#closed.resolve();
+    })();
+    return this.#closing;
+  }
+
+  /**
+   * Closes the server (for `await using`).
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #accept(
+    options: StartServerOptions & { handler: ConnectionHandler },
+  ): Promise<void> {
+    const onError = options.onError ??
+      ((error: unknown) =>
+        console.error("aiomas: connection handler failed:", error));
+    try {
+      for await (const conn of this.#listener) {
+        if (conn.remoteAddr.transport === "tcp") {
+          (conn as Deno.TcpConn).setNoDelay(true);
+        }
+        const codec = new (options.codec ?? JsonCodec)();
+        for (const [type, toWire, fromWire] of options.serializers ?? []) {
+          codec.addSerializer(type, toWire, fromWire);
+        }
+        const channel = new Channel(connTransport(conn), {
+          ...options,
+          codec,
+          peer: formatAddress(conn.remoteAddr),
+        });
+        this.#channels.add(channel);
+        channel.closed.catch(() => {}).finally(() =>
+          this.#channels.delete(channel)
+        );
+        this.#run(options.handler, channel, onError);
+      }
+    } catch {
+      // The listener was closed.
+    }
+  }
+
+  async #run(
+    handler: ConnectionHandler,
+    channel: Channel,
+    onError: (error: unknown, channel: Channel) => void,
+  ): Promise<void> {
+    try {
+      await handler(channel);
+    } catch (error) {
+      onError(error, channel);
+      await channel.close();
+    }
+  }
+}
+
+/**
+ * Listens for connections and calls `handler` with a channel for each.
+ *
+ * @param addr `{hostname, port}` (port 0 picks a free port), `["host", port]`
+ *   or a Unix socket path.
+ * @param handler Serves one connection; when it throws, the connection closes.
+ * @param options Codec, serializers, TLS; see {@linkcode StartServerOptions}.
+ * @returns The server; its `addr` has the real port.
+ * @throws {TypeError} For a malformed address.
+ * @throws {Deno.errors.AddrInUse} If the address is taken.
+ *
+ * @example
+ * ```ts
+ * import { openConnection, startServer } from "@aiomas/aiomas/channel";
+ * import assert from "node:assert/strict";
+ *
+ * await using server = await startServer({ hostname: "127.0.0.1", port: 0 }, async (channel) => {
+ *   const request = await channel.recv();
+ *   await request.reply("cya");
+ * });
+ * assert.notEqual(typeof server.addr === "string" ? 0 : server.addr.port, 0);
+ * await using channel = await openConnection(server.addr);
+ * assert.equal(await channel.send("ohai"), "cya");
+ * ```
+ */
+export async function startServer(
+  addr: Address,
+  handler: ConnectionHandler,
+  options: StartServerOptions = {},
+): Promise<Server> {
+  const parsed = parseAddress(addr);
+  const listener = await listen(parsed, options.tls);
+  return new Server(listener, { ...options, handler, parsed });
+}

@@ -1,0 +1,306 @@
+// JSON as Python's json module reads and writes it: bare NaN/Infinity
+// tokens, integers of any size (bigint beyond 2^53), floats that stay floats.
+import { SerializationError } from "../errors.ts";
+import { Float64, isWireInteger } from "./float64.ts";
+import type { SerializerRegistry } from "./serializer_registry.ts";
+import { describe } from "./serializer_registry.ts";
+
+/** Encodes `value` as JSON text. */
+export function stringify(
+  value: unknown,
+  registry: SerializerRegistry,
+  maxDepth: number,
+): string {
+  return write(value, registry, maxDepth, 0);
+}
+
+function write(
+  value: unknown,
+  registry: SerializerRegistry,
+  maxDepth: number,
+  depth: number,
+): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(value);
+    case "number":
+      return writeNumber(value, false);
+    case "boolean":
+      return value ? "true" : "false";
+    case "bigint":
+      return value.toString();
+    case "undefined":
+      return "null";
+    case "object":
+      break;
+    default:
+      throw new SerializationError(`Cannot encode ${describe(value)} as JSON`);
+  }
+  if (value === null) return "null";
+  if (depth >= maxDepth) {
+    throw new SerializationError(
+      `Cannot encode value: nesting deeper than maxDepth ${maxDepth} (or a cycle)`,
+    );
+  }
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) {
+      if (i > 0) out += ",";
+      out += write(value[i], registry, maxDepth, depth + 1);
+    }
+    return out + "]";
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) {
+    let out = "{";
+    let first = true;
+    for (const key in value) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined) continue;
+      out += (first ? '"' : ',"') + escapeKey(key) + '":' +
+        write(item, registry, maxDepth, depth + 1);
+      first = false;
+    }
+    return out + "}";
+  }
+  if (value instanceof Float64) return writeNumber(value.value, true);
+  if (value instanceof Map) {
+    let out = "{";
+    let first = true;
+    for (const [key, item] of value) {
+      if (typeof key !== "string" && typeof key !== "number") {
+        throw new SerializationError(
+          `Cannot encode a Map key that is ${describe(key)} as JSON (only strings and numbers)`,
+        );
+      }
+      out += (first ? "" : ",") + JSON.stringify(String(key)) + ":" +
+        write(item, registry, maxDepth, depth + 1);
+      first = false;
+    }
+    return out + "}";
+  }
+  if (value instanceof Uint8Array) {
+    throw new SerializationError("Cannot encode bytes as JSON (use MsgPackCodec)");
+  }
+  return write(registry.toWire(value), registry, maxDepth, depth + 1);
+}
+
+// Keys are nearly always plain identifiers; skip JSON.stringify for those.
+const PLAIN_KEY = /^[\w\-.\/ ]*$/;
+
+function escapeKey(key: string): string {
+  return PLAIN_KEY.test(key) ? key : JSON.stringify(key).slice(1, -1);
+}
+
+function writeNumber(value: number, asFloat: boolean): string {
+  if (!asFloat && isWireInteger(value)) return String(value);
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "Infinity";
+  if (value === -Infinity) return "-Infinity";
+  if (Object.is(value, -0)) return "-0.0";
+  const text = String(value);
+  return /[.e]/.test(text) ? text : text + ".0";
+}
+
+/** A sign that the fast `JSON.parse` path could lose something: a long integer. */
+const LONG_DIGITS = /\d{16}/;
+
+/** Decodes JSON text, resolving `__type__` maps. */
+export function parse(
+  text: string,
+  registry: SerializerRegistry,
+  maxDepth: number,
+): unknown {
+  let value: unknown;
+  if (LONG_DIGITS.test(text)) {
+    value = new Parser(text, maxDepth).parseDocument();
+  } else {
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      // Python's NaN/Infinity tokens are not JSON; the full parser knows them.
+      if (!/NaN|Infinity/.test(text)) throw syntaxError(error);
+      value = new Parser(text, maxDepth).parseDocument();
+    }
+  }
+  return revive(value, registry, maxDepth, 0);
+}
+
+function syntaxError(error: unknown): SerializationError {
+  return new SerializationError(
+    `Cannot decode JSON: ${error instanceof Error ? error.message : String(error)}`,
+  );
+}
+
+/** Resolves `__type__` maps bottom-up and enforces the depth limit. */
+function revive(
+  value: unknown,
+  registry: SerializerRegistry,
+  maxDepth: number,
+  depth: number,
+): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (depth >= maxDepth) {
+    throw new SerializationError(
+      `Cannot decode value: nesting deeper than maxDepth ${maxDepth}`,
+    );
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item = value[i];
+      if (typeof item === "object" && item !== null) {
+        value[i] = revive(item, registry, maxDepth, depth + 1);
+      }
+    }
+    return value;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const item = record[key];
+    if (typeof item === "object" && item !== null) {
+      record[key] = revive(item, registry, maxDepth, depth + 1);
+    }
+  }
+  return Object.hasOwn(record, "__type__") ? registry.fromWire(record.__type__) : record;
+}
+
+/**
+ * A JSON parser for the texts `JSON.parse` cannot take exactly: Python's
+ * bare NaN/Infinity tokens and integers beyond 2^53 (decoded as bigint).
+ */
+class Parser {
+  #text: string;
+  #pos = 0;
+  #maxDepth: number;
+
+  constructor(text: string, maxDepth: number) {
+    this.#text = text;
+    this.#maxDepth = maxDepth;
+  }
+
+  parseDocument(): unknown {
+    const value = this.#value(0);
+    this.#space();
+    if (this.#pos !== this.#text.length) this.#fail("unexpected trailing text");
+    return value;
+  }
+
+  #fail(what: string): never {
+    throw new SerializationError(`Cannot decode JSON: ${what} at position ${this.#pos}`);
+  }
+
+  #space(): void {
+    const text = this.#text;
+    while (this.#pos < text.length) {
+      const c = text.charCodeAt(this.#pos);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+      this.#pos++;
+    }
+  }
+
+  #value(depth: number): unknown {
+    this.#space();
+    const text = this.#text;
+    const c = text[this.#pos];
+    if (c === "{" || c === "[") {
+      if (depth >= this.#maxDepth) {
+        this.#fail(`nesting deeper than maxDepth ${this.#maxDepth}`);
+      }
+      return c === "{" ? this.#object(depth) : this.#array(depth);
+    }
+    if (c === '"') return this.#string();
+    for (const [token, value] of TOKENS) {
+      if (text.startsWith(token, this.#pos)) {
+        this.#pos += token.length;
+        return value;
+      }
+    }
+    return this.#number();
+  }
+
+  #object(depth: number): Record<string, unknown> {
+    const object: Record<string, unknown> = {};
+    this.#pos++;
+    this.#space();
+    if (this.#text[this.#pos] === "}") {
+      this.#pos++;
+      return object;
+    }
+    for (;;) {
+      this.#space();
+      if (this.#text[this.#pos] !== '"') this.#fail("expected a string key");
+      const key = this.#string();
+      this.#space();
+      if (this.#text[this.#pos++] !== ":") this.#fail('expected ":"');
+      // defineProperty: a "__proto__" key must stay data, as in JSON.parse.
+      Object.defineProperty(object, key, {
+        value: this.#value(depth + 1),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+      this.#space();
+      const next = this.#text[this.#pos++];
+      if (next === "}") return object;
+      if (next !== ",") this.#fail('expected "," or "}"');
+    }
+  }
+
+  #array(depth: number): unknown[] {
+    const array: unknown[] = [];
+    this.#pos++;
+    this.#space();
+    if (this.#text[this.#pos] === "]") {
+      this.#pos++;
+      return array;
+    }
+    for (;;) {
+      array.push(this.#value(depth + 1));
+      this.#space();
+      const next = this.#text[this.#pos++];
+      if (next === "]") return array;
+      if (next !== ",") this.#fail('expected "," or "]"');
+    }
+  }
+
+  #string(): string {
+    const text = this.#text;
+    const start = this.#pos;
+    let i = start + 1;
+    for (; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x5c) i++;
+      else if (c === 0x22) break;
+    }
+    if (i >= text.length) this.#fail("unterminated string");
+    this.#pos = i + 1;
+    try {
+      return JSON.parse(text.slice(start, i + 1));
+    } catch (error) {
+      throw syntaxError(error);
+    }
+  }
+
+  #number(): number | bigint {
+    NUMBER.lastIndex = this.#pos;
+    const match = NUMBER.exec(this.#text);
+    if (match === null) this.#fail("unexpected character");
+    const literal = match[0];
+    this.#pos += literal.length;
+    const value = Number(literal);
+    if (match[1] === undefined && Math.abs(value) > 2 ** 53) return BigInt(literal);
+    return value;
+  }
+}
+
+const TOKENS: readonly (readonly [string, unknown])[] = [
+  ["null", null],
+  ["true", true],
+  ["false", false],
+  ["NaN", NaN],
+  ["Infinity", Infinity],
+  ["-Infinity", -Infinity],
+];
+
+// Group 1 is set for anything but an integer literal.
+const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)?/y;

@@ -1,0 +1,249 @@
+// A MsgPack encoder with aiomas's number rules. msgpackr's encoder cannot be
+// configured to follow them (it writes integers beyond 32 bits as float64
+// and -0.0 as the integer 0), so encoding is done here, in one pass into a
+// reused buffer; decoding uses msgpackr.
+import { SerializationError } from "../errors.ts";
+import { Float64, isWireInteger } from "./float64.ts";
+import type { SerializerRegistry } from "./serializer_registry.ts";
+import { describe } from "./serializer_registry.ts";
+
+const textEncoder = new TextEncoder();
+// "__type__" as a fixstr, the key of every serializer map.
+const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
+
+/** Encodes values as standard MsgPack; one instance is not re-entrant. */
+export class MsgPackWriter {
+  #buffer = new Uint8Array(1024);
+  #view = new DataView(this.#buffer.buffer);
+  #pos = 0;
+  #registry: SerializerRegistry;
+  #maxDepth: number;
+
+  constructor(registry: SerializerRegistry, maxDepth: number) {
+    this.#registry = registry;
+    this.#maxDepth = maxDepth;
+  }
+
+  /** Encodes `value` into a new array of exactly its size. */
+  encode(value: unknown): Uint8Array {
+    this.#pos = 0;
+    this.#value(value, 0);
+    return this.#buffer.slice(0, this.#pos);
+  }
+
+  #reserve(bytes: number): void {
+    const needed = this.#pos + bytes;
+    if (needed <= this.#buffer.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
+    grown.set(this.#buffer.subarray(0, this.#pos));
+    this.#buffer = grown;
+    this.#view = new DataView(grown.buffer);
+  }
+
+  #byte(value: number): void {
+    this.#buffer[this.#pos++] = value;
+  }
+
+  #value(value: unknown, depth: number): void {
+    this.#reserve(9);
+    switch (typeof value) {
+      case "string":
+        return this.#string(value);
+      case "number":
+        if (isWireInteger(value)) return this.#integer(value);
+        return this.#float(value);
+      case "boolean":
+        return this.#byte(value ? 0xc3 : 0xc2);
+      case "bigint":
+        return this.#bigint(value);
+      case "undefined":
+        return this.#byte(0xc0);
+      case "object":
+        if (value === null) return this.#byte(0xc0);
+        return this.#object(value, depth);
+      default:
+        throw new SerializationError(`Cannot encode ${describe(value)} as MsgPack`);
+    }
+  }
+
+  #integer(value: number): void {
+    const buffer = this.#buffer;
+    if (value >= 0) {
+      if (value < 0x80) {
+        buffer[this.#pos++] = value;
+      } else if (value < 0x100) {
+        buffer[this.#pos++] = 0xcc;
+        buffer[this.#pos++] = value;
+      } else if (value < 0x10000) {
+        buffer[this.#pos++] = 0xcd;
+        this.#view.setUint16(this.#pos, value);
+        this.#pos += 2;
+      } else if (value < 0x100000000) {
+        buffer[this.#pos++] = 0xce;
+        this.#view.setUint32(this.#pos, value);
+        this.#pos += 4;
+      } else {
+        buffer[this.#pos++] = 0xcf;
+        this.#view.setUint32(this.#pos, Math.floor(value / 0x100000000));
+        this.#view.setUint32(this.#pos + 4, value >>> 0);
+        this.#pos += 8;
+      }
+    } else if (value >= -0x20) {
+      buffer[this.#pos++] = value & 0xff;
+    } else if (value >= -0x80) {
+      buffer[this.#pos++] = 0xd0;
+      buffer[this.#pos++] = value & 0xff;
+    } else if (value >= -0x8000) {
+      buffer[this.#pos++] = 0xd1;
+      this.#view.setInt16(this.#pos, value);
+      this.#pos += 2;
+    } else if (value >= -0x80000000) {
+      buffer[this.#pos++] = 0xd2;
+      this.#view.setInt32(this.#pos, value);
+      this.#pos += 4;
+    } else {
+      buffer[this.#pos++] = 0xd3;
+      this.#view.setBigInt64(this.#pos, BigInt(value));
+      this.#pos += 8;
+    }
+  }
+
+  #bigint(value: bigint): void {
+    if (value >= -(2n ** 63n) && value < 2n ** 63n) {
+      if (value >= -(2n ** 53n) && value <= 2n ** 53n) return this.#integer(Number(value));
+      this.#byte(0xd3);
+      this.#view.setBigInt64(this.#pos, value);
+    } else if (value >= 0n && value < 2n ** 64n) {
+      this.#byte(0xcf);
+      this.#view.setBigUint64(this.#pos, value);
+    } else {
+      throw new SerializationError(
+        `Cannot encode ${value} as MsgPack: integers must fit in 64 bits`,
+      );
+    }
+    this.#pos += 8;
+  }
+
+  #float(value: number): void {
+    this.#buffer[this.#pos++] = 0xcb;
+    this.#view.setFloat64(this.#pos, value);
+    this.#pos += 8;
+  }
+
+  #string(value: string): void {
+    const length = value.length;
+    // Short ASCII strings are the common case and cheapest to copy by hand.
+    if (length < 32) {
+      this.#reserve(1 + length * 3);
+      const buffer = this.#buffer;
+      const start = this.#pos;
+      let i = 0;
+      for (; i < length; i++) {
+        const c = value.charCodeAt(i);
+        if (c >= 0x80) break;
+        buffer[start + 1 + i] = c;
+      }
+      if (i === length) {
+        buffer[start] = 0xa0 | length;
+        this.#pos = start + 1 + length;
+        return;
+      }
+    }
+    const maxBytes = length * 3;
+    const headerSize = maxBytes < 32 ? 1 : maxBytes < 0x100 ? 2 : maxBytes < 0x10000 ? 3 : 5;
+    this.#reserve(headerSize + maxBytes);
+    const start = this.#pos;
+    const { written } = textEncoder.encodeInto(
+      value,
+      this.#buffer.subarray(start + headerSize),
+    );
+    const needed = written < 32 ? 1 : written < 0x100 ? 2 : written < 0x10000 ? 3 : 5;
+    if (needed < headerSize) {
+      this.#buffer.copyWithin(start + needed, start + headerSize, start + headerSize + written);
+    }
+    this.#pos = start;
+    if (needed === 1) this.#byte(0xa0 | written);
+    else this.#length(written, 0xd9);
+    this.#pos += written;
+  }
+
+  /** Writes a str8/16/32 (or bin8/16/32) header: `first` is the 8-bit marker. */
+  #length(length: number, first: number): void {
+    if (length < 0x100) {
+      this.#byte(first);
+      this.#byte(length);
+    } else if (length < 0x10000) {
+      this.#byte(first + 1);
+      this.#view.setUint16(this.#pos, length);
+      this.#pos += 2;
+    } else {
+      this.#byte(first + 2);
+      this.#view.setUint32(this.#pos, length);
+      this.#pos += 4;
+    }
+  }
+
+  #collection(size: number, fix: number, first16: number): void {
+    this.#reserve(5);
+    if (size < 16) {
+      this.#byte(fix | size);
+    } else if (size < 0x10000) {
+      this.#byte(first16);
+      this.#view.setUint16(this.#pos, size);
+      this.#pos += 2;
+    } else {
+      this.#byte(first16 + 1);
+      this.#view.setUint32(this.#pos, size);
+      this.#pos += 4;
+    }
+  }
+
+  #object(value: object, depth: number): void {
+    if (depth >= this.#maxDepth) {
+      throw new SerializationError(
+        `Cannot encode value: nesting deeper than maxDepth ${this.#maxDepth} (or a cycle)`,
+      );
+    }
+    if (Array.isArray(value)) {
+      this.#collection(value.length, 0x90, 0xdc);
+      for (let i = 0; i < value.length; i++) this.#value(value[i], depth + 1);
+      return;
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      const record = value as Record<string, unknown>;
+      let size = 0;
+      for (const key in record) if (record[key] !== undefined) size++;
+      this.#collection(size, 0x80, 0xde);
+      for (const key in record) {
+        const item = record[key];
+        if (item === undefined) continue;
+        this.#string(key);
+        this.#value(item, depth + 1);
+      }
+      return;
+    }
+    if (value instanceof Uint8Array) {
+      this.#reserve(5 + value.length);
+      this.#length(value.length, 0xc4);
+      this.#buffer.set(value, this.#pos);
+      this.#pos += value.length;
+      return;
+    }
+    if (value instanceof Map) {
+      this.#collection(value.size, 0x80, 0xde);
+      for (const [key, item] of value) {
+        this.#value(key, depth + 1);
+        this.#value(item, depth + 1);
+      }
+      return;
+    }
+    if (value instanceof Float64) return this.#float(value.value);
+    const tagged = this.#registry.toWire(value);
+    this.#reserve(TYPE_KEY.length + 2);
+    this.#byte(0x81);
+    this.#buffer.set(TYPE_KEY, this.#pos);
+    this.#pos += TYPE_KEY.length;
+    this.#value(tagged.__type__, depth + 1);
+  }
+}

@@ -1,0 +1,57 @@
+import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
+
+/**
+ * Turns messages into bytes and back, the way an aiomas codec does.
+ *
+ * Native values: `null` (and `undefined`, sent as null), booleans, numbers,
+ * `bigint`, strings, arrays and plain objects with string keys; MsgPack also
+ * carries `Uint8Array` (bin) and `Map` (maps with other keys). Every other
+ * object needs a serializer ({@linkcode Codec.addSerializer}).
+ */
+export interface Codec {
+  /** The codec's name: `"json"`, `"msgpack"` or `"msgpackblosc"`. */
+  readonly name: string;
+  /**
+   * Encodes a value.
+   *
+   * @param value The value.
+   * @returns The bytes, or a promise of them for codecs that compress.
+   * @throws {SerializationError} If the value cannot be encoded.
+   */
+  encode(value: unknown): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Decodes bytes. Codecs that decompress return a promise of the value.
+   *
+   * @param data The bytes.
+   * @returns The value (or a promise of it).
+   * @throws {SerializationError} If the bytes do not decode.
+   */
+  decode(data: Uint8Array): unknown;
+  /**
+   * Registers a serializer for a class; see `SerializerRegistry.add`.
+   *
+   * @param type The exact class, or `Object` for the fallback.
+   * @param toWire Turns an instance into encodable data.
+   * @param fromWire Turns that data back into an instance.
+   * @returns The serializer's typeid.
+   * @throws {TypeError} If the class has a serializer already.
+   */
+  addSerializer<T>(type: Constructor<T>, toWire: ToWire<T>, fromWire: FromWire<T>): number;
+}
+
+/** Options that every codec in this module takes. */
+export interface CodecOptions {
+  /**
+   * The deepest nesting of arrays and maps that is encoded or decoded;
+   * deeper values (and cycles) fail with a `SerializationError`.
+   *
+   * @default {128}
+   */
+  maxDepth?: number;
+}
+
+/** A codec class, as the connection functions take it: each connection makes its own. */
+export type CodecClass = new (options?: CodecOptions) => Codec;
+
+/** The default of {@linkcode CodecOptions.maxDepth}. */
+export const DEFAULT_MAX_DEPTH = 128;

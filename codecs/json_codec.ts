@@ -1,0 +1,88 @@
+import { SerializationError } from "../errors.ts";
+import { parse, stringify } from "./_json.ts";
+import type { Codec, CodecOptions } from "./codec.ts";
+import { DEFAULT_MAX_DEPTH } from "./codec.ts";
+import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
+import { SerializerRegistry } from "./serializer_registry.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The default codec: UTF-8 JSON as Python aiomas reads and writes it.
+ *
+ * Non-finite numbers travel as the bare tokens `NaN`, `Infinity` and
+ * `-Infinity` (as Python's `json` does); integers beyond ±2^53 decode to
+ * `bigint`, and a `bigint` encodes as an integer of any size. Integral
+ * numbers up to 2^53 are sent as integers; wrap one in `Float64` to send
+ * `1.0`. Bytes cannot be encoded (use `MsgPackCodec`).
+ *
+ * @example
+ * ```ts
+ * import { JsonCodec } from "@aiomas/aiomas/codecs";
+ * import assert from "node:assert/strict";
+ *
+ * const codec = new JsonCodec();
+ * const bytes = codec.encode([0, 1, ["add", [3, 4], {}]]);
+ * assert.equal(new TextDecoder().decode(bytes), '[0,1,["add",[3,4],{}]]');
+ * assert.deepEqual(codec.decode(new TextEncoder().encode("[1, 0, NaN]")), [1, 0, NaN]);
+ * ```
+ */
+export class JsonCodec implements Codec {
+  /** Always `"json"`. */
+  readonly name: string = "json";
+  #registry = new SerializerRegistry();
+  #maxDepth: number;
+
+  /**
+   * Creates a JSON codec.
+   *
+   * @param options Limits; see {@linkcode CodecOptions}.
+   */
+  constructor(options: CodecOptions = {}) {
+    this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+  }
+
+  /**
+   * Encodes a value as UTF-8 JSON.
+   *
+   * @param value The value.
+   * @returns The bytes.
+   * @throws {SerializationError} For bytes, symbols, functions, objects
+   *   without a serializer, and nesting beyond `maxDepth`.
+   */
+  encode(value: unknown): Uint8Array {
+    return encoder.encode(stringify(value, this.#registry, this.#maxDepth));
+  }
+
+  /**
+   * Decodes UTF-8 JSON.
+   *
+   * @param data The bytes.
+   * @returns The value.
+   * @throws {SerializationError} If the bytes are not JSON, or a
+   *   `__type__` map has no serializer.
+   */
+  decode(data: Uint8Array): unknown {
+    let text: string;
+    try {
+      text = decoder.decode(data);
+    } catch {
+      throw new SerializationError("Cannot decode JSON: the bytes are not UTF-8");
+    }
+    return parse(text, this.#registry, this.#maxDepth);
+  }
+
+  /**
+   * Registers a serializer; see {@linkcode SerializerRegistry.add}.
+   *
+   * @param type The exact class, or `Object` for the fallback.
+   * @param toWire Turns an instance into encodable data.
+   * @param fromWire Turns that data back into an instance.
+   * @returns The serializer's typeid.
+   * @throws {TypeError} If the class has a serializer already.
+   */
+  addSerializer<T>(type: Constructor<T>, toWire: ToWire<T>, fromWire: FromWire<T>): number {
+    return this.#registry.add(type, toWire, fromWire);
+  }
+}

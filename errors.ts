@@ -1,0 +1,141 @@
+/**
+ * The errors of aiomas for Deno. Built-in classes (`TypeError`,
+ * `RangeError`) are used where they fit; these are the project's own.
+ *
+ * @module
+ */
+
+/**
+ * The peer answered a request with an error (message type 2).
+ *
+ * The peer sends a traceback text whose last line reads
+ * `"<ErrorName>: <message>"`; {@linkcode RemoteError.remoteName} and
+ * {@linkcode RemoteError.remoteMessage} are taken from that line.
+ *
+ * @example Inspecting a remote error
+ * ```ts
+ * import { RemoteError } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new RemoteError("127.0.0.1:5555", "Traceback …\nValueError: 42\n");
+ * assert.equal(error.remoteName, "ValueError");
+ * assert.equal(error.remoteMessage, "42");
+ * assert.equal(error.message, "ValueError: 42 (raised by 127.0.0.1:5555)");
+ * ```
+ */
+export class RemoteError extends Error {
+  /** The peer as seen locally, e.g. `"127.0.0.1:5555"`. Not sent on the wire. */
+  readonly origin: string;
+  /** The complete error text the peer sent. */
+  readonly remoteTraceback: string;
+  /** The error class name from the last line, e.g. `"ValueError"` (`""` if it has none). */
+  readonly remoteName: string;
+  /** The message from the last line, e.g. `"42"`. */
+  readonly remoteMessage: string;
+
+  /**
+   * Creates a remote error.
+   *
+   * @param origin The peer as seen locally.
+   * @param remoteTraceback The text the peer sent.
+   */
+  constructor(origin: string, remoteTraceback: string) {
+    const lastLine = lastNonEmptyLine(remoteTraceback);
+    super(`${lastLine} (raised by ${origin})`);
+    this.name = "RemoteError";
+    this.origin = origin;
+    this.remoteTraceback = remoteTraceback;
+    const match = /^([A-Za-z_][\w.]*): ?([\s\S]*)$/.exec(lastLine);
+    this.remoteName = match ? match[1] : "";
+    this.remoteMessage = match ? match[2] : lastLine;
+  }
+}
+
+/**
+ * The connection is closed (locally, by the peer, or after an error), so a
+ * request cannot be sent or will never be answered. `cause` holds the error
+ * that closed it, if any.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionClosedError } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ConnectionClosedError("Connection closed by the peer");
+ * assert.ok(error instanceof Error);
+ * assert.equal(error.name, "ConnectionClosedError");
+ * ```
+ */
+export class ConnectionClosedError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What happened.
+   * @param options `cause`: the error that closed the connection.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ConnectionClosedError";
+  }
+}
+
+/**
+ * The peer broke the wire protocol: an oversized or empty frame, a payload
+ * that does not decode, a message of the wrong shape or type, or a reply to
+ * an unknown request. The connection is closed with this error.
+ *
+ * @example
+ * ```ts
+ * import { ProtocolError } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new ProtocolError("Cannot decode message: not a 3-element array");
+ * assert.equal(error.name, "ProtocolError");
+ * ```
+ */
+export class ProtocolError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What was wrong with the input.
+   * @param options `cause`: the underlying error.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "ProtocolError";
+  }
+}
+
+/**
+ * A value cannot be encoded or decoded by a codec: a type without a
+ * serializer, bytes in JSON, an unknown `__type__` typeid, too deep nesting.
+ *
+ * @example
+ * ```ts
+ * import { JsonCodec, SerializationError } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => new JsonCodec().encode(new Uint8Array(1)), SerializationError);
+ * ```
+ */
+export class SerializationError extends TypeError {
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be encoded or decoded, and why.
+   * @param options `cause`: the underlying error.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SerializationError";
+  }
+}
+
+/** The last line of `text` that is not blank, without its newline. */
+function lastNonEmptyLine(text: string): string {
+  const lines = text.split("\n");
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i].trim() !== "") return lines[i].trimEnd();
+  }
+  return "";
+}

@@ -1,0 +1,24 @@
+/**
+ * aiomas for Deno: request/reply channels, RPC and agents over TCP, Unix
+ * sockets, TLS and in-memory streams, wire-compatible with Python aiomas
+ * 2.0.1.
+ *
+ * @example A channel over an in-memory pair
+ * ```ts
+ * import { Channel, createMemoryPair } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * const [a, b] = createMemoryPair();
+ * await using client = new Channel(a);
+ * await using server = new Channel(b);
+ * const reply = client.send("ohai");
+ * const request = await server.recv();
+ * await request.reply(`${request.content} back`);
+ * assert.equal(await reply, "ohai back");
+ * ```
+ *
+ * @module
+ */
+export * from "./errors.ts";
+export * from "./channel/mod.ts";
+export * from "./codecs/mod.ts";
