@@ -22,3 +22,11 @@
 export * from "./errors.ts";
 export * from "./channel/mod.ts";
 export * from "./codecs/mod.ts";
+export * as rpc from "./rpc/mod.ts";
+export { expose, RpcClient, Service, ServiceDict } from "./rpc/mod.ts";
+export type {
+  DynamicRemote,
+  ExposeOptions,
+  Remote,
+  RpcClientOptions,
+} from "./rpc/mod.ts";

@@ -1,0 +1,56 @@
+import type { DynamicRemote } from "./remote.ts";
+
+/** How a proxy sends a call. */
+export type Caller = (path: string, args: unknown[]) => Promise<unknown>;
+
+const remotes = new WeakSet<object>();
+const INSPECT = Symbol.for("Deno.customInspect");
+
+/**
+ * Makes a proxy whose property accesses extend the path and whose calls
+ * send it. `label` is what `String(proxy)` gives.
+ */
+export function createRemote(
+  caller: Caller,
+  path: string,
+  label: string,
+): DynamicRemote {
+  const children = new Map<string, DynamicRemote>();
+  const describe = () => label;
+  const target = function () {} as unknown as DynamicRemote;
+  const proxy = new Proxy(target, {
+    get(_target, name) {
+      // Not thenable, so that `await proxy` and returning it from async code work.
+      if (name === "then") return undefined;
+      if (
+        name === "toString" || name === Symbol.toPrimitive || name === INSPECT
+      ) return describe;
+      if (typeof name !== "string") return undefined;
+      let child = children.get(name);
+      if (child === undefined) {
+        const childPath = path === "" ? name : `${path}/${name}`;
+        child = createRemote(caller, childPath, `RpcProxy('${childPath}')`);
+        children.set(name, child);
+      }
+      return child;
+    },
+    apply(_target, _this, args) {
+      if (path === "") {
+        return Promise.reject(
+          new TypeError("Cannot call a remote service itself: name a method"),
+        );
+      }
+      return caller(path, args);
+    },
+    set: () => false,
+  });
+  remotes.add(proxy);
+  return proxy;
+}
+
+/** Whether a value is a remote proxy. */
+export function isRemote(value: unknown): boolean {
+  return (typeof value === "function" || typeof value === "object") &&
+    value !== null &&
+    remotes.has(value);
+}

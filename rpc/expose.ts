@@ -1,0 +1,118 @@
+/** Options of {@linkcode expose}. */
+export interface ExposeOptions {
+  /**
+   * The parameter names in order, so that keyword arguments from the peer
+   * (the `kwargs` map of a call, e.g. Python's `mul(6, b=7)`) can be bound
+   * by name. Without them, a call with keyword arguments is refused.
+   */
+  params?: readonly string[];
+}
+
+const EXPOSED: unique symbol = Symbol("aiomas.exposed");
+const exposedFieldsOf = new WeakMap<object, Set<string>>();
+
+type Decoratable = ClassMethodDecoratorContext | ClassFieldDecoratorContext;
+// deno-lint-ignore no-explicit-any
+type AnyFunction = (...args: any[]) => unknown;
+
+/**
+ * Exposes a method, a sub-service field or a plain function to remote
+ * callers. Nothing else of an object can be called over the network.
+ *
+ * - `@expose` on a method makes it callable: `remote.add(3, 4)`.
+ * - `@expose` on a field makes the object in it a sub-service:
+ *   `remote.sub.mul(6, 7)` calls path `"sub/mul"`.
+ * - `@expose({ params: ["a", "b"] })` also binds keyword arguments by name.
+ * - `expose(fn)` or `expose(fn, { params })` marks a plain function and
+ *   returns it (functions in a `ServiceDict` are exposed anyway; this adds
+ *   `params` to them).
+ *
+ * @example
+ * ```ts
+ * import { expose, ServiceDict } from "@aiomas/aiomas";
+ *
+ * class Sub {
+ *   @expose({ params: ["a", "b"] })
+ *   mul(a: number, b = 1): number {
+ *     return a * b;
+ *   }
+ * }
+ * class MathServer {
+ *   @expose sub = new Sub();
+ *   @expose add(a: number, b: number): number {
+ *     return a + b;
+ *   }
+ * }
+ * const service = new ServiceDict({ add: expose((a: number, b: number) => a + b) });
+ * ```
+ */
+export function expose<T extends AnyFunction>(
+  fn: T,
+  options?: ExposeOptions,
+): T;
+export function expose<T extends AnyFunction>(
+  method: T,
+  context: ClassMethodDecoratorContext,
+): T;
+export function expose(
+  field: undefined,
+  context: ClassFieldDecoratorContext,
+): void;
+export function expose(
+  options: ExposeOptions,
+): <T>(value: T, context: Decoratable) => T;
+export function expose(
+  value: unknown,
+  second?: Decoratable | ExposeOptions,
+): unknown {
+  if (typeof value === "object" && value !== null) {
+    const options = value as ExposeOptions;
+    return (target: unknown, context: Decoratable) => {
+      mark(target, context, options);
+      return target;
+    };
+  }
+  if (isContext(second)) mark(value, second, {});
+  else mark(value, undefined, second ?? {});
+  return value;
+}
+
+function isContext(value: unknown): value is Decoratable {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { kind?: unknown }).kind === "string";
+}
+
+function mark(
+  value: unknown,
+  context: Decoratable | undefined,
+  options: ExposeOptions,
+): void {
+  if (context?.kind === "field") {
+    const name = String(context.name);
+    context.addInitializer(function (this: unknown) {
+      const target = this as object;
+      let names = exposedFieldsOf.get(target);
+      if (names === undefined) exposedFieldsOf.set(target, names = new Set());
+      names.add(name);
+    });
+    return;
+  }
+  if (typeof value !== "function") {
+    throw new TypeError(
+      "Cannot expose: only methods, fields and functions can be exposed",
+    );
+  }
+  Object.defineProperty(value, EXPOSED, { value: { params: options.params } });
+}
+
+/** What `expose` recorded for a function, or undefined if it is not exposed. */
+export function exposedInfo(fn: unknown): ExposeOptions | undefined {
+  return typeof fn === "function"
+    ? (fn as { [EXPOSED]?: ExposeOptions })[EXPOSED]
+    : undefined;
+}
+
+/** Whether `name` is an exposed sub-service field of `target`. */
+export function isExposedField(target: object, name: string): boolean {
+  return exposedFieldsOf.get(target)?.has(name) ?? false;
+}

@@ -1,0 +1,36 @@
+/**
+ * The RPC layer: expose functions, objects and nested services, and call
+ * them through typed remote proxies, in both directions on one connection.
+ * Wire-compatible with aiomas's `rpc` module.
+ *
+ * @example
+ * ```ts
+ * import { expose, openConnection, startServer } from "@aiomas/aiomas/rpc";
+ * import assert from "node:assert/strict";
+ *
+ * class MathServer {
+ *   @expose add(a: number, b: number): number {
+ *     return a + b;
+ *   }
+ * }
+ * await using server = await startServer({ hostname: "127.0.0.1", port: 0 }, new MathServer());
+ * await using client = await openConnection<MathServer>(server.addr);
+ * assert.equal(await client.remote.add(3, 4), 7);
+ * ```
+ *
+ * @module
+ */
+export type { Caller } from "./_proxy.ts";
+export { expose } from "./expose.ts";
+export type { ExposeOptions } from "./expose.ts";
+export { openConnection } from "./open_connection.ts";
+export type { RpcOpenConnectionOptions } from "./open_connection.ts";
+export type { DynamicRemote, Remote } from "./remote.ts";
+export { RpcClient } from "./rpc_client.ts";
+export type { RpcClientOptions } from "./rpc_client.ts";
+export { Service } from "./service.ts";
+export type { Resolved } from "./service.ts";
+export { ServiceDict } from "./service_dict.ts";
+export type { ServiceDictEntries } from "./service_dict.ts";
+export { RpcServer, startServer } from "./start_server.ts";
+export type { RpcStartServerOptions } from "./start_server.ts";

@@ -1,0 +1,44 @@
+// deno-lint-ignore no-explicit-any
+type AnyFunction = (...args: any[]) => any;
+
+/**
+ * The typed remote proxy of a service of type `T`: each public method
+ * returning `R` or `Promise<R>` becomes `(...args) => Promise<R>`, each
+ * public object field a nested proxy (for sub-services). Fields that hold
+ * data and the `router` field are left out; which members are really
+ * exposed is decided by the peer (`@expose`), which refuses the rest.
+ *
+ * With `T = unknown` (a peer whose type is not known, e.g. a Python
+ * service) it is a {@linkcode DynamicRemote}.
+ *
+ * @example
+ * ```ts
+ * import type { Remote } from "@aiomas/aiomas";
+ *
+ * class MathServer {
+ *   add(a: number, b: number): number {
+ *     return a + b;
+ *   }
+ * }
+ * type R = Remote<MathServer>; // { readonly add: (a: number, b: number) => Promise<number> }
+ * ```
+ */
+export type Remote<T> = unknown extends T ? DynamicRemote : {
+  readonly [
+    K in keyof T as K extends "router" ? never
+      : K extends string ? RemoteKey<T[K], K>
+      : never
+  ]: T[K] extends AnyFunction
+    ? (...args: Parameters<T[K]>) => Promise<Awaited<ReturnType<T[K]>>>
+    : Remote<T[K]>;
+};
+
+type RemoteKey<V, K> = V extends AnyFunction ? K : V extends object ? K : never;
+
+/**
+ * A proxy of a service whose type is not known: any path can be called and
+ * resolves to `Promise<unknown>`.
+ */
+export type DynamicRemote =
+  & { readonly [name: string]: DynamicRemote }
+  & ((...args: unknown[]) => Promise<unknown>);

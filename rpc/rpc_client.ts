@@ -1,0 +1,278 @@
+import type { Channel, SendOptions } from "../channel/channel.ts";
+import type { Request } from "../channel/request.ts";
+import { describe } from "../codecs/serializer_registry.ts";
+import { SerializationError } from "../errors.ts";
+import { type Caller, createRemote, isRemote } from "./_proxy.ts";
+import type { DynamicRemote, Remote } from "./remote.ts";
+import { type Resolved, Service } from "./service.ts";
+import { ServiceDict } from "./service_dict.ts";
+
+/** Options of {@linkcode RpcClient}. */
+export interface RpcClientOptions {
+  /**
+   * What this end serves to the peer on the same connection: an object
+   * with `@expose` members, a `Service` or a `ServiceDict`. Without one,
+   * every call from the peer fails with a `LookupError`.
+   */
+  service?: object;
+  /**
+   * Called once when the connection is lost (closed by the peer or by an
+   * error), not after `close()`; the argument is the error, if any.
+   */
+  onConnectionReset?: (error: unknown) => void;
+  /**
+   * Makes the proxy for a service reference received from the peer; the
+   * agent layer uses it to name agent proxies.
+   *
+   * @default {a proxy printed as `RpcProxy('<path>')`}
+   */
+  proxyFor?: (path: string, caller: Caller) => DynamicRemote;
+}
+
+const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<
+  string,
+  unknown
+>;
+
+/**
+ * Both ends of an RPC connection: calls the peer's service through
+ * {@linkcode RpcClient.remote} and serves its own (`options.service`) to the
+ * peer, concurrently, on one channel.
+ *
+ * Local services passed as arguments or returned travel as references and
+ * arrive as proxies that call back over the same connection. A proxy
+ * cannot be passed on to a third party.
+ *
+ * @typeParam T The peer's service type, for a typed {@linkcode Remote}.
+ *
+ * @example
+ * ```ts
+ * import { Channel, createMemoryPair, expose, RpcClient } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * class MathServer {
+ *   @expose add(a: number, b: number): number {
+ *     return a + b;
+ *   }
+ * }
+ * const [a, b] = createMemoryPair();
+ * await using server = new RpcClient(new Channel(b), { service: new MathServer() });
+ * await using client = new RpcClient<MathServer>(new Channel(a));
+ * assert.equal(await client.remote.add(3, 4), 7);
+ * ```
+ */
+export class RpcClient<T = unknown> implements AsyncDisposable {
+  /** The channel underneath. */
+  readonly channel: Channel;
+  /** The proxy of the peer's root service. */
+  readonly remote: Remote<T>;
+  /** The local service served to the peer. */
+  readonly service: Service;
+  #caller: Caller;
+  #closedLocally = false;
+
+  /**
+   * Starts RPC on a channel whose codec has the user's serializers
+   * registered already; the service reference serializer is added last.
+   *
+   * @param channel The channel (its codec must be this connection's own).
+   * @param options See {@linkcode RpcClientOptions}.
+   * @throws {TypeError} If the codec has an `Object` fallback serializer already.
+   */
+  constructor(channel: Channel, options: RpcClientOptions = {}) {
+    this.channel = channel;
+    this.service = options.service === undefined
+      ? new ServiceDict({})
+      : Service.of(options.service);
+    this.#caller = (path, args) => this.call(path, args);
+    const proxyFor = options.proxyFor ??
+      ((path: string, caller: Caller) =>
+        createRemote(caller, path, `RpcProxy('${path}')`));
+    channel.codec.addSerializer(
+      Object,
+      (value: object) => this.#referenceTo(value),
+      (path: unknown) => {
+        if (typeof path !== "string") {
+          throw new SerializationError(
+            "Cannot decode a service reference: the path is not a string",
+          );
+        }
+        return proxyFor(path, this.#caller);
+      },
+    );
+    this.remote = createRemote(this.#caller, "", "RpcProxy('')") as Remote<T>;
+    const onReset = options.onConnectionReset;
+    if (onReset !== undefined) {
+      channel.closed.then(
+        () => this.#closedLocally || onReset(undefined),
+        (error) => this.#closedLocally || onReset(error),
+      );
+    }
+    this.#serve();
+  }
+
+  /**
+   * Settles when the connection has closed; see `Channel.closed`.
+   */
+  get closed(): Promise<void> {
+    return this.channel.closed;
+  }
+
+  /**
+   * Calls a remote function by path: the explicit form under the proxy,
+   * with keyword arguments and call options.
+   *
+   * @param path Names joined by `/`, e.g. `"sub/mul"`.
+   * @param args Positional arguments.
+   * @param kwargs Keyword arguments (the `kwargs` map of the call).
+   * @param options `signal` and `timeout` (milliseconds).
+   * @returns The result.
+   * @throws {RemoteError} If the remote function failed or was not found.
+   * @throws {ConnectionClosedError} If the connection closed first.
+   * @throws {SerializationError} If an argument cannot be encoded.
+   *
+   * @example
+   * ```ts
+   * import { Channel, createMemoryPair, RpcClient, ServiceDict } from "@aiomas/aiomas";
+   * import { expose } from "@aiomas/aiomas";
+   * import assert from "node:assert/strict";
+   *
+   * const mul = expose((a: number, b = 1) => a * b, { params: ["a", "b"] });
+   * const [a, b] = createMemoryPair();
+   * await using server = new RpcClient(new Channel(b), {
+   *   service: new ServiceDict({ sub: new ServiceDict({ mul }) }),
+   * });
+   * await using client = new RpcClient(new Channel(a));
+   * assert.equal(await client.call("sub/mul", [6], { b: 7 }, { timeout: 1000 }), 42);
+   * ```
+   */
+  call(
+    path: string,
+    args: readonly unknown[] = [],
+    kwargs: Record<string, unknown> = EMPTY_KWARGS,
+    options?: SendOptions,
+  ): Promise<unknown> {
+    return this.channel.send([path, args, kwargs], options);
+  }
+
+  /**
+   * Closes the connection; see `Channel.close`. Idempotent.
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  close(): Promise<void> {
+    this.#closedLocally = true;
+    return this.channel.close();
+  }
+
+  /**
+   * Closes the connection (for `await using`).
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #referenceTo(value: object): string {
+    if (isRemote(value)) {
+      throw new SerializationError(
+        `Cannot pass ${
+          String(value)
+        } on: a proxy only works on its own connection (pass an address instead)`,
+      );
+    }
+    const path = this.service.pathOf(value);
+    if (path === undefined) {
+      throw new SerializationError(
+        `Cannot encode ${
+          describe(value)
+        }: no serializer is registered for it and it is not a service of this connection`,
+      );
+    }
+    return path;
+  }
+
+  async #serve(): Promise<void> {
+    try {
+      for await (const request of this.channel) this.#handle(request);
+    } catch {
+      // The channel failed; `closed` says why.
+    }
+  }
+
+  async #handle(request: Request): Promise<void> {
+    let result: unknown;
+    try {
+      const [path, args, kwargs] = checkCall(request.content);
+      const resolved = this.service.resolve(path);
+      result = await resolved.fn.apply(
+        resolved.thisArg,
+        bindArguments(resolved, args, kwargs),
+      );
+    } catch (error) {
+      await request.fail(error).catch(() => {});
+      return;
+    }
+    try {
+      await request.reply(result);
+    } catch (error) {
+      // A result that cannot be encoded becomes an error reply.
+      if (error instanceof SerializationError) {
+        await request.fail(error).catch(() => {});
+      }
+    }
+  }
+}
+
+function checkCall(
+  content: unknown,
+): [string, unknown[], Record<string, unknown>] {
+  if (
+    Array.isArray(content) && content.length === 3 &&
+    typeof content[0] === "string" &&
+    Array.isArray(content[1]) && typeof content[2] === "object" &&
+    content[2] !== null &&
+    !Array.isArray(content[2]) && !(content[2] instanceof Map)
+  ) {
+    return content as [string, unknown[], Record<string, unknown>];
+  }
+  throw new TypeError(
+    "Cannot call: the request must be [path: string, args: array, kwargs: map]",
+  );
+}
+
+function bindArguments(
+  resolved: Resolved,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+): unknown[] {
+  const names = Object.keys(kwargs);
+  if (names.length === 0) return args;
+  const params = resolved.options.params;
+  const name = resolved.qualname;
+  if (params === undefined) {
+    throw new TypeError(
+      `${name}() got keyword arguments (${
+        names.join(", ")
+      }) but declares no params for them`,
+    );
+  }
+  const bound = args.slice();
+  for (const key of names) {
+    const index = params.indexOf(key);
+    if (index < 0) {
+      throw new TypeError(
+        `${name}() got an unexpected keyword argument '${key}'`,
+      );
+    }
+    if (index < args.length) {
+      throw new TypeError(
+        `${name}() got multiple values for argument '${key}'`,
+      );
+    }
+    bound[index] = kwargs[key];
+  }
+  // Unfilled positions are undefined, so JavaScript defaults apply.
+  return Array.from(bound);
+}

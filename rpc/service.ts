@@ -1,0 +1,211 @@
+import { exposedInfo, type ExposeOptions, isExposedField } from "./expose.ts";
+
+/** A resolved call target: the exposed function and what to call it on. */
+export interface Resolved {
+  readonly fn: (...args: unknown[]) => unknown;
+  readonly thisArg: unknown;
+  readonly options: ExposeOptions;
+  /** The name used in error messages, e.g. `"Sub.mul"`. */
+  readonly qualname: string;
+}
+
+type Member =
+  | {
+    kind: "function";
+    fn: (...args: unknown[]) => unknown;
+    options: ExposeOptions;
+  }
+  | { kind: "service"; service: Service }
+  | { kind: "hidden" }
+  | undefined;
+
+const services = new WeakMap<object, Service>();
+
+/**
+ * The router of an object: what remote callers may reach on it. Only
+ * members marked with {@linkcode expose} are reachable: exposed methods are
+ * callable, exposed fields are sub-services. Prototype members of
+ * `Object`, getters, symbols and everything not exposed are refused with
+ * aiomas's `LookupError` texts.
+ *
+ * Any object can be served directly; `Service.of(obj)` is what the RPC
+ * layer uses. `new Service(this)` in a class is the explicit form.
+ *
+ * @example
+ * ```ts
+ * import { expose, Service } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * class MathServer {
+ *   router = new Service(this);
+ *   @expose add(a: number, b: number): number {
+ *     return a + b;
+ *   }
+ *   secret(): string {
+ *     return "no";
+ *   }
+ * }
+ * const router = Service.of(new MathServer());
+ * const { fn, thisArg } = router.resolve("add");
+ * assert.equal(fn.call(thisArg, 3, 4), 7);
+ * assert.throws(() => router.resolve("secret"), { message: '"MathServer.secret" is not exposed' });
+ * assert.throws(() => router.resolve("nope"), { message: 'Name "nope" not found in ""' });
+ * ```
+ */
+export class Service {
+  /** The object whose exposed members this router serves. */
+  readonly target: object;
+
+  /**
+   * Creates the router of `target`.
+   *
+   * @param target The object (its class's `@expose` members are served).
+   */
+  constructor(target: object) {
+    this.target = target;
+    services.set(target, this);
+  }
+
+  /**
+   * The router of a value: the value itself if it is a `Service`, else the
+   * one made for it before, else a new one.
+   *
+   * @param value A service object, a `Service` or a `ServiceDict`.
+   * @returns Its router.
+   */
+  static of(value: object): Service {
+    if (value instanceof Service) return value;
+    return services.get(value) ?? new Service(value);
+  }
+
+  /**
+   * Finds the exposed function at a path such as `"sub/mul"`.
+   *
+   * @param path Names joined by `/`.
+   * @returns The function, what to call it on, and its expose options.
+   * @throws {Error} Named `LookupError` if a name is not found or not exposed.
+   */
+  resolve(path: string): Resolved {
+    const parts = path.split("/");
+    let router: Service = this;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const member = router.member(parts[i]);
+      if (member?.kind !== "service") throw notFound(parts, i);
+      router = member.service;
+    }
+    const name = parts[parts.length - 1];
+    const member = router.member(name);
+    if (member === undefined) throw notFound(parts, parts.length - 1);
+    if (member.kind !== "function") {
+      throw lookupError(`"${router.qualname(name)}" is not exposed`);
+    }
+    return {
+      fn: member.fn,
+      thisArg: router.thisArg,
+      options: member.options,
+      qualname: router.qualname(name),
+    };
+  }
+
+  /**
+   * Finds the path of a sub-service reachable from this router, for
+   * passing it to the peer as a reference.
+   *
+   * @param value A service object or router.
+   * @returns Its path (`""` for this router), or undefined if unreachable.
+   */
+  pathOf(value: object): string | undefined {
+    const seen = new Set<Service>();
+    const queue: [Service, string][] = [[this, ""]];
+    for (let i = 0; i < queue.length; i++) {
+      const [router, path] = queue[i];
+      if (router === value || router.target === value) return path;
+      if (seen.has(router)) continue;
+      seen.add(router);
+      for (const name of router.memberNames()) {
+        const member = router.member(name);
+        if (member?.kind === "service") {
+          queue.push([member.service, path === "" ? name : `${path}/${name}`]);
+        }
+      }
+    }
+    return undefined;
+  }
+
+  /** What `fn` is called on. */
+  protected get thisArg(): unknown {
+    return this.target;
+  }
+
+  /** The names that may be exposed members. */
+  protected memberNames(): Iterable<string> {
+    const names = new Set<string>();
+    for (
+      let o: object | null = this.target;
+      o !== null && !isBuiltIn(o);
+      o = Object.getPrototypeOf(o)
+    ) {
+      for (const name of Object.getOwnPropertyNames(o)) names.add(name);
+    }
+    return names;
+  }
+
+  /** Looks up one name without running getters or leaving user prototypes. */
+  protected member(name: string): Member {
+    if (name === "") return undefined;
+    for (
+      let o: object | null = this.target;
+      o !== null;
+      o = Object.getPrototypeOf(o)
+    ) {
+      // Object.prototype and friends hold nothing exposed: never read from them.
+      if (isBuiltIn(o)) return name in o ? { kind: "hidden" } : undefined;
+      const descriptor = Object.getOwnPropertyDescriptor(o, name);
+      if (descriptor === undefined) continue;
+      if (!("value" in descriptor)) return { kind: "hidden" };
+      const value = descriptor.value;
+      const options = exposedInfo(value);
+      if (options !== undefined) {
+        return { kind: "function", fn: value, options };
+      }
+      if (
+        isExposedField(this.target, name) && typeof value === "object" &&
+        value !== null
+      ) {
+        return { kind: "service", service: Service.of(value) };
+      }
+      return { kind: "hidden" };
+    }
+    return undefined;
+  }
+
+  /** The qualified name of a member for error messages. */
+  protected qualname(name: string): string {
+    const className = (this.target as { constructor?: { name?: string } })
+      .constructor?.name;
+    return className ? `${className}.${name}` : name;
+  }
+}
+
+const BUILT_IN_PROTOTYPES = new Set<object>([
+  Object.prototype,
+  Function.prototype,
+  Array.prototype,
+]);
+
+function isBuiltIn(o: object): boolean {
+  return BUILT_IN_PROTOTYPES.has(o);
+}
+
+function notFound(parts: string[], index: number): Error {
+  return lookupError(
+    `Name "${parts[index]}" not found in "${parts.slice(0, index).join("/")}"`,
+  );
+}
+
+/** An error that Python peers see as `LookupError`. */
+export function lookupError(message: string): Error {
+  const error = new Error(message);
+  error.name = "LookupError";
+  return error;
+}

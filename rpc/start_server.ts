@@ -1,0 +1,106 @@
+import type { Address } from "../channel/_connect.ts";
+import {
+  type Server,
+  startServer as startChannelServer,
+  type StartServerOptions,
+} from "../channel/start_server.ts";
+import { RpcClient, type RpcClientOptions } from "./rpc_client.ts";
+
+/** Options of the RPC {@linkcode startServer}. */
+export interface RpcStartServerOptions
+  extends
+    Omit<StartServerOptions, "onError">,
+    Omit<RpcClientOptions, "service" | "proxyFor"> {
+  /** Called with the client of each new connection, e.g. to call it back. */
+  onConnection?: (client: RpcClient) => void;
+}
+
+/**
+ * An RPC server made by {@linkcode startServer}: serves one service to
+ * every connection. Closing it stops listening and closes every connection.
+ */
+export class RpcServer implements AsyncDisposable {
+  #server: Server;
+  #clients: Set<RpcClient>;
+
+  /**
+   * Wraps a channel server; use {@linkcode startServer}.
+   *
+   * @param server The channel server.
+   * @param clients The set the server keeps its connections' clients in.
+   */
+  constructor(server: Server, clients: Set<RpcClient>) {
+    this.#server = server;
+    this.#clients = clients;
+  }
+
+  /** The address it listens on; for port 0, the port it really got. */
+  get addr(): { hostname: string; port: number } | string {
+    return this.#server.addr;
+  }
+
+  /** The clients of the connections that are open now. */
+  get clients(): ReadonlySet<RpcClient> {
+    return this.#clients;
+  }
+
+  /** Resolves when the server has closed. */
+  get closed(): Promise<void> {
+    return this.#server.closed;
+  }
+
+  /**
+   * Stops listening and closes every connection. Idempotent.
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  close(): Promise<void> {
+    return this.#server.close();
+  }
+
+  /**
+   * Closes the server (for `await using`).
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}
+
+/**
+ * Serves `service` to every connection (aiomas `rpc.start_server`).
+ *
+ * @param addr `{hostname, port}` (port 0 picks a free port), `["host", port]`
+ *   or a Unix socket path.
+ * @param service An object with `@expose` members, a `Service` or a `ServiceDict`.
+ * @param options Codec, serializers, TLS, and `onConnection`.
+ * @returns The server.
+ * @throws {TypeError} For a malformed address.
+ * @throws {Deno.errors.AddrInUse} If the address is taken.
+ *
+ * @example
+ * ```ts
+ * import { rpc, ServiceDict } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * const service = new ServiceDict({ add: (a: number, b: number) => a + b });
+ * await using server = await rpc.startServer({ hostname: "127.0.0.1", port: 0 }, service);
+ * await using client = await rpc.openConnection(server.addr);
+ * assert.equal(await client.remote.add(1, 2), 3);
+ * ```
+ */
+export async function startServer(
+  addr: Address,
+  service: object,
+  options: RpcStartServerOptions = {},
+): Promise<RpcServer> {
+  const clients = new Set<RpcClient>();
+  const server = await startChannelServer(addr, (channel) => {
+    const client = new RpcClient(channel, { ...options, service });
+    clients.add(client);
+    channel.closed.catch(() => {}).finally(() => clients.delete(client));
+    options.onConnection?.(client);
+  }, options);
+  return new RpcServer(server, clients);
+}
