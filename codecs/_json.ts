@@ -288,7 +288,11 @@ class Parser {
     const literal = match[0];
     this.#pos += literal.length;
     const value = Number(literal);
-    if (match[1] === undefined && Math.abs(value) > 2 ** 53) return BigInt(literal);
+    // Number() rounds 2^53 + 1 down to 2^53, so compare exactly.
+    if (match[1] === undefined && Math.abs(value) >= 2 ** 53) {
+      const integer = BigInt(literal);
+      if (integer > 2n ** 53n || integer < -(2n ** 53n)) return integer;
+    }
     return value;
   }
 }

@@ -109,13 +109,14 @@ export class MsgPackWriter {
   }
 
   #bigint(value: bigint): void {
-    if (value >= -(2n ** 63n) && value < 2n ** 63n) {
-      if (value >= -(2n ** 53n) && value <= 2n ** 53n) return this.#integer(Number(value));
-      this.#byte(0xd3);
-      this.#view.setBigInt64(this.#pos, value);
-    } else if (value >= 0n && value < 2n ** 64n) {
+    if (value >= -(2n ** 53n) && value <= 2n ** 53n) return this.#integer(Number(value));
+    // As msgpack-python does: positive integers as uint64, negative as int64.
+    if (value > 0n && value < 2n ** 64n) {
       this.#byte(0xcf);
       this.#view.setBigUint64(this.#pos, value);
+    } else if (value < 0n && value >= -(2n ** 63n)) {
+      this.#byte(0xd3);
+      this.#view.setBigInt64(this.#pos, value);
     } else {
       throw new SerializationError(
         `Cannot encode ${value} as MsgPack: integers must fit in 64 bits`,

@@ -87,12 +87,11 @@ export class Service {
    */
   resolve(path: string): Resolved {
     const parts = path.split("/");
-    let router: Service = this;
-    for (let i = 0; i < parts.length - 1; i++) {
-      const member = router.member(parts[i]);
+    const router = parts.slice(0, -1).reduce<Service>((current, part, i) => {
+      const member = current.member(part);
       if (member?.kind !== "service") throw notFound(parts, i);
-      router = member.service;
-    }
+      return member.service;
+    }, this);
     const name = parts[parts.length - 1];
     const member = router.member(name);
     if (member === undefined) throw notFound(parts, parts.length - 1);
