@@ -11,9 +11,14 @@ export interface ExposeOptions {
 const EXPOSED: unique symbol = Symbol("aiomas.exposed");
 const exposedFieldsOf = new WeakMap<object, Set<string>>();
 
-type Decoratable = ClassMethodDecoratorContext | ClassFieldDecoratorContext;
+/** The decorator contexts `expose` accepts: methods and fields. */
+export type ExposeDecoratorContext =
+  | ClassMethodDecoratorContext
+  | ClassFieldDecoratorContext;
+
+/** Any function that can be exposed. */
 // deno-lint-ignore no-explicit-any
-type AnyFunction = (...args: any[]) => unknown;
+export type ExposableFunction = (...args: any[]) => unknown;
 
 /**
  * Exposes a method, a sub-service field or a plain function to remote
@@ -45,29 +50,53 @@ type AnyFunction = (...args: any[]) => unknown;
  * }
  * const service = new ServiceDict({ add: expose((a: number, b: number) => a + b) });
  * ```
+ *
+ * @param fn A plain function to mark.
+ * @param options See {@linkcode ExposeOptions}.
+ * @returns `fn`, marked as exposed.
+ * @throws {TypeError} When applied to something that is not a method, field or function.
  */
-export function expose<T extends AnyFunction>(
+export function expose<T extends ExposableFunction>(
   fn: T,
   options?: ExposeOptions,
 ): T;
-export function expose<T extends AnyFunction>(
+/**
+ * `@expose` on a method.
+ *
+ * @param method The method.
+ * @param context The decorator context.
+ * @returns The method, marked as exposed.
+ */
+export function expose<T extends ExposableFunction>(
   method: T,
   context: ClassMethodDecoratorContext,
 ): T;
+/**
+ * `@expose` on a field: the object in it is a sub-service.
+ *
+ * @param field Always undefined for field decorators.
+ * @param context The decorator context.
+ */
 export function expose(
   field: undefined,
   context: ClassFieldDecoratorContext,
 ): void;
+/**
+ * `@expose({ params })`: a decorator that also records parameter names.
+ *
+ * @param options See {@linkcode ExposeOptions}.
+ * @returns The decorator.
+ */
 export function expose(
   options: ExposeOptions,
-): <T>(value: T, context: Decoratable) => T;
+): <T>(value: T, context: ExposeDecoratorContext) => T;
 export function expose(
   value: unknown,
-  second?: Decoratable | ExposeOptions,
+  second?: ExposeDecoratorContext | ExposeOptions,
 ): unknown {
   if (typeof value === "object" && value !== null) {
     const options = value as ExposeOptions;
-    return (target: unknown, context: Decoratable) => {
+    return (target: unknown, context: ExposeDecoratorContext) => {
       mark(target, context, options);
       return target;
     };
@@ -77,14 +106,14 @@ export function expose(
   return value;
 }
 
-function isContext(value: unknown): value is Decoratable {
+function isContext(value: unknown): value is ExposeDecoratorContext {
   return typeof value === "object" && value !== null &&
     typeof (value as { kind?: unknown }).kind === "string";
 }
 
 function mark(
   value: unknown,
-  context: Decoratable | undefined,
+  context: ExposeDecoratorContext | undefined,
   options: ExposeOptions,
 ): void {
   if (context?.kind === "field") {

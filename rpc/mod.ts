@@ -22,14 +22,18 @@
  */
 export type { Caller } from "./_proxy.ts";
 export { expose } from "./expose.ts";
-export type { ExposeOptions } from "./expose.ts";
+export type {
+  ExposableFunction,
+  ExposeDecoratorContext,
+  ExposeOptions,
+} from "./expose.ts";
 export { openConnection } from "./open_connection.ts";
 export type { RpcOpenConnectionOptions } from "./open_connection.ts";
 export type { DynamicRemote, Remote } from "./remote.ts";
 export { RpcClient } from "./rpc_client.ts";
 export type { RpcClientOptions } from "./rpc_client.ts";
 export { Service } from "./service.ts";
-export type { Resolved } from "./service.ts";
+export type { Resolved, ServiceMember } from "./service.ts";
 export { ServiceDict } from "./service_dict.ts";
 export type { ServiceDictEntries } from "./service_dict.ts";
 export { RpcServer, startServer } from "./start_server.ts";

@@ -1,5 +1,4 @@
-// deno-lint-ignore no-explicit-any
-type AnyFunction = (...args: any[]) => any;
+import type { ExposableFunction } from "./expose.ts";
 
 /**
  * The typed remote proxy of a service of type `T`: each public method
@@ -26,14 +25,13 @@ type AnyFunction = (...args: any[]) => any;
 export type Remote<T> = unknown extends T ? DynamicRemote : {
   readonly [
     K in keyof T as K extends "router" ? never
-      : K extends string ? RemoteKey<T[K], K>
+      : K extends string
+        ? (T[K] extends ExposableFunction ? K : T[K] extends object ? K : never)
       : never
-  ]: T[K] extends AnyFunction
+  ]: T[K] extends ExposableFunction
     ? (...args: Parameters<T[K]>) => Promise<Awaited<ReturnType<T[K]>>>
     : Remote<T[K]>;
 };
-
-type RemoteKey<V, K> = V extends AnyFunction ? K : V extends object ? K : never;
 
 /**
  * A proxy of a service whose type is not known: any path can be called and

@@ -2,14 +2,21 @@ import { exposedInfo, type ExposeOptions, isExposedField } from "./expose.ts";
 
 /** A resolved call target: the exposed function and what to call it on. */
 export interface Resolved {
+  /** The exposed function. */
   readonly fn: (...args: unknown[]) => unknown;
+  /** What to call it on (the service object; undefined in a `ServiceDict`). */
   readonly thisArg: unknown;
+  /** What `expose` recorded for it. */
   readonly options: ExposeOptions;
   /** The name used in error messages, e.g. `"Sub.mul"`. */
   readonly qualname: string;
 }
 
-type Member =
+/**
+ * What a name on a service is: an exposed function, a sub-service,
+ * something that exists but is not exposed (`hidden`), or nothing.
+ */
+export type ServiceMember =
   | {
     kind: "function";
     fn: (...args: unknown[]) => unknown;
@@ -131,12 +138,20 @@ export class Service {
     return undefined;
   }
 
-  /** What `fn` is called on. */
+  /**
+   * What exposed functions are called on.
+   *
+   * @returns The target object.
+   */
   protected get thisArg(): unknown {
     return this.target;
   }
 
-  /** The names that may be exposed members. */
+  /**
+   * The names that may be exposed members.
+   *
+   * @returns The own and inherited property names of the target.
+   */
   protected memberNames(): Iterable<string> {
     const names = new Set<string>();
     for (
@@ -149,8 +164,14 @@ export class Service {
     return names;
   }
 
-  /** Looks up one name without running getters or leaving user prototypes. */
-  protected member(name: string): Member {
+  /**
+   * Looks up one name without running getters or reading from built-in
+   * prototypes.
+   *
+   * @param name One part of a path.
+   * @returns What the name is.
+   */
+  protected member(name: string): ServiceMember {
     if (name === "") return undefined;
     for (
       let o: object | null = this.target;
@@ -178,7 +199,12 @@ export class Service {
     return undefined;
   }
 
-  /** The qualified name of a member for error messages. */
+  /**
+   * The qualified name of a member for error messages.
+   *
+   * @param name The member's name.
+   * @returns `ClassName.name`.
+   */
   protected qualname(name: string): string {
     const className = (this.target as { constructor?: { name?: string } })
       .constructor?.name;

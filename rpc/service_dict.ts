@@ -1,5 +1,5 @@
 import { exposedInfo } from "./expose.ts";
-import { Service } from "./service.ts";
+import { Service, type ServiceMember } from "./service.ts";
 
 /** What a {@linkcode ServiceDict} may hold: functions and sub-services. */
 export type ServiceDictEntries = Record<
@@ -38,17 +38,31 @@ export class ServiceDict extends Service {
     this.#entries = new Map(Object.entries(entries));
   }
 
+  /**
+   * Functions in a dictionary are called without `this`.
+   *
+   * @returns undefined.
+   */
   protected override get thisArg(): unknown {
     return undefined;
   }
 
+  /**
+   * The dictionary's keys.
+   *
+   * @returns The keys.
+   */
   protected override memberNames(): Iterable<string> {
     return this.#entries.keys();
   }
 
-  protected override member(
-    name: string,
-  ): ReturnType<Service["member"]> {
+  /**
+   * Looks up one of the dictionary's own entries.
+   *
+   * @param name One part of a path.
+   * @returns The function or sub-service under that key.
+   */
+  protected override member(name: string): ServiceMember {
     if (!this.#entries.has(name)) return undefined;
     const value = this.#entries.get(name);
     if (typeof value === "function") {
@@ -64,6 +78,12 @@ export class ServiceDict extends Service {
     return { kind: "hidden" };
   }
 
+  /**
+   * Entries are named by their key.
+   *
+   * @param name The key.
+   * @returns The key.
+   */
   protected override qualname(name: string): string {
     return name;
   }
