@@ -22,6 +22,7 @@
 export * from "./errors.ts";
 export * from "./channel/mod.ts";
 export * from "./codecs/mod.ts";
+export * from "./agent/mod.ts";
 export * as rpc from "./rpc/mod.ts";
 export { expose, RpcClient, Service, ServiceDict } from "./rpc/mod.ts";
 export type {

@@ -175,6 +175,10 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   }
 
   #referenceTo(value: object): string {
+    // Services of this connection's own tree (for containers: its agents,
+    // also through local proxies) travel as their path.
+    const path = this.service.pathOf(value);
+    if (path !== undefined) return path;
     if (isRemote(value)) {
       throw new SerializationError(
         `Cannot pass ${
@@ -182,15 +186,11 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
         } on: a proxy only works on its own connection (pass an address instead)`,
       );
     }
-    const path = this.service.pathOf(value);
-    if (path === undefined) {
-      throw new SerializationError(
-        `Cannot encode ${
-          describe(value)
-        }: no serializer is registered for it and it is not a service of this connection`,
-      );
-    }
-    return path;
+    throw new SerializationError(
+      `Cannot encode ${
+        describe(value)
+      }: no serializer is registered for it and it is not a service of this connection`,
+    );
   }
 
   async #serve(): Promise<void> {

@@ -1,0 +1,86 @@
+import { Service, type ServiceMember } from "../rpc/service.ts";
+import type { Agent } from "./agent.ts";
+
+/**
+ * The root service of every connection of a container: `validate_aid(aid)`
+ * and the sub-service `agents`, so method `m` of agent `3` is `agents/3/m`.
+ */
+export class ContainerService extends Service {
+  #agents: ReadonlyMap<string, Agent>;
+  #agentsService: AgentsService;
+  #validateAid: ServiceMember;
+  #localAgents: WeakMap<object, Agent>;
+
+  constructor(
+    agents: ReadonlyMap<string, Agent>,
+    localAgents: WeakMap<object, Agent>,
+  ) {
+    super({});
+    this.#agents = agents;
+    this.#localAgents = localAgents;
+    this.#agentsService = new AgentsService(agents);
+    this.#validateAid = {
+      kind: "function",
+      fn: (aid: unknown) =>
+        typeof aid === "string"
+          ? this.#agents.get(aid)?.constructor.name ?? null
+          : null,
+      options: { params: ["aid"] },
+    };
+  }
+
+  /** An agent of this container (or a local proxy of one) travels as `agents/<aid>`. */
+  override pathOf(value: object): string | undefined {
+    const agent = this.#localAgents.get(value) ?? value;
+    const aid = (agent as { aid?: unknown }).aid;
+    if (typeof aid === "string" && this.#agents.get(aid) === agent) {
+      return `agents/${aid}`;
+    }
+    return undefined;
+  }
+
+  protected override get thisArg(): unknown {
+    return undefined;
+  }
+
+  protected override memberNames(): Iterable<string> {
+    return ["validate_aid", "agents"];
+  }
+
+  protected override member(name: string): ServiceMember {
+    if (name === "validate_aid") return this.#validateAid;
+    if (name === "agents") {
+      return { kind: "service", service: this.#agentsService };
+    }
+    return undefined;
+  }
+
+  protected override qualname(name: string): string {
+    return `Container.${name}`;
+  }
+}
+
+/** The `agents` sub-service: agent id → the agent's own service. */
+class AgentsService extends Service {
+  #agents: ReadonlyMap<string, Agent>;
+
+  constructor(agents: ReadonlyMap<string, Agent>) {
+    super({});
+    this.#agents = agents;
+  }
+
+  protected override memberNames(): Iterable<string> {
+    return [];
+  }
+
+  protected override member(name: string): ServiceMember {
+    const agent = this.#agents.get(name);
+    return agent === undefined
+      ? undefined
+      : { kind: "service", service: Service.of(agent) };
+  }
+
+  protected override qualname(name: string): string {
+    return `agents.${name}`;
+  }
+}

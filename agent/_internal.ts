@@ -1,0 +1,14 @@
+import type { Transport } from "../channel/transport.ts";
+import type { Agent } from "./agent.ts";
+import type { Container } from "./container.ts";
+
+/** What a container lets its agents and in-process peers do, kept off its public API. */
+export interface ContainerInternals {
+  /** Registers an agent and returns its id. */
+  register(agent: Agent): string;
+  /** Serves an in-memory connection from another container in this process. */
+  acceptLocal(transport: Transport): void;
+}
+
+/** Each container's internals, set by its constructor. */
+export const internals: WeakMap<Container, ContainerInternals> = new WeakMap();

@@ -1,0 +1,104 @@
+/** A parsed agent address. */
+export type AgentAddress =
+  & {
+    /** The container's address with a trailing slash, e.g. `"tcp://127.0.0.1:5555/"`. */
+    readonly container: string;
+    /** The agent id, e.g. `"0"`. */
+    readonly aid: string;
+  }
+  & (
+    | {
+      readonly scheme: "tcp";
+      readonly hostname: string;
+      readonly port: number;
+    }
+    | { readonly scheme: "ipc"; readonly path: string }
+    | { readonly scheme: "local"; readonly name: string }
+  );
+
+/**
+ * Parses an agent address: `tcp://<host>:<port>/<aid>` (IPv6 hosts in
+ * brackets), `ipc://[<unix path>]/<aid>` (the brackets may be left out) or
+ * `local://<name>/<aid>` for containers in this process.
+ *
+ * @param url The address.
+ * @returns Its parts.
+ * @throws {TypeError} Saying what is wrong with the address.
+ *
+ * @example
+ * ```ts
+ * import { parseAgentAddress } from "@aiomas/aiomas/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const addr = parseAgentAddress("tcp://127.0.0.1:5555/3");
+ * assert.deepEqual(addr, {
+ *   scheme: "tcp", hostname: "127.0.0.1", port: 5555, aid: "3",
+ *   container: "tcp://127.0.0.1:5555/",
+ * });
+ * assert.throws(() => parseAgentAddress("udp://x:1/0"), TypeError);
+ * ```
+ */
+export function parseAgentAddress(url: string): AgentAddress {
+  const fail = (why: string): never => {
+    throw new TypeError(`Invalid agent address ${JSON.stringify(url)}: ${why}`);
+  };
+  if (typeof url !== "string") fail("not a string");
+  const schemeEnd = url.indexOf("://");
+  if (schemeEnd < 0) fail('expected "<scheme>://…/<aid>"');
+  const scheme = url.slice(0, schemeEnd);
+  const rest = url.slice(schemeEnd + 3);
+  const slash = rest.lastIndexOf("/");
+  if (slash < 0) fail('expected "/<aid>" at the end');
+  const location = rest.slice(0, slash);
+  const aid = rest.slice(slash + 1);
+  if (aid === "") fail("the agent id is empty");
+  if (location === "") fail("the container location is empty");
+  const container = url.slice(0, schemeEnd + 3 + slash + 1);
+  switch (scheme) {
+    case "tcp": {
+      const colon = location.lastIndexOf(":");
+      if (colon < 0) fail('expected "<host>:<port>"');
+      let hostname = location.slice(0, colon);
+      const portText = location.slice(colon + 1);
+      if (hostname.startsWith("[") && hostname.endsWith("]")) {
+        hostname = hostname.slice(1, -1);
+      }
+      const port = Number(portText);
+      if (hostname === "") fail("the host is empty");
+      if (!/^\d+$/.test(portText) || port > 65535) {
+        fail(`invalid port "${portText}"`);
+      }
+      return { scheme, hostname, port, aid, container };
+    }
+    case "ipc": {
+      const path = location.startsWith("[") && location.endsWith("]")
+        ? location.slice(1, -1)
+        : location;
+      if (path === "") fail("the socket path is empty");
+      return { scheme, path, aid, container };
+    }
+    case "local":
+      return { scheme, name: location, aid, container };
+    default:
+      return fail(`unknown scheme "${scheme}" (expected tcp, ipc or local)`);
+  }
+}
+
+/**
+ * The base address of a container listening at `addr`.
+ *
+ * @param addr A TCP address, a Unix socket path, or a local name.
+ * @returns E.g. `"tcp://127.0.0.1:5555/"`, `"ipc://[/tmp/a.sock]/"`, `"local://name/"`.
+ */
+export function containerAddress(
+  addr: { hostname: string; port: number } | { path: string } | {
+    name: string;
+  },
+): string {
+  if ("path" in addr) return `ipc://[${addr.path}]/`;
+  if ("name" in addr) return `local://${addr.name}/`;
+  const host = addr.hostname.includes(":")
+    ? `[${addr.hostname}]`
+    : addr.hostname;
+  return `tcp://${host}:${addr.port}/`;
+}

@@ -1,0 +1,236 @@
+import { runCallback } from "./_run_callback.ts";
+import { type HeapEntry, TimerHeap } from "./_timer_heap.ts";
+import type { Clock, SleepOptions, TimerHandle } from "./clock.ts";
+
+interface Entry extends HeapEntry {
+  fired?: boolean;
+  fire(): void;
+  abandon?(reason: unknown): void;
+}
+
+/**
+ * Time set from outside, for co-simulation (aiomas `ExternalClock`).
+ * `time()` is the last value given to {@linkcode ExternalClock.setTime};
+ * `utcnow()` is the start date plus that many seconds. Nothing wakes up on
+ * its own: `setTime(t)` wakes every sleeper and runs every call whose
+ * deadline is at or before `t`, in (deadline, insertion) order, so runs
+ * are fully deterministic. {@linkcode ExternalClock.nextActivity} tells a
+ * master the next time anything is due.
+ *
+ * @example
+ * ```ts
+ * import { ExternalClock } from "@aiomas/aiomas/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const clock = new ExternalClock("2016-01-01T00:00:00+00:00");
+ * const seen: string[] = [];
+ * clock.callIn(2, () => seen.push("b"));
+ * clock.callIn(1, () => seen.push("a"));
+ * assert.equal(clock.nextActivity(), 1);
+ * clock.setTime(5);
+ * assert.deepEqual(seen, ["a", "b"]);
+ * assert.equal(clock.utcnow().toISOString(), "2016-01-01T00:00:05.000Z");
+ * ```
+ */
+export class ExternalClock implements Clock {
+  #start: number;
+  #time: number;
+  #seq = 0;
+  #heap = new TimerHeap<Entry>();
+
+  /**
+   * Creates the clock.
+   *
+   * @param utcStart The date at time 0 (a `Date` or an ISO-8601 string).
+   * @param initTime The time to start at, in seconds.
+   * @throws {RangeError} If the date is invalid.
+   */
+  constructor(utcStart: Date | string, initTime = 0) {
+    this.#start = new Date(utcStart).getTime();
+    if (Number.isNaN(this.#start)) {
+      throw new RangeError(`Invalid start date: ${String(utcStart)}`);
+    }
+    this.#time = initTime;
+  }
+
+  /**
+   * The time last set.
+   *
+   * @returns Seconds.
+   */
+  time(): number {
+    return this.#time;
+  }
+
+  /**
+   * The start date plus `time()` seconds.
+   *
+   * @returns A `Date`.
+   */
+  utcnow(): Date {
+    return new Date(this.#start + this.#time * 1000);
+  }
+
+  /**
+   * Advances the time and runs everything due, in (deadline, insertion) order.
+   *
+   * @param t The new time; it must be later than `time()`.
+   * @throws {RangeError} If `t` is not later than `time()`.
+   */
+  setTime(t: number): void {
+    if (!(t > this.#time)) {
+      throw new RangeError(
+        `Cannot set time to ${t}: it must be later than ${this.#time}`,
+      );
+    }
+    this.#time = t;
+    for (
+      let entry = this.#heap.peek();
+      entry !== undefined && entry.deadline <= t;
+      entry = this.#heap.peek()
+    ) {
+      this.#heap.pop();
+      entry.fired = true;
+      entry.fire();
+    }
+  }
+
+  /**
+   * The earliest deadline of a pending sleep or call.
+   *
+   * @returns Seconds, or null if nothing is pending.
+   */
+  nextActivity(): number | null {
+    return this.#heap.peek()?.deadline ?? null;
+  }
+
+  /**
+   * Waits `dt` seconds of clock time.
+   *
+   * @param dt Seconds, more than 0.
+   * @param options `signal` to cancel.
+   * @returns A promise that resolves when `setTime` reaches the deadline.
+   * @throws {RangeError} If `dt` is not positive.
+   */
+  sleep(dt: number, options?: SleepOptions): Promise<void> {
+    return this.#sleep(this.#time + checkDelay(dt), options?.signal);
+  }
+
+  /**
+   * Waits until time `t` or a date.
+   *
+   * @param t Seconds, or a `Date`; later than now.
+   * @param options `signal` to cancel.
+   * @returns A promise that resolves when `setTime` reaches `t`.
+   * @throws {RangeError} If `t` is not in the future.
+   */
+  sleepUntil(t: number | Date, options?: SleepOptions): Promise<void> {
+    return this.#sleep(this.#deadline(t), options?.signal);
+  }
+
+  /**
+   * Calls `fn(...args)` in `dt` seconds of clock time.
+   *
+   * @param dt Seconds, more than 0.
+   * @param fn The function.
+   * @param args Its arguments.
+   * @returns A handle to cancel the call.
+   * @throws {RangeError} If `dt` is not positive.
+   */
+  callIn<A extends unknown[]>(
+    dt: number,
+    fn: (...args: A) => unknown,
+    ...args: A
+  ): TimerHandle {
+    return this.#schedule(
+      this.#time + checkDelay(dt),
+      () => runCallback(() => fn(...args)),
+    );
+  }
+
+  /**
+   * Calls `fn(...args)` at time `t` or a date.
+   *
+   * @param t Seconds, or a `Date`; later than now.
+   * @param fn The function.
+   * @param args Its arguments.
+   * @returns A handle to cancel the call.
+   * @throws {RangeError} If `t` is not in the future.
+   */
+  callAt<A extends unknown[]>(
+    t: number | Date,
+    fn: (...args: A) => unknown,
+    ...args: A
+  ): TimerHandle {
+    return this.#schedule(
+      this.#deadline(t),
+      () => runCallback(() => fn(...args)),
+    );
+  }
+
+  /** Cancels every pending call and sleep; sleeps reject with an `AbortError`. */
+  cancelAll(): void {
+    for (const entry of this.#heap.clear()) {
+      if (entry.cancelled) continue;
+      entry.cancelled = true;
+      entry.abandon?.(
+        new DOMException("The clock cancelled all timers", "AbortError"),
+      );
+    }
+  }
+
+  #deadline(t: number | Date): number {
+    const deadline = t instanceof Date ? (t.getTime() - this.#start) / 1000 : t;
+    if (!(deadline > this.#time)) {
+      throw new RangeError(`Cannot wait until ${String(t)}: it is in the past`);
+    }
+    return deadline;
+  }
+
+  #sleep(deadline: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        entry.cancelled = true;
+        reject(signal!.reason);
+      };
+      const entry: Entry = {
+        deadline,
+        seq: this.#seq++,
+        cancelled: false,
+        fire: () => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve();
+        },
+        abandon: (reason) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(reason);
+        },
+      };
+      this.#heap.push(entry);
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #schedule(deadline: number, fire: () => void): TimerHandle {
+    const entry: Entry = { deadline, seq: this.#seq++, cancelled: false, fire };
+    this.#heap.push(entry);
+    return {
+      get cancelled() {
+        return entry.cancelled && !entry.fired;
+      },
+      cancel() {
+        entry.cancelled = true;
+      },
+    };
+  }
+}
+
+function checkDelay(dt: number): number {
+  if (!(dt > 0)) {
+    throw new RangeError(
+      `Cannot wait ${dt} seconds: the delay must be more than 0`,
+    );
+  }
+  return dt;
+}

@@ -1,0 +1,38 @@
+/**
+ * The agent layer: containers host thousands of agents and carry every
+ * call between them and other containers over one connection per peer
+ * container; clocks give real or externally set time. Wire-compatible
+ * with aiomas's `Container` and `Agent`.
+ *
+ * @example
+ * ```ts
+ * import { Agent, Container } from "@aiomas/aiomas/agent";
+ * import { expose } from "@aiomas/aiomas/rpc";
+ * import assert from "node:assert/strict";
+ *
+ * class Greeter extends Agent {
+ *   @expose greet(name: string): string {
+ *     return `Hello, ${name}!`;
+ *   }
+ * }
+ * await using container = await Container.create({ hostname: "127.0.0.1", port: 0 });
+ * const greeter = new Greeter(container);
+ * const proxy = await container.connect<Greeter>(greeter.addr);
+ * assert.equal(await proxy.greet("Deno"), "Hello, Deno!");
+ * ```
+ *
+ * @module
+ */
+export { Agent } from "./agent.ts";
+export { containerAddress, parseAgentAddress } from "./agent_address.ts";
+export type { AgentAddress } from "./agent_address.ts";
+export type { Clock, SleepOptions, TimerHandle } from "./clock.ts";
+export { Container } from "./container.ts";
+export type {
+  AgentProxy,
+  ConnectOptions,
+  ContainerOptions,
+  ContainerTlsOptions,
+} from "./container.ts";
+export { ExternalClock } from "./external_clock.ts";
+export { RealtimeClock } from "./realtime_clock.ts";

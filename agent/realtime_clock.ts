@@ -1,0 +1,171 @@
+import { runCallback } from "./_run_callback.ts";
+import type { Clock, SleepOptions, TimerHandle } from "./clock.ts";
+
+interface Timer extends TimerHandle {
+  /** Rejects a sleep that is cancelled; calls have none. */
+  abandon?: (reason: unknown) => void;
+}
+
+/**
+ * Real time: `time()` is monotonic seconds (from `performance.now()`),
+ * `utcnow()` the system date. Targets in the past are a `RangeError`.
+ *
+ * @example
+ * ```ts
+ * import { RealtimeClock } from "@aiomas/aiomas/agent";
+ * import assert from "node:assert/strict";
+ *
+ * const clock = new RealtimeClock();
+ * const start = clock.time();
+ * await clock.sleep(0.01);
+ * assert.ok(clock.time() - start >= 0.009);
+ * ```
+ */
+export class RealtimeClock implements Clock {
+  #timers = new Set<Timer>();
+
+  /**
+   * Monotonic seconds.
+   *
+   * @returns `performance.now() / 1000`.
+   */
+  time(): number {
+    return performance.now() / 1000;
+  }
+
+  /**
+   * The system date.
+   *
+   * @returns `new Date()`.
+   */
+  utcnow(): Date {
+    return new Date();
+  }
+
+  /**
+   * Waits `dt` seconds.
+   *
+   * @param dt Seconds, at least 0.
+   * @param options `signal` to cancel.
+   * @returns A promise that resolves after `dt` seconds.
+   * @throws {RangeError} If `dt` is negative or not a number.
+   */
+  sleep(dt: number, options?: SleepOptions): Promise<void> {
+    return this.#sleep(checkDelay(dt), options?.signal);
+  }
+
+  /**
+   * Waits until monotonic time `t` or a date.
+   *
+   * @param t Seconds on this clock, or a `Date`.
+   * @param options `signal` to cancel.
+   * @returns A promise that resolves at `t`.
+   * @throws {RangeError} If `t` is in the past.
+   */
+  sleepUntil(t: number | Date, options?: SleepOptions): Promise<void> {
+    return this.#sleep(this.#until(t), options?.signal);
+  }
+
+  /**
+   * Calls `fn(...args)` in `dt` seconds.
+   *
+   * @param dt Seconds, at least 0.
+   * @param fn The function.
+   * @param args Its arguments.
+   * @returns A handle to cancel the call.
+   * @throws {RangeError} If `dt` is negative.
+   */
+  callIn<A extends unknown[]>(
+    dt: number,
+    fn: (...args: A) => unknown,
+    ...args: A
+  ): TimerHandle {
+    return this.#schedule(checkDelay(dt), () => runCallback(() => fn(...args)));
+  }
+
+  /**
+   * Calls `fn(...args)` at monotonic time `t` or a date.
+   *
+   * @param t Seconds on this clock, or a `Date`.
+   * @param fn The function.
+   * @param args Its arguments.
+   * @returns A handle to cancel the call.
+   * @throws {RangeError} If `t` is in the past.
+   */
+  callAt<A extends unknown[]>(
+    t: number | Date,
+    fn: (...args: A) => unknown,
+    ...args: A
+  ): TimerHandle {
+    return this.#schedule(this.#until(t), () => runCallback(() => fn(...args)));
+  }
+
+  /** Cancels every pending call and sleep; sleeps reject with an `AbortError`. */
+  cancelAll(): void {
+    for (const timer of [...this.#timers]) {
+      timer.cancel();
+      timer.abandon?.(
+        new DOMException("The clock cancelled all timers", "AbortError"),
+      );
+    }
+  }
+
+  #until(t: number | Date): number {
+    const dt = t instanceof Date
+      ? (t.getTime() - Date.now()) / 1000
+      : t - this.time();
+    if (!(dt >= 0)) {
+      throw new RangeError(`Cannot wait until ${String(t)}: it is in the past`);
+    }
+    return dt;
+  }
+
+  #sleep(dt: number, signal: AbortSignal | undefined): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => {
+        timer.cancel();
+        reject(signal!.reason);
+      };
+      const timer: Timer = this.#schedule(dt, () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      timer.abandon = (reason) => {
+        signal?.removeEventListener("abort", onAbort);
+        reject(reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  #schedule(dt: number, fire: () => void): Timer {
+    let cancelled = false;
+    const timers = this.#timers;
+    const id = setTimeout(() => {
+      timers.delete(timer);
+      fire();
+    }, dt * 1000);
+    const timer: Timer = {
+      get cancelled() {
+        return cancelled;
+      },
+      cancel() {
+        if (!timers.delete(timer)) return;
+        cancelled = true;
+        clearTimeout(id);
+      },
+    };
+    timers.add(timer);
+    return timer;
+  }
+}
+
+function checkDelay(dt: number): number {
+  if (!(dt >= 0)) {
+    throw new RangeError(
+      `Cannot wait ${dt} seconds: the delay must be at least 0`,
+    );
+  }
+  return dt;
+}
