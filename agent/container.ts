@@ -4,7 +4,6 @@ import { Channel } from "../channel/channel.ts";
 import { createMemoryPair } from "../channel/memory_pair.ts";
 import { openConnection } from "../channel/open_connection.ts";
 import { type Server, startServer } from "../channel/start_server.ts";
-import type { Transport } from "../channel/transport.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
 import { DEFAULT_MAX_DEPTH } from "../codecs/codec.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
@@ -19,7 +18,7 @@ import { ContainerService } from "./_container_service.ts";
 import { LocalCopier } from "./_copy.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { internals } from "./_internal.ts";
-import { Agent } from "./agent.ts";
+import type { Agent } from "./agent.ts";
 import { containerAddress, parseAgentAddress } from "./agent_address.ts";
 import type { Clock } from "./clock.ts";
 import { RealtimeClock } from "./realtime_clock.ts";
@@ -190,21 +189,23 @@ export class Container implements AsyncDisposable {
       localContainers.set(name, container);
       return container;
     }
-    let container: Container | undefined;
-    const server = await startServer(addr, (channel) => {
-      container!.#serve(channel);
+    // Connections accepted before the constructor returns wait for it.
+    const created = Promise.withResolvers<Container>();
+    const server = await startServer(addr, async (channel) => {
+      (await created.promise).#serve(channel);
     }, {
       codec: options.codec,
       serializers: [DATE_SERIALIZER, ...(options.serializers ?? [])],
       tls: options.tls,
     });
     const bound = server.addr;
-    container = new Container(
+    const container = new Container(
       containerAddress(typeof bound === "string" ? { path: bound } : bound),
       server,
       undefined,
       options,
     );
+    created.resolve(container);
     return container;
   }
 
