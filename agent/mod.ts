@@ -35,4 +35,13 @@ export type {
   ContainerTlsOptions,
 } from "./container.ts";
 export { ExternalClock } from "./external_clock.ts";
+export { loadAgentClass, Manager } from "./manager.ts";
+export type { AgentClass, ManagerOptions } from "./manager.ts";
+export { startContainerProcess } from "./start_container_process.ts";
+export type {
+  ContainerProcess,
+  StartContainerProcessOptions,
+} from "./start_container_process.ts";
 export { RealtimeClock } from "./realtime_clock.ts";
+export type { CodecClass, SerializerSpec } from "../codecs/mod.ts";
+export type { DynamicRemote, Remote } from "../rpc/mod.ts";
