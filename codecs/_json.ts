@@ -70,7 +70,9 @@ function write(
     for (const [key, item] of value) {
       if (typeof key !== "string" && typeof key !== "number") {
         throw new SerializationError(
-          `Cannot encode a Map key that is ${describe(key)} as JSON (only strings and numbers)`,
+          `Cannot encode a Map key that is ${
+            describe(key)
+          } as JSON (only strings and numbers)`,
         );
       }
       out += (first ? "" : ",") + JSON.stringify(String(key)) + ":" +
@@ -80,9 +82,12 @@ function write(
     return out + "}";
   }
   if (value instanceof Uint8Array) {
-    throw new SerializationError("Cannot encode bytes as JSON (use MsgPackCodec)");
+    throw new SerializationError(
+      "Cannot encode bytes as JSON (use MsgPackCodec)",
+    );
   }
-  return write(registry.toWire(value), registry, maxDepth, depth + 1);
+  // The __type__ map stands where the object stood: the same depth.
+  return write(registry.toWire(value), registry, maxDepth, depth);
 }
 
 // Keys are nearly always plain identifiers; skip JSON.stringify for those.
@@ -128,7 +133,9 @@ export function parse(
 
 function syntaxError(error: unknown): SerializationError {
   return new SerializationError(
-    `Cannot decode JSON: ${error instanceof Error ? error.message : String(error)}`,
+    `Cannot decode JSON: ${
+      error instanceof Error ? error.message : String(error)
+    }`,
   );
 }
 
@@ -161,7 +168,9 @@ function revive(
       record[key] = revive(item, registry, maxDepth, depth + 1);
     }
   }
-  return Object.hasOwn(record, "__type__") ? registry.fromWire(record.__type__) : record;
+  return Object.hasOwn(record, "__type__")
+    ? registry.fromWire(record.__type__)
+    : record;
 }
 
 /**
@@ -186,7 +195,9 @@ class Parser {
   }
 
   #fail(what: string): never {
-    throw new SerializationError(`Cannot decode JSON: ${what} at position ${this.#pos}`);
+    throw new SerializationError(
+      `Cannot decode JSON: ${what} at position ${this.#pos}`,
+    );
   }
 
   #space(): void {

@@ -1,7 +1,7 @@
 // A MsgPack encoder with aiomas's number rules. msgpackr's encoder cannot be
 // configured to follow them (it writes integers beyond 32 bits as float64
 // and -0.0 as the integer 0), so encoding is done here, in one pass into a
-// reused buffer; decoding uses msgpackr.
+// reused buffer; decoding is in _msgpack_reader.ts.
 import { SerializationError } from "../errors.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
@@ -62,7 +62,9 @@ export class MsgPackWriter {
         if (value === null) return this.#byte(0xc0);
         return this.#object(value, depth);
       default:
-        throw new SerializationError(`Cannot encode ${describe(value)} as MsgPack`);
+        throw new SerializationError(
+          `Cannot encode ${describe(value)} as MsgPack`,
+        );
     }
   }
 
@@ -109,7 +111,9 @@ export class MsgPackWriter {
   }
 
   #bigint(value: bigint): void {
-    if (value >= -(2n ** 53n) && value <= 2n ** 53n) return this.#integer(Number(value));
+    if (value >= -(2n ** 53n) && value <= 2n ** 53n) {
+      return this.#integer(Number(value));
+    }
     // As msgpack-python does: positive integers as uint64, negative as int64.
     if (value > 0n && value < 2n ** 64n) {
       this.#byte(0xcf);
@@ -151,16 +155,32 @@ export class MsgPackWriter {
       }
     }
     const maxBytes = length * 3;
-    const headerSize = maxBytes < 32 ? 1 : maxBytes < 0x100 ? 2 : maxBytes < 0x10000 ? 3 : 5;
+    const headerSize = maxBytes < 32
+      ? 1
+      : maxBytes < 0x100
+      ? 2
+      : maxBytes < 0x10000
+      ? 3
+      : 5;
     this.#reserve(headerSize + maxBytes);
     const start = this.#pos;
     const { written } = textEncoder.encodeInto(
       value,
       this.#buffer.subarray(start + headerSize),
     );
-    const needed = written < 32 ? 1 : written < 0x100 ? 2 : written < 0x10000 ? 3 : 5;
+    const needed = written < 32
+      ? 1
+      : written < 0x100
+      ? 2
+      : written < 0x10000
+      ? 3
+      : 5;
     if (needed < headerSize) {
-      this.#buffer.copyWithin(start + needed, start + headerSize, start + headerSize + written);
+      this.#buffer.copyWithin(
+        start + needed,
+        start + headerSize,
+        start + headerSize + written,
+      );
     }
     this.#pos = start;
     if (needed === 1) this.#byte(0xa0 | written);

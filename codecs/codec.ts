@@ -36,7 +36,11 @@ export interface Codec {
    * @returns The serializer's typeid.
    * @throws {TypeError} If the class has a serializer already.
    */
-  addSerializer<T>(type: Constructor<T>, toWire: ToWire<T>, fromWire: FromWire<T>): number;
+  addSerializer<T>(
+    type: Constructor<T>,
+    toWire: ToWire<T>,
+    fromWire: FromWire<T>,
+  ): number;
 }
 
 /** Options that every codec in this module takes. */

@@ -68,7 +68,9 @@ export class JsonCodec implements Codec {
     try {
       text = decoder.decode(data);
     } catch {
-      throw new SerializationError("Cannot decode JSON: the bytes are not UTF-8");
+      throw new SerializationError(
+        "Cannot decode JSON: the bytes are not UTF-8",
+      );
     }
     return parse(text, this.#registry, this.#maxDepth);
   }
@@ -82,7 +84,11 @@ export class JsonCodec implements Codec {
    * @returns The serializer's typeid.
    * @throws {TypeError} If the class has a serializer already.
    */
-  addSerializer<T>(type: Constructor<T>, toWire: ToWire<T>, fromWire: FromWire<T>): number {
+  addSerializer<T>(
+    type: Constructor<T>,
+    toWire: ToWire<T>,
+    fromWire: FromWire<T>,
+  ): number {
     return this.#registry.add(type, toWire, fromWire);
   }
 }

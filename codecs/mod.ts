@@ -27,4 +27,9 @@ export { MsgPackCodec } from "./msgpack_codec.ts";
 export { MsgPackBloscCodec } from "./msgpack_blosc_codec.ts";
 export type { MsgPackBloscCodecOptions } from "./msgpack_blosc_codec.ts";
 export { serializable, SerializerRegistry } from "./serializer_registry.ts";
-export type { Constructor, FromWire, SerializerSpec, ToWire } from "./serializer_registry.ts";
+export type {
+  Constructor,
+  FromWire,
+  SerializerSpec,
+  ToWire,
+} from "./serializer_registry.ts";

@@ -71,14 +71,21 @@ export class SerializerRegistry {
    * @returns The typeid, which is the number of earlier registrations.
    * @throws {TypeError} If `type` is registered already.
    */
-  add<T>(type: Constructor<T>, toWire: ToWire<T>, fromWire: FromWire<T>): number {
+  add<T>(
+    type: Constructor<T>,
+    toWire: ToWire<T>,
+    fromWire: FromWire<T>,
+  ): number {
     const isFallback = (type as unknown) === Object;
     if (isFallback ? this.#fallback : this.#byClass.has(type)) {
       throw new TypeError(
         `Cannot add serializer: ${type.name || "the class"} has one already`,
       );
     }
-    const entry: Entry = { typeid: this.#fromWire.length, toWire: toWire as ToWire<never> };
+    const entry: Entry = {
+      typeid: this.#fromWire.length,
+      toWire: toWire as ToWire<never>,
+    };
     if (isFallback) this.#fallback = entry;
     else this.#byClass.set(type, entry);
     this.#fromWire.push(fromWire);
@@ -96,10 +103,14 @@ export class SerializerRegistry {
     const entry = this.#byClass.get(value.constructor) ?? this.#fallback;
     if (entry === undefined) {
       throw new SerializationError(
-        `Cannot encode ${describe(value)}: no serializer is registered for it (use addSerializer)`,
+        `Cannot encode ${
+          describe(value)
+        }: no serializer is registered for it (use addSerializer)`,
       );
     }
-    return { __type__: [entry.typeid, (entry.toWire as ToWire<unknown>)(value)] };
+    return {
+      __type__: [entry.typeid, (entry.toWire as ToWire<unknown>)(value)],
+    };
   }
 
   /**
@@ -118,7 +129,9 @@ export class SerializerRegistry {
     const fromWire = this.#fromWire[tag[0]];
     if (fromWire === undefined) {
       throw new SerializationError(
-        `Cannot decode "__type__": unknown typeid ${tag[0]} (${this.size} registered)`,
+        `Cannot decode "__type__": unknown typeid ${
+          tag[0]
+        } (${this.size} registered)`,
       );
     }
     return fromWire(tag[1]);
@@ -163,7 +176,9 @@ export function serializable<T extends object>(
         `Cannot decode ${type.name}: expected a map of ${fields.join(", ")}`,
       );
     }
-    const args = fields.map((field) => (data as Record<string, unknown>)[field]);
+    const args = fields.map((field) =>
+      (data as Record<string, unknown>)[field]
+    );
     return new (type as new (...args: unknown[]) => T)(...args);
   };
   return [type, toWire, fromWire];
@@ -173,7 +188,8 @@ export function serializable<T extends object>(
 export function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "object" || typeof value === "function") {
-    const name = (value as { constructor?: { name?: string } }).constructor?.name;
+    const name = (value as { constructor?: { name?: string } }).constructor
+      ?.name;
     return name ? `a ${name}` : "an object";
   }
   return `a ${typeof value}`;

@@ -1,0 +1,267 @@
+// A strict MsgPack decoder for what aiomas sends. msgpackr cannot be
+// configured to be strict (it decodes its own extension types into bigints,
+// typed arrays, Sets, records, … and replaces invalid UTF-8), so decoding is
+// done here, in one pass: standard types only, UTF-8 checked, every length
+// checked against the bytes that are left, nesting limited by maxDepth.
+import { SerializationError } from "../errors.ts";
+import type { SerializerRegistry } from "./serializer_registry.ts";
+
+// ignoreBOM: a string that starts with U+FEFF keeps it. The lenient decoder
+// is much faster; it marks invalid bytes with U+FFFD, and only a string with
+// a U+FFFD in it is decoded again strictly to tell the two apart.
+const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Decodes the one MsgPack value that `data` holds: integers beyond ±2^53
+ * as bigint, bin as a copied `Uint8Array`, maps with only string keys as
+ * plain objects and other maps as `Map`, `__type__` maps resolved.
+ */
+export function readMsgPack(
+  data: Uint8Array,
+  registry: SerializerRegistry,
+  maxDepth: number,
+): unknown {
+  return new MsgPackReader(data, registry, maxDepth).readDocument();
+}
+
+class MsgPackReader {
+  #data: Uint8Array;
+  #view: DataView;
+  #pos = 0;
+  #registry: SerializerRegistry;
+  #maxDepth: number;
+
+  constructor(
+    data: Uint8Array,
+    registry: SerializerRegistry,
+    maxDepth: number,
+  ) {
+    this.#data = data;
+    this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.#registry = registry;
+    this.#maxDepth = maxDepth;
+  }
+
+  readDocument(): unknown {
+    const value = this.#value(0);
+    if (this.#pos !== this.#data.length) {
+      this.#fail(`${this.#data.length - this.#pos} bytes after the value`);
+    }
+    return value;
+  }
+
+  #fail(what: string): never {
+    throw new SerializationError(
+      `Cannot decode MsgPack: ${what} (at byte ${this.#pos})`,
+    );
+  }
+
+  /** Checks that `size` more bytes are there. */
+  #need(size: number): void {
+    if (size > this.#data.length - this.#pos) {
+      this.#fail("the data ends too early");
+    }
+  }
+
+  #value(depth: number): unknown {
+    this.#need(1);
+    const byte = this.#data[this.#pos++];
+    if (byte < 0x80) return byte;
+    if (byte >= 0xe0) return byte - 0x100;
+    if (byte < 0x90) return this.#map(byte & 0x0f, depth);
+    if (byte < 0xa0) return this.#array(byte & 0x0f, depth);
+    if (byte < 0xc0) return this.#string(byte & 0x1f);
+    switch (byte) {
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xc4:
+        return this.#bytes(this.#uint(1));
+      case 0xc5:
+        return this.#bytes(this.#uint(2));
+      case 0xc6:
+        return this.#bytes(this.#uint(4));
+      case 0xca:
+        return this.#float(4);
+      case 0xcb:
+        return this.#float(8);
+      case 0xcc:
+        return this.#uint(1);
+      case 0xcd:
+        return this.#uint(2);
+      case 0xce:
+        return this.#uint(4);
+      case 0xcf:
+        return this.#int64(false);
+      case 0xd0:
+        return this.#int(1);
+      case 0xd1:
+        return this.#int(2);
+      case 0xd2:
+        return this.#int(4);
+      case 0xd3:
+        return this.#int64(true);
+      case 0xd9:
+        return this.#string(this.#uint(1));
+      case 0xda:
+        return this.#string(this.#uint(2));
+      case 0xdb:
+        return this.#string(this.#uint(4));
+      case 0xdc:
+        return this.#array(this.#uint(2), depth);
+      case 0xdd:
+        return this.#array(this.#uint(4), depth);
+      case 0xde:
+        return this.#map(this.#uint(2), depth);
+      case 0xdf:
+        return this.#map(this.#uint(4), depth);
+    }
+    this.#pos--;
+    // 0xc1 is never used; 0xc7-0xc9 and 0xd4-0xd8 are extension types.
+    return this.#fail(
+      byte === 0xc1
+        ? "0xc1 is not a MsgPack type"
+        : `extension types (0x${byte.toString(16)}) are not standard MsgPack`,
+    );
+  }
+
+  #uint(size: 1 | 2 | 4): number {
+    this.#need(size);
+    const pos = this.#pos;
+    this.#pos += size;
+    const view = this.#view;
+    return size === 1
+      ? view.getUint8(pos)
+      : size === 2
+      ? view.getUint16(pos)
+      : view.getUint32(pos);
+  }
+
+  #int(size: 1 | 2 | 4): number {
+    this.#need(size);
+    const pos = this.#pos;
+    this.#pos += size;
+    const view = this.#view;
+    return size === 1
+      ? view.getInt8(pos)
+      : size === 2
+      ? view.getInt16(pos)
+      : view.getInt32(pos);
+  }
+
+  #int64(signed: boolean): number | bigint {
+    this.#need(8);
+    const pos = this.#pos;
+    this.#pos += 8;
+    const value = signed
+      ? this.#view.getBigInt64(pos)
+      : this.#view.getBigUint64(pos);
+    return value >= -(2n ** 53n) && value <= 2n ** 53n ? Number(value) : value;
+  }
+
+  #float(size: 4 | 8): number {
+    this.#need(size);
+    const pos = this.#pos;
+    this.#pos += size;
+    return size === 4 ? this.#view.getFloat32(pos) : this.#view.getFloat64(pos);
+  }
+
+  #bytes(length: number): Uint8Array {
+    this.#need(length);
+    const start = this.#pos;
+    this.#pos += length;
+    return this.#data.slice(start, this.#pos);
+  }
+
+  #string(length: number): string {
+    this.#need(length);
+    const data = this.#data;
+    const start = this.#pos;
+    const end = start + length;
+    this.#pos = end;
+    // Short ASCII strings (most keys) are cheaper to build by hand.
+    if (length < 16) {
+      let text = "";
+      for (let i = start; i < end; i++) {
+        const c = data[i];
+        if (c >= 0x80) return this.#utf8(start, end);
+        text += String.fromCharCode(c);
+      }
+      return text;
+    }
+    return this.#utf8(start, end);
+  }
+
+  #utf8(start: number, end: number): string {
+    const bytes = this.#data.subarray(start, end);
+    const text = lenient.decode(bytes);
+    if (!text.includes("\ufffd")) return text;
+    try {
+      return strict.decode(bytes);
+    } catch {
+      this.#pos = start;
+      return this.#fail("a string is not valid UTF-8");
+    }
+  }
+
+  /** Checks the depth, and that `count` items of at least a byte each fit. */
+  #enter(depth: number, count: number): void {
+    if (depth >= this.#maxDepth) {
+      this.#fail(`nesting deeper than maxDepth ${this.#maxDepth}`);
+    }
+    this.#need(count);
+  }
+
+  #array(length: number, depth: number): unknown[] {
+    this.#enter(depth, length);
+    const array = new Array(length);
+    for (let i = 0; i < length; i++) array[i] = this.#value(depth + 1);
+    return array;
+  }
+
+  #map(size: number, depth: number): unknown {
+    this.#enter(depth, 2 * size);
+    // Read every entry first: whether this is an object or a Map depends
+    // on all the keys, and a Map must keep the wire order.
+    const entries = new Array<unknown>(2 * size);
+    let stringKeys = true;
+    for (let i = 0; i < entries.length; i += 2) {
+      const key = this.#value(depth + 1);
+      if (typeof key !== "string") stringKeys = false;
+      entries[i] = key;
+      entries[i + 1] = this.#value(depth + 1);
+    }
+    if (!stringKeys) {
+      const map = new Map<unknown, unknown>();
+      for (let i = 0; i < entries.length; i += 2) {
+        map.set(entries[i], entries[i + 1]);
+      }
+      // Python's object_hook sees every map, whatever its other keys are.
+      return map.has("__type__")
+        ? this.#registry.fromWire(map.get("__type__"))
+        : map;
+    }
+    const record: Record<string, unknown> = {};
+    for (let i = 0; i < entries.length; i += 2) {
+      const key = entries[i] as string;
+      if (key === "__proto__") {
+        // Plain assignment would set the prototype: the key must stay data.
+        Object.defineProperty(record, key, {
+          value: entries[i + 1],
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else {
+        record[key] = entries[i + 1];
+      }
+    }
+    return Object.hasOwn(record, "__type__")
+      ? this.#registry.fromWire(record.__type__)
+      : record;
+  }
+}
