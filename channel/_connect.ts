@@ -99,13 +99,22 @@ export async function dial(
   }
   if (tls !== undefined) {
     // The server certificate is verified against `hostname`.
-    return await Deno.connectTls({
+    const conn = await Deno.connectTls({
       hostname: addr.hostname,
       port: addr.port,
       caCerts: tls.caCerts,
       cert: tls.cert,
       key: tls.key,
     });
+    // Deno handshakes lazily; like asyncio, fail here on an untrusted
+    // certificate instead of at the channel's first read.
+    try {
+      await conn.handshake();
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+    return conn;
   }
   const conn = await Deno.connect({
     hostname: addr.hostname,

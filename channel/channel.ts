@@ -4,6 +4,7 @@ import {
   ConnectionClosedError,
   ProtocolError,
   RemoteError,
+  SerializationError,
 } from "../errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameParser } from "./_frame_parser.ts";
 import { FrameWriter } from "./_frame_writer.ts";
@@ -102,7 +103,18 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     id: unknown,
     content: unknown,
   ): Promise<void> => {
-    await this.#write([type, id, content]);
+    try {
+      await this.#write([type, id, content]);
+    } catch (error) {
+      // A reply waiting for the transport to drain gets the raw write error
+      // (e.g. BrokenPipe) when the connection fails: report the close instead.
+      if (
+        this.#closeReason !== null && !(error instanceof SerializationError)
+      ) {
+        throw this.#closeReason;
+      }
+      throw error;
+    }
   };
 
   /**
@@ -282,7 +294,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     // An async codec: keep frames in call order.
     const chain = (this.#sendChain ?? Promise.resolve()).then(async () => {
       const bytes = await encoded;
-      if (this.#closeReason !== null) throw this.#closeReason;
+      // Written even if close() came meanwhile: close() waits for this chain
+      // so that frames queued before it (replies included) still go out. After
+      // a failure the writer throws its error instead.
       await this.#writer.write(bytes);
     });
     const tail = chain.catch(() => {}).then(() => {
@@ -306,7 +320,14 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       for (;;) {
         const { value, done } = await this.#reader.read();
         if (done) break;
-        this.#parser.push(value, frames);
+        // Frames that end before bad bytes in the same chunk are handled
+        // first, so that where the transport split its chunks changes nothing.
+        let badFrame: ProtocolError | null = null;
+        try {
+          this.#parser.push(value, frames);
+        } catch (error) {
+          badFrame = error as ProtocolError;
+        }
         for (let i = 0; i < frames.length; i++) {
           let decoded: unknown;
           try {
@@ -324,6 +345,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
           if (this.#resumeReading !== null) await this.#resumeReading.promise;
         }
         frames.length = 0;
+        if (badFrame !== null) throw badFrame;
         if (this.#closeReason !== null) return;
       }
       if (this.#parser.partial) {

@@ -1,6 +1,6 @@
 import type { CodecClass } from "../codecs/codec.ts";
-import { JsonCodec } from "../codecs/json_codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import { createCodec } from "./_codec.ts";
 import type { Address, ConnectTlsOptions } from "./_connect.ts";
 import {
   connTransport,
@@ -37,9 +37,11 @@ export interface OpenConnectionOptions
  * @param addr `{hostname, port}`, `["host", port]` or a Unix socket path.
  * @param options Codec, serializers, TLS, retrying; see {@linkcode OpenConnectionOptions}.
  * @returns The channel.
- * @throws {TypeError} For a malformed address.
+ * @throws {TypeError} For a malformed address, or a class twice in `serializers`.
  * @throws {Deno.errors.ConnectionRefused} (or `NotFound` for Unix sockets)
  *   when no server answered within `timeout`.
+ * @throws {Deno.errors.InvalidData} If the TLS handshake fails (e.g. the
+ *   server's certificate is not trusted).
  *
  * @example
  * ```ts
@@ -58,14 +60,12 @@ export async function openConnection(
   options: OpenConnectionOptions = {},
 ): Promise<Channel> {
   const parsed = parseAddress(addr);
+  // Before dialing, so that bad serializers do not leave a connection open.
+  const codec = createCodec(options.codec, options.serializers);
   const conn = await dialWithRetry(
     options,
     () => dial(parsed, options.tls, options.signal),
   );
-  const codec = new (options.codec ?? JsonCodec)();
-  for (const [type, toWire, fromWire] of options.serializers ?? []) {
-    codec.addSerializer(type, toWire, fromWire);
-  }
   return new Channel(connTransport(conn), {
     ...options,
     codec,

@@ -1,6 +1,6 @@
 import type { CodecClass } from "../codecs/codec.ts";
-import { JsonCodec } from "../codecs/json_codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import { createCodec } from "./_codec.ts";
 import type { Address, ListenTlsOptions } from "./_connect.ts";
 import {
   connTransport,
@@ -118,13 +118,10 @@ export class Server implements AsyncDisposable {
         console.error("aiomas: connection handler failed:", error));
     try {
       for await (const conn of this.#listener) {
-        if (conn.remoteAddr.transport === "tcp") {
-          (conn as Deno.TcpConn).setNoDelay(true);
-        }
-        const codec = new (options.codec ?? JsonCodec)();
-        for (const [type, toWire, fromWire] of options.serializers ?? []) {
-          codec.addSerializer(type, toWire, fromWire);
-        }
+        // TLS connections report "tcp" too but have no setNoDelay: calling
+        // it threw here and ended the accept loop at the first TLS client.
+        if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+        const codec = createCodec(options.codec, options.serializers);
         const channel = new Channel(connTransport(conn), {
           ...options,
           codec,
@@ -163,7 +160,7 @@ export class Server implements AsyncDisposable {
  * @param handler Serves one connection; when it throws, the connection closes.
  * @param options Codec, serializers, TLS; see {@linkcode StartServerOptions}.
  * @returns The server; its `addr` has the real port.
- * @throws {TypeError} For a malformed address.
+ * @throws {TypeError} For a malformed address, or a class twice in `serializers`.
  * @throws {Deno.errors.AddrInUse} If the address is taken.
  *
  * @example
@@ -186,6 +183,8 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<Server> {
   const parsed = parseAddress(addr);
+  // Fail here on bad serializers, not in the accept loop at the first client.
+  createCodec(options.codec, options.serializers);
   const listener = await listen(parsed, options.tls);
   return new Server(listener, { ...options, handler, parsed });
 }
