@@ -168,7 +168,7 @@ export async function startContainerProcess(
   };
   const stop = async (timeout = 5000): Promise<Deno.CommandStatus> => {
     await manager.stop().catch(() => {});
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) =>
       timer = setTimeout(() => resolve("late"), timeout)
     );

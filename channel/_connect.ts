@@ -23,6 +23,13 @@ export interface ListenTlsOptions {
   cert: string;
   /** PEM private key. */
   key: string;
+  /**
+   * PEM CA certificates for mutual TLS: when given, every client must
+   * present a certificate signed by one of them, or it gets nothing but a
+   * closed connection. (Deno's own `listenTls` cannot verify client
+   * certificates, so such servers run on `node:tls`.)
+   */
+  clientCaCerts?: string[];
 }
 
 /** A normalized address. */
@@ -123,31 +130,6 @@ export async function dial(
   });
   conn.setNoDelay(true);
   return conn;
-}
-
-/** Starts listening. */
-export async function listen(
-  addr: ParsedAddress,
-  tls: ListenTlsOptions | undefined,
-): Promise<Deno.Listener> {
-  if (addr.transport === "unix") {
-    // Like asyncio, replace a stale socket file left by an earlier server.
-    try {
-      if ((await Deno.lstat(addr.path)).isSocket) await Deno.remove(addr.path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    }
-    return Deno.listen({ transport: "unix", path: addr.path });
-  }
-  if (tls !== undefined) {
-    return Deno.listenTls({
-      hostname: addr.hostname,
-      port: addr.port,
-      cert: tls.cert,
-      key: tls.key,
-    });
-  }
-  return Deno.listen({ hostname: addr.hostname, port: addr.port });
 }
 
 /** Removes a Unix socket file after its listener closed. */

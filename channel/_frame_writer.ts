@@ -46,6 +46,19 @@ export class FrameWriter {
     return this.#drain.promise;
   }
 
+  /**
+   * While the queue is above the high-water mark, a promise that settles
+   * once it has drained below it; otherwise undefined.
+   */
+  get ready(): Promise<void> | undefined {
+    return this.#drain?.promise;
+  }
+
+  /** Whether nothing is queued or being written. */
+  get idle(): boolean {
+    return this.#flushing === null && this.#queue.length === 0;
+  }
+
   /** Waits until every queued frame is written (or writing failed). */
   async drained(): Promise<void> {
     while (this.#flushing !== null) await this.#flushing;

@@ -35,7 +35,29 @@ export interface ChannelOptions {
    * @default {1024}
    */
   maxQueuedRequests?: number;
+  /**
+   * How many of this side's requests may wait for a reply at once; `send`
+   * beyond it rejects with a `RangeError` (nothing is sent).
+   *
+   * @default {65536}
+   */
+  maxPendingRequests?: number;
 }
+
+/** Options of {@linkcode Channel.close} and of the `close`/`shutdown` methods built on it. */
+export interface CloseOptions {
+  /**
+   * How long to wait, in milliseconds, for the requests already received
+   * to be answered and for queued frames to be written before the
+   * connection is cut.
+   *
+   * @default {1000}
+   */
+  timeout?: number;
+}
+
+/** The default of {@linkcode CloseOptions.timeout}. */
+export const DEFAULT_CLOSE_TIMEOUT = 1000;
 
 /** Options of {@linkcode Channel.send}. */
 export interface SendOptions {
@@ -48,7 +70,6 @@ export interface SendOptions {
 interface Pending {
   resolve(value: unknown): void;
   reject(reason: unknown): void;
-  /** Set once the caller gave up (abort or timeout); a late reply is dropped. */
   done: boolean;
   cleanup: (() => void) | undefined;
 }
@@ -91,6 +112,12 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #requests = new Queue<Request>();
   #waiters = new Queue<PromiseWithResolvers<Request>>();
   #maxQueuedRequests: number;
+  #maxPendingRequests: number;
+  /** Requests received and not answered yet; close() waits for them. */
+  #unanswered = 0;
+  #allAnswered: PromiseWithResolvers<void> | null = null;
+  /** Set once nothing may be written any more, replies included. */
+  #final = false;
   #resumeReading: PromiseWithResolvers<void> | null = null;
   #sendChain: Promise<void> | null = null;
   #closeReason: ConnectionClosedError | null = null;
@@ -103,18 +130,19 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     id: unknown,
     content: unknown,
   ): Promise<void> => {
+    const ready = this.#writer.ready;
+    if (ready !== undefined) await ready.catch(() => {});
     try {
-      await this.#write([type, id, content]);
+      await this.#write([type, id, content], true);
     } catch (error) {
+      // Not sent: the request stays open and may be answered again.
+      if (error instanceof SerializationError) throw error;
+      this.#answered();
       // A reply waiting for the transport to drain gets the raw write error
       // (e.g. BrokenPipe) when the connection fails: report the close instead.
-      if (
-        this.#closeReason !== null && !(error instanceof SerializationError)
-      ) {
-        throw this.#closeReason;
-      }
-      throw error;
+      throw this.#closeReason ?? error;
     }
+    this.#answered();
   };
 
   /**
@@ -128,6 +156,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.peer = options.peer ?? "peer";
     this.#transport = transport;
     this.#maxQueuedRequests = options.maxQueuedRequests ?? 1024;
+    this.#maxPendingRequests = options.maxPendingRequests ?? 65536;
     this.#parser = new FrameParser(
       options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     );
@@ -170,10 +199,25 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#pending.size >= this.#maxPendingRequests) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot send: ${this.#pending.size} requests to ${this.peer} are pending (maxPendingRequests)`,
+        ),
+      );
+    }
+    // Backpressure: while the socket is behind, wait before queuing more.
+    const ready = this.#writer.ready;
+    if (ready !== undefined) {
+      return ready.then(
+        () => this.send(content, options),
+        () => this.send(content, options),
+      );
+    }
     const id = this.#nextId;
     let written: Promise<void> | undefined;
     try {
-      written = this.#write([REQUEST, id, content]);
+      written = this.#write([REQUEST, id, content], false);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -186,23 +230,19 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       cleanup: undefined,
     };
     this.#pending.set(id, pending);
-    written?.catch((error) => {
-      // Nothing was sent (or the connection failed): no reply will come.
-      this.#pending.delete(id);
-      this.#settle(pending, error, false);
-    });
+    written?.catch((error) => this.#giveUp(id, pending, error));
     const timeout = options?.timeout;
     if (signal !== undefined || timeout !== undefined) {
-      const onAbort = () => this.#settle(pending, signal!.reason, false);
+      const onAbort = () => this.#giveUp(id, pending, signal!.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
       const timer = timeout === undefined ? undefined : setTimeout(() => {
-        this.#settle(
+        this.#giveUp(
+          id,
           pending,
           new DOMException(
             `Request to ${this.peer} timed out after ${timeout} ms`,
             "TimeoutError",
           ),
-          false,
         );
       }, timeout);
       pending.cleanup = () => {
@@ -261,16 +301,20 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   }
 
   /**
-   * Closes the channel: rejects every pending `send` and `recv` with
-   * `ConnectionClosedError`, writes the frames already queued (replies
-   * included) and closes the transport. Idempotent.
+   * Closes the channel gracefully: rejects every pending `send` and `recv`
+   * with `ConnectionClosedError` at once, then waits (at most
+   * `options.timeout` ms) until the requests already taken with `recv` are
+   * answered and queued frames are written, then closes the transport.
+   * Requests received but not taken yet are dropped. Idempotent.
    *
+   * @param options `timeout` in milliseconds (default 1000).
    * @returns A promise that settles when everything is released.
    */
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
     this.#shutdown(
       new ConnectionClosedError(`Channel to ${this.peer} closed`),
       undefined,
+      options?.timeout ?? DEFAULT_CLOSE_TIMEOUT,
     );
     return this.#closing!;
   }
@@ -284,9 +328,14 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     return this.close();
   }
 
-  /** Encodes and queues one message; throws synchronously if encoding fails. */
-  #write(message: unknown[]): Promise<void> | undefined {
-    if (this.#closeReason !== null) throw this.#closeReason;
+  /**
+   * Encodes and queues one message; throws synchronously if encoding fails.
+   * Replies may still be written while the channel is closing.
+   */
+  #write(message: unknown[], reply: boolean): Promise<void> | undefined {
+    if (this.#final || (!reply && this.#closeReason !== null)) {
+      throw this.#closeReason;
+    }
     const encoded = this.codec.encode(message);
     if (encoded instanceof Uint8Array && this.#sendChain === null) {
       return this.#writer.write(encoded);
@@ -304,6 +353,19 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     });
     this.#sendChain = tail;
     return chain;
+  }
+
+  /** A call that will get no reply it waits for: forget it (a late reply is dropped). */
+  #giveUp(id: number, pending: Pending, reason: unknown): void {
+    if (this.#pending.get(id) === pending) this.#pending.delete(id);
+    this.#settle(pending, reason, false);
+  }
+
+  #answered(): void {
+    if (--this.#unanswered === 0 && this.#allAnswered !== null) {
+      this.#allAnswered.resolve();
+      this.#allAnswered = null;
+    }
   }
 
   #settle(pending: Pending, outcome: unknown, ok: boolean): void {
@@ -356,6 +418,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       this.#shutdown(
         new ConnectionClosedError(`Connection closed by ${this.peer}`),
         undefined,
+        // The peer is gone: replies could not reach it.
+        0,
       );
     } catch (error) {
       if (this.#closeReason === null) this.#fail(error);
@@ -365,6 +429,10 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #dispatch(value: unknown): void {
     const [type, id, content] = checkMessage(value);
     if (type === REQUEST) {
+      // While closing, new requests are not taken: the peer's call gets
+      // ConnectionClosedError when the connection closes.
+      if (this.#closeReason !== null) return;
+      this.#unanswered++;
       const request = new Request(content, { id, respond: this.#respond });
       const waiter = this.#waiters.shift();
       if (waiter !== undefined) {
@@ -379,6 +447,11 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     }
     const pending = typeof id === "number" ? this.#pending.get(id) : undefined;
     if (pending === undefined) {
+      // A late reply to a call that was cancelled or timed out.
+      if (
+        Number.isInteger(id) && (id as number) >= 0 &&
+        (id as number) < this.#nextId
+      ) return;
       throw new ProtocolError(
         `Cannot handle reply from ${this.peer}: no request has id ${id}`,
       );
@@ -399,11 +472,18 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       }`,
       { cause: error },
     );
-    this.#shutdown(reason, error);
+    this.#shutdown(reason, error, 0);
   }
 
-  /** Closes once; `error` is what `closed` rejects with (none for a clean close). */
-  #shutdown(reason: ConnectionClosedError, error: unknown): void {
+  /**
+   * Closes once; `error` is what `closed` rejects with (none for a clean
+   * close), `timeout` how long a clean close may wait for replies and writes.
+   */
+  #shutdown(
+    reason: ConnectionClosedError,
+    error: unknown,
+    timeout: number,
+  ): void {
     if (this.#closeReason !== null) return;
     this.#closeReason = reason;
     this.#closedError = error;
@@ -418,15 +498,44 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     ) {
       waiter.reject(reason);
     }
+    // Requests nobody took will not be answered.
+    this.#unanswered -= this.#requests.length;
+    this.#requests.clear();
     this.#resumeReading?.resolve();
-    this.#closing = this.#release(error);
+    this.#closing = this.#release(error, timeout);
   }
 
-  async #release(error: unknown): Promise<void> {
+  async #release(error: unknown, timeout: number): Promise<void> {
     if (error === undefined) {
-      await this.#sendChain;
-      await this.#writer.close();
+      const graceful = (async () => {
+        if (this.#unanswered > 0) {
+          this.#allAnswered ??= Promise.withResolvers<void>();
+          await this.#allAnswered.promise;
+        }
+        this.#final = true;
+        await this.#sendChain;
+        await this.#writer.drained();
+      })();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), timeout);
+      });
+      const timedOut = await Promise.race([graceful.then(() => false), late]);
+      clearTimeout(timer);
+      this.#final = true;
+      // Cut the connection only if frames are stuck; unanswered requests
+      // alone still allow a clean close.
+      if (timedOut && !this.#writer.idle) {
+        await this.#writer.abort(
+          new ConnectionClosedError(
+            `Closing the channel to ${this.peer} timed out after ${timeout} ms`,
+          ),
+        );
+      } else {
+        await this.#writer.close();
+      }
     } else {
+      this.#final = true;
       await this.#writer.abort(error);
     }
     await this.#reader.cancel().catch(() => {});

@@ -24,8 +24,8 @@ export type {
   ListenTlsOptions,
 } from "./_connect.ts";
 export type { Message } from "./_message.ts";
-export { Channel } from "./channel.ts";
-export type { ChannelOptions, SendOptions } from "./channel.ts";
+export { Channel, DEFAULT_CLOSE_TIMEOUT } from "./channel.ts";
+export type { ChannelOptions, CloseOptions, SendOptions } from "./channel.ts";
 export { FrameDecoderStream } from "./frame_decoder_stream.ts";
 export type { FrameDecoderStreamOptions } from "./frame_decoder_stream.ts";
 export { FrameEncoderStream } from "./frame_encoder_stream.ts";

@@ -2,14 +2,9 @@ import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { createCodec } from "./_codec.ts";
 import type { Address, ListenTlsOptions } from "./_connect.ts";
-import {
-  connTransport,
-  formatAddress,
-  listen,
-  parseAddress,
-  removeSocketFile,
-} from "./_connect.ts";
-import { Channel, type ChannelOptions } from "./channel.ts";
+import { parseAddress, removeSocketFile } from "./_connect.ts";
+import { type Acceptor, listen, ListenerClosed } from "./_listener.ts";
+import { Channel, type ChannelOptions, type CloseOptions } from "./channel.ts";
 
 /** Options of {@linkcode startServer}. */
 export interface StartServerOptions
@@ -39,35 +34,30 @@ export type ConnectionHandler = (channel: Channel) => void | Promise<void>;
 export class Server implements AsyncDisposable {
   /** The address it listens on; for port 0, the port it really got. */
   readonly addr: { hostname: string; port: number } | string;
-  #listener: Deno.Listener;
+  #acceptor: Acceptor;
   #parsed: ReturnType<typeof parseAddress>;
   #channels = new Set<Channel>();
   #closed = Promise.withResolvers<void>();
   #closing: Promise<void> | null = null;
   #acceptLoop: Promise<void>;
+  #retry: PromiseWithResolvers<void> | null = null;
 
   /**
    * Wraps a listener; use {@linkcode startServer}.
    *
-   * @param listener The listener.
+   * @param acceptor The listener.
    * @param options What to do with each connection.
    */
   constructor(
-    listener: Deno.Listener,
+    acceptor: Acceptor,
     options: StartServerOptions & {
       handler: ConnectionHandler;
       parsed: ReturnType<typeof parseAddress>;
     },
   ) {
-    this.#listener = listener;
+    this.#acceptor = acceptor;
     this.#parsed = options.parsed;
-    const local = listener.addr;
-    this.addr = local.transport === "unix" || local.transport === "unixpacket"
-      ? local.path
-      : {
-        hostname: (local as Deno.NetAddr).hostname,
-        port: (local as Deno.NetAddr).port,
-      };
+    this.addr = acceptor.addr;
     this.#acceptLoop = this.#accept(options);
   }
 
@@ -82,19 +72,20 @@ export class Server implements AsyncDisposable {
   }
 
   /**
-   * Stops listening and closes every open connection. Idempotent.
+   * Stops listening and closes every open connection gracefully (see
+   * `Channel.close`). Idempotent.
    *
+   * @param options `timeout` for each connection's graceful close.
    * @returns A promise that settles when everything is released.
    */
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
     this.#closing ??= (async () => {
-      try {
-        this.#listener.close();
-      } catch {
-        // Closed already.
-      }
+      this.#acceptor.close();
+      this.#retry?.resolve();
       await this.#acceptLoop;
-      await Promise.all([...this.#channels].map((channel) => channel.close()));
+      await Promise.all(
+        [...this.#channels].map((channel) => channel.close(options)),
+      );
       await removeSocketFile(this.#parsed);
       this.#closed.resolve();
     })();
@@ -116,26 +107,38 @@ export class Server implements AsyncDisposable {
     const onError = options.onError ??
       ((error: unknown) =>
         console.error("aiomas: connection handler failed:", error));
-    try {
-      for await (const conn of this.#listener) {
-        // TLS connections report "tcp" too but have no setNoDelay: calling
-        // it threw here and ended the accept loop at the first TLS client.
-        if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
-        const codec = createCodec(options.codec, options.serializers);
-        const channel = new Channel(connTransport(conn), {
-          ...options,
-          codec,
-          peer: formatAddress(conn.remoteAddr),
-        });
-        this.#channels.add(channel);
-        channel.closed.catch(() => {}).finally(() =>
-          this.#channels.delete(channel)
-        );
-        this.#run(options.handler, channel, onError);
+    while (this.#closing === null) {
+      let accepted;
+      try {
+        accepted = await this.#acceptor.accept();
+      } catch (error) {
+        if (error instanceof ListenerClosed || this.#closing !== null) return;
+        // E.g. out of file descriptors: keep serving, after a pause.
+        console.error("aiomas: accepting a connection failed:", error);
+        await this.#pause(100);
+        continue;
       }
-    } catch {
-      // The listener was closed.
+      const codec = createCodec(options.codec, options.serializers);
+      const channel = new Channel(accepted.transport, {
+        ...options,
+        codec,
+        peer: accepted.peer,
+      });
+      this.#channels.add(channel);
+      channel.closed.catch(() => {}).finally(() =>
+        this.#channels.delete(channel)
+      );
+      this.#run(options.handler, channel, onError);
     }
+  }
+
+  /** Waits `ms` milliseconds, or less if the server closes. */
+  async #pause(ms: number): Promise<void> {
+    this.#retry = Promise.withResolvers<void>();
+    const timer = setTimeout(this.#retry.resolve, ms);
+    await this.#retry.promise;
+    clearTimeout(timer);
+    this.#retry = null;
   }
 
   async #run(
@@ -185,6 +188,6 @@ export async function startServer(
   const parsed = parseAddress(addr);
   // Fail here on bad serializers, not in the accept loop at the first client.
   createCodec(options.codec, options.serializers);
-  const listener = await listen(parsed, options.tls);
-  return new Server(listener, { ...options, handler, parsed });
+  const acceptor = await listen(parsed, options.tls);
+  return new Server(acceptor, { ...options, handler, parsed });
 }

@@ -28,6 +28,8 @@ const tlsFiles = {
   serverKey: readFixture("server.key"),
   clientCert: readFixture("client.pem"),
   clientKey: readFixture("client.key"),
+  rogueCert: readFixture("rogue.pem"),
+  rogueKey: readFixture("rogue.key"),
 };
 
 /** Serves every request of `channel` with `fn` until the channel closes. */
@@ -258,6 +260,69 @@ Deno.test("TLS: a plain-TCP client fails only its own connection", async () => {
     tls: { caCerts: [tlsFiles.ca] },
   });
   assert.equal(await channel.send("still there"), "still there");
+});
+
+/** Whether a client gets a reply from a server: false if the handshake or the call fails. */
+async function getsReply(
+  addr: Server["addr"],
+  tls: { caCerts: string[]; cert?: string; key?: string },
+): Promise<boolean> {
+  let channel: Channel;
+  try {
+    channel = await openConnection(addr, { tls });
+  } catch {
+    return false;
+  }
+  try {
+    return await channel.send("let me in") === "let me in";
+  } catch (error) {
+    assert.ok(error instanceof ConnectionClosedError, String(error));
+    return false;
+  } finally {
+    await channel.close();
+  }
+}
+
+Deno.test("mutual TLS: only clients with a certificate from the CA are served", async () => {
+  await using server = await startServer(LOCAL, echo, {
+    tls: {
+      cert: tlsFiles.serverCert,
+      key: tlsFiles.serverKey,
+      clientCaCerts: [tlsFiles.ca],
+    },
+  });
+  const trusted = { caCerts: [tlsFiles.ca] };
+  assert.equal(
+    await getsReply(server.addr, {
+      ...trusted,
+      cert: tlsFiles.clientCert,
+      key: tlsFiles.clientKey,
+    }),
+    true,
+  );
+  // No certificate, or one the CA did not sign: nothing but a closed connection.
+  assert.equal(await getsReply(server.addr, trusted), false);
+  assert.equal(
+    await getsReply(server.addr, {
+      ...trusted,
+      cert: tlsFiles.rogueCert,
+      key: tlsFiles.rogueKey,
+    }),
+    false,
+  );
+  // The server keeps serving good clients.
+  assert.equal(
+    await getsReply(server.addr, {
+      ...trusted,
+      cert: tlsFiles.clientCert,
+      key: tlsFiles.clientKey,
+    }),
+    true,
+  );
+  assert.equal(
+    typeof server.addr === "string" ? 0 : server.addr.port > 0,
+    true,
+  );
 });
 
 Deno.test("codec option: MsgPackCodec carries bytes and integer-keyed maps", async () => {
