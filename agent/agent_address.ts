@@ -1,7 +1,11 @@
 /** A parsed agent address. */
 export type AgentAddress =
   & {
-    /** The container's address with a trailing slash, e.g. `"tcp://127.0.0.1:5555/"`. */
+    /**
+     * The container's address with a trailing slash, in the form the
+     * container itself reports (see {@linkcode containerAddress}), e.g.
+     * `"tcp://127.0.0.1:5555/"`.
+     */
     readonly container: string;
     /** The agent id, e.g. `"0"`. */
     readonly aid: string;
@@ -19,7 +23,11 @@ export type AgentAddress =
 /**
  * Parses an agent address: `tcp://<host>:<port>/<aid>` (IPv6 hosts in
  * brackets), `ipc://[<unix path>]/<aid>` (the brackets may be left out) or
- * `local://<name>/<aid>` for containers in this process.
+ * `local://<name>/<aid>` for containers in this process. `container` is
+ * normalized (IPv6 hosts and socket paths in brackets, the port without
+ * leading zeros), so that every spelling of one container's address
+ * shares one connection and an address of the container itself is
+ * recognized as local.
  *
  * @param url The address.
  * @returns Its parts.
@@ -53,11 +61,10 @@ export function parseAgentAddress(url: string): AgentAddress {
   const aid = rest.slice(slash + 1);
   if (aid === "") fail("the agent id is empty");
   if (location === "") fail("the container location is empty");
-  const container = url.slice(0, schemeEnd + 3 + slash + 1);
   switch (scheme) {
     case "tcp": {
       const colon = location.lastIndexOf(":");
-      if (colon < 0) fail('expected "<host>:<port>"');
+      if (colon < 0) fail('the port is missing (expected "<host>:<port>")');
       let hostname = location.slice(0, colon);
       const portText = location.slice(colon + 1);
       if (hostname.startsWith("[") && hostname.endsWith("]")) {
@@ -68,17 +75,28 @@ export function parseAgentAddress(url: string): AgentAddress {
       if (!/^\d+$/.test(portText) || port > 65535) {
         fail(`invalid port "${portText}"`);
       }
-      return { scheme, hostname, port, aid, container };
+      return {
+        scheme,
+        hostname,
+        port,
+        aid,
+        container: containerAddress({ hostname, port }),
+      };
     }
     case "ipc": {
       const path = location.startsWith("[") && location.endsWith("]")
         ? location.slice(1, -1)
         : location;
       if (path === "") fail("the socket path is empty");
-      return { scheme, path, aid, container };
+      return { scheme, path, aid, container: containerAddress({ path }) };
     }
     case "local":
-      return { scheme, name: location, aid, container };
+      return {
+        scheme,
+        name: location,
+        aid,
+        container: containerAddress({ name: location }),
+      };
     default:
       return fail(`unknown scheme "${scheme}" (expected tcp, ipc or local)`);
   }

@@ -23,13 +23,21 @@ import { containerAddress, parseAgentAddress } from "./agent_address.ts";
 import type { Clock } from "./clock.ts";
 import { RealtimeClock } from "./realtime_clock.ts";
 
-/** TLS for a container: its certificate for serving, trust and a client certificate for connecting. */
+/**
+ * TLS for a container: its certificate for serving, trust and a client
+ * certificate for connecting. With `caCerts`, TLS is mutual as in aiomas:
+ * containers that connect must present a certificate signed by one of
+ * them, so `cert` must be valid for client authentication too.
+ */
 export interface ContainerTlsOptions {
   /** PEM certificate chain, served to peers and presented to the containers it connects to. */
   cert: string;
   /** PEM private key of `cert`. */
   key: string;
-  /** PEM CA certificates to trust instead of the system's. */
+  /**
+   * PEM CA certificates to trust instead of the system's, for the
+   * containers this one connects to and for those that connect to it.
+   */
   caCerts?: string[];
 }
 
@@ -121,8 +129,11 @@ export class Container implements AsyncDisposable {
   #service: ContainerService;
   #copier: LocalCopier;
   #connections = new Map<string, Promise<Connection>>();
-  #incoming = new Set<RpcClient>();
+  /** Every open connection, accepted or made. */
+  #clients = new Set<RpcClient>();
   #shutdown: Promise<void> | null = null;
+  /** Aborted at shutdown, with the error that connects in progress reject with. */
+  #closing = new AbortController();
   #localCaller: Caller = (path, args) => this.#callLocal(path, args);
 
   private constructor(
@@ -196,7 +207,12 @@ export class Container implements AsyncDisposable {
     }, {
       codec: options.codec,
       serializers: [DATE_SERIALIZER, ...(options.serializers ?? [])],
-      tls: options.tls,
+      // aiomas verifies the certificates of connecting containers too.
+      tls: options.tls && {
+        cert: options.tls.cert,
+        key: options.tls.key,
+        clientCaCerts: options.tls.caCerts,
+      },
     });
     const bound = server.addr;
     const container = new Container(
@@ -238,21 +254,7 @@ export class Container implements AsyncDisposable {
       if (agent === undefined) throw noSuchAgent(target.aid, this.addr);
       return this.#localProxy(agent) as AgentProxy<T>;
     }
-    const key = target.container;
-    let pending = this.#connections.get(key);
-    if (pending === undefined) {
-      const dialing = this.#dial(target, options);
-      // A failed or broken connection is dropped, so the next connect dials again.
-      const drop = () => {
-        if (this.#connections.get(key) === dialing) {
-          this.#connections.delete(key);
-        }
-      };
-      dialing.then(({ client }) => client.closed.then(drop, drop), drop);
-      this.#connections.set(key, dialing);
-      pending = dialing;
-    }
-    const connection = await pending;
+    const connection = await this.#connection(target, options);
     let className = connection.classes.get(target.aid);
     if (className === undefined) {
       const answer = await connection.client.call("validate_aid", [target.aid]);
@@ -294,6 +296,9 @@ export class Container implements AsyncDisposable {
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= (async () => {
+      this.#closing.abort(
+        new ConnectionClosedError(`Container ${this.addr} is shut down`),
+      );
       if (this.#localName !== undefined) {
         localContainers.delete(this.#localName);
       }
@@ -304,7 +309,7 @@ export class Container implements AsyncDisposable {
       await Promise.all([
         this.#server?.close(),
         ...outgoing,
-        ...[...this.#incoming].map((client) => client.close()),
+        ...[...this.#clients].map((client) => client.close()),
       ]);
       if (this.#ownsClock) this.clock.cancelAll();
     })();
@@ -357,9 +362,44 @@ export class Container implements AsyncDisposable {
       proxyFor: (path, caller) =>
         referenceProxy(path, caller, `tcp://${channel.peer}/`),
     });
-    this.#incoming.add(client);
-    channel.closed.catch(() => {}).finally(() => this.#incoming.delete(client));
+    this.#track(client);
     return client;
+  }
+
+  /** Keeps `client` until it is released, so that shutdown waits for it. */
+  #track(client: RpcClient): void {
+    this.#clients.add(client);
+    client.closed.catch(() => {}).finally(() => this.#clients.delete(client));
+  }
+
+  /** The shared connection to the container of `target`, opened if needed. */
+  async #connection(
+    target: ReturnType<typeof parseAgentAddress>,
+    options: ConnectOptions,
+  ): Promise<Connection> {
+    const key = target.container;
+    for (;;) {
+      this.#checkOpen();
+      let pending = this.#connections.get(key);
+      if (pending === undefined) {
+        const dialing = this.#dial(target, options);
+        // A failed or broken connection is dropped, so the next connect dials again.
+        const drop = () => {
+          if (this.#connections.get(key) === dialing) {
+            this.#connections.delete(key);
+          }
+        };
+        dialing.then(({ client }) => client.closed.then(drop, drop), drop);
+        this.#connections.set(key, dialing);
+        pending = dialing;
+      }
+      const connection = await pending;
+      // `closed` (and so the drop above) settles only once the connection is
+      // released; a connection the peer has closed must not be handed out
+      // meanwhile, so drop it now and dial again.
+      if (!connection.client.channel.isClosed) return connection;
+      if (this.#connections.get(key) === pending) this.#connections.delete(key);
+    }
   }
 
   async #dial(
@@ -390,7 +430,10 @@ export class Container implements AsyncDisposable {
           serializers: this.#serializers,
           tls: this.#tls,
           timeout: options.timeout,
-          signal: options.signal,
+          // Shutting down stops retrying, or shutdown would wait for it.
+          signal: options.signal === undefined
+            ? this.#closing.signal
+            : AbortSignal.any([options.signal, this.#closing.signal]),
         },
       );
     }
@@ -403,6 +446,7 @@ export class Container implements AsyncDisposable {
       proxyFor: (path, caller) =>
         referenceProxy(path, caller, target.container),
     });
+    this.#track(client);
     return { client, classes: new Map() };
   }
 
@@ -422,20 +466,22 @@ export class Container implements AsyncDisposable {
 
   /** A call to an agent of this container: no network, no codec, same semantics. */
   async #callLocal(path: string, args: unknown[]): Promise<unknown> {
-    let result: unknown;
+    // As over a connection: a closed container and arguments that cannot be
+    // sent fail here, with their own errors; everything on the callee's side
+    // (lookup, the call, a result that cannot be sent back) is a RemoteError.
+    this.#checkOpen();
+    const copied = this.#copier.copy(args) as unknown[];
     try {
-      this.#checkOpen();
       let resolved = this.#localResolved.get(path);
       if (resolved === undefined) {
         resolved = this.#service.resolve(path);
         this.#localResolved.set(path, resolved);
       }
-      const copied = this.#copier.copy(args) as unknown[];
-      result = await resolved.fn.apply(resolved.thisArg, copied);
+      const result = await resolved.fn.apply(resolved.thisArg, copied);
+      return this.#copier.copy(result);
     } catch (error) {
       throw new RemoteError(this.addr, formatError(error));
     }
-    return this.#copier.copy(result);
   }
 }
 

@@ -74,6 +74,12 @@ export class ExternalClock implements Clock {
   /**
    * Advances the time and runs everything due, in (deadline, insertion) order.
    *
+   * Calls run synchronously, before `setTime` returns; sleeps are resolved
+   * in the same order, but the code after them resumes only once
+   * `setTime` has returned. So a call due at 2 runs before the code of a
+   * sleeper due at 1 (aiomas runs both from the event loop, after
+   * `set_time` returns).
+   *
    * @param t The new time; it must be later than `time()`.
    * @throws {RangeError} If `t` is not later than `time()`.
    */
