@@ -33,6 +33,9 @@ function write(
       return "null";
     case "object":
       break;
+    case "function":
+      // Only a serializer can send one (e.g. a remote proxy as a reference).
+      return write(registry.toWire(value), registry, maxDepth, depth);
     default:
       throw new SerializationError(`Cannot encode ${describe(value)} as JSON`);
   }

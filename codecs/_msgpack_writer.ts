@@ -61,6 +61,9 @@ export class MsgPackWriter {
       case "object":
         if (value === null) return this.#byte(0xc0);
         return this.#object(value, depth);
+      case "function":
+        // Only a serializer can send one (e.g. a remote proxy as a reference).
+        return this.#value(this.#registry.toWire(value), depth);
       default:
         throw new SerializationError(
           `Cannot encode ${describe(value)} as MsgPack`,

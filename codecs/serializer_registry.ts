@@ -187,7 +187,8 @@ export function serializable<T extends object>(
 /** A short description of a value's type for error messages. */
 export function describe(value: unknown): string {
   if (value === null) return "null";
-  if (typeof value === "object" || typeof value === "function") {
+  if (typeof value === "function") return "a function";
+  if (typeof value === "object") {
     const name = (value as { constructor?: { name?: string } }).constructor
       ?.name;
     return name ? `a ${name}` : "an object";

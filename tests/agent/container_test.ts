@@ -802,3 +802,29 @@ Deno.test("TLS containers: mutual TLS as in aiomas", async (t) => {
     await assert.rejects(plain.connect(callee.addr), ConnectionClosedError);
   });
 });
+
+class Forwarder extends Agent {
+  @expose
+  async callBack(other: { ping(): Promise<string> }): Promise<string> {
+    return await other.ping();
+  }
+}
+
+class Pinger extends Agent {
+  @expose
+  ping(): string {
+    return "pong";
+  }
+}
+
+Deno.test("a proxy of one's own agent travels as a reference; other proxies do not", async () => {
+  await using a = await Container.create(LOCAL);
+  await using b = await Container.create(LOCAL);
+  const pinger = new Pinger(a);
+  const forwarder = new Forwarder(b);
+  const self = await a.connect(pinger.addr);
+  const remote = await a.connect<Forwarder>(forwarder.addr);
+  assert.equal(await remote.callBack(self as never), "pong");
+  // A proxy of another container's agent cannot be passed on.
+  await assert.rejects(remote.callBack(remote as never), SerializationError);
+});
