@@ -20,16 +20,7 @@ import { Container } from "./agent/container.ts";
 import { ExternalClock } from "./agent/external_clock.ts";
 import { Manager } from "./agent/manager.ts";
 import type { Address } from "./channel/_connect.ts";
-import type { CodecClass } from "./codecs/codec.ts";
-import { JsonCodec } from "./codecs/json_codec.ts";
-import { MsgPackBloscCodec } from "./codecs/msgpack_blosc_codec.ts";
-import { MsgPackCodec } from "./codecs/msgpack_codec.ts";
-
-const CODECS: Record<string, CodecClass> = {
-  json: JsonCodec,
-  msgpack: MsgPackCodec,
-  msgpackblosc: MsgPackBloscCodec,
-};
+import { CODECS } from "./agent/_codec_names.ts";
 
 const USAGE =
   `Usage: cli.ts [--addr HOST:PORT | --addr UNIX_PATH] [--codec json|msgpack|msgpackblosc]
@@ -64,7 +55,9 @@ export async function main(args: string[]): Promise<void> {
     },
     strict: true,
   });
-  const codec = CODECS[values.codec];
+  const codec = Object.hasOwn(CODECS, values.codec)
+    ? CODECS[values.codec]
+    : undefined;
   if (codec === undefined) {
     throw new TypeError(`Unknown codec "${values.codec}"\n${USAGE}`);
   }

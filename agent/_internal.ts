@@ -8,6 +8,11 @@ export interface ContainerInternals {
   register(agent: Agent): string;
   /** Serves an in-memory connection from another container in this process. */
   acceptLocal(transport: Transport): void;
+  /**
+   * Uses `transport` as the connection to the container at `addr` (a link
+   * to or from a Worker): both ends serve their container over it.
+   */
+  attach(addr: string, transport: Transport): void;
 }
 
 /** Each container's internals, set by its constructor. */

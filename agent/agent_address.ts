@@ -18,12 +18,15 @@ export type AgentAddress =
     }
     | { readonly scheme: "ipc"; readonly path: string }
     | { readonly scheme: "local"; readonly name: string }
+    | { readonly scheme: "worker"; readonly name: string }
   );
 
 /**
  * Parses an agent address: `tcp://<host>:<port>/<aid>` (IPv6 hosts in
  * brackets), `ipc://[<unix path>]/<aid>` (the brackets may be left out) or
- * `local://<name>/<aid>` for containers in this process. `container` is
+ * `local://<name>/<aid>` for containers in this process, and this
+ * library's extension `worker://<name>/<aid>` for containers in Workers
+ * (see `startContainerWorker`). `container` is
  * normalized (IPv6 hosts and socket paths in brackets, the port without
  * leading zeros), so that every spelling of one container's address
  * shares one connection and an address of the container itself is
@@ -97,24 +100,37 @@ export function parseAgentAddress(url: string): AgentAddress {
         aid,
         container: containerAddress({ name: location }),
       };
+    case "worker":
+      return {
+        scheme,
+        name: location,
+        aid,
+        container: containerAddress({ worker: location }),
+      };
     default:
-      return fail(`unknown scheme "${scheme}" (expected tcp, ipc or local)`);
+      return fail(
+        `unknown scheme "${scheme}" (expected tcp, ipc, local or worker)`,
+      );
   }
 }
 
 /**
  * The base address of a container listening at `addr`.
  *
- * @param addr A TCP address, a Unix socket path, or a local name.
- * @returns E.g. `"tcp://127.0.0.1:5555/"`, `"ipc://[/tmp/a.sock]/"`, `"local://name/"`.
+ * @param addr A TCP address, a Unix socket path, a local name or a worker name.
+ * @returns E.g. `"tcp://127.0.0.1:5555/"`, `"ipc://[/tmp/a.sock]/"`,
+ *   `"local://name/"`, `"worker://name/"`.
  */
 export function containerAddress(
-  addr: { hostname: string; port: number } | { path: string } | {
-    name: string;
-  },
+  addr:
+    | { hostname: string; port: number }
+    | { path: string }
+    | { name: string }
+    | { worker: string },
 ): string {
   if ("path" in addr) return `ipc://[${addr.path}]/`;
   if ("name" in addr) return `local://${addr.name}/`;
+  if ("worker" in addr) return `worker://${addr.worker}/`;
   const host = addr.hostname.includes(":")
     ? `[${addr.hostname}]`
     : addr.hostname;

@@ -4,6 +4,7 @@ import { Channel } from "../channel/channel.ts";
 import { createMemoryPair } from "../channel/memory_pair.ts";
 import { openConnection } from "../channel/open_connection.ts";
 import { type Server, startServer } from "../channel/start_server.ts";
+import type { Transport } from "../channel/transport.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
 import { DEFAULT_MAX_DEPTH } from "../codecs/codec.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
@@ -163,6 +164,7 @@ export class Container implements AsyncDisposable {
           new Channel(transport, { codec: this.#newCodec(), peer: "local" }),
         );
       },
+      attach: (addr, transport) => this.#attach(addr, transport),
     });
   }
 
@@ -170,8 +172,9 @@ export class Container implements AsyncDisposable {
    * Starts a container listening at `addr` (aiomas `Container.create`).
    *
    * @param addr `{hostname, port}` or `["host", port]` (port 0 picks a free
-   *   port, and `addr` reports it), a Unix socket path, or
-   *   `"local://<name>"` for a container reachable only in this process.
+   *   port, and `addr` reports it), a Unix socket path,
+   *   `"local://<name>"` for a container reachable only in this process, or
+   *   `"worker://<name>"` for one inside a Worker (see `startContainerWorker`).
    * @param options Clock, codec, serializers, TLS; see {@linkcode ContainerOptions}.
    * @returns The container.
    * @throws {TypeError} For a malformed address, or a local name in use.
@@ -181,6 +184,19 @@ export class Container implements AsyncDisposable {
     addr: Address,
     options: ContainerOptions = {},
   ): Promise<Container> {
+    if (typeof addr === "string" && addr.startsWith("worker://")) {
+      const name = addr.slice("worker://".length).replace(/\/$/, "");
+      if (name === "" || name.includes("/")) {
+        throw new TypeError(`Invalid worker address "${addr}"`);
+      }
+      // Reached only over links attached by startContainerWorker.
+      return new Container(
+        containerAddress({ worker: name }),
+        undefined,
+        undefined,
+        options,
+      );
+    }
     if (typeof addr === "string" && addr.startsWith("local://")) {
       const name = addr.slice("local://".length).replace(/\/$/, "");
       if (name === "" || name.includes("/")) {
@@ -407,6 +423,11 @@ export class Container implements AsyncDisposable {
     options: ConnectOptions,
   ): Promise<Connection> {
     let channel: Channel;
+    if (target.scheme === "worker") {
+      throw new ConnectionClosedError(
+        `No link to ${target.container}: a worker container is reached from the container that started it, its siblings and itself`,
+      );
+    }
     if (target.scheme === "local") {
       const peer = localContainers.get(target.name);
       if (peer === undefined) {
@@ -448,6 +469,30 @@ export class Container implements AsyncDisposable {
     });
     this.#track(client);
     return { client, classes: new Map() };
+  }
+
+  /** Makes `transport` the shared connection to the container at `addr`. */
+  #attach(addr: string, transport: Transport): void {
+    const channel = new Channel(transport, {
+      codec: this.#newCodec(),
+      peer: addr,
+    });
+    const client = new RpcClient(channel, {
+      service: this.#service,
+      proxyFor: (path, caller) => referenceProxy(path, caller, addr),
+    });
+    this.#track(client);
+    const attached = Promise.resolve<Connection>({
+      client,
+      classes: new Map(),
+    });
+    this.#connections.set(addr, attached);
+    const drop = () => {
+      if (this.#connections.get(addr) === attached) {
+        this.#connections.delete(addr);
+      }
+    };
+    client.closed.then(drop, drop);
   }
 
   #localProxy(agent: Agent): DynamicRemote {

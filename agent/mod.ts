@@ -38,6 +38,11 @@ export { ExternalClock } from "./external_clock.ts";
 export { loadAgentClass, Manager } from "./manager.ts";
 export type { AgentClass, ManagerOptions } from "./manager.ts";
 export { startContainerProcess } from "./start_container_process.ts";
+export { startContainerWorker } from "./start_container_worker.ts";
+export type {
+  ContainerWorker,
+  StartContainerWorkerOptions,
+} from "./start_container_worker.ts";
 export type {
   ContainerProcess,
   StartContainerProcessOptions,

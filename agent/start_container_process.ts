@@ -1,7 +1,5 @@
 import type { CodecClass } from "../codecs/codec.ts";
-import { JsonCodec } from "../codecs/json_codec.ts";
-import { MsgPackBloscCodec } from "../codecs/msgpack_blosc_codec.ts";
-import { MsgPackCodec } from "../codecs/msgpack_codec.ts";
+import { codecName } from "./_codec_names.ts";
 import type { AgentProxy, Container } from "./container.ts";
 import type { Manager } from "./manager.ts";
 
@@ -42,12 +40,6 @@ export interface ContainerProcess extends AsyncDisposable {
   kill(): Promise<Deno.CommandStatus>;
 }
 
-const CODEC_NAMES = new Map<CodecClass, string>([
-  [JsonCodec, "json"],
-  [MsgPackCodec, "msgpack"],
-  [MsgPackBloscCodec, "msgpackblosc"],
-]);
-
 /**
  * Starts a managed container in a subprocess (`cli.ts` under `deno run`),
  * waits until it is ready and connects to its manager.
@@ -69,12 +61,6 @@ const CODEC_NAMES = new Map<CodecClass, string>([
 export async function startContainerProcess(
   options: StartContainerProcessOptions,
 ): Promise<ContainerProcess> {
-  const codecName = CODEC_NAMES.get(options.codec ?? JsonCodec);
-  if (codecName === undefined) {
-    throw new TypeError(
-      "Cannot start a container process: only the built-in codecs have names",
-    );
-  }
   const args = [
     "run",
     ...(options.permissions ?? ["--allow-net", "--allow-read"]),
@@ -82,7 +68,7 @@ export async function startContainerProcess(
     "--addr",
     options.addr ?? "127.0.0.1:0",
     "--codec",
-    codecName,
+    codecName(options.codec),
   ];
   if (options.externalClockStart !== undefined) {
     const start = options.externalClockStart instanceof Date

@@ -30,6 +30,7 @@ export { FrameDecoderStream } from "./frame_decoder_stream.ts";
 export type { FrameDecoderStreamOptions } from "./frame_decoder_stream.ts";
 export { FrameEncoderStream } from "./frame_encoder_stream.ts";
 export { createMemoryPair } from "./memory_pair.ts";
+export { messagePortTransport } from "./message_port_transport.ts";
 export { MessageDecoderStream } from "./message_decoder_stream.ts";
 export { MessageEncoderStream } from "./message_encoder_stream.ts";
 export { openConnection } from "./open_connection.ts";

@@ -1,0 +1,76 @@
+// The entry point of a container Worker (see start_container_worker.ts).
+import { messagePortTransport } from "../channel/message_port_transport.ts";
+import { CODECS } from "./_codec_names.ts";
+import { internals } from "./_internal.ts";
+import { Container } from "./container.ts";
+import { ExternalClock } from "./external_clock.ts";
+import { Manager } from "./manager.ts";
+
+/** What the parent sends. */
+export type WorkerCommand =
+  | {
+    type: "init";
+    name: string;
+    codec: string;
+    clockStart?: string;
+    base?: string;
+    /** The parent container's address and the port linked to it. */
+    parent: string;
+    port: MessagePort;
+  }
+  | { type: "attach"; addr: string; port: MessagePort };
+
+/** What the worker answers. */
+export type WorkerReport =
+  | { type: "ready"; manager: string }
+  | { type: "error"; message: string }
+  | { type: "stopped" };
+
+const scope = self as unknown as {
+  onmessage: ((event: MessageEvent<WorkerCommand>) => void) | null;
+  postMessage(report: WorkerReport): void;
+  close(): void;
+};
+
+const created = Promise.withResolvers<Container>();
+created.promise.catch(() => {});
+
+scope.onmessage = async (event) => {
+  const command = event.data;
+  if (command.type === "attach") {
+    // Links to sibling workers; they may come before the container is made.
+    const container = await created.promise;
+    internals.get(container)!.attach(
+      command.addr,
+      messagePortTransport(command.port),
+    );
+    return;
+  }
+  try {
+    const container = await Container.create(`worker://${command.name}`, {
+      codec: CODECS[command.codec],
+      clock: command.clockStart === undefined
+        ? undefined
+        : new ExternalClock(command.clockStart),
+    });
+    internals.get(container)!.attach(
+      command.parent,
+      messagePortTransport(command.port),
+    );
+    const manager = new Manager(container, {
+      base: command.base,
+      onStop: () => {
+        scope.postMessage({ type: "stopped" });
+        scope.close();
+      },
+    });
+    created.resolve(container);
+    scope.postMessage({ type: "ready", manager: manager.addr });
+  } catch (error) {
+    created.reject(error);
+    scope.postMessage({
+      type: "error",
+      message: error instanceof Error ? error.message : String(error),
+    });
+  }
+};

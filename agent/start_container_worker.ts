@@ -1,0 +1,176 @@
+import { messagePortTransport } from "../channel/message_port_transport.ts";
+import type { CodecClass } from "../codecs/codec.ts";
+import { codecName } from "./_codec_names.ts";
+import { internals } from "./_internal.ts";
+import type { WorkerCommand, WorkerReport } from "./_worker_main.ts";
+import type { AgentProxy, Container } from "./container.ts";
+import type { Manager } from "./manager.ts";
+
+/** Options of {@linkcode startContainerWorker}. */
+export interface StartContainerWorkerOptions {
+  /** The container that starts the Worker and talks to its manager. */
+  container: Container;
+  /** The worker container's name: its address is `worker://<name>/`. @default {"w1", "w2", …} */
+  name?: string;
+  /** The codec class of both containers (a built-in one). @default {JsonCodec} */
+  codec?: CodecClass;
+  /** Give the worker container an `ExternalClock` starting at this date. */
+  externalClockStart?: Date | string;
+  /** Where relative `spawn` specs are resolved from. @default {the current directory} */
+  base?: string;
+}
+
+/** A container running in a Worker, made by {@linkcode startContainerWorker}. */
+export interface ContainerWorker extends AsyncDisposable {
+  /** The container's address, `"worker://<name>/"`. */
+  readonly addr: string;
+  /** The proxy of its manager (agent `"0"`). */
+  readonly manager: AgentProxy<Manager>;
+  /** The Worker. */
+  readonly worker: Worker;
+  /** Asks the manager to stop, waits for the worker container to shut down, ends the Worker. */
+  stop(): Promise<void>;
+  /** Ends the Worker at once. */
+  terminate(): void;
+}
+
+const workersOf = new WeakMap<Container, Map<string, Worker>>();
+let counter = 0;
+
+/**
+ * Starts a container inside a Deno Worker: real parallelism without a
+ * process. It is linked to `options.container` (and to the other workers
+ * that container started) over `MessagePort`s, with frames transferred,
+ * not copied; its agents have addresses `worker://<name>/<aid>` and are
+ * called like any other. Agents in the worker reach the parent's agents,
+ * their siblings', and any TCP or Unix container with `connect`.
+ *
+ * @param options See {@linkcode StartContainerWorkerOptions}.
+ * @returns The worker, its address and its manager's proxy.
+ * @throws {TypeError} For a codec that is not built in, or a name in use.
+ * @throws {Error} If the worker fails to start.
+ *
+ * @example
+ * ```ts ignore
+ * import { Container, startContainerWorker } from "@aiomas/aiomas/agent";
+ *
+ * await using container = await Container.create({ hostname: "127.0.0.1", port: 0 });
+ * await using worker = await startContainerWorker({ container });
+ * const [agent, addr] = await worker.manager.spawn("./agents.ts#Worker");
+ * ```
+ */
+export async function startContainerWorker(
+  options: StartContainerWorkerOptions,
+): Promise<ContainerWorker> {
+  const parent = options.container;
+  const codec = codecName(options.codec);
+  const name = options.name ?? `w${++counter}`;
+  const addr = `worker://${name}/`;
+  let siblings = workersOf.get(parent);
+  if (siblings === undefined) workersOf.set(parent, siblings = new Map());
+  if (siblings.has(name)) {
+    throw new TypeError(`Cannot start worker: "${addr}" exists already`);
+  }
+
+  const worker = new Worker(
+    new URL("./_worker_main.ts", import.meta.url).href,
+    { type: "module", name },
+  );
+  const reports = new ReportQueue(worker);
+  const post = (command: WorkerCommand, transfer: Transferable[]) =>
+    worker.postMessage(command, transfer);
+  const link = new MessageChannel();
+  internals.get(parent)!.attach(addr, messagePortTransport(link.port1));
+  const start = options.externalClockStart;
+  post({
+    type: "init",
+    name,
+    codec,
+    clockStart: start instanceof Date ? start.toISOString() : start,
+    base: options.base ?? `file://${Deno.cwd()}/`,
+    parent: parent.addr,
+    port: link.port2,
+  }, [link.port2]);
+  for (const [siblingName, sibling] of siblings) {
+    const pair = new MessageChannel();
+    sibling.postMessage(
+      { type: "attach", addr, port: pair.port1 } satisfies WorkerCommand,
+      [pair.port1],
+    );
+    post(
+      { type: "attach", addr: `worker://${siblingName}/`, port: pair.port2 },
+      [pair.port2],
+    );
+  }
+  siblings.set(name, worker);
+  const forget = () => siblings.delete(name);
+
+  let manager: AgentProxy<Manager>;
+  try {
+    const report = await reports.next();
+    if (report.type !== "ready") {
+      throw new Error(
+        `The worker container failed to start: ${
+          report.type === "error" ? report.message : report.type
+        }`,
+      );
+    }
+    manager = await parent.connect<Manager>(report.manager);
+  } catch (error) {
+    forget();
+    worker.terminate();
+    throw error;
+  }
+  let stopping: Promise<void> | null = null;
+  const terminate = () => {
+    forget();
+    worker.terminate();
+  };
+  const stop = () =>
+    stopping ??= (async () => {
+      const stopped = reports.next();
+      await manager.stop().catch(() => {});
+      await stopped.catch(() => {});
+      terminate();
+    })();
+  return {
+    addr,
+    manager,
+    worker,
+    stop,
+    terminate,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** The worker's reports, in order; an error event rejects the next one. */
+class ReportQueue {
+  #reports: WorkerReport[] = [];
+  #waiter: PromiseWithResolvers<WorkerReport> | null = null;
+  #error: unknown = undefined;
+
+  constructor(worker: Worker) {
+    worker.onmessage = (event: MessageEvent<WorkerReport>) => {
+      if (this.#waiter !== null) {
+        this.#waiter.resolve(event.data);
+        this.#waiter = null;
+      } else {
+        this.#reports.push(event.data);
+      }
+    };
+    worker.onerror = (event: ErrorEvent) => {
+      event.preventDefault();
+      this.#error = new Error(`The worker failed: ${event.message}`);
+      this.#waiter?.reject(this.#error);
+      this.#waiter = null;
+    };
+  }
+
+  next(): Promise<WorkerReport> {
+    const report = this.#reports.shift();
+    if (report !== undefined) return Promise.resolve(report);
+    if (this.#error !== undefined) return Promise.reject(this.#error);
+    this.#waiter = Promise.withResolvers();
+    return this.#waiter.promise;
+  }
+}
