@@ -131,7 +131,12 @@ function mark(
       "Cannot expose: only methods, fields and functions can be exposed",
     );
   }
-  Object.defineProperty(value, EXPOSED, { value: { params: options.params } });
+  // Configurable: exposing a function again (e.g. with params) replaces
+  // what was recorded instead of throwing "Cannot redefine property".
+  Object.defineProperty(value, EXPOSED, {
+    value: { params: options.params },
+    configurable: true,
+  });
 }
 
 /** What `expose` recorded for a function, or undefined if it is not exposed. */

@@ -1,4 +1,4 @@
-import type { Channel, SendOptions } from "../channel/channel.ts";
+import type { Channel, CloseOptions, SendOptions } from "../channel/channel.ts";
 import type { Request } from "../channel/request.ts";
 import { describe } from "../codecs/serializer_registry.ts";
 import { SerializationError } from "../errors.ts";
@@ -156,13 +156,15 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   }
 
   /**
-   * Closes the connection; see `Channel.close`. Idempotent.
+   * Closes the connection gracefully; see `Channel.close`. Idempotent.
    *
+   * @param options `timeout`: how long (ms) to wait for the peer's requests
+   *   being served to be answered before the connection is cut.
    * @returns A promise that settles when everything is released.
    */
-  close(): Promise<void> {
+  close(options?: CloseOptions): Promise<void> {
     this.#closedLocally = true;
-    return this.channel.close();
+    return this.channel.close(options);
   }
 
   /**

@@ -15,15 +15,18 @@ export interface Resolved {
 /**
  * What a name on a service is: an exposed function, a sub-service,
  * something that exists but is not exposed (`hidden`), or nothing.
+ * `owner` is the object the member was found on (the instance or a
+ * prototype), so that error messages name the class that defines it.
  */
 export type ServiceMember =
   | {
     kind: "function";
     fn: (...args: unknown[]) => unknown;
     options: ExposeOptions;
+    owner?: object;
   }
   | { kind: "service"; service: Service }
-  | { kind: "hidden" }
+  | { kind: "hidden"; owner?: object }
   | undefined;
 
 const services = new WeakMap<object, Service>();
@@ -103,13 +106,14 @@ export class Service {
     const member = router.member(name);
     if (member === undefined) throw notFound(parts, parts.length - 1);
     if (member.kind !== "function") {
-      throw lookupError(`"${router.qualname(name)}" is not exposed`);
+      const owner = member.kind === "hidden" ? member.owner : undefined;
+      throw lookupError(`"${router.qualname(name, owner)}" is not exposed`);
     }
     return {
       fn: member.fn,
       thisArg: router.thisArg,
       options: member.options,
-      qualname: router.qualname(name),
+      qualname: router.qualname(name, member.owner),
     };
   }
 
@@ -179,14 +183,16 @@ export class Service {
       o = Object.getPrototypeOf(o)
     ) {
       // Object.prototype and friends hold nothing exposed: never read from them.
-      if (isBuiltIn(o)) return name in o ? { kind: "hidden" } : undefined;
+      if (isBuiltIn(o)) {
+        return name in o ? { kind: "hidden", owner: o } : undefined;
+      }
       const descriptor = Object.getOwnPropertyDescriptor(o, name);
       if (descriptor === undefined) continue;
-      if (!("value" in descriptor)) return { kind: "hidden" };
+      if (!("value" in descriptor)) return { kind: "hidden", owner: o };
       const value = descriptor.value;
       const options = exposedInfo(value);
       if (options !== undefined) {
-        return { kind: "function", fn: value, options };
+        return { kind: "function", fn: value, options, owner: o };
       }
       if (
         isExposedField(this.target, name) && typeof value === "object" &&
@@ -194,19 +200,22 @@ export class Service {
       ) {
         return { kind: "service", service: Service.of(value) };
       }
-      return { kind: "hidden" };
+      return { kind: "hidden", owner: o };
     }
     return undefined;
   }
 
   /**
-   * The qualified name of a member for error messages.
+   * The qualified name of a member for error messages. Like Python's
+   * `__qualname__`, it names the class that defines the member, so an
+   * inherited method is `"Base.m"`.
    *
    * @param name The member's name.
+   * @param owner Where the member was found: the instance or a prototype.
    * @returns `ClassName.name`.
    */
-  protected qualname(name: string): string {
-    const className = (this.target as { constructor?: { name?: string } })
+  protected qualname(name: string, owner: object = this.target): string {
+    const className = (owner as { constructor?: { name?: string } })
       .constructor?.name;
     return className ? `${className}.${name}` : name;
   }

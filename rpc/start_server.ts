@@ -1,4 +1,5 @@
 import type { Address } from "../channel/_connect.ts";
+import type { CloseOptions } from "../channel/channel.ts";
 import {
   type Server,
   startServer as startChannelServer,
@@ -22,16 +23,23 @@ export interface RpcStartServerOptions
 export class RpcServer implements AsyncDisposable {
   #server: Server;
   #clients: Set<RpcClient>;
+  #onClose: (() => void) | undefined;
 
   /**
    * Wraps a channel server; use {@linkcode startServer}.
    *
    * @param server The channel server.
    * @param clients The set the server keeps its connections' clients in.
+   * @param onClose Called when `close()` starts.
    */
-  constructor(server: Server, clients: Set<RpcClient>) {
+  constructor(
+    server: Server,
+    clients: Set<RpcClient>,
+    onClose?: () => void,
+  ) {
     this.#server = server;
     this.#clients = clients;
+    this.#onClose = onClose;
   }
 
   /** The address it listens on; for port 0, the port it really got. */
@@ -50,12 +58,15 @@ export class RpcServer implements AsyncDisposable {
   }
 
   /**
-   * Stops listening and closes every connection. Idempotent.
+   * Stops listening and closes every connection gracefully. Idempotent.
    *
+   * @param options `timeout`: how long (ms) each connection waits for the
+   *   requests being served to be answered before it is cut.
    * @returns A promise that settles when everything is released.
    */
-  close(): Promise<void> {
-    return this.#server.close();
+  close(options?: CloseOptions): Promise<void> {
+    this.#onClose?.();
+    return this.#server.close(options);
   }
 
   /**
@@ -96,11 +107,19 @@ export async function startServer(
   options: RpcStartServerOptions = {},
 ): Promise<RpcServer> {
   const clients = new Set<RpcClient>();
+  const onReset = options.onConnectionReset;
+  // Closing the server closes its connections locally, which is no reset
+  // (the channel server closes them, not RpcClient.close()).
+  let closing = false;
   const server = await startChannelServer(addr, (channel) => {
-    const client = new RpcClient(channel, { ...options, service });
+    const client = new RpcClient(channel, {
+      ...options,
+      service,
+      onConnectionReset: onReset && ((error) => closing || onReset(error)),
+    });
     clients.add(client);
     channel.closed.catch(() => {}).finally(() => clients.delete(client));
     options.onConnection?.(client);
   }, options);
-  return new RpcServer(server, clients);
+  return new RpcServer(server, clients, () => closing = true);
 }

@@ -1,0 +1,399 @@
+// Routing and exposure: what a peer can reach on a service, and the exact
+// aiomas LookupError / TypeError texts for everything it cannot.
+import assert from "node:assert/strict";
+import { Channel, createMemoryPair } from "../../channel/mod.ts";
+import { RemoteError } from "../../errors.ts";
+import { expose, RpcClient, Service, ServiceDict } from "../../rpc/mod.ts";
+
+class Sub {
+  @expose({ params: ["a", "b"] })
+  mul(a: number, b = 1): number {
+    return a * b;
+  }
+}
+
+class Base {
+  @expose
+  inheritedExposed(): string {
+    return "from base";
+  }
+
+  inherited(): string {
+    return "hidden in base";
+  }
+}
+
+class MathServer extends Base {
+  router: Service = new Service(this);
+  getterRuns = 0;
+  @expose
+  sub: Sub = new Sub();
+  @expose
+  tools: ServiceDict = new ServiceDict({ neg: (x: number) => -x });
+  hidden: Sub = new Sub();
+  data = 42;
+
+  @expose
+  add(a: number, b: number): number {
+    return a + b;
+  }
+
+  @expose
+  async slowAdd(a: number, b: number): Promise<number> {
+    await Promise.resolve();
+    return a + b;
+  }
+
+  @expose
+  self(): this {
+    return this;
+  }
+
+  secret(): string {
+    return "no";
+  }
+
+  get value(): number {
+    this.getterRuns++;
+    return 1;
+  }
+}
+
+/** Asserts that resolving `path` fails with a LookupError of exactly `message`. */
+function assertLookupError(
+  router: Service,
+  path: string,
+  message: string,
+): void {
+  assert.throws(
+    () => router.resolve(path),
+    (error: unknown) => {
+      assert.ok(error instanceof Error, `${path}: not an Error`);
+      assert.equal(error.name, "LookupError", `path ${JSON.stringify(path)}`);
+      assert.equal(error.message, message, `path ${JSON.stringify(path)}`);
+      return true;
+    },
+  );
+}
+
+async function call(router: Service, path: string, ...args: unknown[]) {
+  const { fn, thisArg } = router.resolve(path);
+  return await fn.apply(thisArg, args);
+}
+
+Deno.test("service: exposed methods, sub-service fields and async handlers resolve", async () => {
+  const server = new MathServer();
+  const router = Service.of(server);
+  assert.equal(await call(router, "add", 3, 4), 7);
+  assert.equal(await call(router, "slowAdd", 3, 4), 7);
+  assert.equal(await call(router, "sub/mul", 6, 7), 42);
+  assert.equal(await call(router, "sub/mul", 6), 6);
+  assert.equal(await call(router, "tools/neg", 5), -5);
+  assert.equal(await call(router, "inheritedExposed"), "from base");
+  assert.equal(await call(router, "self"), server);
+  const resolved = router.resolve("sub/mul");
+  assert.equal(resolved.thisArg, server.sub);
+  assert.equal(resolved.qualname, "Sub.mul");
+  assert.deepEqual(resolved.options, { params: ["a", "b"] });
+  assert.equal(router.resolve("add").qualname, "MathServer.add");
+  assert.equal(router.resolve("add").thisArg, server);
+  // An inherited method is named after the class that defines it (as
+  // Python's __qualname__).
+  assert.equal(
+    router.resolve("inheritedExposed").qualname,
+    "Base.inheritedExposed",
+  );
+});
+
+Deno.test("service: new Service(this) is the router Service.of returns", () => {
+  const server = new MathServer();
+  assert.equal(Service.of(server), server.router);
+  assert.equal(Service.of(server.router), server.router);
+  assert.equal(server.router.target, server);
+  // Without one, Service.of makes a router once and keeps it.
+  const sub = new Sub();
+  assert.equal(Service.of(sub), Service.of(sub));
+});
+
+Deno.test("service: unknown names give aiomas's LookupError texts", () => {
+  const router = Service.of(new MathServer());
+  assertLookupError(router, "nope", 'Name "nope" not found in ""');
+  assertLookupError(router, "sub/nope", 'Name "nope" not found in "sub"');
+  assertLookupError(router, "nope/add", 'Name "nope" not found in ""');
+  assertLookupError(router, "sub/nope/x", 'Name "nope" not found in "sub"');
+  assertLookupError(router, "tools/nope", 'Name "nope" not found in "tools"');
+});
+
+Deno.test("service: non-exposed members are refused with aiomas's texts", () => {
+  const server = new MathServer();
+  const router = Service.of(server);
+  assertLookupError(router, "secret", '"MathServer.secret" is not exposed');
+  assertLookupError(router, "sub/secret", 'Name "secret" not found in "sub"');
+  assertLookupError(router, "inherited", '"Base.inherited" is not exposed');
+  assertLookupError(router, "hidden", '"MathServer.hidden" is not exposed');
+  assertLookupError(router, "hidden/mul", 'Name "hidden" not found in ""');
+  assertLookupError(router, "data", '"MathServer.data" is not exposed');
+  assertLookupError(
+    router,
+    "getterRuns",
+    '"MathServer.getterRuns" is not exposed',
+  );
+  assertLookupError(router, "router", '"MathServer.router" is not exposed');
+  assertLookupError(router, "router/resolve", 'Name "router" not found in ""');
+  // A sub-service is not itself callable.
+  assertLookupError(router, "sub", '"MathServer.sub" is not exposed');
+});
+
+Deno.test("service: Object.prototype members and the constructor are refused", () => {
+  const router = Service.of(new MathServer());
+  assertLookupError(router, "__proto__", '"Object.__proto__" is not exposed');
+  assertLookupError(
+    router,
+    "constructor",
+    '"MathServer.constructor" is not exposed',
+  );
+  assertLookupError(router, "toString", '"Object.toString" is not exposed');
+  assertLookupError(
+    router,
+    "hasOwnProperty",
+    '"Object.hasOwnProperty" is not exposed',
+  );
+  assertLookupError(router, "valueOf", '"Object.valueOf" is not exposed');
+  assertLookupError(
+    router,
+    "sub/__proto__",
+    '"Object.__proto__" is not exposed',
+  );
+  assertLookupError(
+    router,
+    "sub/constructor",
+    '"Sub.constructor" is not exposed',
+  );
+  assertLookupError(
+    router,
+    "__proto__/add",
+    'Name "__proto__" not found in ""',
+  );
+  assertLookupError(
+    router,
+    "constructor/name",
+    'Name "constructor" not found in ""',
+  );
+  assertLookupError(router, "toString/call", 'Name "toString" not found in ""');
+  assertLookupError(router, "add/call", 'Name "add" not found in ""');
+  assertLookupError(router, "add/constructor", 'Name "add" not found in ""');
+});
+
+Deno.test("service: a getter is refused and never runs", () => {
+  const server = new MathServer();
+  const router = Service.of(server);
+  assertLookupError(router, "value", '"MathServer.value" is not exposed');
+  assertLookupError(router, "value/x", 'Name "value" not found in ""');
+  // Finding the path of a sub-service walks the members without getters.
+  assert.equal(router.pathOf(server.sub), "sub");
+  assert.equal(router.pathOf(new Sub()), undefined);
+  assert.equal(server.getterRuns, 0);
+});
+
+Deno.test("service: empty path parts and paths through functions", () => {
+  const router = Service.of(new MathServer());
+  assertLookupError(router, "", 'Name "" not found in ""');
+  assertLookupError(router, "/add", 'Name "" not found in ""');
+  assertLookupError(router, "add/", 'Name "add" not found in ""');
+  assertLookupError(router, "sub//mul", 'Name "" not found in "sub"');
+  assertLookupError(router, "sub/", 'Name "" not found in "sub"');
+  assertLookupError(router, "//", 'Name "" not found in ""');
+  assertLookupError(router, "add/x", 'Name "add" not found in ""');
+  assertLookupError(router, "sub/mul/x", 'Name "mul" not found in "sub"');
+});
+
+Deno.test("service: ServiceDict exposes its functions and nested dicts", async () => {
+  const server = new MathServer();
+  let thisArg: unknown = "unset";
+  const dict = new ServiceDict({
+    add: (a: number, b: number) => a + b,
+    asyncAdd: async (a: number, b: number) => {
+      await Promise.resolve();
+      return a + b;
+    },
+    whoAmI: function (this: unknown) {
+      thisArg = this;
+      return "ok";
+    },
+    sub: new ServiceDict({
+      neg: (x: number) => -x,
+      deeper: new ServiceDict({ twice: (x: number) => 2 * x }),
+    }),
+    math: server,
+    // Not a function or a service: present but not callable.
+    n: 42 as unknown as object,
+  });
+  assert.equal(await call(dict, "add", 3, 4), 7);
+  assert.equal(await call(dict, "asyncAdd", 3, 4), 7);
+  assert.equal(await call(dict, "sub/neg", 5), -5);
+  assert.equal(await call(dict, "sub/deeper/twice", 5), 10);
+  assert.equal(await call(dict, "math/add", 1, 2), 3);
+  assert.equal(await call(dict, "math/sub/mul", 6, 7), 42);
+  assert.equal(await call(dict, "whoAmI"), "ok");
+  assert.equal(thisArg, undefined);
+  assert.equal(dict.resolve("add").qualname, "add");
+  assertLookupError(dict, "nope", 'Name "nope" not found in ""');
+  assertLookupError(dict, "sub/nope", 'Name "nope" not found in "sub"');
+  assertLookupError(
+    dict,
+    "sub/deeper/nope",
+    'Name "nope" not found in "sub/deeper"',
+  );
+  assertLookupError(dict, "nope/x", 'Name "nope" not found in ""');
+  assertLookupError(dict, "math/secret", '"MathServer.secret" is not exposed');
+  assertLookupError(dict, "n", '"n" is not exposed');
+  assertLookupError(dict, "n/x", 'Name "n" not found in ""');
+  assertLookupError(dict, "add/x", 'Name "add" not found in ""');
+  // Only the dictionary's own entries exist.
+  for (
+    const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]
+  ) {
+    assertLookupError(dict, name, `Name "${name}" not found in ""`);
+    assertLookupError(dict, `sub/${name}`, `Name "${name}" not found in "sub"`);
+  }
+  assertLookupError(dict, "", 'Name "" not found in ""');
+  assertLookupError(dict, "sub//neg", 'Name "" not found in "sub"');
+  assert.equal(dict.pathOf(dict), "");
+  assert.equal(dict.pathOf(server.sub), "math/sub");
+  assert.equal(server.getterRuns, 0);
+});
+
+Deno.test("service: pathOf finds sub-services by the router or the object", () => {
+  const server = new MathServer();
+  const router = Service.of(server);
+  assert.equal(router.pathOf(server), "");
+  assert.equal(router.pathOf(router), "");
+  assert.equal(router.pathOf(server.sub), "sub");
+  assert.equal(router.pathOf(Service.of(server.sub)), "sub");
+  assert.equal(router.pathOf(server.tools), "tools");
+  assert.equal(router.pathOf(server.hidden), undefined);
+  assert.equal(router.pathOf({}), undefined);
+});
+
+Deno.test("service: expose refuses what is neither a method, a field nor a function", () => {
+  assert.throws(
+    () => expose(42 as unknown as () => void, {}),
+    { name: "TypeError", message: /^Cannot expose/ },
+  );
+  const fn = (a: number) => a;
+  assert.equal(expose(fn), fn);
+  const dict = new ServiceDict({ fn });
+  assert.deepEqual(dict.resolve("fn").options, { params: undefined });
+  // Exposing again (here: adding params) replaces what was recorded.
+  assert.equal(expose(fn, { params: ["a"] }), fn);
+  assert.deepEqual(dict.resolve("fn").options, { params: ["a"] });
+});
+
+// Keyword arguments are bound when a request is served, so these go
+// through an RpcClient pair.
+function servedPair(service: object) {
+  const [a, b] = createMemoryPair();
+  const server = new RpcClient(new Channel(b), { service });
+  const client = new RpcClient(new Channel(a));
+  return {
+    client,
+    server,
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+async function assertRemoteTypeError(
+  promise: Promise<unknown>,
+  message: string,
+): Promise<void> {
+  await assert.rejects(promise, (error: unknown) => {
+    assert.ok(error instanceof RemoteError);
+    assert.equal(error.remoteName, "TypeError");
+    assert.equal(error.remoteMessage, message);
+    assert.ok(error.remoteTraceback.endsWith(`TypeError: ${message}\n`));
+    return true;
+  });
+}
+
+Deno.test("service: kwargs bind by name through @expose({params})", async () => {
+  await using pair = servedPair(new MathServer());
+  const { client } = pair;
+  assert.equal(await client.call("sub/mul", [6], { b: 7 }), 42);
+  assert.equal(await client.call("sub/mul", [], { a: 6, b: 7 }), 42);
+  assert.equal(await client.call("sub/mul", [], { b: 7, a: 6 }), 42);
+  // Missing ones take their JavaScript defaults.
+  assert.equal(await client.call("sub/mul", [], { a: 6 }), 6);
+  assert.equal(await client.call("sub/mul", [6], {}), 6);
+  assert.equal(await client.call("sub/mul", [6]), 6);
+  assert.equal(await client.call("slowAdd", [3, 4], {}), 7);
+});
+
+Deno.test("service: bad kwargs give Python's TypeError texts", async () => {
+  await using pair = servedPair(new MathServer());
+  const { client } = pair;
+  await assertRemoteTypeError(
+    client.call("sub/mul", [6], { c: 1 }),
+    "Sub.mul() got an unexpected keyword argument 'c'",
+  );
+  await assertRemoteTypeError(
+    client.call("sub/mul", [6], { a: 1 }),
+    "Sub.mul() got multiple values for argument 'a'",
+  );
+  await assertRemoteTypeError(
+    client.call("sub/mul", [6, 7], { b: 1 }),
+    "Sub.mul() got multiple values for argument 'b'",
+  );
+  await assertRemoteTypeError(
+    client.call("add", [1], { b: 2 }),
+    "MathServer.add() got keyword arguments (b) but declares no params for them",
+  );
+  await assertRemoteTypeError(
+    client.call("inheritedExposed", [], { x: 1, y: 2 }),
+    "Base.inheritedExposed() got keyword arguments (x, y) but declares no params for them",
+  );
+  // The connection is still fine.
+  assert.equal(await client.call("add", [1, 2]), 3);
+});
+
+Deno.test("service: kwargs for ServiceDict functions need expose(fn, {params})", async () => {
+  await using pair = servedPair(
+    new ServiceDict({
+      mul: expose((a: number, b = 1) => a * b, { params: ["a", "b"] }),
+      add: (a: number, b: number) => a + b,
+    }),
+  );
+  const { client } = pair;
+  assert.equal(await client.call("mul", [6], { b: 7 }), 42);
+  assert.equal(await client.call("mul", [], { a: 6 }), 6);
+  await assertRemoteTypeError(
+    client.call("mul", [6], { c: 7 }),
+    "mul() got an unexpected keyword argument 'c'",
+  );
+  await assertRemoteTypeError(
+    client.call("add", [6], { b: 7 }),
+    "add() got keyword arguments (b) but declares no params for them",
+  );
+});
+
+Deno.test("service: lookup errors travel as LookupError replies", async () => {
+  await using pair = servedPair(new MathServer());
+  const { client } = pair;
+  const cases: [string, string][] = [
+    ["nope", 'Name "nope" not found in ""'],
+    ["sub/nope", 'Name "nope" not found in "sub"'],
+    ["secret", '"MathServer.secret" is not exposed'],
+    ["__proto__", '"Object.__proto__" is not exposed'],
+    ["sub//mul", 'Name "" not found in "sub"'],
+  ];
+  for (const [path, message] of cases) {
+    await assert.rejects(client.call(path, []), (error: unknown) => {
+      assert.ok(error instanceof RemoteError);
+      assert.equal(error.remoteName, "LookupError", path);
+      assert.equal(error.remoteMessage, message, path);
+      return true;
+    });
+  }
+});
