@@ -21,7 +21,9 @@ export function createRemote(
   const proxy = new Proxy(target, {
     get(_target, name) {
       // Not thenable, so that `await proxy` and returning it from async code work.
-      if (name === "then") return undefined;
+      // Nor a constructor: nothing named so can be exposed, and serializers
+      // look up `value.constructor`.
+      if (name === "then" || name === "constructor") return undefined;
       if (
         name === "toString" || name === Symbol.toPrimitive || name === INSPECT
       ) return describe;

@@ -27,6 +27,15 @@ export interface RpcClientOptions {
    * @default {a proxy printed as `RpcProxy('<path>')`}
    */
   proxyFor?: (path: string, caller: Caller) => DynamicRemote;
+  /**
+   * How many of the peer's calls may run at once on this connection.
+   * Beyond it, further requests wait unread (and, once the channel's
+   * `maxQueuedRequests` are waiting, the channel stops reading), so a
+   * flooding peer is slowed down by TCP instead of filling memory.
+   *
+   * @default {1024}
+   */
+  maxConcurrentRequests?: number;
 }
 
 const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<
@@ -70,6 +79,9 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   readonly service: Service;
   #caller: Caller;
   #closedLocally = false;
+  #maxConcurrent: number;
+  #running = 0;
+  #slot: PromiseWithResolvers<void> | null = null;
 
   /**
    * Starts RPC on a channel whose codec has the user's serializers
@@ -81,6 +93,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
    */
   constructor(channel: Channel, options: RpcClientOptions = {}) {
     this.channel = channel;
+    this.#maxConcurrent = options.maxConcurrentRequests ?? 1024;
     this.service = options.service === undefined
       ? new ServiceDict({})
       : Service.of(options.service);
@@ -197,13 +210,30 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
 
   async #serve(): Promise<void> {
     try {
-      for await (const request of this.channel) this.#handle(request);
+      for await (const request of this.channel) {
+        this.#handle(request);
+        if (this.#running >= this.#maxConcurrent) {
+          this.#slot = Promise.withResolvers<void>();
+          await this.#slot.promise;
+        }
+      }
     } catch {
       // The channel failed; `closed` says why.
     }
   }
 
   async #handle(request: Request): Promise<void> {
+    this.#running++;
+    try {
+      await this.#answer(request);
+    } finally {
+      this.#running--;
+      this.#slot?.resolve();
+      this.#slot = null;
+    }
+  }
+
+  async #answer(request: Request): Promise<void> {
     let result: unknown;
     try {
       const [path, args, kwargs] = checkCall(request.content);

@@ -863,3 +863,35 @@ for (const kind of ["tcp", "unix"] as const) {
     service.gate.resolve();
   });
 }
+
+Deno.test("maxConcurrentRequests: a peer's calls beyond it wait, then all are answered", async () => {
+  const gate = Promise.withResolvers<void>();
+  let running = 0;
+  let most = 0;
+  const reachedLimit = Promise.withResolvers<void>();
+  class Gated {
+    @expose
+    async wait(i: number): Promise<number> {
+      running++;
+      most = Math.max(most, running);
+      if (running === 2) reachedLimit.resolve();
+      await gate.promise;
+      running--;
+      return i;
+    }
+  }
+  const [a, b] = createMemoryPair();
+  await using _server = new RpcClient(new Channel(b), {
+    service: new Gated(),
+    maxConcurrentRequests: 2,
+  });
+  await using client = new RpcClient<Gated>(new Channel(a));
+  const calls = Array.from({ length: 10 }, (_, i) => client.remote.wait(i));
+  await reachedLimit.promise;
+  // Give the server every chance to start more calls than allowed.
+  for (let i = 0; i < 20; i++) await Promise.resolve();
+  assert.equal(running, 2);
+  gate.resolve();
+  assert.deepEqual(await Promise.all(calls), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  assert.equal(most, 2);
+});
