@@ -1,0 +1,162 @@
+/**
+ * The peer process of `bench/e2e.ts`: serves every scenario on 127.0.0.1
+ * (port 0 each) and prints one JSON line with the ports and the agent's
+ * address. Each line `cpu` on its standard input is answered by a line
+ * `{"cpuUs": N, "reads": N, "writes": N}`: its user + system CPU time so
+ * far, in microseconds, and with `--count-io` its socket reads and writes. It
+ * stops when its standard input closes (so it never outlives the
+ * benchmark), and exits by itself.
+ *
+ * - raw: echoes complete 4-byte-length frames with plain `Deno.Conn`
+ *   reads and writes, all frames of one read in one write;
+ * - channelJson / channelMsgpack: a channel server replying with the
+ *   request's content;
+ * - rpcMsgpack: an RPC server with `add(a, b)`;
+ * - agent: a container (MsgPack) hosting an agent with `add(a, b)`.
+ *
+ * Run by e2e.ts as: deno run -A bench/_peer.ts [--profile=FILE] [--count-io]
+ */
+import process from "node:process";
+import {
+  type Channel,
+  Container,
+  JsonCodec,
+  MsgPackCodec,
+  rpc,
+  startServer,
+} from "../mod.ts";
+import { Calc, MathService } from "./_agents.ts";
+import { installIoCounter, ioCounts } from "./_io_counter.ts";
+import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
+
+const HOST = "127.0.0.1";
+
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
+}
+
+async function serveRaw(conn: Deno.Conn): Promise<void> {
+  (conn as Deno.TcpConn).setNoDelay(true);
+  let buffer = new Uint8Array(256 * 1024);
+  let filled = 0;
+  try {
+    for (;;) {
+      const n = await conn.read(buffer.subarray(filled));
+      if (n === null) return;
+      filled += n;
+      // Find the end of the last complete frame.
+      let end = 0;
+      for (;;) {
+        if (filled - end < 4) break;
+        const length = ((buffer[end] << 24) | (buffer[end + 1] << 16) |
+          (buffer[end + 2] << 8) | buffer[end + 3]) >>> 0;
+        if (filled - end - 4 < length) {
+          if (4 + length > buffer.length) {
+            const grown = new Uint8Array(4 + length);
+            grown.set(buffer.subarray(0, filled));
+            buffer = grown;
+          }
+          break;
+        }
+        end += 4 + length;
+      }
+      if (end > 0) {
+        await writeAll(conn, buffer.subarray(0, end));
+        buffer.copyWithin(0, end, filled);
+        filled -= end;
+      }
+    }
+  } catch {
+    // The benchmark closed the connection.
+  } finally {
+    try {
+      conn.close();
+    } catch {
+      // Closed already.
+    }
+  }
+}
+
+async function echo(channel: Channel): Promise<void> {
+  for await (const request of channel) await request.reply(request.content);
+}
+
+const profilePath = Deno.args.find((a) => a.startsWith("--profile="))
+  ?.slice("--profile=".length);
+if (Deno.args.includes("--count-io")) await installIoCounter();
+let profiler: Profiler | undefined;
+if (profilePath !== undefined) profiler = await startProfiler();
+
+const rawListener = Deno.listen({ hostname: HOST, port: 0 });
+const rawConns = (async () => {
+  const serving: Promise<void>[] = [];
+  try {
+    for await (const conn of rawListener) serving.push(serveRaw(conn));
+  } catch {
+    // Closed.
+  }
+  await Promise.all(serving);
+})();
+
+const channelJson = await startServer({ hostname: HOST, port: 0 }, echo, {
+  codec: JsonCodec,
+});
+const channelMsgpack = await startServer({ hostname: HOST, port: 0 }, echo, {
+  codec: MsgPackCodec,
+});
+const rpcServer = await rpc.startServer(
+  { hostname: HOST, port: 0 },
+  new MathService(),
+  { codec: MsgPackCodec },
+);
+const container = await Container.create({ hostname: HOST, port: 0 }, {
+  codec: MsgPackCodec,
+});
+const calc = new Calc(container);
+
+const port = (addr: { port: number } | string) =>
+  typeof addr === "string" ? 0 : addr.port;
+console.log(JSON.stringify({
+  raw: (rawListener.addr as Deno.NetAddr).port,
+  channelJson: port(channelJson.addr),
+  channelMsgpack: port(channelMsgpack.addr),
+  rpcMsgpack: port(rpcServer.addr),
+  agent: calc.addr,
+  pid: Deno.pid,
+}));
+
+// Answer "cpu" lines until the benchmark closes our standard input.
+const encoder = new TextEncoder();
+let pending = "";
+for await (
+  const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+) {
+  pending += text;
+  for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+    const command = pending.slice(0, nl).trim();
+    pending = pending.slice(nl + 1);
+    if (command === "cpu") {
+      const { user, system } = process.cpuUsage();
+      await Deno.stdout.write(
+        encoder.encode(
+          JSON.stringify({ cpuUs: user + system, ...ioCounts }) + "\n",
+        ),
+      );
+    }
+  }
+}
+
+rawListener.close();
+await Promise.all([
+  channelJson.close(),
+  channelMsgpack.close(),
+  rpcServer.close(),
+  container.shutdown(),
+]);
+await rawConns;
+if (profiler !== undefined && profilePath !== undefined) {
+  const profile = await profiler.stop();
+  await Deno.writeTextFile(profilePath, JSON.stringify(profile));
+  console.error(`peer profile (${profilePath}):\n${summarize(profile)}`);
+}
