@@ -1,19 +1,24 @@
+import { setImmediate } from "node:timers";
 import { encodeFrames } from "./_frame_parser.ts";
 
 /** Payloads from this size on are written on their own instead of copied into a batch. */
 const LARGE_PAYLOAD = 64 * 1024;
 
 /**
- * Writes frames to a byte stream, coalescing the frames queued while a
- * write is in flight (or within one microtask) into a single write. The
- * queue is bounded by `highWaterMark` bytes: `write` returns a promise to
- * wait on while it is above that.
+ * Writes frames to a byte stream, coalescing every frame queued in one
+ * turn of the event loop, and those queued while a write is in flight,
+ * into a single write. (Flushing on the next macrotask, not microtask,
+ * lets the replies of all requests read from one chunk join one write.)
+ * The queue is bounded by `highWaterMark` bytes: `write` returns a
+ * promise to wait on while it is above that.
  */
 export class FrameWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array>;
   #highWaterMark: number;
   #queue: Uint8Array[] = [];
+  /** Bytes queued or being written, headers included. */
   #queuedBytes = 0;
+  #hasLarge = false;
   #flushing: Promise<void> | null = null;
   #error: unknown = undefined;
   #failed = false;
@@ -40,6 +45,7 @@ export class FrameWriter {
     if (this.#failed) throw this.#error;
     this.#queue.push(payload);
     this.#queuedBytes += payload.length + 4;
+    if (payload.length >= LARGE_PAYLOAD) this.#hasLarge = true;
     this.#flushing ??= this.#flush();
     if (this.#queuedBytes <= this.#highWaterMark) return undefined;
     this.#drain ??= Promise.withResolvers<void>();
@@ -56,7 +62,7 @@ export class FrameWriter {
 
   /** Whether nothing is queued or being written. */
   get idle(): boolean {
-    return this.#flushing === null && this.#queue.length === 0;
+    return this.#flushing === null;
   }
 
   /** Waits until every queued frame is written (or writing failed). */
@@ -79,14 +85,21 @@ export class FrameWriter {
   }
 
   async #flush(): Promise<void> {
-    // Let the frames of this microtask's callers join the first write.
-    await Promise.resolve();
+    await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.#queue.length > 0 && !this.#failed) {
         const queue = this.#queue;
+        const hasLarge = this.#hasLarge;
         this.#queue = [];
-        for (const chunk of batches(queue)) await this.#writer.write(chunk);
-        this.#queuedBytes -= queue.reduce((sum, p) => sum + p.length + 4, 0);
+        this.#hasLarge = false;
+        let bytes = 0;
+        for (const payload of queue) bytes += payload.length + 4;
+        if (hasLarge) {
+          for (const chunk of batches(queue)) await this.#writer.write(chunk);
+        } else {
+          await this.#writer.write(encodeFrames(queue));
+        }
+        this.#queuedBytes -= bytes;
         if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
           this.#drain.resolve();
           this.#drain = null;

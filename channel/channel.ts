@@ -10,7 +10,7 @@ import { DEFAULT_MAX_FRAME_SIZE, FrameParser } from "./_frame_parser.ts";
 import { FrameWriter } from "./_frame_writer.ts";
 import { checkMessage, ERROR, REQUEST } from "./_message.ts";
 import { Queue } from "./_queue.ts";
-import { Request } from "./request.ts";
+import { Request, RESOLVED } from "./request.ts";
 import type { Transport } from "./transport.ts";
 
 /** Options of {@linkcode Channel}. */
@@ -55,6 +55,8 @@ export interface CloseOptions {
    */
   timeout?: number;
 }
+
+const READ_BUFFER_SIZE = 64 * 1024;
 
 /** The default of {@linkcode CloseOptions.timeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 1000;
@@ -105,7 +107,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   readonly peer: string;
   #transport: Transport;
   #writer: FrameWriter;
-  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  /** For a byte stream: the buffer every read fills, reused (no allocation per read). */
+  #readBuffer: ArrayBuffer | null = null;
   #parser: FrameParser;
   #nextId = 0;
   #pending = new Map<number, Pending>();
@@ -125,17 +129,49 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #closing: Promise<void> | null = null;
   #closed = Promise.withResolvers<void>();
   #readLoop: Promise<void>;
-  #respond = async (
+  /** Sends a reply; synchronous unless the socket is behind (see `Responder`). */
+  #respond = (type: 1 | 2, id: unknown, content: unknown): Promise<void> => {
+    if (this.#writer.ready !== undefined) {
+      return this.#respondLater(type, id, content);
+    }
+    let written: Promise<void> | undefined;
+    try {
+      written = this.#write([type, id, content], true);
+    } catch (error) {
+      // Not sent: the request stays open and may be answered again.
+      if (error instanceof SerializationError) throw error;
+      this.#answered();
+      return Promise.reject(this.#closeReason ?? error);
+    }
+    if (written === undefined) {
+      this.#answered();
+      return RESOLVED;
+    }
+    // An async codec, or the socket fell behind with this reply.
+    return this.#settleReply(written);
+  };
+
+  async #respondLater(
     type: 1 | 2,
     id: unknown,
     content: unknown,
-  ): Promise<void> => {
-    const ready = this.#writer.ready;
-    if (ready !== undefined) await ready.catch(() => {});
+  ): Promise<void> {
+    await this.#writer.ready?.catch(() => {});
+    let written: Promise<void> | undefined;
     try {
-      await this.#write([type, id, content], true);
+      written = this.#write([type, id, content], true);
     } catch (error) {
-      // Not sent: the request stays open and may be answered again.
+      if (error instanceof SerializationError) throw error;
+      this.#answered();
+      throw this.#closeReason ?? error;
+    }
+    await this.#settleReply(written);
+  }
+
+  async #settleReply(written: Promise<void> | undefined): Promise<void> {
+    try {
+      await written;
+    } catch (error) {
       if (error instanceof SerializationError) throw error;
       this.#answered();
       // A reply waiting for the transport to drain gets the raw write error
@@ -143,7 +179,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       throw this.#closeReason ?? error;
     }
     this.#answered();
-  };
+  }
 
   /**
    * Starts a channel over a transport; it reads from it at once.
@@ -165,7 +201,14 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       options.highWaterMark ?? 1024 * 1024,
       (error) => this.#fail(error),
     );
-    this.#reader = transport.readable.getReader();
+    // A byte stream (a Deno.Conn) is read into one reused buffer; frames are
+    // decoded (and so copied out) before the next read.
+    try {
+      this.#reader = transport.readable.getReader({ mode: "byob" });
+      this.#readBuffer = new ArrayBuffer(READ_BUFFER_SIZE);
+    } catch {
+      this.#reader = transport.readable.getReader();
+    }
     this.#closed.promise.catch(() => {});
     this.#readLoop = this.#read();
   }
@@ -380,8 +423,16 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     const frames: Uint8Array[] = [];
     try {
       for (;;) {
-        const { value, done } = await this.#reader.read();
+        const { value, done } = this.#readBuffer === null
+          ? await (this.#reader as ReadableStreamDefaultReader<Uint8Array>)
+            .read()
+          : await (this.#reader as ReadableStreamBYOBReader).read(
+            new Uint8Array(this.#readBuffer),
+          );
         if (done) break;
+        if (this.#readBuffer !== null) {
+          this.#readBuffer = value.buffer as ArrayBuffer;
+        }
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
         let badFrame: ProtocolError | null = null;

@@ -3,8 +3,15 @@ import type { Transport } from "./transport.ts";
 /**
  * A transport over a `MessagePort`, e.g. between a program and its Deno
  * Worker. Chunks that own their whole buffer (as the channel's batched
- * writes do) are transferred, not copied. Closing one end ends the other's
- * stream.
+ * writes do) are transferred, not copied: the writer's view of them is
+ * detached afterwards. Of views into a larger buffer, only their bytes are
+ * copied.
+ *
+ * Closing either end (its writable, its readable or `close()`) tells the
+ * other end, whose readable then ends, and ends the local readable too: a
+ * closed port receives nothing more. A port is not told when its peer
+ * just disappears (a terminated Worker), so whoever terminates it must
+ * `close()` the transports linked to it.
  *
  * There is no backpressure across a port: the receiving side queues what
  * it has not read yet.
@@ -27,30 +34,44 @@ import type { Transport } from "./transport.ts";
  */
 export function messagePortTransport(port: MessagePort): Transport {
   let closed = false;
-  const close = () => {
+  let controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  const endReadable = () => {
+    try {
+      controller?.close();
+    } catch {
+      // Ended, cancelled or errored already.
+    }
+  };
+  /** Tells the peer (unless it told us first), closes the port, ends the readable. */
+  const close = (peerClosed = false) => {
     if (closed) return;
     closed = true;
+    if (!peerClosed) {
+      try {
+        // null is the end of the stream.
+        port.postMessage(null);
+      } catch {
+        // The port cannot send any more: nobody to tell.
+      }
+    }
     port.close();
+    endReadable();
   };
   const readable = new ReadableStream<Uint8Array>({
-    start(controller) {
+    start(streamController) {
+      controller = streamController;
       port.onmessage = (event: MessageEvent) => {
-        // null is the other end's close.
-        if (event.data === null) {
-          controller.close();
-          close();
-        } else {
-          controller.enqueue(event.data as Uint8Array);
-        }
+        if (event.data === null) close(true);
+        else streamController.enqueue(event.data as Uint8Array);
       };
       port.onmessageerror = () => {
-        controller.error(
+        streamController.error(
           new TypeError("A message on the port could not be read"),
         );
         close();
       };
     },
-    cancel: close,
+    cancel: () => close(),
   });
   const writable = new WritableStream<Uint8Array>({
     write(chunk) {
@@ -58,16 +79,13 @@ export function messagePortTransport(port: MessagePort): Transport {
       const owned = chunk.byteOffset === 0 &&
         chunk.byteLength === chunk.buffer.byteLength &&
         chunk.buffer instanceof ArrayBuffer;
-      port.postMessage(chunk, owned ? [chunk.buffer as ArrayBuffer] : []);
+      // Posting a view would clone its whole buffer (and share a
+      // SharedArrayBuffer): copy just its bytes instead, then move the copy.
+      const message = owned ? chunk : chunk.slice();
+      port.postMessage(message, [message.buffer as ArrayBuffer]);
     },
-    close() {
-      if (!closed) port.postMessage(null);
-      close();
-    },
-    abort() {
-      if (!closed) port.postMessage(null);
-      close();
-    },
+    close: () => close(),
+    abort: () => close(),
   });
-  return { readable, writable, close };
+  return { readable, writable, close: () => close() };
 }

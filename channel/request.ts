@@ -2,12 +2,20 @@ import { SerializationError } from "../errors.ts";
 import { ERROR, RESULT } from "./_message.ts";
 import { formatError } from "./_traceback.ts";
 
-/** How a request sends its one reply; a channel hands one to every request. */
+/**
+ * How a request sends its one reply; a channel hands one to every request.
+ * It throws a `SerializationError` synchronously when the reply cannot be
+ * encoded (nothing was sent), and returns {@linkcode RESOLVED} when the
+ * reply was queued at once.
+ */
 export type Responder = (
   type: 1 | 2,
   id: unknown,
   content: unknown,
 ) => Promise<void>;
+
+/** The promise a {@linkcode Responder} returns when the reply was queued at once. */
+export const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * A request received on a {@linkcode Channel}. Answer it exactly once, with
@@ -81,17 +89,25 @@ export class Request {
     return this.#send(ERROR, formatError(error));
   }
 
-  async #send(type: 1 | 2, content: unknown): Promise<void> {
+  #send(type: 1 | 2, content: unknown): Promise<void> {
     if (this.#answered) {
-      throw new TypeError("Cannot reply: the request was answered already");
+      return Promise.reject(
+        new TypeError("Cannot reply: the request was answered already"),
+      );
     }
     this.#answered = true;
+    let sent: Promise<void>;
     try {
-      await this.#respond(type, this.#id, content);
+      sent = this.#respond(type, this.#id, content);
     } catch (error) {
       // Encoding failed before anything was sent: the request is still open.
       if (error instanceof SerializationError) this.#answered = false;
-      throw error;
+      return Promise.reject(error);
     }
+    if (sent === RESOLVED) return sent;
+    return sent.catch((error) => {
+      if (error instanceof SerializationError) this.#answered = false;
+      throw error;
+    });
   }
 }

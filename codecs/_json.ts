@@ -131,6 +131,9 @@ export function parse(
       value = new Parser(text, maxDepth).parseDocument();
     }
   }
+  // A text shorter than maxDepth cannot nest deeper; without a "__type__"
+  // key there is nothing to revive either (the common small message).
+  if (text.length < maxDepth && !text.includes('"__type__"')) return value;
   return revive(value, registry, maxDepth, 0);
 }
 

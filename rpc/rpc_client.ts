@@ -209,51 +209,55 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   }
 
   async #serve(): Promise<void> {
-    try {
-      for await (const request of this.channel) {
-        this.#handle(request);
-        if (this.#running >= this.#maxConcurrent) {
-          this.#slot = Promise.withResolvers<void>();
-          await this.#slot.promise;
-        }
+    for (;;) {
+      let request: Request;
+      try {
+        request = await this.channel.recv();
+      } catch {
+        return; // The channel closed; `closed` says why.
       }
-    } catch {
-      // The channel failed; `closed` says why.
+      this.#handle(request);
+      if (this.#running >= this.#maxConcurrent) {
+        this.#slot = Promise.withResolvers<void>();
+        await this.#slot.promise;
+      }
     }
   }
 
-  async #handle(request: Request): Promise<void> {
-    this.#running++;
-    try {
-      await this.#answer(request);
-    } finally {
-      this.#running--;
-      this.#slot?.resolve();
-      this.#slot = null;
-    }
-  }
-
-  async #answer(request: Request): Promise<void> {
+  /** Runs one call; a synchronous function is answered without a microtask. */
+  #handle(request: Request): void {
     let result: unknown;
     try {
       const [path, args, kwargs] = checkCall(request.content);
+      // Not cached: services change (agents come and go).
       const resolved = this.service.resolve(path);
-      result = await resolved.fn.apply(
+      result = resolved.fn.apply(
         resolved.thisArg,
         bindArguments(resolved, args, kwargs),
       );
     } catch (error) {
-      await request.fail(error).catch(() => {});
+      request.fail(error).catch(() => {});
       return;
     }
-    try {
-      await request.reply(result);
-    } catch (error) {
+    if (!(result instanceof Promise)) return this.#reply(request, result);
+    this.#running++;
+    result.then(
+      (value) => this.#reply(request, value),
+      (error) => request.fail(error).catch(() => {}),
+    ).finally(() => {
+      this.#running--;
+      this.#slot?.resolve();
+      this.#slot = null;
+    });
+  }
+
+  #reply(request: Request, result: unknown): void {
+    request.reply(result).catch((error) => {
       // A result that cannot be encoded becomes an error reply.
       if (error instanceof SerializationError) {
-        await request.fail(error).catch(() => {});
+        request.fail(error).catch(() => {});
       }
-    }
+    });
   }
 }
 
