@@ -79,8 +79,11 @@ export type AgentProxy<T> = unknown extends T ? DynamicRemote
 
 interface Connection {
   client: RpcClient;
-  /** Agent class names answered by `validate_aid`, per aid. */
-  classes: Map<string, string>;
+  /**
+   * Agent class names answered by `validate_aid`, per aid; concurrent
+   * connects to one agent share one question.
+   */
+  classes: Map<string, Promise<string>>;
 }
 
 const localContainers = new Map<string, Container>();
@@ -271,13 +274,24 @@ export class Container implements AsyncDisposable {
       return this.#localProxy(agent) as AgentProxy<T>;
     }
     const connection = await this.#connection(target, options);
-    let className = connection.classes.get(target.aid);
-    if (className === undefined) {
-      const answer = await connection.client.call("validate_aid", [target.aid]);
-      if (answer === null) throw noSuchAgent(target.aid, target.container);
-      className = String(answer);
-      connection.classes.set(target.aid, className);
+    let validated = connection.classes.get(target.aid);
+    if (validated === undefined) {
+      validated = connection.client.call("validate_aid", [target.aid]).then(
+        (answer) => {
+          if (answer === null) throw noSuchAgent(target.aid, target.container);
+          return String(answer);
+        },
+      );
+      connection.classes.set(target.aid, validated);
+      // A failed answer is not kept: the agent may exist later.
+      const failed = validated;
+      failed.catch(() => {
+        if (connection.classes.get(target.aid) === failed) {
+          connection.classes.delete(target.aid);
+        }
+      });
     }
+    const className = await validated;
     const caller: Caller = (path, args) => connection.client.call(path, args);
     return createRemote(
       caller,

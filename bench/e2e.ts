@@ -470,6 +470,44 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
   };
 }
 
+const FAN_IN = 10_000;
+
+/**
+ * Times FAN_IN agents of a fresh container each connecting to the peer's
+ * agent and calling it once, all at once (the connection is shared).
+ */
+async function fanInAgents(peer: PeerInfo): Promise<number[]> {
+  class OneShot extends Agent {
+    async once(addr: string): Promise<number> {
+      const calc = await this.container.connect<Calc>(addr);
+      return await calc.add(3, 4);
+    }
+  }
+  const times: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const container = await Container.create({ hostname: HOST, port: 0 }, {
+      codec: MsgPackCodec,
+    });
+    try {
+      const agents = Array.from(
+        { length: FAN_IN },
+        () => new OneShot(container),
+      );
+      const start = performance.now();
+      const results = await Promise.all(
+        agents.map((agent) => agent.once(peer.agent)),
+      );
+      times.push(performance.now() - start);
+      if (results.some((result) => result !== 7)) {
+        throw new Error("add(3, 4) is not 7");
+      }
+    } finally {
+      await container.shutdown();
+    }
+  }
+  return times;
+}
+
 // ---------------------------------------------------------------- results
 
 interface Row {
@@ -865,11 +903,31 @@ async function main(): Promise<void> {
     }
   } finally {
     await setup?.close();
+  }
+  let fanIn: number[];
+  try {
+    console.log(`${FAN_IN} agents each calling an agent of the peer once…`);
+    fanIn = await fanInAgents(peer.info);
+  } finally {
     await peer.stop();
   }
   console.log(`creating ${AGENTS} agents in a child process…`);
   const agents = await runAgentsChild();
   const rows = buildRows(samples, agents);
+  const fanInMs = median(fanIn);
+  rows.push({
+    scenario: `${FAN_IN / 1000} k agents in A each call an agent in B once`,
+    note:
+      "A here, B in the peer process; fresh container, connect + call, median of 3",
+    unit: "ms",
+    result: fanInMs,
+    baseline: null,
+    ratio: null,
+    target: "report",
+    score: null,
+    pass: null,
+    rounds: fanIn,
+  });
   console.log("");
   printTable(rows);
   const misses = rows.filter((row) => row.pass === false);
