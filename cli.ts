@@ -8,6 +8,10 @@
  *   --clock external --start 2016-01-01T00:00:00+00:00
  * ```
  *
+ * Listening on a Unix socket (`--addr /path/to.sock`) needs `--allow-write`
+ * too; spawning agents from remote modules on hosts other than Deno's
+ * defaults (jsr.io, deno.land, esm.sh, …) needs `--allow-import`.
+ *
  * When ready it prints one JSON line, e.g.
  * `{"addr":"tcp://127.0.0.1:41234/","manager":"tcp://127.0.0.1:41234/0"}`.
  * It stops on the manager's `stop()`, SIGINT or SIGTERM, after a clean
@@ -41,20 +45,7 @@ const USAGE =
  * ```
  */
 export async function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      addr: { type: "string", default: "127.0.0.1:0" },
-      codec: { type: "string", default: "json" },
-      clock: { type: "string", default: "realtime" },
-      start: { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
-      "tls-ca": { type: "string" },
-      base: { type: "string" },
-    },
-    strict: true,
-  });
+  const values = parseOptions(args);
   const codec = Object.hasOwn(CODECS, values.codec)
     ? CODECS[values.codec]
     : undefined;
@@ -67,10 +58,19 @@ export async function main(args: string[]): Promise<void> {
   if (values.clock === "external" && values.start === undefined) {
     throw new TypeError(`--clock external needs --start <ISO date>\n${USAGE}`);
   }
+  // Checked here, so that a bad date is a usage error like the others.
+  if (
+    values.start !== undefined && Number.isNaN(new Date(values.start).getTime())
+  ) {
+    throw new TypeError(`Invalid --start date "${values.start}"\n${USAGE}`);
+  }
   if (
     (values["tls-cert"] === undefined) !== (values["tls-key"] === undefined)
   ) {
     throw new TypeError(`--tls-cert and --tls-key go together\n${USAGE}`);
+  }
+  if (values["tls-ca"] !== undefined && values["tls-cert"] === undefined) {
+    throw new TypeError(`--tls-ca needs --tls-cert and --tls-key\n${USAGE}`);
   }
   const container = await Container.create(parseListenAddress(values.addr), {
     codec,
@@ -103,15 +103,54 @@ export async function main(args: string[]): Promise<void> {
   }
 }
 
+/** The parsed command line. */
+interface CliOptions {
+  addr: string;
+  codec: string;
+  clock: string;
+  start?: string;
+  "tls-cert"?: string;
+  "tls-key"?: string;
+  "tls-ca"?: string;
+  base?: string;
+}
+
+/** The options, or a TypeError with the usage text (unknown options, stray arguments). */
+function parseOptions(args: string[]): CliOptions {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        addr: { type: "string", default: "127.0.0.1:0" },
+        codec: { type: "string", default: "json" },
+        clock: { type: "string", default: "realtime" },
+        start: { type: "string" },
+        "tls-cert": { type: "string" },
+        "tls-key": { type: "string" },
+        "tls-ca": { type: "string" },
+        base: { type: "string" },
+      },
+      strict: true,
+    }).values;
+  } catch (error) {
+    throw new TypeError(
+      `${error instanceof Error ? error.message : error}\n${USAGE}`,
+    );
+  }
+}
+
 /** `host:port` (IPv6 as `[::1]:port`) or a Unix socket path (anything with a `/`). */
 function parseListenAddress(text: string): Address {
   if (text.includes("/")) return text;
   const colon = text.lastIndexOf(":");
-  const port = Number(text.slice(colon + 1));
-  if (colon < 0 || !Number.isInteger(port)) {
+  const hostname = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
+  const digits = text.slice(colon + 1);
+  // Digits only: Number() would take "", " 1", "0x10" and "1e3" too.
+  const port = /^\d{1,5}$/.test(digits) ? Number(digits) : NaN;
+  if (colon <= 0 || hostname === "" || !(port <= 65535)) {
     throw new TypeError(`Invalid --addr "${text}"\n${USAGE}`);
   }
-  return { hostname: text.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port };
+  return { hostname, port };
 }
 
 if (import.meta.main) {

@@ -1,5 +1,6 @@
 // The entry point of a container Worker (see start_container_worker.ts).
 import { messagePortTransport } from "../channel/message_port_transport.ts";
+import type { Transport } from "../channel/transport.ts";
 import { CODECS } from "./_codec_names.ts";
 import { internals } from "./_internal.ts";
 import { Container } from "./container.ts";
@@ -18,7 +19,9 @@ export type WorkerCommand =
     parent: string;
     port: MessagePort;
   }
-  | { type: "attach"; addr: string; port: MessagePort };
+  | { type: "attach"; addr: string; port: MessagePort }
+  /** The sibling at `addr` was terminated: drop the link to it. */
+  | { type: "detach"; addr: string };
 
 /** What the worker answers. */
 export type WorkerReport =
@@ -34,16 +37,24 @@ const scope = self as unknown as {
 
 const created = Promise.withResolvers<Container>();
 created.promise.catch(() => {});
+/** The links to sibling workers by address. */
+const siblings = new Map<string, Transport>();
 
 scope.onmessage = async (event) => {
   const command = event.data;
-  if (command.type === "attach") {
-    // Links to sibling workers; they may come before the container is made.
+  if (command.type === "attach" || command.type === "detach") {
+    // Links to sibling workers; they may come before the container is made
+    // (and are handled in order, as both wait for it).
     const container = await created.promise;
-    internals.get(container)!.attach(
-      command.addr,
-      messagePortTransport(command.port),
-    );
+    // A terminated sibling tells nobody; closing the link fails the calls
+    // waiting for it instead of leaving them pending forever.
+    siblings.get(command.addr)?.close?.();
+    siblings.delete(command.addr);
+    if (command.type === "attach") {
+      const transport = messagePortTransport(command.port);
+      siblings.set(command.addr, transport);
+      internals.get(container)!.attach(command.addr, transport);
+    }
     return;
   }
   try {

@@ -1,3 +1,4 @@
+import { pathToFileURL } from "node:url";
 import { expose } from "../rpc/expose.ts";
 import { Agent } from "./agent.ts";
 import type { Container } from "./container.ts";
@@ -53,7 +54,8 @@ export class Manager extends Agent {
    */
   constructor(container: Container, options: ManagerOptions = {}) {
     super(container);
-    this.#base = options.base ?? `file://${Deno.cwd()}/`;
+    // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
+    this.#base = options.base ?? pathToFileURL(`${Deno.cwd()}/`).href;
     this.#onStop = options.onStop;
   }
 
@@ -127,6 +129,13 @@ export async function loadAgentClass(
   const url = new URL(spec.slice(0, hash), base);
   const name = spec.slice(hash + 1);
   const module = await import(url.href);
+  if (!(name in module)) {
+    throw new TypeError(
+      `Invalid agent spec ${
+        JSON.stringify(spec)
+      }: module "${url.href}" has no export "${name}"`,
+    );
+  }
   const value = module[name];
   if (typeof value !== "function" || !(value.prototype instanceof Agent)) {
     throw new TypeError(

@@ -17,9 +17,17 @@ export interface StartContainerProcessOptions {
   tls?: { cert: string; key: string; ca?: string };
   /** Where relative `spawn` specs are resolved from. @default {the current directory} */
   base?: string;
-  /** Deno permission flags of the process. @default {["--allow-net", "--allow-read"]} */
+  /**
+   * Deno permission flags of the process.
+   *
+   * @default {["--allow-net", "--allow-read"], plus "--allow-write" for a Unix socket `addr`}
+   */
   permissions?: string[];
-  /** Stops waiting for the process to be ready. */
+  /**
+   * Stops waiting for the process to be ready: it is killed and the call
+   * rejects with the signal's reason. Once started, the process is no
+   * longer tied to the signal.
+   */
   signal?: AbortSignal;
 }
 
@@ -32,8 +40,9 @@ export interface ContainerProcess extends AsyncDisposable {
   /** The process. */
   readonly process: Deno.ChildProcess;
   /**
-   * Asks the manager to stop and waits for the process to exit; kills it
-   * if it does not exit within `timeout` milliseconds (default 5000).
+   * Asks the manager to stop (or, if it cannot be reached, sends SIGTERM)
+   * and waits for the process to exit; kills it if it does not exit within
+   * `timeout` milliseconds (default 5000).
    */
   stop(timeout?: number): Promise<Deno.CommandStatus>;
   /** Kills the process and waits for it to exit. */
@@ -48,6 +57,8 @@ export interface ContainerProcess extends AsyncDisposable {
  * @returns The process, its address and its manager's proxy.
  * @throws {TypeError} For a codec without a command-line name.
  * @throws {Error} If the process exits before it is ready.
+ * @throws {DOMException} The signal's reason (an `AbortError` by default) if
+ *   `options.signal` is aborted first.
  *
  * @example
  * ```ts ignore
@@ -61,12 +72,20 @@ export interface ContainerProcess extends AsyncDisposable {
 export async function startContainerProcess(
   options: StartContainerProcessOptions,
 ): Promise<ContainerProcess> {
+  const addr = options.addr ?? "127.0.0.1:0";
+  // Listening on a Unix socket creates a file (cli.ts takes a path by its `/`).
+  const permissions = options.permissions ??
+    [
+      "--allow-net",
+      "--allow-read",
+      ...(addr.includes("/") ? ["--allow-write"] : []),
+    ];
   const args = [
     "run",
-    ...(options.permissions ?? ["--allow-net", "--allow-read"]),
+    ...permissions,
     new URL("../cli.ts", import.meta.url).href,
     "--addr",
-    options.addr ?? "127.0.0.1:0",
+    addr,
     "--codec",
     codecName(options.codec),
   ];
@@ -81,22 +100,29 @@ export async function startContainerProcess(
     if (options.tls.ca !== undefined) args.push("--tls-ca", options.tls.ca);
   }
   if (options.base !== undefined) args.push("--base", options.base);
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  // Not `Deno.Command`'s `signal`: that would kill the process whenever the
+  // signal is aborted, also long after it is ready.
   const process = new Deno.Command(Deno.execPath(), {
     args,
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",
-    signal: options.signal,
   }).spawn();
   const lines = process.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
     new LineSplitter(),
   );
   const reader = lines.getReader();
+  // Cancelling ends the pending read below, which then throws the reason.
+  const onAbort = () => reader.cancel().catch(() => {});
+  signal?.addEventListener("abort", onAbort, { once: true });
   let ready: { addr: string; manager: string } | undefined;
   try {
     while (ready === undefined) {
       const { value, done } = await reader.read();
       if (done) {
+        signal?.throwIfAborted();
         throw new Error("The container process exited before it was ready");
       }
       try {
@@ -119,6 +145,8 @@ export async function startContainerProcess(
     }
     await process.status;
     throw error;
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
   }
   // Keep draining the pipe, or the child blocks once it is full: its output is ours.
   const drained = (async () => {
@@ -138,9 +166,15 @@ export async function startContainerProcess(
   })();
   let manager: AgentProxy<Manager>;
   try {
-    manager = await options.container.connect<Manager>(ready.manager);
+    manager = await options.container.connect<Manager>(ready.manager, {
+      signal,
+    });
   } catch (error) {
-    process.kill();
+    try {
+      process.kill();
+    } catch {
+      // Exited already.
+    }
     await exited;
     throw error;
   }
@@ -153,7 +187,16 @@ export async function startContainerProcess(
     return await exited;
   };
   const stop = async (timeout = 5000): Promise<Deno.CommandStatus> => {
-    await manager.stop().catch(() => {});
+    const asked = await manager.stop().then(() => true, () => false);
+    if (!asked) {
+      // The manager is out of reach (e.g. this container is shut down):
+      // SIGTERM asks cli.ts for the same clean shutdown.
+      try {
+        process.kill("SIGTERM");
+      } catch {
+        // Exited already.
+      }
+    }
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) =>
       timer = setTimeout(() => resolve("late"), timeout)

@@ -1,3 +1,4 @@
+import { pathToFileURL } from "node:url";
 import { messagePortTransport } from "../channel/message_port_transport.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import { codecName } from "./_codec_names.ts";
@@ -30,7 +31,10 @@ export interface ContainerWorker extends AsyncDisposable {
   readonly worker: Worker;
   /** Asks the manager to stop, waits for the worker container to shut down, ends the Worker. */
   stop(): Promise<void>;
-  /** Ends the Worker at once. */
+  /**
+   * Ends the Worker at once. Calls waiting for its agents (from the parent
+   * container or sibling workers) fail with `ConnectionClosedError`.
+   */
   terminate(): void;
 }
 
@@ -47,7 +51,8 @@ let counter = 0;
  *
  * @param options See {@linkcode StartContainerWorkerOptions}.
  * @returns The worker, its address and its manager's proxy.
- * @throws {TypeError} For a codec that is not built in, or a name in use.
+ * @throws {TypeError} For a codec that is not built in, or a name that is
+ *   empty, contains `/` or is in use.
  * @throws {Error} If the worker fails to start.
  *
  * @example
@@ -66,6 +71,10 @@ export async function startContainerWorker(
   const codec = codecName(options.codec);
   const name = options.name ?? `w${++counter}`;
   const addr = `worker://${name}/`;
+  // Checked before a Worker is spent on it (the worker would refuse it too).
+  if (name === "" || name.includes("/")) {
+    throw new TypeError(`Cannot start worker: invalid name "${name}"`);
+  }
   let siblings = workersOf.get(parent);
   if (siblings === undefined) workersOf.set(parent, siblings = new Map());
   if (siblings.has(name)) {
@@ -80,14 +89,16 @@ export async function startContainerWorker(
   const post = (command: WorkerCommand, transfer: Transferable[]) =>
     worker.postMessage(command, transfer);
   const link = new MessageChannel();
-  internals.get(parent)!.attach(addr, messagePortTransport(link.port1));
+  const parentLink = messagePortTransport(link.port1);
+  internals.get(parent)!.attach(addr, parentLink);
   const start = options.externalClockStart;
   post({
     type: "init",
     name,
     codec,
     clockStart: start instanceof Date ? start.toISOString() : start,
-    base: options.base ?? `file://${Deno.cwd()}/`,
+    // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
+    base: options.base ?? pathToFileURL(`${Deno.cwd()}/`).href,
     parent: parent.addr,
     port: link.port2,
   }, [link.port2]);
@@ -103,7 +114,19 @@ export async function startContainerWorker(
     );
   }
   siblings.set(name, worker);
-  const forget = () => siblings.delete(name);
+  const terminate = () => {
+    if (siblings.get(name) !== worker) return;
+    siblings.delete(name);
+    worker.terminate();
+    // A terminated Worker tells nobody: drop the links to it, so that calls
+    // waiting for its agents fail instead of waiting forever.
+    parentLink.close?.();
+    for (const sibling of siblings.values()) {
+      sibling.postMessage({ type: "detach", addr } satisfies WorkerCommand);
+    }
+  };
+  // An uncaught error ends the Worker, just as silently.
+  reports.onError = terminate;
 
   let manager: AgentProxy<Manager>;
   try {
@@ -117,20 +140,18 @@ export async function startContainerWorker(
     }
     manager = await parent.connect<Manager>(report.manager);
   } catch (error) {
-    forget();
-    worker.terminate();
+    terminate();
     throw error;
   }
   let stopping: Promise<void> | null = null;
-  const terminate = () => {
-    forget();
-    worker.terminate();
-  };
   const stop = () =>
     stopping ??= (async () => {
       const stopped = reports.next();
-      await manager.stop().catch(() => {});
-      await stopped.catch(() => {});
+      stopped.catch(() => {});
+      // Without an answer (the worker or the parent container is gone
+      // already), no "stopped" report may ever come: do not wait for it.
+      const asked = await manager.stop().then(() => true, () => false);
+      if (asked) await stopped.catch(() => {});
       terminate();
     })();
   return {
@@ -145,6 +166,8 @@ export async function startContainerWorker(
 
 /** The worker's reports, in order; an error event rejects the next one. */
 class ReportQueue {
+  /** Called on an uncaught error in the worker, which ends it. */
+  onError: () => void = () => {};
   #reports: WorkerReport[] = [];
   #waiter: PromiseWithResolvers<WorkerReport> | null = null;
   #error: unknown = undefined;
@@ -163,6 +186,7 @@ class ReportQueue {
       this.#error = new Error(`The worker failed: ${event.message}`);
       this.#waiter?.reject(this.#error);
       this.#waiter = null;
+      this.onError();
     };
   }
 
