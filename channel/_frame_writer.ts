@@ -77,10 +77,14 @@ export class FrameWriter {
     this.#writer.releaseLock();
   }
 
-  /** Drops what is queued and aborts the stream; never throws. */
-  async abort(reason: unknown): Promise<void> {
+  /**
+   * Drops what is queued and aborts the stream; never throws. It does not
+   * wait: a write in flight (e.g. to a peer that stopped reading) ends only
+   * when the transport is closed.
+   */
+  abort(reason: unknown): void {
     this.#fail(reason);
-    await this.#writer.abort(reason).catch(() => {});
+    this.#writer.abort(reason).catch(() => {});
     this.#writer.releaseLock();
   }
 

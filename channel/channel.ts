@@ -252,10 +252,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     // Backpressure: while the socket is behind, wait before queuing more.
     const ready = this.#writer.ready;
     if (ready !== undefined) {
-      return ready.then(
-        () => this.send(content, options),
-        () => this.send(content, options),
-      );
+      return this.#sendWhenReady(ready, content, options);
     }
     const id = this.#nextId;
     let written: Promise<void> | undefined;
@@ -294,6 +291,38 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       };
     }
     return promise;
+  }
+
+  /** `send` once the socket has drained; cancellation covers the wait too. */
+  async #sendWhenReady(
+    ready: Promise<void>,
+    content: unknown,
+    options: SendOptions | undefined,
+  ): Promise<unknown> {
+    const started = performance.now();
+    const signal = options?.signal;
+    const timeout = options?.timeout;
+    const gaveUp = Promise.withResolvers<never>();
+    const onAbort = () => gaveUp.reject(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = timeout === undefined ? undefined : setTimeout(() => {
+      gaveUp.reject(
+        new DOMException(
+          `Request to ${this.peer} timed out after ${timeout} ms`,
+          "TimeoutError",
+        ),
+      );
+    }, timeout);
+    try {
+      await Promise.race([ready.catch(() => {}), gaveUp.promise]);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+    }
+    const left = timeout === undefined
+      ? undefined
+      : Math.max(0, timeout - (performance.now() - started));
+    return await this.send(content, { signal, timeout: left });
   }
 
   /**
@@ -577,7 +606,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       // Cut the connection only if frames are stuck; unanswered requests
       // alone still allow a clean close.
       if (timedOut && !this.#writer.idle) {
-        await this.#writer.abort(
+        this.#writer.abort(
           new ConnectionClosedError(
             `Closing the channel to ${this.peer} timed out after ${timeout} ms`,
           ),
@@ -587,17 +616,23 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       }
     } else {
       this.#final = true;
-      await this.#writer.abort(error);
+      this.#writer.abort(error);
     }
+    // Closing the transport also ends a write stuck on a peer that does
+    // not read, which an abort alone would wait for.
+    this.#closeTransport();
     await this.#reader.cancel().catch(() => {});
     await this.#readLoop;
     this.#reader.releaseLock();
+    if (error === undefined) this.#closed.resolve();
+    else this.#closed.reject(error);
+  }
+
+  #closeTransport(): void {
     try {
       this.#transport.close?.();
     } catch {
       // Gone already.
     }
-    if (error === undefined) this.#closed.resolve();
-    else this.#closed.reject(error);
   }
 }

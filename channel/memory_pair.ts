@@ -24,15 +24,39 @@ import type { Transport } from "./transport.ts";
  * ```
  */
 export function createMemoryPair(): [Transport, Transport] {
-  // Copies on write: the writer may reuse its buffer, as with a socket.
-  const aToB = new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, controller) => controller.enqueue(chunk.slice()),
-  });
-  const bToA = new TransformStream<Uint8Array, Uint8Array>({
-    transform: (chunk, controller) => controller.enqueue(chunk.slice()),
-  });
+  const aToB = new Pipe();
+  const bToA = new Pipe();
+  // Closing an end is like a socket reset once its streams are done with:
+  // both directions fail, which also ends a write stuck on a peer that does
+  // not read. After a clean close both are finished already.
+  const close = () => {
+    aToB.reset();
+    bToA.reset();
+  };
   return [
-    { readable: bToA.readable, writable: aToB.writable },
-    { readable: aToB.readable, writable: bToA.writable },
+    { readable: bToA.readable, writable: aToB.writable, close },
+    { readable: aToB.readable, writable: bToA.writable, close },
   ];
+}
+
+/** One direction: copies on write, since the writer may reuse its buffer, as with a socket. */
+class Pipe extends TransformStream<Uint8Array, Uint8Array> {
+  #controller!: TransformStreamDefaultController<Uint8Array>;
+
+  constructor() {
+    let saved!: TransformStreamDefaultController<Uint8Array>;
+    super({
+      start: (controller) => {
+        saved = controller;
+      },
+      transform: (chunk, controller) => controller.enqueue(chunk.slice()),
+    });
+    this.#controller = saved;
+  }
+
+  reset(): void {
+    this.#controller.error(
+      new DOMException("The connection was reset", "NetworkError"),
+    );
+  }
 }

@@ -877,3 +877,25 @@ Deno.test("backpressure: for await drains a full queue", async () => {
   await client.close();
   await served;
 });
+
+Deno.test("backpressure: a send waiting for the socket honours its timeout and signal", async () => {
+  const [a, b] = createMemoryPair();
+  // The peer does not read, so writes stall and the tiny queue fills.
+  const channel = new Channel(a, { highWaterMark: 16 });
+  channel.send("x".repeat(64)).catch(() => {});
+  channel.send("y".repeat(64)).catch(() => {});
+  await assert.rejects(channel.send("late", { timeout: 20 }), {
+    name: "TimeoutError",
+  });
+  const controller = new AbortController();
+  const aborted = channel.send("aborted", { signal: controller.signal });
+  const reason = new Error("no longer needed");
+  controller.abort(reason);
+  await assert.rejects(aborted, (error) => error === reason);
+  // A waiting send without cancellation settles when the channel closes.
+  const waiting = channel.send("waiting");
+  await channel.close({ timeout: 0 });
+  await assert.rejects(waiting, ConnectionClosedError);
+  // The stuck frames were not delivered: the peer sees the connection reset.
+  await assert.rejects(b.readable.getReader().read(), { name: "NetworkError" });
+});
