@@ -28,7 +28,7 @@ import { CODECS } from "./agent/_codec_names.ts";
 
 const USAGE =
   `Usage: cli.ts [--addr HOST:PORT | --addr UNIX_PATH] [--codec json|msgpack|msgpackblosc]
-              [--clock realtime|external] [--start ISO_DATE]
+              [--clock realtime|external] [--start ISO_DATE] [--init-time=SECONDS]
               [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--base URL]`;
 
 /**
@@ -55,6 +55,13 @@ export async function main(args: string[]): Promise<void> {
   if (values.clock !== "realtime" && values.clock !== "external") {
     throw new TypeError(`Unknown clock "${values.clock}"\n${USAGE}`);
   }
+  // aiomas's masters start external clocks at -1 so that set_time(0) works.
+  const initTime = Number(values["init-time"] ?? 0);
+  if (!Number.isFinite(initTime)) {
+    throw new TypeError(
+      `Invalid --init-time "${values["init-time"]}"\n${USAGE}`,
+    );
+  }
   if (values.clock === "external" && values.start === undefined) {
     throw new TypeError(`--clock external needs --start <ISO date>\n${USAGE}`);
   }
@@ -75,7 +82,7 @@ export async function main(args: string[]): Promise<void> {
   const container = await Container.create(parseListenAddress(values.addr), {
     codec,
     clock: values.clock === "external"
-      ? new ExternalClock(values.start!)
+      ? new ExternalClock(values.start!, initTime)
       : undefined,
     tls: values["tls-cert"] === undefined ? undefined : {
       cert: await Deno.readTextFile(values["tls-cert"]),
@@ -109,6 +116,7 @@ interface CliOptions {
   codec: string;
   clock: string;
   start?: string;
+  "init-time"?: string;
   "tls-cert"?: string;
   "tls-key"?: string;
   "tls-ca"?: string;
@@ -125,6 +133,7 @@ function parseOptions(args: string[]): CliOptions {
         codec: { type: "string", default: "json" },
         clock: { type: "string", default: "realtime" },
         start: { type: "string" },
+        "init-time": { type: "string" },
         "tls-cert": { type: "string" },
         "tls-key": { type: "string" },
         "tls-ca": { type: "string" },

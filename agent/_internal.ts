@@ -13,6 +13,12 @@ export interface ContainerInternals {
    * to or from a Worker): both ends serve their container over it.
    */
   attach(addr: string, transport: Transport): void;
+  /**
+   * Runs `task` when the container shuts down, before its connections
+   * close (e.g. to stop the Workers it started). Returns a function that
+   * unregisters it.
+   */
+  onShutdown(task: () => Promise<void>): () => void;
 }
 
 /** Each container's internals, set by its constructor. */

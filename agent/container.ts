@@ -138,6 +138,7 @@ export class Container implements AsyncDisposable {
   #shutdown: Promise<void> | null = null;
   /** Aborted at shutdown, with the error that connects in progress reject with. */
   #closing = new AbortController();
+  #shutdownTasks = new Set<() => Promise<void>>();
   #localCaller: Caller = (path, args) => this.#callLocal(path, args);
 
   private constructor(
@@ -168,6 +169,10 @@ export class Container implements AsyncDisposable {
         );
       },
       attach: (addr, transport) => this.#attach(addr, transport),
+      onShutdown: (task) => {
+        this.#shutdownTasks.add(task);
+        return () => this.#shutdownTasks.delete(task);
+      },
     });
   }
 
@@ -332,6 +337,10 @@ export class Container implements AsyncDisposable {
       if (this.#localName !== undefined) {
         localContainers.delete(this.#localName);
       }
+      // E.g. Workers it started: stopped while their links still work.
+      await Promise.all(
+        [...this.#shutdownTasks].map((task) => task().catch(() => {})),
+      );
       const outgoing = [...this.#connections.values()].map((pending) =>
         pending.then(({ client }) => client.close(), () => {})
       );

@@ -13,6 +13,8 @@ export interface StartContainerProcessOptions {
   codec?: CodecClass;
   /** Give the new container an `ExternalClock` starting at this date. */
   externalClockStart?: Date | string;
+  /** The external clock's initial time in seconds (aiomas masters use -1). @default {0} */
+  externalClockInitTime?: number;
   /** TLS files (paths) for the new container. */
   tls?: { cert: string; key: string; ca?: string };
   /** Where relative `spawn` specs are resolved from. @default {the current directory} */
@@ -94,6 +96,9 @@ export async function startContainerProcess(
       ? options.externalClockStart.toISOString()
       : options.externalClockStart;
     args.push("--clock", "external", "--start", start);
+    if (options.externalClockInitTime !== undefined) {
+      args.push(`--init-time=${options.externalClockInitTime}`);
+    }
   }
   if (options.tls !== undefined) {
     args.push("--tls-cert", options.tls.cert, "--tls-key", options.tls.key);

@@ -114,9 +114,11 @@ export async function startContainerWorker(
     );
   }
   siblings.set(name, worker);
+  let unregister = () => {};
   const terminate = () => {
     if (siblings.get(name) !== worker) return;
     siblings.delete(name);
+    unregister();
     worker.terminate();
     // A terminated Worker tells nobody: drop the links to it, so that calls
     // waiting for its agents fail instead of waiting forever.
@@ -146,6 +148,7 @@ export async function startContainerWorker(
   let stopping: Promise<void> | null = null;
   const stop = () =>
     stopping ??= (async () => {
+      unregister();
       const stopped = reports.next();
       stopped.catch(() => {});
       // Without an answer (the worker or the parent container is gone
@@ -154,6 +157,8 @@ export async function startContainerWorker(
       if (asked) await stopped.catch(() => {});
       terminate();
     })();
+  // The parent's shutdown stops the worker too, so no Worker outlives it.
+  unregister = internals.get(parent)!.onShutdown(() => stop());
   return {
     addr,
     manager,

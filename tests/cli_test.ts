@@ -131,6 +131,10 @@ Deno.test("main() refuses bad arguments with a TypeError and the usage", async (
         ["--clock", "external", "--start", "yesterday"],
         'Invalid --start date "yesterday"',
       ],
+      [
+        ["--clock", "external", "--start", "2016-01-01", "--init-time", "soon"],
+        'Invalid --init-time "soon"',
+      ],
       [["--tls-cert", "c.pem"], "--tls-cert and --tls-key go together"],
       [["--tls-key", "c.key"], "--tls-cert and --tls-key go together"],
       [["--tls-ca", "ca.pem"], "--tls-ca needs --tls-cert and --tls-key"],
@@ -301,5 +305,22 @@ Deno.test("cli.ts with mutual TLS", async () => {
     assert.equal(await agent.echo(3), "tls:3");
   }
   cli.child.kill("SIGTERM");
+  assert.equal((await cli.finish()).status.code, 0);
+});
+
+Deno.test("cli.ts --init-time -1 lets a master set the time to 0 first, as aiomas does", async () => {
+  await using cli = await startCli([
+    "--clock",
+    "external",
+    "--start",
+    "2016-01-01T00:00:00+00:00",
+    // A negative value needs the "=" form (node:util parseArgs).
+    "--init-time=-1",
+  ]);
+  await using master = await Container.create(LOCAL);
+  const proxy = await master.connect<Manager>(cli.ready.manager);
+  assert.equal(await proxy.set_time(0), null);
+  await assert.rejects(proxy.set_time(0), { remoteName: "RangeError" });
+  assert.equal(await proxy.stop(), null);
   assert.equal((await cli.finish()).status.code, 0);
 });

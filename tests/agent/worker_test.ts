@@ -326,3 +326,16 @@ for (
     }
   });
 }
+
+Deno.test("a container's shutdown stops the Workers it started", async () => {
+  const container = await Container.create(LOCAL);
+  const worker = await startContainerWorker({ container });
+  const stopped = Promise.withResolvers<void>();
+  worker.worker.addEventListener("message", (event) => {
+    if ((event as MessageEvent).data?.type === "stopped") stopped.resolve();
+  });
+  await container.shutdown();
+  // The worker container was stopped through its manager, not just cut off.
+  await stopped.promise;
+  await worker.stop();
+});
