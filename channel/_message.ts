@@ -1,3 +1,4 @@
+import { describe } from "../codecs/serializer_registry.ts";
 import { ProtocolError } from "../errors.ts";
 
 /** Message types on the wire. */
@@ -22,8 +23,28 @@ export function checkMessage(value: unknown): Message {
   const type = value[0];
   if (type !== REQUEST && type !== RESULT && type !== ERROR) {
     throw new ProtocolError(
-      `Cannot decode message: unknown message type ${String(type)}`,
+      `Cannot decode message: unknown message type ${formatPeerValue(type)}`,
     );
   }
   return value as Message;
+}
+
+/**
+ * Formats a value received from a peer for an error message without
+ * calling any of its methods (a peer's object may hold a "toString" key).
+ */
+export function formatPeerValue(value: unknown): string {
+  switch (typeof value) {
+    case "string":
+      return JSON.stringify(
+        value.length > 64 ? value.slice(0, 64) + "…" : value,
+      );
+    case "number":
+    case "boolean":
+    case "bigint":
+    case "undefined":
+      return String(value);
+    default:
+      return value === null ? "null" : describe(value);
+  }
 }

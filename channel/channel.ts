@@ -8,7 +8,7 @@ import {
 } from "../errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameParser } from "./_frame_parser.ts";
 import { FrameWriter } from "./_frame_writer.ts";
-import { checkMessage, ERROR, REQUEST } from "./_message.ts";
+import { checkMessage, ERROR, formatPeerValue, REQUEST } from "./_message.ts";
 import { Queue } from "./_queue.ts";
 import { Request, RESOLVED } from "./request.ts";
 import type { Transport } from "./transport.ts";
@@ -138,17 +138,14 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     try {
       written = this.#write([type, id, content], true);
     } catch (error) {
-      // Not sent: the request stays open and may be answered again.
-      if (error instanceof SerializationError) throw error;
-      this.#answered();
-      return Promise.reject(this.#closeReason ?? error);
+      return Promise.reject(this.#replyError(type, id, error));
     }
     if (written === undefined) {
       this.#answered();
       return RESOLVED;
     }
     // An async codec, or the socket fell behind with this reply.
-    return this.#settleReply(written);
+    return this.#settleReply(type, id, written);
   };
 
   async #respondLater(
@@ -161,24 +158,45 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     try {
       written = this.#write([type, id, content], true);
     } catch (error) {
-      if (error instanceof SerializationError) throw error;
-      this.#answered();
-      throw this.#closeReason ?? error;
+      throw this.#replyError(type, id, error);
     }
-    await this.#settleReply(written);
+    await this.#settleReply(type, id, written);
   }
 
-  async #settleReply(written: Promise<void> | undefined): Promise<void> {
+  async #settleReply(
+    type: 1 | 2,
+    id: unknown,
+    written: Promise<void> | undefined,
+  ): Promise<void> {
     try {
       await written;
     } catch (error) {
-      if (error instanceof SerializationError) throw error;
-      this.#answered();
-      // A reply waiting for the transport to drain gets the raw write error
-      // (e.g. BrokenPipe) when the connection fails: report the close instead.
-      throw this.#closeReason ?? error;
+      throw this.#replyError(type, id, error);
     }
     this.#answered();
+  }
+
+  /** What a reply that could not be sent rejects with. */
+  #replyError(type: 1 | 2, id: unknown, error: unknown): unknown {
+    if (error instanceof SerializationError) {
+      // Not sent: the request stays open and may be answered again (fail).
+      if (type !== ERROR) return error;
+      // An error text always encodes: it is the id that cannot be sent back.
+      this.#answered();
+      this.#fail(
+        new ProtocolError(
+          `Cannot answer request ${
+            formatPeerValue(id)
+          } from ${this.peer}: its id cannot be sent back (${error.message})`,
+          { cause: error },
+        ),
+      );
+      return this.#closeReason;
+    }
+    this.#answered();
+    // A reply waiting for the transport to drain gets the raw write error
+    // (e.g. BrokenPipe) when the connection fails: report the close instead.
+    return this.#closeReason ?? error;
   }
 
   /**
@@ -409,6 +427,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       throw this.#closeReason;
     }
     const encoded = this.codec.encode(message);
+    // The chain handles a failed async encoding when it gets there; until
+    // then it must not count as unhandled.
+    if (encoded instanceof Promise) encoded.catch(() => {});
     if (encoded instanceof Uint8Array && this.#sendChain === null) {
       return this.#writer.write(encoded);
     }
@@ -533,12 +554,17 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         (id as number) < this.#nextId
       ) return;
       throw new ProtocolError(
-        `Cannot handle reply from ${this.peer}: no request has id ${id}`,
+        `Cannot handle reply from ${this.peer}: no request has id ${
+          formatPeerValue(id)
+        }`,
       );
     }
     this.#pending.delete(id as number);
     if (type === ERROR) {
-      const text = typeof content === "string" ? content : String(content);
+      // aiomas sends a string; anything else is shown, never called into.
+      const text = typeof content === "string"
+        ? content
+        : formatPeerValue(content);
       this.#settle(pending, new RemoteError(this.peer, text), false);
     } else {
       this.#settle(pending, content, true);

@@ -157,6 +157,13 @@ export class MsgPackWriter {
         return;
       }
     }
+    // TextEncoder would turn a lone surrogate into U+FFFD without a word
+    // (and Python refuses such strings): refuse it here.
+    if (!value.isWellFormed()) {
+      throw new SerializationError(
+        "Cannot encode a string with a lone surrogate as MsgPack",
+      );
+    }
     const maxBytes = length * 3;
     const headerSize = maxBytes < 32
       ? 1

@@ -189,8 +189,12 @@ export function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value === "function") return "a function";
   if (typeof value === "object") {
-    const name = (value as { constructor?: { name?: string } }).constructor
-      ?.name;
+    // Never call into the value: it may come from a peer (a "toString" key,
+    // a proxy under "constructor", …).
+    const ctor = Object.getPrototypeOf(value)?.constructor;
+    const name = typeof ctor === "function" && typeof ctor.name === "string"
+      ? ctor.name
+      : "";
     return name ? `a ${name}` : "an object";
   }
   return `a ${typeof value}`;

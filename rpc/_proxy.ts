@@ -42,7 +42,26 @@ export function createRemote(
           new TypeError("Cannot call a remote service itself: name a method"),
         );
       }
-      return caller(path, args);
+      // Called as then(resolve, reject): a peer's value held this proxy
+      // under "then" and something awaited it. Refuse, or the await hangs.
+      if (
+        args.length === 2 && typeof args[0] === "function" &&
+        typeof args[1] === "function" && !remotes.has(args[0]) &&
+        !remotes.has(args[1])
+      ) {
+        args[1](
+          new TypeError(
+            `Cannot await ${label}: a remote proxy is not a thenable`,
+          ),
+        );
+        return undefined;
+      }
+      const result = caller(path, args);
+      // Code may call a proxy without awaiting it (e.g. a peer's value with
+      // a proxy under "valueOf"): its failure must not be an unhandled
+      // rejection, which ends a Deno process. Awaiting callers still see it.
+      result.catch(() => {});
+      return result;
     },
     set: () => false,
   });

@@ -600,7 +600,7 @@ const badInputs: [string, Uint8Array, RegExp, ChannelOptions?][] = [
   [
     "an error reply with an unknown id",
     frame(utf8.encode('[2, "x", "E: e\\n"]')),
-    /no request has id x/,
+    /no request has id "x"/,
   ],
   [
     "an unknown __type__ typeid",

@@ -351,7 +351,7 @@ Deno.test("MessageDecoderStream: bad JSON payloads are ProtocolErrors", async ()
     [json("[0, 0, 1, 2]"), /expected a \[type, id, content\] array/],
     [json('"str"'), /expected a \[type, id, content\] array/],
     [json("[7, 0, null]"), /unknown message type 7/],
-    [json('["0", 0, null]'), /unknown message type 0/],
+    [json('["0", 0, null]'), /unknown message type "0"/],
     [json('[0, 0, {"__type__": [0, 1]}]'), /Cannot decode message.*typeid 0/],
   ];
   for (const [payload, pattern] of cases) {

@@ -129,7 +129,6 @@ Deno.test("msgpack: strings are str with the smallest header, by UTF-8 length", 
     "€".repeat(21846), // 65538 bytes
     "a".repeat(65535),
     "a".repeat(65536),
-    "\ud800", // a lone surrogate is sent as U+FFFD
   ];
   for (const s of strings) {
     const utf8 = new TextEncoder().encode(s);
@@ -431,5 +430,20 @@ Deno.test("msgpack: a __type__ key is resolved in maps with other keys too", () 
   assert.deepStrictEqual(
     codec.decode(unhex("82a85f5f747970655f5f9200a178" + "a16102")),
     { tag: "x" },
+  );
+});
+
+Deno.test("msgpack: a string with a lone surrogate is refused, not changed", () => {
+  for (const s of ["\ud800", "a\udc00b", "😀".slice(0, 1) + "x".repeat(40)]) {
+    assert.throws(
+      () => new MsgPackCodec().encode([1, 0, s]),
+      SerializationError,
+      JSON.stringify(s),
+    );
+  }
+  // Well-formed astral characters are fine.
+  assert.deepEqual(
+    new MsgPackCodec().decode(new MsgPackCodec().encode("😀")),
+    "😀",
   );
 });
