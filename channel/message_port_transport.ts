@@ -1,11 +1,15 @@
 import type { Transport } from "./transport.ts";
 
+/** Chunks below this size are copied into the message, larger ones transferred. */
+const SMALL_CHUNK = 4096;
+
 /**
  * A transport over a `MessagePort`, e.g. between a program and its Deno
- * Worker. Chunks that own their whole buffer (as the channel's batched
- * writes do) are transferred, not copied: the writer's view of them is
- * detached afterwards. Of views into a larger buffer, only their bytes are
- * copied.
+ * Worker. Chunks of 4 KiB or more that own their whole buffer (as the
+ * channel's batched writes do) are transferred, not copied: the writer's
+ * view of them is detached afterwards. Smaller chunks are copied, which is
+ * cheaper than a transfer; of views into a larger buffer, only their bytes
+ * are copied.
  *
  * Closing either end (its writable, its readable or `close()`) tells the
  * other end, whose readable then ends, and ends the local readable too: a
@@ -82,7 +86,9 @@ export function messagePortTransport(port: MessagePort): Transport {
       // Posting a view would clone its whole buffer (and share a
       // SharedArrayBuffer): copy just its bytes instead, then move the copy.
       const message = owned ? chunk : chunk.slice();
-      port.postMessage(message, [message.buffer as ArrayBuffer]);
+      // Below a few KiB a copy is cheaper than a transfer (measured).
+      if (message.byteLength < SMALL_CHUNK) port.postMessage(message);
+      else port.postMessage(message, [message.buffer as ArrayBuffer]);
     },
     close: () => close(),
     abort: () => close(),
