@@ -37,27 +37,9 @@ import { Calc, type MathService, Tiny } from "./_agents.ts";
 import { PAYLOAD_48 } from "./_messages.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
+import { numberOption, option } from "./_options.ts";
 
 // ---------------------------------------------------------------- options
-
-function option(name: string): string | undefined {
-  const prefix = `--${name}=`;
-  const found = Deno.args.find((a) =>
-    a === `--${name}` || a.startsWith(prefix)
-  );
-  if (found === undefined) return undefined;
-  return found.startsWith(prefix) ? found.slice(prefix.length) : "";
-}
-
-function numberOption(name: string, fallback: number): number {
-  const value = option(name);
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) {
-    throw new TypeError(`--${name} must be a positive number, got "${value}"`);
-  }
-  return n;
-}
 
 const quick = option("quick") !== undefined;
 const ROUNDS = numberOption("rounds", quick ? 3 : 5);
