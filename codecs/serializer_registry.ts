@@ -195,7 +195,8 @@ export function describe(value: unknown): string {
     const name = typeof ctor === "function" && typeof ctor.name === "string"
       ? ctor.name
       : "";
-    return name ? `a ${name}` : "an object";
+    if (!name) return "an object";
+    return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
   }
   return `a ${typeof value}`;
 }

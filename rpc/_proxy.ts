@@ -37,11 +37,6 @@ export function createRemote(
       return child;
     },
     apply(_target, _this, args) {
-      if (path === "") {
-        return Promise.reject(
-          new TypeError("Cannot call a remote service itself: name a method"),
-        );
-      }
       // Called as then(resolve, reject): a peer's value held this proxy
       // under "then" and something awaited it. Refuse, or the await hangs.
       if (
@@ -55,6 +50,13 @@ export function createRemote(
           ),
         );
         return undefined;
+      }
+      if (path === "") {
+        const refused = Promise.reject(
+          new TypeError("Cannot call a remote service itself: name a method"),
+        );
+        refused.catch(() => {}); // As below: never an unhandled rejection.
+        return refused;
       }
       const result = caller(path, args);
       // Code may call a proxy without awaiting it (e.g. a peer's value with

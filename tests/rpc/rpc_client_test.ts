@@ -257,7 +257,7 @@ for (const kind of KINDS) {
       client.remote.unregistered(),
       remoteError(
         "SerializationError",
-        "Cannot encode a Unregistered: no serializer is registered for it and it is not a service of this connection",
+        "Cannot encode an Unregistered: no serializer is registered for it and it is not a service of this connection",
       ),
     );
     await assert.rejects(
