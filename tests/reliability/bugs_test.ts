@@ -1,8 +1,9 @@
 // Regression tests for the bugs the reliability suite found, one minimal
-// repro each (the fuzz families that found bugs 1–4 are in _fuzz.ts). All
-// were fixed in 9eb10ae; a seventh (close() hanging on a write stuck at a
-// peer that does not read) was fixed in d8b98cd and is covered in
-// faults_test.ts. Each comment says what went wrong, for the record.
+// repro each (the fuzz families that found bugs 1–4 and 7 are in
+// _fuzz.ts). Bugs 1–6 were fixed in 9eb10ae, bug 7 in 108d9b7; close()
+// hanging on a write stuck at a peer that does not read was fixed in
+// d8b98cd and is covered in faults_test.ts. Each comment says what went
+// wrong, for the record.
 import assert from "node:assert/strict";
 import {
   Channel,
@@ -192,6 +193,44 @@ Deno.test({
     }
     assert.deepEqual(unhandled, []);
   },
+});
+
+// Bug 7, in the fixes of bugs 2 and 3 (9eb10ae): the proxy of the peer's
+// root service (a reference with path "") refused every call with
+// `return Promise.reject(...)` before the "then" check and before marking
+// the promise handled. {"valueOf": <root reference>} made an unhandled
+// rejection again, and {"then": <root reference>} returned from an async
+// handler hung the request. Fixed in 108d9b7.
+Deno.test("bug 7: the root reference under valueOf or then: no unhandled rejection, no hang", async () => {
+  const rejections = captureRejections();
+  let unhandled: unknown[] = [];
+  const { server, addr } = await rpcServer(new FuzzService());
+  const raw = await RawPeer.connect(addr);
+  try {
+    const root = '{"__type__": [0, ""]}';
+    await writeAll(
+      raw.conn,
+      frame(utf8.encode(`[0, 1, ["add", [{"valueOf": ${root}}, 1], {}]]`)),
+    );
+    await writeAll(
+      raw.conn,
+      frame(utf8.encode(`[0, 2, ["echoAsync", [{"then": ${root}}], {}]]`)),
+    );
+    const ids: number[] = [];
+    const deadline = performance.now() + 2000;
+    while (ids.length < 2) {
+      const event = await raw.next(deadline);
+      assert.ok(event !== null && event.kind === "frame", `replies: ${ids}`);
+      const [type, id] = JSON.parse(new TextDecoder().decode(event.payload));
+      if (type !== 0) ids.push(id);
+    }
+    assert.deepEqual(ids.sort(), [1, 2]);
+  } finally {
+    await raw.close();
+    await server.close({ timeout: 100 });
+    unhandled = await rejections.stop();
+  }
+  assert.deepEqual(unhandled, []);
 });
 
 // Bug 4. String() on values from the peer. channel/_message.ts
