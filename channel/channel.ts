@@ -297,10 +297,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         this.#giveUp(
           id,
           pending,
-          new DOMException(
-            `Request to ${this.peer} timed out after ${timeout} ms`,
-            "TimeoutError",
-          ),
+          this.#timeoutError(timeout),
         );
       }, timeout);
       pending.cleanup = () => {
@@ -309,6 +306,13 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       };
     }
     return promise;
+  }
+
+  #timeoutError(timeout: number): DOMException {
+    return new DOMException(
+      `Request to ${this.peer} timed out after ${timeout} ms`,
+      "TimeoutError",
+    );
   }
 
   /** `send` once the socket has drained; cancellation covers the wait too. */
@@ -325,10 +329,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     signal?.addEventListener("abort", onAbort, { once: true });
     const timer = timeout === undefined ? undefined : setTimeout(() => {
       gaveUp.reject(
-        new DOMException(
-          `Request to ${this.peer} timed out after ${timeout} ms`,
-          "TimeoutError",
-        ),
+        this.#timeoutError(timeout),
       );
     }, timeout);
     try {

@@ -1,5 +1,5 @@
 import type { Channel, CloseOptions, SendOptions } from "../channel/channel.ts";
-import type { Request } from "../channel/request.ts";
+import { type Request, RESOLVED } from "../channel/request.ts";
 import { describe } from "../codecs/serializer_registry.ts";
 import { SerializationError } from "../errors.ts";
 import { type Caller, createRemote, isRemote } from "./_proxy.ts";
@@ -252,7 +252,10 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   }
 
   #reply(request: Request, result: unknown): void {
-    request.reply(result).catch((error) => {
+    const sent = request.reply(result);
+    // Queued at once (the common case): nothing can fail any more.
+    if (sent === RESOLVED) return;
+    sent.catch((error) => {
       // A result that cannot be encoded becomes an error reply.
       if (error instanceof SerializationError) {
         request.fail(error).catch(() => {});
