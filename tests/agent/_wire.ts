@@ -1,5 +1,6 @@
 // Raw wire helpers for tests that play a peer by hand: frames over a plain
 // Deno.Conn, hex, and counting the connections a container accepts.
+export { frame, textFrame } from "../_frames.ts";
 
 /** Bytes from hex (whitespace is ignored). */
 export function unhex(text: string): Uint8Array {
@@ -14,19 +15,6 @@ export function unhex(text: string): Uint8Array {
 /** Lowercase hex of bytes. */
 export function hex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** A frame: 4-byte big-endian length, then the payload. */
-export function frame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length);
-  out.set(payload, 4);
-  return out;
-}
-
-/** A frame holding a UTF-8 text payload (e.g. JSON). */
-export function textFrame(text: string): Uint8Array {
-  return frame(new TextEncoder().encode(text));
 }
 
 /** Reads whole frames from a connection. */

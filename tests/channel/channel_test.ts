@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { frame } from "../_frames.ts";
 import {
   Channel,
   type ChannelOptions,
@@ -17,14 +18,6 @@ import {
 } from "../../errors.ts";
 
 const utf8 = new TextEncoder();
-
-/** A frame: 4-byte big-endian length + payload. */
-function frame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length);
-  out.set(payload, 4);
-  return out;
-}
 
 /**
  * The other end of a transport, driven by hand: writes raw bytes or JSON

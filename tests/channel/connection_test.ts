@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { textFrame } from "../_frames.ts";
 import { fileURLToPath } from "node:url";
 import {
   type Channel,
@@ -53,15 +54,6 @@ function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
-}
-
-/** A one-line frame. */
-function frame(text: string): Uint8Array {
-  const payload = new TextEncoder().encode(text);
-  const out = new Uint8Array(4 + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length);
-  out.set(payload, 4);
-  return out;
 }
 
 /**
@@ -542,9 +534,9 @@ Deno.test("bad input over a real socket closes that connection only", async () =
   const raw = await Deno.connect(addr);
   try {
     // A valid request is answered...
-    const request = frame('[0, 0, "valid"]');
+    const request = textFrame('[0, 0, "valid"]');
     await raw.write(request);
-    const reply = frame('[1,0,"valid"]');
+    const reply = textFrame('[1,0,"valid"]');
     const buffer = new Uint8Array(reply.length);
     let filled = 0;
     while (filled < reply.length) {

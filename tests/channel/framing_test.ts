@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { frame } from "../_frames.ts";
 import {
   FrameDecoderStream,
   FrameEncoderStream,
@@ -14,14 +15,6 @@ import {
 import { ProtocolError, SerializationError } from "../../errors.ts";
 
 const utf8 = new TextEncoder();
-
-/** A frame: 4-byte big-endian length + payload. */
-function frame(payload: Uint8Array): Uint8Array {
-  const out = new Uint8Array(4 + payload.length);
-  new DataView(out.buffer).setUint32(0, payload.length);
-  out.set(payload, 4);
-  return out;
-}
 
 function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));

@@ -1,0 +1,14 @@
+// Frames written by hand, independent of the code under test.
+
+/** A frame: 4-byte big-endian length, then the payload. */
+export function frame(payload: Uint8Array): Uint8Array {
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setUint32(0, payload.length);
+  out.set(payload, 4);
+  return out;
+}
+
+/** A frame holding a UTF-8 text payload (e.g. JSON). */
+export function textFrame(text: string): Uint8Array {
+  return frame(new TextEncoder().encode(text));
+}
