@@ -80,11 +80,17 @@ export function formatAddress(addr: Deno.Addr | ParsedAddress): string {
   return String(addr.transport);
 }
 
-/** Wraps a connection as a transport. */
+/** Wraps a connection as a transport; the channel uses its `read`/`write`. */
 export function connTransport(conn: Deno.Conn): Transport {
   return {
-    readable: conn.readable,
-    writable: conn.writable,
+    get readable() {
+      return conn.readable;
+    },
+    get writable() {
+      return conn.writable;
+    },
+    read: (buffer) => conn.read(buffer),
+    write: (bytes) => conn.write(bytes),
     close: () => {
       try {
         conn.close();

@@ -5,34 +5,67 @@ import { encodeFrames } from "./_frame_parser.ts";
 const LARGE_PAYLOAD = 64 * 1024;
 
 /**
- * Writes frames to a byte stream, coalescing every frame queued in one
- * turn of the event loop, and those queued while a write is in flight,
- * into a single write. (Flushing on the next macrotask, not microtask,
- * lets the replies of all requests read from one chunk join one write.)
+ * Where batches go: a writable stream, or a function that writes some of a
+ * chunk and says how much (`Deno.Conn.write`), which skips the stream
+ * machinery.
+ */
+export type FrameSink =
+  | WritableStream<Uint8Array>
+  | ((chunk: Uint8Array) => Promise<number>);
+
+/** Options of {@linkcode FrameWriter}. */
+export interface FrameWriterOptions {
+  /** Bytes queued above which `write` returns a promise to wait on. */
+  highWaterMark: number;
+  /** Called once when writing fails. */
+  onError: (error: unknown) => void;
+  /**
+   * Whether more frames are about to come (e.g. replies to requests just
+   * received): while it says so, a flush waits for the next turn of the
+   * event loop, or for {@linkcode FrameWriter.nudge}, to take them along.
+   */
+  holding?: () => boolean;
+}
+
+/**
+ * Writes frames to a byte stream, coalescing frames into as few writes as
+ * possible: every frame queued before the flush runs (a microtask later,
+ * or up to the next turn of the event loop while `holding` says more are
+ * coming), and those queued while a write is in flight, go in one write.
  * The queue is bounded by `highWaterMark` bytes: `write` returns a
  * promise to wait on while it is above that.
  */
 export class FrameWriter {
-  #writer: WritableStreamDefaultWriter<Uint8Array>;
+  #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
+  #writeSome: ((chunk: Uint8Array) => Promise<number>) | null = null;
   #highWaterMark: number;
+  #holding: () => boolean;
   #queue: Uint8Array[] = [];
   /** Bytes queued or being written, headers included. */
   #queuedBytes = 0;
   #hasLarge = false;
   #flushing: Promise<void> | null = null;
+  /** Ends a held flush's wait early. */
+  #release: (() => void) | null = null;
   #error: unknown = undefined;
   #failed = false;
   #drain: PromiseWithResolvers<void> | null = null;
   #onError: (error: unknown) => void;
 
-  constructor(
-    writable: WritableStream<Uint8Array>,
-    highWaterMark: number,
-    onError: (error: unknown) => void,
-  ) {
-    this.#writer = writable.getWriter();
-    this.#highWaterMark = highWaterMark;
-    this.#onError = onError;
+  constructor(sink: FrameSink, options: FrameWriterOptions) {
+    if (typeof sink === "function") this.#writeSome = sink;
+    else this.#writer = sink.getWriter();
+    this.#highWaterMark = options.highWaterMark;
+    this.#onError = options.onError;
+    this.#holding = options.holding ?? (() => false);
+  }
+
+  /** Lets a flush that waits for more frames (see `holding`) write now. */
+  nudge(): void {
+    const release = this.#release;
+    if (release === null) return;
+    this.#release = null;
+    release();
   }
 
   /**
@@ -73,8 +106,10 @@ export class FrameWriter {
   /** Writes what is queued, then closes the stream; never throws. */
   async close(): Promise<void> {
     await this.drained();
-    if (!this.#failed) await this.#writer.close().catch(() => {});
-    this.#writer.releaseLock();
+    const writer = this.#writer;
+    if (writer === null) return;
+    if (!this.#failed) await writer.close().catch(() => {});
+    writer.releaseLock();
   }
 
   /**
@@ -84,12 +119,24 @@ export class FrameWriter {
    */
   abort(reason: unknown): void {
     this.#fail(reason);
-    this.#writer.abort(reason).catch(() => {});
-    this.#writer.releaseLock();
+    this.nudge();
+    const writer = this.#writer;
+    if (writer === null) return;
+    writer.abort(reason).catch(() => {});
+    writer.releaseLock();
   }
 
   async #flush(): Promise<void> {
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    // Frames queued by the code running now join this write.
+    await undefined;
+    if (this.#holding() && !this.#failed) {
+      await new Promise<void>((resolve) => {
+        this.#release = resolve;
+        setImmediate(() => {
+          if (this.#release === resolve) this.nudge();
+        });
+      });
+    }
     try {
       while (this.#queue.length > 0 && !this.#failed) {
         const queue = this.#queue;
@@ -99,9 +146,9 @@ export class FrameWriter {
         let bytes = 0;
         for (const payload of queue) bytes += payload.length + 4;
         if (hasLarge) {
-          for (const chunk of batches(queue)) await this.#writer.write(chunk);
+          for (const chunk of batches(queue)) await this.#write(chunk);
         } else {
-          await this.#writer.write(encodeFrames(queue));
+          await this.#write(encodeFrames(queue));
         }
         this.#queuedBytes -= bytes;
         if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
@@ -114,6 +161,17 @@ export class FrameWriter {
       this.#onError(error);
     } finally {
       this.#flushing = null;
+    }
+  }
+
+  async #write(chunk: Uint8Array): Promise<void> {
+    const writeSome = this.#writeSome;
+    if (writeSome === null) return await this.#writer!.write(chunk);
+    let written = 0;
+    while (written < chunk.length) {
+      written += await writeSome(
+        written === 0 ? chunk : chunk.subarray(written),
+      );
     }
   }
 

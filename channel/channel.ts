@@ -107,7 +107,12 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   readonly peer: string;
   #transport: Transport;
   #writer: FrameWriter;
-  #reader: ReadableStreamDefaultReader<Uint8Array> | ReadableStreamBYOBReader;
+  #reader:
+    | ReadableStreamDefaultReader<Uint8Array>
+    | ReadableStreamBYOBReader
+    | null = null;
+  /** The transport's own `read`, used instead of the stream when present. */
+  #readSome: ((buffer: Uint8Array) => Promise<number | null>) | null = null;
   /** For a byte stream: the buffer every read fills, reused (no allocation per read). */
   #readBuffer: ArrayBuffer | null = null;
   #parser: FrameParser;
@@ -214,18 +219,31 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#parser = new FrameParser(
       options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     );
+    // A transport's own read/write (a Deno.Conn's) skip the stream
+    // machinery, which costs more than everything else per small message.
+    const write = transport.write;
     this.#writer = new FrameWriter(
-      transport.writable,
-      options.highWaterMark ?? 1024 * 1024,
-      (error) => this.#fail(error),
+      typeof write === "function" ? write.bind(transport) : transport.writable,
+      {
+        highWaterMark: options.highWaterMark ?? 1024 * 1024,
+        onError: (error) => this.#fail(error),
+        // Replies to the requests just read are coming: write them together.
+        holding: () => this.#unanswered > 0,
+      },
     );
-    // A byte stream (a Deno.Conn) is read into one reused buffer; frames are
-    // decoded (and so copied out) before the next read.
-    try {
-      this.#reader = transport.readable.getReader({ mode: "byob" });
+    // Bytes are read into one reused buffer; frames are decoded (and so
+    // copied out) before the next read.
+    const read = transport.read;
+    if (typeof read === "function") {
+      this.#readSome = read.bind(transport);
       this.#readBuffer = new ArrayBuffer(READ_BUFFER_SIZE);
-    } catch {
-      this.#reader = transport.readable.getReader();
+    } else {
+      try {
+        this.#reader = transport.readable.getReader({ mode: "byob" });
+        this.#readBuffer = new ArrayBuffer(READ_BUFFER_SIZE);
+      } catch {
+        this.#reader = transport.readable.getReader();
+      }
     }
     this.#closed.promise.catch(() => {});
     this.#readLoop = this.#read();
@@ -456,7 +474,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   }
 
   #answered(): void {
-    if (--this.#unanswered === 0 && this.#allAnswered !== null) {
+    if (--this.#unanswered !== 0) return;
+    this.#writer.nudge();
+    if (this.#allAnswered !== null) {
       this.#allAnswered.resolve();
       this.#allAnswered = null;
     }
@@ -474,16 +494,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     const frames: Uint8Array[] = [];
     try {
       for (;;) {
-        const { value, done } = this.#readBuffer === null
-          ? await (this.#reader as ReadableStreamDefaultReader<Uint8Array>)
-            .read()
-          : await (this.#reader as ReadableStreamBYOBReader).read(
-            new Uint8Array(this.#readBuffer),
-          );
-        if (done) break;
-        if (this.#readBuffer !== null) {
-          this.#readBuffer = value.buffer as ArrayBuffer;
-        }
+        const value = await this.#readChunk();
+        if (value === null) break;
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
         let badFrame: ProtocolError | null = null;
@@ -526,6 +538,27 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     } catch (error) {
       if (this.#closeReason === null) this.#fail(error);
     }
+  }
+
+  /** The next chunk from the transport, or null at its end. */
+  async #readChunk(): Promise<Uint8Array | null> {
+    if (this.#readSome !== null) {
+      const buffer = new Uint8Array(this.#readBuffer!);
+      const n = await this.#readSome(buffer);
+      return n === null ? null : buffer.subarray(0, n);
+    }
+    if (this.#readBuffer === null) {
+      const reader = this.#reader as ReadableStreamDefaultReader<Uint8Array>;
+      const { value, done } = await reader.read();
+      return done ? null : value;
+    }
+    const reader = this.#reader as ReadableStreamBYOBReader;
+    const { value, done } = await reader.read(
+      new Uint8Array(this.#readBuffer),
+    );
+    if (done) return null;
+    this.#readBuffer = value.buffer as ArrayBuffer;
+    return value;
   }
 
   #dispatch(value: unknown): void {
@@ -648,9 +681,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     // Closing the transport also ends a write stuck on a peer that does
     // not read, which an abort alone would wait for.
     this.#closeTransport();
-    await this.#reader.cancel().catch(() => {});
+    await this.#reader?.cancel().catch(() => {});
     await this.#readLoop;
-    this.#reader.releaseLock();
+    this.#reader?.releaseLock();
     if (error === undefined) this.#closed.resolve();
     else this.#closed.reject(error);
   }

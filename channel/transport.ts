@@ -8,6 +8,19 @@ export interface Transport {
   /** Bytes to the peer. */
   readonly writable: WritableStream<Uint8Array>;
   /**
+   * Optional fast path for reading: fills the start of `buffer` with the
+   * next bytes and resolves with how many, or `null` at the end of the
+   * stream (`Deno.Conn.read`). When present, the channel reads with it
+   * instead of `readable`, and relies on `close` to end a pending read.
+   */
+  read?(buffer: Uint8Array): Promise<number | null>;
+  /**
+   * Optional fast path for writing: writes some of `bytes` and resolves
+   * with how many (`Deno.Conn.write`). When present, the channel writes
+   * with it instead of `writable`.
+   */
+  write?(bytes: Uint8Array): Promise<number>;
+  /**
    * Releases the underlying resource once the channel has closed its
    * streams (e.g. `Deno.Conn.close`). Must not throw if it is gone already.
    */

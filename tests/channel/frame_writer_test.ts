@@ -1,0 +1,169 @@
+import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
+import { FrameWriter } from "../../channel/_frame_writer.ts";
+import { frame } from "../_frames.ts";
+
+const utf8 = new TextEncoder();
+
+/** A write function that records chunks and resolves each write at once. */
+function recorder(): {
+  chunks: Uint8Array[];
+  write: (chunk: Uint8Array) => Promise<number>;
+} {
+  const chunks: Uint8Array[] = [];
+  return {
+    chunks,
+    write: (chunk) => {
+      chunks.push(chunk.slice());
+      return Promise.resolve(chunk.length);
+    },
+  };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+/** Lets `n` microtasks run, and no macrotask. */
+async function microtasks(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await undefined;
+}
+
+function macrotask(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+const onError = (error: unknown) => {
+  throw error;
+};
+
+Deno.test("frames queued in one turn go out in one write, within microtasks", async () => {
+  const sink = recorder();
+  const writer = new FrameWriter(sink.write, {
+    highWaterMark: 1 << 20,
+    onError,
+  });
+  writer.write(utf8.encode("a"));
+  writer.write(utf8.encode("bc"));
+  assert.equal(sink.chunks.length, 0, "nothing is written synchronously");
+  // No event-loop turn is needed: a lone request is not delayed.
+  await microtasks(3);
+  assert.equal(sink.chunks.length, 1);
+  assert.deepEqual(
+    sink.chunks[0],
+    concat([frame(utf8.encode("a")), frame(utf8.encode("bc"))]),
+  );
+  await writer.close();
+});
+
+Deno.test("while holding, a flush waits for nudge() and takes the later frames along", async () => {
+  const sink = recorder();
+  let holding = true;
+  const writer = new FrameWriter(sink.write, {
+    highWaterMark: 1 << 20,
+    onError,
+    holding: () => holding,
+  });
+  writer.write(utf8.encode("1"));
+  await microtasks(5);
+  assert.equal(sink.chunks.length, 0, "held for the frames to come");
+  writer.write(utf8.encode("2"));
+  holding = false;
+  writer.nudge();
+  await microtasks(3);
+  assert.equal(sink.chunks.length, 1);
+  assert.deepEqual(
+    sink.chunks[0],
+    concat([frame(utf8.encode("1")), frame(utf8.encode("2"))]),
+  );
+  await writer.close();
+});
+
+Deno.test("while holding, a flush waits no longer than the next turn of the event loop", async () => {
+  const sink = recorder();
+  const writer = new FrameWriter(sink.write, {
+    highWaterMark: 1 << 20,
+    onError,
+    holding: () => true,
+  });
+  writer.write(utf8.encode("slow handler elsewhere"));
+  await microtasks(3);
+  assert.equal(sink.chunks.length, 0);
+  await macrotask();
+  await microtasks(3);
+  assert.equal(sink.chunks.length, 1);
+  await writer.close();
+});
+
+Deno.test("a write function that takes part of a chunk is called until all is written", async () => {
+  const chunks: Uint8Array[] = [];
+  const writer = new FrameWriter((chunk) => {
+    chunks.push(chunk.slice(0, 2));
+    return Promise.resolve(Math.min(2, chunk.length));
+  }, { highWaterMark: 1 << 20, onError });
+  const payload = utf8.encode("hello");
+  writer.write(payload);
+  await writer.drained();
+  assert.ok(chunks.every((c) => c.length <= 2));
+  assert.deepEqual(concat(chunks), frame(payload));
+  await writer.close();
+});
+
+Deno.test("frames queued while a write is in flight go in the next write together", async () => {
+  const gates: PromiseWithResolvers<number>[] = [];
+  const chunks: Uint8Array[] = [];
+  const writer = new FrameWriter((chunk) => {
+    chunks.push(chunk.slice());
+    const gate = Promise.withResolvers<number>();
+    gates.push(gate);
+    return gate.promise.then(() => chunk.length);
+  }, { highWaterMark: 1 << 20, onError });
+  writer.write(utf8.encode("first"));
+  await microtasks(3);
+  assert.equal(chunks.length, 1);
+  for (const text of ["x", "y", "z"]) writer.write(utf8.encode(text));
+  gates[0].resolve(0);
+  await microtasks(5);
+  assert.equal(chunks.length, 2);
+  assert.deepEqual(
+    chunks[1],
+    concat(["x", "y", "z"].map((t) => frame(utf8.encode(t)))),
+  );
+  gates[1].resolve(0);
+  await writer.drained();
+  await writer.close();
+});
+
+Deno.test("a failing write function reports the error once and fails later writes", async () => {
+  const errors: unknown[] = [];
+  const failure = new Deno.errors.BrokenPipe("gone");
+  const writer = new FrameWriter(() => Promise.reject(failure), {
+    highWaterMark: 1 << 20,
+    onError: (error) => errors.push(error),
+  });
+  writer.write(utf8.encode("lost"));
+  await writer.drained();
+  assert.deepEqual(errors, [failure]);
+  assert.throws(() => writer.write(utf8.encode("more")), (e) => e === failure);
+  await writer.close();
+});
+
+Deno.test("abort releases a flush that is holding", async () => {
+  const sink = recorder();
+  const writer = new FrameWriter(sink.write, {
+    highWaterMark: 1 << 20,
+    onError,
+    holding: () => true,
+  });
+  writer.write(utf8.encode("dropped"));
+  writer.abort(new Error("closing"));
+  await writer.drained();
+  assert.equal(sink.chunks.length, 0);
+  assert.ok(writer.idle);
+});

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { Channel, createMemoryPair } from "../../channel/mod.ts";
+import { JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
+import { ConnectionClosedError } from "../../errors.ts";
+import { frame } from "../_frames.ts";
+import { connLike, type ConnLikeLog } from "./_conn_like.ts";
+
+function newLog(): ConnLikeLog {
+  return { writes: [], reads: 0 };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+async function serve(channel: Channel): Promise<void> {
+  for await (const request of channel) await request.reply(request.content);
+}
+
+Deno.test("a transport's own read and write are used instead of its streams", async () => {
+  const [a, b] = createMemoryPair();
+  const clientLog = newLog();
+  const serverLog = newLog();
+  const client = new Channel(connLike(a, clientLog));
+  const server = new Channel(connLike(b, serverLog));
+  const serving = serve(server);
+  const contents = Array.from({ length: 100 }, (_, i) => `message ${i}`);
+  assert.deepEqual(
+    await Promise.all(contents.map((c) => client.send(c))),
+    contents,
+  );
+  assert.ok(clientLog.reads > 0 && serverLog.reads > 0);
+  // The 100 requests were queued in one turn: they leave in one write.
+  assert.equal(clientLog.writes.length, 1);
+  await client.close();
+  await serving;
+  await server.closed;
+});
+
+Deno.test("partial writes: the rest of a chunk is written", async () => {
+  const [a, b] = createMemoryPair();
+  const log = newLog();
+  const client = new Channel(connLike(a, log, { maxWrite: 3 }), {
+    codec: new MsgPackCodec(),
+  });
+  const server = new Channel(b, { codec: new MsgPackCodec() });
+  const serving = serve(server);
+  const big = "x".repeat(10_000);
+  assert.deepEqual(
+    await Promise.all([client.send(big), client.send([1, 2, 3])]),
+    [big, [1, 2, 3]],
+  );
+  assert.ok(log.writes.every((chunk) => chunk.length <= 3));
+  await client.close();
+  await serving;
+});
+
+for (const rejectOnClose of [false, true]) {
+  Deno.test(`close ends a pending read (${rejectOnClose ? "it rejects, like Deno.Conn" : "it resolves null"})`, async () => {
+    const [a, b] = createMemoryPair();
+    const client = new Channel(connLike(a, newLog(), { rejectOnClose }));
+    const server = new Channel(b);
+    const pending = client.send("never answered");
+    const request = await server.recv();
+    assert.equal(request.content, "never answered");
+    await client.close();
+    // A local close is clean even though the read failed.
+    await client.closed;
+    await assert.rejects(pending, ConnectionClosedError);
+    await server.closed;
+  });
+}
+
+Deno.test("the peer ending the stream closes a channel reading with read()", async () => {
+  const [a, b] = createMemoryPair();
+  const client = new Channel(connLike(a, newLog()));
+  const server = new Channel(b);
+  const pending = client.send("bye");
+  await server.recv();
+  await server.close({ timeout: 0 });
+  await assert.rejects(pending, /closed by peer/);
+  await client.closed;
+});
+
+Deno.test("replies to the requests of one chunk leave in one write, even through for await", async () => {
+  const [a, b] = createMemoryPair();
+  const log = newLog();
+  const server = new Channel(connLike(a, log));
+  const serving = (async () => {
+    for await (const request of server) {
+      // An async handler: each reply comes a few microtasks after the last.
+      await Promise.resolve();
+      await request.reply(request.content);
+    }
+  })();
+  const codec = new JsonCodec();
+  const requests = Array.from(
+    { length: 16 },
+    (_, i) => frame(codec.encode([0, i, i])),
+  );
+  const peer = b.writable.getWriter();
+  await peer.write(concat(requests));
+  const replies = b.readable.getReader();
+  const { value } = await replies.read();
+  assert.equal(log.writes.length, 1);
+  assert.deepEqual(
+    value,
+    concat(
+      Array.from({ length: 16 }, (_, i) => frame(codec.encode([1, i, i]))),
+    ),
+  );
+  replies.releaseLock();
+  await peer.close();
+  await serving;
+  await server.closed;
+});
