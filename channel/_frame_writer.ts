@@ -1,8 +1,11 @@
 import { setImmediate } from "node:timers";
-import { encodeFrames } from "./_frame_parser.ts";
 
 /** Payloads from this size on are written on their own instead of copied into a batch. */
 const LARGE_PAYLOAD = 64 * 1024;
+/** The first size of a batch buffer; it grows as needed. */
+const INITIAL_BATCH = 16 * 1024;
+/** Batch buffers up to this size are reused; larger ones are let go. */
+const MAX_KEPT_BATCH = 256 * 1024;
 
 /**
  * Where batches go: a writable stream, or a function that writes some of a
@@ -32,18 +35,28 @@ export interface FrameWriterOptions {
  * possible: every frame queued before the flush runs (a microtask later,
  * or up to the next turn of the event loop while `holding` says more are
  * coming), and those queued while a write is in flight, go in one write.
- * The queue is bounded by `highWaterMark` bytes: `write` returns a
- * promise to wait on while it is above that.
+ *
+ * Small payloads are copied, header first, into a batch buffer at once (so
+ * the caller may reuse its buffer); with a write function the batch
+ * buffers are reused too, two in turn, so a steady stream of small
+ * messages allocates nothing here. The queue is bounded by
+ * `highWaterMark` bytes: `write` returns a promise to wait on while it is
+ * above that.
  */
 export class FrameWriter {
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #writeSome: ((chunk: Uint8Array) => Promise<number>) | null = null;
   #highWaterMark: number;
   #holding: () => boolean;
-  #queue: Uint8Array[] = [];
+  /** Chunks ready to write, in order, before the open batch. */
+  #chunks: Uint8Array[] = [];
+  /** The open batch: frames are appended to it until a flush takes it. */
+  #batch = new Uint8Array(INITIAL_BATCH);
+  #batchLength = 0;
+  /** A written batch buffer, free for reuse (write functions only). */
+  #spare: Uint8Array<ArrayBuffer> | null = null;
   /** Bytes queued or being written, headers included. */
   #queuedBytes = 0;
-  #hasLarge = false;
   #flushing: Promise<void> | null = null;
   /** Ends a held flush's wait early. */
   #release: (() => void) | null = null;
@@ -69,16 +82,41 @@ export class FrameWriter {
   }
 
   /**
-   * Queues one frame. Returns a promise while the queue is above the
-   * high-water mark; it settles once the queue has drained below it.
+   * Queues one frame. The payload is copied unless it is large and
+   * `owned` (then it is written as it is, and must not change). Returns a
+   * promise while the queue is above the high-water mark; it settles once
+   * the queue has drained below it.
    *
    * @throws The write error, once writing has failed.
+   * @throws {RangeError} If the payload is empty or longer than 2^32 − 1 bytes.
    */
-  write(payload: Uint8Array): Promise<void> | undefined {
+  write(payload: Uint8Array, owned = false): Promise<void> | undefined {
     if (this.#failed) throw this.#error;
-    this.#queue.push(payload);
-    this.#queuedBytes += payload.length + 4;
-    if (payload.length >= LARGE_PAYLOAD) this.#hasLarge = true;
+    const length = payload.length;
+    if (length === 0 || length > 0xffffffff) {
+      throw new RangeError(
+        `Cannot encode frame: payload length ${length} is out of range`,
+      );
+    }
+    this.#reserve(4 + (length < LARGE_PAYLOAD ? length : 0));
+    const batch = this.#batch;
+    const at = this.#batchLength;
+    batch[at] = length >>> 24;
+    batch[at + 1] = length >>> 16;
+    batch[at + 2] = length >>> 8;
+    batch[at + 3] = length;
+    if (length < LARGE_PAYLOAD) {
+      batch.set(payload, at + 4);
+      this.#batchLength = at + 4 + length;
+    } else {
+      // The header ends the open batch; the payload is written on its own.
+      this.#batchLength = at + 4;
+      this.#chunks.push(batch.subarray(0, this.#batchLength));
+      this.#chunks.push(owned ? payload : payload.slice());
+      this.#batch = new Uint8Array(INITIAL_BATCH);
+      this.#batchLength = 0;
+    }
+    this.#queuedBytes += length + 4;
     this.#flushing ??= this.#flush();
     if (this.#queuedBytes <= this.#highWaterMark) return undefined;
     this.#drain ??= Promise.withResolvers<void>();
@@ -138,17 +176,32 @@ export class FrameWriter {
       });
     }
     try {
-      while (this.#queue.length > 0 && !this.#failed) {
-        const queue = this.#queue;
-        const hasLarge = this.#hasLarge;
-        this.#queue = [];
-        this.#hasLarge = false;
+      while (
+        !this.#failed && (this.#batchLength > 0 || this.#chunks.length > 0)
+      ) {
+        const chunks = this.#chunks;
+        this.#chunks = [];
+        let written: Uint8Array<ArrayBuffer> | null = null;
+        if (this.#batchLength > 0) {
+          if (this.#writeSome === null) {
+            // A stream may keep the chunk: give it a copy of its own.
+            chunks.push(this.#batch.slice(0, this.#batchLength));
+          } else {
+            written = this.#batch;
+            chunks.push(written.subarray(0, this.#batchLength));
+            // Frames queued during the write go into the other buffer.
+            this.#batch = this.#spare ?? new Uint8Array(INITIAL_BATCH);
+            this.#spare = null;
+          }
+          this.#batchLength = 0;
+        }
         let bytes = 0;
-        for (const payload of queue) bytes += payload.length + 4;
-        if (hasLarge) {
-          for (const chunk of batches(queue)) await this.#write(chunk);
-        } else {
-          await this.#write(encodeFrames(queue));
+        for (const chunk of chunks) {
+          bytes += chunk.length;
+          await this.#write(chunk);
+        }
+        if (written !== null && written.length <= MAX_KEPT_BATCH) {
+          this.#spare = written;
         }
         this.#queuedBytes -= bytes;
         if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
@@ -162,6 +215,15 @@ export class FrameWriter {
     } finally {
       this.#flushing = null;
     }
+  }
+
+  /** Makes room for `bytes` more in the open batch. */
+  #reserve(bytes: number): void {
+    const needed = this.#batchLength + bytes;
+    if (needed <= this.#batch.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.#batch.length * 2));
+    grown.set(this.#batch.subarray(0, this.#batchLength));
+    this.#batch = grown;
   }
 
   async #write(chunk: Uint8Array): Promise<void> {
@@ -179,30 +241,11 @@ export class FrameWriter {
     if (this.#failed) return;
     this.#failed = true;
     this.#error = error;
-    this.#queue = [];
+    this.#chunks = [];
+    this.#batchLength = 0;
     this.#queuedBytes = 0;
     this.#drain?.reject(error);
     this.#drain?.promise.catch(() => {});
     this.#drain = null;
-  }
-}
-
-/** Groups payloads into write chunks: small frames together, large payloads alone. */
-function* batches(payloads: Uint8Array[]): Generator<Uint8Array> {
-  let start = 0;
-  for (let i = 0; i < payloads.length; i++) {
-    const payload = payloads[i];
-    if (payload.length < LARGE_PAYLOAD) continue;
-    // The large payload's header joins the batch before it; the payload goes alone.
-    const batch = encodeFrames(payloads.slice(start, i));
-    const header = new Uint8Array(batch.length + 4);
-    header.set(batch);
-    new DataView(header.buffer).setUint32(batch.length, payload.length);
-    yield header;
-    yield payload;
-    start = i + 1;
-  }
-  if (start < payloads.length) {
-    yield encodeFrames(start === 0 ? payloads : payloads.slice(start));
   }
 }

@@ -116,6 +116,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   /** For a byte stream: the buffer every read fills, reused (no allocation per read). */
   #readBuffer: ArrayBuffer | null = null;
   #parser: FrameParser;
+  /** Whether to encode with `codec.encodeView` (see {@linkcode usesEncodeView}). */
+  #encodeView: boolean;
   #nextId = 0;
   #pending = new Map<number, Pending>();
   #requests = new Queue<Request>();
@@ -212,6 +214,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
    */
   constructor(transport: Transport, options: ChannelOptions = {}) {
     this.codec = options.codec ?? new JsonCodec();
+    this.#encodeView = usesEncodeView(this.codec);
     this.peer = options.peer ?? "peer";
     this.#transport = transport;
     this.#maxQueuedRequests = options.maxQueuedRequests ?? 1024;
@@ -369,21 +372,25 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
    * @throws {ConnectionClosedError} If the channel is closed (or closes while waiting).
    */
   recv(): Promise<Request> {
-    const request = this.#requests.shift();
-    if (request !== undefined) {
-      if (
-        this.#resumeReading !== null &&
-        this.#requests.length < this.#maxQueuedRequests
-      ) {
-        this.#resumeReading.resolve();
-        this.#resumeReading = null;
-      }
-      return Promise.resolve(request);
-    }
+    const request = this.#take();
+    if (request !== undefined) return Promise.resolve(request);
     if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
     const waiter = Promise.withResolvers<Request>();
     this.#waiters.push(waiter);
     return waiter.promise;
+  }
+
+  /** The next queued request, if any; reading resumes once there is room. */
+  #take(): Request | undefined {
+    const request = this.#requests.shift();
+    if (
+      request !== undefined && this.#resumeReading !== null &&
+      this.#requests.length < this.#maxQueuedRequests
+    ) {
+      this.#resumeReading.resolve();
+      this.#resumeReading = null;
+    }
+    return request;
   }
 
   /**
@@ -393,20 +400,28 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
    *
    * @returns An async iterator of requests.
    */
-  async *[Symbol.asyncIterator](): AsyncIterator<Request> {
-    for (;;) {
-      let request: Request;
-      try {
-        request = await this.recv();
-      } catch (error) {
-        if (
-          error instanceof ConnectionClosedError &&
-          this.#closedError === undefined
-        ) return;
-        throw this.#closedError ?? error;
-      }
-      yield request;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Request> {
+    // By hand rather than an async generator: one promise per request.
+    return {
+      next: (): Promise<IteratorResult<Request>> => {
+        const request = this.#take();
+        if (request !== undefined) {
+          return Promise.resolve({ value: request, done: false });
+        }
+        return this.recv().then(
+          (value) => ({ value, done: false }),
+          (error) => {
+            if (
+              error instanceof ConnectionClosedError &&
+              this.#closedError === undefined
+            ) return { value: undefined, done: true };
+            throw this.#closedError ?? error;
+          },
+        );
+      },
+      return: (): Promise<IteratorResult<Request>> =>
+        Promise.resolve({ value: undefined, done: true }),
+    };
   }
 
   /**
@@ -445,20 +460,30 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     if (this.#final || (!reply && this.#closeReason !== null)) {
       throw this.#closeReason;
     }
-    const encoded = this.codec.encode(message);
+    const codec = this.codec;
+    let encoded: Uint8Array | Promise<Uint8Array>;
+    if (this.#sendChain === null) {
+      // Copied into the write batch at once: no buffer per message.
+      if (this.#encodeView) {
+        return this.#writer.write(codec.encodeView!(message));
+      }
+      encoded = codec.encode(message);
+      if (encoded instanceof Uint8Array) {
+        return this.#writer.write(encoded, true);
+      }
+    } else {
+      encoded = codec.encode(message);
+    }
     // The chain handles a failed async encoding when it gets there; until
     // then it must not count as unhandled.
     if (encoded instanceof Promise) encoded.catch(() => {});
-    if (encoded instanceof Uint8Array && this.#sendChain === null) {
-      return this.#writer.write(encoded);
-    }
     // An async codec: keep frames in call order.
     const chain = (this.#sendChain ?? Promise.resolve()).then(async () => {
       const bytes = await encoded;
       // Written even if close() came meanwhile: close() waits for this chain
       // so that frames queued before it (replies included) still go out. After
       // a failure the writer throws its error instead.
-      await this.#writer.write(bytes);
+      await this.#writer.write(bytes, true);
     });
     const tail = chain.catch(() => {}).then(() => {
       if (this.#sendChain === tail) this.#sendChain = null;
@@ -695,4 +720,21 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       // Gone already.
     }
   }
+}
+
+/**
+ * Whether a codec's `encodeView` is what it means to encode with: not when a
+ * subclass overrides `encode` but inherits `encodeView`.
+ */
+function usesEncodeView(codec: Codec): boolean {
+  if (typeof codec.encodeView !== "function") return false;
+  for (
+    let proto: object | null = codec;
+    proto !== null;
+    proto = Object.getPrototypeOf(proto)
+  ) {
+    if (Object.hasOwn(proto, "encodeView")) return true;
+    if (Object.hasOwn(proto, "encode")) return false;
+  }
+  return false;
 }

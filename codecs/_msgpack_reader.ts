@@ -12,43 +12,54 @@ import type { SerializerRegistry } from "./serializer_registry.ts";
 const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/**
- * Decodes the one MsgPack value that `data` holds: integers beyond ±2^53
- * as bigint, bin as a copied `Uint8Array`, maps with only string keys as
- * plain objects and other maps as `Map`, `__type__` maps resolved.
- */
-export function readMsgPack(
-  data: Uint8Array,
-  registry: SerializerRegistry,
-  maxDepth: number,
-): unknown {
-  return new MsgPackReader(data, registry, maxDepth).readDocument();
-}
+const EMPTY = new Uint8Array(0);
 
-class MsgPackReader {
-  #data: Uint8Array;
-  #view: DataView;
+/**
+ * Decodes MsgPack documents; one instance is reused for many, and is not
+ * re-entrant.
+ */
+export class MsgPackReader {
+  #data: Uint8Array = EMPTY;
+  /** Made only for the values that need it (floats, 64-bit integers). */
+  #dataView: DataView | null = null;
   #pos = 0;
   #registry: SerializerRegistry;
   #maxDepth: number;
 
-  constructor(
-    data: Uint8Array,
-    registry: SerializerRegistry,
-    maxDepth: number,
-  ) {
-    this.#data = data;
-    this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  constructor(registry: SerializerRegistry, maxDepth: number) {
     this.#registry = registry;
     this.#maxDepth = maxDepth;
   }
 
-  readDocument(): unknown {
-    const value = this.#value(0);
-    if (this.#pos !== this.#data.length) {
-      this.#fail(`${this.#data.length - this.#pos} bytes after the value`);
+  /**
+   * Decodes the one MsgPack value that `data` holds: integers beyond ±2^53
+   * as bigint, bin as a copied `Uint8Array`, maps with only string keys as
+   * plain objects and other maps as `Map`, `__type__` maps resolved.
+   */
+  read(data: Uint8Array): unknown {
+    this.#data = data;
+    this.#dataView = null;
+    this.#pos = 0;
+    try {
+      const value = this.#value(0);
+      if (this.#pos !== data.length) {
+        this.#fail(`${data.length - this.#pos} bytes after the value`);
+      }
+      return value;
+    } finally {
+      // Do not keep the caller's buffer alive.
+      this.#data = EMPTY;
+      this.#dataView = null;
     }
-    return value;
+  }
+
+  get #view(): DataView {
+    const data = this.#data;
+    return this.#dataView ??= new DataView(
+      data.buffer,
+      data.byteOffset,
+      data.byteLength,
+    );
   }
 
   #fail(what: string): never {
@@ -131,26 +142,24 @@ class MsgPackReader {
 
   #uint(size: 1 | 2 | 4): number {
     this.#need(size);
+    const data = this.#data;
     const pos = this.#pos;
     this.#pos += size;
-    const view = this.#view;
-    return size === 1
-      ? view.getUint8(pos)
-      : size === 2
-      ? view.getUint16(pos)
-      : view.getUint32(pos);
+    if (size === 1) return data[pos];
+    if (size === 2) return (data[pos] << 8) | data[pos + 1];
+    return data[pos] * 0x1000000 +
+      ((data[pos + 1] << 16) | (data[pos + 2] << 8) | data[pos + 3]);
   }
 
   #int(size: 1 | 2 | 4): number {
     this.#need(size);
+    const data = this.#data;
     const pos = this.#pos;
     this.#pos += size;
-    const view = this.#view;
-    return size === 1
-      ? view.getInt8(pos)
-      : size === 2
-      ? view.getInt16(pos)
-      : view.getInt32(pos);
+    if (size === 1) return (data[pos] << 24) >> 24;
+    if (size === 2) return (((data[pos] << 8) | data[pos + 1]) << 16) >> 16;
+    return (data[pos] << 24) | (data[pos + 1] << 16) | (data[pos + 2] << 8) |
+      data[pos + 3];
   }
 
   #int64(signed: boolean): number | bigint {

@@ -26,9 +26,14 @@ export class MsgPackWriter {
 
   /** Encodes `value` into a new array of exactly its size. */
   encode(value: unknown): Uint8Array {
+    return this.encodeView(value).slice();
+  }
+
+  /** Encodes `value` into this writer's buffer: valid until the next call. */
+  encodeView(value: unknown): Uint8Array {
     this.#pos = 0;
     this.#value(value, 0);
-    return this.#buffer.slice(0, this.#pos);
+    return this.#buffer.subarray(0, this.#pos);
   }
 
   #reserve(bytes: number): void {
@@ -141,19 +146,26 @@ export class MsgPackWriter {
   #string(value: string): void {
     const length = value.length;
     // Short ASCII strings are the common case and cheapest to copy by hand.
-    if (length < 32) {
-      this.#reserve(1 + length * 3);
+    if (length < 256) {
+      const headerSize = length < 32 ? 1 : 2;
+      this.#reserve(headerSize + length);
       const buffer = this.#buffer;
       const start = this.#pos;
+      const at = start + headerSize;
       let i = 0;
       for (; i < length; i++) {
         const c = value.charCodeAt(i);
         if (c >= 0x80) break;
-        buffer[start + 1 + i] = c;
+        buffer[at + i] = c;
       }
       if (i === length) {
-        buffer[start] = 0xa0 | length;
-        this.#pos = start + 1 + length;
+        if (headerSize === 1) {
+          buffer[start] = 0xa0 | length;
+        } else {
+          buffer[start] = 0xd9;
+          buffer[start + 1] = length;
+        }
+        this.#pos = at + length;
         return;
       }
     }

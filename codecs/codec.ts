@@ -20,6 +20,17 @@ export interface Codec {
    */
   encode(value: unknown): Uint8Array | Promise<Uint8Array>;
   /**
+   * Optional, for synchronous codecs: encodes a value into a buffer the
+   * codec reuses. The bytes are only valid until the codec's next call; a
+   * channel copies them into its write batch at once, which saves an
+   * allocation per message.
+   *
+   * @param value The value.
+   * @returns A view of the bytes, valid until the next call.
+   * @throws {SerializationError} If the value cannot be encoded.
+   */
+  encodeView?(value: unknown): Uint8Array;
+  /**
    * Decodes bytes. Codecs that decompress return a promise of the value.
    *
    * @param data The bytes.

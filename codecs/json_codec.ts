@@ -6,6 +6,8 @@ import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
 import { SerializerRegistry } from "./serializer_registry.ts";
 
 const encoder = new TextEncoder();
+/** Texts that may need more bytes than this are encoded into a new buffer. */
+const REUSED_BUFFER_LIMIT = 64 * 1024;
 // The lenient decoder is much faster; it marks invalid bytes with U+FFFD,
 // and only a text with a U+FFFD in it is decoded again strictly.
 const lenient = new TextDecoder("utf-8");
@@ -36,6 +38,7 @@ export class JsonCodec implements Codec {
   readonly name: string = "json";
   #registry = new SerializerRegistry();
   #maxDepth: number;
+  #buffer = new Uint8Array(1024);
 
   /**
    * Creates a JSON codec.
@@ -56,6 +59,26 @@ export class JsonCodec implements Codec {
    */
   encode(value: unknown): Uint8Array {
     return encoder.encode(stringify(value, this.#registry, this.#maxDepth));
+  }
+
+  /**
+   * Encodes a value as UTF-8 JSON into a buffer this codec reuses (see
+   * {@linkcode Codec.encodeView}).
+   *
+   * @param value The value.
+   * @returns A view of the bytes, valid until the codec's next call.
+   * @throws {SerializationError} Like {@linkcode JsonCodec.encode}.
+   */
+  encodeView(value: unknown): Uint8Array {
+    const text = stringify(value, this.#registry, this.#maxDepth);
+    // A UTF-16 unit takes at most 3 bytes in UTF-8.
+    const most = text.length * 3;
+    if (most > REUSED_BUFFER_LIMIT) return encoder.encode(text);
+    if (most > this.#buffer.length) {
+      this.#buffer = new Uint8Array(Math.max(most, this.#buffer.length * 2));
+    }
+    const { written } = encoder.encodeInto(text, this.#buffer);
+    return this.#buffer.subarray(0, written);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { readMsgPack } from "./_msgpack_reader.ts";
+import { MsgPackReader } from "./_msgpack_reader.ts";
 import { MsgPackWriter } from "./_msgpack_writer.ts";
 import type { Codec, CodecOptions } from "./codec.ts";
 import { DEFAULT_MAX_DEPTH } from "./codec.ts";
@@ -31,6 +31,8 @@ export class MsgPackCodec implements Codec {
   #maxDepth: number;
   #writer: MsgPackWriter;
   #writing = false;
+  #reader: MsgPackReader;
+  #reading = false;
 
   /**
    * Creates a MsgPack codec.
@@ -40,6 +42,7 @@ export class MsgPackCodec implements Codec {
   constructor(options: CodecOptions = {}) {
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.#writer = new MsgPackWriter(this.#registry, this.#maxDepth);
+    this.#reader = new MsgPackReader(this.#registry, this.#maxDepth);
   }
 
   /**
@@ -64,6 +67,27 @@ export class MsgPackCodec implements Codec {
   }
 
   /**
+   * Encodes a value as MsgPack into a buffer this codec reuses (see
+   * {@linkcode Codec.encodeView}).
+   *
+   * @param value The value.
+   * @returns A view of the bytes, valid until the codec's next call.
+   * @throws {SerializationError} Like {@linkcode MsgPackCodec.encode}.
+   */
+  encodeView(value: unknown): Uint8Array {
+    // A serializer may encode with this codec again: give it its own writer.
+    if (this.#writing) {
+      return new MsgPackWriter(this.#registry, this.#maxDepth).encode(value);
+    }
+    this.#writing = true;
+    try {
+      return this.#writer.encodeView(value);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /**
    * Decodes MsgPack.
    *
    * @param data The bytes.
@@ -73,7 +97,16 @@ export class MsgPackCodec implements Codec {
    *   deep, or name an unknown `__type__`.
    */
   decode(data: Uint8Array): unknown {
-    return readMsgPack(data, this.#registry, this.#maxDepth);
+    // A serializer may decode with this codec again: give it its own reader.
+    if (this.#reading) {
+      return new MsgPackReader(this.#registry, this.#maxDepth).read(data);
+    }
+    this.#reading = true;
+    try {
+      return this.#reader.read(data);
+    } finally {
+      this.#reading = false;
+    }
   }
 
   /**

@@ -9,7 +9,11 @@ import {
   type Request,
   type Transport,
 } from "../../channel/mod.ts";
-import { JsonCodec, MsgPackBloscCodec } from "../../codecs/mod.ts";
+import {
+  JsonCodec,
+  MsgPackBloscCodec,
+  MsgPackCodec,
+} from "../../codecs/mod.ts";
 import {
   ConnectionClosedError,
   ProtocolError,
@@ -891,4 +895,23 @@ Deno.test("backpressure: a send waiting for the socket honours its timeout and s
   await assert.rejects(waiting, ConnectionClosedError);
   // The stuck frames were not delivered: the peer sees the connection reset.
   await assert.rejects(b.readable.getReader().read(), { name: "NetworkError" });
+});
+
+Deno.test("a codec subclass that overrides encode is used for every message", async () => {
+  let encodes = 0;
+  class Counting extends MsgPackCodec {
+    override encode(value: unknown): Uint8Array {
+      encodes++;
+      return super.encode(value);
+    }
+  }
+  const [client, server] = channelPair(
+    { codec: new Counting() },
+    { codec: new Counting() },
+  );
+  const serving = serve(server, (content) => content);
+  assert.equal(await client.send("hi"), "hi");
+  assert.equal(encodes, 2, "the request and the reply");
+  await client.close();
+  await serving;
 });

@@ -335,3 +335,15 @@ Deno.test("json: __type__ maps with no serializer fail the whole message", () =>
     SerializationError,
   );
 });
+
+Deno.test("json: encodeView gives encode's bytes, in a reused buffer unless large", () => {
+  const codec = new JsonCodec();
+  for (
+    const value of [[0, 1, "ünï"], { a: [1.5, null] }, "x".repeat(100_000)]
+  ) {
+    assert.deepEqual(codec.encodeView(value), codec.encode(value));
+  }
+  const a = codec.encodeView([1]);
+  const b = codec.encodeView([2]);
+  assert.equal(a.buffer, b.buffer);
+});

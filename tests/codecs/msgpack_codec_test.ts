@@ -447,3 +447,30 @@ Deno.test("msgpack: a string with a lone surrogate is refused, not changed", () 
     "😀",
   );
 });
+
+Deno.test("msgpack: every fixed-size integer format decodes, whatever its sign bits", () => {
+  const cases: [string, number][] = [
+    ["d07f", 127],
+    ["d0ff", -1],
+    ["d17fff", 32767],
+    ["d1ffff", -1],
+    ["d27fffffff", 2147483647],
+    ["d2ffffffff", -1],
+    ["cc80", 128],
+    ["cd8000", 32768],
+    ["ce80000000", 2147483648],
+    ["ceffffffff", 4294967295],
+  ];
+  for (const [bytes, value] of cases) assert.equal(decode(bytes), value, bytes);
+});
+
+Deno.test("msgpack: encodeView gives encode's bytes in a buffer reused by the next call", () => {
+  const codec = new MsgPackCodec();
+  const first = codec.encodeView([0, 1, "first"]);
+  assert.deepEqual(first, codec.encode([0, 1, "first"]));
+  const copy = first.slice();
+  const second = codec.encodeView([0, 2, "second!"]);
+  assert.deepEqual(second, codec.encode([0, 2, "second!"]));
+  assert.equal(first.buffer, second.buffer, "the buffer is reused");
+  assert.deepEqual(codec.decode(copy), [0, 1, "first"]);
+});
