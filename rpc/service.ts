@@ -96,24 +96,38 @@ export class Service {
    * @throws {Error} Named `LookupError` if a name is not found or not exposed.
    */
   resolve(path: string): Resolved {
-    const parts = path.split("/");
-    const router = parts.slice(0, -1).reduce<Service>((current, part, i) => {
-      const member = current.member(part);
-      if (member?.kind !== "service") throw notFound(parts, i);
-      return member.service;
-    }, this);
-    const name = parts[parts.length - 1];
+    // Walked without splitting: this runs for every call.
+    let router: Service = this;
+    let start = 0;
+    let index = 0;
+    for (
+      let slash = path.indexOf("/");
+      slash !== -1;
+      slash = path.indexOf("/", start)
+    ) {
+      const member = router.member(path.slice(start, slash));
+      if (member?.kind !== "service") throw notFound(path, index);
+      router = member.service;
+      start = slash + 1;
+      index++;
+    }
+    const name = start === 0 ? path : path.slice(start);
     const member = router.member(name);
-    if (member === undefined) throw notFound(parts, parts.length - 1);
+    if (member === undefined) throw notFound(path, index);
     if (member.kind !== "function") {
       const owner = member.kind === "hidden" ? member.owner : undefined;
       throw lookupError(`"${router.qualname(name, owner)}" is not exposed`);
     }
+    const found = router;
+    const owner = member.owner;
     return {
       fn: member.fn,
       thisArg: router.thisArg,
       options: member.options,
-      qualname: router.qualname(name, member.owner),
+      // Only error messages need it.
+      get qualname(): string {
+        return found.qualname(name, owner);
+      },
     };
   }
 
@@ -231,7 +245,8 @@ function isBuiltIn(o: object): boolean {
   return BUILT_IN_PROTOTYPES.has(o);
 }
 
-function notFound(parts: string[], index: number): Error {
+function notFound(path: string, index: number): Error {
+  const parts = path.split("/");
   return lookupError(
     `Name "${parts[index]}" not found in "${parts.slice(0, index).join("/")}"`,
   );
