@@ -57,9 +57,18 @@ export class FrameWriter {
   #spare: Uint8Array<ArrayBuffer> | null = null;
   /** Bytes queued or being written, headers included. */
   #queuedBytes = 0;
-  #flushing: Promise<void> | null = null;
+  /** Whether a flush is scheduled, holding or writing. */
+  #active = false;
+  #idle: PromiseWithResolvers<void> | null = null;
   /** Ends a held flush's wait early. */
   #release: (() => void) | null = null;
+  /** The batch being written: its chunks, the next one, and how far. */
+  #writing: Uint8Array[] = [];
+  #writingIndex = 0;
+  #writingOffset = 0;
+  #writingBytes = 0;
+  /** The batch buffer being written, to reuse once it is. */
+  #writingBuffer: Uint8Array<ArrayBuffer> | null = null;
   #error: unknown = undefined;
   #failed = false;
   #drain: PromiseWithResolvers<void> | null = null;
@@ -75,10 +84,7 @@ export class FrameWriter {
 
   /** Lets a flush that waits for more frames (see `holding`) write now. */
   nudge(): void {
-    const release = this.#release;
-    if (release === null) return;
-    this.#release = null;
-    release();
+    if (this.#release !== null) queueMicrotask(this.#release);
   }
 
   /**
@@ -117,7 +123,11 @@ export class FrameWriter {
       this.#batchLength = 0;
     }
     this.#queuedBytes += length + 4;
-    this.#flushing ??= this.#flush();
+    if (!this.#active) {
+      // Frames queued by the code running now join this write.
+      this.#active = true;
+      queueMicrotask(this.#start);
+    }
     if (this.#queuedBytes <= this.#highWaterMark) return undefined;
     this.#drain ??= Promise.withResolvers<void>();
     return this.#drain.promise;
@@ -133,12 +143,15 @@ export class FrameWriter {
 
   /** Whether nothing is queued or being written. */
   get idle(): boolean {
-    return this.#flushing === null;
+    return !this.#active;
   }
 
   /** Waits until every queued frame is written (or writing failed). */
   async drained(): Promise<void> {
-    while (this.#flushing !== null) await this.#flushing;
+    while (this.#active) {
+      this.#idle ??= Promise.withResolvers<void>();
+      await this.#idle.promise;
+    }
   }
 
   /** Writes what is queued, then closes the stream; never throws. */
@@ -164,57 +177,101 @@ export class FrameWriter {
     writer.releaseLock();
   }
 
-  async #flush(): Promise<void> {
-    // Frames queued by the code running now join this write.
-    await undefined;
-    if (this.#holding() && !this.#failed) {
-      await new Promise<void>((resolve) => {
-        this.#release = resolve;
-        setImmediate(() => {
-          if (this.#release === resolve) this.nudge();
-        });
-      });
+  // The flush is a chain of callbacks rather than an async function: it
+  // runs for nearly every message when they come one at a time.
+  #start = (): void => {
+    if (this.#failed || !this.#holding()) return this.#next();
+    const release = (): void => {
+      if (this.#release !== release) return;
+      this.#release = null;
+      this.#next();
+    };
+    this.#release = release;
+    setImmediate(release);
+  };
+
+  /** Writes everything queued as one batch, or ends the flush. */
+  #next(): void {
+    if (
+      this.#failed || (this.#batchLength === 0 && this.#chunks.length === 0)
+    ) {
+      return this.#finish();
     }
-    try {
-      while (
-        !this.#failed && (this.#batchLength > 0 || this.#chunks.length > 0)
-      ) {
-        const chunks = this.#chunks;
-        this.#chunks = [];
-        let written: Uint8Array<ArrayBuffer> | null = null;
-        if (this.#batchLength > 0) {
-          if (this.#writeSome === null) {
-            // A stream may keep the chunk: give it a copy of its own.
-            chunks.push(this.#batch.slice(0, this.#batchLength));
-          } else {
-            written = this.#batch;
-            chunks.push(written.subarray(0, this.#batchLength));
-            // Frames queued during the write go into the other buffer.
-            this.#batch = this.#spare ?? new Uint8Array(INITIAL_BATCH);
-            this.#spare = null;
-          }
-          this.#batchLength = 0;
-        }
-        let bytes = 0;
-        for (const chunk of chunks) {
-          bytes += chunk.length;
-          await this.#write(chunk);
-        }
-        if (written !== null && written.length <= MAX_KEPT_BATCH) {
-          this.#spare = written;
-        }
-        this.#queuedBytes -= bytes;
-        if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
-          this.#drain.resolve();
-          this.#drain = null;
-        }
+    const chunks = this.#chunks;
+    this.#chunks = [];
+    if (this.#batchLength > 0) {
+      if (this.#writeSome === null) {
+        // A stream may keep the chunk: give it a copy of its own.
+        chunks.push(this.#batch.slice(0, this.#batchLength));
+      } else {
+        this.#writingBuffer = this.#batch;
+        chunks.push(this.#batch.subarray(0, this.#batchLength));
+        // Frames queued during the write go into the other buffer.
+        this.#batch = this.#spare ?? new Uint8Array(INITIAL_BATCH);
+        this.#spare = null;
       }
+      this.#batchLength = 0;
+    }
+    let bytes = 0;
+    for (const chunk of chunks) bytes += chunk.length;
+    this.#writing = chunks;
+    this.#writingIndex = 0;
+    this.#writingOffset = 0;
+    this.#writingBytes = bytes;
+    this.#writeChunk();
+  }
+
+  #writeChunk(): void {
+    const chunk = this.#writing[this.#writingIndex];
+    const offset = this.#writingOffset;
+    let written: Promise<number | void>;
+    try {
+      written = this.#writeSome === null
+        ? this.#writer!.write(chunk)
+        : this.#writeSome(offset === 0 ? chunk : chunk.subarray(offset));
     } catch (error) {
+      return this.#onWriteError(error);
+    }
+    written.then(this.#onWritten, this.#onWriteError);
+  }
+
+  /** After a write: `n` bytes of the chunk (all of it for a stream). */
+  #onWritten = (n: number | void): void => {
+    const chunk = this.#writing[this.#writingIndex];
+    this.#writingOffset += n ?? chunk.length - this.#writingOffset;
+    if (this.#writingOffset < chunk.length) return this.#writeChunk();
+    this.#writingOffset = 0;
+    if (++this.#writingIndex < this.#writing.length) return this.#writeChunk();
+    const buffer = this.#writingBuffer;
+    if (buffer !== null && buffer.length <= MAX_KEPT_BATCH) {
+      this.#spare = buffer;
+    }
+    this.#writingBuffer = null;
+    this.#writing = [];
+    this.#queuedBytes -= this.#writingBytes;
+    if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
+      this.#drain.resolve();
+      this.#drain = null;
+    }
+    // Frames queued while writing go at once, without holding.
+    this.#next();
+  };
+
+  #onWriteError = (error: unknown): void => {
+    if (!this.#failed) {
       this.#fail(error);
       this.#onError(error);
-    } finally {
-      this.#flushing = null;
     }
+    this.#finish();
+  };
+
+  #finish(): void {
+    this.#active = false;
+    this.#writing = [];
+    this.#writingBuffer = null;
+    const idle = this.#idle;
+    this.#idle = null;
+    idle?.resolve();
   }
 
   /** Makes room for `bytes` more in the open batch. */
@@ -224,17 +281,6 @@ export class FrameWriter {
     const grown = new Uint8Array(Math.max(needed, this.#batch.length * 2));
     grown.set(this.#batch.subarray(0, this.#batchLength));
     this.#batch = grown;
-  }
-
-  async #write(chunk: Uint8Array): Promise<void> {
-    const writeSome = this.#writeSome;
-    if (writeSome === null) return await this.#writer!.write(chunk);
-    let written = 0;
-    while (written < chunk.length) {
-      written += await writeSome(
-        written === 0 ? chunk : chunk.subarray(written),
-      );
-    }
   }
 
   #fail(error: unknown): void {

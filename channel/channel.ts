@@ -518,8 +518,18 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   async #read(): Promise<void> {
     const frames: Uint8Array[] = [];
     try {
+      // One reused view for a transport's own read (no promise but its own).
+      const direct = this.#readSome === null
+        ? null
+        : new Uint8Array(this.#readBuffer!);
       for (;;) {
-        const value = await this.#readChunk();
+        let value: Uint8Array | null;
+        if (direct !== null) {
+          const n = await this.#readSome!(direct);
+          value = n === null ? null : direct.subarray(0, n);
+        } else {
+          value = await this.#readStream();
+        }
         if (value === null) break;
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
@@ -565,13 +575,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     }
   }
 
-  /** The next chunk from the transport, or null at its end. */
-  async #readChunk(): Promise<Uint8Array | null> {
-    if (this.#readSome !== null) {
-      const buffer = new Uint8Array(this.#readBuffer!);
-      const n = await this.#readSome(buffer);
-      return n === null ? null : buffer.subarray(0, n);
-    }
+  /** The next chunk from the readable stream, or null at its end. */
+  async #readStream(): Promise<Uint8Array | null> {
     if (this.#readBuffer === null) {
       const reader = this.#reader as ReadableStreamDefaultReader<Uint8Array>;
       const { value, done } = await reader.read();
