@@ -4,6 +4,7 @@ import type { DynamicRemote } from "./remote.ts";
 export type Caller = (path: string, args: unknown[]) => Promise<unknown>;
 
 const remotes = new WeakSet<object>();
+const ignore = (): void => {};
 const INSPECT = Symbol.for("Deno.customInspect");
 
 /**
@@ -62,7 +63,7 @@ export function createRemote(
       // Code may call a proxy without awaiting it (e.g. a peer's value with
       // a proxy under "valueOf"): its failure must not be an unhandled
       // rejection, which ends a Deno process. Awaiting callers still see it.
-      result.catch(() => {});
+      result.catch(ignore);
       return result;
     },
     set: () => false,

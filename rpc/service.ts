@@ -118,17 +118,12 @@ export class Service {
       const owner = member.kind === "hidden" ? member.owner : undefined;
       throw lookupError(`"${router.qualname(name, owner)}" is not exposed`);
     }
-    const found = router;
-    const owner = member.owner;
-    return {
-      fn: member.fn,
-      thisArg: router.thisArg,
-      options: member.options,
-      // Only error messages need it.
-      get qualname(): string {
-        return found.qualname(name, owner);
-      },
-    };
+    return new ResolvedMember(
+      member.fn,
+      router.thisArg,
+      member.options,
+      () => router.qualname(name, member.owner),
+    );
   }
 
   /**
@@ -232,6 +227,30 @@ export class Service {
     const className = (owner as { constructor?: { name?: string } })
       .constructor?.name;
     return className ? `${className}.${name}` : name;
+  }
+}
+
+/** A {@linkcode Resolved} whose name is only made when asked for (errors). */
+class ResolvedMember implements Resolved {
+  readonly fn: (...args: unknown[]) => unknown;
+  readonly thisArg: unknown;
+  readonly options: ExposeOptions;
+  #name: () => string;
+
+  constructor(
+    fn: (...args: unknown[]) => unknown,
+    thisArg: unknown,
+    options: ExposeOptions,
+    name: () => string,
+  ) {
+    this.fn = fn;
+    this.thisArg = thisArg;
+    this.options = options;
+    this.#name = name;
+  }
+
+  get qualname(): string {
+    return this.#name();
   }
 }
 
