@@ -7,7 +7,7 @@ import type { Agent } from "./agent.ts";
  */
 export class ContainerService extends Service {
   #agents: ReadonlyMap<string, Agent>;
-  #agentsService: AgentsService;
+  #agentsMember: ServiceMember;
   #validateAid: ServiceMember;
   #localAgents: WeakMap<object, Agent>;
 
@@ -18,7 +18,11 @@ export class ContainerService extends Service {
     super({});
     this.#agents = agents;
     this.#localAgents = localAgents;
-    this.#agentsService = new AgentsService(agents);
+    // Made once: every call to an agent looks it up.
+    this.#agentsMember = {
+      kind: "service",
+      service: new AgentsService(agents),
+    };
     this.#validateAid = {
       kind: "function",
       fn: (aid: unknown) =>
@@ -49,9 +53,7 @@ export class ContainerService extends Service {
 
   protected override member(name: string): ServiceMember {
     if (name === "validate_aid") return this.#validateAid;
-    if (name === "agents") {
-      return { kind: "service", service: this.#agentsService };
-    }
+    if (name === "agents") return this.#agentsMember;
     return undefined;
   }
 
