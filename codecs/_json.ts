@@ -110,17 +110,24 @@ function writeNumber(value: number, asFloat: boolean): string {
   return /[.e]/.test(text) ? text : text + ".0";
 }
 
-/** A sign that the fast `JSON.parse` path could lose something: a long integer. */
-const LONG_DIGITS = /\d{16}/;
+/**
+ * A run of this many digits is a sign that the fast `JSON.parse` path could
+ * lose something: a long integer.
+ */
+export const LONG_DIGIT_RUN = 16;
 
-/** Decodes JSON text, resolving `__type__` maps. */
+/**
+ * Decodes JSON text, resolving `__type__` maps. `longDigits` says whether
+ * the text has a run of {@linkcode LONG_DIGIT_RUN} digits.
+ */
 export function parse(
   text: string,
   registry: SerializerRegistry,
   maxDepth: number,
+  longDigits: boolean,
 ): unknown {
   let value: unknown;
-  if (LONG_DIGITS.test(text)) {
+  if (longDigits) {
     value = new Parser(text, maxDepth).parseDocument();
   } else {
     try {

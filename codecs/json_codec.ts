@@ -1,5 +1,5 @@
 import { SerializationError } from "../errors.ts";
-import { parse, stringify } from "./_json.ts";
+import { LONG_DIGIT_RUN, parse, stringify } from "./_json.ts";
 import type { Codec, CodecOptions } from "./codec.ts";
 import { DEFAULT_MAX_DEPTH } from "./codec.ts";
 import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
@@ -90,8 +90,23 @@ export class JsonCodec implements Codec {
    *   `__type__` map has no serializer.
    */
   decode(data: Uint8Array): unknown {
+    // One pass over the bytes tells whether the text can hold a U+FFFD (a
+    // sign of bad UTF-8) and whether it has an integer too long for the
+    // fast parser; a message is usually neither.
+    let ascii = true;
+    let longDigits = false;
+    let run = 0;
+    for (let i = 0; i < data.length; i++) {
+      const byte = data[i];
+      if (byte >= 0x30 && byte <= 0x39) {
+        if (++run === LONG_DIGIT_RUN) longDigits = true;
+      } else {
+        run = 0;
+        if (byte >= 0x80) ascii = false;
+      }
+    }
     let text = lenient.decode(data);
-    if (text.includes("\uFFFD")) {
+    if (!ascii && text.includes("\uFFFD")) {
       try {
         text = strict.decode(data);
       } catch {
@@ -100,7 +115,7 @@ export class JsonCodec implements Codec {
         );
       }
     }
-    return parse(text, this.#registry, this.#maxDepth);
+    return parse(text, this.#registry, this.#maxDepth, longDigits);
   }
 
   /**
