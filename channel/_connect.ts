@@ -95,7 +95,7 @@ export function connTransport(conn: Deno.Conn): Transport {
       try {
         conn.close();
       } catch {
-        // Closed already by its streams.
+        // Closed already.
       }
     },
   };

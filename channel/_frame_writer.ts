@@ -203,6 +203,9 @@ export class FrameWriter {
       if (this.#writeSome === null) {
         // A stream may keep the chunk: give it a copy of its own.
         chunks.push(this.#batch.slice(0, this.#batchLength));
+        if (this.#batch.length > MAX_KEPT_BATCH) {
+          this.#batch = new Uint8Array(INITIAL_BATCH);
+        }
       } else {
         this.#writingBuffer = this.#batch;
         chunks.push(this.#batch.subarray(0, this.#batchLength));
@@ -237,7 +240,15 @@ export class FrameWriter {
 
   /** After a write: `n` bytes of the chunk (all of it for a stream). */
   #onWritten = (n: number | void): void => {
+    // Aborted meanwhile: the rest of the batch is dropped.
+    if (this.#failed) return this.#finish();
     const chunk = this.#writing[this.#writingIndex];
+    if (n === 0) {
+      // A write function that takes nothing would be called forever.
+      return this.#onWriteError(
+        new Error("Cannot write frames: the transport wrote 0 bytes"),
+      );
+    }
     this.#writingOffset += n ?? chunk.length - this.#writingOffset;
     if (this.#writingOffset < chunk.length) return this.#writeChunk();
     this.#writingOffset = 0;

@@ -236,8 +236,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     );
     // Bytes are read into one reused buffer; frames are decoded (and so
     // copied out) before the next read.
+    // Only `close` can end a pending `read`: without it, use the stream.
     const read = transport.read;
-    if (typeof read === "function") {
+    if (typeof read === "function" && typeof transport.close === "function") {
       this.#readSome = read.bind(transport);
       this.#readBuffer = new ArrayBuffer(READ_BUFFER_SIZE);
     } else {

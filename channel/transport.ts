@@ -10,8 +10,9 @@ export interface Transport {
   /**
    * Optional fast path for reading: fills the start of `buffer` with the
    * next bytes and resolves with how many, or `null` at the end of the
-   * stream (`Deno.Conn.read`). When present, the channel reads with it
-   * instead of `readable`, and relies on `close` to end a pending read.
+   * stream (`Deno.Conn.read`). When present together with `close`, the
+   * channel reads with it instead of `readable`, and relies on `close` to
+   * end a pending read. The buffer is reused for the next read.
    */
   read?(buffer: Uint8Array): Promise<number | null>;
   /**

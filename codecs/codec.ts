@@ -32,6 +32,8 @@ export interface Codec {
   encodeView?(value: unknown): Uint8Array;
   /**
    * Decodes bytes. Codecs that decompress return a promise of the value.
+   * `data` may be a view of a buffer that is reused after the call (a
+   * channel's read buffer): copy what the value keeps of it.
    *
    * @param data The bytes.
    * @returns The value (or a promise of it).

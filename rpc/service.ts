@@ -97,7 +97,7 @@ export class Service {
    */
   resolve(path: string): Resolved {
     // Walked without splitting: this runs for every call.
-    let router: Service = this;
+    let sub: Service | null = null;
     let start = 0;
     let index = 0;
     for (
@@ -105,12 +105,15 @@ export class Service {
       slash !== -1;
       slash = path.indexOf("/", start)
     ) {
-      const member = router.member(path.slice(start, slash));
+      const member: ServiceMember = (sub ?? this).member(
+        path.slice(start, slash),
+      );
       if (member?.kind !== "service") throw notFound(path, index);
-      router = member.service;
+      sub = member.service;
       start = slash + 1;
       index++;
     }
+    const router = sub ?? this;
     const name = start === 0 ? path : path.slice(start);
     const member = router.member(name);
     if (member === undefined) throw notFound(path, index);

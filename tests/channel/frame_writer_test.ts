@@ -162,8 +162,67 @@ Deno.test("abort releases a flush that is holding", async () => {
     holding: () => true,
   });
   writer.write(utf8.encode("dropped"));
+  await microtasks(3);
   writer.abort(new Error("closing"));
-  await writer.drained();
-  assert.equal(sink.chunks.length, 0);
+  // Released at once, not by the next turn of the event loop.
+  await microtasks(3);
   assert.ok(writer.idle);
+  assert.equal(sink.chunks.length, 0);
+});
+
+Deno.test("a buffer being written is not touched until its write resolves", async () => {
+  // This sink reads the bytes only when the write completes, as a socket
+  // may: frames queued meanwhile must go into another buffer.
+  const received: Uint8Array[] = [];
+  let gate = Promise.withResolvers<void>();
+  const writer = new FrameWriter(async (chunk) => {
+    await gate.promise;
+    received.push(chunk.slice());
+    return chunk.length;
+  }, { highWaterMark: 1 << 20, onError });
+  const expected: Uint8Array[] = [];
+  for (let round = 0; round < 4; round++) {
+    for (let i = 0; i < 5; i++) {
+      const payload = utf8.encode(`round ${round} frame ${i} `.repeat(i + 1));
+      expected.push(frame(payload));
+      writer.write(payload);
+    }
+    await microtasks(3);
+    const open = gate;
+    gate = Promise.withResolvers<void>();
+    open.resolve();
+  }
+  gate.resolve();
+  await writer.drained();
+  assert.deepEqual(concat(received), concat(expected));
+  await writer.close();
+});
+
+Deno.test("abort drops the rest of a batch that is being written", async () => {
+  const calls: number[] = [];
+  const gate = Promise.withResolvers<void>();
+  const writer = new FrameWriter(async (chunk) => {
+    calls.push(chunk.length);
+    await gate.promise;
+    return Math.min(chunk.length, 1000);
+  }, { highWaterMark: 1 << 30, onError });
+  writer.write(new Uint8Array(200_000).fill(1));
+  await microtasks(3);
+  assert.equal(calls.length, 1);
+  writer.abort(new Error("closing"));
+  gate.resolve();
+  await writer.drained();
+  assert.equal(calls.length, 1, "nothing is written after the abort");
+});
+
+Deno.test("a write function that writes 0 bytes fails the writer instead of spinning", async () => {
+  const errors: unknown[] = [];
+  const writer = new FrameWriter(() => Promise.resolve(0), {
+    highWaterMark: 1 << 20,
+    onError: (error) => errors.push(error),
+  });
+  writer.write(utf8.encode("stuck"));
+  await writer.drained();
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /wrote 0 bytes/);
 });

@@ -120,3 +120,57 @@ Deno.test("replies to the requests of one chunk leave in one write, even through
   await serving;
   await server.closed;
 });
+
+Deno.test("the last reply of a chunk is written within microtasks, not a turn of the event loop later", async () => {
+  const [a, b] = createMemoryPair();
+  const log = newLog();
+  const server = new Channel(connLike(a, log));
+  const codec = new JsonCodec();
+  const peer = b.writable.getWriter();
+  await peer.write(
+    concat([
+      frame(codec.encode([0, 0, "a"])),
+      frame(codec.encode([0, 1, "b"])),
+    ]),
+  );
+  const first = await server.recv();
+  const second = await server.recv();
+  await first.reply("A");
+  // The other request is still unanswered: the reply waits for it.
+  for (let i = 0; i < 5; i++) await undefined;
+  assert.equal(log.writes.length, 0);
+  await second.reply("B");
+  for (let i = 0; i < 5; i++) await undefined;
+  assert.equal(log.writes.length, 1);
+  assert.deepEqual(
+    log.writes[0],
+    concat([
+      frame(codec.encode([1, 0, "A"])),
+      frame(codec.encode([1, 1, "B"])),
+    ]),
+  );
+  await peer.close();
+  await server.closed;
+});
+
+Deno.test("a transport with read but no close is read through its stream", async () => {
+  const [a, b] = createMemoryPair();
+  const log = newLog();
+  const { readable, writable } = a;
+  const transport = {
+    readable,
+    writable,
+    read: (_buffer: Uint8Array): Promise<number | null> => {
+      log.reads++;
+      return Promise.reject(new Error("read must not be used without close"));
+    },
+  };
+  const client = new Channel(transport);
+  const server = new Channel(b);
+  const serving = serve(server);
+  assert.equal(await client.send("hi"), "hi");
+  assert.equal(log.reads, 0);
+  // close() can end the read: it does not hang.
+  await client.close();
+  await serving;
+});

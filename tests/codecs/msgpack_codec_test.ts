@@ -474,3 +474,19 @@ Deno.test("msgpack: encodeView gives encode's bytes in a buffer reused by the ne
   assert.equal(first.buffer, second.buffer, "the buffer is reused");
   assert.deepEqual(codec.decode(copy), [0, 1, "first"]);
 });
+
+Deno.test("msgpack: a serializer may encode with the same codec while encodeView runs", () => {
+  class Inner {
+    constructor(public value: unknown) {}
+  }
+  const codec = new MsgPackCodec();
+  codec.addSerializer(
+    Inner,
+    (inner) => codec.encodeView(inner.value).slice(),
+    (data) => new Inner(codec.decode(data as Uint8Array)),
+  );
+  const value = [1, 0, new Inner([new Inner("x"), 2])];
+  const bytes = codec.encodeView(value).slice();
+  assert.deepEqual(bytes, codec.encode(value));
+  assert.deepStrictEqual(codec.decode(bytes), value);
+});
