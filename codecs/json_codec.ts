@@ -1,13 +1,11 @@
 import { SerializationError } from "../errors.ts";
-import { LONG_DIGIT_RUN, parse, stringify } from "./_json.ts";
+import { LONG_DIGIT_RUN, parse } from "./_json.ts";
+import { JsonWriter } from "./_json_writer.ts";
 import type { Codec, CodecOptions } from "./codec.ts";
 import { DEFAULT_MAX_DEPTH } from "./codec.ts";
 import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
 import { SerializerRegistry } from "./serializer_registry.ts";
 
-const encoder = new TextEncoder();
-/** Texts that may need more bytes than this are encoded into a new buffer. */
-const REUSED_BUFFER_LIMIT = 64 * 1024;
 // The lenient decoder is much faster; it marks invalid bytes with U+FFFD,
 // and only a text with a U+FFFD in it is decoded again strictly.
 const lenient = new TextDecoder("utf-8");
@@ -38,7 +36,8 @@ export class JsonCodec implements Codec {
   readonly name: string = "json";
   #registry = new SerializerRegistry();
   #maxDepth: number;
-  #buffer = new Uint8Array(1024);
+  #writer: JsonWriter;
+  #writing = false;
 
   /**
    * Creates a JSON codec.
@@ -47,6 +46,7 @@ export class JsonCodec implements Codec {
    */
   constructor(options: CodecOptions = {}) {
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.#writer = new JsonWriter(this.#registry, this.#maxDepth);
   }
 
   /**
@@ -58,7 +58,7 @@ export class JsonCodec implements Codec {
    *   without a serializer, and nesting beyond `maxDepth`.
    */
   encode(value: unknown): Uint8Array {
-    return encoder.encode(stringify(value, this.#registry, this.#maxDepth));
+    return this.encodeView(value).slice();
   }
 
   /**
@@ -70,15 +70,16 @@ export class JsonCodec implements Codec {
    * @throws {SerializationError} Like {@linkcode JsonCodec.encode}.
    */
   encodeView(value: unknown): Uint8Array {
-    const text = stringify(value, this.#registry, this.#maxDepth);
-    // A UTF-16 unit takes at most 3 bytes in UTF-8.
-    const most = text.length * 3;
-    if (most > REUSED_BUFFER_LIMIT) return encoder.encode(text);
-    if (most > this.#buffer.length) {
-      this.#buffer = new Uint8Array(Math.max(most, this.#buffer.length * 2));
+    // A serializer may encode with this codec again: give it its own writer.
+    if (this.#writing) {
+      return new JsonWriter(this.#registry, this.#maxDepth).encodeView(value);
     }
-    const { written } = encoder.encodeInto(text, this.#buffer);
-    return this.#buffer.subarray(0, written);
+    this.#writing = true;
+    try {
+      return this.#writer.encodeView(value);
+    } finally {
+      this.#writing = false;
+    }
   }
 
   /**

@@ -347,3 +347,50 @@ Deno.test("json: encodeView gives encode's bytes, in a reused buffer unless larg
   const b = codec.encodeView([2]);
   assert.equal(a.buffer, b.buffer);
 });
+
+Deno.test("json: strings and keys are escaped as JSON.stringify escapes them", () => {
+  const codec = new JsonCodec();
+  const strings = [
+    "",
+    "plain ascii",
+    'quote " and backslash \\',
+    "controls \u0000\u0001\b\t\n\f\r\u001f",
+    "del \u007f",
+    "ünïcödé €",
+    "emoji 😀",
+    "lone \ud800 surrogate \udc00",
+    "x".repeat(5000) + "é" + "y".repeat(5000),
+  ];
+  for (const s of strings) {
+    assert.equal(
+      new TextDecoder().decode(codec.encode([s, { [s]: 1 }])),
+      `[${JSON.stringify(s)},{${JSON.stringify(s)}:1}]`,
+      JSON.stringify(s.slice(0, 20)),
+    );
+    assert.deepEqual(
+      codec.decode(codec.encode(s)),
+      s.isWellFormed() ? s : JSON.parse(JSON.stringify(s)),
+    );
+  }
+  const map = new Map<string | number, unknown>([[1, "a"], ["k\n", [true]]]);
+  assert.equal(
+    new TextDecoder().decode(codec.encode(map)),
+    '{"1":"a","k\\n":[true]}',
+  );
+});
+
+Deno.test("json: a serializer may encode with the same codec while encoding", () => {
+  class Inner {
+    constructor(public value: unknown) {}
+  }
+  const codec = new JsonCodec();
+  codec.addSerializer(
+    Inner,
+    (inner) => new TextDecoder().decode(codec.encode(inner.value)),
+    (text) => new Inner(codec.decode(new TextEncoder().encode(text as string))),
+  );
+  const value = [1, 0, new Inner([new Inner("x"), 2])];
+  const bytes = codec.encodeView(value).slice();
+  assert.deepEqual(bytes, codec.encode(value));
+  assert.deepStrictEqual(codec.decode(bytes), value);
+});

@@ -1,0 +1,184 @@
+// JSON as Python's json module reads it, written straight into bytes: bare
+// NaN/Infinity tokens, integers of any size, floats that stay floats. Plain
+// ASCII strings and numbers are copied byte by byte; only strings that need
+// escaping or are not ASCII go through JSON.stringify and TextEncoder.
+import { SerializationError } from "../errors.ts";
+import { Float64, isWireInteger } from "./float64.ts";
+import type { SerializerRegistry } from "./serializer_registry.ts";
+import { describe } from "./serializer_registry.ts";
+
+const textEncoder = new TextEncoder();
+/** Buffers above this size are not kept for the next message. */
+const MAX_KEPT_BUFFER = 1024 * 1024;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Encodes values as UTF-8 JSON; one instance is not re-entrant. */
+export class JsonWriter {
+  #buffer = new Uint8Array(1024);
+  #pos = 0;
+  #registry: SerializerRegistry;
+  #maxDepth: number;
+
+  constructor(registry: SerializerRegistry, maxDepth: number) {
+    this.#registry = registry;
+    this.#maxDepth = maxDepth;
+  }
+
+  /** Encodes `value` into this writer's buffer: valid until the next call. */
+  encodeView(value: unknown): Uint8Array {
+    if (this.#buffer.length > MAX_KEPT_BUFFER) {
+      this.#buffer = new Uint8Array(1024);
+    }
+    this.#pos = 0;
+    this.#value(value, 0);
+    return this.#buffer.subarray(0, this.#pos);
+  }
+
+  #reserve(bytes: number): void {
+    const needed = this.#pos + bytes;
+    if (needed <= this.#buffer.length) return;
+    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
+    grown.set(this.#buffer.subarray(0, this.#pos));
+    this.#buffer = grown;
+  }
+
+  #byte(value: number): void {
+    this.#reserve(1);
+    this.#buffer[this.#pos++] = value;
+  }
+
+  /** Writes a text known to be ASCII (numbers, literals). */
+  #ascii(text: string): void {
+    const length = text.length;
+    this.#reserve(length);
+    const buffer = this.#buffer;
+    const at = this.#pos;
+    for (let i = 0; i < length; i++) buffer[at + i] = text.charCodeAt(i);
+    this.#pos = at + length;
+  }
+
+  #value(value: unknown, depth: number): void {
+    switch (typeof value) {
+      case "string":
+        return this.#string(value);
+      case "number":
+        return this.#ascii(numberText(value, false));
+      case "boolean":
+        return this.#ascii(value ? "true" : "false");
+      case "bigint":
+        return this.#ascii(value.toString());
+      case "undefined":
+        return this.#ascii("null");
+      case "object":
+        if (value === null) return this.#ascii("null");
+        return this.#object(value, depth);
+      case "function":
+        // Only a serializer can send one (e.g. a remote proxy as a reference).
+        return this.#value(this.#registry.toWire(value), depth);
+      default:
+        throw new SerializationError(
+          `Cannot encode ${describe(value)} as JSON`,
+        );
+    }
+  }
+
+  #string(value: string): void {
+    const length = value.length;
+    this.#reserve(length + 2);
+    const buffer = this.#buffer;
+    const start = this.#pos;
+    buffer[start] = QUOTE;
+    let i = 0;
+    for (; i < length; i++) {
+      const c = value.charCodeAt(i);
+      if (c < 0x20 || c >= 0x7f || c === QUOTE || c === BACKSLASH) break;
+      buffer[start + 1 + i] = c;
+    }
+    if (i === length) {
+      buffer[start + 1 + length] = QUOTE;
+      this.#pos = start + 2 + length;
+      return;
+    }
+    // Escapes and UTF-8 as JSON.stringify does (lone surrogates as \u
+    // escapes, so the text is well formed).
+    const text = JSON.stringify(value);
+    this.#reserve(text.length * 3);
+    const { written } = textEncoder.encodeInto(
+      text,
+      this.#buffer.subarray(start),
+    );
+    this.#pos = start + written;
+  }
+
+  #object(value: object, depth: number): void {
+    if (depth >= this.#maxDepth) {
+      throw new SerializationError(
+        `Cannot encode value: nesting deeper than maxDepth ${this.#maxDepth} (or a cycle)`,
+      );
+    }
+    if (Array.isArray(value)) {
+      this.#byte(0x5b);
+      for (let i = 0; i < value.length; i++) {
+        if (i > 0) this.#byte(0x2c);
+        this.#value(value[i], depth + 1);
+      }
+      return this.#byte(0x5d);
+    }
+    const proto = Object.getPrototypeOf(value);
+    if (proto === Object.prototype || proto === null) {
+      this.#byte(0x7b);
+      let first = true;
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        if (item === undefined) continue;
+        if (!first) this.#byte(0x2c);
+        this.#string(key);
+        this.#byte(0x3a);
+        this.#value(item, depth + 1);
+        first = false;
+      }
+      return this.#byte(0x7d);
+    }
+    if (value instanceof Float64) {
+      return this.#ascii(numberText(value.value, true));
+    }
+    if (value instanceof Map) {
+      this.#byte(0x7b);
+      let first = true;
+      for (const [key, item] of value) {
+        if (typeof key !== "string" && typeof key !== "number") {
+          throw new SerializationError(
+            `Cannot encode a Map key that is ${
+              describe(key)
+            } as JSON (only strings and numbers)`,
+          );
+        }
+        if (!first) this.#byte(0x2c);
+        this.#string(String(key));
+        this.#byte(0x3a);
+        this.#value(item, depth + 1);
+        first = false;
+      }
+      return this.#byte(0x7d);
+    }
+    if (value instanceof Uint8Array) {
+      throw new SerializationError(
+        "Cannot encode bytes as JSON (use MsgPackCodec)",
+      );
+    }
+    // The __type__ map stands where the object stood: the same depth.
+    return this.#value(this.#registry.toWire(value), depth);
+  }
+}
+
+/** A number as Python's json writes it; `asFloat` keeps a float a float. */
+function numberText(value: number, asFloat: boolean): string {
+  if (!asFloat && isWireInteger(value)) return String(value);
+  if (Number.isNaN(value)) return "NaN";
+  if (value === Infinity) return "Infinity";
+  if (value === -Infinity) return "-Infinity";
+  if (Object.is(value, -0)) return "-0.0";
+  const text = String(value);
+  return /[.e]/.test(text) ? text : text + ".0";
+}
