@@ -323,6 +323,53 @@ async function rawSerial(conn: Deno.Conn, ms: number): Promise<Sample> {
 }
 
 /**
+ * `inflight` requesters, each writing its own frame (one `write` per
+ * request) and waiting for its echo: raw sockets used the way a library
+ * without batching would use them. Reported, not a baseline of a target.
+ */
+async function rawEach(
+  conn: Deno.Conn,
+  ms: number,
+  inflight: number,
+): Promise<Sample> {
+  const frame = rawFrames(1);
+  const buffer = new Uint8Array(64 * 1024);
+  let waiters: (() => void)[] = [];
+  let head = 0;
+  let outstanding = 0;
+  let pendingBytes = 0;
+  let ops = 0;
+  const start = performance.now();
+  const deadline = start + ms;
+  const worker = async () => {
+    while (performance.now() < deadline) {
+      const reply = new Promise<void>((resolve) => waiters.push(resolve));
+      outstanding++;
+      await writeAll(conn, frame);
+      await reply;
+      ops++;
+    }
+  };
+  const workers = Promise.all(Array.from({ length: inflight }, worker));
+  for (;;) {
+    const n = await conn.read(buffer);
+    if (n === null) throw new Error("the raw peer closed the connection");
+    pendingBytes += n;
+    for (; pendingBytes >= RAW_FRAME; pendingBytes -= RAW_FRAME) {
+      outstanding--;
+      waiters[head++]();
+    }
+    if (head === waiters.length) {
+      waiters = [];
+      head = 0;
+    }
+    if (outstanding === 0 && performance.now() >= deadline) break;
+  }
+  await workers;
+  return { ops, ms: performance.now() - start };
+}
+
+/**
  * `inflight` frames outstanding: every read that completes k echoes is
  * answered by one write of k new frames (as the channel coalesces the
  * frames of one tick into one write).
@@ -429,6 +476,7 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
       run: (ms) => closedLoop(ms, 1, () => msgpackSerial.send(PAYLOAD_48)),
     },
     { id: "rawPipe", run: (ms) => rawPipelined(pipeConn, ms, INFLIGHT) },
+    { id: "rawEach", run: (ms) => rawEach(pipeConn, ms, INFLIGHT) },
     {
       id: "channelPipe",
       run: (ms) =>
@@ -585,6 +633,21 @@ function buildRows(
     rounds: rawRate,
     cpuUsPerOp: cpu("rawPipe"),
     ioPerOp: io("rawPipe"),
+  });
+  const eachRate = rate("rawEach");
+  rows.push({
+    scenario: `raw Deno.Conn, ${INFLIGHT} in flight, a write per request`,
+    note: "64-byte frames; each requester writes its own (not a baseline)",
+    unit: "msgs/s",
+    result: median(eachRate),
+    baseline: median(rawRate),
+    ratio: median(eachRate) / median(rawRate),
+    target: "report",
+    score: null,
+    pass: null,
+    rounds: eachRate,
+    cpuUsPerOp: cpu("rawEach"),
+    ioPerOp: io("rawEach"),
   });
   const latency = (id: string, scenario: string, note: string, max: number) => {
     const values = rtt(id);
