@@ -381,6 +381,33 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     return waiter.promise;
   }
 
+  /**
+   * Takes the next request from the peer if one has arrived, without
+   * waiting: a server loop can handle every request of a chunk in one go.
+   *
+   * @returns The request, or undefined if none is waiting (or the channel is closed).
+   *
+   * @example
+   * ```ts
+   * import { Channel, createMemoryPair } from "@aiomas/aiomas/channel";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = createMemoryPair();
+   * await using client = new Channel(a);
+   * await using server = new Channel(b);
+   * assert.equal(server.tryRecv(), undefined);
+   * const replies = Promise.all([client.send(1), client.send(2)]);
+   * const first = await server.recv();
+   * const second = server.tryRecv() ?? await server.recv();
+   * await first.reply(10);
+   * await second.reply(20);
+   * assert.deepEqual(await replies, [10, 20]);
+   * ```
+   */
+  tryRecv(): Request | undefined {
+    return this.#take();
+  }
+
   /** The next queued request, if any; reading resumes once there is room. */
   #take(): Request | undefined {
     const request = this.#requests.shift();

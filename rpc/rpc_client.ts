@@ -210,11 +210,14 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
 
   async #serve(): Promise<void> {
     for (;;) {
-      let request: Request;
-      try {
-        request = await this.channel.recv();
-      } catch {
-        return; // The channel closed; `closed` says why.
+      // The requests of one chunk are taken without a promise each.
+      let request = this.channel.tryRecv();
+      if (request === undefined) {
+        try {
+          request = await this.channel.recv();
+        } catch {
+          return; // The channel closed; `closed` says why.
+        }
       }
       this.#handle(request);
       if (this.#running >= this.#maxConcurrent) {

@@ -915,3 +915,21 @@ Deno.test("a codec subclass that overrides encode is used for every message", as
   await client.close();
   await serving;
 });
+
+Deno.test("tryRecv takes what has arrived, in order, and lets a full queue read on", async () => {
+  const [client, server] = channelPair({}, { maxQueuedRequests: 2 });
+  assert.equal(server.tryRecv(), undefined);
+  const count = 50;
+  const replies = Array.from({ length: count }, (_, i) => client.send(i));
+  const seen: unknown[] = [];
+  while (seen.length < count) {
+    const request = server.tryRecv() ?? await server.recv();
+    seen.push(request.content);
+    await request.reply(request.content);
+  }
+  assert.deepEqual(seen, Array.from({ length: count }, (_, i) => i));
+  assert.deepEqual(await Promise.all(replies), seen);
+  await client.close();
+  await server.closed;
+  assert.equal(server.tryRecv(), undefined);
+});
