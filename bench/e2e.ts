@@ -339,10 +339,14 @@ async function rawEach(
   let outstanding = 0;
   let pendingBytes = 0;
   let ops = 0;
+  // Only the reader looks at the clock: had the workers looked too, they
+  // could stop after the reader had decided to read once more, for an
+  // answer that never comes.
+  let late = false;
   const start = performance.now();
   const deadline = start + ms;
   const worker = async () => {
-    while (performance.now() < deadline) {
+    while (!late) {
       const reply = new Promise<void>((resolve) => waiters.push(resolve));
       outstanding++;
       await writeAll(conn, frame);
@@ -355,6 +359,7 @@ async function rawEach(
     const n = await conn.read(buffer);
     if (n === null) throw new Error("the raw peer closed the connection");
     pendingBytes += n;
+    if (performance.now() >= deadline) late = true;
     for (; pendingBytes >= RAW_FRAME; pendingBytes -= RAW_FRAME) {
       outstanding--;
       waiters[head++]();
@@ -363,7 +368,7 @@ async function rawEach(
       waiters = [];
       head = 0;
     }
-    if (outstanding === 0 && performance.now() >= deadline) break;
+    if (outstanding === 0 && late) break;
   }
   await workers;
   return { ops, ms: performance.now() - start };

@@ -224,9 +224,14 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     );
     // A transport's own read/write (a Deno.Conn's) skip the stream
     // machinery, which costs more than everything else per small message.
+    // Only `close` can end a stuck `write` or tell the peer we are done:
+    // without it, use the streams.
+    const canClose = typeof transport.close === "function";
     const write = transport.write;
     this.#writer = new FrameWriter(
-      typeof write === "function" ? write.bind(transport) : transport.writable,
+      typeof write === "function" && canClose
+        ? write.bind(transport)
+        : transport.writable,
       {
         highWaterMark: options.highWaterMark ?? 1024 * 1024,
         onError: (error) => this.#fail(error),
@@ -236,9 +241,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     );
     // Bytes are read into one reused buffer; frames are decoded (and so
     // copied out) before the next read.
-    // Only `close` can end a pending `read`: without it, use the stream.
     const read = transport.read;
-    if (typeof read === "function" && typeof transport.close === "function") {
+    if (typeof read === "function" && canClose) {
       this.#readSome = read.bind(transport);
       this.#readBuffer = new ArrayBuffer(READ_BUFFER_SIZE);
     } else {

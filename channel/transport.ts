@@ -17,8 +17,8 @@ export interface Transport {
   read?(buffer: Uint8Array): Promise<number | null>;
   /**
    * Optional fast path for writing: writes some of `bytes` and resolves
-   * with how many (`Deno.Conn.write`). When present, the channel writes
-   * with it instead of `writable`.
+   * with how many (`Deno.Conn.write`). When present together with
+   * `close`, the channel writes with it instead of `writable`.
    */
   write?(bytes: Uint8Array): Promise<number>;
   /**

@@ -10,6 +10,8 @@ import { describe } from "./serializer_registry.ts";
 const textEncoder = new TextEncoder();
 /** Buffers above this size are not kept for the next message. */
 const MAX_KEPT_BUFFER = 1024 * 1024;
+/** Escaped texts longer than this are encoded on their own first. */
+const LARGE_TEXT = 16 * 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -103,6 +105,14 @@ export class JsonWriter {
     // Escapes and UTF-8 as JSON.stringify does (lone surrogates as \u
     // escapes, so the text is well formed).
     const text = JSON.stringify(value);
+    if (text.length > LARGE_TEXT) {
+      // Room for the worst case (3 bytes a unit) would triple a large text.
+      const bytes = textEncoder.encode(text);
+      this.#reserve(bytes.length);
+      this.#buffer.set(bytes, start);
+      this.#pos = start + bytes.length;
+      return;
+    }
     this.#reserve(text.length * 3);
     const { written } = textEncoder.encodeInto(
       text,

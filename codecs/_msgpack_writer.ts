@@ -8,6 +8,8 @@ import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
 
 const textEncoder = new TextEncoder();
+/** Buffers above this size are not kept for the next message. */
+const MAX_KEPT_BUFFER = 1024 * 1024;
 // "__type__" as a fixstr, the key of every serializer map.
 const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
 
@@ -31,6 +33,10 @@ export class MsgPackWriter {
 
   /** Encodes `value` into this writer's buffer: valid until the next call. */
   encodeView(value: unknown): Uint8Array {
+    if (this.#buffer.length > MAX_KEPT_BUFFER) {
+      this.#buffer = new Uint8Array(1024);
+      this.#view = new DataView(this.#buffer.buffer);
+    }
     this.#pos = 0;
     this.#value(value, 0);
     return this.#buffer.subarray(0, this.#pos);

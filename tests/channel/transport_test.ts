@@ -174,3 +174,26 @@ Deno.test("a transport with read but no close is read through its stream", async
   await client.close();
   await serving;
 });
+
+Deno.test("a transport with write but no close is written through its stream", async () => {
+  const [a, b] = createMemoryPair();
+  let writes = 0;
+  const { readable, writable } = a;
+  const transport = {
+    readable,
+    writable,
+    write: (_bytes: Uint8Array): Promise<number> => {
+      writes++;
+      return Promise.reject(new Error("write must not be used without close"));
+    },
+  };
+  const client = new Channel(transport);
+  const server = new Channel(b);
+  const serving = serve(server);
+  assert.equal(await client.send("hi"), "hi");
+  assert.equal(writes, 0);
+  // Closing the stream tells the peer: its loop ends.
+  await client.close();
+  await serving;
+  await server.closed;
+});

@@ -360,6 +360,7 @@ Deno.test("json: strings and keys are escaped as JSON.stringify escapes them", (
     "emoji 😀",
     "lone \ud800 surrogate \udc00",
     "x".repeat(5000) + "é" + "y".repeat(5000),
+    "\n" + "é€😀".repeat(10_000), // escaped and longer than 16 Ki units
   ];
   for (const s of strings) {
     assert.equal(
