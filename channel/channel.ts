@@ -624,7 +624,11 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   }
 
   #dispatch(value: unknown): void {
-    const [type, id, content] = checkMessage(value);
+    // Indexed, not destructured: no iterator per message.
+    const message = checkMessage(value);
+    const type = message[0];
+    const id = message[1];
+    const content = message[2];
     if (type === REQUEST) {
       // While closing, new requests are not taken: the peer's call gets
       // ConnectionClosedError when the connection closes.

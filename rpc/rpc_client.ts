@@ -231,7 +231,10 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   #handle(request: Request): void {
     let result: unknown;
     try {
-      const [path, args, kwargs] = checkCall(request.content);
+      const call = checkCall(request.content);
+      const path = call[0];
+      const args = call[1];
+      const kwargs = call[2];
       // Not cached: services change (agents come and go).
       const resolved = this.service.resolve(path);
       result = resolved.fn.apply(
