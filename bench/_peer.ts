@@ -10,7 +10,8 @@
  * - raw: echoes complete 4-byte-length frames with plain `Deno.Conn`
  *   reads and writes, all frames of one read in one write;
  * - channelJson / channelMsgpack: a channel server replying with the
- *   request's content;
+ *   request's content (`for await`);
+ * - channelMsgpackEach: the same with a `tryRecv()` loop;
  * - rpcMsgpack: an RPC server with `add(a, b)`;
  * - agent: a container (MsgPack) hosting an agent with `add(a, b)`.
  *
@@ -82,6 +83,21 @@ async function echo(channel: Channel): Promise<void> {
   for await (const request of channel) await request.reply(request.content);
 }
 
+/** The same with the loop for throughput: the requests of a read at once. */
+async function echoEach(channel: Channel): Promise<void> {
+  for (;;) {
+    let request = channel.tryRecv();
+    if (request === undefined) {
+      try {
+        request = await channel.recv();
+      } catch {
+        return; // Closed.
+      }
+    }
+    request.reply(request.content).catch(() => {});
+  }
+}
+
 const profilePath = Deno.args.find((a) => a.startsWith("--profile="))
   ?.slice("--profile=".length);
 if (Deno.args.includes("--count-io")) await installIoCounter();
@@ -105,6 +121,11 @@ const channelJson = await startServer({ hostname: HOST, port: 0 }, echo, {
 const channelMsgpack = await startServer({ hostname: HOST, port: 0 }, echo, {
   codec: MsgPackCodec,
 });
+const channelMsgpackEach = await startServer(
+  { hostname: HOST, port: 0 },
+  echoEach,
+  { codec: MsgPackCodec },
+);
 const rpcServer = await rpc.startServer(
   { hostname: HOST, port: 0 },
   new MathService(),
@@ -121,6 +142,7 @@ console.log(JSON.stringify({
   raw: (rawListener.addr as Deno.NetAddr).port,
   channelJson: port(channelJson.addr),
   channelMsgpack: port(channelMsgpack.addr),
+  channelMsgpackEach: port(channelMsgpackEach.addr),
   rpcMsgpack: port(rpcServer.addr),
   agent: calc.addr,
   pid: Deno.pid,
@@ -151,6 +173,7 @@ rawListener.close();
 await Promise.all([
   channelJson.close(),
   channelMsgpack.close(),
+  channelMsgpackEach.close(),
   rpcServer.close(),
   container.shutdown(),
 ]);

@@ -136,6 +136,7 @@ interface PeerInfo {
   raw: number;
   channelJson: number;
   channelMsgpack: number;
+  channelMsgpackEach: number;
   rpcMsgpack: number;
   agent: string;
   pid: number;
@@ -439,7 +440,11 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
   };
   const jsonSerial = await channel(peer.channelJson, JsonCodec);
   const msgpackSerial = await channel(peer.channelMsgpack, MsgPackCodec);
-  const msgpackPipe = await channel(peer.channelMsgpack, MsgPackCodec);
+  const msgpackPipe = await channel(peer.channelMsgpackEach, MsgPackCodec);
+  const msgpackPipeForAwait = await channel(
+    peer.channelMsgpack,
+    MsgPackCodec,
+  );
 
   const rpcClient = await rpc.openConnection<MathService>(
     { hostname: HOST, port: peer.rpcMsgpack },
@@ -489,6 +494,16 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
           ms,
           INFLIGHT,
           () => msgpackPipe.send(PAYLOAD_48),
+          CLOCK_EVERY,
+        ),
+    },
+    {
+      id: "channelPipeForAwait",
+      run: (ms) =>
+        closedLoop(
+          ms,
+          INFLIGHT,
+          () => msgpackPipeForAwait.send(PAYLOAD_48),
           CLOCK_EVERY,
         ),
     },
@@ -727,9 +742,24 @@ function buildRows(
   throughput(
     "channelPipe",
     `channel request/reply, ${INFLIGHT} in flight, MsgPack`,
-    "48-char string, echoed",
+    "48-char string, echoed by a tryRecv() loop",
     0.75,
   );
+  const forAwait = rate("channelPipeForAwait");
+  rows.push({
+    scenario: `channel, ${INFLIGHT} in flight, server loop with for await`,
+    note: "the same, echoed by for await + await reply (not a target row)",
+    unit: "msgs/s",
+    result: median(forAwait),
+    baseline: median(rawRate),
+    ratio: median(forAwait) / median(rawRate),
+    target: "report",
+    score: null,
+    pass: null,
+    rounds: forAwait,
+    cpuUsPerOp: cpu("channelPipeForAwait"),
+    ioPerOp: io("channelPipeForAwait"),
+  });
   throughput(
     "rpcPipe",
     `RPC add(3, 4), ${INFLIGHT} in flight, MsgPack`,
