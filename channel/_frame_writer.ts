@@ -3,7 +3,7 @@ import { setImmediate } from "node:timers";
 /** Payloads from this size on are written on their own instead of copied into a batch. */
 const LARGE_PAYLOAD = 64 * 1024;
 /** The first size of a batch buffer; it grows as needed. */
-const INITIAL_BATCH = 16 * 1024;
+const INITIAL_BATCH = 4 * 1024;
 /** Batch buffers up to this size are reused; larger ones are let go. */
 const MAX_KEPT_BATCH = 256 * 1024;
 
