@@ -1933,18 +1933,26 @@ async function runBatch(
         }
         stats.replies++;
         const [type, id, content] = message;
-        const at = waiting.findIndex((request) => sameValue(request.id, id));
+        const fits = (request: ExpectedRequest): boolean =>
+          !(request.type !== undefined && request.type !== type) &&
+          !(type === 1 && request.result !== undefined &&
+            !sameValue(request.result.value, content)) &&
+          !(type === 2 && typeof content !== "string");
+        // Replies may come in any order: when several requests share this
+        // id, the reply is for one it fits, if there is one.
+        let at = waiting.findIndex((request) =>
+          sameValue(request.id, id) && fits(request)
+        );
+        if (at < 0) {
+          at = waiting.findIndex((request) => sameValue(request.id, id));
+        }
         if (at < 0) {
           stats.badFrames++;
           finding("reply to an id not sent", hex(event.payload, 64));
           continue;
         }
         const [request] = waiting.splice(at, 1);
-        const wrongType = request.type !== undefined && request.type !== type;
-        const wrongResult = type === 1 && request.result !== undefined &&
-          !sameValue(request.result.value, content);
-        const wrongError = type === 2 && typeof content !== "string";
-        if (wrongType || wrongResult || wrongError) {
+        if (!fits(request)) {
           stats.wrongReplies++;
           finding(
             "wrong reply",
