@@ -17,8 +17,9 @@ export interface Transport {
   read?(buffer: Uint8Array): Promise<number | null>;
   /**
    * Optional fast path for writing: writes some of `bytes` and resolves
-   * with how many (`Deno.Conn.write`). When present together with
-   * `close`, the channel writes with it instead of `writable`.
+   * with how many, at least 1 (`Deno.Conn.write`). When present together
+   * with `close`, the channel writes with it instead of `writable`. The
+   * bytes are reused once the promise settles: do not keep them.
    */
   write?(bytes: Uint8Array): Promise<number>;
   /**
