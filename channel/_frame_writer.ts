@@ -5,7 +5,7 @@ const LARGE_PAYLOAD = 64 * 1024;
 /** The first size of a batch buffer; it grows as needed. */
 const INITIAL_BATCH = 4 * 1024;
 /** Batch buffers up to this size are reused; larger ones are let go. */
-const MAX_KEPT_BATCH = 256 * 1024;
+const MAX_KEPT_BATCH = 64 * 1024;
 
 /**
  * Where batches go: a writable stream, or a function that writes some of a
