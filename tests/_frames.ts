@@ -12,3 +12,14 @@ export function frame(payload: Uint8Array): Uint8Array {
 export function textFrame(text: string): Uint8Array {
   return frame(new TextEncoder().encode(text));
 }
+
+/** The bytes of `parts` one after another, in a new array. */
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

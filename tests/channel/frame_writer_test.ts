@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { FrameWriter } from "../../channel/_frame_writer.ts";
-import { frame } from "../_frames.ts";
+import { concat, frame } from "../_frames.ts";
 
 const utf8 = new TextEncoder();
 
@@ -18,16 +18,6 @@ function recorder(): {
       return Promise.resolve(chunk.length);
     },
   };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 /** Lets `n` microtasks run, and no macrotask. */

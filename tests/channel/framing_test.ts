@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { frame } from "../_frames.ts";
+import { concat, frame } from "../_frames.ts";
 import {
   FrameDecoderStream,
   FrameEncoderStream,
@@ -15,16 +15,6 @@ import {
 import { ProtocolError, SerializationError } from "../../errors.ts";
 
 const utf8 = new TextEncoder();
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
-  let pos = 0;
-  for (const part of parts) {
-    out.set(part, pos);
-    pos += part.length;
-  }
-  return out;
-}
 
 /** Payloads of assorted sizes; byte values depend on the position so mix-ups show. */
 function payloads(): Uint8Array[] {

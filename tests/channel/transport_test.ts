@@ -2,21 +2,11 @@ import assert from "node:assert/strict";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
 import { JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
-import { frame } from "../_frames.ts";
+import { concat, frame } from "../_frames.ts";
 import { connLike, type ConnLikeLog } from "./_conn_like.ts";
 
 function newLog(): ConnLikeLog {
   return { writes: [], reads: 0 };
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 async function serve(channel: Channel): Promise<void> {

@@ -13,6 +13,8 @@
 // wait for more bytes when the input ends inside a frame (then the driver
 // sends EOF and the server must close).
 
+import { concat } from "../_frames.ts";
+
 import {
   type Codec,
   type CodecClass,
@@ -194,18 +196,6 @@ export function frame(
   const out = new Uint8Array(4 + payload.length);
   new DataView(out.buffer).setUint32(0, length >>> 0);
   out.set(payload, 4);
-  return out;
-}
-
-export function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
   return out;
 }
 

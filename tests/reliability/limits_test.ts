@@ -19,7 +19,8 @@ import {
   startServer,
   type StartServerOptions,
 } from "../../mod.ts";
-import { concat, frame, FuzzService, RawPeer, writeAll } from "./_fuzz.ts";
+import { frame, FuzzService, RawPeer, writeAll } from "./_fuzz.ts";
+import { concat } from "../_frames.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 const MiB = 2 ** 20;

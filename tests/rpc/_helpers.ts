@@ -1,5 +1,6 @@
 // Helpers of the RPC tests: connected client pairs over the three
 // transports, and a tap that records the frames one end writes.
+import { concat } from "../_frames.ts";
 import {
   Channel,
   createMemoryPair,
@@ -154,14 +155,4 @@ export function splitFrames(bytes: Uint8Array): Uint8Array[] {
     offset += 4 + length;
   }
   return frames;
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
 }
