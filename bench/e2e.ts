@@ -10,6 +10,9 @@
  *       # on in both processes; prints where the time went and writes
  *       # bench/results/profiles/<scenario>.{client,peer}.cpuprofile
  *
+ *   deno run -A bench/e2e.ts --only=channelPipe,rpcPipe
+ *       # just these scenarios and the raw baselines, a short table, no files
+ *
  * Options: --rounds=N (5), --round-ms=MS (1000), --warmup-ms=MS (500),
  * --inflight=N (16), --agents=N (100000), --count-io (also count socket
  * reads and writes per operation in both processes, by wrapping the stream
@@ -50,6 +53,7 @@ const AGENTS = numberOption("agents", 100_000);
 const PROFILE = option("profile");
 const PROFILE_MS = numberOption("profile-ms", 4000);
 const COUNT_IO = option("count-io") !== undefined;
+const ONLY = option("only")?.split(",").filter((id) => id !== "");
 /** The whole run is stopped (peer killed, exit code 1) after this. */
 const WATCHDOG_MS = 170_000;
 
@@ -964,6 +968,44 @@ async function profileOne(id: string): Promise<void> {
   }
 }
 
+/** The scenarios named by --only, after the raw baselines. */
+function selectScenarios(all: Scenario[], ids: string[]): Scenario[] {
+  for (const id of ids) {
+    if (!all.some((s) => s.id === id)) {
+      throw new TypeError(
+        `--only: unknown scenario "${id}"; one of ${
+          all.map((s) => s.id).join(", ")
+        }`,
+      );
+    }
+  }
+  return all.filter((s) =>
+    s.id === "rawSerial" || s.id === "rawPipe" || ids.includes(s.id)
+  );
+}
+
+/** For --only: each scenario's median, its ratio to raw, and its CPU time per op. */
+function printShort(samples: Map<string, Sample[]>): void {
+  const rate = (id: string) =>
+    median(samples.get(id)!.map((s) => s.ops / s.ms * 1000));
+  const rtt = (id: string) =>
+    median(samples.get(id)!.map((s) => s.ms * 1000 / s.ops));
+  for (const [id, list] of samples) {
+    const serial = id.includes("Serial");
+    const value = serial ? rtt(id) : rate(id);
+    const raw = serial ? rtt("rawSerial") : rate("rawPipe");
+    const cpu = (pick: (s: Sample) => number | undefined) =>
+      median(list.map((s) => (pick(s) ?? NaN) / s.ops)).toFixed(2);
+    console.log(
+      `${id.padEnd(22)} ${
+        serial ? `${value.toFixed(1)} µs` : `${(value / 1000).toFixed(1)} k/s`
+      }  ratio ${(value / raw).toFixed(3)}  CPU µs/op ${
+        cpu((s) => s.cpuUs)
+      } + ${cpu((s) => s.peerCpuUs)}`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   const started = performance.now();
   if (COUNT_IO) await installIoCounter();
@@ -985,9 +1027,12 @@ async function main(): Promise<void> {
   let setup: Setup | undefined;
   try {
     setup = await setUp(peer.info);
-    for (const scenario of setup.scenarios) await scenario.run(WARMUP_MS);
+    const scenarios = ONLY === undefined
+      ? setup.scenarios
+      : selectScenarios(setup.scenarios, ONLY);
+    for (const scenario of scenarios) await scenario.run(WARMUP_MS);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const scenario of setup.scenarios) {
+      for (const scenario of scenarios) {
         const sample = await measure(scenario, peer, ROUND_MS);
         if (!samples.has(scenario.id)) samples.set(scenario.id, []);
         samples.get(scenario.id)!.push(sample);
@@ -996,7 +1041,9 @@ async function main(): Promise<void> {
     }
   } finally {
     await setup?.close();
+    if (ONLY !== undefined) await peer.stop();
   }
+  if (ONLY !== undefined) return printShort(samples);
   let fanIn: number[];
   try {
     console.log(`${FAN_IN} agents each calling an agent of the peer once…`);
