@@ -59,6 +59,8 @@ export class FrameWriter {
   #queuedBytes = 0;
   /** Whether a flush is scheduled, holding or writing. */
   #active = false;
+  /** Whether the flush is scheduled (a microtask) and has not started. */
+  #scheduled = false;
   #idle: PromiseWithResolvers<void> | null = null;
   /** Ends a held flush's wait early. */
   #release: (() => void) | null = null;
@@ -82,9 +84,17 @@ export class FrameWriter {
     this.#holding = options.holding ?? (() => false);
   }
 
-  /** Lets a flush that waits for more frames (see `holding`) write now. */
+  /**
+   * Says the frames `holding` waited for are queued: a flush that is
+   * scheduled or holding writes now, without waiting for its turn.
+   */
   nudge(): void {
-    if (this.#release !== null) queueMicrotask(this.#release);
+    if (this.#scheduled) {
+      this.#scheduled = false;
+      this.#next();
+    } else if (this.#release !== null) {
+      this.#release();
+    }
   }
 
   /**
@@ -126,6 +136,7 @@ export class FrameWriter {
     if (!this.#active) {
       // Frames queued by the code running now join this write.
       this.#active = true;
+      this.#scheduled = true;
       queueMicrotask(this.#start);
     }
     if (this.#queuedBytes <= this.#highWaterMark) return undefined;
@@ -180,6 +191,9 @@ export class FrameWriter {
   // The flush is a chain of callbacks rather than an async function: it
   // runs for nearly every message when they come one at a time.
   #start = (): void => {
+    // Started already by nudge().
+    if (!this.#scheduled) return;
+    this.#scheduled = false;
     if (this.#failed || !this.#holding()) return this.#next();
     const release = (): void => {
       if (this.#release !== release) return;

@@ -75,6 +75,33 @@ Deno.test("while holding, a flush waits for nudge() and takes the later frames a
   await writer.close();
 });
 
+Deno.test("nudge() writes a held or scheduled flush at once, and only once", async () => {
+  const sink = recorder();
+  let holding = true;
+  const writer = new FrameWriter(sink.write, {
+    highWaterMark: 1 << 20,
+    onError,
+    holding: () => holding,
+  });
+  // Held: the flush has started and waits.
+  writer.write(utf8.encode("1"));
+  await microtasks(3);
+  holding = false;
+  writer.nudge();
+  assert.equal(sink.chunks.length, 1, "written within nudge()");
+  await microtasks(3);
+  // Scheduled: the flush's microtask has not run yet.
+  writer.write(utf8.encode("2"));
+  writer.nudge();
+  assert.equal(sink.chunks.length, 2, "written within nudge()");
+  await macrotask();
+  assert.deepEqual(sink.chunks, [
+    frame(utf8.encode("1")),
+    frame(utf8.encode("2")),
+  ], "the scheduled microtask and the timer write nothing more");
+  await writer.close();
+});
+
 Deno.test("while holding, a flush waits no longer than the next turn of the event loop", async () => {
   const sink = recorder();
   const writer = new FrameWriter(sink.write, {
