@@ -69,6 +69,12 @@ export interface SendOptions {
   timeout?: number;
 }
 
+/** A `recv()` or `for await` waiting for a request. */
+interface Waiter {
+  resolve(request: Request): void;
+  reject(reason: unknown): void;
+}
+
 interface Pending {
   resolve(value: unknown): void;
   reject(reason: unknown): void;
@@ -121,7 +127,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #nextId = 0;
   #pending = new Map<number, Pending>();
   #requests = new Queue<Request>();
-  #waiters = new Queue<PromiseWithResolvers<Request>>();
+  #waiters = new Queue<Waiter>();
   #maxQueuedRequests: number;
   #maxPendingRequests: number;
   /** Requests received and not answered yet; close() waits for them. */
@@ -433,23 +439,28 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
    * @returns An async iterator of requests.
    */
   [Symbol.asyncIterator](): AsyncIterator<Request> {
-    // By hand rather than an async generator: one promise per request.
+    // By hand rather than an async generator, and a waiter that settles
+    // the iterator's own promise: one promise per request.
+    // A clean close ends the loop; a failure throws what closed the channel.
+    const end = (): Promise<IteratorResult<Request>> =>
+      this.#closedError === undefined
+        ? Promise.resolve({ value: undefined, done: true })
+        : Promise.reject(this.#closedError);
     return {
       next: (): Promise<IteratorResult<Request>> => {
         const request = this.#take();
         if (request !== undefined) {
           return Promise.resolve({ value: request, done: false });
         }
-        return this.recv().then(
-          (value) => ({ value, done: false }),
-          (error) => {
-            if (
-              error instanceof ConnectionClosedError &&
-              this.#closedError === undefined
-            ) return { value: undefined, done: true };
-            throw this.#closedError ?? error;
-          },
-        );
+        if (this.#closeReason !== null) return end();
+        const { promise, resolve } = Promise.withResolvers<
+          IteratorResult<Request>
+        >();
+        this.#waiters.push({
+          resolve: (value) => resolve({ value, done: false }),
+          reject: () => resolve(end()),
+        });
+        return promise;
       },
       return: (): Promise<IteratorResult<Request>> =>
         Promise.resolve({ value: undefined, done: true }),
