@@ -152,6 +152,36 @@ Deno.test("msgpack: strings are str with the smallest header, by UTF-8 length", 
   }
 });
 
+Deno.test("msgpack: short strings decode right whatever their length and wherever a non-ASCII or bad byte is", () => {
+  // Strings up to 64 bytes are decoded by hand while they are ASCII.
+  const codec = new MsgPackCodec();
+  for (let length = 0; length <= 70; length++) {
+    const ascii = Array.from(
+      { length },
+      (_, i) => String.fromCharCode(0x20 + (i * 7) % 95),
+    ).join("");
+    assert.equal(codec.decode(codec.encode(ascii) as Uint8Array), ascii);
+    for (let at = 0; at < length; at++) {
+      const mixed = ascii.slice(0, at) + "é" + ascii.slice(at + 1);
+      assert.equal(
+        codec.decode(codec.encode(mixed) as Uint8Array),
+        mixed,
+        `"é" at ${at} of ${length}`,
+      );
+      // 0xff is never valid UTF-8, and 0x80 alone neither.
+      for (const bad of [0xff, 0x80]) {
+        const bytes = codec.encode(ascii) as Uint8Array;
+        bytes[bytes.length - length + at] = bad;
+        assert.throws(
+          () => codec.decode(bytes),
+          SerializationError,
+          `0x${bad.toString(16)} at ${at} of ${length}`,
+        );
+      }
+    }
+  }
+});
+
 Deno.test("msgpack: bytes are bin, strings are str, and they stay apart", () => {
   assert.equal(encode(new Uint8Array([1, 2])), "c4020102");
   assert.equal(encode("ab"), "a26162");
