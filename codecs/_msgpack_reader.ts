@@ -192,11 +192,15 @@ export class MsgPackReader {
     const start = this.#pos;
     const end = start + length;
     this.#pos = end;
-    // Short ASCII strings are cheaper to build by hand than through
-    // TextDecoder, whose every call crosses into the runtime.
-    if (length <= SHORT_STRING) {
-      const text = ascii(data, start, end);
-      if (text !== undefined) return text;
+    // Short ASCII strings (most keys) are cheaper to build by hand.
+    if (length < 16) {
+      let text = "";
+      for (let i = start; i < end; i++) {
+        const c = data[i];
+        if (c >= 0x80) return this.#utf8(start, end);
+        text += String.fromCharCode(c);
+      }
+      return text;
     }
     return this.#utf8(start, end);
   }
@@ -269,32 +273,4 @@ export class MsgPackReader {
       ? this.#registry.fromWire(record.__type__)
       : record;
   }
-}
-
-/** Strings up to this many bytes are decoded by hand when they are ASCII. */
-const SHORT_STRING = 64;
-
-/**
- * `data[start:end]` as a string if it is all ASCII, else undefined. Eight
- * characters at a time: fewer, larger string pieces than one by one.
- */
-function ascii(
-  data: Uint8Array,
-  start: number,
-  end: number,
-): string | undefined {
-  let text = "";
-  let i = start;
-  for (; i + 8 <= end; i += 8) {
-    const a = data[i], b = data[i + 1], c = data[i + 2], d = data[i + 3];
-    const e = data[i + 4], f = data[i + 5], g = data[i + 6], h = data[i + 7];
-    if ((a | b | c | d | e | f | g | h) & 0x80) return undefined;
-    text += String.fromCharCode(a, b, c, d, e, f, g, h);
-  }
-  for (; i < end; i++) {
-    const c = data[i];
-    if (c & 0x80) return undefined;
-    text += String.fromCharCode(c);
-  }
-  return text;
 }
