@@ -23,6 +23,8 @@ export class MsgPackReader {
   /** Made only for the values that need it (floats, 64-bit integers). */
   #dataView: DataView | null = null;
   #pos = 0;
+  /** Character codes of a short string being decoded, reused. */
+  #units: number[] = [];
   #registry: SerializerRegistry;
   #maxDepth: number;
 
@@ -201,6 +203,18 @@ export class MsgPackReader {
         text += String.fromCharCode(c);
       }
       return text;
+    }
+    // Up to 64 bytes: one flat string from the character codes, without
+    // TextDecoder's many layers (slow when the process wakes with cold caches).
+    if (length <= 64) {
+      const units = this.#units;
+      units.length = length;
+      for (let i = 0; i < length; i++) {
+        const c = data[start + i];
+        if (c >= 0x80) return this.#utf8(start, end);
+        units[i] = c;
+      }
+      return String.fromCharCode.apply(null, units);
     }
     return this.#utf8(start, end);
   }
