@@ -142,6 +142,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #closing: Promise<void> | null = null;
   #closed = Promise.withResolvers<void>();
   #readLoop: Promise<void>;
+  /** Resumes the read loop (see `#read`). */
+  #resumeRead: () => void = () => {};
+  #readAfterFlush = (): void => this.#writer.afterStart(this.#resumeRead);
   /** Sends a reply; synchronous unless the socket is behind (see `Responder`). */
   #respond = (type: 1 | 2, id: unknown, content: unknown): Promise<void> => {
     if (this.#writer.ready !== undefined) {
@@ -598,9 +601,21 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
           this.#dispatch(decoded);
           if (this.#resumeReading !== null) await this.#resumeReading.promise;
         }
+        const woke = frames.length > 0;
         frames.length = 0;
         if (badFrame !== null) throw badFrame;
         if (this.#closeReason !== null) return;
+        if (woke) {
+          // Let the code these messages woke run first, so that the frames
+          // it queues are written before the next read is set up: setting
+          // up a read costs about as much as a write when the process has
+          // woken with cold caches, and the peer waits for the write.
+          await new Promise<void>((resolve) => {
+            this.#resumeRead = resolve;
+            queueMicrotask(this.#readAfterFlush);
+          });
+          if (this.#closeReason !== null) return;
+        }
       }
       if (this.#parser.partial) {
         throw new ProtocolError(

@@ -8,6 +8,8 @@ export interface ConnLikeLog {
   writes: Uint8Array[];
   /** How many times `read` was called. */
   reads: number;
+  /** If given, "read" and "write" in the order the calls were made. */
+  calls?: string[];
 }
 
 /** Options of {@linkcode connLike}. */
@@ -41,6 +43,7 @@ export function connLike(
     },
     async read(buffer) {
       log.reads++;
+      log.calls?.push("read");
       if (isClosed) throw new Error("read after close");
       let chunk = leftover;
       leftover = null;
@@ -62,6 +65,7 @@ export function connLike(
     },
     async write(bytes) {
       if (isClosed) throw new Deno.errors.BadResource("closed");
+      log.calls?.push("write");
       const n = Math.min(bytes.length, options.maxWrite ?? Infinity);
       const part = bytes.slice(0, n);
       log.writes.push(part);

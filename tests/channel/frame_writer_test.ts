@@ -102,6 +102,34 @@ Deno.test("nudge() writes a held or scheduled flush at once, and only once", asy
   await writer.close();
 });
 
+Deno.test("afterStart() calls back at once, or once the scheduled flush has written or holds", async () => {
+  const sink = recorder();
+  let holding = false;
+  const writer = new FrameWriter(sink.write, {
+    highWaterMark: 1 << 20,
+    onError,
+    holding: () => holding,
+  });
+  const calls: string[] = [];
+  writer.afterStart(() => calls.push("idle"));
+  assert.deepEqual(calls, ["idle"], "nothing scheduled: at once");
+  writer.write(utf8.encode("1"));
+  writer.afterStart(() => calls.push(`written ${sink.chunks.length}`));
+  assert.deepEqual(calls, ["idle"], "scheduled: not yet");
+  await microtasks(1);
+  assert.deepEqual(calls, ["idle", "written 1"]);
+  await writer.drained();
+  holding = true;
+  writer.write(utf8.encode("2"));
+  writer.afterStart(() => calls.push(`holding ${sink.chunks.length}`));
+  await microtasks(1);
+  assert.deepEqual(calls, ["idle", "written 1", "holding 1"]);
+  holding = false;
+  writer.nudge();
+  await writer.close();
+  assert.equal(sink.chunks.length, 2);
+});
+
 Deno.test("while holding, a flush waits no longer than the next turn of the event loop", async () => {
   const sink = recorder();
   const writer = new FrameWriter(sink.write, {

@@ -33,6 +33,30 @@ Deno.test("a transport's own read and write are used instead of its streams", as
   await server.closed;
 });
 
+Deno.test("the frames a message's code queues are written before the next read is set up", async () => {
+  const [a, b] = createMemoryPair();
+  const clientLog: ConnLikeLog = { writes: [], reads: 0, calls: [] };
+  const serverLog: ConnLikeLog = { writes: [], reads: 0, calls: [] };
+  const client = new Channel(connLike(a, clientLog));
+  const server = new Channel(connLike(b, serverLog));
+  const serving = serve(server);
+  // Each reply wakes the code that sends the next request.
+  for (let i = 0; i < 3; i++) assert.equal(await client.send(i), i);
+  await client.close();
+  await serving;
+  await server.closed;
+  // Reading starts at once. Each request read is answered before the
+  // next read, and each reply read is followed by the next request.
+  assert.deepEqual(
+    serverLog.calls!.slice(0, 7),
+    ["read", "write", "read", "write", "read", "write", "read"],
+  );
+  assert.deepEqual(
+    clientLog.calls!.slice(0, 6),
+    ["read", "write", "write", "read", "write", "read"],
+  );
+});
+
 Deno.test("partial writes: the rest of a chunk is written", async () => {
   const [a, b] = createMemoryPair();
   const log = newLog();
