@@ -18,7 +18,37 @@ export function createRemote(
 ): DynamicRemote {
   const children = new Map<string, DynamicRemote>();
   const describe = () => label;
-  const target = function () {} as unknown as DynamicRemote;
+  // The target does the call itself: a proxy without an apply trap calls
+  // it directly, which is cheaper than a trap with an arguments array.
+  const target = function (...args: unknown[]): Promise<unknown> | undefined {
+    // Called as then(resolve, reject): a peer's value held this proxy
+    // under "then" and something awaited it. Refuse, or the await hangs.
+    if (
+      args.length === 2 && typeof args[0] === "function" &&
+      typeof args[1] === "function" && !remotes.has(args[0]) &&
+      !remotes.has(args[1])
+    ) {
+      (args[1] as (reason: unknown) => void)(
+        new TypeError(
+          `Cannot await ${label}: a remote proxy is not a thenable`,
+        ),
+      );
+      return undefined;
+    }
+    if (path === "") {
+      const refused = Promise.reject(
+        new TypeError("Cannot call a remote service itself: name a method"),
+      );
+      refused.catch(() => {}); // As below: never an unhandled rejection.
+      return refused;
+    }
+    const result = caller(path, args);
+    // Code may call a proxy without awaiting it (e.g. a peer's value with
+    // a proxy under "valueOf"): its failure must not be an unhandled
+    // rejection, which ends a Deno process. Awaiting callers still see it.
+    result.catch(ignore);
+    return result;
+  } as unknown as DynamicRemote;
   const proxy = new Proxy(target, {
     get(_target, name) {
       // Not thenable, so that `await proxy` and returning it from async code work.
@@ -36,35 +66,6 @@ export function createRemote(
         children.set(name, child);
       }
       return child;
-    },
-    apply(_target, _this, args) {
-      // Called as then(resolve, reject): a peer's value held this proxy
-      // under "then" and something awaited it. Refuse, or the await hangs.
-      if (
-        args.length === 2 && typeof args[0] === "function" &&
-        typeof args[1] === "function" && !remotes.has(args[0]) &&
-        !remotes.has(args[1])
-      ) {
-        args[1](
-          new TypeError(
-            `Cannot await ${label}: a remote proxy is not a thenable`,
-          ),
-        );
-        return undefined;
-      }
-      if (path === "") {
-        const refused = Promise.reject(
-          new TypeError("Cannot call a remote service itself: name a method"),
-        );
-        refused.catch(() => {}); // As below: never an unhandled rejection.
-        return refused;
-      }
-      const result = caller(path, args);
-      // Code may call a proxy without awaiting it (e.g. a peer's value with
-      // a proxy under "valueOf"): its failure must not be an unhandled
-      // rejection, which ends a Deno process. Awaiting callers still see it.
-      result.catch(ignore);
-      return result;
     },
     set: () => false,
   });
