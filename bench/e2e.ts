@@ -1,7 +1,10 @@
 /**
  * End-to-end benchmarks against a peer in a separate process
  * (`bench/_peer.ts`), each compared with a raw `Deno.Conn` baseline
- * measured in the same run, in interleaved rounds.
+ * measured in the same run, in interleaved rounds. In every round, each
+ * scenario compared with raw is measured right after a raw run of its
+ * own, and its ratio is the median of these per-round ratios: the VM's
+ * speed drifts within seconds, and a pair sees the same drift.
  *
  *   deno run -A bench/e2e.ts             # ~60 s; table, JSON and SVG
  *   deno run -A bench/e2e.ts --quick     # ~15 s, for a smoke test
@@ -419,6 +422,13 @@ interface Scenario {
   id: string;
   /** Measures once for about `ms` milliseconds. */
   run(ms: number): Promise<Sample>;
+  /** The raw scenario measured right before this one in each round. */
+  baseline?: "rawSerial" | "rawPipe";
+}
+
+/** Where the raw run paired with scenario `id` is kept in the samples. */
+function pairedId(id: string): string {
+  return `${id}@raw`;
 }
 
 interface Setup {
@@ -483,16 +493,19 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
     { id: "rawSerial", run: (ms) => rawSerial(serialConn, ms) },
     {
       id: "channelSerialJson",
+      baseline: "rawSerial",
       run: (ms) => closedLoop(ms, 1, () => jsonSerial.send(PAYLOAD_48)),
     },
     {
       id: "channelSerialMsgpack",
+      baseline: "rawSerial",
       run: (ms) => closedLoop(ms, 1, () => msgpackSerial.send(PAYLOAD_48)),
     },
     { id: "rawPipe", run: (ms) => rawPipelined(pipeConn, ms, INFLIGHT) },
     { id: "rawEach", run: (ms) => rawEach(pipeConn, ms, INFLIGHT) },
     {
       id: "channelPipe",
+      baseline: "rawPipe",
       run: (ms) =>
         closedLoop(
           ms,
@@ -503,6 +516,7 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
     },
     {
       id: "channelPipeForAwait",
+      baseline: "rawPipe",
       run: (ms) =>
         closedLoop(
           ms,
@@ -513,11 +527,13 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
     },
     {
       id: "rpcPipe",
+      baseline: "rawPipe",
       run: (ms) =>
         closedLoop(ms, INFLIGHT, () => rpcClient.remote.add(3, 4), CLOCK_EVERY),
     },
     {
       id: "agentRemotePipe",
+      baseline: "rawPipe",
       run: (ms) => caller.calls(remoteCalc, ms, INFLIGHT, CLOCK_EVERY),
     },
     {
@@ -584,6 +600,8 @@ interface Row {
   result: number;
   baseline: number | null;
   ratio: number | null;
+  /** Per round: the result over the raw run right before it. */
+  ratioRounds?: number[];
   target: string;
   /** ≥ 1 means the target is met; the SVG bar length. */
   score: number | null;
@@ -673,16 +691,30 @@ function buildRows(
     cpuUsPerOp: cpu("rawEach"),
     ioPerOp: io("rawEach"),
   });
+  // The ratio of a scenario to the raw run right before it, per round.
+  const paired = (id: string, value: (s: Sample) => number) => {
+    const own = samples.get(id)!;
+    const raws = samples.get(pairedId(id))!;
+    const ratios = own.map((s, i) => value(s) / value(raws[i]));
+    return {
+      ratio: median(ratios),
+      ratioRounds: ratios,
+      baseline: median(raws.map(value)),
+    };
+  };
+  const rttOf = (s: Sample) => s.ms * 1000 / s.ops;
+  const rateOf = (s: Sample) => s.ops / s.ms * 1000;
   const latency = (id: string, scenario: string, note: string, max: number) => {
     const values = rtt(id);
-    const ratio = median(values) / median(rawRtt);
+    const { ratio, ratioRounds, baseline } = paired(id, rttOf);
     rows.push({
       scenario,
       note,
       unit: "µs/round trip",
       result: median(values),
-      baseline: median(rawRtt),
+      baseline,
       ratio,
+      ratioRounds,
       target: `≤ ${max.toFixed(2)} × raw`,
       score: max / ratio,
       pass: ratio <= max,
@@ -698,14 +730,15 @@ function buildRows(
     min: number,
   ) => {
     const values = rate(id);
-    const ratio = median(values) / median(rawRate);
+    const { ratio, ratioRounds, baseline } = paired(id, rateOf);
     rows.push({
       scenario,
       note,
       unit: "msgs/s",
       result: median(values),
-      baseline: median(rawRate),
+      baseline,
       ratio,
+      ratioRounds,
       target: `≥ ${min.toFixed(2)} × raw`,
       score: ratio / min,
       pass: ratio >= min,
@@ -750,13 +783,13 @@ function buildRows(
     0.75,
   );
   const forAwait = rate("channelPipeForAwait");
+  const forAwaitRatio = paired("channelPipeForAwait", rateOf);
   rows.push({
     scenario: `channel, ${INFLIGHT} in flight, server loop with for await`,
     note: "the same, echoed by for await + await reply (not a target row)",
     unit: "msgs/s",
     result: median(forAwait),
-    baseline: median(rawRate),
-    ratio: median(forAwait) / median(rawRate),
+    ...forAwaitRatio,
     target: "report",
     score: null,
     pass: null,
@@ -991,9 +1024,15 @@ function printShort(samples: Map<string, Sample[]>): void {
   const rtt = (id: string) =>
     median(samples.get(id)!.map((s) => s.ms * 1000 / s.ops));
   for (const [id, list] of samples) {
+    if (id.endsWith("@raw")) continue;
     const serial = id.includes("Serial");
     const value = serial ? rtt(id) : rate(id);
-    const raw = serial ? rtt("rawSerial") : rate("rawPipe");
+    const rawId = samples.has(pairedId(id))
+      ? pairedId(id)
+      : serial
+      ? "rawSerial"
+      : "rawPipe";
+    const raw = serial ? rtt(rawId) : rate(rawId);
     const cpu = (pick: (s: Sample) => number | undefined) =>
       median(list.map((s) => (pick(s) ?? NaN) / s.ops)).toFixed(2);
     console.log(
@@ -1031,11 +1070,18 @@ async function main(): Promise<void> {
       ? setup.scenarios
       : selectScenarios(setup.scenarios, ONLY);
     for (const scenario of scenarios) await scenario.run(WARMUP_MS);
+    const byId = new Map(setup.scenarios.map((s) => [s.id, s]));
+    const record = (id: string, sample: Sample) => {
+      if (!samples.has(id)) samples.set(id, []);
+      samples.get(id)!.push(sample);
+    };
     for (let round = 0; round < ROUNDS; round++) {
       for (const scenario of scenarios) {
-        const sample = await measure(scenario, peer, ROUND_MS);
-        if (!samples.has(scenario.id)) samples.set(scenario.id, []);
-        samples.get(scenario.id)!.push(sample);
+        if (scenario.baseline !== undefined) {
+          const raw = byId.get(scenario.baseline)!;
+          record(pairedId(scenario.id), await measure(raw, peer, ROUND_MS));
+        }
+        record(scenario.id, await measure(scenario, peer, ROUND_MS));
       }
       console.log(`round ${round + 1}/${ROUNDS} done`);
     }
