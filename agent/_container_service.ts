@@ -1,5 +1,8 @@
-import { Service, type ServiceMember } from "../rpc/service.ts";
+import { type Resolved, Service, type ServiceMember } from "../rpc/service.ts";
 import type { Agent } from "./agent.ts";
+
+/** How many resolved paths a container keeps. */
+const CACHED_PATHS = 4096;
 
 /**
  * The root service of every connection of a container: `validate_aid(aid)`
@@ -10,6 +13,8 @@ export class ContainerService extends Service {
   #agentsMember: ServiceMember;
   #validateAid: ServiceMember;
   #localAgents: WeakMap<object, Agent>;
+  /** Resolved paths: every call to an agent resolves one (see `forget`). */
+  #resolved = new Map<string, Resolved>();
 
   constructor(
     agents: ReadonlyMap<string, Agent>,
@@ -31,6 +36,26 @@ export class ContainerService extends Service {
           : null,
       options: { params: ["aid"] },
     };
+  }
+
+  /**
+   * Resolves a path, from a cache: an agent's methods do not change while
+   * it lives, and {@linkcode forget} is called when one is removed. Only
+   * paths that resolved are kept, and at most CACHED_PATHS of them.
+   */
+  override resolve(path: string): Resolved {
+    let resolved = this.#resolved.get(path);
+    if (resolved === undefined) {
+      resolved = super.resolve(path);
+      if (this.#resolved.size >= CACHED_PATHS) this.#resolved.clear();
+      this.#resolved.set(path, resolved);
+    }
+    return resolved;
+  }
+
+  /** Drops the cached paths (an agent was removed). */
+  forget(): void {
+    this.#resolved.clear();
   }
 
   /** An agent of this container (or a local proxy of one) travels as `agents/<aid>`. */

@@ -13,7 +13,6 @@ import { ConnectionClosedError, RemoteError } from "../errors.ts";
 import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import type { DynamicRemote, Remote } from "../rpc/remote.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
-import type { Resolved } from "../rpc/service.ts";
 import { lookupError } from "../rpc/service.ts";
 import { ContainerService } from "./_container_service.ts";
 import { LocalCopier } from "./_copy.ts";
@@ -129,7 +128,6 @@ export class Container implements AsyncDisposable {
   #nextAid = 0;
   #localAgents = new WeakMap<object, Agent>();
   #localProxies = new WeakMap<Agent, DynamicRemote>();
-  #localResolved = new Map<string, Resolved>();
   #service: ContainerService;
   #copier: LocalCopier;
   #connections = new Map<string, Promise<Connection>>();
@@ -318,7 +316,7 @@ export class Container implements AsyncDisposable {
       return false;
     }
     const removed = this.#agents.delete(aid);
-    if (removed) this.#localResolved.clear();
+    if (removed) this.#service.forget();
     return removed;
   }
 
@@ -540,11 +538,7 @@ export class Container implements AsyncDisposable {
     this.#checkOpen();
     const copied = this.#copier.copy(args) as unknown[];
     try {
-      let resolved = this.#localResolved.get(path);
-      if (resolved === undefined) {
-        resolved = this.#service.resolve(path);
-        this.#localResolved.set(path, resolved);
-      }
+      const resolved = this.#service.resolve(path);
       const result = await resolved.fn.apply(resolved.thisArg, copied);
       return this.#copier.copy(result);
     } catch (error) {

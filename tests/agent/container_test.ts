@@ -255,6 +255,10 @@ Deno.test("A removed agent cannot be connected to or called", async () => {
   const local = new Callee(a);
   const remoteProxy = await a.connect<Callee>(remote.addr);
   const localProxy = await a.connect<Callee>(local.addr);
+  // Called once before: what a container remembers of a call path goes
+  // with the agent.
+  assert.equal(await remoteProxy.service(1), 1);
+  assert.equal(await localProxy.service(1), 1);
   b.removeAgent(remote);
   a.removeAgent(local);
   for (const proxy of [remoteProxy, localProxy]) {
