@@ -10,6 +10,8 @@ import { SerializerRegistry } from "./serializer_registry.ts";
 // and only a text with a U+FFFD in it is decoded again strictly.
 const lenient = new TextDecoder("utf-8");
 const strict = new TextDecoder("utf-8", { fatal: true });
+/** ASCII texts up to this many bytes are decoded without TextDecoder. */
+const SHORT_TEXT = 256;
 
 /**
  * The default codec: UTF-8 JSON as Python aiomas reads and writes it.
@@ -36,6 +38,8 @@ export class JsonCodec implements Codec {
   readonly name: string = "json";
   #registry = new SerializerRegistry();
   #maxDepth: number;
+  /** Character codes of a short text being decoded, reused. */
+  #units: number[] = [];
   #writer: JsonWriter;
   #writing = false;
 
@@ -106,7 +110,17 @@ export class JsonCodec implements Codec {
         if (byte >= 0x80) ascii = false;
       }
     }
-    let text = lenient.decode(data);
+    let text: string;
+    if (ascii && data.length <= SHORT_TEXT) {
+      // One flat string from the character codes, without TextDecoder's
+      // many layers (slow when the process wakes with cold caches).
+      const units = this.#units;
+      units.length = data.length;
+      for (let i = 0; i < data.length; i++) units[i] = data[i];
+      text = String.fromCharCode.apply(null, units);
+      return parse(text, this.#registry, this.#maxDepth, longDigits);
+    }
+    text = lenient.decode(data);
     if (!ascii && text.includes("\uFFFD")) {
       try {
         text = strict.decode(data);
