@@ -12,13 +12,15 @@ export const LONG_DIGIT_RUN = 16;
 
 /**
  * Decodes JSON text, resolving `__type__` maps. `longDigits` says whether
- * the text has a run of {@linkcode LONG_DIGIT_RUN} digits.
+ * the text has a run of {@linkcode LONG_DIGIT_RUN} digits, `typed` whether
+ * it may hold a `__type__` key (it has an underscore or an escape).
  */
 export function parse(
   text: string,
   registry: SerializerRegistry,
   maxDepth: number,
   longDigits: boolean,
+  typed: boolean,
 ): unknown {
   let value: unknown;
   if (longDigits) {
@@ -34,7 +36,7 @@ export function parse(
   }
   // A text shorter than maxDepth cannot nest deeper; without a "__type__"
   // key there is nothing to revive either (the common small message).
-  if (text.length < maxDepth && !text.includes('"__type__"')) return value;
+  if (text.length < maxDepth && !typed) return value;
   return revive(value, registry, maxDepth, 0);
 }
 

@@ -96,29 +96,33 @@ export class JsonCodec implements Codec {
    */
   decode(data: Uint8Array): unknown {
     // One pass over the bytes tells whether the text can hold a U+FFFD (a
-    // sign of bad UTF-8) and whether it has an integer too long for the
-    // fast parser; a message is usually neither.
+    // sign of bad UTF-8), whether it has an integer too long for the fast
+    // parser, and whether it can hold a "__type__" key (an underscore, or
+    // an escape that makes one); a message is
+    // usually none of these. A short text's character codes are kept too.
+    const units = data.length <= SHORT_TEXT ? this.#units : null;
+    if (units !== null) units.length = data.length;
     let ascii = true;
     let longDigits = false;
+    let typed = false;
     let run = 0;
     for (let i = 0; i < data.length; i++) {
       const byte = data[i];
+      if (units !== null) units[i] = byte;
       if (byte >= 0x30 && byte <= 0x39) {
         if (++run === LONG_DIGIT_RUN) longDigits = true;
       } else {
         run = 0;
         if (byte >= 0x80) ascii = false;
+        else if (byte === 0x5f || byte === 0x5c) typed = true;
       }
     }
     let text: string;
-    if (ascii && data.length <= SHORT_TEXT) {
+    if (ascii && units !== null) {
       // One flat string from the character codes, without TextDecoder's
       // many layers (slow when the process wakes with cold caches).
-      const units = this.#units;
-      units.length = data.length;
-      for (let i = 0; i < data.length; i++) units[i] = data[i];
       text = String.fromCharCode.apply(null, units);
-      return parse(text, this.#registry, this.#maxDepth, longDigits);
+      return parse(text, this.#registry, this.#maxDepth, longDigits, typed);
     }
     text = lenient.decode(data);
     if (!ascii && text.includes("\uFFFD")) {
@@ -130,7 +134,7 @@ export class JsonCodec implements Codec {
         );
       }
     }
-    return parse(text, this.#registry, this.#maxDepth, longDigits);
+    return parse(text, this.#registry, this.#maxDepth, longDigits, true);
   }
 
   /**

@@ -334,6 +334,11 @@ Deno.test("json: __type__ maps with no serializer fail the whole message", () =>
     () => decodeText('[1, 0, {"__type__": [0, NaN]}]'),
     SerializationError,
   );
+  // Escaped, the key is the same (as for Python's json module).
+  assert.throws(
+    () => decodeText('[1, 0, {"\\u005f\\u005ftype\\u005f\\u005f": [0, 1]}]'),
+    SerializationError,
+  );
 });
 
 Deno.test("json: encodeView gives encode's bytes, in a reused buffer unless large", () => {
