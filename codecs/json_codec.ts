@@ -98,8 +98,8 @@ export class JsonCodec implements Codec {
     // One pass over the bytes tells whether the text can hold a U+FFFD (a
     // sign of bad UTF-8), whether it has an integer too long for the fast
     // parser, and whether it can hold a "__type__" key (an underscore, or
-    // an escape that makes one); a message is
-    // usually none of these. A short text's character codes are kept too.
+    // an escape that makes one); a message is usually none of these. A
+    // short text's character codes are kept on the way.
     const units = data.length <= SHORT_TEXT ? this.#units : null;
     if (units !== null) units.length = data.length;
     let ascii = true;
