@@ -33,12 +33,22 @@ const onError = (error: unknown) => {
   throw error;
 };
 
-Deno.test("frames queued in one turn go out in one write, within microtasks", async () => {
+/** A writer into a {@linkcode recorder}, holding while `holding` says so. */
+function recordingWriter(holding?: () => boolean): {
+  sink: ReturnType<typeof recorder>;
+  writer: FrameWriter;
+} {
   const sink = recorder();
   const writer = new FrameWriter(sink.write, {
     highWaterMark: 1 << 20,
     onError,
+    holding,
   });
+  return { sink, writer };
+}
+
+Deno.test("frames queued in one turn go out in one write, within microtasks", async () => {
+  const { sink, writer } = recordingWriter();
   writer.write(utf8.encode("a"));
   writer.write(utf8.encode("bc"));
   assert.equal(sink.chunks.length, 0, "nothing is written synchronously");
@@ -53,13 +63,8 @@ Deno.test("frames queued in one turn go out in one write, within microtasks", as
 });
 
 Deno.test("while holding, a flush waits for nudge() and takes the later frames along", async () => {
-  const sink = recorder();
   let holding = true;
-  const writer = new FrameWriter(sink.write, {
-    highWaterMark: 1 << 20,
-    onError,
-    holding: () => holding,
-  });
+  const { sink, writer } = recordingWriter(() => holding);
   writer.write(utf8.encode("1"));
   await microtasks(5);
   assert.equal(sink.chunks.length, 0, "held for the frames to come");
@@ -76,13 +81,8 @@ Deno.test("while holding, a flush waits for nudge() and takes the later frames a
 });
 
 Deno.test("nudge() writes a held or scheduled flush at once, and only once", async () => {
-  const sink = recorder();
   let holding = true;
-  const writer = new FrameWriter(sink.write, {
-    highWaterMark: 1 << 20,
-    onError,
-    holding: () => holding,
-  });
+  const { sink, writer } = recordingWriter(() => holding);
   // Held: the flush has started and waits.
   writer.write(utf8.encode("1"));
   await microtasks(3);
@@ -103,13 +103,8 @@ Deno.test("nudge() writes a held or scheduled flush at once, and only once", asy
 });
 
 Deno.test("afterStart() calls back at once, or once the scheduled flush has written or holds", async () => {
-  const sink = recorder();
   let holding = false;
-  const writer = new FrameWriter(sink.write, {
-    highWaterMark: 1 << 20,
-    onError,
-    holding: () => holding,
-  });
+  const { sink, writer } = recordingWriter(() => holding);
   const calls: string[] = [];
   writer.afterStart(() => calls.push("idle"));
   assert.deepEqual(calls, ["idle"], "nothing scheduled: at once");
@@ -131,12 +126,7 @@ Deno.test("afterStart() calls back at once, or once the scheduled flush has writ
 });
 
 Deno.test("while holding, a flush waits no longer than the next turn of the event loop", async () => {
-  const sink = recorder();
-  const writer = new FrameWriter(sink.write, {
-    highWaterMark: 1 << 20,
-    onError,
-    holding: () => true,
-  });
+  const { sink, writer } = recordingWriter(() => true);
   writer.write(utf8.encode("slow handler elsewhere"));
   await microtasks(3);
   assert.equal(sink.chunks.length, 0);
@@ -200,12 +190,7 @@ Deno.test("a failing write function reports the error once and fails later write
 });
 
 Deno.test("abort releases a flush that is holding", async () => {
-  const sink = recorder();
-  const writer = new FrameWriter(sink.write, {
-    highWaterMark: 1 << 20,
-    onError,
-    holding: () => true,
-  });
+  const { sink, writer } = recordingWriter(() => true);
   writer.write(utf8.encode("dropped"));
   await microtasks(3);
   writer.abort(new Error("closing"));
