@@ -6,8 +6,8 @@
  * own, and its ratio is the median of these per-round ratios: the VM's
  * speed drifts within seconds, and a pair sees the same drift.
  *
- *   deno run -A bench/e2e.ts             # ~60 s; table, JSON and SVG
- *   deno run -A bench/e2e.ts --quick     # ~15 s, for a smoke test
+ *   deno run -A bench/e2e.ts             # ~95 s; table, JSON and SVG
+ *   deno run -A bench/e2e.ts --quick     # ~20 s, for a smoke test
  *   deno run -A bench/e2e.ts --profile=channelPipe
  *       # one scenario for --profile-ms (default 4000) with the CPU profiler
  *       # on in both processes; prints where the time went and writes
