@@ -89,8 +89,8 @@ export function connTransport(conn: Deno.Conn): Transport {
     get writable() {
       return conn.writable;
     },
-    read: (buffer) => conn.read(buffer),
-    write: (bytes) => conn.write(bytes),
+    read: conn.read.bind(conn),
+    write: conn.write.bind(conn),
     close: () => {
       try {
         conn.close();
