@@ -9,6 +9,7 @@ import {
 import { DEFAULT_MAX_FRAME_SIZE, FrameParser } from "./_frame_parser.ts";
 import { FrameWriter } from "./_frame_writer.ts";
 import { checkMessage, ERROR, formatPeerValue, REQUEST } from "./_message.ts";
+import { PendingTable } from "./_pending_table.ts";
 import { Queue } from "./_queue.ts";
 import { Request, RESOLVED } from "./request.ts";
 import type { Transport } from "./transport.ts";
@@ -76,6 +77,7 @@ interface Waiter {
 }
 
 interface Pending {
+  readonly id: number;
   resolve(value: unknown): void;
   reject(reason: unknown): void;
   done: boolean;
@@ -125,7 +127,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   /** Whether to encode with `codec.encodeView` (see {@linkcode usesEncodeView}). */
   #encodeView: boolean;
   #nextId = 0;
-  #pending = new Map<number, Pending>();
+  #pending = new PendingTable<Pending>();
   #requests = new Queue<Request>();
   #waiters = new Queue<Waiter>();
   #maxQueuedRequests: number;
@@ -317,12 +319,13 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending: Pending = {
+      id,
       resolve,
       reject,
       done: false,
       cleanup: undefined,
     };
-    this.#pending.set(id, pending);
+    this.#pending.add(pending);
     written?.catch((error) => this.#giveUp(id, pending, error));
     const timeout = options?.timeout;
     if (signal !== undefined || timeout !== undefined) {
@@ -540,7 +543,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
 
   /** A call that will get no reply it waits for: forget it (a late reply is dropped). */
   #giveUp(id: number, pending: Pending, reason: unknown): void {
-    if (this.#pending.get(id) === pending) this.#pending.delete(id);
+    if (this.#pending.get(id) === pending) this.#pending.take(id);
     this.#settle(pending, reason, false);
   }
 
@@ -672,7 +675,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       }
       return;
     }
-    const pending = typeof id === "number" ? this.#pending.get(id) : undefined;
+    const pending = typeof id === "number" ? this.#pending.take(id) : undefined;
     if (pending === undefined) {
       // A late reply to a call that was cancelled or timed out.
       if (
@@ -685,7 +688,6 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         }`,
       );
     }
-    this.#pending.delete(id as number);
     if (type === ERROR) {
       // aiomas sends a string; anything else is shown, never called into.
       const text = typeof content === "string"
@@ -719,10 +721,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     if (this.#closeReason !== null) return;
     this.#closeReason = reason;
     this.#closedError = error;
-    for (const pending of this.#pending.values()) {
+    for (const pending of this.#pending.clear()) {
       this.#settle(pending, reason, false);
     }
-    this.#pending.clear();
     for (
       let waiter = this.#waiters.shift();
       waiter;

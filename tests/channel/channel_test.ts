@@ -195,6 +195,32 @@ Deno.test("replies may come in any order", async () => {
   await server.closed;
 });
 
+Deno.test("a call answered after thousands of later ones still gets its reply", async () => {
+  const [client, server] = channelPair();
+  const slowReply = client.send("slow");
+  const slow = await server.recv();
+  const quick = (async () => {
+    for (let i = 0; i < 3000; i++) {
+      const request = await server.recv();
+      await request.reply(request.content);
+    }
+  })();
+  // Sixteen at a time, as a busy client would.
+  for (let i = 0; i < 3000; i += 16) {
+    const batch = Array.from({ length: 16 }, (_, j) => i + j)
+      .filter((n) => n < 3000);
+    assert.deepEqual(
+      await Promise.all(batch.map((n) => client.send(n))),
+      batch,
+    );
+  }
+  await quick;
+  await slow.reply("finally");
+  assert.equal(await slowReply, "finally");
+  await client.close();
+  await server.closed;
+});
+
 Deno.test("wire: ids start at 0 per side and replies match by id", async () => {
   const [channel, raw] = rawPair({ peer: "raw" });
   const replies = [channel.send("a"), channel.send("b"), channel.send("c")];
