@@ -61,8 +61,6 @@ export class FrameWriter {
   #active = false;
   /** Whether the flush is scheduled (a microtask) and has not started. */
   #scheduled = false;
-  /** Called once the scheduled flush has started (see `afterStart`). */
-  #onStart: (() => void) | null = null;
   #idle: PromiseWithResolvers<void> | null = null;
   /** Ends a held flush's wait early. */
   #release: (() => void) | null = null;
@@ -94,27 +92,17 @@ export class FrameWriter {
     if (this.#scheduled) {
       this.#scheduled = false;
       this.#next();
-      this.#started();
     } else if (this.#release !== null) {
       this.#release();
     }
   }
 
   /**
-   * Calls `callback` once the scheduled flush has started (it has written,
-   * or holds), or at once if no flush is scheduled. One callback at a
-   * time: a second one replaces the first.
+   * Starts the scheduled flush now rather than in its microtask: it
+   * writes, or holds while `holding` says so. Nothing if none is scheduled.
    */
-  afterStart(callback: () => void): void {
-    if (!this.#scheduled) return callback();
-    this.#onStart = callback;
-  }
-
-  #started(): void {
-    const callback = this.#onStart;
-    if (callback === null) return;
-    this.#onStart = null;
-    callback();
+  start(): void {
+    this.#start();
   }
 
   /**
@@ -214,10 +202,7 @@ export class FrameWriter {
     // Started already by nudge().
     if (!this.#scheduled) return;
     this.#scheduled = false;
-    if (this.#failed || !this.#holding()) {
-      this.#next();
-      return this.#started();
-    }
+    if (this.#failed || !this.#holding()) return this.#next();
     const release = (): void => {
       if (this.#release !== release) return;
       this.#release = null;
@@ -225,7 +210,6 @@ export class FrameWriter {
     };
     this.#release = release;
     setImmediate(release);
-    this.#started();
   };
 
   /** Writes everything queued as one batch, or ends the flush. */

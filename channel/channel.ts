@@ -146,7 +146,10 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #readLoop: Promise<void>;
   /** Resumes the read loop (see `#read`). */
   #resumeRead: () => void = () => {};
-  #readAfterFlush = (): void => this.#writer.afterStart(this.#resumeRead);
+  #readAfterFlush = (): void => {
+    this.#writer.start();
+    this.#resumeRead();
+  };
   /** Sends a reply; synchronous unless the socket is behind (see `Responder`). */
   #respond = (type: 1 | 2, id: unknown, content: unknown): Promise<void> => {
     if (this.#writer.ready !== undefined) {

@@ -102,27 +102,25 @@ Deno.test("nudge() writes a held or scheduled flush at once, and only once", asy
   await writer.close();
 });
 
-Deno.test("afterStart() calls back at once, or once the scheduled flush has written or holds", async () => {
+Deno.test("start() runs a scheduled flush at once: it writes, or holds; nothing if none is scheduled", async () => {
   let holding = false;
   const { sink, writer } = recordingWriter(() => holding);
-  const calls: string[] = [];
-  writer.afterStart(() => calls.push("idle"));
-  assert.deepEqual(calls, ["idle"], "nothing scheduled: at once");
+  writer.start();
+  assert.equal(sink.chunks.length, 0, "nothing scheduled");
   writer.write(utf8.encode("1"));
-  writer.afterStart(() => calls.push(`written ${sink.chunks.length}`));
-  assert.deepEqual(calls, ["idle"], "scheduled: not yet");
-  await microtasks(1);
-  assert.deepEqual(calls, ["idle", "written 1"]);
+  writer.start();
+  assert.equal(sink.chunks.length, 1, "scheduled: written without a microtask");
   await writer.drained();
   holding = true;
   writer.write(utf8.encode("2"));
-  writer.afterStart(() => calls.push(`holding ${sink.chunks.length}`));
-  await microtasks(1);
-  assert.deepEqual(calls, ["idle", "written 1", "holding 1"]);
+  writer.start();
+  await microtasks(3);
+  assert.equal(sink.chunks.length, 1, "holding: not written");
   holding = false;
   writer.nudge();
-  await writer.close();
+  await writer.drained();
   assert.equal(sink.chunks.length, 2);
+  await writer.close();
 });
 
 Deno.test("while holding, a flush waits no longer than the next turn of the event loop", async () => {
