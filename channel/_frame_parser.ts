@@ -32,13 +32,17 @@ export class FrameParser {
   }
 
   /**
-   * Appends the frames completed by `chunk` to `frames`.
+   * Appends the frames completed by the first `end` bytes of `chunk` (all
+   * of it by default) to `frames`.
    *
    * @throws {ProtocolError} For an empty frame or one above the maximum.
    */
-  push(chunk: Uint8Array, frames: Uint8Array[]): void {
+  push(
+    chunk: Uint8Array,
+    frames: Uint8Array[],
+    end: number = chunk.length,
+  ): void {
     let pos = 0;
-    const end = chunk.length;
     while (pos < end) {
       if (this.#body !== null) {
         const body = this.#body;

@@ -219,8 +219,9 @@ export class FrameWriter {
     ) {
       return this.#finish();
     }
+    // The two chunk lists swap: no array per flush.
     const chunks = this.#chunks;
-    this.#chunks = [];
+    this.#chunks = this.#writing;
     if (this.#batchLength > 0) {
       if (this.#writeSome === null) {
         // A stream may keep the chunk: give it a copy of its own.
@@ -238,7 +239,7 @@ export class FrameWriter {
       this.#batchLength = 0;
     }
     let bytes = 0;
-    for (const chunk of chunks) bytes += chunk.length;
+    for (let i = 0; i < chunks.length; i++) bytes += chunks[i].length;
     this.#writing = chunks;
     this.#writingIndex = 0;
     this.#writingOffset = 0;
@@ -280,7 +281,7 @@ export class FrameWriter {
       this.#spare = buffer;
     }
     this.#writingBuffer = null;
-    this.#writing = [];
+    this.#writing.length = 0;
     this.#queuedBytes -= this.#writingBytes;
     if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
       this.#drain.resolve();
@@ -300,7 +301,7 @@ export class FrameWriter {
 
   #finish(): void {
     this.#active = false;
-    this.#writing = [];
+    this.#writing.length = 0;
     this.#writingBuffer = null;
     const idle = this.#idle;
     this.#idle = null;

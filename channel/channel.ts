@@ -575,19 +575,23 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         ? null
         : new Uint8Array(this.#readBuffer!);
       for (;;) {
+        // The chunk read, and how many of its bytes (no view per read).
         let value: Uint8Array | null;
+        let length: number;
         if (direct !== null) {
           const n = await this.#readSome!(direct);
-          value = n === null ? null : direct.subarray(0, n);
+          value = n === null ? null : direct;
+          length = n ?? 0;
         } else {
           value = await this.#readStream();
+          length = value?.length ?? 0;
         }
         if (value === null) break;
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
         let badFrame: ProtocolError | null = null;
         try {
-          this.#parser.push(value, frames);
+          this.#parser.push(value, frames, length);
         } catch (error) {
           badFrame = error as ProtocolError;
         }

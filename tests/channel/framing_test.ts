@@ -13,6 +13,7 @@ import {
   MsgPackCodec,
 } from "../../codecs/mod.ts";
 import { ProtocolError, SerializationError } from "../../errors.ts";
+import { FrameParser } from "../../channel/_frame_parser.ts";
 
 const utf8 = new TextEncoder();
 
@@ -368,4 +369,29 @@ Deno.test("MessageDecoderStream: bad MsgPack payloads are ProtocolErrors", async
       String(Array.from(payload)),
     );
   }
+});
+
+Deno.test("FrameParser: only the first `end` bytes of a reused buffer count", () => {
+  const parser = new FrameParser();
+  const frames: Uint8Array[] = [];
+  const buffer = new Uint8Array(64).fill(0xee);
+  // Two whole frames and the first 3 bytes of a third; stale bytes after.
+  const bytes = concat([frame(utf8.encode("ab")), frame(utf8.encode("cde"))]);
+  const third = frame(utf8.encode("fghij"));
+  buffer.set(bytes);
+  buffer.set(third.subarray(0, 3), bytes.length);
+  parser.push(buffer, frames, bytes.length + 3);
+  assert.deepEqual(frames.map((f) => new TextDecoder().decode(f)), [
+    "ab",
+    "cde",
+  ]);
+  assert.equal(parser.partial, true);
+  // Frames are views: they are used before the buffer is read into again,
+  // here with the rest of the third frame.
+  frames.length = 0;
+  buffer.fill(0xee);
+  buffer.set(third.subarray(3));
+  parser.push(buffer, frames, third.length - 3);
+  assert.deepEqual(frames.map((f) => new TextDecoder().decode(f)), ["fghij"]);
+  assert.equal(parser.partial, false);
 });
