@@ -32,7 +32,7 @@ export class PendingTable<T extends { readonly id: number }> {
 
   /** Adds a call; its id must be larger than every id added before. */
   add(entry: T): void {
-    let index = entry.id & this.#mask;
+    const index = entry.id & this.#mask;
     const old = this.#ring[index];
     if (old !== undefined) {
       if (this.#inRing * 2 >= this.#ring.length && this.#grow()) {
@@ -41,7 +41,6 @@ export class PendingTable<T extends { readonly id: number }> {
       // A call that is taking long: out of the ring's way.
       (this.#overflow ??= new Map()).set(old.id, old);
       this.#inRing--;
-      index = entry.id & this.#mask;
     }
     this.#ring[index] = entry;
     this.#inRing++;
