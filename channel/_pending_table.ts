@@ -72,11 +72,13 @@ export class PendingTable<T extends { readonly id: number }> {
     return late;
   }
 
-  /** Removes every call and returns them. */
+  /** Removes every call and returns them, oldest first. */
   clear(): T[] {
     const all: T[] = [];
     for (const entry of this.#ring) if (entry !== undefined) all.push(entry);
     if (this.#overflow !== null) all.push(...this.#overflow.values());
+    // In the order they were made, as they are rejected on close.
+    all.sort((a, b) => a.id - b.id);
     this.#ring = new Array(INITIAL_RING).fill(undefined);
     this.#mask = INITIAL_RING - 1;
     this.#inRing = 0;
