@@ -1035,12 +1035,17 @@ function printShort(samples: Map<string, Sample[]>): void {
     const raw = serial ? rtt(rawId) : rate(rawId);
     const cpu = (pick: (s: Sample) => number | undefined) =>
       median(list.map((s) => (pick(s) ?? NaN) / s.ops)).toFixed(2);
+    const io = COUNT_IO
+      ? `  writes/reads per op ${cpu((s) => s.io?.writes)}/${
+        cpu((s) => s.io?.reads)
+      } + ${cpu((s) => s.io?.peerWrites)}/${cpu((s) => s.io?.peerReads)}`
+      : "";
     console.log(
       `${id.padEnd(22)} ${
         serial ? `${value.toFixed(1)} µs` : `${(value / 1000).toFixed(1)} k/s`
       }  ratio ${(value / raw).toFixed(3)}  CPU µs/op ${
         cpu((s) => s.cpuUs)
-      } + ${cpu((s) => s.peerCpuUs)}`,
+      } + ${cpu((s) => s.peerCpuUs)}${io}`,
     );
   }
 }
