@@ -624,25 +624,33 @@ const median = (values: number[]): number => {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 };
 
+/** Operations per second of one sample. */
+const rateOf = (s: Sample): number => s.ops / s.ms * 1000;
+/** Microseconds per operation (round trip) of one sample. */
+const rttOf = (s: Sample): number => s.ms * 1000 / s.ops;
+/** The median over samples of `value` per operation (CPU time, I/O calls). */
+const perOp = (
+  list: Sample[],
+  value: (s: Sample) => number | undefined,
+): number => median(list.map((s) => (value(s) ?? NaN) / s.ops));
+
 function buildRows(
   samples: Map<string, Sample[]>,
   agents: AgentsResult,
 ): Row[] {
-  const rate = (id: string) => samples.get(id)!.map((s) => s.ops / s.ms * 1000);
-  const rtt = (id: string) => samples.get(id)!.map((s) => s.ms * 1000 / s.ops);
-  const perOp = (id: string, value: (s: Sample) => number | undefined) =>
-    median(samples.get(id)!.map((s) => (value(s) ?? NaN) / s.ops));
+  const rate = (id: string) => samples.get(id)!.map(rateOf);
+  const rtt = (id: string) => samples.get(id)!.map(rttOf);
   const cpu = (id: string) => ({
-    client: perOp(id, (s) => s.cpuUs),
-    peer: perOp(id, (s) => s.peerCpuUs),
+    client: perOp(samples.get(id)!, (s) => s.cpuUs),
+    peer: perOp(samples.get(id)!, (s) => s.peerCpuUs),
   });
   const io = (id: string) =>
     COUNT_IO
       ? {
-        writes: perOp(id, (s) => s.io?.writes),
-        reads: perOp(id, (s) => s.io?.reads),
-        peerWrites: perOp(id, (s) => s.io?.peerWrites),
-        peerReads: perOp(id, (s) => s.io?.peerReads),
+        writes: perOp(samples.get(id)!, (s) => s.io?.writes),
+        reads: perOp(samples.get(id)!, (s) => s.io?.reads),
+        peerWrites: perOp(samples.get(id)!, (s) => s.io?.peerWrites),
+        peerReads: perOp(samples.get(id)!, (s) => s.io?.peerReads),
       }
       : undefined;
   const rows: Row[] = [];
@@ -702,8 +710,6 @@ function buildRows(
       baseline: median(raws.map(value)),
     };
   };
-  const rttOf = (s: Sample) => s.ms * 1000 / s.ops;
-  const rateOf = (s: Sample) => s.ops / s.ms * 1000;
   const latency = (id: string, scenario: string, note: string, max: number) => {
     const values = rtt(id);
     const { ratio, ratioRounds, baseline } = paired(id, rttOf);
@@ -1019,10 +1025,8 @@ function selectScenarios(all: Scenario[], ids: string[]): Scenario[] {
 
 /** For --only: each scenario's median, its ratio to raw, and its CPU time per op. */
 function printShort(samples: Map<string, Sample[]>): void {
-  const rate = (id: string) =>
-    median(samples.get(id)!.map((s) => s.ops / s.ms * 1000));
-  const rtt = (id: string) =>
-    median(samples.get(id)!.map((s) => s.ms * 1000 / s.ops));
+  const rate = (id: string) => median(samples.get(id)!.map(rateOf));
+  const rtt = (id: string) => median(samples.get(id)!.map(rttOf));
   for (const [id, list] of samples) {
     if (id.endsWith("@raw")) continue;
     const serial = id.includes("Serial");
@@ -1034,7 +1038,7 @@ function printShort(samples: Map<string, Sample[]>): void {
       : "rawPipe";
     const raw = serial ? rtt(rawId) : rate(rawId);
     const cpu = (pick: (s: Sample) => number | undefined) =>
-      median(list.map((s) => (pick(s) ?? NaN) / s.ops)).toFixed(2);
+      perOp(list, pick).toFixed(2);
     const io = COUNT_IO
       ? `  writes/reads per op ${cpu((s) => s.io?.writes)}/${
         cpu((s) => s.io?.reads)
