@@ -13,13 +13,16 @@
  *   request's content (`for await`);
  * - channelMsgpackEach: the same with a `tryRecv()` loop;
  * - rpcMsgpack: an RPC server with `add(a, b)`;
- * - agent: a container (MsgPack) hosting an agent with `add(a, b)`.
+ * - agent: a container (MsgPack) hosting an agent with `add(a, b)`;
+ * - minimalJson / minimalMsgpack: the hand-written echo peer of
+ *   `_minimal.ts`, for comparison.
  *
  * Run by e2e.ts as: deno run -A bench/_peer.ts [--profile=FILE] [--count-io]
  */
 import process from "node:process";
 import {
   type Channel,
+  type CodecClass,
   Container,
   JsonCodec,
   MsgPackCodec,
@@ -28,6 +31,7 @@ import {
 } from "../mod.ts";
 import { Calc, MathService } from "./_agents.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
+import { serveMinimal } from "./_minimal.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
 
 const HOST = "127.0.0.1";
@@ -104,16 +108,32 @@ if (Deno.args.includes("--count-io")) await installIoCounter();
 let profiler: Profiler | undefined;
 if (profilePath !== undefined) profiler = await startProfiler();
 
-const rawListener = Deno.listen({ hostname: HOST, port: 0 });
-const rawConns = (async () => {
-  const serving: Promise<void>[] = [];
-  try {
-    for await (const conn of rawListener) serving.push(serveRaw(conn));
-  } catch {
-    // Closed.
-  }
-  await Promise.all(serving);
-})();
+/** Serves every connection of a new listener with `serve` until it closes. */
+function listen(serve: (conn: Deno.Conn) => Promise<void>): {
+  listener: Deno.Listener;
+  done: Promise<void>;
+} {
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const done = (async () => {
+    const serving: Promise<void>[] = [];
+    try {
+      for await (const conn of listener) serving.push(serve(conn));
+    } catch {
+      // Closed.
+    }
+    await Promise.all(serving);
+  })();
+  return { listener, done };
+}
+
+const raw = listen(serveRaw);
+const minimal = (codec: CodecClass) =>
+  listen((conn) => {
+    (conn as Deno.TcpConn).setNoDelay(true);
+    return serveMinimal(conn, new codec());
+  });
+const minimalJson = minimal(JsonCodec);
+const minimalMsgpack = minimal(MsgPackCodec);
 
 const channelJson = await startServer({ hostname: HOST, port: 0 }, echo, {
   codec: JsonCodec,
@@ -139,7 +159,9 @@ const calc = new Calc(container);
 const port = (addr: { port: number } | string) =>
   typeof addr === "string" ? 0 : addr.port;
 console.log(JSON.stringify({
-  raw: (rawListener.addr as Deno.NetAddr).port,
+  raw: port(raw.listener.addr as Deno.NetAddr),
+  minimalJson: port(minimalJson.listener.addr as Deno.NetAddr),
+  minimalMsgpack: port(minimalMsgpack.listener.addr as Deno.NetAddr),
   channelJson: port(channelJson.addr),
   channelMsgpack: port(channelMsgpack.addr),
   channelMsgpackEach: port(channelMsgpackEach.addr),
@@ -169,7 +191,9 @@ for await (
   }
 }
 
-rawListener.close();
+for (const { listener } of [raw, minimalJson, minimalMsgpack]) {
+  listener.close();
+}
 await Promise.all([
   channelJson.close(),
   channelMsgpack.close(),
@@ -177,7 +201,7 @@ await Promise.all([
   rpcServer.close(),
   container.shutdown(),
 ]);
-await rawConns;
+await Promise.all([raw.done, minimalJson.done, minimalMsgpack.done]);
 if (profiler !== undefined && profilePath !== undefined) {
   const profile = await profiler.stop();
   await Deno.writeTextFile(profilePath, JSON.stringify(profile));

@@ -41,6 +41,7 @@ import {
 import process from "node:process";
 import { Calc, type MathService, Tiny } from "./_agents.ts";
 import { PAYLOAD_48 } from "./_messages.ts";
+import { minimalClient } from "./_minimal.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
 import { numberOption, option } from "./_options.ts";
@@ -141,6 +142,8 @@ async function runAgentsChild(): Promise<AgentsResult> {
 
 interface PeerInfo {
   raw: number;
+  minimalJson: number;
+  minimalMsgpack: number;
   channelJson: number;
   channelMsgpack: number;
   channelMsgpackEach: number;
@@ -444,6 +447,14 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
   const pipeConn = await Deno.connect({ hostname: HOST, port: peer.raw });
   pipeConn.setNoDelay(true);
   closers.push(() => serialConn.close(), () => pipeConn.close());
+  const minimal = async (port: number, codec: CodecClass) => {
+    const conn = await Deno.connect({ hostname: HOST, port });
+    conn.setNoDelay(true);
+    closers.push(() => conn.close());
+    return minimalClient(conn, new codec());
+  };
+  const minimalSerial = await minimal(peer.minimalJson, JsonCodec);
+  const minimalPipe = await minimal(peer.minimalMsgpack, MsgPackCodec);
 
   const channel = async (port: number, codec: CodecClass) => {
     const ch: Channel = await openConnection({ hostname: HOST, port }, {
@@ -501,6 +512,11 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
       baseline: "rawSerial",
       run: (ms) => closedLoop(ms, 1, () => msgpackSerial.send(PAYLOAD_48)),
     },
+    {
+      id: "minimalSerialJson",
+      baseline: "rawSerial",
+      run: (ms) => closedLoop(ms, 1, () => minimalSerial.send(PAYLOAD_48)),
+    },
     { id: "rawPipe", run: (ms) => rawPipelined(pipeConn, ms, INFLIGHT) },
     { id: "rawEach", run: (ms) => rawEach(pipeConn, ms, INFLIGHT) },
     {
@@ -522,6 +538,17 @@ async function setUp(peer: PeerInfo): Promise<Setup> {
           ms,
           INFLIGHT,
           () => msgpackPipeForAwait.send(PAYLOAD_48),
+          CLOCK_EVERY,
+        ),
+    },
+    {
+      id: "minimalPipe",
+      baseline: "rawPipe",
+      run: (ms) =>
+        closedLoop(
+          ms,
+          INFLIGHT,
+          () => minimalPipe.send(PAYLOAD_48),
           CLOCK_EVERY,
         ),
     },
@@ -770,6 +797,24 @@ function buildRows(
       ioPerOp: io(id),
     });
   };
+  /** A row with a paired ratio and no target (for comparison). */
+  const reported = (id: string, scenario: string, note: string) => {
+    const serial = id.includes("Serial");
+    const values = serial ? rtt(id) : rate(id);
+    rows.push({
+      scenario,
+      note,
+      unit: serial ? "µs/round trip" : "msgs/s",
+      result: median(values),
+      ...paired(id, serial ? rttOf : rateOf),
+      target: "report",
+      score: null,
+      pass: null,
+      rounds: values,
+      cpuUsPerOp: cpu(id),
+      ioPerOp: io(id),
+    });
+  };
   latency(
     "channelSerialJson",
     "channel request/reply, serial, JSON",
@@ -782,27 +827,27 @@ function buildRows(
     "48-char string, echoed; frame 58 B",
     1.1,
   );
+  reported(
+    "minimalSerialJson",
+    "hand-written JS request/reply, serial, JSON",
+    "bench/_minimal.ts on both sides: a promise per call, same codec, no library",
+  );
   throughput(
     "channelPipe",
     `channel request/reply, ${INFLIGHT} in flight, MsgPack`,
     "48-char string, echoed by a tryRecv() loop",
     0.75,
   );
-  const forAwait = rate("channelPipeForAwait");
-  const forAwaitRatio = paired("channelPipeForAwait", rateOf);
-  rows.push({
-    scenario: `channel, ${INFLIGHT} in flight, server loop with for await`,
-    note: "the same, echoed by for await + await reply (not a target row)",
-    unit: "msgs/s",
-    result: median(forAwait),
-    ...forAwaitRatio,
-    target: "report",
-    score: null,
-    pass: null,
-    rounds: forAwait,
-    cpuUsPerOp: cpu("channelPipeForAwait"),
-    ioPerOp: io("channelPipeForAwait"),
-  });
+  reported(
+    "channelPipeForAwait",
+    `channel, ${INFLIGHT} in flight, server loop with for await`,
+    "the same, echoed by for await + await reply (not a target row)",
+  );
+  reported(
+    "minimalPipe",
+    `hand-written JS request/reply, ${INFLIGHT} in flight, MsgPack`,
+    "bench/_minimal.ts on both sides: a promise per call, same codec, no library",
+  );
   throughput(
     "rpcPipe",
     `RPC add(3, 4), ${INFLIGHT} in flight, MsgPack`,
