@@ -2,9 +2,10 @@
  * End-to-end benchmarks against a peer in a separate process
  * (`bench/_peer.ts`), each compared with a raw `Deno.Conn` baseline
  * measured in the same run, in interleaved rounds. In every round, each
- * scenario compared with raw is measured right after a raw run of its
- * own, and its ratio is the median of these per-round ratios: the VM's
- * speed drifts within seconds, and a pair sees the same drift.
+ * scenario compared with raw is measured in slices of --slice-ms that
+ * alternate with slices of a raw run of its own, and its ratio is the
+ * median of these per-round ratios: the VM's speed drifts within a
+ * fraction of a second, and slices that alternate see the same drift.
  *
  *   deno run -A bench/e2e.ts             # ~95 s; table, JSON and SVG
  *   deno run -A bench/e2e.ts --quick     # ~20 s, for a smoke test
@@ -16,7 +17,8 @@
  *   deno run -A bench/e2e.ts --only=channelPipe,rpcPipe
  *       # just these scenarios and the raw baselines, a short table, no files
  *
- * Options: --rounds=N (5), --round-ms=MS (1000), --warmup-ms=MS (500),
+ * Options: --rounds=N (5), --round-ms=MS (1000), --slice-ms=MS (50),
+ * --warmup-ms=MS (500),
  * --inflight=N (16), --agents=N (100000), --count-io (also count socket
  * reads and writes per operation in both processes, by wrapping the stream
  * reader/writer and Deno.Conn methods).
@@ -51,6 +53,8 @@ import { numberOption, option } from "./_options.ts";
 const quick = option("quick") !== undefined;
 const ROUNDS = numberOption("rounds", quick ? 3 : 5);
 const ROUND_MS = numberOption("round-ms", quick ? 300 : 1000);
+/** A round of a scenario paired with raw alternates slices of this length. */
+const SLICE_MS = numberOption("slice-ms", 50);
 const WARMUP_MS = numberOption("warmup-ms", quick ? 200 : 500);
 const INFLIGHT = numberOption("inflight", 16);
 const AGENTS = numberOption("agents", 100_000);
@@ -267,6 +271,26 @@ async function measure(
         writes: ioAfter.writes - ioBefore.writes,
         peerReads: peerAfter.reads - peerBefore.reads,
         peerWrites: peerAfter.writes - peerBefore.writes,
+      }
+      : undefined,
+  };
+}
+
+/** The samples of a round's slices as one. */
+function sumSamples(slices: Sample[]): Sample {
+  const sum = (value: (s: Sample) => number | undefined) =>
+    slices.reduce((total, s) => total + (value(s) ?? 0), 0);
+  return {
+    ops: sum((s) => s.ops),
+    ms: sum((s) => s.ms),
+    cpuUs: sum((s) => s.cpuUs),
+    peerCpuUs: sum((s) => s.peerCpuUs),
+    io: COUNT_IO
+      ? {
+        reads: sum((s) => s.io?.reads),
+        writes: sum((s) => s.io?.writes),
+        peerReads: sum((s) => s.io?.peerReads),
+        peerWrites: sum((s) => s.io?.peerWrites),
       }
       : undefined,
   };
@@ -1081,7 +1105,12 @@ function printShort(samples: Map<string, Sample[]>): void {
       : serial
       ? "rawSerial"
       : "rawPipe";
-    const raw = serial ? rtt(rawId) : rate(rawId);
+    // Paired: the median of the per-round ratios, as in the full table.
+    const raws = samples.get(rawId)!;
+    const of = serial ? rttOf : rateOf;
+    const ratios = rawId === pairedId(id)
+      ? list.map((s, i) => of(s) / of(raws[i]))
+      : [value / (serial ? rtt(rawId) : rate(rawId))];
     const cpu = (pick: (s: Sample) => number | undefined) =>
       perOp(list, pick).toFixed(2);
     const io = COUNT_IO
@@ -1092,9 +1121,9 @@ function printShort(samples: Map<string, Sample[]>): void {
     console.log(
       `${id.padEnd(22)} ${
         serial ? `${value.toFixed(1)} µs` : `${(value / 1000).toFixed(1)} k/s`
-      }  ratio ${(value / raw).toFixed(3)}  CPU µs/op ${
-        cpu((s) => s.cpuUs)
-      } + ${cpu((s) => s.peerCpuUs)}${io}`,
+      }  ratio ${median(ratios).toFixed(3)} (${
+        ratios.map((r) => r.toFixed(2)).join(" ")
+      })  CPU µs/op ${cpu((s) => s.cpuUs)} + ${cpu((s) => s.peerCpuUs)}${io}`,
     );
   }
 }
@@ -1103,7 +1132,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   if (COUNT_IO) await installIoCounter();
   console.log(
-    `e2e: ${ROUNDS} rounds × ${ROUND_MS} ms per scenario after ${WARMUP_MS} ms warm-up, ` +
+    `e2e: ${ROUNDS} rounds × ${ROUND_MS} ms per scenario (in ${SLICE_MS} ms slices beside raw) after ${WARMUP_MS} ms warm-up, ` +
       `${INFLIGHT} in flight; Deno ${Deno.version.deno}, V8 ${Deno.version.v8}, ` +
       `${navigator.hardwareConcurrency} cores`,
   );
@@ -1131,11 +1160,19 @@ async function main(): Promise<void> {
     };
     for (let round = 0; round < ROUNDS; round++) {
       for (const scenario of scenarios) {
-        if (scenario.baseline !== undefined) {
-          const raw = byId.get(scenario.baseline)!;
-          record(pairedId(scenario.id), await measure(raw, peer, ROUND_MS));
+        if (scenario.baseline === undefined) {
+          record(scenario.id, await measure(scenario, peer, ROUND_MS));
+          continue;
         }
-        record(scenario.id, await measure(scenario, peer, ROUND_MS));
+        const raw = byId.get(scenario.baseline)!;
+        const raws: Sample[] = [];
+        const owns: Sample[] = [];
+        for (let ms = 0; ms < ROUND_MS; ms += SLICE_MS) {
+          raws.push(await measure(raw, peer, SLICE_MS));
+          owns.push(await measure(scenario, peer, SLICE_MS));
+        }
+        record(pairedId(scenario.id), sumSamples(raws));
+        record(scenario.id, sumSamples(owns));
       }
       console.log(`round ${round + 1}/${ROUNDS} done`);
     }
@@ -1190,6 +1227,7 @@ async function main(): Promise<void> {
     config: {
       rounds: ROUNDS,
       roundMs: ROUND_MS,
+      sliceMs: SLICE_MS,
       warmupMs: WARMUP_MS,
       inflight: INFLIGHT,
       agents: AGENTS,
