@@ -142,6 +142,11 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #closeReason: ConnectionClosedError | null = null;
   #closedError: unknown = undefined;
   #closing: Promise<void> | null = null;
+  /**
+   * Settles when reading ends while a graceful close waits: the peer has
+   * gone, so the replies that close waits for can no longer reach it.
+   */
+  #readEnded: PromiseWithResolvers<"gone"> | null = null;
   #closed = Promise.withResolvers<void>();
   #readLoop: Promise<void>;
   /** Resumes the read loop (see `#read`). */
@@ -614,7 +619,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         const woke = frames.length > 0;
         frames.length = 0;
         if (badFrame !== null) throw badFrame;
-        if (this.#closeReason !== null) return;
+        // While closing, reading goes on (requests and late replies are
+        // dropped) so that a peer that goes away ends the wait for replies.
         if (woke) {
           // Let the code these messages woke run first, so that the frames
           // it queues are written before the next read is set up: setting
@@ -624,9 +630,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
             this.#resumeRead = resolve;
             queueMicrotask(this.#readAfterFlush);
           });
-          if (this.#closeReason !== null) return;
         }
       }
+      if (this.#closeReason !== null) return this.#readEnded?.resolve("gone");
       if (this.#parser.partial) {
         throw new ProtocolError(
           `Connection to ${this.peer} ended inside a frame (${this.#parser.partialDescription})`,
@@ -640,6 +646,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       );
     } catch (error) {
       if (this.#closeReason === null) this.#fail(error);
+      else this.#readEnded?.resolve("gone");
     }
   }
 
@@ -757,18 +764,25 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         await this.#writer.drained();
       })();
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), timeout);
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), timeout);
       });
-      const timedOut = await Promise.race([graceful.then(() => false), late]);
+      this.#readEnded = Promise.withResolvers<"gone">();
+      const outcome = await Promise.race([
+        graceful.then(() => "done" as const),
+        late,
+        this.#readEnded.promise,
+      ]);
       clearTimeout(timer);
       this.#final = true;
       // Cut the connection only if frames are stuck; unanswered requests
       // alone still allow a clean close.
-      if (timedOut && !this.#writer.idle) {
+      if (outcome !== "done" && !this.#writer.idle) {
         this.#writer.abort(
           new ConnectionClosedError(
-            `Closing the channel to ${this.peer} timed out after ${timeout} ms`,
+            outcome === "late"
+              ? `Closing the channel to ${this.peer} timed out after ${timeout} ms`
+              : `Connection to ${this.peer} ended while closing`,
           ),
         );
       } else {

@@ -959,3 +959,28 @@ Deno.test("tryRecv takes what has arrived, in order, and lets a full queue read 
   await server.closed;
   assert.equal(server.tryRecv(), undefined);
 });
+
+Deno.test("close() waiting for a reply ends as soon as the peer goes away", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const accepted = listener.accept();
+  const client = new Channel(
+    await Deno.connect({ hostname: "127.0.0.1", port: listener.addr.port }),
+  );
+  const server = new Channel(await accepted);
+  listener.close();
+  const call = client.send("never answered");
+  const request = await server.recv();
+  const closing = server.close({ timeout: 60_000 });
+  const rejected = assert.rejects(call, ConnectionClosedError);
+  await client.close();
+  await rejected;
+  // Without noticing the peer leave, close() would wait out its 60 s.
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => {
+    timer = setTimeout(() => resolve("late"), 5_000);
+  });
+  const outcome = await Promise.race([closing.then(() => "closed"), late]);
+  clearTimeout(timer);
+  assert.equal(outcome, "closed");
+  await assert.rejects(request.reply("too late"), ConnectionClosedError);
+});
