@@ -485,8 +485,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
    * Closes the channel gracefully: rejects every pending `send` and `recv`
    * with `ConnectionClosedError` at once, then waits (at most
    * `options.timeout` ms) until the requests already taken with `recv` are
-   * answered and queued frames are written, then closes the transport.
-   * Requests received but not taken yet are dropped. Idempotent.
+   * answered and queued frames are written, or until the peer goes away,
+   * then closes the transport. Requests received but not taken yet are
+   * dropped. Idempotent.
    *
    * @param options `timeout` in milliseconds (default 1000).
    * @returns A promise that settles when everything is released.
