@@ -1,3 +1,4 @@
+import { setImmediate } from "node:timers";
 import type { Codec } from "../codecs/codec.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
 import {
@@ -593,6 +594,14 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
           length = value?.length ?? 0;
         }
         if (value === null) break;
+        if (this.#closeReason !== null) {
+          // Closing: the bytes are dropped unread; reading goes on only to
+          // notice the peer going away (which ends the wait for replies).
+          // A turn of the event loop per chunk: an in-process peer that
+          // keeps writing must not starve the close timer.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
         let badFrame: ProtocolError | null = null;
@@ -620,8 +629,6 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         const woke = frames.length > 0;
         frames.length = 0;
         if (badFrame !== null) throw badFrame;
-        // While closing, reading goes on (requests and late replies are
-        // dropped) so that a peer that goes away ends the wait for replies.
         if (woke) {
           // Let the code these messages woke run first, so that the frames
           // it queues are written before the next read is set up: setting
@@ -647,7 +654,10 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       );
     } catch (error) {
       if (this.#closeReason === null) this.#fail(error);
-      else this.#readEnded?.resolve("gone");
+      // A read that failed: the peer is gone. Bad input just stops reading.
+      else if (!(error instanceof ProtocolError)) {
+        this.#readEnded?.resolve("gone");
+      }
     }
   }
 

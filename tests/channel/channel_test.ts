@@ -984,3 +984,33 @@ Deno.test("close() waiting for a reply ends as soon as the peer goes away", asyn
   assert.equal(outcome, "closed");
   await assert.rejects(request.reply("too late"), ConnectionClosedError);
 });
+
+Deno.test("close() ends on time while an in-process peer keeps writing", async () => {
+  const [channel, raw] = rawPair();
+  await raw.send([0, 0, "taken"]);
+  await channel.recv();
+  const closing = channel.close({ timeout: 50 });
+  // The peer floods the closing channel, yielding only to microtasks.
+  let flooding = true;
+  const flood = (async () => {
+    for (let id = 1; flooding; id++) await raw.send([0, id, "more"]);
+  })().catch(() => {});
+  await closing;
+  flooding = false;
+  await flood;
+});
+
+Deno.test("bad input while closing does not drop a reply still owed", async () => {
+  const [channel, raw] = rawPair();
+  await raw.send([0, 0, "question"]);
+  const request = await channel.recv();
+  const closing = channel.close({ timeout: 60_000 });
+  await raw.write(frame(utf8.encode("{not json")));
+  // A memory pipe holds no chunk: this write completes once the channel has
+  // read again, so it has handled the bad frame by then.
+  await raw.send([0, 1, "after"]).catch(() => {});
+  await request.reply("answer");
+  assert.deepEqual(await raw.read(), [1, 0, "answer"]);
+  await closing;
+  await raw.ended();
+});
