@@ -7,7 +7,7 @@
  * median of these per-round ratios: the VM's speed drifts within a
  * fraction of a second, and slices that alternate see the same drift.
  *
- *   deno run -A bench/e2e.ts             # ~95 s; table, JSON and SVG
+ *   deno run -A bench/e2e.ts             # ~2 min; table, JSON and SVG
  *   deno run -A bench/e2e.ts --quick     # ~20 s, for a smoke test
  *   deno run -A bench/e2e.ts --profile=channelPipe
  *       # one scenario for --profile-ms (default 4000) with the CPU profiler
