@@ -8,6 +8,7 @@
  * It is the floor the channel's per-message cost is compared with.
  */
 import type { Codec } from "../codecs/codec.ts";
+import { frameLength, writeAll } from "./_conn.ts";
 
 /** Read and batch buffers; the benchmark's batches are far smaller. */
 const BUFFER_SIZE = 64 * 1024;
@@ -53,16 +54,11 @@ class Batch {
     const bytes = this.#buffers[this.#current].subarray(0, this.#length);
     this.#current ^= 1;
     this.#length = 0;
-    this.#writeAll(bytes).then(() => {
+    writeAll(this.#conn, bytes).then(() => {
       this.#writing = false;
       if (this.#scheduled) this.flush();
     }, () => {});
   };
-
-  async #writeAll(bytes: Uint8Array): Promise<void> {
-    let at = 0;
-    while (at < bytes.length) at += await this.#conn.write(bytes.subarray(at));
-  }
 }
 
 /**
@@ -85,8 +81,7 @@ async function readMessages(
       filled += n;
       let at = 0;
       while (filled - at >= 4) {
-        const length = ((buffer[at] << 24) | (buffer[at + 1] << 16) |
-          (buffer[at + 2] << 8) | buffer[at + 3]) >>> 0;
+        const length = frameLength(buffer, at);
         if (4 + length > BUFFER_SIZE) {
           throw new RangeError("bench/_minimal.ts: frame too large");
         }

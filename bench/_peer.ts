@@ -30,16 +30,12 @@ import {
   startServer,
 } from "../mod.ts";
 import { Calc, MathService } from "./_agents.ts";
+import { frameLength, writeAll } from "./_conn.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
 import { serveMinimal } from "./_minimal.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
 
 const HOST = "127.0.0.1";
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
-}
 
 async function serveRaw(conn: Deno.Conn): Promise<void> {
   (conn as Deno.TcpConn).setNoDelay(true);
@@ -54,8 +50,7 @@ async function serveRaw(conn: Deno.Conn): Promise<void> {
       let end = 0;
       for (;;) {
         if (filled - end < 4) break;
-        const length = ((buffer[end] << 24) | (buffer[end + 1] << 16) |
-          (buffer[end + 2] << 8) | buffer[end + 3]) >>> 0;
+        const length = frameLength(buffer, end);
         if (filled - end - 4 < length) {
           if (4 + length > buffer.length) {
             const grown = new Uint8Array(4 + length);

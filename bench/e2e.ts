@@ -43,6 +43,7 @@ import {
 import process from "node:process";
 import { Calc, type MathService, Tiny } from "./_agents.ts";
 import { PAYLOAD_48 } from "./_messages.ts";
+import { writeAll } from "./_conn.ts";
 import { minimalClient } from "./_minimal.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
@@ -320,11 +321,6 @@ async function closedLoop(
   };
   await Promise.all(Array.from({ length: workers }, worker));
   return { ops, ms: performance.now() - start };
-}
-
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await conn.write(bytes.subarray(at));
 }
 
 /** `count` raw frames of RAW_FRAME bytes (4-byte length + payload). */
