@@ -5,12 +5,21 @@
  * @module
  */
 
+/** Options of {@linkcode RemoteError}. */
+export interface RemoteErrorOptions {
+  /** The error class name, e.g. `"ValueError"`. */
+  remoteName?: string;
+  /** The error message. */
+  remoteMessage?: string;
+}
+
 /**
  * The peer answered a request with an error (message type 2).
  *
- * The peer sends a traceback text whose last line reads
+ * An aiomas peer sends a traceback text whose last line reads
  * `"<ErrorName>: <message>"`; {@linkcode RemoteError.remoteName} and
- * {@linkcode RemoteError.remoteMessage} are taken from that line.
+ * {@linkcode RemoteError.remoteMessage} are taken from that line unless
+ * `options` gives them (mosaik sends them as fields of their own).
  *
  * @example Inspecting a remote error
  * ```ts
@@ -38,16 +47,28 @@ export class RemoteError extends Error {
    *
    * @param origin The peer as seen locally.
    * @param remoteTraceback The text the peer sent.
+   * @param options The error's name and message when the peer sent them
+   *   apart from the traceback.
    */
-  constructor(origin: string, remoteTraceback: string) {
+  constructor(
+    origin: string,
+    remoteTraceback: string,
+    options?: RemoteErrorOptions,
+  ) {
     const lastLine = lastNonEmptyLine(remoteTraceback);
-    super(`${lastLine} (raised by ${origin})`);
+    const match = /^([A-Za-z_][\w.]*): ?([\s\S]*)$/.exec(lastLine);
+    const name = options?.remoteName ?? (match ? match[1] : "");
+    const message = options?.remoteMessage ?? (match ? match[2] : lastLine);
+    super(
+      options === undefined
+        ? `${lastLine} (raised by ${origin})`
+        : `${name}: ${message} (raised by ${origin})`,
+    );
     this.name = "RemoteError";
     this.origin = origin;
     this.remoteTraceback = remoteTraceback;
-    const match = /^([A-Za-z_][\w.]*): ?([\s\S]*)$/.exec(lastLine);
-    this.remoteName = match ? match[1] : "";
-    this.remoteMessage = match ? match[2] : lastLine;
+    this.remoteName = name;
+    this.remoteMessage = message;
   }
 }
 
