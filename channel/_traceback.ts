@@ -24,6 +24,39 @@ export function formatError(error: unknown): string {
     lastLine;
 }
 
+/**
+ * Formats an error as mosaik's failure content: `[name, message,
+ * ...traceback lines]`, each line ending in a newline as Python's
+ * `traceback.format_exception` gives them.
+ */
+export function formatErrorList(error: unknown): string[] {
+  const text = formatError(error);
+  const name = error instanceof Error ? error.name || "Error" : "Error";
+  const message = error instanceof Error ? error.message : String(error);
+  return [name, message, ...text.split(/(?<=\n)/)];
+}
+
+/** How a channel writes the content of its error replies. */
+export type ErrorFormat = "aiomas" | "mosaik";
+
+/** The formatter of an {@linkcode ErrorFormat}. */
+export function errorFormatter(
+  format: ErrorFormat,
+): (error: unknown) => unknown {
+  switch (format) {
+    case "aiomas":
+      return formatError;
+    case "mosaik":
+      return formatErrorList;
+    default:
+      throw new TypeError(
+        `Unknown errorFormat ${
+          JSON.stringify(format)
+        } (expected "aiomas" or "mosaik")`,
+      );
+  }
+}
+
 // "    at fn (file:///x.ts:10:5)" or "    at file:///x.ts:10:5"
 const STACK_LINE =
   /^\s+at (?:async )?(?:(.+?) \((.+):(\d+):\d+\)|(.+):(\d+):\d+)$/;

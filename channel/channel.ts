@@ -13,6 +13,7 @@ import { checkMessage, ERROR, formatPeerValue, REQUEST } from "./_message.ts";
 import { PendingTable } from "./_pending_table.ts";
 import { Queue } from "./_queue.ts";
 import { Request, RESOLVED } from "./request.ts";
+import { type ErrorFormat, errorFormatter } from "./_traceback.ts";
 import type { Transport } from "./transport.ts";
 
 /** Options of {@linkcode Channel}. */
@@ -44,6 +45,14 @@ export interface ChannelOptions {
    * @default {65536}
    */
   maxPendingRequests?: number;
+  /**
+   * How error replies are written: `"aiomas"`, a traceback text (aiomas's
+   * format), or `"mosaik"`, a list `[name, message, ...traceback lines]`
+   * (mosaik's). Error replies in either form are understood.
+   *
+   * @default {"aiomas"}
+   */
+  errorFormat?: ErrorFormat;
 }
 
 /** Options of {@linkcode Channel.close} and of the `close`/`shutdown` methods built on it. */
@@ -133,6 +142,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #waiters = new Queue<Waiter>();
   #maxQueuedRequests: number;
   #maxPendingRequests: number;
+  #formatError: (error: unknown) => unknown;
   /** Requests received and not answered yet; close() waits for them. */
   #unanswered = 0;
   #allAnswered: PromiseWithResolvers<void> | null = null;
@@ -239,6 +249,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#transport = transport;
     this.#maxQueuedRequests = options.maxQueuedRequests ?? 1024;
     this.#maxPendingRequests = options.maxPendingRequests ?? 65536;
+    this.#formatError = errorFormatter(options.errorFormat ?? "aiomas");
     this.#parser = new FrameParser(
       options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
     );
@@ -688,7 +699,11 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       // ConnectionClosedError when the connection closes.
       if (this.#closeReason !== null) return;
       this.#unanswered++;
-      const request = new Request(content, { id, respond: this.#respond });
+      const request = new Request(content, {
+        id,
+        respond: this.#respond,
+        formatError: this.#formatError,
+      });
       const waiter = this.#waiters.shift();
       if (waiter !== undefined) {
         waiter.resolve(request);
@@ -714,11 +729,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       );
     }
     if (type === ERROR) {
-      // aiomas sends a string; anything else is shown, never called into.
-      const text = typeof content === "string"
-        ? content
-        : formatPeerValue(content);
-      this.#settle(pending, new RemoteError(this.peer, text), false);
+      this.#settle(pending, remoteError(this.peer, content), false);
     } else {
       this.#settle(pending, content, true);
     }
@@ -820,6 +831,26 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       // Gone already.
     }
   }
+}
+
+/**
+ * The error an error reply's content stands for: aiomas sends a traceback
+ * text, mosaik `[name, message, ...traceback lines]`; anything else is
+ * shown, never called into.
+ */
+function remoteError(peer: string, content: unknown): RemoteError {
+  if (typeof content === "string") return new RemoteError(peer, content);
+  if (
+    Array.isArray(content) && content.length >= 2 &&
+    content.every((part) => typeof part === "string")
+  ) {
+    const [remoteName, remoteMessage, ...lines] = content as string[];
+    const traceback = lines.length > 0
+      ? lines.join("")
+      : `${remoteName}: ${remoteMessage}\n`;
+    return new RemoteError(peer, traceback, { remoteName, remoteMessage });
+  }
+  return new RemoteError(peer, formatPeerValue(content));
 }
 
 /**

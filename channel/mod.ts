@@ -26,6 +26,7 @@ export type {
 export type { Message } from "./_message.ts";
 export { Channel, DEFAULT_CLOSE_TIMEOUT } from "./channel.ts";
 export type { ChannelOptions, CloseOptions, SendOptions } from "./channel.ts";
+export type { ErrorFormat } from "./_traceback.ts";
 export { FrameDecoderStream } from "./frame_decoder_stream.ts";
 export type { FrameDecoderStreamOptions } from "./frame_decoder_stream.ts";
 export { FrameEncoderStream } from "./frame_encoder_stream.ts";
@@ -36,7 +37,7 @@ export { MessageEncoderStream } from "./message_encoder_stream.ts";
 export { openConnection } from "./open_connection.ts";
 export type { OpenConnectionOptions } from "./open_connection.ts";
 export { Request } from "./request.ts";
-export type { Responder } from "./request.ts";
+export type { RequestOptions, Responder } from "./request.ts";
 export { Server, startServer } from "./start_server.ts";
 export type { ConnectionHandler, StartServerOptions } from "./start_server.ts";
 export type { Transport } from "./transport.ts";

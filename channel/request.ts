@@ -14,6 +14,16 @@ export type Responder = (
   content: unknown,
 ) => Promise<void>;
 
+/** Options of the {@linkcode Request} constructor. */
+export interface RequestOptions {
+  /** The request id as received. */
+  id: unknown;
+  /** Sends the reply. */
+  respond: Responder;
+  /** Turns what `fail` is given into the error reply's content. */
+  formatError?: (error: unknown) => unknown;
+}
+
 /** The promise a {@linkcode Responder} returns when the reply was queued at once. */
 export const RESOLVED: Promise<void> = Promise.resolve();
 
@@ -42,18 +52,21 @@ export class Request {
   readonly content: unknown;
   #id: unknown;
   #respond: Responder;
+  #format: (error: unknown) => unknown;
   #answered = false;
 
   /**
    * Creates a request; channels do this, users do not.
    *
    * @param content The decoded content.
-   * @param options `id` as received, and the channel's `respond` function.
+   * @param options `id` as received, the channel's `respond` function, and
+   *   how `fail` formats an error (default: aiomas's traceback text).
    */
-  constructor(content: unknown, options: { id: unknown; respond: Responder }) {
+  constructor(content: unknown, options: RequestOptions) {
     this.content = content;
     this.#id = options.id;
     this.#respond = options.respond;
+    this.#format = options.formatError ?? formatError;
   }
 
   /** Whether a reply has been sent. */
@@ -78,7 +91,8 @@ export class Request {
   /**
    * Sends an error. The peer gets a traceback text whose last line is
    * `"<error.name>: <error.message>"`, which Python shows as a
-   * `RemoteException` and this library as a `RemoteError`.
+   * `RemoteException` and this library as a `RemoteError` (on a channel
+   * with `errorFormat: "mosaik"`: `[name, message, ...traceback lines]`).
    *
    * @param error The error (any value; non-errors are sent as `Error: <value>`).
    * @returns A promise that settles once the reply is queued for sending.
@@ -86,7 +100,7 @@ export class Request {
    * @throws {ConnectionClosedError} If the channel is closed.
    */
   fail(error: unknown): Promise<void> {
-    return this.#send(ERROR, formatError(error));
+    return this.#send(ERROR, this.#format(error));
   }
 
   #send(type: 1 | 2, content: unknown): Promise<void> {
