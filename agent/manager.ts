@@ -1,4 +1,4 @@
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { expose } from "../rpc/expose.ts";
 import { Agent } from "./agent.ts";
 import type { Container } from "./container.ts";
@@ -16,6 +16,30 @@ export interface ManagerOptions {
    * @default {the current working directory}
    */
   base?: string | URL;
+  /**
+   * The modules `spawn` may import: URL prefixes such as
+   * `"file:///srv/agents/"`, `"https://example.com/agents/"` or `"data:"`.
+   * Each prefix is resolved against `base` first (so `"./agents/"` works)
+   * and normalized like a URL (`..` removed). A module is allowed when its
+   * resolved URL equals a prefix or starts with it at a boundary: the prefix
+   * ends with `/` or `:` (a whole scheme, e.g. `"npm:"`), or the URL goes on
+   * with `/` or `?` after it — so `"file:///srv/agents"` allows
+   * `file:///srv/agents/a.ts` but not `file:///srv/agentsEVIL/a.ts`.
+   * `file:` URLs are compared as the path they open (encoded separators
+   * such as `%2F` are refused), so `..` cannot escape a prefix.
+   *
+   * The list replaces the default, it does not add to it; `[]` refuses
+   * every module. Modules a spawned module imports itself are not checked:
+   * allow only modules you trust. Symbolic links under an allowed
+   * directory are followed.
+   *
+   * Every peer that can reach a managed container can call `spawn`, so
+   * keep the list narrow and the container behind mutual TLS or on a
+   * private address.
+   *
+   * @default {`file:` modules under the working directory when the manager is created (`[pathToFileURL(Deno.cwd() + "/").href]`)}
+   */
+  allowSpawn?: readonly string[];
   /** Called after `stop()` has shut the container down (e.g. to exit the process). */
   onStop?: () => void;
 }
@@ -27,6 +51,13 @@ export interface ManagerOptions {
  *
  * The method names and result shapes are aiomas's, so a Python master can
  * manage a Deno container and the other way round.
+ *
+ * The manager obeys every peer that can reach its container: `spawn` runs
+ * module code, so it imports only modules under
+ * {@linkcode ManagerOptions.allowSpawn} (by default `file:` modules under
+ * the working directory) and refuses everything else — `data:`, `blob:`,
+ * `http(s):`, `npm:` and `jsr:` included — before importing it. Keep a
+ * managed container behind mutual TLS or on a private address.
  *
  * @example
  * ```ts
@@ -44,6 +75,7 @@ export interface ManagerOptions {
  */
 export class Manager extends Agent {
   #base: string | URL;
+  #allowSpawn: readonly string[];
   #onStop: (() => void) | undefined;
 
   /**
@@ -51,12 +83,27 @@ export class Manager extends Agent {
    *
    * @param container The container to manage.
    * @param options See {@linkcode ManagerOptions}.
+   * @throws {TypeError} If an `allowSpawn` prefix is not a valid URL.
    */
   constructor(container: Container, options: ManagerOptions = {}) {
     super(container);
     // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
-    this.#base = options.base ?? pathToFileURL(`${Deno.cwd()}/`).href;
+    const cwd = pathToFileURL(`${Deno.cwd()}/`).href;
+    this.#base = options.base ?? cwd;
+    this.#allowSpawn = options.allowSpawn === undefined
+      ? [cwd]
+      : options.allowSpawn.map((prefix) => normalizePrefix(prefix, this.#base));
     this.#onStop = options.onStop;
+  }
+
+  /**
+   * The normalized prefixes of the modules `spawn` may import (see
+   * {@linkcode ManagerOptions.allowSpawn}).
+   *
+   * @returns The prefixes, e.g. `["file:///srv/app/"]`.
+   */
+  get allowSpawn(): readonly string[] {
+    return this.#allowSpawn;
   }
 
   /**
@@ -67,10 +114,14 @@ export class Manager extends Agent {
    * @param args The constructor's arguments after the container.
    * @returns `[agent, address]`; the agent travels as a reference.
    * @throws {TypeError} If the spec is malformed or names no agent class.
+   * @throws {Deno.errors.NotCapable} If the module is not under a prefix
+   *   of {@linkcode ManagerOptions.allowSpawn}; it is not imported.
    */
   @expose
   async spawn(spec: string, ...args: unknown[]): Promise<[Agent, string]> {
-    const AgentClass = await loadAgentClass(spec, this.#base);
+    const { url, name } = parseSpec(spec, this.#base);
+    const allowed = allowedUrl(url, this.#allowSpawn);
+    const AgentClass = await importAgentClass(spec, allowed, name);
     const agent = new AgentClass(this.container, ...args);
     return [agent, agent.addr];
   }
@@ -107,7 +158,9 @@ export class Manager extends Agent {
 }
 
 /**
- * Imports the agent class named by a spawn spec.
+ * Imports the agent class named by a spawn spec. It imports whatever the
+ * spec names: the allow-list is {@linkcode Manager.spawn}'s, so never pass
+ * it a spec from a peer.
  *
  * @param spec `"<module>#<ExportName>"`.
  * @param base Where relative modules are resolved from.
@@ -118,6 +171,15 @@ export async function loadAgentClass(
   spec: string,
   base: string | URL,
 ): Promise<AgentClass> {
+  const { url, name } = parseSpec(spec, base);
+  return await importAgentClass(spec, url, name);
+}
+
+/** Splits `"<module>#<ExportName>"` and resolves the module against `base`. */
+function parseSpec(
+  spec: string,
+  base: string | URL,
+): { url: URL; name: string } {
   const hash = typeof spec === "string" ? spec.lastIndexOf("#") : -1;
   if (hash <= 0 || hash === spec.length - 1) {
     throw new TypeError(
@@ -126,8 +188,18 @@ export async function loadAgentClass(
       }: expected "<module>#<ExportName>"`,
     );
   }
-  const url = new URL(spec.slice(0, hash), base);
-  const name = spec.slice(hash + 1);
+  return {
+    url: new URL(spec.slice(0, hash), base),
+    name: spec.slice(hash + 1),
+  };
+}
+
+/** Imports `url` and returns its export `name`, checked to be an Agent class. */
+async function importAgentClass(
+  spec: string,
+  url: URL,
+  name: string,
+): Promise<AgentClass> {
   const module = await import(url.href);
   if (!(name in module)) {
     throw new TypeError(
@@ -145,4 +217,81 @@ export async function loadAgentClass(
     );
   }
   return value as AgentClass;
+}
+
+/**
+ * A prefix in the form modules are compared in: resolved against `base`,
+ * and for `file:` the URL of the path it names.
+ */
+function normalizePrefix(prefix: string, base: string | URL): string {
+  let url: URL;
+  try {
+    url = new URL(prefix, base);
+  } catch {
+    throw new TypeError(
+      `Invalid allowSpawn prefix ${JSON.stringify(prefix)}: not a URL`,
+    );
+  }
+  const canonical = canonicalHref(url);
+  if (canonical === undefined) {
+    throw new TypeError(
+      `Invalid allowSpawn prefix ${
+        JSON.stringify(prefix)
+      }: not a local file path (encoded separator or host)`,
+    );
+  }
+  return canonical;
+}
+
+/**
+ * The href modules are compared on. A `file:` URL is turned into the path
+ * Deno will open and back, so `%2e%2e`, `%2F` (which Deno's loader decodes
+ * into a separator after `..` has been resolved) or a host cannot move it
+ * out of a prefix: such URLs have no canonical form and are refused.
+ */
+function canonicalHref(url: URL): string | undefined {
+  if (url.protocol !== "file:") return url.href;
+  if (/%2f|%5c|%00/i.test(url.pathname) || url.pathname.includes("\\")) {
+    return undefined;
+  }
+  try {
+    // Both keep a trailing slash.
+    return pathToFileURL(fileURLToPath(url)).href + url.search;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `href` is `prefix` or continues it at a boundary. */
+function underPrefix(href: string, prefix: string): boolean {
+  if (!href.startsWith(prefix)) return false;
+  if (href.length === prefix.length) return true;
+  if (prefix.endsWith("/") || prefix.endsWith(":")) return true;
+  const next = href[prefix.length];
+  return next === "/" || next === "?";
+}
+
+/**
+ * The canonical URL of `url` if it is under one of `allowed`, to import
+ * exactly what was checked; runs before the import, so a refused module
+ * never runs.
+ */
+function allowedUrl(url: URL, allowed: readonly string[]): URL {
+  const href = canonicalHref(url);
+  if (
+    href !== undefined && allowed.some((prefix) => underPrefix(href, prefix))
+  ) {
+    return new URL(href);
+  }
+  const why = href === undefined
+    ? "a file: URL with an encoded separator, NUL or host is never allowed"
+    : allowed.length === 0
+    ? "the allow-list is empty"
+    : `allowed prefixes: ${allowed.map((p) => JSON.stringify(p)).join(", ")}`;
+  // One line: a peer reads the error's last line as "<Name>: <message>".
+  throw new Deno.errors.NotCapable(
+    `Manager refuses to spawn ${
+      JSON.stringify(url.href)
+    }: the rule is to import only modules under an allowSpawn prefix (${why}); widen it with ManagerOptions.allowSpawn or cli.ts --allow-spawn <prefix>`,
+  );
 }
