@@ -6,7 +6,6 @@ import { openConnection } from "../channel/open_connection.ts";
 import { type Server, startServer } from "../channel/start_server.ts";
 import type { Transport } from "../channel/transport.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
-import { DEFAULT_MAX_DEPTH } from "../codecs/codec.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { ConnectionClosedError, RemoteError } from "../errors.ts";
@@ -15,7 +14,7 @@ import type { DynamicRemote, Remote } from "../rpc/remote.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
 import { lookupError } from "../rpc/service.ts";
 import { ContainerService } from "./_container_service.ts";
-import { LocalCopier } from "./_copy.ts";
+import { LocalWire } from "./_local_wire.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { internals } from "./_internal.ts";
 import type { Agent } from "./agent.ts";
@@ -129,7 +128,7 @@ export class Container implements AsyncDisposable {
   #localAgents = new WeakMap<object, Agent>();
   #localProxies = new WeakMap<Agent, DynamicRemote>();
   #service: ContainerService;
-  #copier: LocalCopier;
+  #wire: LocalWire;
   #connections = new Map<string, Promise<Connection>>();
   /** Every open connection, accepted or made. */
   #clients = new Set<RpcClient>();
@@ -154,10 +153,11 @@ export class Container implements AsyncDisposable {
     this.#serializers = [DATE_SERIALIZER, ...(options.serializers ?? [])];
     this.#tls = options.tls;
     this.#service = new ContainerService(this.#agents, this.#localAgents);
-    this.#copier = new LocalCopier(
+    this.#wire = new LocalWire(
+      this.#codec,
       this.#serializers,
-      (agent) => this.#localProxy(agent),
-      DEFAULT_MAX_DEPTH,
+      (value) => this.#service.pathOf(value),
+      (path) => this.#referencedLocally(path),
     );
     internals.set(this, {
       register: (agent) => this.#register(agent),
@@ -530,17 +530,31 @@ export class Container implements AsyncDisposable {
     return proxy;
   }
 
-  /** A call to an agent of this container: no network, no codec, same semantics. */
+  /** The proxy an agent reference of this container decodes to in a local call. */
+  #referencedLocally(path: string): object {
+    const aid = /^agents\/([^/]+)$/.exec(path)?.[1];
+    const agent = aid === undefined ? undefined : this.#agents.get(aid);
+    return agent === undefined
+      ? referenceProxy(path, this.#localCaller, this.addr)
+      : this.#localProxy(agent);
+  }
+
+  /**
+   * A call to an agent of this container: no network, but the codec's
+   * round trip, so that values and errors are those of a remote call.
+   */
   async #callLocal(path: string, args: unknown[]): Promise<unknown> {
     // As over a connection: a closed container and arguments that cannot be
     // sent fail here, with their own errors; everything on the callee's side
     // (lookup, the call, a result that cannot be sent back) is a RemoteError.
     this.#checkOpen();
-    const copied = this.#copier.copy(args) as unknown[];
+    let received = this.#wire.args(args);
+    if (received instanceof Promise) received = await received;
     try {
       const resolved = this.#service.resolve(path);
-      const result = await resolved.fn.apply(resolved.thisArg, copied);
-      return this.#copier.copy(result);
+      const result = await resolved.fn.apply(resolved.thisArg, received);
+      const returned = this.#wire.result(result);
+      return returned instanceof Promise ? await returned : returned;
     } catch (error) {
       throw new RemoteError(this.addr, formatError(error));
     }

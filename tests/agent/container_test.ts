@@ -633,7 +633,7 @@ Deno.test("Local and remote calls fail alike", async () => {
   }
 });
 
-Deno.test("Local calls do not touch the network or the codec", async () => {
+Deno.test("Local calls do not touch the network, but go through the codec", async () => {
   const { value: container, accepted } = await countingAccepts(() =>
     Container.create(LOCAL, { codec: CountingCodec })
   );
@@ -651,13 +651,14 @@ Deno.test("Local calls do not touch the network or the codec", async () => {
   await proxy.call_me_back(caller, new Date(0));
   await proxy.self();
   await assert.rejects(proxy.fail("x"), RemoteError);
-  assert.equal(CountingCodec.encodes, 0);
+  // Arguments and results take the round trip through the container's
+  // codec (a subclass that overrides encode is used as such).
+  assert.ok(CountingCodec.encodes >= 6, String(CountingCodec.encodes));
   assert.equal(accepted(), 0);
-  // The counter works: a remote call encodes.
+  // A remote call is what accepts a connection.
   await using other = await Container.create(LOCAL, { codec: CountingCodec });
   const remote = await other.connect<Callee>(callee.addr);
   assert.equal(await remote.service(1), 1);
-  assert.ok(CountingCodec.encodes > 0);
   assert.equal(accepted(), 1);
 });
 

@@ -1,0 +1,170 @@
+// Calls between agents of one container give what the same call gives
+// across a connection, with each codec: the same values or the same errors.
+import assert from "node:assert/strict";
+import { Agent, type AgentProxy, Container } from "../../agent/mod.ts";
+import {
+  type CodecClass,
+  Float64,
+  JsonCodec,
+  MsgPackBloscCodec,
+  MsgPackCodec,
+  serializable,
+} from "../../codecs/mod.ts";
+import { RemoteError } from "../../errors.ts";
+import { expose } from "../../rpc/mod.ts";
+
+const LOCAL = { hostname: "127.0.0.1", port: 0 };
+
+class Pt {
+  constructor(public x: number, public y: number) {}
+}
+
+class Unregistered {
+  a = 1;
+}
+
+function nested(depth: number): unknown {
+  let value: unknown = 1;
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+/** The values of the table, by name: made anew for every call. */
+const VALUES: Record<string, () => unknown> = {
+  "Map, string keys": () => new Map([["a", 1], ["b", 2]]),
+  "Map, number keys": () => new Map([[1, "one"], [2, "two"]]),
+  "Map, object key": () => new Map([[{}, 1]]),
+  "bytes": () => new Uint8Array([0, 1, 255]),
+  "bigint 2n**70n": () => 2n ** 70n,
+  "bigint 2n**40n": () => 2n ** 40n,
+  "number 2**60": () => 2 ** 60,
+  "undefined": () => undefined,
+  "undefined in an array": () => [undefined, 1],
+  "undefined in an object": () => ({ a: undefined, b: 1 }),
+  "NaN": () => NaN,
+  "Infinity": () => -Infinity,
+  "-0": () => -0,
+  "Float64(1)": () => new Float64(1),
+  "Date": () => new Date("2016-01-01T00:00:02.5Z"),
+  "invalid Date": () => new Date(NaN),
+  "class instance": () => new Unregistered(),
+  "serializer type": () => new Pt(1, 2),
+  "serializer type in a map": () => ({ at: [new Pt(3, 4)] }),
+  "lone surrogate": () => "a\ud800b",
+  "object with __type__ key": () => ({ __type__: [0, "2016-01-01"] }),
+  "null prototype object": () => Object.assign(Object.create(null), { k: 1 }),
+  "function": () => () => 1,
+  "symbol": () => Symbol("s"),
+  "nested 125 deep": () => nested(125),
+  "nested 126 deep": () => nested(126),
+  "nested 127 deep": () => nested(127),
+};
+
+class Callee extends Agent {
+  @expose
+  echo(value: unknown): unknown {
+    return value;
+  }
+
+  /** A value made on the callee's side: the result path alone. */
+  @expose
+  make(name: string): unknown {
+    return VALUES[name]();
+  }
+}
+
+type Outcome =
+  | { value: unknown }
+  | { error: string; message: string; remote?: [string, string] };
+
+async function outcome(call: Promise<unknown>): Promise<Outcome> {
+  try {
+    return { value: await call };
+  } catch (error) {
+    assert.ok(error instanceof Error, String(error));
+    return {
+      error: error.name,
+      // The origin names the container that raised it: not compared.
+      message: error.message.replace(/ \(raised by [^)]*\)$/, ""),
+      remote: error instanceof RemoteError
+        ? [error.remoteName, error.remoteMessage]
+        : undefined,
+    };
+  }
+}
+
+const CODECS: [string, CodecClass][] = [
+  ["JSON", JsonCodec],
+  ["MsgPack", MsgPackCodec],
+  ["MsgPackBlosc", MsgPackBloscCodec],
+];
+
+for (const [codecName, codec] of CODECS) {
+  Deno.test(`Local calls give what remote calls give: ${codecName}`, async () => {
+    const options = { codec, serializers: [serializable(Pt, ["x", "y"])] };
+    await using a = await Container.create(LOCAL, options);
+    await using b = await Container.create(LOCAL, options);
+    const callee = new Callee(b);
+    const remote: AgentProxy<Callee> = await a.connect<Callee>(callee.addr);
+    const local: AgentProxy<Callee> = await b.connect<Callee>(callee.addr);
+    const mismatches: string[] = [];
+    for (const name of Object.keys(VALUES)) {
+      for (const direction of ["argument", "result"] as const) {
+        const call = (proxy: AgentProxy<Callee>) =>
+          direction === "argument"
+            ? proxy.echo(VALUES[name]())
+            : proxy.make(name);
+        const there = await outcome(call(remote));
+        const here = await outcome(call(local));
+        try {
+          assert.deepStrictEqual(here, there);
+        } catch {
+          mismatches.push(
+            `${name} as ${direction}: local ${Deno.inspect(here)}, remote ${
+              Deno.inspect(there)
+            }`,
+          );
+        }
+      }
+    }
+    assert.deepEqual(mismatches, []);
+  });
+}
+
+Deno.test("Local calls: the codec decides, e.g. a Map is an object with JSON", async () => {
+  await using json = await Container.create(LOCAL);
+  const callee = new Callee(json);
+  const proxy = await json.connect<Callee>(callee.addr);
+  assert.deepStrictEqual(
+    await proxy.echo(new Map([["a", 1]])),
+    { a: 1 },
+  );
+  await assert.rejects(proxy.echo(new Uint8Array(1)), {
+    name: "SerializationError",
+    message: "Cannot encode bytes as JSON (use MsgPackCodec)",
+  });
+  await using msgpack = await Container.create(LOCAL, { codec: MsgPackCodec });
+  const other = new Callee(msgpack);
+  const proxy2 = await msgpack.connect<Callee>(other.addr);
+  await assert.rejects(proxy2.echo(2n ** 70n), { name: "SerializationError" });
+  assert.deepStrictEqual(
+    await proxy2.echo(new Uint8Array([1, 2])),
+    new Uint8Array([1, 2]),
+  );
+});
+
+Deno.test("Local calls: a proxy of another container's agent is refused, as remotely", async () => {
+  await using a = await Container.create(LOCAL);
+  await using b = await Container.create(LOCAL);
+  const there = new Callee(b);
+  const here = new Callee(a);
+  const remoteProxy = await a.connect<Callee>(there.addr);
+  const localProxy = await a.connect<Callee>(here.addr);
+  await assert.rejects(
+    localProxy.echo(remoteProxy),
+    { name: "SerializationError", message: /only works on its own connection/ },
+  );
+  // One's own agents travel as references.
+  const back = await localProxy.echo(here) as AgentProxy<Callee>;
+  assert.equal(await back.echo(5), 5);
+});
