@@ -1,0 +1,70 @@
+import type {
+  ConnectionOptions,
+  Msg,
+  NatsConnection,
+  Status,
+  Subscription,
+} from "npm:@nats-io/transport-node@3.4.0";
+
+export type { ConnectionOptions, Msg, NatsConnection, Status, Subscription };
+
+/**
+ * The NATS connection to use: one the caller opened (and closes), or the
+ * options of nats.js `connect` (servers, user/pass, token, tls, reconnect
+ * settings…), for a connection that is opened and closed with the object
+ * that uses it.
+ */
+export type NatsOption = NatsConnection | ConnectionOptions;
+
+/** A connection in use, and whether it is ours to close. */
+export interface NatsHandle {
+  readonly nc: NatsConnection;
+  readonly owned: boolean;
+}
+
+/**
+ * The connection to use: `nats` itself, or a new one made with nats.js,
+ * which is loaded here, on first use, and never by the rest of the library.
+ */
+export async function useNats(nats: NatsOption): Promise<NatsHandle> {
+  if (isConnection(nats)) return { nc: nats, owned: false };
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  return { nc: await connect(nats), owned: true };
+}
+
+function isConnection(nats: NatsOption): nats is NatsConnection {
+  const candidate = nats as Partial<NatsConnection>;
+  return typeof candidate.publish === "function" &&
+    typeof candidate.subscribe === "function";
+}
+
+/** Whether a nats.js request failed because nobody subscribes to the subject. */
+export function isNoResponders(error: unknown): boolean {
+  const candidate = error as { isNoResponders?: () => boolean } | null;
+  return typeof candidate?.isNoResponders === "function" &&
+    candidate.isNoResponders();
+}
+
+/** Whether a nats.js request failed for want of an answer in time. */
+export function isTimeout(error: unknown): boolean {
+  const cause = (error as { cause?: { name?: string } } | null)?.cause;
+  return (error as Error | null)?.name === "TimeoutError" ||
+    cause?.name === "TimeoutError";
+}
+
+/** A new subject no one else uses, under the connection's inbox prefix. */
+export function newInbox(nc: NatsConnection): string {
+  const prefix =
+    (nc as unknown as { options?: { inboxPrefix?: string } }).options
+      ?.inboxPrefix ?? "_INBOX";
+  const random = crypto.getRandomValues(new Uint8Array(16));
+  let token = "";
+  for (const byte of random) token += byte.toString(36).padStart(2, "0");
+  return `${prefix}.${token}`;
+}
+
+/** A subject a peer may name for us to publish to: no wildcard, no space, bounded. */
+export function isPlainSubject(subject: unknown): subject is string {
+  return typeof subject === "string" && subject.length > 0 &&
+    subject.length <= 256 && /^[^\s*>.]+(\.[^\s*>.]+)*$/.test(subject);
+}

@@ -1,0 +1,367 @@
+import { ConnectionClosedError } from "../errors.ts";
+import { NatsLink } from "./_link.ts";
+import {
+  isNoResponders,
+  isPlainSubject,
+  isTimeout,
+  type Msg,
+  type NatsConnection,
+  type NatsOption,
+  newInbox,
+  type Status,
+  type Subscription,
+  useNats,
+} from "./_nats.ts";
+import { type NatsSessionOptions, NatsTransport } from "./nats_transport.ts";
+
+/** The largest hello we read; a real one is a few hundred bytes. */
+const MAX_HELLO = 4096;
+
+/** Who opened a session, as it says in its hello (not verified). */
+export interface NatsHello {
+  /** The opener's name (e.g. its container address), or `""`. */
+  readonly from: string;
+}
+
+/** Options of {@linkcode NatsEndpoint.create}. */
+export interface NatsEndpointOptions extends NatsSessionOptions {
+  /**
+   * The NATS connection: one you opened (and close after the endpoint),
+   * or nats.js `connect` options (`servers`, `user`/`pass`, `token`,
+   * `tls`, reconnect settings…) for a connection the endpoint opens and
+   * closes.
+   */
+  nats: NatsOption;
+  /** The subject to accept sessions on; without it, the endpoint only opens sessions. */
+  subject?: string;
+  /** The queue group of `subject`: each hello goes to one member. */
+  queue?: string;
+  /**
+   * Claim `subject`: creating fails if a live endpoint answers on it, and
+   * this one answers later claims.
+   *
+   * @default {false}
+   */
+  exclusive?: boolean;
+  /** The name sent in hellos, for the peer's error messages and references. @default {""} */
+  name?: string;
+  /** Called with each accepted session; it owns the transport from then on. */
+  onSession?: (transport: NatsTransport, hello: NatsHello) => void;
+  /**
+   * How many accepted sessions may be open at once; further hellos are
+   * refused.
+   *
+   * @default {1024}
+   */
+  maxSessions?: number;
+}
+
+/** Options of {@linkcode NatsEndpoint.open}. */
+export interface NatsOpenOptions {
+  /** How long to wait for the peer's answer, in milliseconds. @default {5000} */
+  timeout?: number;
+  /** The peer as named in error messages. @default {the subject} */
+  peer?: string;
+}
+
+/**
+ * One side of NATS sessions: accepts them on a subject (optionally in a
+ * queue group, or claimed exclusively), and opens them to other subjects.
+ * Each session is a {@linkcode NatsTransport}, for a `Channel`.
+ *
+ * Opening a session is a NATS request on the peer's subject carrying a
+ * new subject of the opener's; the peer answers with a new subject of its
+ * own, and the two sides publish to each other's. With nobody on the
+ * subject, `open` fails at once (NATS no-responders).
+ *
+ * @example
+ * ```ts ignore
+ * import { NatsEndpoint } from "@aiomas/aiomas/nats";
+ * import { Channel } from "@aiomas/aiomas";
+ *
+ * await using server = await NatsEndpoint.create({
+ *   nats: { servers: "127.0.0.1:4222" },
+ *   subject: "echo",
+ *   onSession: async (transport) => {
+ *     for await (const request of new Channel(transport)) await request.reply(request.content);
+ *   },
+ * });
+ * await using client = await NatsEndpoint.create({ nats: { servers: "127.0.0.1:4222" } });
+ * await using channel = new Channel(await client.open("echo"));
+ * console.log(await channel.send("ohai"));
+ * ```
+ */
+export class NatsEndpoint implements AsyncDisposable {
+  /** The subject sessions are accepted on, if any. */
+  readonly subject: string | undefined;
+  #link: NatsLink;
+  #options: NatsEndpointOptions;
+  #sub: Subscription | null = null;
+  #claimId = crypto.randomUUID();
+  #sessions = new Set<NatsTransport>();
+  #accepted = 0;
+  #closing: Promise<void> | null = null;
+
+  private constructor(link: NatsLink, options: NatsEndpointOptions) {
+    this.#link = link;
+    this.#options = options;
+    this.subject = options.subject;
+  }
+
+  /**
+   * Connects (or uses `options.nats`) and, with `subject`, starts accepting.
+   *
+   * @param options See {@linkcode NatsEndpointOptions}.
+   * @returns The endpoint.
+   * @throws {TypeError} For an invalid subject, or an exclusive subject
+   *   that a live endpoint claims.
+   * @throws {Error} If NATS cannot be reached (nats.js's error).
+   */
+  static async create(options: NatsEndpointOptions): Promise<NatsEndpoint> {
+    const subject = options.subject;
+    if (subject !== undefined && !isPlainSubject(subject)) {
+      throw new TypeError(
+        `Invalid NATS subject ${
+          JSON.stringify(subject)
+        }: tokens separated by ".", without spaces or wildcards`,
+      );
+    }
+    const link = new NatsLink(await useNats(options.nats));
+    const endpoint = new NatsEndpoint(link, options);
+    try {
+      if (subject !== undefined) {
+        if (options.exclusive) await endpoint.#checkClaim(subject);
+        endpoint.#sub = link.nc.subscribe(subject, {
+          queue: options.queue,
+          callback: (error, msg) => {
+            if (error === null) endpoint.#hello(msg);
+          },
+        });
+        // The subscription is in place at the server before create returns.
+        await link.nc.flush();
+      }
+    } catch (error) {
+      await endpoint.close();
+      throw error;
+    }
+    return endpoint;
+  }
+
+  /** The NATS connection. */
+  get connection(): NatsConnection {
+    return this.#link.nc;
+  }
+
+  /**
+   * The connection's status events (disconnect, reconnect, cluster
+   * updates, errors), as nats.js reports them. The iteration ends when the
+   * connection closes.
+   *
+   * @returns An async iterable of events.
+   */
+  status(): AsyncIterable<Status> {
+    return this.#link.nc.status();
+  }
+
+  /**
+   * Calls `listener` with every status event of the connection.
+   *
+   * @param listener Called with each event.
+   * @returns A function that stops the calls.
+   */
+  onStatus(listener: (status: Status) => void): () => void {
+    return this.#link.onStatus(listener);
+  }
+
+  /**
+   * Opens a session with the endpoint on `subject` (one member of its
+   * queue group, if it has one).
+   *
+   * @param subject The peer's subject.
+   * @param options `timeout` in milliseconds.
+   * @returns The session.
+   * @throws {ConnectionClosedError} If nobody listens on the subject (at
+   *   once), the peer refused or did not answer in time, or the endpoint
+   *   is closed.
+   */
+  async open(
+    subject: string,
+    options: NatsOpenOptions = {},
+  ): Promise<NatsTransport> {
+    if (this.#closing !== null) {
+      throw new ConnectionClosedError("Cannot open a NATS session: closed");
+    }
+    if (!isPlainSubject(subject)) {
+      throw new TypeError(`Invalid NATS subject ${JSON.stringify(subject)}`);
+    }
+    const timeout = options.timeout ?? 5000;
+    const nc = this.#link.nc;
+    const transport: NatsTransport = this.#track(
+      new NatsTransport(
+        this.#link,
+        newInbox(nc),
+        options.peer ?? subject,
+        this.#options,
+        () => this.#sessions.delete(transport),
+      ),
+    );
+    let answer: unknown;
+    try {
+      const reply = await nc.request(
+        subject,
+        JSON.stringify({
+          op: "open",
+          from: this.#options.name ?? "",
+          subject: transport.subject,
+        }),
+        { timeout },
+      );
+      answer = parseJson(reply.data);
+    } catch (error) {
+      transport.close();
+      throw new ConnectionClosedError(
+        isNoResponders(error)
+          ? `Cannot open a NATS session on "${subject}": nobody listens there (no responders)`
+          : isTimeout(error)
+          ? `Cannot open a NATS session on "${subject}": no answer within ${timeout} ms`
+          : `Cannot open a NATS session on "${subject}": ${
+            (error as Error).message
+          }`,
+        { cause: error },
+      );
+    }
+    const to = (answer as { subject?: unknown } | null)?.subject;
+    if (!isPlainSubject(to)) {
+      transport.close();
+      const why = (answer as { error?: unknown } | null)?.error;
+      throw new ConnectionClosedError(
+        `Cannot open a NATS session on "${subject}": ${
+          typeof why === "string" ? why : "the answer is not a session"
+        }`,
+      );
+    }
+    transport.start(to);
+    return transport;
+  }
+
+  /**
+   * Stops accepting, fails the sessions still open, and closes the NATS
+   * connection if the endpoint opened it. Idempotent.
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        this.#sub?.unsubscribe();
+      } catch {
+        // The connection is closed.
+      }
+      for (const session of [...this.#sessions]) session.close();
+      if (!this.#link.nc.isClosed()) {
+        await this.#link.nc.flush().catch(() => {});
+      }
+      await this.#link.close();
+    })();
+    return this.#closing;
+  }
+
+  /**
+   * Closes the endpoint (for `await using`).
+   *
+   * @returns A promise that settles when everything is released.
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #track(transport: NatsTransport, accepted = false): NatsTransport {
+    this.#sessions.add(transport);
+    if (accepted) this.#accepted++;
+    return transport;
+  }
+
+  /** Fails if a live endpoint answers a claim on `subject`. */
+  async #checkClaim(subject: string): Promise<void> {
+    let owner: unknown;
+    try {
+      const reply = await this.#link.nc.request(
+        subject,
+        JSON.stringify({ op: "claim", id: this.#claimId }),
+        { timeout: this.#options.timeout ?? 1000 },
+      );
+      owner = parseJson(reply.data);
+    } catch (error) {
+      if (isNoResponders(error)) return;
+      throw new TypeError(
+        `Cannot claim NATS subject "${subject}": something subscribes to it and did not answer the claim (${
+          (error as Error).message
+        })`,
+        { cause: error },
+      );
+    }
+    const name = (owner as { name?: unknown } | null)?.name;
+    throw new TypeError(
+      `Cannot claim NATS subject "${subject}": ${
+        typeof name === "string" && name !== "" ? name : "another endpoint"
+      } has it and is alive`,
+    );
+  }
+
+  #hello(msg: Msg): void {
+    if (!msg.reply || this.#closing !== null) return;
+    const hello = msg.data.length <= MAX_HELLO ? parseJson(msg.data) : null;
+    const op = (hello as { op?: unknown } | null)?.op;
+    if (op === "claim") {
+      if (this.#options.exclusive) {
+        msg.respond(JSON.stringify({ name: this.#options.name ?? "" }));
+      }
+      return;
+    }
+    const { subject: to, from } = (hello ?? {}) as {
+      subject?: unknown;
+      from?: unknown;
+    };
+    if (op !== "open" || !isPlainSubject(to)) {
+      msg.respond(JSON.stringify({ error: "not a session hello" }));
+      return;
+    }
+    const onSession = this.#options.onSession;
+    const max = this.#options.maxSessions ?? 1024;
+    if (onSession === undefined || this.#accepted >= max) {
+      msg.respond(
+        JSON.stringify({
+          error: onSession === undefined
+            ? "this endpoint accepts no sessions"
+            : `too many sessions (${max})`,
+        }),
+      );
+      return;
+    }
+    const name = typeof from === "string" ? from.slice(0, 256) : "";
+    let counted = true;
+    const transport = new NatsTransport(
+      this.#link,
+      newInbox(this.#link.nc),
+      name === "" ? `a peer on ${this.subject}` : name,
+      this.#options,
+      () => {
+        this.#sessions.delete(transport);
+        if (counted) this.#accepted--;
+        counted = false;
+      },
+    );
+    this.#track(transport, true);
+    transport.start(to);
+    msg.respond(JSON.stringify({ subject: transport.subject }));
+    onSession(transport, { from: name });
+  }
+}
+
+function parseJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(data));
+  } catch {
+    return null;
+  }
+}

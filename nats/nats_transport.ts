@@ -1,0 +1,484 @@
+import type { Transport } from "../channel/transport.ts";
+import type { NatsLink } from "./_link.ts";
+import type { Msg, Subscription } from "./_nats.ts";
+
+// The first byte of every message on a session subject says what it is.
+const DATA = 0; // [0][seq u32] bytes
+const PING = 1; // [1][sent u32][read f64] our subject — published with reply = our subject
+const PONG = 2; // [2][sent u32][read f64]
+const ACK = 3; // [3][sent u32][read f64]
+const CLOSE = 4; // [4] reason (UTF-8; empty: a clean end)
+const DATA_HEADER = 5;
+const CONTROL_SIZE = 13;
+/** While a ping waits, or the peer's subject had no subscriber, check this often. */
+const SHORT_TICK = 100;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Options of a {@linkcode NatsTransport}, as given to `NatsEndpoint`. */
+export interface NatsSessionOptions {
+  /**
+   * How often to ping the peer, in milliseconds, while the session is
+   * open.
+   *
+   * @default {500}
+   */
+  heartbeat?: number;
+  /**
+   * How long, in milliseconds, a ping may go unanswered, or the peer's
+   * subject may have no subscriber (NATS no-responders), before the peer
+   * counts as gone and the session fails.
+   *
+   * @default {1000}
+   */
+  timeout?: number;
+  /**
+   * How many bytes may be sent and not yet read by the peer; writing
+   * waits beyond it (NATS itself has no flow control).
+   *
+   * @default {4194304} (4 MiB)
+   */
+  window?: number;
+}
+
+/**
+ * One session between two NATS endpoints, as a {@linkcode Transport}: a
+ * `Channel` (and the RPC and agent layers above it) runs over it as over a
+ * socket. Made by `NatsEndpoint` (`open` on one side, its session handler
+ * on the other).
+ *
+ * Each side subscribes to a subject of its own and publishes to the
+ * peer's. The channel's writes (all the frames of one tick, batched)
+ * become one NATS message each, split at the server's `max_payload`. NATS
+ * keeps the order of the messages of one publisher to one subscriber; the
+ * messages are numbered, and a gap (a message lost to a server failover)
+ * fails the session at once instead of corrupting the stream.
+ *
+ * Liveness: every `heartbeat` ms each side publishes a ping to the peer's
+ * subject with its own subject as reply subject. The peer answers with a
+ * pong; if the peer's process is gone, the server answers with NATS's
+ * no-responders status instead. A ping unanswered for `timeout` ms, or a
+ * peer without subscriber for `timeout` ms, fails the session, and the
+ * channel's pending calls reject with `ConnectionClosedError`. While this
+ * side's own NATS connection is down (reconnecting), the peer is not
+ * judged.
+ *
+ * Flow control: each side tells the other how much it has read (in pings,
+ * pongs and acks); a writer waits while more than `window` bytes are
+ * unread by the peer.
+ */
+export class NatsTransport implements Transport {
+  /** The subject this side receives on. */
+  readonly subject: string;
+  /** The peer, for error messages. */
+  readonly peer: string;
+  #link: NatsLink;
+  #sub: Subscription;
+  #to: string | null = null;
+  #heartbeat: number;
+  #timeout: number;
+  #window: number;
+  // Receiving.
+  #chunks: Uint8Array[] = [];
+  #head = 0;
+  #offset = 0;
+  #received = 0;
+  #read = 0;
+  #reported = 0;
+  #wake: PromiseWithResolvers<void> | null = null;
+  #ended = false;
+  #error: Error | null = null;
+  // Sending.
+  #sent = 0;
+  #sentBytes = 0;
+  #peerRead = 0;
+  #windowOpen: PromiseWithResolvers<void> | null = null;
+  // Liveness.
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pingAt: number | null = null;
+  #pingEpoch = 0;
+  #silentSince: number | null = null;
+  #closed = false;
+  #onClose: (() => void) | undefined;
+  #readable: ReadableStream<Uint8Array> | null = null;
+  #writable: WritableStream<Uint8Array> | null = null;
+
+  /**
+   * Subscribes to `subject`; messages are kept until read. Used by
+   * `NatsEndpoint`; call {@linkcode NatsTransport.start} once the peer's
+   * subject is known.
+   *
+   * @param link The connection.
+   * @param subject This side's subject.
+   * @param peer The peer, for error messages.
+   * @param options Heartbeat, timeout, window.
+   * @param onClose Called once when the session ends.
+   */
+  constructor(
+    link: NatsLink,
+    subject: string,
+    peer: string,
+    options: NatsSessionOptions = {},
+    onClose?: () => void,
+  ) {
+    this.#link = link;
+    this.subject = subject;
+    this.peer = peer;
+    this.#heartbeat = options.heartbeat ?? 500;
+    this.#timeout = options.timeout ?? 1000;
+    this.#window = options.window ?? 4 * 1024 * 1024;
+    this.#onClose = onClose;
+    this.#sub = link.nc.subscribe(subject, {
+      callback: (error, msg) => {
+        if (error !== null) this.#fail(error);
+        else this.#receive(msg);
+      },
+    });
+  }
+
+  /**
+   * Starts the session: this side publishes to `to` from now on and pings
+   * the peer.
+   *
+   * @param to The peer's subject.
+   */
+  start(to: string): void {
+    if (this.#closed) return;
+    this.#to = to;
+    this.#schedule(this.#heartbeat);
+  }
+
+  /** Bytes from the peer (a view of {@linkcode NatsTransport.read}). */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= new ReadableStream<Uint8Array>({
+      pull: async (controller) => {
+        const buffer = new Uint8Array(64 * 1024);
+        const n = await this.read(buffer);
+        if (n === null) controller.close();
+        else controller.enqueue(buffer.subarray(0, n));
+      },
+      cancel: () => this.close(),
+    });
+    return this.#readable;
+  }
+
+  /** Bytes to the peer (a view of {@linkcode NatsTransport.write}). */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: async (chunk) => {
+        await this.write(chunk);
+      },
+      close: () => this.close(),
+      abort: () => this.close(),
+    });
+    return this.#writable;
+  }
+
+  /**
+   * Fills the start of `buffer` with the next bytes from the peer.
+   *
+   * @param buffer Where to put them.
+   * @returns How many, or null once the peer has closed the session.
+   * @throws {Error} Why the session failed.
+   */
+  async read(buffer: Uint8Array): Promise<number | null> {
+    while (this.#head === this.#chunks.length) {
+      if (this.#error !== null) throw this.#error;
+      if (this.#ended) return null;
+      this.#wake = Promise.withResolvers<void>();
+      await this.#wake.promise;
+    }
+    let n = 0;
+    while (n < buffer.length && this.#head < this.#chunks.length) {
+      const chunk = this.#chunks[this.#head];
+      const take = Math.min(buffer.length - n, chunk.length - this.#offset);
+      buffer.set(chunk.subarray(this.#offset, this.#offset + take), n);
+      n += take;
+      this.#offset += take;
+      if (this.#offset === chunk.length) {
+        this.#offset = 0;
+        this.#head++;
+      }
+    }
+    if (this.#head === this.#chunks.length) {
+      this.#chunks.length = 0;
+      this.#head = 0;
+    } else if (this.#head > 1024) {
+      this.#chunks = this.#chunks.slice(this.#head);
+      this.#head = 0;
+    }
+    this.#read += n;
+    // Tell the writer before it has to wait for a ping to learn it.
+    if (this.#read - this.#reported >= this.#window / 4) {
+      this.#control(ACK, null);
+    }
+    return n;
+  }
+
+  /**
+   * Publishes `bytes` (in as many messages as `max_payload` needs); waits
+   * while the peer has more than `window` bytes unread.
+   *
+   * @param bytes The bytes; copied, so the caller may reuse them.
+   * @returns How many bytes were written: all of them.
+   * @throws {Error} If the session has failed or is closed.
+   */
+  async write(bytes: Uint8Array): Promise<number> {
+    if (this.#error !== null) throw this.#error;
+    if (this.#closed || this.#to === null) {
+      throw new Error(`Cannot write to ${this.peer}: the session is closed`);
+    }
+    const room = this.#link.maxPayload - DATA_HEADER;
+    for (let at = 0; at < bytes.length; at += room) {
+      const piece = bytes.subarray(at, Math.min(bytes.length, at + room));
+      // NATS keeps the payload until it is written: a copy of our own.
+      const message = new Uint8Array(DATA_HEADER + piece.length);
+      this.#sent = (this.#sent + 1) >>> 0;
+      message[0] = DATA;
+      new DataView(message.buffer).setUint32(1, this.#sent);
+      message.set(piece, DATA_HEADER);
+      this.#link.nc.publish(this.#to, message);
+    }
+    this.#sentBytes += bytes.length;
+    while (this.#sentBytes - this.#peerRead > this.#window) {
+      if (this.#error !== null) throw this.#error;
+      if (this.#closed) break;
+      this.#windowOpen ??= Promise.withResolvers<void>();
+      await this.#windowOpen.promise;
+    }
+    return bytes.length;
+  }
+
+  /** Ends the session: tells the peer, unsubscribes. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#end();
+    if (this.#error === null) this.#tell("");
+  }
+
+  #receive(msg: Msg): void {
+    if (this.#closed) return;
+    const data = msg.data;
+    if (data.length === 0) {
+      // The server's answer to a ping: the peer's subject has no subscriber.
+      if (msg.headers?.code === 503) this.#noResponders();
+      return;
+    }
+    const kind = data[0];
+    if (kind === DATA) {
+      if (data.length <= DATA_HEADER) return this.#fail(this.#bad("data"));
+      const seq = readUint32(data, 1);
+      if (seq !== ((this.#received + 1) >>> 0)) {
+        return this.#fail(
+          new Error(
+            `Messages from ${this.peer} were lost (got #${seq} after #${this.#received}), e.g. in a NATS server failover`,
+          ),
+        );
+      }
+      this.#received = seq;
+      this.#chunks.push(data.slice(DATA_HEADER));
+      this.#wakeReader();
+      return;
+    }
+    if (kind === CLOSE) {
+      const reason = decoder.decode(data.subarray(1));
+      this.#closedByPeer(reason);
+      return;
+    }
+    if (data.length < CONTROL_SIZE) return this.#fail(this.#bad("control"));
+    if (kind === PING) {
+      const from = decoder.decode(data.subarray(CONTROL_SIZE));
+      if (this.#to !== null && from !== this.#to) {
+        // A ping from a session that is not this one (e.g. the second
+        // answer to a hello): end it.
+        if (msg.reply) {
+          this.#publish(msg.reply, closeMessage("unknown session"));
+        }
+        return;
+      }
+      this.#peerState(data);
+      if (msg.reply) this.#control(PONG, msg.reply);
+      return;
+    }
+    if (kind === PONG) {
+      if (this.#pingEpoch === this.#link.epoch) this.#pingAt = null;
+      this.#silentSince = null;
+      this.#peerState(data);
+      return;
+    }
+    if (kind === ACK) return this.#peerState(data);
+    this.#fail(this.#bad(`kind ${kind}`));
+  }
+
+  /** What the peer says it has sent and read. */
+  #peerState(data: Uint8Array): void {
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const sent = view.getUint32(1);
+    // Everything the peer sent before this message came before it.
+    const behind = (sent - this.#received) >>> 0;
+    if (behind !== 0 && behind < 0x80000000) {
+      return this.#fail(
+        new Error(
+          `Messages from ${this.peer} were lost (it sent #${sent}, the last received is #${this.#received}), e.g. in a NATS server failover`,
+        ),
+      );
+    }
+    const read = view.getFloat64(5);
+    if (read > this.#peerRead) {
+      this.#peerRead = read;
+      if (this.#sentBytes - read <= this.#window) this.#openWindow();
+    }
+  }
+
+  #noResponders(): void {
+    if (this.#pingEpoch !== this.#link.epoch) return;
+    this.#pingAt = null;
+    this.#silentSince ??= performance.now();
+  }
+
+  #tick = (): void => {
+    this.#timer = undefined;
+    if (this.#closed || this.#to === null) return;
+    const link = this.#link;
+    if (!link.connected || this.#pingEpoch !== link.epoch) {
+      // Our own connection moved: what was pending says nothing of the peer.
+      this.#pingAt = null;
+      this.#silentSince = null;
+      this.#pingEpoch = link.epoch;
+      if (!link.connected) return this.#schedule(this.#heartbeat);
+    }
+    const now = performance.now();
+    if (this.#pingAt !== null && now - this.#pingAt >= this.#timeout) {
+      return this.#fail(
+        new Error(
+          `${this.peer} did not answer a ping within ${this.#timeout} ms`,
+        ),
+      );
+    }
+    if (
+      this.#silentSince !== null && now - this.#silentSince >= this.#timeout
+    ) {
+      return this.#fail(
+        new Error(
+          `${this.peer} is gone: its subject has had no subscriber for ${this.#timeout} ms (NATS no responders)`,
+        ),
+      );
+    }
+    if (this.#pingAt === null) {
+      this.#pingAt = now;
+      this.#control(PING, this.subject);
+    }
+    this.#schedule(
+      this.#silentSince === null && this.#pingAt === now
+        ? this.#heartbeat
+        : SHORT_TICK,
+    );
+  };
+
+  #schedule(ms: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#tick, ms);
+  }
+
+  /** Publishes a control message; a PING goes to the peer with our subject as reply. */
+  #control(kind: number, to: string | null): void {
+    const target = kind === PONG ? to! : this.#to;
+    if (target === null) return;
+    const extra = kind === PING ? encoder.encode(this.subject) : undefined;
+    const message = new Uint8Array(CONTROL_SIZE + (extra?.length ?? 0));
+    const view = new DataView(message.buffer);
+    message[0] = kind;
+    view.setUint32(1, this.#sent);
+    view.setFloat64(5, this.#read);
+    if (extra !== undefined) message.set(extra, CONTROL_SIZE);
+    this.#reported = this.#read;
+    this.#publish(
+      target,
+      message,
+      kind === PING ? this.subject : undefined,
+    );
+  }
+
+  #publish(to: string, message: Uint8Array, reply?: string): void {
+    try {
+      this.#link.nc.publish(to, message, reply ? { reply } : undefined);
+    } catch (error) {
+      this.#fail(error as Error);
+    }
+  }
+
+  #bad(what: string): Error {
+    return new Error(`Cannot read a ${what} message from ${this.peer}`);
+  }
+
+  #closedByPeer(reason: string): void {
+    if (reason === "") {
+      // Bytes still queued are read first, then the end.
+      this.#ended = true;
+      this.#wakeReader();
+      this.#end();
+    } else {
+      this.#fail(new Error(`${this.peer} ended the session: ${reason}`), false);
+    }
+  }
+
+  /** Fails the session: reads throw `error`, writes too; the peer is told. */
+  #fail(error: Error, tell = true): void {
+    if (this.#closed) return;
+    this.#error = error;
+    this.#end();
+    if (tell) this.#tell(error.message);
+  }
+
+  #tell(reason: string): void {
+    if (this.#to === null) return;
+    try {
+      this.#link.nc.publish(this.#to, closeMessage(reason));
+    } catch {
+      // The connection is closed: the peer learns it from its pings.
+    }
+  }
+
+  #end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ended = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    try {
+      this.#sub.unsubscribe();
+    } catch {
+      // The connection is closed.
+    }
+    this.#wakeReader();
+    this.#openWindow();
+    this.#onClose?.();
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = null;
+    wake?.resolve();
+  }
+
+  #openWindow(): void {
+    const open = this.#windowOpen;
+    this.#windowOpen = null;
+    open?.resolve();
+  }
+}
+
+function readUint32(data: Uint8Array, at: number): number {
+  return ((data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) |
+    data[at + 3]) >>> 0;
+}
+
+function closeMessage(reason: string): Uint8Array {
+  const text = encoder.encode(reason.slice(0, 1000));
+  const message = new Uint8Array(1 + text.length);
+  message[0] = CLOSE;
+  message.set(text, 1);
+  return message;
+}
