@@ -22,13 +22,14 @@ export interface NatsSessionOptions {
    * How often to ping the peer, in milliseconds, while the session is
    * open.
    *
-   * @default {500}
+   * @default {400}
    */
   heartbeat?: number;
   /**
-   * How long, in milliseconds, a ping may go unanswered, or the peer's
-   * subject may have no subscriber (NATS no-responders), before the peer
-   * counts as gone and the session fails.
+   * How long, in milliseconds, a ping may go unanswered before the peer
+   * counts as gone and the session fails; half of it, how long the peer's
+   * subject may have no subscriber (NATS no-responders: its process or
+   * its NATS connection is gone, or it is moving to another server).
    *
    * @default {1000}
    */
@@ -59,7 +60,7 @@ export interface NatsSessionOptions {
  * subject with its own subject as reply subject. The peer answers with a
  * pong; if the peer's process is gone, the server answers with NATS's
  * no-responders status instead. A ping unanswered for `timeout` ms, or a
- * peer without subscriber for `timeout` ms, fails the session, and the
+ * peer without subscriber for `timeout / 2` ms, fails the session, and the
  * channel's pending calls reject with `ConnectionClosedError`. While this
  * side's own NATS connection is down (reconnecting), the peer is not
  * judged.
@@ -125,7 +126,7 @@ export class NatsTransport implements Transport {
     this.#link = link;
     this.subject = subject;
     this.peer = peer;
-    this.#heartbeat = options.heartbeat ?? 500;
+    this.#heartbeat = options.heartbeat ?? 400;
     this.#timeout = options.timeout ?? 1000;
     this.#window = options.window ?? 4 * 1024 * 1024;
     this.#onClose = onClose;
@@ -335,6 +336,7 @@ export class NatsTransport implements Transport {
     if (this.#pingEpoch !== this.#link.epoch) return;
     this.#pingAt = null;
     this.#silentSince ??= performance.now();
+    this.#schedule(SHORT_TICK);
   }
 
   #tick = (): void => {
@@ -356,12 +358,11 @@ export class NatsTransport implements Transport {
         ),
       );
     }
-    if (
-      this.#silentSince !== null && now - this.#silentSince >= this.#timeout
-    ) {
+    const grace = this.#timeout / 2;
+    if (this.#silentSince !== null && now - this.#silentSince >= grace) {
       return this.#fail(
         new Error(
-          `${this.peer} is gone: its subject has had no subscriber for ${this.#timeout} ms (NATS no responders)`,
+          `${this.peer} is gone: its subject has had no subscriber for ${grace} ms (NATS no responders)`,
         ),
       );
     }
