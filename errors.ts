@@ -152,6 +152,35 @@ export class SerializationError extends TypeError {
   }
 }
 
+/**
+ * A name on a service does not exist or is not exposed, as aiomas's
+ * `LookupError`: `Service.resolve` throws it, so a local caller can test
+ * `instanceof LookupError`, and a remote caller gets a `RemoteError` whose
+ * `remoteName` is `"LookupError"`. The message is aiomas's text (part of
+ * the wire contract), e.g. `Name "nope" not found in "sub"`.
+ *
+ * @example
+ * ```ts
+ * import { LookupError, Service } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
+ *
+ * assert.throws(() => Service.of({}).resolve("nope"), LookupError);
+ * assert.equal(new LookupError("x").name, "LookupError");
+ * ```
+ */
+export class LookupError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What was not found, and where.
+   * @param options `cause`: the underlying error.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "LookupError";
+  }
+}
+
 /** The last line of `text` that is not blank, without its newline. */
 function lastNonEmptyLine(text: string): string {
   const lines = text.split("\n");

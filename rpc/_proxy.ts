@@ -1,20 +1,39 @@
 import type { DynamicRemote } from "./remote.ts";
+import type { CallOptions } from "./with_options.ts";
 
-/** How a proxy sends a call. */
-export type Caller = (path: string, args: unknown[]) => Promise<unknown>;
+/**
+ * How a proxy sends a call. `options` are those its proxy was given with
+ * `withOptions` (undefined for a plain proxy); a caller applies them (and
+ * its own defaults, such as `RpcClientOptions.callTimeout`) to the call.
+ */
+export type Caller = (
+  path: string,
+  args: unknown[],
+  options?: CallOptions,
+) => Promise<unknown>;
 
-const remotes = new WeakSet<object>();
+/** What a proxy was made from, so `withOptions` can make its twin. */
+interface RemoteInfo {
+  readonly caller: Caller;
+  readonly path: string;
+  readonly label: string;
+  readonly options: CallOptions | undefined;
+}
+
+const remotes = new WeakMap<object, RemoteInfo>();
 const ignore = (): void => {};
 const INSPECT = Symbol.for("Deno.customInspect");
 
 /**
  * Makes a proxy whose property accesses extend the path and whose calls
- * send it. `label` is what `String(proxy)` gives.
+ * send it through `caller`, with `options` (inherited by the proxies of
+ * its sub-paths). `label` is what `String(proxy)` gives.
  */
 export function createRemote(
   caller: Caller,
   path: string,
   label: string,
+  options?: CallOptions,
 ): DynamicRemote {
   const children = new Map<string, DynamicRemote>();
   const describe = () => label;
@@ -42,7 +61,7 @@ export function createRemote(
       refused.catch(() => {}); // As below: never an unhandled rejection.
       return refused;
     }
-    const result = caller(path, args);
+    const result = caller(path, args, options);
     // Code may call a proxy without awaiting it (e.g. a peer's value with
     // a proxy under "valueOf"): its failure must not be an unhandled
     // rejection, which ends a Deno process. Awaiting callers still see it.
@@ -62,15 +81,31 @@ export function createRemote(
       let child = children.get(name);
       if (child === undefined) {
         const childPath = path === "" ? name : `${path}/${name}`;
-        child = createRemote(caller, childPath, `RpcProxy('${childPath}')`);
+        child = createRemote(
+          caller,
+          childPath,
+          `RpcProxy('${childPath}')`,
+          options,
+        );
         children.set(name, child);
       }
       return child;
     },
     set: () => false,
   });
-  remotes.add(proxy);
+  remotes.set(proxy, { caller, path, label, options });
   return proxy;
+}
+
+/**
+ * What `proxy` was made from, or undefined if it is not a remote proxy.
+ *
+ * @param proxy Any value.
+ * @returns Its caller, path, label and call options.
+ */
+export function remoteInfo(proxy: unknown): RemoteInfo | undefined {
+  // WeakMap.get answers undefined for primitives.
+  return remotes.get(proxy as object);
 }
 
 /** Whether a value is a remote proxy. */

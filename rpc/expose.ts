@@ -6,6 +6,15 @@ export interface ExposeOptions {
    * by name. Without them, a call with keyword arguments is refused.
    */
   params?: readonly string[];
+  /**
+   * Whether the function reads its call's context with `callContext()`
+   * (its `signal` aborts when the caller is gone). Only functions marked
+   * so pay for it; it is not an argument, so proxy types and the wire are
+   * unchanged.
+   *
+   * @default {false}
+   */
+  context?: boolean;
 }
 
 const EXPOSED: unique symbol = Symbol("aiomas.exposed");
@@ -28,6 +37,8 @@ export type ExposableFunction = (...args: any[]) => unknown;
  * - `@expose` on a field makes the object in it a sub-service:
  *   `remote.sub.mul(6, 7)` calls path `"sub/mul"`.
  * - `@expose({ params: ["a", "b"] })` also binds keyword arguments by name.
+ * - `@expose({ context: true })` lets the function call `callContext()`,
+ *   whose `signal` aborts when its caller is gone.
  * - `expose(fn)` or `expose(fn, { params })` marks a plain function and
  *   returns it (functions in a `ServiceDict` are exposed anyway; this adds
  *   `params` to them).
@@ -51,10 +62,15 @@ export type ExposableFunction = (...args: any[]) => unknown;
  * const service = new ServiceDict({ add: expose((a: number, b: number) => a + b) });
  * ```
  *
+ * `expose` is a standard (TC39) decorator, which is what Deno compiles by
+ * default; it refuses to run as a legacy one (`experimentalDecorators`).
+ *
  * @param fn A plain function to mark.
  * @param options See {@linkcode ExposeOptions}.
  * @returns `fn`, marked as exposed.
- * @throws {TypeError} When applied to something that is not a method, field or function.
+ * @throws {TypeError} When applied to something that is not a method, field
+ *   or function, or when called as a legacy `experimentalDecorators`
+ *   decorator.
  */
 export function expose<T extends ExposableFunction>(
   fn: T,
@@ -94,9 +110,12 @@ export function expose(
   value: unknown,
   second?: ExposeDecoratorContext | ExposeOptions,
 ): unknown {
+  // A legacy decorator gets (prototype, key, descriptor): key is a name.
+  if (isLegacyKey(second)) throw legacyDecorator(second);
   if (typeof value === "object" && value !== null) {
     const options = value as ExposeOptions;
     return (target: unknown, context: ExposeDecoratorContext) => {
+      if (isLegacyKey(context)) throw legacyDecorator(context);
       mark(target, context, options);
       return target;
     };
@@ -104,6 +123,18 @@ export function expose(
   if (isContext(second)) mark(value, second, {});
   else mark(value, undefined, second ?? {});
   return value;
+}
+
+function isLegacyKey(value: unknown): value is string | symbol {
+  return typeof value === "string" || typeof value === "symbol";
+}
+
+function legacyDecorator(key: string | symbol): TypeError {
+  return new TypeError(
+    `Cannot expose ${
+      String(key)
+    }: @expose was called as a legacy decorator. aiomas's @expose is a standard decorator: remove experimentalDecorators from compilerOptions`,
+  );
 }
 
 function isContext(value: unknown): value is ExposeDecoratorContext {
@@ -134,7 +165,9 @@ function mark(
   // Configurable: exposing a function again (e.g. with params) replaces
   // what was recorded instead of throwing "Cannot redefine property".
   Object.defineProperty(value, EXPOSED, {
-    value: { params: options.params },
+    value: options.context === true
+      ? { params: options.params, context: true }
+      : { params: options.params },
     configurable: true,
   });
 }

@@ -20,7 +20,32 @@
  *
  * @module
  */
+// The channel and codec types that appear in this module's signatures.
+export type { Address } from "../channel/address.ts";
+export type {
+  Channel,
+  ChannelOptions,
+  CloseOptions,
+  ConnectTlsOptions,
+  ErrorFormat,
+  ListenTlsOptions,
+  OpenConnectionOptions,
+  Request,
+  SendOptions,
+  StartServerOptions,
+} from "../channel/mod.ts";
+export type {
+  Codec,
+  CodecClass,
+  CodecOptions,
+  Constructor,
+  FromWire,
+  SerializerSpec,
+  ToWire,
+} from "../codecs/mod.ts";
 export type { Caller } from "./_proxy.ts";
+export { callContext } from "./call_context.ts";
+export type { CallContext } from "./call_context.ts";
 export { expose } from "./expose.ts";
 export type {
   ExposableFunction,
@@ -36,5 +61,7 @@ export { Service } from "./service.ts";
 export type { Resolved, ServiceMember } from "./service.ts";
 export { ServiceDict } from "./service_dict.ts";
 export type { ServiceDictEntries } from "./service_dict.ts";
+export { withOptions } from "./with_options.ts";
+export type { CallOptions } from "./with_options.ts";
 export { RpcServer, startServer } from "./start_server.ts";
 export type { RpcStartServerOptions } from "./start_server.ts";

@@ -1,11 +1,14 @@
 import type { Channel, CloseOptions, SendOptions } from "../channel/channel.ts";
 import { type Request, RESOLVED } from "../channel/request.ts";
 import { describe } from "../codecs/serializer_registry.ts";
-import { SerializationError } from "../errors.ts";
+import { ConnectionClosedError, SerializationError } from "../errors.ts";
 import { type Caller, createRemote, isRemote } from "./_proxy.ts";
+import { asError } from "./_thrown.ts";
+import { type CallContext, runInContext } from "./call_context.ts";
 import type { DynamicRemote, Remote } from "./remote.ts";
 import { type Resolved, Service } from "./service.ts";
 import { ServiceDict } from "./service_dict.ts";
+import { type CallOptions, checkTimeout } from "./with_options.ts";
 
 /** Options of {@linkcode RpcClient}. */
 export interface RpcClientOptions {
@@ -27,6 +30,16 @@ export interface RpcClientOptions {
    * @default {a proxy printed as `RpcProxy('<path>')`}
    */
   proxyFor?: (path: string, caller: Caller) => DynamicRemote;
+  /**
+   * The timeout, in milliseconds, of every call made through this client:
+   * its proxies (`remote`, the proxies of references received from the
+   * peer) and {@linkcode RpcClient.call}. A call that takes longer rejects
+   * with a `TimeoutError` `DOMException` and its late reply is dropped. A
+   * call's own `timeout` (see `withOptions`) overrides it.
+   *
+   * @default {undefined} (no timeout: a call waits until the peer answers or the connection closes)
+   */
+  callTimeout?: number;
   /**
    * How many of the peer's calls may run at once on this connection.
    * Beyond it, further requests wait unread (and, once the channel's
@@ -78,6 +91,11 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   /** The local service served to the peer. */
   readonly service: Service;
   #caller: Caller;
+  #callTimeout: number | undefined;
+  /** What a call without options of its own is sent with. */
+  #defaults: SendOptions | undefined;
+  /** Aborts when the channel has closed; until requests carry their own signal. */
+  #closedSignal: AbortSignal | undefined;
   #closedLocally = false;
   #maxConcurrent: number;
   #running = 0;
@@ -90,14 +108,26 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
    * @param channel The channel (its codec must be this connection's own).
    * @param options See {@linkcode RpcClientOptions}.
    * @throws {TypeError} If the codec has an `Object` fallback serializer already.
+   * @throws {RangeError} If `callTimeout` is not a number of milliseconds from 0 up.
    */
   constructor(channel: Channel, options: RpcClientOptions = {}) {
+    checkTimeout(options.callTimeout, "callTimeout");
     this.channel = channel;
+    this.#callTimeout = options.callTimeout === Infinity
+      ? undefined
+      : options.callTimeout;
+    this.#defaults = this.#callTimeout === undefined
+      ? undefined
+      : { timeout: this.#callTimeout };
     this.#maxConcurrent = options.maxConcurrentRequests ?? 1024;
     this.service = options.service === undefined
       ? new ServiceDict({})
       : Service.of(options.service);
-    this.#caller = (path, args) => this.call(path, args);
+    this.#caller = (path, args, options) =>
+      this.channel.send(
+        [path, args, EMPTY_KWARGS],
+        options === undefined ? this.#defaults : this.#sendOptions(options),
+      );
     const proxyFor = options.proxyFor ??
       ((path: string, caller: Caller) =>
         createRemote(caller, path, `RpcProxy('${path}')`));
@@ -138,11 +168,14 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
    * @param path Names joined by `/`, e.g. `"sub/mul"`.
    * @param args Positional arguments.
    * @param kwargs Keyword arguments (the `kwargs` map of the call).
-   * @param options `signal` and `timeout` (milliseconds).
+   * @param options `signal` and `timeout` (milliseconds; default the
+   *   client's `callTimeout`, `Infinity` for none).
    * @returns The result.
    * @throws {RemoteError} If the remote function failed or was not found.
    * @throws {ConnectionClosedError} If the connection closed first.
    * @throws {SerializationError} If an argument cannot be encoded.
+   * @throws {DOMException} `TimeoutError` or `AbortError` when the call
+   *   timed out or was aborted (its late reply is dropped).
    *
    * @example
    * ```ts
@@ -163,9 +196,21 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     path: string,
     args: readonly unknown[] = [],
     kwargs: Record<string, unknown> = EMPTY_KWARGS,
-    options?: SendOptions,
+    options?: CallOptions,
   ): Promise<unknown> {
-    return this.channel.send([path, args, kwargs], options);
+    return this.channel.send(
+      [path, args, kwargs],
+      options === undefined ? this.#defaults : this.#sendOptions(options),
+    );
+  }
+
+  /** A call's own options over the client's `callTimeout`; `Infinity` is none. */
+  #sendOptions(options: CallOptions): SendOptions {
+    const timeout = options.timeout ?? this.#callTimeout;
+    return {
+      signal: options.signal,
+      timeout: timeout === Infinity ? undefined : timeout,
+    };
   }
 
   /**
@@ -237,24 +282,54 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       const kwargs = call[2];
       // Not cached: services change (agents come and go).
       const resolved = this.service.resolve(path);
-      result = resolved.fn.apply(
-        resolved.thisArg,
-        bindArguments(resolved, args, kwargs),
-      );
+      const bound = bindArguments(resolved, args, kwargs);
+      result = resolved.options.context === true
+        ? runInContext(
+          this.#contextOf(request),
+          resolved.fn,
+          resolved.thisArg,
+          bound,
+        )
+        : resolved.fn.apply(resolved.thisArg, bound);
     } catch (error) {
-      request.fail(error).catch(() => {});
+      request.fail(asError(error)).catch(() => {});
       return;
     }
     if (!(result instanceof Promise)) return this.#reply(request, result);
     this.#running++;
     result.then(
       (value) => this.#reply(request, value),
-      (error) => request.fail(error).catch(() => {}),
+      (error) => request.fail(asError(error)).catch(() => {}),
     ).finally(() => {
       this.#running--;
       this.#slot?.resolve();
       this.#slot = null;
     });
+  }
+
+  /** What a handler marked `@expose({ context: true })` gets from `callContext()`. */
+  #contextOf(request: Request): CallContext {
+    const signal = (request as { signal?: AbortSignal }).signal ??
+      this.#channelSignal();
+    return { signal, peer: this.channel.peer };
+  }
+
+  /** A signal that aborts once the channel has closed, made on first use. */
+  #channelSignal(): AbortSignal {
+    if (this.#closedSignal === undefined) {
+      const controller = new AbortController();
+      const abort = (error?: unknown) =>
+        controller.abort(
+          new ConnectionClosedError(
+            `The connection to ${this.channel.peer} is closed`,
+            { cause: error },
+          ),
+        );
+      if (this.channel.isClosed) abort();
+      else this.channel.closed.then(() => abort(), abort);
+      this.#closedSignal = controller.signal;
+    }
+    return this.#closedSignal;
   }
 
   #reply(request: Request, result: unknown): void {

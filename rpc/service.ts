@@ -1,3 +1,4 @@
+import { LookupError } from "../errors.ts";
 import { exposedInfo, type ExposeOptions, isExposedField } from "./expose.ts";
 
 /** A resolved call target: the exposed function and what to call it on. */
@@ -93,7 +94,8 @@ export class Service {
    *
    * @param path Names joined by `/`.
    * @returns The function, what to call it on, and its expose options.
-   * @throws {Error} Named `LookupError` if a name is not found or not exposed.
+   * @throws {LookupError} If a name is not found or not exposed (aiomas's
+   *   message texts: `Name "x" not found in "sub"`, `"Cls.x" is not exposed`).
    */
   resolve(path: string): Resolved {
     // Walked without splitting: this runs for every call.
@@ -267,16 +269,14 @@ function isBuiltIn(o: object): boolean {
   return BUILT_IN_PROTOTYPES.has(o);
 }
 
-function notFound(path: string, index: number): Error {
+function notFound(path: string, index: number): LookupError {
   const parts = path.split("/");
   return lookupError(
     `Name "${parts[index]}" not found in "${parts.slice(0, index).join("/")}"`,
   );
 }
 
-/** An error that Python peers see as `LookupError`. */
-export function lookupError(message: string): Error {
-  const error = new Error(message);
-  error.name = "LookupError";
-  return error;
+/** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */
+export function lookupError(message: string): LookupError {
+  return new LookupError(message);
 }

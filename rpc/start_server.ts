@@ -1,4 +1,4 @@
-import type { Address } from "../channel/_connect.ts";
+import type { Address } from "../channel/address.ts";
 import type { CloseOptions } from "../channel/channel.ts";
 import {
   type Server,
@@ -6,8 +6,15 @@ import {
   type StartServerOptions,
 } from "../channel/start_server.ts";
 import { RpcClient, type RpcClientOptions } from "./rpc_client.ts";
+import { checkTimeout } from "./with_options.ts";
 
-/** Options of the RPC {@linkcode startServer}. */
+/**
+ * Options of the RPC {@linkcode startServer}: the channel server's
+ * (`StartServerOptions`: codec, serializers, TLS, `handshakeTimeout`,
+ * limits, `errorFormat`) and those of each connection's client
+ * (`RpcClientOptions`: `callTimeout` for calls back to the connecting side,
+ * `onConnectionReset`). Every time is in milliseconds.
+ */
 export interface RpcStartServerOptions
   extends
     Omit<StartServerOptions, "onError">,
@@ -42,8 +49,12 @@ export class RpcServer implements AsyncDisposable {
     this.#onClose = onClose;
   }
 
-  /** The address it listens on; for port 0, the port it really got. */
-  get addr(): { hostname: string; port: number } | string {
+  /**
+   * The address it listens on, which `openConnection` takes:
+   * `{ hostname, port }` (for port 0, the port it really got) or `{ path }`
+   * for a Unix socket.
+   */
+  get addr(): { hostname: string; port: number } | { path: string } {
     return this.#server.addr;
   }
 
@@ -82,13 +93,17 @@ export class RpcServer implements AsyncDisposable {
 /**
  * Serves `service` to every connection (aiomas `rpc.start_server`).
  *
- * @param addr `{hostname, port}` (port 0 picks a free port), `["host", port]`
- *   or a Unix socket path.
+ * @param addr Where to listen, in any form of `Address`: `"host:port"`,
+ *   `{ hostname, port }` or `["host", port]` (port 0 picks a free port),
+ *   `"unix:/path/to.sock"` or `{ path }`.
  * @param service An object with `@expose` members, a `Service` or a `ServiceDict`.
- * @param options Codec, serializers, TLS, and `onConnection`.
+ * @param options Codec, serializers, TLS, limits, `callTimeout` and
+ *   `onConnection`; see {@linkcode RpcStartServerOptions}.
  * @returns The server.
  * @throws {TypeError} For a malformed address.
- * @throws {Deno.errors.AddrInUse} If the address is taken.
+ * @throws {RangeError} For a negative `callTimeout`.
+ * @throws {Deno.errors.AddrInUse} If the address is taken (the message
+ *   names it).
  *
  * @example
  * ```ts
@@ -96,7 +111,7 @@ export class RpcServer implements AsyncDisposable {
  * import assert from "node:assert/strict";
  *
  * const service = new ServiceDict({ add: (a: number, b: number) => a + b });
- * await using server = await rpc.startServer({ hostname: "127.0.0.1", port: 0 }, service);
+ * await using server = await rpc.startServer("127.0.0.1:0", service);
  * await using client = await rpc.openConnection(server.addr);
  * assert.equal(await client.remote.add(1, 2), 3);
  * ```
@@ -106,6 +121,8 @@ export async function startServer(
   service: object,
   options: RpcStartServerOptions = {},
 ): Promise<RpcServer> {
+  // Here, not when the first client connects.
+  checkTimeout(options.callTimeout, "callTimeout");
   const clients = new Set<RpcClient>();
   const onReset = options.onConnectionReset;
   // Closing the server closes its connections locally, which is no reset

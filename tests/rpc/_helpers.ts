@@ -75,7 +75,7 @@ export async function connectPair<T>(
   const dir = kind === "unix" ? await Deno.makeTempDir() : undefined;
   const addr = dir === undefined
     ? { hostname: "127.0.0.1", port: 0 }
-    : `${dir}/rpc.sock`;
+    : { path: `${dir}/rpc.sock` };
   const accepted = Promise.withResolvers<RpcClient>();
   const rpcServer = await startServer(addr, service, {
     codec,

@@ -795,7 +795,7 @@ async function socketAddress(kind: "tcp" | "unix") {
   }
   const dir = await Deno.makeTempDir();
   return {
-    addr: `${dir}/rpc.sock`,
+    addr: { path: `${dir}/rpc.sock` },
     async [Symbol.asyncDispose]() {
       await Deno.remove(dir, { recursive: true });
     },

@@ -1,0 +1,284 @@
+// Errors that help: LookupError is a class of its own (aiomas's texts kept),
+// a thrown non-Error reaches the caller as readable text, @expose refuses
+// to run as a legacy (experimentalDecorators) decorator, and the RPC
+// openConnection/startServer pass errorFormat to their channels.
+import assert from "node:assert/strict";
+import { Channel, createMemoryPair } from "../../channel/mod.ts";
+import { LookupError, RemoteError } from "../../errors.ts";
+import {
+  expose,
+  openConnection,
+  RpcClient,
+  type RpcServer,
+  Service,
+  ServiceDict,
+  startServer,
+} from "../../rpc/mod.ts";
+
+const HINT =
+  "aiomas's @expose is a standard decorator: remove experimentalDecorators from compilerOptions";
+
+class Thrower {
+  @expose
+  throwObject(): never {
+    throw { code: 42, reason: "bad input" };
+  }
+
+  @expose
+  async rejectObject(): Promise<never> {
+    await Promise.resolve();
+    throw new Map([["code", 42]]);
+  }
+
+  @expose
+  throwString(): never {
+    throw "just a string";
+  }
+
+  @expose
+  throwUndefined(): never {
+    throw undefined;
+  }
+
+  @expose
+  throwErrorLike(): never {
+    // E.g. an error that crossed a realm and lost its prototype.
+    throw { name: "ValueError", message: "no such value" };
+  }
+
+  @expose
+  throwLines(): never {
+    throw new Error("line one\nline two");
+  }
+
+  secret(): string {
+    return "no";
+  }
+}
+
+function memoryPair(service: object) {
+  const [a, b] = createMemoryPair();
+  const server = new RpcClient(new Channel(b), { service });
+  const client = new RpcClient<Thrower>(new Channel(a));
+  return {
+    client,
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+function remote(name: string, message: string) {
+  return (error: unknown): boolean => {
+    assert.ok(error instanceof RemoteError, `not a RemoteError: ${error}`);
+    assert.equal(error.remoteName, name);
+    assert.equal(error.remoteMessage, message);
+    return true;
+  };
+}
+
+Deno.test("LookupError: Service.resolve throws the class, with aiomas's texts", () => {
+  const router = Service.of(new Thrower());
+  assert.throws(() => router.resolve("nope"), (error: unknown) => {
+    assert.ok(error instanceof LookupError);
+    assert.ok(error instanceof Error);
+    assert.equal(error.name, "LookupError");
+    assert.equal(error.message, 'Name "nope" not found in ""');
+    return true;
+  });
+  assert.throws(() => router.resolve("secret"), {
+    name: "LookupError",
+    message: '"Thrower.secret" is not exposed',
+  });
+  assert.throws(
+    () => new ServiceDict({ sub: new ServiceDict({}) }).resolve("sub/x"),
+    LookupError,
+  );
+});
+
+Deno.test("LookupError: the caller sees remoteName LookupError", async () => {
+  await using pair = memoryPair(new Thrower());
+  await assert.rejects(
+    pair.client.call("nope"),
+    remote("LookupError", 'Name "nope" not found in ""'),
+  );
+  await assert.rejects(
+    pair.client.call("secret"),
+    remote("LookupError", '"Thrower.secret" is not exposed'),
+  );
+});
+
+Deno.test("thrown non-Errors reach the caller as readable text", async () => {
+  await using pair = memoryPair(new Thrower());
+  const { remote: r } = pair.client;
+  await assert.rejects(
+    r.throwObject(),
+    remote("Error", "{ code: 42, reason: 'bad input' }"),
+  );
+  await assert.rejects(
+    r.rejectObject(),
+    remote("Error", "Map(1) { 'code' => 42 }"),
+  );
+  await assert.rejects(r.throwString(), remote("Error", "just a string"));
+  await assert.rejects(r.throwUndefined(), remote("Error", "undefined"));
+  await assert.rejects(
+    r.throwErrorLike(),
+    remote("ValueError", "no such value"),
+  );
+  // No frames of the RPC layer pretend to be where it was thrown.
+  const error = await r.throwObject().catch((e) => e) as RemoteError;
+  assert.equal(
+    error.remoteTraceback,
+    "Error: { code: 42, reason: 'bad input' }\n",
+  );
+});
+
+Deno.test("thrown non-Errors: a huge value is cut short", async () => {
+  const big = { text: "x".repeat(100_000) };
+  await using pair = memoryPair(
+    new ServiceDict({
+      huge: () => {
+        throw big;
+      },
+    }),
+  );
+  const error = await pair.client.call("huge").catch((e) => e) as RemoteError;
+  assert.ok(error instanceof RemoteError);
+  assert.ok(
+    error.remoteMessage.length <= 2001,
+    `${error.remoteMessage.length}`,
+  );
+  assert.ok(error.remoteMessage.endsWith("…"));
+});
+
+Deno.test("@expose called as a legacy decorator throws with a hint", () => {
+  class Target {
+    add(a: number, b: number): number {
+      return a + b;
+    }
+  }
+  const proto = Target.prototype;
+  const descriptor = Object.getOwnPropertyDescriptor(proto, "add");
+  // What TypeScript's __decorate does under experimentalDecorators.
+  const legacy = expose as unknown as (...args: unknown[]) => unknown;
+  assert.throws(() => legacy(proto, "add", descriptor), {
+    name: "TypeError",
+    message:
+      `Cannot expose add: @expose was called as a legacy decorator. ${HINT}`,
+  });
+  // A field: (prototype, key) or (prototype, key, undefined).
+  assert.throws(() => legacy(proto, "sub"), { message: new RegExp(HINT) });
+  assert.throws(() => legacy(proto, "sub", undefined), TypeError);
+  // @expose({ params }) returns a decorator that is then called so.
+  const withParams = expose({ params: ["a", "b"] }) as unknown as (
+    ...args: unknown[]
+  ) => unknown;
+  assert.throws(() => withParams(proto, "add", descriptor), {
+    message: new RegExp(HINT),
+  });
+  assert.throws(() => legacy(proto, Symbol("s"), descriptor), {
+    message: /Cannot expose Symbol\(s\)/,
+  });
+});
+
+Deno.test("@expose under experimentalDecorators fails at decoration time", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({ compilerOptions: { experimentalDecorators: true } }),
+    );
+    const exposeUrl = new URL("../../rpc/expose.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      `${dir}/legacy.ts`,
+      `import { expose } from ${JSON.stringify(exposeUrl)};
+const results: string[] = [];
+try {
+  class A {
+    @expose
+    add(a: number, b: number): number {
+      return a + b;
+    }
+  }
+  results.push("method: defined " + typeof A);
+} catch (error) {
+  results.push("method: " + (error as Error).message);
+}
+try {
+  class B {
+    @expose({ params: ["a"] })
+    one(a: number): number {
+      return a;
+    }
+  }
+  results.push("params: defined " + typeof B);
+} catch (error) {
+  results.push("params: " + (error as Error).message);
+}
+console.log(JSON.stringify(results));
+`,
+    );
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-lock",
+        "--config",
+        `${dir}/deno.json`,
+        `${dir}/legacy.ts`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.ok(output.success, stderr);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(output.stdout)), [
+      `method: Cannot expose add: @expose was called as a legacy decorator. ${HINT}`,
+      `params: Cannot expose one: @expose was called as a legacy decorator. ${HINT}`,
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("errorFormat: rpc.startServer and rpc.openConnection pass it to their channels", async () => {
+  // A message of two lines tells the formats apart: aiomas's traceback
+  // text keeps only its last line, mosaik sends the message as a field.
+  class Lines {
+    @expose
+    fail(): never {
+      throw new Error("line one\nline two");
+    }
+  }
+  const connected = Promise.withResolvers<RpcClient>();
+  let server: RpcServer | undefined;
+  try {
+    server = await startServer(
+      { hostname: "127.0.0.1", port: 0 },
+      new Lines(),
+      {
+        errorFormat: "mosaik",
+        onConnection: (client) => connected.resolve(client),
+      },
+    );
+    await using client = await openConnection<Lines>(server.addr, {
+      errorFormat: "mosaik",
+      service: new Lines(),
+    });
+    await assert.rejects(
+      client.remote.fail(),
+      remote("Error", "line one\nline two"),
+    );
+    const serverSide = await connected.promise;
+    await assert.rejects(
+      serverSide.call("fail"),
+      remote("Error", "line one\nline two"),
+    );
+  } finally {
+    await server?.close();
+  }
+  // The default is aiomas's text.
+  await using pair = memoryPair(new Thrower());
+  await assert.rejects(pair.client.remote.throwLines(), remote("", "line two"));
+});
