@@ -1,0 +1,182 @@
+/**
+ * RPC over NATS beside nats.js's own request()/respond() through the same
+ * local nats-server, and beside RPC over direct TCP, all in one run:
+ *
+ *     deno run -A tests/nats/bench_nats.ts [--rounds=10] [--round-ms=1000] [--slice-ms=50] [--in-flight=16] [--codec=json|msgpack]
+ *
+ * A second process serves all three (a nats.js responder, `serveNats`, an
+ * RPC server on TCP); this one calls them with `--in-flight` calls in
+ * flight. Each round alternates slices of `--slice-ms` of each kind, so
+ * that all see the same drift of a shared machine; the ratios are per
+ * round, and the median is printed.
+ *
+ * @module
+ */
+import { openConnection } from "../../channel/open_connection.ts";
+import { startServer } from "../../channel/start_server.ts";
+import { type CodecClass, JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
+import { connectNats, serveNats } from "../../nats/mod.ts";
+import { RpcClient } from "../../rpc/rpc_client.ts";
+import { ServiceDict } from "../../rpc/service_dict.ts";
+import { NatsServer } from "./_server.ts";
+
+function option(name: string, fallback: string): string {
+  const prefix = `--${name}=`;
+  return Deno.args.find((a) => a.startsWith(prefix))?.slice(prefix.length) ??
+    fallback;
+}
+
+const ROUNDS = Number(option("rounds", "10"));
+const ROUND_MS = Number(option("round-ms", "1000"));
+const SLICE_MS = Number(option("slice-ms", "50"));
+const IN_FLIGHT = Number(option("in-flight", "16"));
+const CODEC_NAME = option("codec", "json");
+const CODEC: CodecClass = CODEC_NAME === "msgpack" ? MsgPackCodec : JsonCodec;
+const PAYLOAD = "ohai, a short message";
+
+if (Deno.args[0] === "--serve") await serve(Deno.args[1]);
+else await main();
+
+/** The serving process: prints the TCP port once everything listens. */
+async function serve(url: string): Promise<void> {
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const nc = await connect({ servers: url });
+  nc.subscribe("bench.raw", {
+    callback: (_e, msg) => {
+      msg.respond(msg.data);
+    },
+  });
+  const service = new ServiceDict({ echo: (value: unknown) => value });
+  await serveNats(service, { nats: nc, subject: "bench.rpc", codec: CODEC });
+  const tcp = await startServer({ hostname: "127.0.0.1", port: 0 }, (ch) => {
+    new RpcClient(ch, { service });
+  }, { codec: CODEC });
+  await nc.flush();
+  console.log(JSON.stringify(tcp.addr));
+}
+
+async function main(): Promise<void> {
+  await using server = await NatsServer.start();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-lock",
+      "-A",
+      import.meta.url,
+      "--serve",
+      server.url,
+      `--codec=${CODEC_NAME}`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream())
+      .getReader();
+    let line = "";
+    while (!line.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the serving process ended");
+      line += value;
+    }
+    reader.releaseLock();
+    const tcpAddr = JSON.parse(line) as { hostname: string; port: number };
+    await run(server.url, tcpAddr);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+  }
+}
+
+type Call = () => Promise<unknown>;
+
+async function run(
+  url: string,
+  tcpAddr: { hostname: string; port: number },
+): Promise<void> {
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const nc = await connect({ servers: url });
+  const rpc = await connectNats<{ echo(v: string): string }>("bench.rpc", {
+    nats: { servers: url },
+    codec: CODEC,
+  });
+  const tcp = new RpcClient<{ echo(v: string): string }>(
+    await openConnection(tcpAddr, { codec: CODEC }),
+  );
+  const kinds: [string, Call][] = [
+    ["nats.js request()", () => nc.request("bench.raw", PAYLOAD)],
+    ["aiomas RPC over NATS", () => rpc.remote.echo(PAYLOAD)],
+    ["aiomas RPC over TCP", () => tcp.remote.echo(PAYLOAD)],
+  ];
+  try {
+    // Warm-up: one round, not counted.
+    await round(kinds, Math.min(ROUND_MS, 500));
+    const rates: number[][] = kinds.map(() => []);
+    for (let r = 0; r < ROUNDS; r++) {
+      const result = await round(kinds, ROUND_MS);
+      result.forEach((rate, i) => rates[i].push(rate));
+    }
+    const raw = rates[0];
+    console.log(
+      `NATS bench: ${ROUNDS} rounds × ${ROUND_MS} ms (${SLICE_MS} ms slices, alternating), ${IN_FLIGHT} in flight, ${CODEC_NAME}, one local nats-server, server in a second process`,
+    );
+    console.log(
+      "| kind | median calls/s | median ratio to nats.js request() |",
+    );
+    console.log("| --- | ---: | ---: |");
+    kinds.forEach(([name], i) => {
+      const ratios = rates[i].map((rate, r) => rate / raw[r]);
+      console.log(
+        `| ${name} | ${Math.round(median(rates[i]))} | ${
+          median(ratios).toFixed(2)
+        } × |`,
+      );
+    });
+    const overTcp = rates[1].map((rate, r) => rate / rates[2][r]);
+    console.log(
+      `RPC over NATS / RPC over TCP: ${median(overTcp).toFixed(2)} ×`,
+    );
+  } finally {
+    await tcp.close();
+    await rpc.close();
+    await nc.close();
+  }
+}
+
+/** One round: slices of each kind in turn; returns calls/s per kind. */
+async function round(kinds: [string, Call][], ms: number): Promise<number[]> {
+  const calls = kinds.map(() => 0);
+  const time = kinds.map(() => 0);
+  const end = performance.now() + ms * kinds.length;
+  while (performance.now() < end) {
+    for (let i = 0; i < kinds.length; i++) {
+      const [n, elapsed] = await slice(kinds[i][1]);
+      calls[i] += n;
+      time[i] += elapsed;
+    }
+  }
+  return calls.map((n, i) => n / time[i] * 1000);
+}
+
+/** `IN_FLIGHT` lanes calling for `SLICE_MS`, drained: calls and ms taken. */
+async function slice(call: Call): Promise<[number, number]> {
+  const started = performance.now();
+  const until = started + SLICE_MS;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: IN_FLIGHT }, async () => {
+      while (performance.now() < until) {
+        await call();
+        done++;
+      }
+    }),
+  );
+  return [done, performance.now() - started];
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
