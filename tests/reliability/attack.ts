@@ -1,0 +1,411 @@
+// The attack run (`deno task attack`): each attack of issue 14 at full
+// size against a server in a subprocess (tests/reliability/_attack_server.ts,
+// started as the README shows, default options), with a well-behaved
+// client calling `echo` on another connection throughout (in a Worker, so
+// the attacker's work does not delay its clock). Prints a table: the
+// server's peak RSS (VmRSS sampled every 20 ms, and VmHWM), the good
+// client's worst reply latency, the offender's outcome and the targets.
+// A fresh server per attack; it is always killed at the end. A safety
+// limit kills a server beyond --rss-kill-mib (the machine is shared).
+//
+//   deno task attack [--only=name,name] [--quick] [--rss-kill-mib=4096]
+//
+// Latencies are wall-clock on a shared machine: noisy. Exits 1 unless every
+// target is met.
+import { parseArgs } from "node:util";
+import {
+  type AttackContext,
+  callOnce,
+  frameBomb,
+  headerFlood,
+  idleMany,
+  neverReads,
+  type Outcome,
+  slowThenLeave,
+} from "./_attack_cases.ts";
+import type { ProbeCommand, ProbeReport } from "./_attack_probe.ts";
+import { memoryOnce } from "./_attack_rss.ts";
+import {
+  bloscMapsPayload,
+  type CodecName,
+  frame,
+  jsonObjectsPayload,
+  msgpackMapsPayload,
+} from "./_attack_wire.ts";
+
+const MIB = 1024 * 1024;
+const MAX_FRAME = 64 * MIB;
+const LATENCY_TARGET_MS = 2000;
+
+const { values } = parseArgs({
+  args: Deno.args,
+  strict: true,
+  options: {
+    only: { type: "string" },
+    quick: { type: "boolean", default: false },
+    "rss-kill-mib": { type: "string", default: "4096" },
+  },
+});
+const quick = values.quick;
+const rssKillBytes = Number(values["rss-kill-mib"]) * MIB;
+if (!(rssKillBytes > 0)) throw new TypeError("--rss-kill-mib must be > 0");
+
+/** One attack: its server codec, RSS target, and how to run it. */
+interface Attack {
+  name: string;
+  codec: CodecName;
+  rssTargetMiB: number;
+  /** Built before the server starts, so that building does not count. */
+  prepare?: () => Promise<Uint8Array>;
+  run: (
+    ctx: AttackContext,
+    prepared: Uint8Array | undefined,
+  ) => Promise<Outcome>;
+}
+
+const big = quick ? 4 * MIB : MAX_FRAME;
+const small = quick ? MIB : 16 * MIB;
+const label = (bytes: number) => `${bytes / MIB}MiB`;
+const bombWaitMs = quick ? 10_000 : 30_000;
+const neverReadMs = quick ? 3_000 : 15_000;
+
+const ATTACKS: Attack[] = [
+  ...[big, small].map((size): Attack => ({
+    name: `msgpack-maps-${label(size)}`,
+    codec: "msgpack",
+    rssTargetMiB: 1024,
+    prepare: () => Promise.resolve(frame(msgpackMapsPayload(size))),
+    run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
+  })),
+  ...[big, small].map((size): Attack => ({
+    name: `json-objects-${label(size)}`,
+    codec: "json",
+    rssTargetMiB: 1024,
+    prepare: () => Promise.resolve(frame(jsonObjectsPayload(size))),
+    run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
+  })),
+  ...[big, small].map((size): Attack => ({
+    name: `blosc-maps-${label(size)}`,
+    codec: "msgpackblosc",
+    rssTargetMiB: 1024,
+    prepare: async () => frame(await bloscMapsPayload(size)),
+    run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
+  })),
+  {
+    name: "never-read-echo",
+    codec: "json",
+    rssTargetMiB: 512,
+    run: (ctx) => neverReads(ctx, "echo", neverReadMs, 5_000_000),
+  },
+  {
+    name: "never-read-big",
+    codec: "json",
+    rssTargetMiB: 512,
+    run: (ctx) => neverReads(ctx, "big", neverReadMs, 200_000),
+  },
+  {
+    name: "header-flood",
+    codec: "json",
+    rssTargetMiB: 512,
+    // Longer than the 30 s frameTimeout the fix brings.
+    run: (ctx) =>
+      headerFlood(ctx, quick ? 100 : 1000, MAX_FRAME, quick ? 3_000 : 35_000),
+  },
+  {
+    name: "idle-conns",
+    codec: "json",
+    rssTargetMiB: 1024,
+    run: (ctx) => idleMany(ctx, quick ? 400 : 4000, quick ? 3_000 : 10_000),
+  },
+  {
+    name: "slow-then-leave",
+    codec: "json",
+    rssTargetMiB: 1024,
+    run: (ctx) => slowThenLeave(ctx, quick ? 50 : 900, MIB, 30_000),
+  },
+];
+
+/** A server under attack: its process, port and the tail of its stderr. */
+interface ServerProcess {
+  pid: number;
+  port: number;
+  exited: Promise<Deno.CommandStatus>;
+  /** Whether it has exited (before we killed it, if asked before kill()). */
+  hasExited(): boolean;
+  stderrTail(): string;
+  kill(): Promise<void>;
+}
+
+const SERVER = new URL("./_attack_server.ts", import.meta.url);
+const ROOT = new URL("../../", import.meta.url);
+
+/** Starts the server with the soft open-file limit raised to the hard one. */
+async function startServer(codec: CodecName): Promise<ServerProcess> {
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      'ulimit -n "$(ulimit -Hn)"; exec "$@"',
+      "bash",
+      Deno.execPath(),
+      "run",
+      "--allow-net=127.0.0.1",
+      "--v8-flags=--expose-gc",
+      SERVER.pathname,
+      codec,
+    ],
+    cwd: ROOT.pathname,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let exitedNow = false;
+  const exited = child.status.then((status) => {
+    exitedNow = true;
+    return status;
+  });
+  let tail = "";
+  const stderr = child.stderr.pipeThrough(new TextDecoderStream())
+    .pipeTo(
+      new WritableStream({
+        write(chunk) {
+          tail = (tail + chunk).slice(-4096);
+        },
+      }),
+    ).catch(() => {});
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  const kill = async () => {
+    if (!exitedNow) {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await exited;
+    await lines.cancel().catch(() => {});
+    await stderr;
+  };
+  const timeout = setTimeout(() => kill(), 60_000);
+  try {
+    while (!out.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`the server exited before listening:\n${tail}`);
+      out += value;
+    }
+  } catch (error) {
+    await kill();
+    throw error;
+  } finally {
+    clearTimeout(timeout);
+  }
+  // Keep draining stdout so that the server never blocks on it.
+  (async () => {
+    while (!(await lines.read()).done) { /* discard */ }
+  })().catch(() => {});
+  const { port } = JSON.parse(out.slice(0, out.indexOf("\n")));
+  return {
+    pid: child.pid,
+    port,
+    exited,
+    hasExited: () => exitedNow,
+    stderrTail: () => tail,
+    kill,
+  };
+}
+
+/** One row of the table. */
+interface Row {
+  attack: string;
+  peakMiB: number;
+  hwmMiB: number;
+  worstMs: number | undefined;
+  outcome: string;
+  target: string;
+  pass: boolean;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function runAttack(attack: Attack): Promise<Row> {
+  const prepared = await attack.prepare?.();
+  const server = await startServer(attack.codec);
+  const probe = new Worker(new URL("./_attack_probe.ts", import.meta.url), {
+    type: "module",
+  });
+  const reports = Promise.withResolvers<ProbeReport & { type: "report" }>();
+  const ready = Promise.withResolvers<void>();
+  probe.onmessage = (event: MessageEvent<ProbeReport>) => {
+    if (event.data.type === "ready") ready.resolve();
+    else reports.resolve(event.data);
+  };
+  probe.onerror = (event) => {
+    event.preventDefault();
+    ready.reject(new Error(`probe failed: ${event.message}`));
+    reports.reject(new Error(`probe failed: ${event.message}`));
+  };
+  const post = (command: ProbeCommand) => probe.postMessage(command);
+  let outcome: Outcome;
+  let alive = false;
+  let diedEarly = false;
+  let report: ProbeReport & { type: "report" };
+  try {
+    post({
+      type: "start",
+      port: server.port,
+      pid: server.pid,
+      codec: attack.codec,
+      rssKillBytes,
+    });
+    await Promise.race([
+      ready.promise,
+      delay(30_000).then(() => {
+        throw new Error("the good client got no first reply in 30 s");
+      }),
+    ]);
+    const ctx: AttackContext = {
+      port: server.port,
+      codec: attack.codec,
+      exited: server.exited,
+      rss: async () => (await memoryOnce(server.pid)).rss,
+    };
+    outcome = await attack.run(ctx, prepared);
+    // Everyone else goes on: the good client keeps calling for a second.
+    await Promise.race([delay(1000), server.exited]);
+    alive = await callOnce(ctx, "echo", ["alive?"], 5000) === "alive?";
+  } finally {
+    try {
+      post({ type: "stop" });
+      report = await Promise.race([
+        reports.promise,
+        delay(10_000).then(() => {
+          throw new Error("the probe did not report");
+        }),
+      ]).finally(() => probe.terminate());
+    } finally {
+      diedEarly = server.hasExited();
+      await server.kill();
+    }
+  }
+  const peak = Math.max(report.peakRss, report.hwm);
+  const peakMiB = Math.round(report.peakRss / MIB);
+  const hwmMiB = Math.round(report.hwm / MIB);
+  let text = outcome.text;
+  if (report.killedAt !== undefined) {
+    text = `server killed at ${Math.round(report.killedAt / MIB)} MiB ` +
+      `(--rss-kill-mib); ${text}`;
+  }
+  if (!alive && report.killedAt === undefined) {
+    const status = await server.exited;
+    text = diedEarly
+      ? `server died (${status.signal ?? `exit ${status.code}`}); ${text}`
+      : `server alive but not answering; ${text}`;
+  }
+  const pass = alive && outcome.ok && peak < attack.rssTargetMiB * MIB &&
+    report.worstMs < LATENCY_TARGET_MS;
+  const tail = server.stderrTail().trim().split("\n").slice(-3).join("\n    ");
+  if (tail) console.log(`  server stderr: ${tail.slice(0, 600)}`);
+  if (report.errors > 0) {
+    console.log(
+      `  good client: ${report.errors} failures, first: ${report.firstError}`,
+    );
+  }
+  return {
+    attack: `${attack.name} (${attack.codec})`,
+    peakMiB,
+    hwmMiB,
+    worstMs: report.calls > 0 || report.worstMs > 0
+      ? report.worstMs
+      : undefined,
+    outcome: text,
+    target: `alive, RSS < ${attack.rssTargetMiB} MiB, worst < 2 s, cut/slowed`,
+    pass,
+  };
+}
+
+function printTable(rows: Row[]): void {
+  const header = [
+    "attack",
+    "peak RSS",
+    "VmHWM",
+    "good worst",
+    "offender's outcome",
+    "target",
+    "result",
+  ];
+  const cells = rows.map((r) => [
+    r.attack,
+    `${r.peakMiB} MiB`,
+    `${r.hwmMiB} MiB`,
+    r.worstMs === undefined ? "—" : `${(r.worstMs / 1000).toFixed(2)} s`,
+    r.outcome,
+    r.target,
+    r.pass ? "pass" : "MISS",
+  ]);
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...cells.map((c) => c[i].length))
+  );
+  const line = (c: string[]) =>
+    `| ${c.map((x, i) => x.padEnd(widths[i])).join(" | ")} |`;
+  console.log(line(header));
+  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
+  for (const c of cells) console.log(line(c));
+}
+
+const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);
+const unknown = only?.filter((name) => !ATTACKS.some((a) => a.name === name));
+if (unknown?.length) {
+  console.error(
+    `unknown attack(s) ${unknown.join(", ")}; known: ${
+      ATTACKS.map((a) => a.name).join(", ")
+    }`,
+  );
+  Deno.exit(2);
+}
+const selected = ATTACKS.filter((a) =>
+  only === undefined || only.includes(a.name)
+);
+console.log(
+  `attack: ${selected.length} attacks${quick ? " (--quick sizes)" : ""} on ${
+    new Date().toISOString()
+  }, deno ${Deno.version.deno}, server killed beyond ${
+    values["rss-kill-mib"]
+  } MiB; ` +
+    "latencies are wall-clock on a shared 2-core machine",
+);
+const rows: Row[] = [];
+const t0 = performance.now();
+for (const attack of selected) {
+  console.log(`- ${attack.name} (${attack.codec}) …`);
+  const started = performance.now();
+  try {
+    const row = await runAttack(attack);
+    rows.push(row);
+    console.log(
+      `  ${
+        row.pass ? "pass" : "MISS"
+      }: ${row.outcome}; peak ${row.peakMiB} MiB, worst ${
+        row.worstMs === undefined ? "—" : `${Math.round(row.worstMs)} ms`
+      } (${((performance.now() - started) / 1000).toFixed(0)} s)`,
+    );
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    console.log(`  could not run: ${message}`);
+    rows.push({
+      attack: `${attack.name} (${attack.codec})`,
+      peakMiB: 0,
+      hwmMiB: 0,
+      worstMs: undefined,
+      outcome: `could not run: ${message.split("\n")[0]}`,
+      target: "",
+      pass: false,
+    });
+  }
+}
+console.log(`\ndone in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+printTable(rows);
+const passed = rows.filter((r) => r.pass).length;
+console.log(`\n${passed}/${rows.length} attacks met every target`);
+Deno.exit(passed === rows.length ? 0 : 1);
