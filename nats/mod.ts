@@ -30,6 +30,13 @@ export type {
   NatsOption,
   Status as NatsStatus,
 } from "./_nats.ts";
+export {
+  attachNats,
+  DEFAULT_NATS_PREFIX,
+  NatsAttachment,
+  natsContainerName,
+} from "./attach_nats.ts";
+export type { AttachNatsOptions, NatsDialOptions } from "./attach_nats.ts";
 export { connectNats, NatsRpcClient } from "./connect_nats.ts";
 export type { ConnectNatsOptions } from "./connect_nats.ts";
 export { NatsEndpoint } from "./nats_endpoint.ts";
