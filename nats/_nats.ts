@@ -28,9 +28,22 @@ export interface NatsHandle {
  */
 export async function useNats(nats: NatsOption): Promise<NatsHandle> {
   if (isConnection(nats)) return { nc: nats, owned: false };
-  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const { connect } = await loadNatsClient();
   return { nc: await connect(nats), owned: true };
 }
+
+/**
+ * The nats.js module. Its specifier is not a literal on purpose: Deno
+ * fetches the literal targets of dynamic imports with the program, and
+ * this one is fetched only when a NATS connection is opened.
+ */
+function loadNatsClient(): Promise<
+  typeof import("npm:@nats-io/transport-node@3.4.0")
+> {
+  return import(NATS_CLIENT);
+}
+
+const NATS_CLIENT: string = "npm:@nats-io/transport-node@3.4.0";
 
 function isConnection(nats: NatsOption): nats is NatsConnection {
   const candidate = nats as Partial<NatsConnection>;
