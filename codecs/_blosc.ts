@@ -19,10 +19,23 @@ function fail(what: string): never {
 }
 
 /**
+ * The decompressed size a blosc frame's header claims, or 0 if it has no
+ * header ({@linkcode decompressBlosc} says what is wrong with it).
+ */
+export function bloscSize(frame: Uint8Array): number {
+  if (frame.length < HEADER_SIZE || frame[0] !== 2) return 0;
+  return new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
+    .getUint32(4, true);
+}
+
+/**
  * Decompresses one c-blosc 1.x frame.
  *
  * @param frame The whole frame, header included.
  * @param maxSize The largest decompressed size accepted.
+ * @param onBlock Called after each block with the output and where the
+ *   bytes decompressed so far end (blocks are in order), so that they can
+ *   be checked before the rest is decompressed; it may throw to stop.
  * @returns The decompressed bytes.
  * @throws {SerializationError} If the frame is damaged, too large or uses
  *   a compressor or filter other than blosclz and byte shuffle.
@@ -30,6 +43,7 @@ function fail(what: string): never {
 export function decompressBlosc(
   frame: Uint8Array,
   maxSize: number,
+  onBlock?: (out: Uint8Array, end: number) => void,
 ): Uint8Array {
   if (frame.length < HEADER_SIZE || frame[0] !== 2) fail("no blosc 1.x header");
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
@@ -48,7 +62,9 @@ export function decompressBlosc(
     if (HEADER_SIZE + nbytes !== cbytes) {
       fail(`a stored frame of ${cbytes} bytes cannot hold ${nbytes}`);
     }
-    return frame.slice(HEADER_SIZE);
+    const out = frame.slice(HEADER_SIZE);
+    onBlock?.(out, nbytes);
+    return out;
   }
   if (flags >> 5 !== 0) fail(`compressor ${flags >> 5} is not blosclz`);
   if (flags & DOBITSHUFFLE) fail("bit shuffle is not supported");
@@ -95,6 +111,7 @@ export function decompressBlosc(
       at += streamSize;
     }
     if (shuffle) unshuffle(block, size, typesize, out, j * blocksize);
+    onBlock?.(out, j * blocksize + size);
   }
   return out;
 }

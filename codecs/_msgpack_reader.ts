@@ -4,6 +4,7 @@
 // done here, in one pass: standard types only, UTF-8 checked, every length
 // checked against the bytes that are left, nesting limited by maxDepth.
 import { SerializationError } from "../errors.ts";
+import { MAP_EXTRA } from "./_budget.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 
 // ignoreBOM: a string that starts with U+FEFF keeps it. The lenient decoder
@@ -27,6 +28,13 @@ export class MsgPackReader {
   #units: number[] = [];
   #registry: SerializerRegistry;
   #maxDepth: number;
+  /**
+   * What is left of the message's budget after its cost scan, for what the
+   * scan cannot know: which maps become a `Map` (their keys are not all
+   * strings).
+   */
+  #spare = Infinity;
+  #budget = Infinity;
 
   constructor(registry: SerializerRegistry, maxDepth: number) {
     this.#registry = registry;
@@ -37,11 +45,15 @@ export class MsgPackReader {
    * Decodes the one MsgPack value that `data` holds: integers beyond ±2^53
    * as bigint, bin as a copied `Uint8Array`, maps with only string keys as
    * plain objects and other maps as `Map`, `__type__` maps resolved.
+   * `spare` is what the message's budget (`budget`) has left after its
+   * cost scan; each `Map` is charged against it before it is made.
    */
-  read(data: Uint8Array): unknown {
+  read(data: Uint8Array, spare: number, budget: number): unknown {
     this.#data = data;
     this.#dataView = null;
     this.#pos = 0;
+    this.#spare = spare;
+    this.#budget = budget;
     try {
       const value = this.#value(0);
       if (this.#pos !== data.length) {
@@ -259,6 +271,12 @@ export class MsgPackReader {
       entries[i + 1] = this.#value(depth + 1);
     }
     if (!stringKeys) {
+      if ((this.#spare -= MAP_EXTRA) < 0) {
+        throw new RangeError(
+          `Cannot decode MsgPack: the message builds more than maxDecodedSize (${this.#budget} units): its maps with keys that are not strings cost ${MAP_EXTRA} units more each, ${-this
+            .#spare} units too many (at byte ${this.#pos})`,
+        );
+      }
       const map = new Map<unknown, unknown>();
       for (let i = 0; i < entries.length; i += 2) {
         map.set(entries[i], entries[i + 1]);

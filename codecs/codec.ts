@@ -65,6 +65,24 @@ export interface CodecOptions {
    * @default {128}
    */
   maxDepth?: number;
+  /**
+   * The most one decoded message may build, in cost units of about a byte
+   * of JavaScript heap each (the cost model is in the codec docs and
+   * `docs/limits-codecs.md`): every value costs 8, an array 56, an object
+   * 64 and a `Map` 192 in all, a string 24 and a `Uint8Array` 256 plus
+   * their length in bytes. The cost is counted before the values are
+   * built, so a frame that would build more is refused with a
+   * `RangeError` that says how much it builds, without building it.
+   * Frames too short to reach the budget even at the worst expansion per
+   * byte are not counted at all. `Infinity` turns the limit off.
+   *
+   * The default is twice the default `maxFrameSize` (64 MiB): a frame that
+   * is one string or byte string up to that size decodes, a frame of many
+   * small objects is cut at 128 Mi units.
+   *
+   * @default {134217728}
+   */
+  maxDecodedSize?: number;
 }
 
 /** A codec class, as the connection functions take it: each connection makes its own. */
@@ -72,3 +90,6 @@ export type CodecClass = new (options?: CodecOptions) => Codec;
 
 /** The default of {@linkcode CodecOptions.maxDepth}. */
 export const DEFAULT_MAX_DEPTH = 128;
+
+/** The default of {@linkcode CodecOptions.maxDecodedSize}: 128 Mi cost units. */
+export const DEFAULT_MAX_DECODED_SIZE: number = 128 * 1024 * 1024;

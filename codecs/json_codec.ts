@@ -1,5 +1,7 @@
 import { SerializationError } from "../errors.ts";
+import { JSON_EXPANSION, maxDecodedSizeOption } from "./_budget.ts";
 import { LONG_DIGIT_RUN, parse } from "./_json.ts";
+import { jsonCost } from "./_json_cost.ts";
 import { JsonWriter } from "./_json_writer.ts";
 import type { Codec, CodecOptions } from "./codec.ts";
 import { DEFAULT_MAX_DEPTH } from "./codec.ts";
@@ -22,6 +24,16 @@ const SHORT_TEXT = 256;
  * numbers up to 2^53 are sent as integers; wrap one in `Float64` to send
  * `1.0`. Bytes cannot be encoded (use `MsgPackCodec`).
  *
+ * Decoding is charged against {@linkcode CodecOptions.maxDecodedSize}
+ * before the text is parsed: every value costs 8 units (its slot), an
+ * array 56 and an object 64 in all, a string 24 plus its bytes between the
+ * quotes (keys too). One byte of JSON builds at most 32 units (`{}` is 2
+ * bytes), so a text shorter than `maxDecodedSize / 32` bytes is parsed
+ * without counting; a longer one is counted in one pass over its bytes
+ * first and refused with a `RangeError` if it would build more. (The text
+ * itself, as a string of up to twice its bytes, is held while it is
+ * parsed; `maxFrameSize` bounds it.)
+ *
  * @example
  * ```ts
  * import { JsonCodec } from "@aiomas/aiomas/codecs";
@@ -42,14 +54,23 @@ export class JsonCodec implements Codec {
   #units: number[] = [];
   #writer: JsonWriter;
   #writing = false;
+  #maxDecodedSize: number;
+  /**
+   * The cost charged to the messages being decoded (more than one when a
+   * serializer decodes with this codec again): a nested decode gets what
+   * is left.
+   */
+  #spent = 0;
 
   /**
    * Creates a JSON codec.
    *
    * @param options Limits; see {@linkcode CodecOptions}.
+   * @throws {RangeError} If `maxDecodedSize` is not a positive number.
    */
   constructor(options: CodecOptions = {}) {
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.#maxDecodedSize = maxDecodedSizeOption(options.maxDecodedSize);
     this.#writer = new JsonWriter(this.#registry, this.#maxDepth);
   }
 
@@ -93,8 +114,24 @@ export class JsonCodec implements Codec {
    * @returns The value.
    * @throws {SerializationError} If the bytes are not JSON, or a
    *   `__type__` map has no serializer.
+   * @throws {RangeError} If the text would build more than
+   *   `maxDecodedSize` (checked before it is parsed).
    */
   decode(data: Uint8Array): unknown {
+    const outer = this.#spent;
+    const budget = this.#maxDecodedSize - outer;
+    // A text this short cannot reach the budget: no counting.
+    let cost = data.length * JSON_EXPANSION;
+    if (cost > budget) cost = jsonCost(data, budget);
+    this.#spent = outer + cost;
+    try {
+      return this.#decode(data);
+    } finally {
+      this.#spent = outer;
+    }
+  }
+
+  #decode(data: Uint8Array): unknown {
     // One pass over the bytes tells whether the text can hold a U+FFFD (a
     // sign of bad UTF-8), whether it has an integer too long for the fast
     // parser, and whether it can hold a "__type__" key (an underscore, or

@@ -1,35 +1,17 @@
-import { decompressBlosc } from "./_blosc.ts";
+import { bloscSize, decompressBlosc } from "./_blosc.ts";
+import { loadCompressor } from "./_blosc_compressor.ts";
+import { MSGPACK_EXPANSION } from "./_budget.ts";
+import { MsgPackCore } from "./_msgpack_core.ts";
+import { MsgPackCostScanner } from "./_msgpack_cost.ts";
 import type { Codec, CodecOptions } from "./codec.ts";
-import { MsgPackCodec } from "./msgpack_codec.ts";
 import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
-
-interface Compressor {
-  encode(data: Uint8Array): Promise<Uint8Array>;
-}
-
-let compressor: Promise<Compressor> | undefined;
-
-// numcodecs' Blosc is WebAssembly: load it when the codec first encodes.
-// (Its decompression does not report errors, so frames are read by
-// decompressBlosc.)
-function loadCompressor(): Promise<Compressor> {
-  compressor ??= import("numcodecs/blosc").then(({ default: Blosc }) =>
-    Blosc.fromConfig({
-      id: "blosc",
-      clevel: 9,
-      cname: "blosclz",
-      shuffle: 1,
-      blocksize: 0,
-    })
-  ) as Promise<Compressor>;
-  return compressor;
-}
 
 /** Options of {@linkcode MsgPackBloscCodec}. */
 export interface MsgPackBloscCodecOptions extends CodecOptions {
   /**
    * The largest uncompressed size accepted in a blosc header, checked before
-   * decompressing (a guard against decompression bombs).
+   * decompressing. The decompressed bytes are held while they are decoded;
+   * what they decode into is charged to `maxDecodedSize`.
    *
    * @default {67108864} (64 MiB)
    */
@@ -39,10 +21,20 @@ export interface MsgPackBloscCodecOptions extends CodecOptions {
 /**
  * MsgPack inside a c-blosc 1.x frame (blosclz, level 9, byte shuffle), as
  * aiomas's `MsgPackBlosc` codec sends it. Frames are compressed by real
- * c-blosc (numcodecs, WebAssembly, loaded when first used) and read by a
- * strict blosc 1.x reader that checks every size and offset; `encode` and
+ * c-blosc (numcodecs, WebAssembly, imported from
+ * `npm:numcodecs@^0.3.2/blosc` when the codec first encodes, so a program
+ * that never encodes with it never downloads it) and read by a strict
+ * blosc 1.x reader that checks every size and offset; `encode` and
  * `decode` return promises. numcodecs compresses with typesize 4 where
  * aiomas uses 8; the header says which, and aiomas reads both.
+ *
+ * Decoding is budgeted as {@linkcode MsgPackCodec}'s is, before anything is
+ * built: a frame whose header claims more than `maxDecompressedSize` is
+ * refused before decompressing, and one whose claimed size could build
+ * more than `maxDecodedSize` (more than `maxDecodedSize / 128` bytes) is
+ * counted block by block as it decompresses, so that a small frame that
+ * expands into many small values is refused after the blocks that reach
+ * the budget, not after all of them.
  *
  * @example
  * ```ts
@@ -58,16 +50,17 @@ export interface MsgPackBloscCodecOptions extends CodecOptions {
 export class MsgPackBloscCodec implements Codec {
   /** Always `"msgpackblosc"`. */
   readonly name: string = "msgpackblosc";
-  #msgpack: MsgPackCodec;
+  #core: MsgPackCore;
   #maxDecompressedSize: number;
 
   /**
    * Creates the codec.
    *
    * @param options Limits; see {@linkcode MsgPackBloscCodecOptions}.
+   * @throws {RangeError} If `maxDecodedSize` is not a positive number.
    */
   constructor(options: MsgPackBloscCodecOptions = {}) {
-    this.#msgpack = new MsgPackCodec(options);
+    this.#core = new MsgPackCore(options);
     this.#maxDecompressedSize = options.maxDecompressedSize ?? 64 * 1024 * 1024;
   }
 
@@ -77,9 +70,11 @@ export class MsgPackBloscCodec implements Codec {
    * @param value The value.
    * @returns A promise of the blosc frame.
    * @throws {SerializationError} As {@linkcode MsgPackCodec.encode} does.
+   * @throws {Error} "MsgPackBlosc codec unavailable: cannot load numcodecs
+   *   …" if numcodecs cannot be imported.
    */
   async encode(value: unknown): Promise<Uint8Array> {
-    const packed = this.#msgpack.encode(value);
+    const packed = this.#core.encode(value);
     return await (await loadCompressor()).encode(packed);
   }
 
@@ -90,14 +85,29 @@ export class MsgPackBloscCodec implements Codec {
    * @returns A promise of the value.
    * @throws {SerializationError} If the frame is not a valid blosc frame,
    *   claims more than `maxDecompressedSize` bytes, or does not decode.
+   * @throws {RangeError} If the MsgPack inside would build more than
+   *   `maxDecodedSize`.
    */
   decode(data: Uint8Array): Promise<unknown> {
     // The work is synchronous; a throw in the executor rejects the promise.
-    return new Promise((resolve) =>
-      resolve(
-        this.#msgpack.decode(decompressBlosc(data, this.#maxDecompressedSize)),
-      )
+    return new Promise((resolve) => resolve(this.#decode(data)));
+  }
+
+  #decode(data: Uint8Array): unknown {
+    const budget = this.#core.maxDecodedSize;
+    if (bloscSize(data) * MSGPACK_EXPANSION <= budget) {
+      return this.#core.decode(
+        decompressBlosc(data, this.#maxDecompressedSize),
+      );
+    }
+    // Could build more than the budget: count each block as it comes.
+    let scanner: MsgPackCostScanner | undefined;
+    const out = decompressBlosc(
+      data,
+      this.#maxDecompressedSize,
+      (out, end) => (scanner ??= new MsgPackCostScanner(out, budget)).scan(end),
     );
+    return this.#core.decode(out, scanner?.cost);
   }
 
   /**
@@ -114,6 +124,6 @@ export class MsgPackBloscCodec implements Codec {
     toWire: ToWire<T>,
     fromWire: FromWire<T>,
   ): number {
-    return this.#msgpack.addSerializer(type, toWire, fromWire);
+    return this.#core.registry.add(type, toWire, fromWire);
   }
 }

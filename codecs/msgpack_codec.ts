@@ -1,9 +1,6 @@
-import { MsgPackReader } from "./_msgpack_reader.ts";
-import { MsgPackWriter } from "./_msgpack_writer.ts";
+import { MsgPackCore } from "./_msgpack_core.ts";
 import type { Codec, CodecOptions } from "./codec.ts";
-import { DEFAULT_MAX_DEPTH } from "./codec.ts";
 import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
-import { SerializerRegistry } from "./serializer_registry.ts";
 
 /**
  * MsgPack as Python aiomas packs it (`use_bin_type=True`): strings as str,
@@ -12,6 +9,16 @@ import { SerializerRegistry } from "./serializer_registry.ts";
  * not all strings. Only standard MsgPack goes on the wire (no extension
  * types); extension types and strings that are not UTF-8 received are an
  * error.
+ *
+ * Decoding is charged against {@linkcode CodecOptions.maxDecodedSize}
+ * before anything is built: every value costs 8 units (its slot), an array
+ * 56 and a map 64 in all (a `Map`, for keys that are not all strings,
+ * 192), a string 24 and a bin 256 plus their length. One byte of MsgPack
+ * builds at most 128 units (an empty bin is 2 bytes), so a frame shorter
+ * than `maxDecodedSize / 128` bytes is decoded without counting; a longer
+ * one is scanned first, header by header, and refused with a `RangeError`
+ * as soon as its count passes the budget (an `array32` declaring 64 M
+ * entries at once, at 8 units an entry).
  *
  * @example
  * ```ts
@@ -23,26 +30,32 @@ import { SerializerRegistry } from "./serializer_registry.ts";
  * assert.deepEqual(Array.from(bytes), [0x93, 0x01, 0x00, 0x81, 0x01, 0xa1, 0x61]);
  * assert.deepEqual(codec.decode(bytes), [1, 0, new Map([[1, "a"]])]);
  * ```
+ *
+ * @example A frame that builds more than its budget
+ * ```ts
+ * import { MsgPackCodec } from "@aiomas/aiomas/codecs";
+ * import assert from "node:assert/strict";
+ *
+ * // An array (56 units) of 1000 empty maps (64 units each) costs 64056.
+ * const frame = new Uint8Array(1003).fill(0x80);
+ * frame.set([0xdc, 0x03, 0xe8]);
+ * assert.equal((new MsgPackCodec({ maxDecodedSize: 64056 }).decode(frame) as unknown[]).length, 1000);
+ * assert.throws(() => new MsgPackCodec({ maxDecodedSize: 64055 }).decode(frame), RangeError);
+ * ```
  */
 export class MsgPackCodec implements Codec {
   /** Always `"msgpack"`. */
   readonly name: string = "msgpack";
-  #registry = new SerializerRegistry();
-  #maxDepth: number;
-  #writer: MsgPackWriter;
-  #writing = false;
-  #reader: MsgPackReader;
-  #reading = false;
+  #core: MsgPackCore;
 
   /**
    * Creates a MsgPack codec.
    *
    * @param options Limits; see {@linkcode CodecOptions}.
+   * @throws {RangeError} If `maxDecodedSize` is not a positive number.
    */
   constructor(options: CodecOptions = {}) {
-    this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
-    this.#writer = new MsgPackWriter(this.#registry, this.#maxDepth);
-    this.#reader = new MsgPackReader(this.#registry, this.#maxDepth);
+    this.#core = new MsgPackCore(options);
   }
 
   /**
@@ -54,16 +67,7 @@ export class MsgPackCodec implements Codec {
    *   serializer, integers beyond 64 bits and nesting beyond `maxDepth`.
    */
   encode(value: unknown): Uint8Array {
-    // A serializer may encode with this codec again: give it its own writer.
-    if (this.#writing) {
-      return new MsgPackWriter(this.#registry, this.#maxDepth).encode(value);
-    }
-    this.#writing = true;
-    try {
-      return this.#writer.encode(value);
-    } finally {
-      this.#writing = false;
-    }
+    return this.#core.encode(value);
   }
 
   /**
@@ -75,16 +79,7 @@ export class MsgPackCodec implements Codec {
    * @throws {SerializationError} Like {@linkcode MsgPackCodec.encode}.
    */
   encodeView(value: unknown): Uint8Array {
-    // A serializer may encode with this codec again: give it its own writer.
-    if (this.#writing) {
-      return new MsgPackWriter(this.#registry, this.#maxDepth).encode(value);
-    }
-    this.#writing = true;
-    try {
-      return this.#writer.encodeView(value);
-    } finally {
-      this.#writing = false;
-    }
+    return this.#core.encodeView(value);
   }
 
   /**
@@ -95,18 +90,11 @@ export class MsgPackCodec implements Codec {
    * @throws {SerializationError} If the bytes are not one complete MsgPack
    *   value of standard types, hold a string that is not UTF-8, nest too
    *   deep, or name an unknown `__type__`.
+   * @throws {RangeError} If the message would build more than
+   *   `maxDecodedSize` (checked before it is built).
    */
   decode(data: Uint8Array): unknown {
-    // A serializer may decode with this codec again: give it its own reader.
-    if (this.#reading) {
-      return new MsgPackReader(this.#registry, this.#maxDepth).read(data);
-    }
-    this.#reading = true;
-    try {
-      return this.#reader.read(data);
-    } finally {
-      this.#reading = false;
-    }
+    return this.#core.decode(data);
   }
 
   /**
@@ -123,6 +111,6 @@ export class MsgPackCodec implements Codec {
     toWire: ToWire<T>,
     fromWire: FromWire<T>,
   ): number {
-    return this.#registry.add(type, toWire, fromWire);
+    return this.#core.registry.add(type, toWire, fromWire);
   }
 }

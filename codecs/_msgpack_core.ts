@@ -1,0 +1,106 @@
+// The MsgPack codec's state, shared by MsgPackCodec and MsgPackBloscCodec:
+// the serializer table, a reused writer and reader, and the decode budget.
+import { maxDecodedSizeOption, MSGPACK_EXPANSION } from "./_budget.ts";
+import { msgpackCost } from "./_msgpack_cost.ts";
+import { MsgPackReader } from "./_msgpack_reader.ts";
+import { MsgPackWriter } from "./_msgpack_writer.ts";
+import type { CodecOptions } from "./codec.ts";
+import { DEFAULT_MAX_DEPTH } from "./codec.ts";
+import { SerializerRegistry } from "./serializer_registry.ts";
+
+/** MsgPack encoding and budgeted decoding with one serializer table. */
+export class MsgPackCore {
+  readonly registry: SerializerRegistry = new SerializerRegistry();
+  readonly maxDecodedSize: number;
+  #maxDepth: number;
+  #writer: MsgPackWriter;
+  #writing = false;
+  #reader: MsgPackReader;
+  #reading = false;
+  /**
+   * The cost charged to the messages being decoded (more than one when a
+   * serializer decodes with this codec again): a nested decode gets what
+   * is left.
+   */
+  #spent = 0;
+
+  constructor(options: CodecOptions) {
+    this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
+    this.maxDecodedSize = maxDecodedSizeOption(options.maxDecodedSize);
+    this.#writer = new MsgPackWriter(this.registry, this.#maxDepth);
+    this.#reader = new MsgPackReader(this.registry, this.#maxDepth);
+  }
+
+  encode(value: unknown): Uint8Array {
+    // A serializer may encode with this codec again: give it its own writer.
+    if (this.#writing) {
+      return new MsgPackWriter(this.registry, this.#maxDepth).encode(value);
+    }
+    this.#writing = true;
+    try {
+      return this.#writer.encode(value);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  encodeView(value: unknown): Uint8Array {
+    if (this.#writing) {
+      return new MsgPackWriter(this.registry, this.#maxDepth).encode(value);
+    }
+    this.#writing = true;
+    try {
+      return this.#writer.encodeView(value);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  /**
+   * Decodes one message within the budget. `cost`, if given, is what a
+   * cost scan of `data` found already (blosc scans while it decompresses).
+   */
+  decode(data: Uint8Array, cost?: number): unknown {
+    // A serializer may decode with this codec again: give it its own reader.
+    if (this.#reading) {
+      return this.#read(
+        new MsgPackReader(this.registry, this.#maxDepth),
+        data,
+        this.maxDecodedSize - this.#spent,
+        cost,
+      );
+    }
+    this.#reading = true;
+    try {
+      return this.#read(this.#reader, data, this.maxDecodedSize, cost);
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  #read(
+    reader: MsgPackReader,
+    data: Uint8Array,
+    budget: number,
+    cost: number | undefined,
+  ): unknown {
+    let spare = Infinity;
+    if (cost === undefined) {
+      // A frame this short cannot reach the budget: no counting.
+      cost = data.length * MSGPACK_EXPANSION;
+      if (cost > budget) {
+        cost = msgpackCost(data, budget);
+        spare = budget - cost;
+      }
+    } else {
+      spare = budget - cost;
+    }
+    const outer = this.#spent;
+    this.#spent = outer + cost;
+    try {
+      return reader.read(data, spare, budget);
+    } finally {
+      this.#spent = outer;
+    }
+  }
+}
