@@ -1,0 +1,127 @@
+import assert from "node:assert/strict";
+import { Channel } from "../../channel/channel.ts";
+import { ConnectionClosedError } from "../../errors.ts";
+import { NatsEndpoint, type NatsTransport } from "../../nats/mod.ts";
+import { NatsServer } from "./_server.ts";
+
+/** Two endpoints on one server: `server` accepts on "s", `client` opens. */
+async function pair(server: NatsServer, window?: number) {
+  const accepted = Promise.withResolvers<NatsTransport>();
+  const nats = { servers: server.url };
+  const serving = await NatsEndpoint.create({
+    nats,
+    subject: "s",
+    window,
+    onSession: (transport) => accepted.resolve(transport),
+  });
+  const client = await NatsEndpoint.create({ nats, window });
+  const mine = await client.open("s");
+  return {
+    mine,
+    theirs: await accepted.promise,
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      await serving.close();
+    },
+  };
+}
+
+/** Whether `promise` is still pending after a round trip to the server. */
+async function pendingAfterRoundTrip(
+  promise: Promise<unknown>,
+  endpoint: NatsEndpoint,
+): Promise<boolean> {
+  let settled = false;
+  promise.then(() => settled = true, () => settled = true);
+  await endpoint.connection.flush();
+  await endpoint.connection.flush();
+  return !settled;
+}
+
+Deno.test("NatsTransport: a writer waits while the peer has a window of bytes unread", async () => {
+  await using server = await NatsServer.start();
+  const window = 256 * 1024;
+  await using p = await pair(server, window);
+  const chunk = new Uint8Array(64 * 1024).fill(1);
+  // Up to the window, writes return at once.
+  for (let sent = 0; sent < window; sent += chunk.length) {
+    await p.mine.write(chunk);
+  }
+  const blocked = p.mine.write(chunk);
+  const probe = await NatsEndpoint.create({ nats: { servers: server.url } });
+  try {
+    assert.ok(await pendingAfterRoundTrip(blocked, probe));
+    // Reading on the other side opens the window.
+    const buffer = new Uint8Array(window);
+    let read = 0;
+    while (read < window) read += (await p.theirs.read(buffer))!;
+    assert.equal(await blocked, chunk.length);
+  } finally {
+    await probe.close();
+  }
+});
+
+Deno.test("NatsTransport: a forged message on a session subject fails the session, both sides", async () => {
+  await using server = await NatsServer.start();
+  await using p = await pair(server);
+  const client = new Channel(p.mine, { peer: "server" });
+  const served = new Channel(p.theirs, { peer: "client" });
+  const pending = client.send("never answered");
+  pending.catch(() => {});
+  await served.recv();
+  // Someone on the account publishes to the client's session subject: a
+  // data message out of sequence.
+  const intruder = await NatsEndpoint.create({
+    nats: { servers: server.url },
+  });
+  try {
+    intruder.connection.publish(
+      p.mine.subject,
+      new Uint8Array([0, 0, 0, 0, 9, 1]),
+    );
+    await assert.rejects(pending, (error: Error) => {
+      assert.ok(error instanceof ConnectionClosedError);
+      assert.match(error.message, /were lost/);
+      return true;
+    });
+    // The peer is told, and its channel closes too.
+    await assert.rejects(served.closed, /ended the session/);
+    await client.closed.catch(() => {});
+  } finally {
+    await intruder.close();
+  }
+});
+
+Deno.test("NatsTransport: a clean close reads to the end on the other side", async () => {
+  await using server = await NatsServer.start();
+  await using p = await pair(server);
+  await p.mine.write(new Uint8Array([1, 2, 3]));
+  p.mine.close();
+  const buffer = new Uint8Array(16);
+  assert.equal(await p.theirs.read(buffer), 3);
+  assert.deepEqual(buffer.subarray(0, 3), new Uint8Array([1, 2, 3]));
+  assert.equal(await p.theirs.read(buffer), null);
+  await assert.rejects(p.mine.write(new Uint8Array([4])), /closed/);
+});
+
+Deno.test("NatsEndpoint: invalid subjects, refused hellos", async () => {
+  await using server = await NatsServer.start();
+  const nats = { servers: server.url };
+  await assert.rejects(
+    NatsEndpoint.create({ nats, subject: "a.*" }),
+    TypeError,
+  );
+  await using noSessions = await NatsEndpoint.create({ nats, subject: "x" });
+  await using full = await NatsEndpoint.create({
+    nats,
+    subject: "full",
+    maxSessions: 0,
+    onSession: () => {},
+  });
+  await using client = await NatsEndpoint.create({ nats });
+  await assert.rejects(client.open("x"), /accepts no sessions/);
+  await assert.rejects(client.open("full"), /too many sessions \(0\)/);
+  await assert.rejects(client.open("a b"), TypeError);
+  assert.equal(noSessions.subject, "x");
+  assert.equal(full.subject, "full");
+});
