@@ -1,0 +1,299 @@
+import { Channel } from "../channel/channel.ts";
+import type { Request } from "../channel/request.ts";
+import { ConnectionClosedError, LookupError } from "../errors.ts";
+import { exposedInfo } from "../rpc/expose.ts";
+import type { Transport } from "../channel/transport.ts";
+import { RemoteMosaikProxy } from "./_remote_mosaik_proxy.ts";
+import { attachMosaik, type Simulator } from "./simulator.ts";
+import type { InputData, Meta, OutputRequest } from "./types.ts";
+
+/** Options of {@linkcode runSimulator}. */
+export interface RunSimulatorOptions {
+  /** Called with every call mosaik makes, before it runs (for debug logs). */
+  onCall?: (
+    method: string,
+    args: unknown[],
+    kwargs: Record<string, unknown>,
+  ) => void;
+}
+
+type Kwargs = Record<string, unknown>;
+type Call = (sim: Simulator, args: unknown[], kwargs: Kwargs) => unknown;
+
+/**
+ * mosaik's calls by wire name: the one place where snake_case becomes the
+ * simulator's camelCase methods and positional/keyword arguments become
+ * parameters.
+ */
+const API_CALLS: Readonly<Record<string, Call>> = {
+  init(sim, args, kwargs) {
+    const [sid, ...rest] = args;
+    if (typeof sid !== "string" || rest.length > 1) {
+      throw new TypeError("init() takes the simulator id as its one argument");
+    }
+    const { time_resolution: given, ...simParams } = kwargs;
+    const timeResolution = rest.length === 1 ? rest[0] : given ?? 1;
+    if (typeof timeResolution !== "number") {
+      throw new TypeError(
+        `init() got time_resolution ${
+          JSON.stringify(timeResolution)
+        }; it must be a number`,
+      );
+    }
+    sim.timeResolution = timeResolution;
+    return sim.init(sid, timeResolution, simParams);
+  },
+  create(sim, args, kwargs) {
+    const [num, model] = args;
+    if (!Number.isSafeInteger(num) || typeof model !== "string") {
+      throw new TypeError("create() takes (num: integer, model: string)");
+    }
+    return sim.create(num as number, model, kwargs);
+  },
+  setup_done(sim, args, kwargs) {
+    noArguments("setup_done", args, kwargs);
+    return sim.setupDone();
+  },
+  step(sim, args, kwargs) {
+    const [time, inputs, maxAdvance] = args;
+    if (
+      typeof time !== "number" || !isObject(inputs) ||
+      (maxAdvance !== undefined && typeof maxAdvance !== "number") ||
+      Object.keys(kwargs).length > 0
+    ) {
+      throw new TypeError(
+        "step() takes (time: number, inputs: object, max_advance: number)",
+      );
+    }
+    return sim.step(
+      time,
+      inputs as InputData,
+      (maxAdvance as number | undefined) ?? time,
+    );
+  },
+  get_data(sim, args, kwargs) {
+    const [outputs] = args;
+    if (!isObject(outputs) || Object.keys(kwargs).length > 0) {
+      throw new TypeError("get_data() takes (outputs: {eid: [attr, ...]})");
+    }
+    return sim.getData(outputs as OutputRequest);
+  },
+};
+
+/**
+ * Serves mosaik's calls to a simulator on a connection, one at a time,
+ * until mosaik sends `stop`: then calls `simulator.stop()`, closes the
+ * connection without replying, and resolves. `startSimulation` is this
+ * plus the command line; use this one to run a simulator on a connection
+ * of your own.
+ *
+ * Failures go out in mosaik's form `[type, message, ...traceback lines]`;
+ * mosaik's failures (replies to `simulator.mosaik` requests) come back as
+ * `RemoteError`s with mosaik's type and message.
+ *
+ * @param simulator The simulator; it gets `simulator.mosaik`.
+ * @param transport The connection to mosaik: a `Deno.Conn`, or any
+ *   {@linkcode Transport} (e.g. one end of `createMemoryPair()`).
+ * @param options See {@linkcode RunSimulatorOptions}.
+ * @returns A promise that resolves after `stop`.
+ * @throws {ConnectionClosedError} If the connection is lost before `stop`
+ *   (its `cause` says why).
+ * @throws {Error} Whatever `simulator.stop()` throws.
+ *
+ * @example
+ * ```ts
+ * import { Channel, createMemoryPair } from "@aiomas/aiomas/channel";
+ * import { runSimulator, Simulator } from "@aiomas/aiomas/mosaik";
+ * import assert from "node:assert/strict";
+ *
+ * class Nothing extends Simulator {
+ *   constructor() {
+ *     super({ models: {} });
+ *   }
+ *   create(): never {
+ *     throw new RangeError("there are no models");
+ *   }
+ *   step(time: number): number {
+ *     return time + 1;
+ *   }
+ *   getData(): Record<string, never> {
+ *     return {};
+ *   }
+ * }
+ * const [a, b] = createMemoryPair();
+ * await using mosaik = new Channel(b);
+ * const running = runSimulator(new Nothing(), a);
+ * const meta = await mosaik.send(["init", ["Nothing-0"], { time_resolution: 1 }]);
+ * assert.equal((meta as { type: string }).type, "time-based");
+ * await assert.rejects(mosaik.send(["create", [1, "X"], {}]), { remoteName: "RangeError" });
+ * assert.equal(await mosaik.send(["step", [0, {}, 10], {}]), 1);
+ * mosaik.send(["stop", [], {}]).catch(() => {}); // no reply; the simulator closes
+ * await running;
+ * ```
+ */
+export function runSimulator(
+  simulator: Simulator,
+  transport: Transport,
+  options: RunSimulatorOptions = {},
+): Promise<void> {
+  const channel = new Channel(transport, { errorFormat: "mosaik" });
+  return serveSimulator(simulator, channel, options);
+}
+
+/**
+ * {@linkcode runSimulator} on a channel made with `errorFormat: "mosaik"`
+ * (`startSimulation` opens its connections as channels).
+ */
+export async function serveSimulator(
+  simulator: Simulator,
+  channel: Channel,
+  options: RunSimulatorOptions = {},
+): Promise<void> {
+  attachMosaik(simulator, new RemoteMosaikProxy(channel));
+  let meta: Meta = simulator.meta;
+  for (;;) {
+    let request: Request;
+    try {
+      request = await channel.recv();
+    } catch (error) {
+      await channel.close({ timeout: 0 });
+      throw new ConnectionClosedError(
+        `The connection to mosaik (${channel.peer}) was lost before stop: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+    let result: unknown;
+    try {
+      const [name, args, kwargs] = checkCall(request.content);
+      options.onCall?.(name, args, kwargs);
+      if (name === "stop") {
+        // No reply: mosaik only waits for the connection to close.
+        try {
+          await simulator.stop();
+        } finally {
+          await channel.close({ timeout: 0 });
+        }
+        return;
+      }
+      result = await call(simulator, meta, name, args, kwargs);
+      if (name === "init") meta = checkMeta(simulator, result);
+    } catch (error) {
+      await request.fail(error).catch(() => {});
+      continue;
+    }
+    try {
+      await request.reply(result ?? null);
+    } catch (error) {
+      // A result the codec cannot encode goes back as the failure it is.
+      await request.fail(error).catch(() => {});
+    }
+  }
+}
+
+function call(
+  simulator: Simulator,
+  meta: Meta,
+  name: string,
+  args: unknown[],
+  kwargs: Kwargs,
+): unknown {
+  const apiCall = Object.hasOwn(API_CALLS, name) ? API_CALLS[name] : undefined;
+  if (apiCall !== undefined) return apiCall(simulator, args, kwargs);
+  if (!(meta.extra_methods ?? []).includes(name)) {
+    throw new LookupError(
+      `${simulator.constructor.name} has no method "${name}" (not an API call and not in meta.extra_methods)`,
+    );
+  }
+  const fn = (simulator as unknown as Record<string, unknown>)[name];
+  if (typeof fn !== "function") {
+    throw new LookupError(
+      `${simulator.constructor.name} has no method "${name}" though meta.extra_methods lists it`,
+    );
+  }
+  return fn.apply(simulator, bindArguments(name, fn, args, kwargs));
+}
+
+/** Binds keyword arguments by the names given to `@expose({ params })`. */
+function bindArguments(
+  name: string,
+  fn: unknown,
+  args: unknown[],
+  kwargs: Kwargs,
+): unknown[] {
+  const keys = Object.keys(kwargs);
+  if (keys.length === 0) return args;
+  const params = exposedInfo(fn)?.params;
+  if (params === undefined) {
+    throw new TypeError(
+      `${name}() got keyword arguments (${
+        keys.join(", ")
+      }) but declares no params for them (mark it @expose({ params: [...] }))`,
+    );
+  }
+  const bound = args.slice();
+  for (const key of keys) {
+    const index = params.indexOf(key);
+    if (index < 0) {
+      throw new TypeError(
+        `${name}() got an unexpected keyword argument '${key}'`,
+      );
+    }
+    if (index < args.length) {
+      throw new TypeError(
+        `${name}() got multiple values for argument '${key}'`,
+      );
+    }
+    bound[index] = kwargs[key];
+  }
+  // Unfilled positions are undefined, so JavaScript defaults apply.
+  return Array.from(bound);
+}
+
+/** What `init` returned must be meta data whose extra methods exist. */
+function checkMeta(simulator: Simulator, meta: unknown): Meta {
+  if (!isObject(meta)) {
+    throw new TypeError(
+      `${simulator.constructor.name}.init() must return the meta data, not ${
+        JSON.stringify(meta)
+      }`,
+    );
+  }
+  const names = (meta as Partial<Meta>).extra_methods ?? [];
+  if (!Array.isArray(names)) {
+    throw new TypeError("meta.extra_methods must be a list of method names");
+  }
+  for (const name of names) {
+    const fn = (simulator as unknown as Record<string, unknown>)[name];
+    if (typeof fn !== "function") {
+      throw new TypeError(
+        `meta.extra_methods lists "${name}", but ${simulator.constructor.name} has no such method`,
+      );
+    }
+  }
+  return meta as unknown as Meta;
+}
+
+function checkCall(content: unknown): [string, unknown[], Kwargs] {
+  if (
+    Array.isArray(content) && content.length === 3 &&
+    typeof content[0] === "string" && Array.isArray(content[1]) &&
+    isObject(content[2])
+  ) {
+    return content as [string, unknown[], Kwargs];
+  }
+  throw new TypeError(
+    "A mosaik request must be [method: string, args: array, kwargs: object]",
+  );
+}
+
+function noArguments(name: string, args: unknown[], kwargs: Kwargs): void {
+  if (args.length > 0 || Object.keys(kwargs).length > 0) {
+    throw new TypeError(`${name}() takes no arguments`);
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
