@@ -6,15 +6,9 @@ import type {
   Subscription,
 } from "npm:@nats-io/transport-node@3.4.0";
 
-export type { ConnectionOptions, Msg, NatsConnection, Status, Subscription };
+import type { NatsOption } from "./nats_client.ts";
 
-/**
- * The NATS connection to use: one the caller opened (and closes), or the
- * options of nats.js `connect` (servers, user/pass, token, tls, reconnect
- * settings…), for a connection that is opened and closed with the object
- * that uses it.
- */
-export type NatsOption = NatsConnection | ConnectionOptions;
+export type { ConnectionOptions, Msg, NatsConnection, Status, Subscription };
 
 /** A connection in use, and whether it is ours to close. */
 export interface NatsHandle {
@@ -27,9 +21,11 @@ export interface NatsHandle {
  * which is loaded here, on first use, and never by the rest of the library.
  */
 export async function useNats(nats: NatsOption): Promise<NatsHandle> {
-  if (isConnection(nats)) return { nc: nats, owned: false };
+  if (isConnection(nats)) {
+    return { nc: nats as unknown as NatsConnection, owned: false };
+  }
   const { connect } = await loadNatsClient();
-  return { nc: await connect(nats), owned: true };
+  return { nc: await connect(nats as ConnectionOptions), owned: true };
 }
 
 /**
@@ -45,7 +41,7 @@ function loadNatsClient(): Promise<
 
 const NATS_CLIENT: string = "npm:@nats-io/transport-node@3.4.0";
 
-function isConnection(nats: NatsOption): nats is NatsConnection {
+function isConnection(nats: NatsOption): boolean {
   const candidate = nats as Partial<NatsConnection>;
   return typeof candidate.publish === "function" &&
     typeof candidate.subscribe === "function";

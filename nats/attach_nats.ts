@@ -1,4 +1,4 @@
-import type { NatsOption, Status } from "./_nats.ts";
+import type { NatsOption, NatsStatus } from "./nats_client.ts";
 import { NatsEndpoint } from "./nats_endpoint.ts";
 import type { NatsSessionOptions, NatsTransport } from "./nats_transport.ts";
 
@@ -109,7 +109,7 @@ export class NatsAttachment implements AsyncDisposable {
    *
    * @returns An async iterable of events, ending when the connection closes.
    */
-  status(): AsyncIterable<Status> {
+  status(): AsyncIterable<NatsStatus> {
     return this.endpoint.status();
   }
 
@@ -119,7 +119,7 @@ export class NatsAttachment implements AsyncDisposable {
    * @param listener Called with each event.
    * @returns A function that stops the calls.
    */
-  onStatus(listener: (status: Status) => void): () => void {
+  onStatus(listener: (status: NatsStatus) => void): () => void {
     return this.endpoint.onStatus(listener);
   }
 

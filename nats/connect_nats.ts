@@ -10,7 +10,7 @@ import { createRemote } from "../rpc/_proxy.ts";
 import type { Remote } from "../rpc/remote.ts";
 import { RpcClient, type RpcClientOptions } from "../rpc/rpc_client.ts";
 import { sessionCodec } from "./_codec.ts";
-import type { NatsOption } from "./_nats.ts";
+import type { NatsOption } from "./nats_client.ts";
 import { NatsEndpoint } from "./nats_endpoint.ts";
 import type { NatsSessionOptions } from "./nats_transport.ts";
 

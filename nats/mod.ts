@@ -25,11 +25,12 @@
  * @module
  */
 export type {
-  ConnectionOptions as NatsConnectOptions,
-  NatsConnection,
+  NatsClient,
+  NatsConnectOptions,
   NatsOption,
-  Status as NatsStatus,
-} from "./_nats.ts";
+  NatsStatus,
+  NatsTlsOptions,
+} from "./nats_client.ts";
 export {
   attachNats,
   DEFAULT_NATS_PREFIX,

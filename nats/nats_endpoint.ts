@@ -5,13 +5,11 @@ import {
   isPlainSubject,
   isTimeout,
   type Msg,
-  type NatsConnection,
-  type NatsOption,
   newInbox,
-  type Status,
   type Subscription,
   useNats,
 } from "./_nats.ts";
+import type { NatsClient, NatsOption, NatsStatus } from "./nats_client.ts";
 import { type NatsSessionOptions, NatsTransport } from "./nats_transport.ts";
 
 /** The largest hello we read; a real one is a few hundred bytes. */
@@ -148,8 +146,8 @@ export class NatsEndpoint implements AsyncDisposable {
   }
 
   /** The NATS connection. */
-  get connection(): NatsConnection {
-    return this.#link.nc;
+  get connection(): NatsClient {
+    return this.#link.nc as unknown as NatsClient;
   }
 
   /**
@@ -159,8 +157,8 @@ export class NatsEndpoint implements AsyncDisposable {
    *
    * @returns An async iterable of events.
    */
-  status(): AsyncIterable<Status> {
-    return this.#link.nc.status();
+  status(): AsyncIterable<NatsStatus> {
+    return this.#link.nc.status() as AsyncIterable<NatsStatus>;
   }
 
   /**
@@ -169,7 +167,7 @@ export class NatsEndpoint implements AsyncDisposable {
    * @param listener Called with each event.
    * @returns A function that stops the calls.
    */
-  onStatus(listener: (status: Status) => void): () => void {
+  onStatus(listener: (status: NatsStatus) => void): () => void {
     return this.#link.onStatus(listener);
   }
 

@@ -3,7 +3,7 @@ import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { RpcClient, type RpcClientOptions } from "../rpc/rpc_client.ts";
 import { sessionCodec } from "./_codec.ts";
-import type { NatsOption } from "./_nats.ts";
+import type { NatsOption } from "./nats_client.ts";
 import { NatsEndpoint } from "./nats_endpoint.ts";
 import type { NatsSessionOptions } from "./nats_transport.ts";
 
