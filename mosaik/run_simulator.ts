@@ -164,19 +164,21 @@ export async function serveSimulator(
         { cause: error },
       );
     }
+    const content = request.content;
+    if (Array.isArray(content) && content[0] === "stop") {
+      options.onCall?.("stop", [], {});
+      // No reply: mosaik only waits for the connection to close.
+      try {
+        await simulator.stop();
+      } finally {
+        await channel.close({ timeout: 0 });
+      }
+      return;
+    }
     let result: unknown;
     try {
-      const [name, args, kwargs] = checkCall(request.content);
+      const [name, args, kwargs] = checkCall(content);
       options.onCall?.(name, args, kwargs);
-      if (name === "stop") {
-        // No reply: mosaik only waits for the connection to close.
-        try {
-          await simulator.stop();
-        } finally {
-          await channel.close({ timeout: 0 });
-        }
-        return;
-      }
       result = await call(simulator, meta, name, args, kwargs);
       if (name === "init") meta = checkMeta(simulator, result);
     } catch (error) {

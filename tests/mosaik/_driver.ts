@@ -47,7 +47,7 @@ export async function loadCapture(): Promise<Record<Section, CapturedFrame[]>> {
 }
 
 /** Reads length-prefixed frames from a connection. */
-class FrameReader {
+export class FrameReader {
   #conn: Deno.Conn;
   #buffer = new Uint8Array(0);
 
@@ -168,7 +168,11 @@ export function checkFrame(
   assert.deepStrictEqual(got, expected, message);
 }
 
-async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+/** Writes all of `bytes`. */
+export async function writeAll(
+  conn: Deno.Conn,
+  bytes: Uint8Array,
+): Promise<void> {
   for (let at = 0; at < bytes.length;) {
     at += await conn.write(bytes.subarray(at));
   }
