@@ -159,11 +159,12 @@ function blosclz(
         ref = op - ofs - MAX_DISTANCE - 1;
       }
       if (op + len > opEnd || ref < opStart) return -1;
-      if (op - ref >= len) {
-        output.copyWithin(op, ref, ref + len);
-      } else {
-        // Overlapping: byte by byte repeats the pattern.
-        for (let i = 0; i < len; i++) output[op + i] = output[ref + i];
+      // Overlapping (ref + len > op) repeats the pattern output[ref, op):
+      // copy it in doubling pieces, each a whole number of periods.
+      for (let done = 0; done < len;) {
+        const n = Math.min(op + done - ref, len - done);
+        output.copyWithin(op + done, ref, ref + n);
+        done += n;
       }
       op += len;
     } else {

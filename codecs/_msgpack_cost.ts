@@ -123,6 +123,8 @@ export class MsgPackCostScanner {
         tally.values += entries;
         this.#cost += (kind === MAP ? OBJECT : ARRAY) - SLOT + SLOT * entries;
       }
+      this.#pos = pos;
+      this.#check();
       if (this.#cost > this.#budget) {
         throw overBudget(
           "MsgPack",
@@ -133,8 +135,6 @@ export class MsgPackCostScanner {
           tally,
         );
       }
-      this.#pos = pos;
-      this.#check();
     }
     this.#pos = pos;
   }

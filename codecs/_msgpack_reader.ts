@@ -260,6 +260,8 @@ export class MsgPackReader {
 
   #map(size: number, depth: number): unknown {
     this.#enter(depth, 2 * size);
+    // Empty maps are common (no keyword arguments).
+    if (size === 0) return {};
     // Read every entry first: whether this is an object or a Map depends
     // on all the keys, and a Map must keep the wire order.
     const entries = new Array<unknown>(2 * size);

@@ -20,7 +20,7 @@
  * @module
  */
 export type { Codec, CodecClass, CodecOptions } from "./codec.ts";
-export { DEFAULT_MAX_DEPTH } from "./codec.ts";
+export { DEFAULT_MAX_DECODED_SIZE, DEFAULT_MAX_DEPTH } from "./codec.ts";
 export { Float64 } from "./float64.ts";
 export { JsonCodec } from "./json_codec.ts";
 export { MsgPackCodec } from "./msgpack_codec.ts";

@@ -95,9 +95,16 @@ export class MsgPackBloscCodec implements Codec {
 
   #decode(data: Uint8Array): unknown {
     const budget = this.#core.maxDecodedSize;
-    if (bloscSize(data) * MSGPACK_EXPANSION <= budget) {
+    const nbytes = bloscSize(data);
+    if (nbytes * MSGPACK_EXPANSION <= budget) {
       return this.#core.decode(
         decompressBlosc(data, this.#maxDecompressedSize),
+      );
+    }
+    // (A claim beyond maxDecompressedSize is refused as such below.)
+    if (nbytes > budget && nbytes <= this.#maxDecompressedSize) {
+      throw new RangeError(
+        `Cannot decode MsgPackBlosc: the frame decompresses to ${nbytes} bytes, more than maxDecodedSize (${budget} units)`,
       );
     }
     // Could build more than the budget: count each block as it comes.
