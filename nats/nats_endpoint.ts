@@ -129,14 +129,25 @@ export class NatsEndpoint implements AsyncDisposable {
     try {
       if (subject !== undefined) {
         if (options.exclusive) await endpoint.#checkClaim(subject);
+        let refused: Error | null = null;
         endpoint.#sub = link.nc.subscribe(subject, {
           queue: options.queue,
           callback: (error, msg) => {
             if (error === null) endpoint.#hello(msg);
+            else refused ??= error;
           },
         });
-        // The subscription is in place at the server before create returns.
+        // The subscription is in place at the server before create
+        // returns; a refusal (permissions) comes before the flush's answer.
         await link.nc.flush();
+        if (refused !== null) {
+          throw new Error(
+            `Cannot accept sessions on "${subject}": ${
+              (refused as Error).message
+            }`,
+            { cause: refused },
+          );
+        }
       }
     } catch (error) {
       await endpoint.close();
