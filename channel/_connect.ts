@@ -1,11 +1,11 @@
-// The only place of the channel layer that touches Deno's sockets.
+// The only place of the channel layer that opens connections.
+import { isIP } from "node:net";
+import { Duplex } from "node:stream";
+import nodeTls from "node:tls";
+import { formatAddress, type ParsedAddress } from "./address.ts";
 import type { Transport } from "./transport.ts";
 
-/** Where to connect or listen: `{hostname, port}`, `["host", port]`, or a Unix socket path. */
-export type Address =
-  | { hostname?: string; port: number }
-  | readonly [string, number]
-  | string;
+export type { Address, ParsedAddress } from "./address.ts";
 
 /** TLS settings for connecting: trust and, optionally, a client certificate. */
 export interface ConnectTlsOptions {
@@ -26,56 +26,295 @@ export interface ListenTlsOptions {
   /**
    * PEM CA certificates for mutual TLS: when given, every client must
    * present a certificate signed by one of them, or it gets nothing but a
-   * closed connection. (Deno's own `listenTls` cannot verify client
-   * certificates, so such servers run on `node:tls`.)
+   * closed connection.
    */
   clientCaCerts?: string[];
 }
 
-/** A normalized address. */
-export type ParsedAddress =
-  | { transport: "tcp"; hostname: string; port: number }
-  | { transport: "unix"; path: string };
-
-/**
- * Normalizes an address.
- *
- * @throws {TypeError} If it is none of the accepted forms.
- */
-export function parseAddress(addr: Address): ParsedAddress {
-  if (typeof addr === "string") {
-    if (addr === "") {
-      throw new TypeError("Invalid address: the Unix socket path is empty");
-    }
-    return { transport: "unix", path: addr };
-  }
-  const [hostname, port] = Array.isArray(addr) ? addr : [
-    (addr as { hostname?: string }).hostname ?? "127.0.0.1",
-    (addr as { port: number }).port,
-  ];
-  if (
-    typeof hostname !== "string" || !Number.isInteger(port) || port < 0 ||
-    port > 65535
-  ) {
-    throw new TypeError(
-      `Invalid address ${
-        JSON.stringify(addr)
-      }: expected {hostname, port}, [host, port] or a path`,
-    );
-  }
-  return { transport: "tcp", hostname, port };
+/** How to connect; documented on `OpenConnectionOptions`. */
+export interface ConnectOptions {
+  tls?: ConnectTlsOptions;
+  timeout?: number;
+  retry?: boolean;
+  signal?: AbortSignal;
 }
 
-/** Formats an address as `host:port` (`[v6]:port`) or the socket path. */
-export function formatAddress(addr: Deno.Addr | ParsedAddress): string {
-  if (addr.transport === "unix" || addr.transport === "unixpacket") {
-    return addr.path;
+// setTimeout fires at once for delays beyond 2^31 - 1 ms: no deadline then.
+const MAX_DELAY = 2 ** 31 - 1;
+
+const RETRYABLE = [
+  Deno.errors.ConnectionRefused,
+  Deno.errors.NotFound,
+  Deno.errors.ConnectionReset,
+];
+
+/**
+ * Opens one connection: retries refused attempts if asked, and gives up
+ * when `signal` aborts or `timeout` ms have passed, in whatever stage
+ * (TCP connect, TLS handshake, waiting to retry).
+ *
+ * @throws The abort reason, a `TimeoutError` naming the address, or the
+ *   connection error with the address in its message.
+ */
+export async function connect(
+  addr: ParsedAddress,
+  options: ConnectOptions,
+): Promise<Transport> {
+  const where = formatAddress(addr);
+  const { timeout, signal } = options;
+  checkMilliseconds("timeout", timeout);
+  if (options.tls !== undefined && addr.transport !== "tcp") {
+    throw new TypeError(`TLS needs a TCP address, not ${where}`);
   }
+  signal?.throwIfAborted();
+  const controller = new AbortController();
+  let lastError: unknown;
+  const expire = () =>
+    controller.abort(
+      new DOMException(
+        `connecting to ${where} timed out after ${timeout} ms${
+          lastError === undefined ? "" : ` (last attempt: ${lastError})`
+        }`,
+        "TimeoutError",
+      ),
+    );
+  const onAbort = () => controller.abort(signal!.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  if (timeout === 0) expire();
+  else if (timeout !== undefined && timeout <= MAX_DELAY) {
+    timer = setTimeout(expire, timeout);
+  }
+  try {
+    let wait = 500;
+    for (;;) {
+      try {
+        return await dial(addr, where, options.tls, controller.signal);
+      } catch (error) {
+        controller.signal.throwIfAborted();
+        const retryable = RETRYABLE.some((type) => error instanceof type);
+        if (!options.retry || !retryable) throw error;
+        lastError = error;
+        await delay(wait, controller.signal);
+        wait = Math.min(wait * 1.5, 30_000);
+      }
+    }
+  } catch (error) {
+    controller.signal.throwIfAborted();
+    throw withAddress(error, where);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+/**
+ * Throws a `RangeError` unless `value` is undefined or a number of
+ * milliseconds (0 or more, `Infinity` for none).
+ */
+export function checkMilliseconds(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !(value >= 0)) {
+    throw new RangeError(
+      `Invalid ${name} ${String(value)}: expected milliseconds, 0 or more`,
+    );
+  }
+}
+
+async function dial(
+  addr: ParsedAddress,
+  where: string,
+  tls: ConnectTlsOptions | undefined,
+  signal: AbortSignal,
+): Promise<Transport> {
+  if (addr.transport === "unix") {
+    const conn = await untilAborted(
+      Deno.connect({ transport: "unix", path: addr.path }),
+      signal,
+    );
+    return connTransport(conn);
+  }
+  if (tls !== undefined) return await connectTls(addr, where, tls, signal);
+  const { hostname, port } = addr;
+  const conn = await Deno.connect({ hostname, port, signal });
+  conn.setNoDelay(true);
+  return connTransport(conn);
+}
+
+/**
+ * Connects and completes the TLS handshake now (as asyncio does, so that
+ * an untrusted certificate fails here, not at the first read). node:tls,
+ * not Deno's TLS: closing a Deno TLS connection whose handshake the peer
+ * never answers leaves its socket open until the peer acts, while
+ * destroying a node socket closes it at once.
+ */
+function connectTls(
+  addr: { hostname: string; port: number },
+  where: string,
+  options: ConnectTlsOptions,
+  signal: AbortSignal,
+): Promise<Transport> {
+  const { promise, resolve, reject } = Promise.withResolvers<Transport>();
+  signal.throwIfAborted();
+  const socket = nodeTls.connect({
+    host: addr.hostname,
+    port: addr.port,
+    // The server certificate is verified against `hostname`; SNI is for
+    // names only.
+    servername: isIP(addr.hostname) === 0 ? addr.hostname : undefined,
+    ca: options.caCerts,
+    cert: options.cert,
+    key: options.key,
+  });
+  const onAbort = () => {
+    socket.destroy();
+    reject(signal.reason);
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  const onError = (error: Error) => {
+    signal.removeEventListener("abort", onAbort);
+    socket.destroy();
+    reject(fromNodeError(error, where, "TLS handshake"));
+  };
+  socket.once("error", onError);
+  socket.once("secureConnect", () => {
+    signal.removeEventListener("abort", onAbort);
+    socket.off("error", onError);
+    socket.setNoDelay(true);
+    resolve(socketTransport(socket));
+  });
+  return promise;
+}
+
+/** Wraps a connected node socket as a transport. */
+export function socketTransport(
+  socket: Duplex & { destroy(): void },
+): Transport {
+  // The web streams report errors; this keeps one from being unhandled.
+  socket.on("error", () => {});
+  const { readable, writable } = Duplex.toWeb(socket);
+  return {
+    readable: readable as ReadableStream<Uint8Array>,
+    writable: writable as WritableStream<Uint8Array>,
+    close: () => socket.destroy(),
+  };
+}
+
+type ErrorClass = new (message: string, options?: ErrorOptions) => Error;
+
+// The system errors of node sockets, as Deno's own sockets would throw them.
+const SYSTEM_ERRORS: Record<string, [ErrorClass, string]> = {
+  ECONNREFUSED: [Deno.errors.ConnectionRefused, "Connection refused"],
+  ECONNRESET: [Deno.errors.ConnectionReset, "Connection reset by peer"],
+  ECONNABORTED: [Deno.errors.ConnectionAborted, "Connection aborted"],
+  EPIPE: [Deno.errors.BrokenPipe, "Broken pipe"],
+  ETIMEDOUT: [Deno.errors.TimedOut, "Connection timed out"],
+  EADDRINUSE: [Deno.errors.AddrInUse, "Address already in use"],
+  EADDRNOTAVAIL: [Deno.errors.AddrNotAvailable, "Address not available"],
+  EACCES: [Deno.errors.PermissionDenied, "Permission denied"],
+};
+
+/**
+ * A node socket error as the Deno error class its sockets would throw,
+ * naming the address: `Connection refused: 127.0.0.1:5555 (os error 111)`.
+ * Other errors (certificates, alerts) become `InvalidData` for `what`, as
+ * Deno reports TLS failures.
+ */
+export function fromNodeError(
+  error: unknown,
+  where: string,
+  what: string,
+): unknown {
+  const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
+  const known = typeof code === "string" ? SYSTEM_ERRORS[code] : undefined;
+  if (known !== undefined) {
+    const [type, text] = known;
+    const os = typeof errno === "number"
+      ? ` (os error ${Math.abs(errno)})`
+      : "";
+    return Object.assign(new type(`${text}: ${where}${os}`, { cause: error }), {
+      code,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  const copy = new Deno.errors.InvalidData(
+    `${what} with ${where} failed: ${message}`,
+    { cause: error },
+  );
+  return code === undefined ? copy : Object.assign(copy, { code });
+}
+
+/** Like `promise`, but rejects with the reason when `signal` aborts; a connection made after that is closed. */
+function untilAborted<T extends Deno.Conn>(
+  promise: Promise<T>,
+  signal: AbortSignal,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      promise.then(closeQuietly, () => {});
+      reject(signal.reason);
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() =>
+      signal.removeEventListener("abort", onAbort)
+    );
+  });
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Puts the address into a Deno error's message, keeping its class and
+ * code: `Connection refused: 127.0.0.1:5555 (os error 111)`. Permission
+ * errors name the address already.
+ */
+export function withAddress(error: unknown, where: string): unknown {
+  if (
+    !(error instanceof Error) || error instanceof Deno.errors.NotCapable ||
+    error.message.includes(where)
+  ) return error;
+  const type = error.constructor as ErrorClass;
+  if (!(Object.values(Deno.errors) as unknown[]).includes(type)) return error;
+  const [, text, os = ""] = /^(.*?)( \(os error \d+\))?$/s.exec(
+    error.message,
+  )!;
+  const copy = new type(`${text}: ${where}${os}`, { cause: error });
+  const code = (error as { code?: unknown }).code;
+  return code === undefined ? copy : Object.assign(copy, { code });
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
+  }
+}
+
+/** Names a peer: `host:port`, `[v6]:port` or `unix:/path`. */
+export function formatPeer(addr: Deno.Addr): string {
   if (addr.transport === "tcp" || addr.transport === "udp") {
-    const host = addr.hostname.includes(":")
-      ? `[${addr.hostname}]`
-      : addr.hostname;
-    return `${host}:${addr.port}`;
+    return formatAddress({
+      transport: "tcp",
+      hostname: addr.hostname,
+      port: addr.port,
+    });
+  }
+  if (addr.transport === "unix" || addr.transport === "unixpacket") {
+    return formatAddress({ transport: "unix", path: addr.path });
   }
   return String(addr.transport);
 }
@@ -91,51 +330,8 @@ export function connTransport(conn: Deno.Conn): Transport {
     },
     read: conn.read.bind(conn),
     write: conn.write.bind(conn),
-    close: () => {
-      try {
-        conn.close();
-      } catch {
-        // Closed already.
-      }
-    },
+    close: () => closeQuietly(conn),
   };
-}
-
-/** Opens one connection. */
-export async function dial(
-  addr: ParsedAddress,
-  tls: ConnectTlsOptions | undefined,
-  signal: AbortSignal | undefined,
-): Promise<Deno.Conn> {
-  if (addr.transport === "unix") {
-    return await Deno.connect({ transport: "unix", path: addr.path });
-  }
-  if (tls !== undefined) {
-    // The server certificate is verified against `hostname`.
-    const conn = await Deno.connectTls({
-      hostname: addr.hostname,
-      port: addr.port,
-      caCerts: tls.caCerts,
-      cert: tls.cert,
-      key: tls.key,
-    });
-    // Deno handshakes lazily; like asyncio, fail here on an untrusted
-    // certificate instead of at the channel's first read.
-    try {
-      await conn.handshake();
-    } catch (error) {
-      conn.close();
-      throw error;
-    }
-    return conn;
-  }
-  const conn = await Deno.connect({
-    hostname: addr.hostname,
-    port: addr.port,
-    signal,
-  });
-  conn.setNoDelay(true);
-  return conn;
 }
 
 /** Removes a Unix socket file after its listener closed. */

@@ -1,9 +1,16 @@
-// Accepting connections: Deno listeners, and node:tls for mutual TLS.
-import { Duplex } from "node:stream";
+// Accepting connections: Deno listeners, and node:tls for TLS.
+import type { Socket } from "node:net";
 import tls from "node:tls";
-import type { ListenTlsOptions, ParsedAddress } from "./_connect.ts";
-import { connTransport, formatAddress } from "./_connect.ts";
+import {
+  connTransport,
+  formatPeer,
+  fromNodeError,
+  type ListenTlsOptions,
+  socketTransport,
+  withAddress,
+} from "./_connect.ts";
 import { Queue } from "./_queue.ts";
+import { formatAddress, type ParsedAddress } from "./address.ts";
 import type { Transport } from "./transport.ts";
 
 /** An accepted connection. */
@@ -15,7 +22,7 @@ export interface Accepted {
 
 /** Accepts connections until closed; `accept` then rejects with {@linkcode ListenerClosed}. */
 export interface Acceptor {
-  readonly addr: { hostname: string; port: number } | string;
+  readonly addr: { hostname: string; port: number } | { path: string };
   accept(): Promise<Accepted>;
   close(): void;
 }
@@ -28,54 +35,83 @@ export class ListenerClosed extends Error {
   }
 }
 
-/** Starts listening. */
+/** How to listen. */
+export interface ListenOptions {
+  /** Milliseconds a TLS client has to finish its handshake (`Infinity`: no limit). */
+  handshakeTimeout: number;
+}
+
+// setTimeout fires at once for delays beyond 2^31 - 1 ms.
+const MAX_DELAY = 2 ** 31 - 1;
+
+/**
+ * Starts listening.
+ *
+ * @throws {TypeError} For TLS on a Unix socket.
+ * @throws The listen error (e.g. `AddrInUse`) with the address in its message.
+ */
 export async function listen(
   addr: ParsedAddress,
   tlsOptions: ListenTlsOptions | undefined,
+  options: ListenOptions,
 ): Promise<Acceptor> {
-  if (addr.transport === "unix") {
-    // Like asyncio, replace a stale socket file left by an earlier server.
-    try {
-      if ((await Deno.lstat(addr.path)).isSocket) await Deno.remove(addr.path);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
+  const where = formatAddress(addr);
+  if (tlsOptions !== undefined && addr.transport !== "tcp") {
+    throw new TypeError(`TLS needs a TCP address, not ${where}`);
+  }
+  try {
+    if (addr.transport === "unix") {
+      // Like asyncio, replace a stale socket file left by an earlier server.
+      try {
+        if ((await Deno.lstat(addr.path)).isSocket) {
+          await Deno.remove(addr.path);
+        }
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+      return new DenoAcceptor(
+        Deno.listen({ transport: "unix", path: addr.path }),
+      );
     }
-    return new DenoAcceptor(
-      Deno.listen({ transport: "unix", path: addr.path }),
-    );
+    if (tlsOptions !== undefined) {
+      return await TlsAcceptor.listen(addr, where, tlsOptions, options);
+    }
+    const { hostname, port } = addr;
+    return new DenoAcceptor(Deno.listen({ hostname, port }));
+  } catch (error) {
+    throw withAddress(error, where);
   }
-  if (tlsOptions?.clientCaCerts !== undefined) {
-    return await NodeTlsAcceptor.listen(addr, tlsOptions);
-  }
-  if (tlsOptions !== undefined) {
-    return new DenoAcceptor(
-      Deno.listenTls({
-        hostname: addr.hostname,
-        port: addr.port,
-        cert: tlsOptions.cert,
-        key: tlsOptions.key,
-      }),
-    );
-  }
-  return new DenoAcceptor(
-    Deno.listen({ hostname: addr.hostname, port: addr.port }),
-  );
 }
 
+function boundAddr(
+  listener: Deno.Listener,
+): { hostname: string; port: number } | { path: string } {
+  const local = listener.addr;
+  return local.transport === "unix" || local.transport === "unixpacket"
+    ? { path: local.path }
+    : {
+      hostname: (local as Deno.NetAddr).hostname,
+      port: (local as Deno.NetAddr).port,
+    };
+}
+
+function closeQuietly(closer: { close(): void }): void {
+  try {
+    closer.close();
+  } catch {
+    // Closed already.
+  }
+}
+
+/** A plain TCP or Unix listener. */
 class DenoAcceptor implements Acceptor {
-  readonly addr: { hostname: string; port: number } | string;
+  readonly addr: { hostname: string; port: number } | { path: string };
   #listener: Deno.Listener;
   #closed = false;
 
   constructor(listener: Deno.Listener) {
     this.#listener = listener;
-    const local = listener.addr;
-    this.addr = local.transport === "unix" || local.transport === "unixpacket"
-      ? local.path
-      : {
-        hostname: (local as Deno.NetAddr).hostname,
-        port: (local as Deno.NetAddr).port,
-      };
+    this.addr = boundAddr(listener);
   }
 
   async accept(): Promise<Accepted> {
@@ -86,28 +122,33 @@ class DenoAcceptor implements Acceptor {
       if (this.#closed) throw new ListenerClosed();
       throw error;
     }
-    // TLS connections report "tcp" too but have no setNoDelay.
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
     // A Unix client has no address of its own: name it by the socket.
-    const peer = typeof this.addr === "string"
-      ? `${this.addr} (client)`
-      : formatAddress(conn.remoteAddr);
+    const peer = "path" in this.addr
+      ? `${formatAddress({ transport: "unix", path: this.addr.path })} (client)`
+      : formatPeer(conn.remoteAddr);
     return { transport: connTransport(conn), peer };
   }
 
   close(): void {
     this.#closed = true;
-    try {
-      this.#listener.close();
-    } catch {
-      // Closed already.
-    }
+    closeQuietly(this.#listener);
   }
 }
 
-class NodeTlsAcceptor implements Acceptor {
+/**
+ * A node:tls server. It hands out a connection only once its handshake is
+ * done, and destroys one whose handshake takes longer than the handshake
+ * timeout; handshakes run side by side, so a client that never finishes
+ * its own delays nobody. (Closing a Deno TLS connection in mid-handshake
+ * would leave its socket open until the peer acts; destroying a node
+ * socket closes it.)
+ */
+class TlsAcceptor implements Acceptor {
   readonly addr: { hostname: string; port: number };
   #server: tls.Server;
+  // Accepted TCP sockets whose TLS handshake has not finished.
+  #handshaking = new Set<Socket>();
   #ready = new Queue<tls.TLSSocket>();
   #waiters = new Queue<PromiseWithResolvers<Accepted>>();
   #closed = false;
@@ -118,40 +159,71 @@ class NodeTlsAcceptor implements Acceptor {
   ) {
     this.#server = server;
     this.addr = addr;
+    server.on("connection", (socket: Socket) => {
+      this.#handshaking.add(socket);
+      socket.once("close", () => this.#handshaking.delete(socket));
+    });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
-      socket.setNoDelay(true);
+      this.#handshook(socket);
       const waiter = this.#waiters.shift();
       if (waiter !== undefined) waiter.resolve(accepted(socket));
       else this.#ready.push(socket);
     });
-    // A client without a valid certificate is refused by the handshake; the
-    // error belongs to that connection only.
-    server.on("tlsClientError", () => {});
+    // A client without a valid certificate, or too slow a handshake, costs
+    // only its own connection.
+    server.on(
+      "tlsClientError",
+      (_error: Error, socket: tls.TLSSocket) => socket.destroy(),
+    );
   }
 
   static async listen(
     addr: ParsedAddress & { transport: "tcp" },
-    options: ListenTlsOptions,
-  ): Promise<NodeTlsAcceptor> {
+    where: string,
+    tlsOptions: ListenTlsOptions,
+    options: ListenOptions,
+  ): Promise<TlsAcceptor> {
+    const mutual = tlsOptions.clientCaCerts !== undefined;
     const server = tls.createServer({
-      cert: options.cert,
-      key: options.key,
-      ca: options.clientCaCerts,
-      requestCert: true,
-      rejectUnauthorized: true,
+      cert: tlsOptions.cert,
+      key: tlsOptions.key,
+      ca: tlsOptions.clientCaCerts,
+      requestCert: mutual,
+      rejectUnauthorized: mutual,
+      // node's own default (120 s) stands in for "no limit".
+      handshakeTimeout: options.handshakeTimeout <= MAX_DELAY
+        ? options.handshakeTimeout
+        : undefined,
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(addr.port, addr.hostname, () => {
-        server.off("error", reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(addr.port, addr.hostname, () => {
+          server.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      throw fromNodeError(error, where, "Listening");
+    }
     const bound = server.address() as { address: string; port: number };
-    return new NodeTlsAcceptor(server, {
+    return new TlsAcceptor(server, {
       hostname: bound.address,
       port: bound.port,
     });
+  }
+
+  /** The TCP socket under `socket` is no longer handshaking. */
+  #handshook(socket: tls.TLSSocket): void {
+    for (const tcp of this.#handshaking) {
+      if (
+        tcp.remotePort === socket.remotePort &&
+        tcp.remoteAddress === socket.remoteAddress
+      ) {
+        this.#handshaking.delete(tcp);
+        return;
+      }
+    }
   }
 
   accept(): Promise<Accepted> {
@@ -167,6 +239,7 @@ class NodeTlsAcceptor implements Acceptor {
     if (this.#closed) return;
     this.#closed = true;
     this.#server.close();
+    for (const socket of this.#handshaking) socket.destroy();
     for (
       let socket = this.#ready.shift();
       socket;
@@ -183,13 +256,9 @@ class NodeTlsAcceptor implements Acceptor {
 }
 
 function accepted(socket: tls.TLSSocket): Accepted {
-  const { readable, writable } = Duplex.toWeb(socket);
+  socket.setNoDelay(true);
   return {
-    transport: {
-      readable: readable as ReadableStream<Uint8Array>,
-      writable: writable as WritableStream<Uint8Array>,
-      close: () => socket.destroy(),
-    },
+    transport: socketTransport(socket),
     peer: formatAddress({
       transport: "tcp",
       hostname: socket.remoteAddress ?? "?",

@@ -1,13 +1,8 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { createCodec } from "./_codec.ts";
-import type { Address, ConnectTlsOptions } from "./_connect.ts";
-import {
-  connTransport,
-  dial,
-  formatAddress,
-  parseAddress,
-} from "./_connect.ts";
+import { connect, type ConnectTlsOptions } from "./_connect.ts";
+import { type Address, formatAddress, parseAddress } from "./address.ts";
 import { Channel, type ChannelOptions } from "./channel.ts";
 
 /** Options of {@linkcode openConnection}. */
@@ -20,38 +15,58 @@ export interface OpenConnectionOptions
   /** Connect with TLS (TCP addresses only). */
   tls?: ConnectTlsOptions;
   /**
-   * How long to keep retrying a refused connection, in **seconds** as in
-   * aiomas: `0` tries once, `Infinity` retries forever. Retries wait 0.5 s,
-   * then 1.5 times longer each time, at most 30 s.
+   * Deadline in milliseconds for the whole connect: every attempt, the
+   * waits between retries and the TLS handshake. When it passes, the
+   * promise rejects with a `TimeoutError` `DOMException` that names the
+   * address. `0` gives up at once; `Infinity` (or any value beyond
+   * 2^31 - 1 ms) means no deadline.
    *
-   * @default {0}
+   * @default {undefined} (no deadline)
    */
   timeout?: number;
-  /** Stops connecting (and retrying) when aborted. */
+  /**
+   * Retry a refused connection (or a missing Unix socket) as aiomas does:
+   * after 0.5 s, then 1.5 times longer each time, at most 30 s apart, until
+   * it succeeds or `timeout` or `signal` ends it. Without a `timeout` or
+   * `signal`, it retries forever.
+   *
+   * @default {false}
+   */
+  retry?: boolean;
+  /** Stops connecting (and retrying, and the TLS handshake) when aborted; the promise rejects with the reason. */
   signal?: AbortSignal;
 }
 
 /**
  * Connects to a server and returns a channel over the connection.
  *
- * @param addr `{hostname, port}`, `["host", port]` or a Unix socket path.
- * @param options Codec, serializers, TLS, retrying; see {@linkcode OpenConnectionOptions}.
+ * @param addr Where to connect, in any form of {@linkcode Address}:
+ *   `"host:port"`, `{ hostname, port }`, `["host", port]`,
+ *   `"unix:/path/to.sock"` or `{ path }`.
+ * @param options Codec, serializers, TLS, deadline and retrying; see
+ *   {@linkcode OpenConnectionOptions}.
  * @returns The channel.
- * @throws {TypeError} For a malformed address, or a class twice in `serializers`.
+ * @throws {TypeError} For a malformed address (the message lists the
+ *   accepted forms), TLS with a Unix address, or a class twice in
+ *   `serializers`.
+ * @throws {RangeError} If `timeout` is negative or not a number.
  * @throws {Deno.errors.ConnectionRefused} (or `NotFound` for Unix sockets)
- *   when no server answered within `timeout`.
+ *   when no server answered; the message names the address, e.g.
+ *   `Connection refused: 127.0.0.1:5555 (os error 111)`.
  * @throws {Deno.errors.InvalidData} If the TLS handshake fails (e.g. the
- *   server's certificate is not trusted).
+ *   server's certificate is not trusted): `TLS handshake with … failed: …`.
+ * @throws {DOMException} `TimeoutError` when `timeout` passes first, or the
+ *   `signal`'s reason (by default an `AbortError`) when it aborts.
  *
  * @example
  * ```ts
  * import { openConnection, startServer } from "@aiomas/aiomas/channel";
  * import assert from "node:assert/strict";
  *
- * await using server = await startServer({ hostname: "127.0.0.1", port: 0 }, async (channel) => {
+ * await using server = await startServer("127.0.0.1:0", async (channel) => {
  *   for await (const request of channel) await request.reply(`${request.content} back`);
  * });
- * await using channel = await openConnection(server.addr);
+ * await using channel = await openConnection(server.addr, { timeout: 5_000 });
  * assert.equal(await channel.send("ohai"), "ohai back");
  * ```
  */
@@ -60,56 +75,21 @@ export async function openConnection(
   options: OpenConnectionOptions = {},
 ): Promise<Channel> {
   const parsed = parseAddress(addr);
+  const {
+    codec: codecClass,
+    serializers,
+    tls,
+    timeout,
+    retry,
+    signal,
+    ...channelOptions
+  } = options;
   // Before dialing, so that bad serializers do not leave a connection open.
-  const codec = createCodec(options.codec, options.serializers);
-  const conn = await dialWithRetry(
-    options,
-    () => dial(parsed, options.tls, options.signal),
-  );
-  return new Channel(connTransport(conn), {
-    ...options,
+  const codec = createCodec(codecClass, serializers);
+  const transport = await connect(parsed, { tls, timeout, retry, signal });
+  return new Channel(transport, {
+    ...channelOptions,
     codec,
-    peer: formatAddress(conn.remoteAddr),
-  });
-}
-
-const RETRYABLE = [
-  Deno.errors.ConnectionRefused,
-  Deno.errors.NotFound,
-  Deno.errors.ConnectionReset,
-];
-
-async function dialWithRetry(
-  options: OpenConnectionOptions,
-  connect: () => Promise<Deno.Conn>,
-): Promise<Deno.Conn> {
-  const deadline = performance.now() + (options.timeout ?? 0) * 1000;
-  let wait = 0.5;
-  for (;;) {
-    options.signal?.throwIfAborted();
-    try {
-      return await connect();
-    } catch (error) {
-      const retryable = RETRYABLE.some((type) => error instanceof type);
-      const remaining = deadline - performance.now();
-      if (!retryable || remaining <= 0) throw error;
-      await delay(Math.min(wait * 1000, remaining), options.signal);
-      wait = Math.min(wait * 1.5, 30);
-    }
-  }
-}
-
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
+    peer: formatAddress(parsed),
   });
 }

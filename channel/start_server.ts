@@ -1,10 +1,28 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { createCodec } from "./_codec.ts";
-import type { Address, ListenTlsOptions } from "./_connect.ts";
-import { parseAddress, removeSocketFile } from "./_connect.ts";
+import {
+  checkMilliseconds,
+  type ListenTlsOptions,
+  removeSocketFile,
+} from "./_connect.ts";
 import { type Acceptor, listen, ListenerClosed } from "./_listener.ts";
+import { type Address, parseAddress, type ParsedAddress } from "./address.ts";
 import { Channel, type ChannelOptions, type CloseOptions } from "./channel.ts";
+
+/**
+ * Milliseconds a TLS client has to complete its handshake: the default of
+ * `StartServerOptions.handshakeTimeout`.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_HANDSHAKE_TIMEOUT } from "@aiomas/aiomas/channel";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(DEFAULT_HANDSHAKE_TIMEOUT, 10_000);
+ * ```
+ */
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
 
 /** Options of {@linkcode startServer}. */
 export interface StartServerOptions
@@ -15,6 +33,15 @@ export interface StartServerOptions
   serializers?: readonly SerializerSpec[];
   /** Listen with TLS (TCP addresses only). */
   tls?: ListenTlsOptions;
+  /**
+   * With `tls`: milliseconds a client has to complete the TLS handshake
+   * before its connection is closed. Clients that are still handshaking
+   * hold no channel and do not delay other clients. `Infinity` waits
+   * forever.
+   *
+   * @default {10000}
+   */
+  handshakeTimeout?: number;
   /**
    * Called when a connection handler throws; the connection is closed.
    *
@@ -32,10 +59,14 @@ export type ConnectionHandler = (channel: Channel) => void | Promise<void>;
  * Closing it stops listening and closes every connection it accepted.
  */
 export class Server implements AsyncDisposable {
-  /** The address it listens on; for port 0, the port it really got. */
-  readonly addr: { hostname: string; port: number } | string;
+  /**
+   * The address it listens on, an {@linkcode Address} that
+   * `openConnection` takes: `{ hostname, port }` (for port 0, the port it
+   * really got) or `{ path }` for a Unix socket.
+   */
+  readonly addr: { hostname: string; port: number } | { path: string };
   #acceptor: Acceptor;
-  #parsed: ReturnType<typeof parseAddress>;
+  #parsed: ParsedAddress;
   #channels = new Set<Channel>();
   #closed = Promise.withResolvers<void>();
   #closing: Promise<void> | null = null;
@@ -52,7 +83,7 @@ export class Server implements AsyncDisposable {
     acceptor: Acceptor,
     options: StartServerOptions & {
       handler: ConnectionHandler;
-      parsed: ReturnType<typeof parseAddress>;
+      parsed: ParsedAddress;
     },
   ) {
     this.#acceptor = acceptor;
@@ -102,11 +133,22 @@ export class Server implements AsyncDisposable {
   }
 
   async #accept(
-    options: StartServerOptions & { handler: ConnectionHandler },
+    options: StartServerOptions & {
+      handler: ConnectionHandler;
+      parsed: ParsedAddress;
+    },
   ): Promise<void> {
-    const onError = options.onError ??
-      ((error: unknown) =>
-        console.error("aiomas: connection handler failed:", error));
+    const {
+      codec: codecClass,
+      serializers,
+      tls: _tls,
+      handshakeTimeout: _handshakeTimeout,
+      onError = (error: unknown) =>
+        console.error("aiomas: connection handler failed:", error),
+      handler,
+      parsed: _parsed,
+      ...channelOptions
+    } = options;
     while (this.#closing === null) {
       let accepted;
       try {
@@ -118,9 +160,9 @@ export class Server implements AsyncDisposable {
         await this.#pause(100);
         continue;
       }
-      const codec = createCodec(options.codec, options.serializers);
+      const codec = createCodec(codecClass, serializers);
       const channel = new Channel(accepted.transport, {
-        ...options,
+        ...channelOptions,
         codec,
         peer: accepted.peer,
       });
@@ -128,7 +170,7 @@ export class Server implements AsyncDisposable {
       channel.closed.catch(() => {}).finally(() =>
         this.#channels.delete(channel)
       );
-      this.#run(options.handler, channel, onError);
+      this.#run(handler, channel, onError);
     }
   }
 
@@ -158,24 +200,30 @@ export class Server implements AsyncDisposable {
 /**
  * Listens for connections and calls `handler` with a channel for each.
  *
- * @param addr `{hostname, port}` (port 0 picks a free port), `["host", port]`
- *   or a Unix socket path.
+ * @param addr Where to listen, in any form of {@linkcode Address}:
+ *   `"host:port"`, `{ hostname, port }`, `["host", port]` (port 0 picks a
+ *   free port), `"unix:/path/to.sock"` or `{ path }`.
  * @param handler Serves one connection; when it throws, the connection closes.
- * @param options Codec, serializers, TLS; see {@linkcode StartServerOptions}.
+ * @param options Codec, serializers, TLS and its `handshakeTimeout`, and the
+ *   channel options of every connection; see {@linkcode StartServerOptions}.
  * @returns The server; its `addr` has the real port.
- * @throws {TypeError} For a malformed address, or a class twice in `serializers`.
- * @throws {Deno.errors.AddrInUse} If the address is taken.
+ * @throws {TypeError} For a malformed address (the message lists the
+ *   accepted forms), TLS with a Unix address, or a class twice in
+ *   `serializers`.
+ * @throws {RangeError} If `handshakeTimeout` is negative or not a number.
+ * @throws {Deno.errors.AddrInUse} If the address is taken; the message
+ *   names it, e.g. `Address already in use: 127.0.0.1:5555 (os error 98)`.
  *
  * @example
  * ```ts
  * import { openConnection, startServer } from "@aiomas/aiomas/channel";
  * import assert from "node:assert/strict";
  *
- * await using server = await startServer({ hostname: "127.0.0.1", port: 0 }, async (channel) => {
+ * await using server = await startServer("127.0.0.1:0", async (channel) => {
  *   const request = await channel.recv();
  *   await request.reply("cya");
  * });
- * assert.notEqual(typeof server.addr === "string" ? 0 : server.addr.port, 0);
+ * assert.ok("port" in server.addr && server.addr.port > 0);
  * await using channel = await openConnection(server.addr);
  * assert.equal(await channel.send("ohai"), "cya");
  * ```
@@ -186,8 +234,11 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<Server> {
   const parsed = parseAddress(addr);
+  checkMilliseconds("handshakeTimeout", options.handshakeTimeout);
   // Fail here on bad serializers, not in the accept loop at the first client.
   createCodec(options.codec, options.serializers);
-  const acceptor = await listen(parsed, options.tls);
+  const acceptor = await listen(parsed, options.tls, {
+    handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+  });
   return new Server(acceptor, { ...options, handler, parsed });
 }

@@ -3,6 +3,7 @@ import { textFrame } from "../_frames.ts";
 import { fileURLToPath } from "node:url";
 import {
   type Channel,
+  type ListenTlsOptions,
   openConnection,
   type Request,
   type Server,
@@ -58,25 +59,72 @@ function freePort(): number {
 
 /**
  * Replaces `Deno.connect` while `fn` runs, to learn when a connection
- * attempt was refused (the retry loop gives no other sign of it).
+ * attempt was refused and how often (the retry loop gives no other sign).
  */
 async function withRefusalHook<T>(
-  fn: (refused: Promise<void>) => Promise<T>,
+  fn: (refused: Promise<void>, refusals: () => number) => Promise<T>,
 ): Promise<T> {
   const realConnect = Deno.connect;
   const refused = Promise.withResolvers<void>();
+  let refusals = 0;
   Deno.connect = (async (options: Deno.ConnectOptions) => {
     try {
       return await realConnect(options);
     } catch (error) {
-      if (error instanceof Deno.errors.ConnectionRefused) refused.resolve();
+      if (error instanceof Deno.errors.ConnectionRefused) {
+        refusals++;
+        refused.resolve();
+      }
       throw error;
     }
   }) as typeof Deno.connect;
   try {
-    return await fn(refused.promise);
+    return await fn(refused.promise, () => refusals);
   } finally {
     Deno.connect = realConnect;
+  }
+}
+
+/**
+ * A TCP server that accepts and then says nothing, e.g. never answers a
+ * TLS handshake; `accepted` yields its connections.
+ */
+function startSilentServer(): {
+  addr: { hostname: string; port: number };
+  accepted: () => Promise<Deno.Conn>;
+  [Symbol.dispose](): void;
+} {
+  const listener = Deno.listen(LOCAL);
+  const conns: Deno.Conn[] = [];
+  return {
+    addr: listener.addr as Deno.NetAddr,
+    accepted: async () => {
+      const conn = await listener.accept();
+      conns.push(conn);
+      return conn;
+    },
+    [Symbol.dispose]() {
+      listener.close();
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Closed already.
+        }
+      }
+    },
+  };
+}
+
+/** Resolves when the peer of `conn` has closed or reset it. */
+async function peerClosed(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(4096);
+  try {
+    while (await conn.read(buffer) !== null) {
+      // Drain whatever it sent (e.g. a ClientHello).
+    }
+  } catch (error) {
+    assert.ok(error instanceof Deno.errors.ConnectionReset, String(error));
   }
 }
 
@@ -99,8 +147,29 @@ Deno.test("TCP: round trip, real port in server.addr, peers", async () => {
   // The other address forms.
   await using byTuple = await openConnection(["127.0.0.1", addr.port]);
   assert.equal(await byTuple.send(1), "1 back");
-  await using byPort = await openConnection({ port: addr.port });
-  assert.equal(await byPort.send(2), "2 back");
+  await using byString = await openConnection(`127.0.0.1:${addr.port}`);
+  assert.equal(await byString.send(2), "2 back");
+  assert.equal(byString.peer, `127.0.0.1:${addr.port}`);
+  await using byUrl = await openConnection(`tcp://127.0.0.1:${addr.port}/`);
+  assert.equal(await byUrl.send(3), "3 back");
+});
+
+Deno.test('TCP: "host:port" strings listen and connect over TCP, not as socket files', async () => {
+  const dir = await Deno.makeTempDir();
+  const cwd = Deno.cwd();
+  Deno.chdir(dir);
+  try {
+    await using server = await startServer("127.0.0.1:0", echo);
+    const addr = tcpAddr(server);
+    assert.equal(addr.hostname, "127.0.0.1");
+    await using channel = await openConnection(`127.0.0.1:${addr.port}`);
+    assert.equal(await channel.send("tcp"), "tcp");
+    // Nothing was created in the working directory.
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+  } finally {
+    Deno.chdir(cwd);
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("TCP: either side may send requests", async () => {
@@ -135,16 +204,30 @@ Deno.test("Unix socket: round trip; the socket file is removed on close", async 
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/aiomas.sock`;
-    const server = await startServer(path, echo);
-    assert.equal(server.addr, path);
+    const serverSide = Promise.withResolvers<Channel>();
+    const server = await startServer(`unix:${path}`, (channel) => {
+      serverSide.resolve(channel);
+      return echo(channel);
+    });
+    assert.deepEqual(server.addr, { path });
     assert.ok((await Deno.lstat(path)).isSocket);
-    const channel = await openConnection(path);
-    assert.equal(channel.peer, path);
+    const channel = await openConnection(server.addr);
+    assert.equal(channel.peer, `unix:${path}`);
+    assert.equal((await serverSide.promise).peer, `unix:${path} (client)`);
     assert.deepEqual(await channel.send({ via: "unix" }), { via: "unix" });
+    await using byString = await openConnection(`unix:${path}`);
+    assert.equal(await byString.send("by string"), "by string");
     await server.close();
     await channel.closed;
     await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
-    await assert.rejects(openConnection(path), Deno.errors.NotFound);
+    await assert.rejects(openConnection({ path }), (error) => {
+      assert.ok(error instanceof Deno.errors.NotFound, String(error));
+      assert.equal(
+        error.message,
+        `No such file or directory: unix:${path} (os error 2)`,
+      );
+      return true;
+    });
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -167,7 +250,7 @@ Deno.test("Unix socket: a stale socket file is replaced", async () => {
     }).output();
     assert.ok(success);
     assert.ok((await Deno.lstat(path)).isSocket);
-    await using server = await startServer(path, echo);
+    await using server = await startServer({ path }, echo);
     await using channel = await openConnection(server.addr);
     assert.equal(await channel.send("fresh"), "fresh");
   } finally {
@@ -311,10 +394,7 @@ Deno.test("mutual TLS: only clients with a certificate from the CA are served", 
     }),
     true,
   );
-  assert.equal(
-    typeof server.addr === "string" ? 0 : server.addr.port > 0,
-    true,
-  );
+  assert.ok(tcpAddr(server).port > 0);
 });
 
 Deno.test("codec option: MsgPackCodec carries bytes and integer-keyed maps", async () => {
@@ -409,23 +489,79 @@ Deno.test("server.close() closes open connections; pending sends reject", async 
   await assert.rejects(openConnection(addr), Deno.errors.ConnectionRefused);
 });
 
-Deno.test("openConnection: a closed port with timeout 0 is ConnectionRefused", async () => {
+Deno.test("openConnection: a closed port is ConnectionRefused, naming the address", async () => {
   const port = freePort();
-  await assert.rejects(
-    openConnection({ hostname: "127.0.0.1", port }, { timeout: 0 }),
-    Deno.errors.ConnectionRefused,
-  );
-  await assert.rejects(
-    openConnection(["127.0.0.1", port]),
-    Deno.errors.ConnectionRefused,
-  );
+  for (
+    const addr of [
+      { hostname: "127.0.0.1", port },
+      ["127.0.0.1", port] as const,
+      `127.0.0.1:${port}`,
+    ]
+  ) {
+    await assert.rejects(openConnection(addr), (error) => {
+      assert.ok(error instanceof Deno.errors.ConnectionRefused, String(error));
+      assert.equal(error.name, "ConnectionRefused");
+      assert.equal(
+        error.message,
+        `Connection refused: 127.0.0.1:${port} (os error 111)`,
+      );
+      assert.equal((error as { code?: string }).code, "ECONNREFUSED");
+      assert.ok(error.cause instanceof Deno.errors.ConnectionRefused);
+      return true;
+    });
+  }
 });
 
-Deno.test("openConnection: with a timeout it retries until the server is up", async () => {
+Deno.test("openConnection: timeout is milliseconds (timeout: 5 gives up after 5 ms, not 5 s)", async () => {
+  const port = freePort();
+  await withRefusalHook(async (_refused, refusals) => {
+    await assert.rejects(
+      openConnection(`127.0.0.1:${port}`, { retry: true, timeout: 5 }),
+      (error) => {
+        assert.ok(error instanceof DOMException, String(error));
+        assert.equal(error.name, "TimeoutError");
+        assert.match(
+          error.message,
+          new RegExp(
+            `^connecting to 127\\.0\\.0\\.1:${port} timed out after 5 ms`,
+          ),
+        );
+        return true;
+      },
+    );
+    // The first retry would come 500 ms after the first refusal.
+    assert.ok(refusals() <= 1, `${refusals()} attempts`);
+  });
+});
+
+Deno.test("openConnection: timeout 0 gives up at once; a bad timeout is a RangeError", async () => {
+  await using server = await startServer(LOCAL, echo);
+  await assert.rejects(
+    openConnection(server.addr, { timeout: 0 }),
+    (error) => error instanceof DOMException && error.name === "TimeoutError",
+  );
+  for (const timeout of [-1, NaN, "5" as unknown as number]) {
+    await assert.rejects(
+      openConnection(server.addr, { timeout }),
+      RangeError,
+      "expected milliseconds",
+    );
+  }
+  // No connection was made by any of them.
+  assert.equal(server.channels.size, 0);
+  // Infinity is no deadline.
+  await using channel = await openConnection(server.addr, {
+    timeout: Infinity,
+  });
+  assert.equal(await channel.send("no deadline"), "no deadline");
+});
+
+Deno.test("openConnection: with retry it retries until the server is up", async () => {
   const port = freePort();
   await withRefusalHook(async (refused) => {
     const connecting = openConnection({ hostname: "127.0.0.1", port }, {
-      timeout: 5,
+      retry: true,
+      timeout: 60_000,
     });
     await refused;
     // The first attempt was refused; the retry (0.5 s later) finds the server.
@@ -439,13 +575,32 @@ Deno.test("openConnection: with a timeout it retries until the server is up", as
   });
 });
 
+Deno.test("openConnection: a timeout during retries names the last error", async () => {
+  const port = freePort();
+  await withRefusalHook(async (refused) => {
+    const connecting = openConnection(`127.0.0.1:${port}`, {
+      retry: true,
+      timeout: 100,
+    });
+    const outcome = connecting.then(() => null, (error) => error);
+    await refused;
+    const error = await outcome;
+    assert.ok(error instanceof DOMException, String(error));
+    assert.equal(error.name, "TimeoutError");
+    assert.equal(
+      error.message,
+      `connecting to 127.0.0.1:${port} timed out after 100 ms (last attempt: ConnectionRefused: Connection refused (os error 111))`,
+    );
+  });
+});
+
 Deno.test("openConnection: retrying stops when the signal aborts", async () => {
   const port = freePort();
   await withRefusalHook(async (refused) => {
     const controller = new AbortController();
     const reason = new Error("gave up");
     const connecting = openConnection({ hostname: "127.0.0.1", port }, {
-      timeout: Infinity,
+      retry: true,
       signal: controller.signal,
     });
     await refused;
@@ -459,26 +614,222 @@ Deno.test("openConnection: retrying stops when the signal aborts", async () => {
   );
 });
 
-Deno.test("openConnection and startServer: malformed addresses are TypeErrors", async () => {
-  for (
-    const addr of ["", { port: -1 }, { port: 1.5 }, { port: 70000 }, [1, 2]]
-  ) {
+for (
+  const [name, clientCert] of [
+    ["", {}],
+    [" with a client certificate", {
+      cert: tlsFiles.clientCert,
+      key: tlsFiles.clientKey,
+    }],
+  ] as const
+) {
+  Deno.test(`openConnection${name}: a TLS handshake the server never answers ends when the signal aborts`, async () => {
+    using silent = startSilentServer();
+    const controller = new AbortController();
+    const connecting = openConnection(silent.addr, {
+      tls: { caCerts: [tlsFiles.ca], ...clientCert },
+      signal: controller.signal,
+    });
+    const outcome = connecting.then(() => null, (error) => error);
+    const conn = await silent.accepted();
+    controller.abort();
+    const error = await outcome;
+    assert.ok(error instanceof DOMException, String(error));
+    assert.equal(error.name, "AbortError");
+    // The client closed its socket.
+    await peerClosed(conn);
+  });
+
+  Deno.test(`openConnection${name}: a TLS handshake the server never answers ends at the timeout`, async () => {
+    using silent = startSilentServer();
+    const connecting = openConnection(silent.addr, {
+      tls: { caCerts: [tlsFiles.ca], ...clientCert },
+      timeout: 200,
+    });
+    const outcome = connecting.then(() => null, (error) => error);
+    const conn = await silent.accepted();
+    const error = await outcome;
+    assert.ok(error instanceof DOMException, String(error));
+    assert.equal(error.name, "TimeoutError");
+    assert.equal(
+      error.message,
+      `connecting to 127.0.0.1:${silent.addr.port} timed out after 200 ms`,
+    );
+    await peerClosed(conn);
+  });
+}
+
+Deno.test("openConnection: a TLS handshake error names the address", async () => {
+  await using server = await startServer(LOCAL, echo, {
+    tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
+  });
+  const { port } = tcpAddr(server);
+  await assert.rejects(
+    openConnection(server.addr, { tls: {} }),
+    (error) => {
+      assert.ok(error instanceof Deno.errors.InvalidData, String(error));
+      assert.match(
+        error.message,
+        new RegExp(
+          `^TLS handshake with 127\\.0\\.0\\.1:${port} failed: .*certificate`,
+        ),
+      );
+      return true;
+    },
+  );
+});
+
+Deno.test("TLS needs a TCP address", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/tls.sock`;
     await assert.rejects(
-      openConnection(addr as never),
+      startServer({ path }, echo, {
+        tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
+      }),
       TypeError,
-      JSON.stringify(addr),
+      `TLS needs a TCP address, not unix:${path}`,
     );
     await assert.rejects(
-      startServer(addr as never, echo),
+      openConnection({ path }, { tls: { caCerts: [tlsFiles.ca] } }),
       TypeError,
-      JSON.stringify(addr),
+      `TLS needs a TCP address, not unix:${path}`,
+    );
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(dir)), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+const serverTlsCases: [string, ListenTlsOptions][] = [
+  ["TLS", { cert: tlsFiles.serverCert, key: tlsFiles.serverKey }],
+  ["mutual TLS", {
+    cert: tlsFiles.serverCert,
+    key: tlsFiles.serverKey,
+    clientCaCerts: [tlsFiles.ca],
+  }],
+];
+for (const [name, serverTls] of serverTlsCases) {
+  Deno.test(`${name} server: a client that never handshakes is dropped after handshakeTimeout; others are served meanwhile`, async () => {
+    await using server = await startServer(LOCAL, echo, {
+      tls: serverTls,
+      handshakeTimeout: 300,
+    });
+    const clientTls = {
+      caCerts: [tlsFiles.ca],
+      cert: tlsFiles.clientCert,
+      key: tlsFiles.clientKey,
+    };
+    const silent = await Deno.connect(tcpAddr(server));
+    try {
+      // While the silent client holds its handshake open, a good one is served.
+      await using good = await openConnection(server.addr, { tls: clientTls });
+      assert.equal(await good.send("served"), "served");
+      // Only finished handshakes become channels.
+      assert.equal(server.channels.size, 1);
+      // The server closes the silent connection.
+      await peerClosed(silent);
+      assert.equal(await good.send("still served"), "still served");
+    } finally {
+      silent.close();
+    }
+  });
+
+  Deno.test(`${name} server: closing it ends pending handshakes`, async () => {
+    const server = await startServer(LOCAL, echo, { tls: serverTls });
+    const silent = await Deno.connect(tcpAddr(server));
+    try {
+      // Make sure the server accepted it: a handshake is pending then.
+      await using good = await openConnection(server.addr, {
+        tls: {
+          caCerts: [tlsFiles.ca],
+          cert: tlsFiles.clientCert,
+          key: tlsFiles.clientKey,
+        },
+      });
+      assert.equal(await good.send("up"), "up");
+      await server.close();
+      await peerClosed(silent);
+    } finally {
+      silent.close();
+    }
+  });
+}
+
+Deno.test("startServer: a bad handshakeTimeout is a RangeError", async () => {
+  for (const handshakeTimeout of [-1, NaN]) {
+    await assert.rejects(
+      startServer(LOCAL, echo, { handshakeTimeout }),
+      RangeError,
+      "handshakeTimeout",
     );
   }
 });
 
-Deno.test("startServer: an address in use is AddrInUse", async () => {
+Deno.test("openConnection and startServer: malformed addresses are TypeErrors that quote them", async () => {
+  for (
+    const addr of [
+      "",
+      "127.0.0.1",
+      "127.0.0.1:5555x",
+      "/tmp/aiomas.sock",
+      "http://127.0.0.1:5555",
+      { port: 5555 },
+      { hostname: "127.0.0.1", port: -1 },
+      { hostname: "127.0.0.1", port: 1.5 },
+      { hostname: "127.0.0.1", port: 70000 },
+      [1, 2],
+    ]
+  ) {
+    const quoted = `Invalid address ${JSON.stringify(addr)}: `;
+    await assert.rejects(openConnection(addr as never), TypeError, quoted);
+    await assert.rejects(startServer(addr as never, echo), TypeError, quoted);
+  }
+});
+
+Deno.test("startServer: an address in use is AddrInUse, naming the address", async () => {
   await using server = await startServer(LOCAL, echo);
-  await assert.rejects(startServer(server.addr, echo), Deno.errors.AddrInUse);
+  const { port } = tcpAddr(server);
+  const inUse = (error: unknown) => {
+    assert.ok(error instanceof Deno.errors.AddrInUse, String(error));
+    assert.match(
+      error.message,
+      new RegExp(`^Address already in use: 127\\.0\\.0\\.1:${port}`),
+    );
+    return true;
+  };
+  await assert.rejects(startServer(server.addr, echo), inUse);
+  await assert.rejects(startServer(`127.0.0.1:${port}`, echo), inUse);
+  await assert.rejects(
+    startServer(server.addr, echo, {
+      tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
+    }),
+    inUse,
+  );
+  await assert.rejects(
+    startServer(server.addr, echo, {
+      tls: {
+        cert: tlsFiles.serverCert,
+        key: tlsFiles.serverKey,
+        clientCaCerts: [tlsFiles.ca],
+      },
+    }),
+    inUse,
+  );
+});
+
+Deno.test("channel options reach every connection of startServer and openConnection", async () => {
+  const errors = Promise.withResolvers<unknown>();
+  await using server = await startServer(LOCAL, echo, {
+    maxFrameSize: 16,
+    onError: (error) => errors.resolve(error),
+  });
+  await using small = await openConnection(server.addr, { maxFrameSize: 16 });
+  assert.equal(await small.send("short"), "short");
+  await assert.rejects(small.send("x".repeat(100)), ConnectionClosedError);
+  const error = await errors.promise;
+  assert.ok(error instanceof ProtocolError, String(error));
+  assert.match(error.message, /exceeds maxFrameSize 16/);
 });
 
 Deno.test("a handler that throws closes only its connection; onError is called", async () => {
