@@ -15,7 +15,9 @@
 import { openConnection } from "../../channel/open_connection.ts";
 import { startServer } from "../../channel/start_server.ts";
 import { type CodecClass, JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
+import { Agent, Container, parseAgentAddress } from "../../agent/mod.ts";
 import { connectNats, serveNats } from "../../nats/mod.ts";
+import { expose } from "../../rpc/expose.ts";
 import { RpcClient } from "../../rpc/rpc_client.ts";
 import { ServiceDict } from "../../rpc/service_dict.ts";
 import { NatsServer } from "./_server.ts";
@@ -34,6 +36,28 @@ const CODEC_NAME = option("codec", "json");
 const CODEC: CodecClass = CODEC_NAME === "msgpack" ? MsgPackCodec : JsonCodec;
 const PAYLOAD = "ohai, a short message";
 
+/** Whether containers take `nats://` addresses (the container integration). */
+const NATS_AGENTS = (() => {
+  try {
+    return parseAgentAddress("nats://x/0").scheme as string === "nats";
+  } catch {
+    return false;
+  }
+})();
+
+/** `Container.create` with the `nats` option (typed loosely until it is there). */
+const createContainer = Container.create as (
+  addr: string | { hostname: string; port: number },
+  options?: Record<string, unknown>,
+) => Promise<Container>;
+
+class Echo extends Agent {
+  @expose
+  echo(value: unknown): unknown {
+    return value;
+  }
+}
+
 if (Deno.args[0] === "--serve") await serve(Deno.args[1]);
 else await main();
 
@@ -51,8 +75,20 @@ async function serve(url: string): Promise<void> {
   const tcp = await startServer({ hostname: "127.0.0.1", port: 0 }, (ch) => {
     new RpcClient(ch, { service });
   }, { codec: CODEC });
+  const agents: Record<string, string> = {};
+  if (NATS_AGENTS) {
+    const overNats = await createContainer("nats://bench-callee", {
+      codec: CODEC,
+      nats: { servers: url },
+    });
+    agents.nats = new Echo(overNats).addr;
+    const overTcp = await createContainer({ hostname: "127.0.0.1", port: 0 }, {
+      codec: CODEC,
+    });
+    agents.tcp = new Echo(overTcp).addr;
+  }
   await nc.flush();
-  console.log(JSON.stringify(tcp.addr));
+  console.log(JSON.stringify({ tcp: tcp.addr, agents }));
 }
 
 async function main(): Promise<void> {
@@ -80,8 +116,11 @@ async function main(): Promise<void> {
       line += value;
     }
     reader.releaseLock();
-    const tcpAddr = JSON.parse(line) as { hostname: string; port: number };
-    await run(server.url, tcpAddr);
+    const ready = JSON.parse(line) as {
+      tcp: { hostname: string; port: number };
+      agents: Record<string, string>;
+    };
+    await run(server.url, ready.tcp, ready.agents);
   } finally {
     child.kill("SIGKILL");
     await child.status;
@@ -94,6 +133,7 @@ type Call = () => Promise<unknown>;
 async function run(
   url: string,
   tcpAddr: { hostname: string; port: number },
+  agents: Record<string, string>,
 ): Promise<void> {
   const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
   const nc = await connect({ servers: url });
@@ -109,6 +149,19 @@ async function run(
     ["aiomas RPC over NATS", () => rpc.remote.echo(PAYLOAD)],
     ["aiomas RPC over TCP", () => tcp.remote.echo(PAYLOAD)],
   ];
+  let caller: Container | undefined;
+  if (agents.nats !== undefined) {
+    caller = await createContainer("nats://bench-caller", {
+      codec: CODEC,
+      nats: { servers: url },
+    });
+    const overNats = await caller.connect<Echo>(agents.nats);
+    const overTcp = await caller.connect<Echo>(agents.tcp);
+    kinds.push(
+      ["aiomas agent → agent over NATS", () => overNats.echo(PAYLOAD)],
+      ["aiomas agent → agent over TCP", () => overTcp.echo(PAYLOAD)],
+    );
+  }
   try {
     // Warm-up: one round, not counted.
     await round(kinds, Math.min(ROUND_MS, 500));
@@ -137,7 +190,18 @@ async function run(
     console.log(
       `RPC over NATS / RPC over TCP: ${median(overTcp).toFixed(2)} ×`,
     );
+    if (caller === undefined) {
+      console.log(
+        "(agent → agent rows need containers with nats:// addresses: not in this tree yet)",
+      );
+    } else {
+      const agentRatio = rates[3].map((rate, r) => rate / rates[4][r]);
+      console.log(
+        `agent over NATS / agent over TCP: ${median(agentRatio).toFixed(2)} ×`,
+      );
+    }
   } finally {
+    await caller?.shutdown();
     await tcp.close();
     await rpc.close();
     await nc.close();
