@@ -40,10 +40,20 @@ class AttackService {
     return MIB;
   }
 
-  /** Keeps its argument for a long time, then answers its length. */
-  @expose
+  /**
+   * Keeps its argument for a long time, then answers its length; stops
+   * early when its caller is gone, as the README tells handlers to.
+   */
+  @expose({ context: true })
   async slow(x: unknown): Promise<number> {
-    await new Promise((resolve) => setTimeout(resolve, SLOW_MS));
+    const { signal } = rpc.callContext();
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, SLOW_MS);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      }, { once: true });
+    });
     return typeof x === "string" ? x.length : 0;
   }
 
