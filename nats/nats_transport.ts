@@ -86,6 +86,8 @@ export class NatsTransport implements Transport {
   #offset = 0;
   #received = 0;
   #read = 0;
+  /** Bytes received and not read yet. */
+  #queued = 0;
   #reported = 0;
   #wake: PromiseWithResolvers<void> | null = null;
   #ended = false;
@@ -210,6 +212,7 @@ export class NatsTransport implements Transport {
       this.#head = 0;
     }
     this.#read += n;
+    this.#queued -= n;
     // Tell the writer before it has to wait for a ping to learn it.
     if (this.#read - this.#reported >= this.#window / 4) {
       this.#control(ACK, null);
@@ -278,6 +281,15 @@ export class NatsTransport implements Transport {
         );
       }
       this.#received = seq;
+      // A peer that ignores the window would fill our memory.
+      this.#queued += data.length - DATA_HEADER;
+      if (this.#queued > this.#window + this.#link.maxPayload) {
+        return this.#fail(
+          new Error(
+            `${this.peer} sent ${this.#queued} bytes that were not read yet, beyond the window of ${this.#window}`,
+          ),
+        );
+      }
       this.#chunks.push(data.slice(DATA_HEADER));
       this.#wakeReader();
       return;

@@ -92,6 +92,34 @@ Deno.test("NatsTransport: a forged message on a session subject fails the sessio
   }
 });
 
+Deno.test("NatsTransport: a peer that sends beyond the window, unread, fails the session", async () => {
+  await using server = await NatsServer.start();
+  const window = 64 * 1024;
+  await using p = await pair(server, window);
+  // Numbered as a real peer would, but ignoring the window: nobody reads.
+  const flooder = await NatsEndpoint.create({ nats: { servers: server.url } });
+  try {
+    const piece = new Uint8Array(5 + 32 * 1024);
+    const maxPayload = flooder.connection.info!.max_payload;
+    const count = Math.ceil((window + maxPayload) / (32 * 1024)) + 1;
+    for (let seq = 1; seq <= count; seq++) {
+      new DataView(piece.buffer).setUint32(1, seq);
+      flooder.connection.publish(p.theirs.subject, piece.slice());
+    }
+    await flooder.connection.flush();
+    // What came before the limit is read first, then the error.
+    const buffer = new Uint8Array(1 << 20);
+    let total = 0;
+    await assert.rejects(async () => {
+      while (total < count * 32 * 1024) {
+        total += (await p.theirs.read(buffer)) ?? Infinity;
+      }
+    }, /beyond the window of 65536/);
+  } finally {
+    await flooder.close();
+  }
+});
+
 Deno.test("NatsTransport: a clean close reads to the end on the other side", async () => {
   await using server = await NatsServer.start();
   await using p = await pair(server);
