@@ -19,7 +19,9 @@ export interface OpenConnectionOptions
    * waits between retries and the TLS handshake. When it passes, the
    * promise rejects with a `TimeoutError` `DOMException` that names the
    * address. `0` gives up at once; `Infinity` (or any value beyond
-   * 2^31 - 1 ms) means no deadline.
+   * 2^31 - 1 ms) means no deadline. Without a deadline or `signal`, a
+   * server that accepts and never answers the TLS handshake keeps the
+   * promise pending.
    *
    * @default {undefined} (no deadline)
    */

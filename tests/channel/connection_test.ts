@@ -512,6 +512,31 @@ Deno.test("openConnection: a closed port is ConnectionRefused, naming the addres
   }
 });
 
+Deno.test("openConnection with TLS: a closed port is ConnectionRefused, naming the address; retry works", async () => {
+  const port = freePort();
+  const tls = { caCerts: [tlsFiles.ca] };
+  await assert.rejects(
+    openConnection(`127.0.0.1:${port}`, { tls }),
+    (error) => {
+      assert.ok(error instanceof Deno.errors.ConnectionRefused, String(error));
+      assert.equal(
+        error.message,
+        `Connection refused: 127.0.0.1:${port} (os error 111)`,
+      );
+      return true;
+    },
+  );
+  // Retrying treats the refusal as the plain TCP path does.
+  await assert.rejects(
+    openConnection(`127.0.0.1:${port}`, { tls, retry: true, timeout: 100 }),
+    (error) => {
+      assert.ok(error instanceof DOMException, String(error));
+      assert.match(error.message, /last attempt: ConnectionRefused/);
+      return true;
+    },
+  );
+});
+
 Deno.test("openConnection: timeout is milliseconds (timeout: 5 gives up after 5 ms, not 5 s)", async () => {
   const port = freePort();
   await withRefusalHook(async (_refused, refusals) => {
