@@ -169,3 +169,37 @@ export class FrameReader {
     return { size };
   }
 }
+
+/**
+ * Checks, at a small size, that the expanding payloads are the requests
+ * they claim to be: each decodes (with the library's codecs) into
+ * `[0, 0, ["echo", [[{}, {}, …]], {}]]` of the expected length and size.
+ */
+export async function checkPayloads(): Promise<void> {
+  const check = (value: unknown, count: number, what: string) => {
+    const request = value as [number, number, [string, [object[]], object]];
+    const maps = request?.[2]?.[1]?.[0];
+    const ok = request[0] === 0 && request[1] === 0 &&
+      request[2][0] === "echo" && Array.isArray(maps) &&
+      maps.length === count &&
+      maps.every((m) => Object.keys(m).length === 0) &&
+      Object.keys(request[2][2]).length === 0;
+    if (!ok) {
+      throw new Error(`the ${what} payload is not the request it claims`);
+    }
+  };
+  const size = 4096;
+  const msgpack = msgpackMapsPayload(size);
+  if (msgpack.length !== size) throw new Error("msgpack payload size");
+  check(await new MsgPackCodec().decode(msgpack), size - 16, "MsgPack");
+  const json = jsonObjectsPayload(size);
+  if (json.length > size || json.length < size - 3) {
+    throw new Error("JSON payload size");
+  }
+  check(await new JsonCodec().decode(json), (json.length - 21) / 3, "JSON");
+  check(
+    await new MsgPackBloscCodec().decode(await bloscMapsPayload(size)),
+    size - 16,
+    "blosc",
+  );
+}

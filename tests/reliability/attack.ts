@@ -37,6 +37,7 @@ import type { ProbeCommand, ProbeReport } from "./_attack_probe.ts";
 import { memoryOnce } from "./_attack_rss.ts";
 import {
   bloscMapsPayload,
+  checkPayloads,
   type CodecName,
   frame,
   jsonObjectsPayload,
@@ -402,6 +403,7 @@ console.log(
   } MiB; ` +
     "latencies are wall-clock on a shared 2-core machine",
 );
+await checkPayloads();
 const rows: Row[] = [];
 const t0 = performance.now();
 for (const attack of selected) {
