@@ -1,3 +1,5 @@
+import { type Caller, remoteInfo } from "../rpc/_proxy.ts";
+import { callContext, runInContext } from "../rpc/call_context.ts";
 import { type Resolved, Service, type ServiceMember } from "../rpc/service.ts";
 import type { Agent } from "./agent.ts";
 
@@ -12,17 +14,25 @@ export class ContainerService extends Service {
   #agents: ReadonlyMap<string, Agent>;
   #agentsMember: ServiceMember;
   #validateAid: ServiceMember;
-  #localAgents: WeakMap<object, Agent>;
+  #localCaller: Caller;
+  #closing: AbortSignal;
   /** Resolved paths: every call to an agent resolves one (see `forget`). */
   #resolved = new Map<string, Resolved>();
 
+  /**
+   * @param agents The container's agents by id.
+   * @param localCaller What the proxies of its own agents call through.
+   * @param closing Aborted when the container shuts down.
+   */
   constructor(
     agents: ReadonlyMap<string, Agent>,
-    localAgents: WeakMap<object, Agent>,
+    localCaller: Caller,
+    closing: AbortSignal,
   ) {
     super({});
     this.#agents = agents;
-    this.#localAgents = localAgents;
+    this.#localCaller = localCaller;
+    this.#closing = closing;
     // Made once: every call to an agent looks it up.
     this.#agentsMember = {
       kind: "service",
@@ -42,15 +52,38 @@ export class ContainerService extends Service {
    * Resolves a path, from a cache: an agent's methods do not change while
    * it lives, and {@linkcode forget} is called when one is removed. Only
    * paths that resolved are kept, and at most CACHED_PATHS of them.
+   *
+   * A handler that reads its `callContext()` gets a signal that also
+   * aborts when the container shuts down, not only when its caller's
+   * connection has closed (which a clean shutdown delays until the
+   * handlers being served have answered).
    */
   override resolve(path: string): Resolved {
     let resolved = this.#resolved.get(path);
     if (resolved === undefined) {
       resolved = super.resolve(path);
+      if (resolved.options.context === true) {
+        resolved = { ...resolved, fn: this.#withShutdown(resolved.fn) };
+      }
       if (this.#resolved.size >= CACHED_PATHS) this.#resolved.clear();
       this.#resolved.set(path, resolved);
     }
     return resolved;
+  }
+
+  #withShutdown(
+    fn: (...args: unknown[]) => unknown,
+  ): (...args: unknown[]) => unknown {
+    const closing = this.#closing;
+    return function (this: unknown, ...args: unknown[]): unknown {
+      const { signal, peer } = callContext();
+      return runInContext(
+        { signal: AbortSignal.any([signal, closing]), peer },
+        fn,
+        this,
+        args,
+      );
+    };
   }
 
   /** Drops the cached paths (an agent was removed). */
@@ -58,11 +91,19 @@ export class ContainerService extends Service {
     this.#resolved.clear();
   }
 
-  /** An agent of this container (or a local proxy of one) travels as `agents/<aid>`. */
+  /**
+   * An agent of this container, or a proxy of one made by this container
+   * (also through `withOptions`), travels as `agents/<aid>`.
+   */
   override pathOf(value: object): string | undefined {
-    const agent = this.#localAgents.get(value) ?? value;
-    const aid = (agent as { aid?: unknown }).aid;
-    if (typeof aid === "string" && this.#agents.get(aid) === agent) {
+    const info = remoteInfo(value);
+    if (info !== undefined) {
+      if (info.caller !== this.#localCaller) return undefined;
+      const aid = /^agents\/([^/]+)$/.exec(info.path)?.[1];
+      return aid !== undefined && this.#agents.has(aid) ? info.path : undefined;
+    }
+    const aid = (value as { aid?: unknown }).aid;
+    if (typeof aid === "string" && this.#agents.get(aid) === value) {
       return `agents/${aid}`;
     }
     return undefined;

@@ -1,4 +1,5 @@
 import type { Transport } from "../channel/transport.ts";
+import { describe } from "../codecs/serializer_registry.ts";
 import type { Agent } from "./agent.ts";
 import type { Container } from "./container.ts";
 
@@ -19,7 +20,40 @@ export interface ContainerInternals {
    * unregisters it.
    */
   onShutdown(task: () => Promise<void>): () => void;
+  /** The class names of the container's own serializers (not the date's). */
+  serializerNames(): string[];
 }
 
 /** Each container's internals, set by its constructor. */
 export const internals: WeakMap<Container, ContainerInternals> = new WeakMap();
+
+/**
+ * The internals of `container`, which a user passed where a Container is
+ * expected.
+ *
+ * @param container What was passed.
+ * @param what Who takes it, for the message, e.g. `"new Echo()"`.
+ * @throws {TypeError} If it is not a Container; for a promise (of one),
+ *   saying that an `await` is missing.
+ */
+export function internalsOf(
+  container: unknown,
+  what: string,
+): ContainerInternals {
+  const found = internals.get(container as Container);
+  if (found !== undefined) return found;
+  if (
+    (typeof container === "object" || typeof container === "function") &&
+    container !== null &&
+    typeof (container as { then?: unknown }).then === "function"
+  ) {
+    throw new TypeError(
+      `${what} takes a Container, not a Promise: did you forget \`await\` on Container.create(...)?`,
+    );
+  }
+  throw new TypeError(
+    `${what} takes a Container, got ${
+      container == null ? String(container) : describe(container)
+    }`,
+  );
+}

@@ -1,4 +1,5 @@
 import type { Codec, CodecClass } from "../codecs/codec.ts";
+import { JsonCodec } from "../codecs/json_codec.ts";
 import { MsgPackBloscCodec } from "../codecs/msgpack_blosc_codec.ts";
 import { MsgPackCodec } from "../codecs/msgpack_codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
@@ -19,10 +20,16 @@ import { isRemote } from "../rpc/_proxy.ts";
  * Agent references travel as their path, as over a connection; a proxy of
  * another container's agent cannot be passed (it works only on its own
  * connection).
+ *
+ * With the built-in codecs, values that every one of them gives back
+ * unchanged skip the round trip (see {@linkcode isUnchanged}): the common
+ * call with a few numbers costs no encoding.
  */
 export class LocalWire {
   #codec: Codec;
   #encodeView: boolean;
+  /** Whether the codec is a built-in one, which gives plain values back unchanged. */
+  #builtIn: boolean;
   /** Whether a value is being decoded from the codec's reused buffer. */
   #decoding = false;
 
@@ -72,6 +79,8 @@ export class LocalWire {
     });
     this.#codec = codec;
     this.#encodeView = usesEncodeView(codec);
+    this.#builtIn = codecClass === JsonCodec || codecClass === MsgPackCodec ||
+      codecClass === MsgPackBloscCodec;
   }
 
   /**
@@ -80,6 +89,7 @@ export class LocalWire {
    * @throws {SerializationError} If they cannot be encoded (the caller's error).
    */
   args(args: unknown[]): unknown[] | Promise<unknown[]> {
+    if (this.#builtIn && allUnchanged(args)) return args;
     const message = this.#roundTrip([[args]]);
     return message instanceof Promise
       ? message.then((decoded) => argsOf(decoded))
@@ -92,6 +102,7 @@ export class LocalWire {
    * @throws {SerializationError} If it cannot be encoded (the callee's error).
    */
   result(value: unknown): unknown {
+    if (this.#builtIn && isUnchanged(value)) return value;
     const message = this.#roundTrip([value]);
     return message instanceof Promise
       ? message.then((decoded) => (decoded as unknown[])[0])
@@ -114,6 +125,41 @@ export class LocalWire {
       this.#decoding = false;
     }
   }
+}
+
+/**
+ * Whether the built-in codecs give `value` back as it is: booleans, null,
+ * safe integers, other numbers except integers beyond 2^53 (which may come
+ * back as bigint), and short strings without surrogates (MsgPack cannot
+ * encode a lone one). Everything else takes the round trip.
+ */
+function isUnchanged(value: unknown): boolean {
+  switch (typeof value) {
+    case "number":
+      return Number.isSafeInteger(value) || !Number.isInteger(value);
+    case "boolean":
+      return true;
+    case "string": {
+      if (value.length > SHORT_STRING) return false;
+      for (let i = 0; i < value.length; i++) {
+        const unit = value.charCodeAt(i);
+        if (unit >= 0xd800 && unit <= 0xdfff) return false;
+      }
+      return true;
+    }
+    default:
+      return value === null;
+  }
+}
+
+/** Strings up to this length are checked by {@linkcode isUnchanged}. */
+const SHORT_STRING = 64;
+
+function allUnchanged(args: unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    if (!isUnchanged(args[i])) return false;
+  }
+  return true;
 }
 
 function argsOf(message: unknown): unknown[] {

@@ -3,6 +3,7 @@ import { messagePortTransport } from "../channel/message_port_transport.ts";
 import type { Transport } from "../channel/transport.ts";
 import { CODECS } from "./_codec_names.ts";
 import { internals } from "./_internal.ts";
+import { loadSerializers, serializerNames } from "./_load_serializers.ts";
 import { Container } from "./container.ts";
 import { ExternalClock } from "./external_clock.ts";
 import { Manager } from "./manager.ts";
@@ -14,7 +15,10 @@ export type WorkerCommand =
     name: string;
     codec: string;
     clockStart?: string;
-    base?: string;
+    base: string;
+    /** The spec of the module that exports the serializers. */
+    serializers?: string;
+    allowSpawn?: readonly string[];
     /** The parent container's address and the port linked to it. */
     parent: string;
     port: MessagePort;
@@ -25,7 +29,8 @@ export type WorkerCommand =
 
 /** What the worker answers. */
 export type WorkerReport =
-  | { type: "ready"; manager: string }
+  /** `serializers`: the class names of the worker container's serializers. */
+  | { type: "ready"; manager: string; serializers: string[] }
   | { type: "error"; message: string }
   | { type: "stopped" };
 
@@ -58,8 +63,12 @@ scope.onmessage = async (event) => {
     return;
   }
   try {
+    const serializers = command.serializers === undefined
+      ? []
+      : await loadSerializers(command.serializers, command.base);
     const container = await Container.create(`worker://${command.name}`, {
       codec: CODECS[command.codec],
+      serializers,
       clock: command.clockStart === undefined
         ? undefined
         : new ExternalClock(command.clockStart),
@@ -70,13 +79,18 @@ scope.onmessage = async (event) => {
     );
     const manager = new Manager(container, {
       base: command.base,
+      allowSpawn: command.allowSpawn,
       onStop: () => {
         scope.postMessage({ type: "stopped" });
         scope.close();
       },
     });
     created.resolve(container);
-    scope.postMessage({ type: "ready", manager: manager.addr });
+    scope.postMessage({
+      type: "ready",
+      manager: manager.addr,
+      serializers: serializerNames(serializers),
+    });
   } catch (error) {
     created.reject(error);
     scope.postMessage({

@@ -1,5 +1,5 @@
 import type { Container } from "./container.ts";
-import { internals } from "./_internal.ts";
+import { internalsOf } from "./_internal.ts";
 
 /**
  * The base class of agents. An agent lives in one container, which gives
@@ -36,11 +36,14 @@ export class Agent {
    * Creates the agent and registers it with its container.
    *
    * @param container The container.
+   * @throws {TypeError} If `container` is not a Container (for a Promise:
+   *   a hint that `await` is missing on `Container.create`).
    * @throws {ConnectionClosedError} If the container is shut down.
    */
   constructor(container: Container) {
+    const internal = internalsOf(container, `new ${new.target.name}()`);
     this.container = container;
-    this.aid = internals.get(container)!.register(this);
+    this.aid = internal.register(this);
     this.addr = container.addr + this.aid;
   }
 

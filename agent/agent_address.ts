@@ -1,3 +1,5 @@
+import { parseAddress } from "../channel/address.ts";
+
 /** A parsed agent address. */
 export type AgentAddress =
   & {
@@ -23,7 +25,9 @@ export type AgentAddress =
 
 /**
  * Parses an agent address: `tcp://<host>:<port>/<aid>` (IPv6 hosts in
- * brackets), `ipc://[<unix path>]/<aid>` (the brackets may be left out) or
+ * brackets, or without them as aiomas writes them; the host and port as
+ * the channel layer's `parseAddress` takes them), `ipc://[<unix
+ * path>]/<aid>` (the brackets may be left out) or
  * `local://<name>/<aid>` for containers in this process, and this
  * library's extension `worker://<name>/<aid>` for containers in Workers
  * (see `startContainerWorker`). `container` is
@@ -70,13 +74,29 @@ export function parseAgentAddress(url: string): AgentAddress {
       if (colon < 0) fail('the port is missing (expected "<host>:<port>")');
       let hostname = location.slice(0, colon);
       const portText = location.slice(colon + 1);
-      if (hostname.startsWith("[") && hostname.endsWith("]")) {
-        hostname = hostname.slice(1, -1);
-      }
+      const bracketedHost = hostname.startsWith("[") && hostname.endsWith("]");
+      if (bracketedHost) hostname = hostname.slice(1, -1);
       const port = Number(portText);
       if (hostname === "") fail("the host is empty");
       if (!/^\d+$/.test(portText) || port > 65535) {
         fail(`invalid port "${portText}"`);
+      }
+      // The host as the channel layer's address grammar takes it (aiomas
+      // writes IPv6 hosts without brackets too).
+      const bracketed = bracketedHost || hostname.includes(":");
+      const input = `tcp://${
+        bracketed ? `[${hostname}]` : hostname
+      }:${portText}`;
+      try {
+        parseAddress(input);
+      } catch (error) {
+        const prefix = `Invalid address ${JSON.stringify(input)}: `;
+        const message = (error as Error).message;
+        fail(
+          message.startsWith(prefix)
+            ? message.slice(prefix.length).split("; accepted forms")[0]
+            : message,
+        );
       }
       return {
         scheme,

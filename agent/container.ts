@@ -1,88 +1,38 @@
-import type { Address } from "../channel/_connect.ts";
-import { formatError } from "../channel/_traceback.ts";
+import {
+  type Address,
+  parseAddress,
+  type ParsedAddress,
+} from "../channel/address.ts";
 import { Channel } from "../channel/channel.ts";
-import { createMemoryPair } from "../channel/memory_pair.ts";
-import { openConnection } from "../channel/open_connection.ts";
 import { type Server, startServer } from "../channel/start_server.ts";
-import type { Transport } from "../channel/transport.ts";
-import type { Codec, CodecClass } from "../codecs/codec.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
-import type { SerializerSpec } from "../codecs/serializer_registry.ts";
-import { ConnectionClosedError, RemoteError } from "../errors.ts";
+import { ConnectionClosedError } from "../errors.ts";
 import { type Caller, createRemote } from "../rpc/_proxy.ts";
-import type { DynamicRemote, Remote } from "../rpc/remote.ts";
-import { RpcClient } from "../rpc/rpc_client.ts";
-import { lookupError } from "../rpc/service.ts";
+import type { DynamicRemote } from "../rpc/remote.ts";
+import { type CallOptions, checkTimeout } from "../rpc/with_options.ts";
+import { Connections, noSuchAgent, referenceProxy } from "./_connections.ts";
 import { ContainerService } from "./_container_service.ts";
+import { serializerNames } from "./_load_serializers.ts";
+import { LocalCalls } from "./_local_calls.ts";
 import { LocalWire } from "./_local_wire.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { internals } from "./_internal.ts";
 import type { Agent } from "./agent.ts";
 import { containerAddress, parseAgentAddress } from "./agent_address.ts";
 import type { Clock } from "./clock.ts";
+import type {
+  AgentProxy,
+  ConnectOptions,
+  ContainerOptions,
+} from "./container_options.ts";
 import { RealtimeClock } from "./realtime_clock.ts";
 
-/**
- * TLS for a container: its certificate for serving, trust and a client
- * certificate for connecting. With `caCerts`, TLS is mutual as in aiomas:
- * containers that connect must present a certificate signed by one of
- * them, so `cert` must be valid for client authentication too.
- */
-export interface ContainerTlsOptions {
-  /** PEM certificate chain, served to peers and presented to the containers it connects to. */
-  cert: string;
-  /** PEM private key of `cert`. */
-  key: string;
-  /**
-   * PEM CA certificates to trust instead of the system's, for the
-   * containers this one connects to and for those that connect to it.
-   */
-  caCerts?: string[];
-}
-
-/** Options of {@linkcode Container.create}. */
-export interface ContainerOptions {
-  /** The container's clock. @default {a new RealtimeClock, cancelled at shutdown} */
-  clock?: Clock;
-  /** The codec class for every connection. @default {JsonCodec} */
-  codec?: CodecClass;
-  /**
-   * Extra serializers, registered after the date serializer (typeid 0) and
-   * before the agent reference, in this order on every connection.
-   */
-  serializers?: readonly SerializerSpec[];
-  /** Serve and connect with TLS. */
-  tls?: ContainerTlsOptions;
-}
-
-/** Options of {@linkcode Container.connect}. */
-export interface ConnectOptions {
-  /**
-   * How long to keep retrying a refused connection, in seconds as in
-   * aiomas (`0`: one try, `Infinity`: forever).
-   *
-   * @default {0}
-   */
-  timeout?: number;
-  /** Stops connecting when aborted. */
-  signal?: AbortSignal;
-}
-
-/**
- * The typed proxy of an agent of class `T`: its methods, without the
- * members every `Agent` has. Printed as `ClassNameProxy('<address>')`.
- */
-export type AgentProxy<T> = unknown extends T ? DynamicRemote
-  : Remote<Omit<T, keyof Agent>>;
-
-interface Connection {
-  client: RpcClient;
-  /**
-   * Agent class names answered by `validate_aid`, per aid; concurrent
-   * connects to one agent share one question.
-   */
-  classes: Map<string, Promise<string>>;
-}
+export type {
+  AgentProxy,
+  ConnectOptions,
+  ContainerOptions,
+  ContainerTlsOptions,
+} from "./container_options.ts";
 
 const localContainers = new Map<string, Container>();
 
@@ -90,9 +40,12 @@ const localContainers = new Map<string, Container>();
  * Hosts agents and carries all calls between them and the agents of other
  * containers, over one connection per peer container (aiomas `Container`).
  *
- * Calls to agents of the same container skip the network and the codec,
- * with the same semantics: arguments and results are copied, agents arrive
- * as proxies, errors as `RemoteError`.
+ * Calls to agents of the same container skip the network, not the
+ * semantics: arguments and results take a round trip through the
+ * container's codec and serializers (so they arrive as they would from
+ * another container, and what a peer could not be sent fails alike),
+ * agents arrive as proxies, errors as `RemoteError`, and timeouts, aborts
+ * and shutdown work as for remote calls.
  *
  * @example
  * ```ts
@@ -118,25 +71,20 @@ export class Container implements AsyncDisposable {
   /** The container's clock. */
   readonly clock: Clock;
   #ownsClock: boolean;
-  #codec: CodecClass;
-  #serializers: SerializerSpec[];
-  #tls: ContainerTlsOptions | undefined;
   #server: Server | undefined;
   #localName: string | undefined;
   #agents = new Map<string, Agent>();
   #nextAid = 0;
-  #localAgents = new WeakMap<object, Agent>();
   #localProxies = new WeakMap<Agent, DynamicRemote>();
   #service: ContainerService;
-  #wire: LocalWire;
-  #connections = new Map<string, Promise<Connection>>();
-  /** Every open connection, accepted or made. */
-  #clients = new Set<RpcClient>();
+  #local: LocalCalls;
+  #connections: Connections;
   #shutdown: Promise<void> | null = null;
   /** Aborted at shutdown, with the error that connects in progress reject with. */
   #closing = new AbortController();
   #shutdownTasks = new Set<() => Promise<void>>();
-  #localCaller: Caller = (path, args) => this.#callLocal(path, args);
+  #localCaller: Caller = (path, args, options) =>
+    this.#local.call(path, args, options);
 
   private constructor(
     addr: string,
@@ -149,47 +97,83 @@ export class Container implements AsyncDisposable {
     this.#localName = localName;
     this.#ownsClock = options.clock === undefined;
     this.clock = options.clock ?? new RealtimeClock();
-    this.#codec = options.codec ?? JsonCodec;
-    this.#serializers = [DATE_SERIALIZER, ...(options.serializers ?? [])];
-    this.#tls = options.tls;
-    this.#service = new ContainerService(this.#agents, this.#localAgents);
-    this.#wire = new LocalWire(
-      this.#codec,
-      this.#serializers,
-      (value) => this.#service.pathOf(value),
-      (path) => this.#referencedLocally(path),
+    const codec = options.codec ?? JsonCodec;
+    const serializers = [DATE_SERIALIZER, ...(options.serializers ?? [])];
+    const callTimeout = options.callTimeout === Infinity
+      ? undefined
+      : options.callTimeout;
+    this.#service = new ContainerService(
+      this.#agents,
+      this.#localCaller,
+      this.#closing.signal,
     );
+    this.#local = new LocalCalls(
+      addr,
+      this.#service,
+      new LocalWire(
+        codec,
+        serializers,
+        (value) => this.#service.pathOf(value),
+        (path) => this.#referencedLocally(path),
+      ),
+      callTimeout,
+      this.#closing.signal,
+    );
+    this.#connections = new Connections({
+      service: this.#service,
+      codec,
+      serializers,
+      tls: options.tls,
+      callTimeout,
+      closing: this.#closing.signal,
+      acceptLocal: (name, transport) => {
+        const peer = localContainers.get(name);
+        if (peer === undefined) return false;
+        internals.get(peer)!.acceptLocal(transport);
+        return true;
+      },
+    });
     internals.set(this, {
       register: (agent) => this.#register(agent),
       acceptLocal: (transport) => {
-        this.#serve(
-          new Channel(transport, { codec: this.#newCodec(), peer: "local" }),
-        );
+        const channel = new Channel(transport, {
+          codec: this.#connections.newCodec(),
+          peer: "local",
+        });
+        this.#connections.accept(channel, "local");
       },
-      attach: (addr, transport) => this.#attach(addr, transport),
+      attach: (addr, transport) => this.#connections.attach(addr, transport),
       onShutdown: (task) => {
         this.#shutdownTasks.add(task);
         return () => this.#shutdownTasks.delete(task);
       },
+      serializerNames: () => serializerNames(options.serializers ?? []),
     });
   }
 
   /**
    * Starts a container listening at `addr` (aiomas `Container.create`).
    *
-   * @param addr `{hostname, port}` or `["host", port]` (port 0 picks a free
-   *   port, and `addr` reports it), a Unix socket path,
-   *   `"local://<name>"` for a container reachable only in this process, or
-   *   `"worker://<name>"` for one inside a Worker (see `startContainerWorker`).
-   * @param options Clock, codec, serializers, TLS; see {@linkcode ContainerOptions}.
+   * @param addr Any form of the channel layer's `Address` (port 0 picks a
+   *   free port, and `addr` reports it): TCP as `"host:port"`,
+   *   `"tcp://host:port"`, `"[::1]:port"`, `{ hostname, port }` or
+   *   `["host", port]`; a Unix socket as `"unix:/path/to.sock"` or
+   *   `{ path }`. Or `"local://<name>"` for a container reachable only in
+   *   this process, or `"worker://<name>"` for one inside a Worker (see
+   *   `startContainerWorker`).
+   * @param options Clock, codec, serializers, TLS, call timeout; see
+   *   {@linkcode ContainerOptions}.
    * @returns The container.
-   * @throws {TypeError} For a malformed address, or a local name in use.
+   * @throws {TypeError} For a malformed address (the message quotes it and
+   *   lists the accepted forms), or a local name in use.
+   * @throws {RangeError} If `callTimeout` is not a number of milliseconds from 0 up.
    * @throws {Deno.errors.AddrInUse} If the address is taken.
    */
   static async create(
     addr: Address,
     options: ContainerOptions = {},
   ): Promise<Container> {
+    checkTimeout(options.callTimeout, "callTimeout");
     if (typeof addr === "string" && addr.startsWith("worker://")) {
       const name = addr.slice("worker://".length).replace(/\/$/, "");
       if (name === "" || name.includes("/")) {
@@ -222,10 +206,23 @@ export class Container implements AsyncDisposable {
       localContainers.set(name, container);
       return container;
     }
+    let parsed: ParsedAddress;
+    try {
+      parsed = parseAddress(addr);
+    } catch (error) {
+      throw new TypeError(
+        `${
+          (error as Error).message
+        }; for a container reachable only in this process, "local://<name>"`,
+      );
+    }
     // Connections accepted before the constructor returns wait for it.
     const created = Promise.withResolvers<Container>();
-    const server = await startServer(addr, async (channel) => {
-      (await created.promise).#serve(channel);
+    const server = await startServer(parsed, async (channel) => {
+      (await created.promise).#connections.accept(
+        channel,
+        `tcp://${channel.peer}/`,
+      );
     }, {
       codec: options.codec,
       serializers: [DATE_SERIALIZER, ...(options.serializers ?? [])],
@@ -235,10 +232,10 @@ export class Container implements AsyncDisposable {
         key: options.tls.key,
         clientCaCerts: options.tls.caCerts,
       },
+      handshakeTimeout: options.handshakeTimeout,
     });
-    const bound = server.addr;
     const container = new Container(
-      containerAddress(typeof bound === "string" ? { path: bound } : bound),
+      containerAddress(server.addr),
       server,
       undefined,
       options,
@@ -258,48 +255,49 @@ export class Container implements AsyncDisposable {
    * attempt), or directly for agents of this container.
    *
    * @typeParam T The agent's class, for a typed proxy.
-   * @param url The agent's address, e.g. `"tcp://127.0.0.1:5555/0"`.
-   * @param options Retrying (`timeout` in seconds) and `signal`.
+   * @param url The agent's address: `"tcp://<host>:<port>/<aid>"` (IPv6
+   *   hosts in brackets), `"ipc://[<socket path>]/<aid>"`,
+   *   `"local://<name>/<aid>"` or `"worker://<name>/<aid>"`.
+   * @param options Deadline (`timeout`, ms), `retry`, `signal`, and the
+   *   proxy's `callTimeout`; see {@linkcode ConnectOptions}.
    * @returns The proxy, printed as `ClassNameProxy('<url>')`.
    * @throws {TypeError} For a malformed address.
-   * @throws {Error} Named `LookupError` if there is no such agent there.
+   * @throws {RangeError} For a `timeout` or `callTimeout` that is not a
+   *   number of milliseconds from 0 up.
+   * @throws {LookupError} If there is no such agent there.
    * @throws {ConnectionClosedError} If this container is shut down.
+   * @throws {DOMException} `TimeoutError` when `timeout` passes first, or
+   *   the signal's reason (an `AbortError` by default) when it aborts.
    */
   async connect<T = unknown>(
     url: string,
     options: ConnectOptions = {},
   ): Promise<AgentProxy<T>> {
     const target = parseAgentAddress(url);
+    checkTimeout(options.timeout, "timeout");
+    checkTimeout(options.callTimeout, "callTimeout");
     this.#checkOpen();
+    const callOptions: CallOptions | undefined =
+      options.callTimeout === undefined
+        ? undefined
+        : { timeout: options.callTimeout };
     if (target.container === this.addr) {
       const agent = this.#agents.get(target.aid);
       if (agent === undefined) throw noSuchAgent(target.aid, this.addr);
-      return this.#localProxy(agent) as AgentProxy<T>;
+      return (callOptions === undefined
+        ? this.#localProxy(agent)
+        : this.#makeLocalProxy(agent, callOptions)) as AgentProxy<T>;
     }
-    const connection = await this.#connection(target, options);
-    let validated = connection.classes.get(target.aid);
-    if (validated === undefined) {
-      validated = connection.client.call("validate_aid", [target.aid]).then(
-        (answer) => {
-          if (answer === null) throw noSuchAgent(target.aid, target.container);
-          return String(answer);
-        },
-      );
-      connection.classes.set(target.aid, validated);
-      // A failed answer is not kept: the agent may exist later.
-      const failed = validated;
-      failed.catch(() => {
-        if (connection.classes.get(target.aid) === failed) {
-          connection.classes.delete(target.aid);
-        }
-      });
-    }
-    const className = await validated;
-    const caller: Caller = (path, args) => connection.client.call(path, args);
+    const [caller, className] = await this.#connections.agent(
+      target,
+      url,
+      options,
+    );
     return createRemote(
       caller,
       `agents/${target.aid}`,
       `${className}Proxy('${url}')`,
+      callOptions,
     ) as AgentProxy<T>;
   }
 
@@ -339,15 +337,7 @@ export class Container implements AsyncDisposable {
       await Promise.all(
         [...this.#shutdownTasks].map((task) => task().catch(() => {})),
       );
-      const outgoing = [...this.#connections.values()].map((pending) =>
-        pending.then(({ client }) => client.close(), () => {})
-      );
-      this.#connections.clear();
-      await Promise.all([
-        this.#server?.close(),
-        ...outgoing,
-        ...[...this.#clients].map((client) => client.close()),
-      ]);
+      await Promise.all([this.#server?.close(), this.#connections.close()]);
       if (this.#ownsClock) this.clock.cancelAll();
     })();
     return this.#shutdown;
@@ -384,150 +374,26 @@ export class Container implements AsyncDisposable {
     return aid;
   }
 
-  #newCodec(): Codec {
-    const codec = new this.#codec();
-    for (const [type, toWire, fromWire] of this.#serializers) {
-      codec.addSerializer(type, toWire, fromWire);
-    }
-    return codec;
-  }
-
-  /** Serves a connection: the container is the root service of both ends. */
-  #serve(channel: Channel): RpcClient {
-    const client = new RpcClient(channel, {
-      service: this.#service,
-      proxyFor: (path, caller) =>
-        referenceProxy(path, caller, `tcp://${channel.peer}/`),
-    });
-    this.#track(client);
-    return client;
-  }
-
-  /** Keeps `client` until it is released, so that shutdown waits for it. */
-  #track(client: RpcClient): void {
-    this.#clients.add(client);
-    client.closed.catch(() => {}).finally(() => this.#clients.delete(client));
-  }
-
-  /** The shared connection to the container of `target`, opened if needed. */
-  async #connection(
-    target: ReturnType<typeof parseAgentAddress>,
-    options: ConnectOptions,
-  ): Promise<Connection> {
-    const key = target.container;
-    for (;;) {
-      this.#checkOpen();
-      let pending = this.#connections.get(key);
-      if (pending === undefined) {
-        const dialing = this.#dial(target, options);
-        // A failed or broken connection is dropped, so the next connect dials again.
-        const drop = () => {
-          if (this.#connections.get(key) === dialing) {
-            this.#connections.delete(key);
-          }
-        };
-        dialing.then(({ client }) => client.closed.then(drop, drop), drop);
-        this.#connections.set(key, dialing);
-        pending = dialing;
-      }
-      const connection = await pending;
-      // `closed` (and so the drop above) settles only once the connection is
-      // released; a connection the peer has closed must not be handed out
-      // meanwhile, so drop it now and dial again.
-      if (!connection.client.channel.isClosed) return connection;
-      if (this.#connections.get(key) === pending) this.#connections.delete(key);
-    }
-  }
-
-  async #dial(
-    target: ReturnType<typeof parseAgentAddress>,
-    options: ConnectOptions,
-  ): Promise<Connection> {
-    let channel: Channel;
-    if (target.scheme === "worker") {
-      throw new ConnectionClosedError(
-        `No link to ${target.container}: a worker container is reached from the container that started it, its siblings and itself`,
-      );
-    }
-    if (target.scheme === "local") {
-      const peer = localContainers.get(target.name);
-      if (peer === undefined) {
-        throw new ConnectionClosedError(
-          `No container at ${target.container} in this process`,
-        );
-      }
-      const [mine, theirs] = createMemoryPair();
-      internals.get(peer)!.acceptLocal(theirs);
-      channel = new Channel(mine, {
-        codec: this.#newCodec(),
-        peer: target.container,
-      });
-    } else {
-      channel = await openConnection(
-        target.scheme === "tcp"
-          ? { hostname: target.hostname, port: target.port }
-          : target.path,
-        {
-          codec: this.#codec,
-          serializers: this.#serializers,
-          tls: this.#tls,
-          timeout: options.timeout,
-          // Shutting down stops retrying, or shutdown would wait for it.
-          signal: options.signal === undefined
-            ? this.#closing.signal
-            : AbortSignal.any([options.signal, this.#closing.signal]),
-        },
-      );
-    }
-    if (this.#shutdown !== null) {
-      await channel.close();
-      this.#checkOpen();
-    }
-    const client = new RpcClient(channel, {
-      service: this.#service,
-      proxyFor: (path, caller) =>
-        referenceProxy(path, caller, target.container),
-    });
-    this.#track(client);
-    return { client, classes: new Map() };
-  }
-
-  /** Makes `transport` the shared connection to the container at `addr`. */
-  #attach(addr: string, transport: Transport): void {
-    const channel = new Channel(transport, {
-      codec: this.#newCodec(),
-      peer: addr,
-    });
-    const client = new RpcClient(channel, {
-      service: this.#service,
-      proxyFor: (path, caller) => referenceProxy(path, caller, addr),
-    });
-    this.#track(client);
-    const attached = Promise.resolve<Connection>({
-      client,
-      classes: new Map(),
-    });
-    this.#connections.set(addr, attached);
-    const drop = () => {
-      if (this.#connections.get(addr) === attached) {
-        this.#connections.delete(addr);
-      }
-    };
-    client.closed.then(drop, drop);
-  }
-
+  /** The proxy of an agent of this container, made once. */
   #localProxy(agent: Agent): DynamicRemote {
     let proxy = this.#localProxies.get(agent);
     if (proxy === undefined) {
-      proxy = createRemote(
-        this.#localCaller,
-        `agents/${agent.aid}`,
-        `${agent.constructor.name}Proxy('${agent.addr}')`,
-      );
+      proxy = this.#makeLocalProxy(agent, undefined);
       this.#localProxies.set(agent, proxy);
-      this.#localAgents.set(proxy, agent);
     }
     return proxy;
+  }
+
+  #makeLocalProxy(
+    agent: Agent,
+    options: CallOptions | undefined,
+  ): DynamicRemote {
+    return createRemote(
+      this.#localCaller,
+      `agents/${agent.aid}`,
+      `${agent.constructor.name}Proxy('${agent.addr}')`,
+      options,
+    );
   }
 
   /** The proxy an agent reference of this container decodes to in a local call. */
@@ -538,42 +404,4 @@ export class Container implements AsyncDisposable {
       ? referenceProxy(path, this.#localCaller, this.addr)
       : this.#localProxy(agent);
   }
-
-  /**
-   * A call to an agent of this container: no network, but the codec's
-   * round trip, so that values and errors are those of a remote call.
-   */
-  async #callLocal(path: string, args: unknown[]): Promise<unknown> {
-    // As over a connection: a closed container and arguments that cannot be
-    // sent fail here, with their own errors; everything on the callee's side
-    // (lookup, the call, a result that cannot be sent back) is a RemoteError.
-    this.#checkOpen();
-    let received = this.#wire.args(args);
-    if (received instanceof Promise) received = await received;
-    try {
-      const resolved = this.#service.resolve(path);
-      const result = await resolved.fn.apply(resolved.thisArg, received);
-      const returned = this.#wire.result(result);
-      return returned instanceof Promise ? await returned : returned;
-    } catch (error) {
-      throw new RemoteError(this.addr, formatError(error));
-    }
-  }
-}
-
-/** A proxy for an agent reference received from a peer container. */
-function referenceProxy(
-  path: string,
-  caller: Caller,
-  container: string,
-): DynamicRemote {
-  const match = /^agents\/([^/]+)$/.exec(path);
-  const label = match
-    ? `AgentProxy('${container}${match[1]}')`
-    : `RpcProxy('${path}')`;
-  return createRemote(caller, path, label);
-}
-
-function noSuchAgent(aid: string, container: string): Error {
-  return lookupError(`No agent "${aid}" in container ${container}`);
 }

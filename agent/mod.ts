@@ -48,5 +48,23 @@ export type {
   StartContainerProcessOptions,
 } from "./start_container_process.ts";
 export { RealtimeClock } from "./realtime_clock.ts";
-export type { CodecClass, SerializerSpec } from "../codecs/mod.ts";
-export type { DynamicRemote, Remote } from "../rpc/mod.ts";
+export type {
+  Codec,
+  CodecClass,
+  CodecOptions,
+  Constructor,
+  FromWire,
+  SerializerSpec,
+  ToWire,
+} from "../codecs/mod.ts";
+export type { Address } from "../channel/address.ts";
+// Agent proxies are remote proxies: bounded per call with withOptions, and
+// handlers read their caller's signal with callContext.
+export { callContext, withOptions } from "../rpc/mod.ts";
+export type {
+  CallContext,
+  CallOptions,
+  DynamicRemote,
+  ExposableFunction,
+  Remote,
+} from "../rpc/mod.ts";

@@ -1,5 +1,12 @@
+import {
+  type Address,
+  formatAddress,
+  parseAddress,
+} from "../channel/address.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import { codecName } from "./_codec_names.ts";
+import { internalsOf } from "./_internal.ts";
+import { checkSameSerializers } from "./_load_serializers.ts";
 import type { AgentProxy, Container } from "./container.ts";
 import type { Manager } from "./manager.ts";
 
@@ -7,8 +14,13 @@ import type { Manager } from "./manager.ts";
 export interface StartContainerProcessOptions {
   /** The container that talks to the new one's manager (both must use one codec). */
   container: Container;
-  /** `host:port` or a Unix socket path for the new container. @default {"127.0.0.1:0"} */
-  addr?: string;
+  /**
+   * Where the new container listens, in any form of `Address`:
+   * `"host:port"`, `{ hostname, port }`, `"unix:/path/to.sock"`, `{ path }`, ….
+   *
+   * @default {"127.0.0.1:0"}
+   */
+  addr?: Address;
   /** The codec class of both containers. @default {JsonCodec} */
   codec?: CodecClass;
   /** Give the new container an `ExternalClock` starting at this date. */
@@ -17,8 +29,26 @@ export interface StartContainerProcessOptions {
   externalClockInitTime?: number;
   /** TLS files (paths) for the new container. */
   tls?: { cert: string; key: string; ca?: string };
-  /** Where relative `spawn` specs are resolved from. @default {the current directory} */
+  /** Where relative `spawn` and `serializers` specs are resolved from. @default {the current directory} */
   base?: string;
+  /**
+   * The module that exports the new container's serializers, as
+   * `"<module>#<ExportName>"` resolved like a spawn spec (`cli.ts
+   * --serializers`), e.g. `"./types.ts#serializers"`. The export is the
+   * array given as `serializers` to `options.container`: both ends must
+   * register the same classes in the same order, and starting fails with a
+   * `TypeError` if their class names differ.
+   *
+   * @default {none}
+   */
+  serializers?: string;
+  /**
+   * The modules the new container's manager may spawn agents from
+   * (`cli.ts --allow-spawn`; see `ManagerOptions.allowSpawn`).
+   *
+   * @default {`file:` modules under the current directory}
+   */
+  allowSpawn?: readonly string[];
   /**
    * Deno permission flags of the process.
    *
@@ -45,6 +75,9 @@ export interface ContainerProcess extends AsyncDisposable {
    * Asks the manager to stop (or, if it cannot be reached, sends SIGTERM)
    * and waits for the process to exit; kills it if it does not exit within
    * `timeout` milliseconds (default 5000).
+   *
+   * @param timeout Milliseconds to wait for the exit before killing it.
+   * @returns The exit status.
    */
   stop(timeout?: number): Promise<Deno.CommandStatus>;
   /** Kills the process and waits for it to exit. */
@@ -57,8 +90,11 @@ export interface ContainerProcess extends AsyncDisposable {
  *
  * @param options See {@linkcode StartContainerProcessOptions}.
  * @returns The process, its address and its manager's proxy.
- * @throws {TypeError} For a codec without a command-line name.
- * @throws {Error} If the process exits before it is ready.
+ * @throws {TypeError} For a malformed `addr`, a codec without a
+ *   command-line name, a `container` that is not a Container, or
+ *   serializers that differ from the container's.
+ * @throws {Error} If the process exits before it is ready (e.g. its
+ *   serializers module cannot be loaded; its error is on stderr).
  * @throws {DOMException} The signal's reason (an `AbortError` by default) if
  *   `options.signal` is aborted first.
  *
@@ -74,20 +110,24 @@ export interface ContainerProcess extends AsyncDisposable {
 export async function startContainerProcess(
   options: StartContainerProcessOptions,
 ): Promise<ContainerProcess> {
-  const addr = options.addr ?? "127.0.0.1:0";
-  // Listening on a Unix socket creates a file (cli.ts takes a path by its `/`).
+  const containerInternals = internalsOf(
+    options.container,
+    "startContainerProcess()",
+  );
+  const addr = parseAddress(options.addr ?? "127.0.0.1:0");
+  // Listening on a Unix socket creates a file.
   const permissions = options.permissions ??
     [
       "--allow-net",
       "--allow-read",
-      ...(addr.includes("/") ? ["--allow-write"] : []),
+      ...(addr.transport === "unix" ? ["--allow-write"] : []),
     ];
   const args = [
     "run",
     ...permissions,
     new URL("../cli.ts", import.meta.url).href,
     "--addr",
-    addr,
+    formatAddress(addr),
     "--codec",
     codecName(options.codec),
   ];
@@ -105,6 +145,12 @@ export async function startContainerProcess(
     if (options.tls.ca !== undefined) args.push("--tls-ca", options.tls.ca);
   }
   if (options.base !== undefined) args.push("--base", options.base);
+  if (options.serializers !== undefined) {
+    args.push("--serializers", options.serializers);
+  }
+  for (const prefix of options.allowSpawn ?? []) {
+    args.push("--allow-spawn", prefix);
+  }
   const signal = options.signal;
   signal?.throwIfAborted();
   // Not `Deno.Command`'s `signal`: that would kill the process whenever the
@@ -122,7 +168,9 @@ export async function startContainerProcess(
   // Cancelling ends the pending read below, which then throws the reason.
   const onAbort = () => reader.cancel().catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
-  let ready: { addr: string; manager: string } | undefined;
+  let ready:
+    | { addr: string; manager: string; serializers?: string[] }
+    | undefined;
   try {
     while (ready === undefined) {
       const { value, done } = await reader.read();
@@ -171,6 +219,11 @@ export async function startContainerProcess(
   })();
   let manager: AgentProxy<Manager>;
   try {
+    checkSameSerializers(
+      containerInternals.serializerNames(),
+      ready.serializers ?? [],
+      ready.addr,
+    );
     manager = await options.container.connect<Manager>(ready.manager, {
       signal,
     });

@@ -2,7 +2,8 @@ import { pathToFileURL } from "node:url";
 import { messagePortTransport } from "../channel/message_port_transport.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import { codecName } from "./_codec_names.ts";
-import { internals } from "./_internal.ts";
+import { internalsOf } from "./_internal.ts";
+import { checkSameSerializers } from "./_load_serializers.ts";
 import type { WorkerCommand, WorkerReport } from "./_worker_main.ts";
 import type { AgentProxy, Container } from "./container.ts";
 import type { Manager } from "./manager.ts";
@@ -17,8 +18,26 @@ export interface StartContainerWorkerOptions {
   codec?: CodecClass;
   /** Give the worker container an `ExternalClock` starting at this date. */
   externalClockStart?: Date | string;
-  /** Where relative `spawn` specs are resolved from. @default {the current directory} */
+  /** Where relative `spawn` and `serializers` specs are resolved from. @default {the current directory} */
   base?: string;
+  /**
+   * The module that exports the serializers of the worker container, as
+   * `"<module>#<ExportName>"` resolved like a spawn spec (functions cannot
+   * be sent to a Worker), e.g. `"./types.ts#serializers"`. The export is
+   * the array given as `serializers` to `options.container`: both ends
+   * must register the same classes in the same order, and starting fails
+   * with a `TypeError` if their class names differ.
+   *
+   * @default {none}
+   */
+  serializers?: string;
+  /**
+   * The modules the worker's manager may spawn agents from (see
+   * `ManagerOptions.allowSpawn`).
+   *
+   * @default {`file:` modules under the current directory}
+   */
+  allowSpawn?: readonly string[];
 }
 
 /** A container running in a Worker, made by {@linkcode startContainerWorker}. */
@@ -51,9 +70,11 @@ let counter = 0;
  *
  * @param options See {@linkcode StartContainerWorkerOptions}.
  * @returns The worker, its address and its manager's proxy.
- * @throws {TypeError} For a codec that is not built in, or a name that is
- *   empty, contains `/` or is in use.
- * @throws {Error} If the worker fails to start.
+ * @throws {TypeError} For a codec that is not built in, a name that is
+ *   empty, contains `/` or is in use, a `container` that is not a
+ *   Container, or serializers that differ from the container's.
+ * @throws {Error} If the worker fails to start (e.g. its serializers
+ *   module cannot be loaded).
  *
  * @example
  * ```ts ignore
@@ -68,6 +89,7 @@ export async function startContainerWorker(
   options: StartContainerWorkerOptions,
 ): Promise<ContainerWorker> {
   const parent = options.container;
+  const parentInternals = internalsOf(parent, "startContainerWorker()");
   const codec = codecName(options.codec);
   const name = options.name ?? `w${++counter}`;
   const addr = `worker://${name}/`;
@@ -90,7 +112,7 @@ export async function startContainerWorker(
     worker.postMessage(command, transfer);
   const link = new MessageChannel();
   const parentLink = messagePortTransport(link.port1);
-  internals.get(parent)!.attach(addr, parentLink);
+  parentInternals.attach(addr, parentLink);
   const start = options.externalClockStart;
   post({
     type: "init",
@@ -99,6 +121,8 @@ export async function startContainerWorker(
     clockStart: start instanceof Date ? start.toISOString() : start,
     // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
     base: options.base ?? pathToFileURL(`${Deno.cwd()}/`).href,
+    serializers: options.serializers,
+    allowSpawn: options.allowSpawn,
     parent: parent.addr,
     port: link.port2,
   }, [link.port2]);
@@ -140,6 +164,11 @@ export async function startContainerWorker(
         }`,
       );
     }
+    checkSameSerializers(
+      parentInternals.serializerNames(),
+      report.serializers,
+      addr,
+    );
     manager = await parent.connect<Manager>(report.manager);
   } catch (error) {
     terminate();
@@ -158,7 +187,7 @@ export async function startContainerWorker(
       terminate();
     })();
   // The parent's shutdown stops the worker too, so no Worker outlives it.
-  unregister = internals.get(parent)!.onShutdown(() => stop());
+  unregister = parentInternals.onShutdown(() => stop());
   return {
     addr,
     manager,

@@ -136,6 +136,12 @@ Deno.test("parseAgentAddress: port above 65535", () => {
   assertInvalid("tcp://127.0.0.1:99999999999/0", /invalid port/);
 });
 
+Deno.test("parseAgentAddress: the host as the shared address grammar takes it", () => {
+  assertInvalid("tcp://exa mple:5555/0", /"exa mple" is not a host name/);
+  assertInvalid("tcp://[not-v6]:5555/0", /"not-v6" is not an IPv6 address/);
+  assertInvalid("tcp://a/b:5555/0", /"a\/b" is not a host name/);
+});
+
 Deno.test("parseAgentAddress: empty host", () => {
   assertInvalid("tcp://:5555/0", /host is empty/);
   assertInvalid("tcp://[]:5555/0", /host is empty/);

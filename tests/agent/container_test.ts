@@ -166,7 +166,7 @@ Deno.test("Container.create on a Unix socket has an ipc address", async () => {
   await withTempDir(async (dir) => {
     const path = `${dir}/agents.sock`;
     {
-      await using server = await Container.create(path);
+      await using server = await Container.create(`unix:${path}`);
       assert.equal(server.addr, `ipc://[${path}]/`);
       const callee = new Callee(server);
       assert.equal(callee.addr, `ipc://[${path}]/0`);
@@ -180,6 +180,59 @@ Deno.test("Container.create on a Unix socket has an ipc address", async () => {
     // The socket file is removed at shutdown.
     await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
   });
+});
+
+Deno.test('Container.create: "host:port" is TCP, never a socket file', async () => {
+  for (
+    const addr of ["127.0.0.1:0", "tcp://127.0.0.1:0", "tcp://127.0.0.1:0/"]
+  ) {
+    await using container = await Container.create(addr);
+    assert.notEqual(portOf(container.addr), 0, addr);
+    await assert.rejects(Deno.lstat(addr), Deno.errors.NotFound, addr);
+  }
+  // A port taken is reported with its address.
+  await using taken = await Container.create("127.0.0.1:0");
+  await assert.rejects(
+    Container.create(`127.0.0.1:${portOf(taken.addr)}`),
+    Deno.errors.AddrInUse,
+  );
+});
+
+Deno.test("Container.create: a Unix socket is written unix:/path or { path }; other forms are a TypeError", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/a.sock`;
+    {
+      await using container = await Container.create({ path });
+      assert.equal(container.addr, `ipc://[${path}]/`);
+    }
+    // A bare path is refused, with the way to write it.
+    await assert.rejects(Container.create(path), (error) => {
+      assert.ok(error instanceof TypeError);
+      assert.ok(error.message.includes(JSON.stringify(path)), error.message);
+      assert.ok(error.message.includes(`"unix:${path}"`), error.message);
+      assert.ok(error.message.includes('"host:port"'), error.message);
+      assert.ok(error.message.includes('"local://<name>"'), error.message);
+      return true;
+    });
+    await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+  });
+  for (
+    const bad of [
+      "127.0.0.1",
+      "udp://127.0.0.1:5555",
+      "127.0.0.1:http",
+      "::1:5555",
+      42,
+      null,
+      { hostname: "127.0.0.1" },
+    ]
+  ) {
+    await assert.rejects(
+      Container.create(bad as never),
+      { name: "TypeError", message: /Invalid address .*accepted forms/ },
+      String(bad),
+    );
+  }
 });
 
 Deno.test("Container.create with local:// names", async () => {
@@ -219,6 +272,27 @@ Deno.test("Container.create with local:// names", async () => {
 });
 
 // --- Agents -------------------------------------------------------------------
+
+Deno.test("An agent given a Promise of a container says that await is missing", async () => {
+  const pending = Container.create(LOCAL);
+  try {
+    assert.throws(() => new Callee(pending as never), {
+      name: "TypeError",
+      message:
+        "new Callee() takes a Container, not a Promise: did you forget `await` on Container.create(...)?",
+    });
+    assert.throws(() => new Callee({} as never), {
+      name: "TypeError",
+      message: "new Callee() takes a Container, got an Object",
+    });
+    assert.throws(() => new Callee(undefined as never), {
+      name: "TypeError",
+      message: "new Callee() takes a Container, got undefined",
+    });
+  } finally {
+    await (await pending).shutdown();
+  }
+});
 
 Deno.test("Agent ids count up and are never reused", async () => {
   await using container = await Container.create(LOCAL);
@@ -343,7 +417,7 @@ Deno.test("connect: every spelling of a container address shares the connection"
   await withTempDir(async (dir) => {
     const path = `${dir}/peer.sock`;
     const { value: peer, accepted } = await countingAccepts(() =>
-      Container.create(path)
+      Container.create({ path })
     );
     await using _peer = peer;
     await using a = await Container.create(LOCAL);
@@ -381,7 +455,7 @@ Deno.test("connect: nobody listening rejects", async () => {
     const path = `${dir}/later.sock`;
     await assert.rejects(a.connect(`ipc://[${path}]/0`), Deno.errors.NotFound);
     // A failed attempt is not kept: once the peer exists, connect dials again.
-    await using b = await Container.create(path);
+    await using b = await Container.create({ path });
     new Callee(b);
     const proxy = await a.connect<Callee>(`ipc://[${path}]/0`);
     assert.equal(await proxy.service(1), 1);
@@ -393,7 +467,7 @@ Deno.test("connect: after the peer shuts down, the next connect dials again", as
     const path = `${dir}/peer.sock`;
     const url = `ipc://[${path}]/0`;
     await using a = await Container.create(LOCAL);
-    const b = await Container.create(path);
+    const b = await Container.create(`unix:${path}`);
     const callee = new Callee(b);
     const proxy = await a.connect<Callee>(url);
     assert.equal(await proxy.service(1), 1);
@@ -408,7 +482,7 @@ Deno.test("connect: after the peer shuts down, the next connect dials again", as
     // also how the test knows that `a` has seen the connection end.)
     await assert.rejects(proxy.service(3), ConnectionClosedError);
     // The same path, a new container with another agent class at aid 0.
-    await using b2 = await Container.create(path);
+    await using b2 = await Container.create({ path });
     new Other(b2);
     const fresh = await a.connect<Other>(url);
     assert.equal(String(fresh), `OtherProxy('${url}')`);
@@ -707,7 +781,7 @@ Deno.test("Shutdown stops a connect that is still retrying", async () => {
     }) as typeof Deno.connect;
     try {
       const connecting = a.connect(`ipc://[${dir}/nobody.sock]/0`, {
-        timeout: Infinity,
+        retry: true,
       });
       const outcome = assert.rejects(connecting, ConnectionClosedError);
       await refused.promise;

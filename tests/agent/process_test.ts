@@ -145,7 +145,7 @@ Deno.test("startContainerProcess on a Unix socket, with a relative spec and base
     await using parent = await Container.create(LOCAL);
     await using child = await startContainerProcess({
       container: parent,
-      addr: path,
+      addr: { path },
       base: new URL("../fixtures/", import.meta.url).href,
     });
     assert.equal(child.addr, `ipc://[${path}]/`);
@@ -185,9 +185,17 @@ Deno.test("startContainerProcess fails cleanly: unnamed codec, early exit, abort
     startContainerProcess({ container: parent, codec: OwnCodec }),
     TypeError,
   );
-  // The child refuses its arguments and exits (its usage goes to stderr).
+  // A malformed address fails before a process is started.
   await assert.rejects(
     startContainerProcess({ container: parent, addr: "127.0.0.1:http" }),
+    { name: "TypeError", message: /Invalid address "127\.0\.0\.1:http"/ },
+  );
+  // The child fails to start and exits (its error goes to stderr).
+  await assert.rejects(
+    startContainerProcess({
+      container: parent,
+      serializers: "./no-such-module.ts#serializers",
+    }),
     /exited before it was ready/,
   );
   // Aborting while it starts kills it and rejects with the reason.

@@ -1,0 +1,312 @@
+import { Channel } from "../channel/channel.ts";
+import { createMemoryPair } from "../channel/memory_pair.ts";
+import { openConnection } from "../channel/open_connection.ts";
+import type { Transport } from "../channel/transport.ts";
+import type { Codec, CodecClass } from "../codecs/codec.ts";
+import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import { ConnectionClosedError } from "../errors.ts";
+import { type Caller, createRemote } from "../rpc/_proxy.ts";
+import type { DynamicRemote } from "../rpc/remote.ts";
+import { RpcClient } from "../rpc/rpc_client.ts";
+import { lookupError, type Service } from "../rpc/service.ts";
+import type { AgentAddress } from "./agent_address.ts";
+import type {
+  ConnectOptions,
+  ContainerTlsOptions,
+} from "./container_options.ts";
+
+/** A connection to or from another container. */
+interface Connection {
+  client: RpcClient;
+  /** What the agent proxies over this connection call through. */
+  caller: Caller;
+  /**
+   * Agent class names answered by `validate_aid`, per aid; concurrent
+   * connects to one agent share one question.
+   */
+  classes: Map<string, Promise<string>>;
+}
+
+/** What {@linkcode Connections} needs of its container. */
+export interface ConnectionsOptions {
+  /** The container's root service, served on every connection. */
+  service: Service;
+  codec: CodecClass;
+  /** The serializers of every connection, in order. */
+  serializers: readonly SerializerSpec[];
+  tls: ContainerTlsOptions | undefined;
+  /** The default timeout in ms of calls over these connections. */
+  callTimeout: number | undefined;
+  /** Aborted at shutdown, with the error connects in progress reject with. */
+  closing: AbortSignal;
+  /** Serves one end of an in-memory pair in the local container `name`, if there is one. */
+  acceptLocal(name: string, transport: Transport): boolean;
+}
+
+/**
+ * A container's connections to other containers, one per peer container:
+ * accepted ({@linkcode Connections.accept}), dialed on first use
+ * ({@linkcode Connections.agent}, the one place that connects) and
+ * attached (links to and from Workers). Every connection serves the
+ * container's root service to the peer.
+ */
+export class Connections {
+  #options: ConnectionsOptions;
+  /** The shared connection to each peer container by address. */
+  #byAddress = new Map<string, Promise<Connection>>();
+  /** Every open connection, accepted or made. */
+  #clients = new Set<RpcClient>();
+
+  constructor(options: ConnectionsOptions) {
+    this.#options = options;
+  }
+
+  /** A new codec with the container's serializers. */
+  newCodec(): Codec {
+    const codec = new this.#options.codec();
+    for (const [type, toWire, fromWire] of this.#options.serializers) {
+      codec.addSerializer(type, toWire, fromWire);
+    }
+    return codec;
+  }
+
+  /**
+   * Serves a connection accepted from a peer; `peer` names its container
+   * for the proxies of the references it sends.
+   */
+  accept(channel: Channel, peer: string): void {
+    this.#open(channel, peer);
+  }
+
+  /** Makes `transport` the shared connection to the container at `addr`. */
+  attach(addr: string, transport: Transport): void {
+    const channel = new Channel(transport, {
+      codec: this.newCodec(),
+      peer: addr,
+    });
+    const connection = this.#open(channel, addr);
+    const attached = Promise.resolve(connection);
+    this.#byAddress.set(addr, attached);
+    const drop = () => {
+      if (this.#byAddress.get(addr) === attached) {
+        this.#byAddress.delete(addr);
+      }
+    };
+    connection.client.closed.then(drop, drop);
+  }
+
+  /**
+   * The caller for the agent at `target` and the agent's class name, over
+   * the shared connection to its container (dialed if needed), within
+   * `options.timeout` and `options.signal`.
+   */
+  agent(
+    target: AgentAddress,
+    url: string,
+    options: ConnectOptions,
+  ): Promise<[Caller, string]> {
+    return within(
+      this.#agent(target, options),
+      options.timeout,
+      options.signal,
+      `Connecting to ${url}`,
+    );
+  }
+
+  /** Closes every connection; pending calls reject with `ConnectionClosedError`. */
+  async close(): Promise<void> {
+    const outgoing = [...this.#byAddress.values()].map((pending) =>
+      pending.then(({ client }) => client.close(), () => {})
+    );
+    this.#byAddress.clear();
+    await Promise.all([
+      ...outgoing,
+      ...[...this.#clients].map((client) => client.close()),
+    ]);
+  }
+
+  /**
+   * Starts RPC on a connection to or from the container at `peer`: the
+   * container is the root service of both ends.
+   */
+  #open(channel: Channel, peer: string): Connection {
+    const client = new RpcClient(channel, {
+      service: this.#options.service,
+      callTimeout: this.#options.callTimeout,
+      proxyFor: (path, caller) => referenceProxy(path, caller, peer),
+    });
+    // Kept until released, so that close() waits for it.
+    this.#clients.add(client);
+    client.closed.catch(() => {}).finally(() => this.#clients.delete(client));
+    return {
+      client,
+      caller: (path, args, options) =>
+        client.call(path, args, undefined, options),
+      classes: new Map(),
+    };
+  }
+
+  async #agent(
+    target: AgentAddress,
+    options: ConnectOptions,
+  ): Promise<[Caller, string]> {
+    const connection = await this.#connection(target, options);
+    let validated = connection.classes.get(target.aid);
+    if (validated === undefined) {
+      validated = connection.client.call("validate_aid", [target.aid]).then(
+        (answer) => {
+          if (answer === null) throw noSuchAgent(target.aid, target.container);
+          return String(answer);
+        },
+      );
+      connection.classes.set(target.aid, validated);
+      // A failed answer is not kept: the agent may exist later.
+      const failed = validated;
+      failed.catch(() => {
+        if (connection.classes.get(target.aid) === failed) {
+          connection.classes.delete(target.aid);
+        }
+      });
+    }
+    return [connection.caller, await validated];
+  }
+
+  /** The shared connection to the container of `target`, opened if needed. */
+  async #connection(
+    target: AgentAddress,
+    options: ConnectOptions,
+  ): Promise<Connection> {
+    const key = target.container;
+    for (;;) {
+      this.#checkOpen();
+      let pending = this.#byAddress.get(key);
+      if (pending === undefined) {
+        const dialing = this.#dial(target, options);
+        // A failed or broken connection is dropped, so the next connect dials again.
+        const drop = () => {
+          if (this.#byAddress.get(key) === dialing) {
+            this.#byAddress.delete(key);
+          }
+        };
+        dialing.then(({ client }) => client.closed.then(drop, drop), drop);
+        this.#byAddress.set(key, dialing);
+        pending = dialing;
+      }
+      const connection = await pending;
+      // `closed` (and so the drop above) settles only once the connection is
+      // released; a connection the peer has closed must not be handed out
+      // meanwhile, so drop it now and dial again.
+      if (!connection.client.channel.isClosed) return connection;
+      if (this.#byAddress.get(key) === pending) this.#byAddress.delete(key);
+    }
+  }
+
+  /** Opens a connection to the container of `target`: the one place that connects. */
+  async #dial(
+    target: AgentAddress,
+    options: ConnectOptions,
+  ): Promise<Connection> {
+    let channel: Channel;
+    if (target.scheme === "worker") {
+      throw new ConnectionClosedError(
+        `No link to ${target.container}: a worker container is reached from the container that started it, its siblings and itself`,
+      );
+    }
+    if (target.scheme === "local") {
+      const [mine, theirs] = createMemoryPair();
+      if (!this.#options.acceptLocal(target.name, theirs)) {
+        throw new ConnectionClosedError(
+          `No container at ${target.container} in this process`,
+        );
+      }
+      channel = new Channel(mine, {
+        codec: this.newCodec(),
+        peer: target.container,
+      });
+    } else {
+      const closing = this.#options.closing;
+      channel = await openConnection(
+        target.scheme === "tcp"
+          ? { hostname: target.hostname, port: target.port }
+          : { path: target.path },
+        {
+          codec: this.#options.codec,
+          serializers: this.#options.serializers,
+          tls: this.#options.tls,
+          timeout: options.timeout,
+          retry: options.retry,
+          // Shutting down stops retrying, or shutdown would wait for it.
+          signal: options.signal === undefined
+            ? closing
+            : AbortSignal.any([options.signal, closing]),
+        },
+      );
+    }
+    if (this.#options.closing.aborted) {
+      await channel.close();
+      this.#checkOpen();
+    }
+    return this.#open(channel, target.container);
+  }
+
+  #checkOpen(): void {
+    const closing = this.#options.closing;
+    if (closing.aborted) throw closing.reason;
+  }
+}
+
+/** A proxy for a reference received from the container `container`. */
+export function referenceProxy(
+  path: string,
+  caller: Caller,
+  container: string,
+): DynamicRemote {
+  const match = /^agents\/([^/]+)$/.exec(path);
+  const label = match
+    ? `AgentProxy('${container}${match[1]}')`
+    : `RpcProxy('${path}')`;
+  return createRemote(caller, path, label);
+}
+
+/** The error for a missing agent. */
+export function noSuchAgent(aid: string, container: string): Error {
+  return lookupError(`No agent "${aid}" in container ${container}`);
+}
+
+/**
+ * `promise`, or a rejection when `timeout` (ms) passes or `signal` aborts
+ * first; `promise` goes on (it may be shared) and its outcome is dropped.
+ */
+function within<T>(
+  promise: Promise<T>,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+  what: string,
+): Promise<T> {
+  if ((timeout === undefined || timeout === Infinity) && signal === undefined) {
+    return promise;
+  }
+  if (signal?.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
+  const { promise: outcome, resolve, reject } = Promise.withResolvers<T>();
+  promise.then(resolve, reject);
+  const timer = timeout === undefined || timeout === Infinity
+    ? undefined
+    : setTimeout(() =>
+      reject(
+        new DOMException(
+          `${what} timed out after ${timeout} ms`,
+          "TimeoutError",
+        ),
+      ), timeout);
+  const onAbort = () => reject(signal!.reason);
+  signal?.addEventListener("abort", onAbort, { once: true });
+  const cleanup = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  };
+  outcome.then(cleanup, cleanup);
+  return outcome;
+}

@@ -1,0 +1,124 @@
+import { formatError } from "../channel/_traceback.ts";
+import { RemoteError } from "../errors.ts";
+import { asError } from "../rpc/_thrown.ts";
+import { type CallContext, runInContext } from "../rpc/call_context.ts";
+import type { Service } from "../rpc/service.ts";
+import type { CallOptions } from "../rpc/with_options.ts";
+import type { LocalWire } from "./_local_wire.ts";
+
+/**
+ * Calls between agents of one container, with the semantics of a call
+ * over a connection: values take the codec's round trip ({@linkcode LocalWire}),
+ * everything on the callee's side fails as a `RemoteError`, a timeout or
+ * abort rejects with `TimeoutError`/`AbortError`, and the container's
+ * shutdown rejects the calls in flight with `ConnectionClosedError` and
+ * aborts the handlers' `callContext().signal`.
+ */
+export class LocalCalls {
+  #addr: string;
+  #service: Service;
+  #wire: LocalWire;
+  #callTimeout: number | undefined;
+  #context: CallContext;
+  #closing: AbortSignal;
+  /** What rejects each call whose handler is still running. */
+  #inFlight = new Set<(error: unknown) => void>();
+
+  /**
+   * @param addr The container's address (the origin of its errors).
+   * @param service The container's root service.
+   * @param wire The container's codec round trip.
+   * @param callTimeout The default timeout in ms (`undefined`: none).
+   * @param closing Aborted when the container shuts down.
+   */
+  constructor(
+    addr: string,
+    service: Service,
+    wire: LocalWire,
+    callTimeout: number | undefined,
+    closing: AbortSignal,
+  ) {
+    this.#addr = addr;
+    this.#service = service;
+    this.#wire = wire;
+    this.#callTimeout = callTimeout;
+    this.#closing = closing;
+    this.#context = { signal: closing, peer: addr };
+    closing.addEventListener("abort", () => {
+      for (const reject of this.#inFlight) reject(closing.reason);
+      this.#inFlight.clear();
+    }, { once: true });
+  }
+
+  /** Makes a call: the proxies of this container's agents send theirs here. */
+  async call(
+    path: string,
+    args: unknown[],
+    options: CallOptions | undefined,
+  ): Promise<unknown> {
+    // As over a connection: a closed container, an aborted signal and
+    // arguments that cannot be sent fail here, with their own errors;
+    // everything on the callee's side (lookup, the call, a result that
+    // cannot be sent back) is a RemoteError.
+    if (this.#closing.aborted) throw this.#closing.reason;
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    let received = this.#wire.args(args);
+    if (received instanceof Promise) received = await received;
+    let result: unknown;
+    try {
+      const resolved = this.#service.resolve(path);
+      result = resolved.options.context === true
+        ? runInContext(this.#context, resolved.fn, resolved.thisArg, received)
+        : resolved.fn.apply(resolved.thisArg, received);
+    } catch (error) {
+      throw this.#remoteError(error);
+    }
+    if (result instanceof Promise) {
+      result = await this.#settled(result, options?.timeout, signal);
+    }
+    try {
+      const returned = this.#wire.result(result);
+      return returned instanceof Promise ? await returned : returned;
+    } catch (error) {
+      throw this.#remoteError(error);
+    }
+  }
+
+  /**
+   * What a running handler's promise settles to, unless the call times out,
+   * is aborted or the container shuts down first (a late result is dropped).
+   */
+  #settled(
+    running: Promise<unknown>,
+    ownTimeout: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    running.then(resolve, (error) => reject(this.#remoteError(error)));
+    this.#inFlight.add(reject);
+    const timeout = ownTimeout ?? this.#callTimeout;
+    const timer = timeout === undefined || timeout === Infinity
+      ? undefined
+      : setTimeout(() =>
+        reject(
+          new DOMException(
+            `Request to ${this.#addr} timed out after ${timeout} ms`,
+            "TimeoutError",
+          ),
+        ), timeout);
+    const onAbort = () => reject(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const cleanup = () => {
+      this.#inFlight.delete(reject);
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
+    };
+    promise.then(cleanup, cleanup);
+    return promise;
+  }
+
+  #remoteError(error: unknown): RemoteError {
+    return new RemoteError(this.#addr, formatError(asError(error)));
+  }
+}
