@@ -8,35 +8,65 @@
  *   --clock external --start 2016-01-01T00:00:00+00:00
  * ```
  *
- * Listening on a Unix socket (`--addr /path/to.sock`) needs `--allow-write`
- * too; spawning agents from remote modules on hosts other than Deno's
- * defaults (jsr.io, deno.land, esm.sh, …) needs `--allow-import`.
+ * `--help` prints every option. `--addr` takes the address forms of the
+ * channel layer: `host:port`, `tcp://host:port`, `[::1]:port`, or
+ * `unix:/path/to.sock` for a Unix socket (which needs `--allow-write`
+ * too). The manager spawns agents only from modules under the
+ * `--allow-spawn` prefixes (by default `file:` modules under the working
+ * directory); spawning from remote modules on hosts other than Deno's
+ * defaults (jsr.io, deno.land, esm.sh, …) also needs `--allow-import`.
+ * Every peer that can reach the container can call its manager: keep it
+ * behind mutual TLS or on a private address.
  *
  * When ready it prints one JSON line, e.g.
- * `{"addr":"tcp://127.0.0.1:41234/","manager":"tcp://127.0.0.1:41234/0"}`.
- * It stops on the manager's `stop()`, SIGINT or SIGTERM, after a clean
- * shutdown.
+ * `{"addr":"tcp://127.0.0.1:41234/","manager":"tcp://127.0.0.1:41234/0"}`
+ * (with `--serializers`, also the class names of the serializers, as
+ * `"serializers":["Point"]`). It stops on the manager's `stop()`, SIGINT
+ * or SIGTERM, after a clean shutdown.
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { pathToFileURL } from "node:url";
 import { Container } from "./agent/container.ts";
 import { ExternalClock } from "./agent/external_clock.ts";
 import { Manager } from "./agent/manager.ts";
-import type { Address } from "./channel/_connect.ts";
+import { type Address, parseAddress } from "./channel/address.ts";
 import { CODECS } from "./agent/_codec_names.ts";
+import { loadSerializers, serializerNames } from "./agent/_load_serializers.ts";
 
-const USAGE =
-  `Usage: cli.ts [--addr HOST:PORT | --addr UNIX_PATH] [--codec json|msgpack|msgpackblosc]
-              [--clock realtime|external] [--start ISO_DATE] [--init-time=SECONDS]
-              [--tls-cert FILE --tls-key FILE [--tls-ca FILE]] [--base URL]`;
+const USAGE = `Usage: cli.ts [options]
+
+Starts a managed container (its agent "0" is a Manager) and prints one JSON
+line when it is ready: {"addr": "<container address>", "manager": "<address>"}.
+
+Options:
+  --addr ADDRESS         where to listen: HOST:PORT, tcp://HOST:PORT, [::1]:PORT
+                         or unix:/path/to.sock (default 127.0.0.1:0)
+  --codec NAME           json, msgpack or msgpackblosc (default json)
+  --serializers SPEC     MODULE#EXPORT: a module exporting an array of
+                         [type, toWire, fromWire], resolved like spawn specs
+  --allow-spawn PREFIX   a module URL prefix the manager may spawn agents from
+                         (repeatable; default: file: modules under the
+                         working directory)
+  --base URL             where relative spawn and serializers specs are
+                         resolved from (default: the working directory)
+  --clock NAME           realtime or external (default realtime)
+  --start ISO_DATE       the external clock's start date (with --clock external)
+  --init-time=SECONDS    the external clock's initial time (default 0)
+  --tls-cert FILE        PEM certificate chain: serve (and connect) with TLS
+  --tls-key FILE         PEM private key of --tls-cert
+  --tls-ca FILE          PEM CA certificates: mutual TLS, as in aiomas
+  -h, --help             print this help and exit`;
 
 /**
- * Runs a managed container until it is stopped.
+ * Runs a managed container until it is stopped; with `--help`, prints
+ * the usage and returns.
  *
  * @param args The command-line arguments.
  * @returns A promise that settles after the container has shut down.
- * @throws {TypeError} For invalid arguments (with the usage text).
+ * @throws {TypeError} For invalid arguments (with the usage text), or a
+ *   `--serializers` module that exports no serializers.
  *
  * @example
  * ```ts ignore
@@ -46,6 +76,20 @@ const USAGE =
  */
 export async function main(args: string[]): Promise<void> {
   const values = parseOptions(args);
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  let addr: Address;
+  try {
+    addr = parseAddress(values.addr);
+  } catch (error) {
+    throw new TypeError(
+      `${
+        (error as Error).message.replace(/^Invalid address /, "Invalid --addr ")
+      }\n${USAGE}`,
+    );
+  }
   const codec = Object.hasOwn(CODECS, values.codec)
     ? CODECS[values.codec]
     : undefined;
@@ -79,8 +123,14 @@ export async function main(args: string[]): Promise<void> {
   if (values["tls-ca"] !== undefined && values["tls-cert"] === undefined) {
     throw new TypeError(`--tls-ca needs --tls-cert and --tls-key\n${USAGE}`);
   }
-  const container = await Container.create(parseListenAddress(values.addr), {
+  // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
+  const base = values.base ?? pathToFileURL(`${Deno.cwd()}/`).href;
+  const serializers = values.serializers === undefined
+    ? []
+    : await loadSerializers(values.serializers, base);
+  const container = await Container.create(addr, {
     codec,
+    serializers,
     clock: values.clock === "external"
       ? new ExternalClock(values.start!, initTime)
       : undefined,
@@ -93,16 +143,29 @@ export async function main(args: string[]): Promise<void> {
     },
   });
   const stopped = Promise.withResolvers<void>();
-  const manager = new Manager(container, {
-    base: values.base,
-    onStop: stopped.resolve,
-  });
+  let manager: Manager;
+  try {
+    manager = new Manager(container, {
+      base,
+      allowSpawn: values["allow-spawn"],
+      onStop: stopped.resolve,
+    });
+  } catch (error) {
+    await container.shutdown();
+    throw error;
+  }
   const onSignal = () => container.shutdown().then(stopped.resolve);
   const signals: Deno.Signal[] = Deno.build.os === "windows"
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-  console.log(JSON.stringify({ addr: container.addr, manager: manager.addr }));
+  console.log(JSON.stringify({
+    addr: container.addr,
+    manager: manager.addr,
+    serializers: values.serializers === undefined
+      ? undefined
+      : serializerNames(serializers),
+  }));
   try {
     await stopped.promise;
   } finally {
@@ -121,6 +184,9 @@ interface CliOptions {
   "tls-key"?: string;
   "tls-ca"?: string;
   base?: string;
+  serializers?: string;
+  "allow-spawn"?: string[];
+  help?: boolean;
 }
 
 /** The options, or a TypeError with the usage text (unknown options, stray arguments). */
@@ -138,6 +204,9 @@ function parseOptions(args: string[]): CliOptions {
         "tls-key": { type: "string" },
         "tls-ca": { type: "string" },
         base: { type: "string" },
+        serializers: { type: "string" },
+        "allow-spawn": { type: "string", multiple: true },
+        help: { type: "boolean", short: "h" },
       },
       strict: true,
     }).values;
@@ -146,20 +215,6 @@ function parseOptions(args: string[]): CliOptions {
       `${error instanceof Error ? error.message : error}\n${USAGE}`,
     );
   }
-}
-
-/** `host:port` (IPv6 as `[::1]:port`) or a Unix socket path (anything with a `/`). */
-function parseListenAddress(text: string): Address {
-  if (text.includes("/")) return text;
-  const colon = text.lastIndexOf(":");
-  const hostname = text.slice(0, colon).replace(/^\[(.*)\]$/, "$1");
-  const digits = text.slice(colon + 1);
-  // Digits only: Number() would take "", " 1", "0x10" and "1e3" too.
-  const port = /^\d{1,5}$/.test(digits) ? Number(digits) : NaN;
-  if (colon <= 0 || hostname === "" || !(port <= 65535)) {
-    throw new TypeError(`Invalid --addr "${text}"\n${USAGE}`);
-  }
-  return { hostname, port };
 }
 
 if (import.meta.main) {

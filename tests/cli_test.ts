@@ -38,7 +38,7 @@ interface Finished {
 /** `cli.ts` running in a subprocess; disposing kills it if it still runs. */
 interface Cli extends AsyncDisposable {
   child: Deno.ChildProcess;
-  ready: { addr: string; manager: string };
+  ready: { addr: string; manager: string; serializers?: string[] };
   /** Waits for the exit and collects the rest of the output. */
   finish(): Promise<Finished>;
 }
@@ -47,13 +47,14 @@ interface Cli extends AsyncDisposable {
  * Runs `deno run --allow-net --allow-read ...flags cli.ts ...args` and
  * reads its first line.
  */
-function runCli(args: string[], flags: string[] = []): {
+function runCli(args: string[], flags: string[] = [], cwd?: string): {
   child: Deno.ChildProcess;
   firstLine: Promise<string | null>;
   finish(): Promise<Finished>;
 } {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-read", ...flags, CLI, ...args],
+    cwd,
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
@@ -144,6 +145,12 @@ Deno.test("main() refuses bad arguments with a TypeError and the usage", async (
       [["--addr", "127.0.0.1:0x10"], 'Invalid --addr "127.0.0.1:0x10"'],
       [["--addr", "127.0.0.1:65536"], 'Invalid --addr "127.0.0.1:65536"'],
       [["--addr", ":5555"], 'Invalid --addr ":5555"'],
+      // A bare path is not a Unix socket: that needs "unix:".
+      [["--addr", "/tmp/x.sock"], 'Invalid --addr "/tmp/x.sock"'],
+      [["--addr", "/tmp/x.sock"], 'written "unix:/tmp/x.sock"'],
+      [["--addr", "udp://127.0.0.1:1"], "accepted forms"],
+      [["--serializers", "no-hash.ts"], 'expected "<module>#<ExportName>"'],
+      [["--help=yes"], "--help"],
       [["--addr"], "--addr"],
       [["--bogus"], "--bogus"],
       [["stray"], "stray"],
@@ -152,9 +159,39 @@ Deno.test("main() refuses bad arguments with a TypeError and the usage", async (
     await assert.rejects(main([...args]), (error) => {
       assert.ok(error instanceof TypeError, String(error));
       assert.ok(error.message.includes(message), error.message);
-      assert.ok(error.message.includes("Usage: cli.ts"), error.message);
+      if (args[0] !== "--serializers") {
+        assert.ok(error.message.includes("Usage: cli.ts"), error.message);
+      }
       return true;
     }, args.join(" "));
+  }
+});
+
+Deno.test("cli.ts --help prints every option and exits with code 0", async () => {
+  for (const flag of ["--help", "-h"]) {
+    const { firstLine, finish } = runCli([flag]);
+    assert.match(await firstLine ?? "", /^Usage: cli\.ts/);
+    const { status, stdout, stderr } = await finish();
+    assert.equal(status.code, 0);
+    assert.equal(stderr, "");
+    for (
+      const option of [
+        "--addr",
+        "--codec",
+        "--serializers",
+        "--allow-spawn",
+        "--base",
+        "--clock",
+        "--start",
+        "--init-time",
+        "--tls-cert",
+        "--tls-key",
+        "--tls-ca",
+        "--help",
+      ]
+    ) {
+      assert.ok(stdout.includes(option), `${option} is not in the usage`);
+    }
   }
 });
 
@@ -260,7 +297,7 @@ Deno.test("cli.ts on a Unix socket, with --base for relative specs", async () =>
     const path = `${dir}/managed.sock`;
     await using cli = await startCli([
       "--addr",
-      path,
+      `unix:${path}`,
       "--base",
       new URL("./fixtures/agents/", import.meta.url).href,
     ], ["--allow-write"]); // Listening on a Unix socket creates a file.
@@ -322,5 +359,69 @@ Deno.test("cli.ts --init-time -1 lets a master set the time to 0 first, as aioma
   assert.equal(await proxy.set_time(0), null);
   await assert.rejects(proxy.set_time(0), { remoteName: "RangeError" });
   assert.equal(await proxy.stop(), null);
+  assert.equal((await cli.finish()).status.code, 0);
+});
+
+Deno.test("cli.ts --addr takes the shared address grammar: host:port is TCP, never a file", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "aiomas-cli-test-" });
+  try {
+    // Run in a directory where a socket file named like the address would show.
+    const { child, firstLine, finish } = runCli(
+      ["--addr", "tcp://127.0.0.1:0"],
+      ["--allow-write"],
+      dir,
+    );
+    try {
+      const ready = JSON.parse(await firstLine ?? "null");
+      assert.match(ready.addr, /^tcp:\/\/127\.0\.0\.1:[1-9]\d*\/$/);
+    } finally {
+      child.kill("SIGTERM");
+      assert.equal((await finish()).status.code, 0);
+    }
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli.ts --serializers: a custom type travels to and from its agents", async () => {
+  const types = new URL("./agent/_types.ts", import.meta.url).href;
+  await using cli = await startCli(["--serializers", `${types}#serializers`]);
+  assert.deepEqual(cli.ready.serializers, ["Pt"]);
+  const { Pt, serializers } = await import("./agent/_types.ts");
+  {
+    await using master = await Container.create(LOCAL, { serializers });
+    const proxy = await master.connect<Manager>(cli.ready.manager);
+    const [mover] = await spawn(proxy, `${types}#Mover`);
+    const moved = await mover.move(new Pt(1, 2), 3);
+    assert.ok(moved instanceof Pt);
+    assert.deepEqual(moved, new Pt(4, 2));
+  }
+  cli.child.kill("SIGTERM");
+  assert.equal((await cli.finish()).status.code, 0);
+});
+
+Deno.test("cli.ts --allow-spawn: only modules under the given prefixes are spawned", async () => {
+  const fixtures = new URL("./fixtures/agents/", import.meta.url).href;
+  const types = new URL("./agent/_types.ts", import.meta.url).href;
+  const elsewhere = new URL("./elsewhere/", import.meta.url).href;
+  await using cli = await startCli([
+    "--allow-spawn",
+    elsewhere,
+    "--allow-spawn",
+    fixtures,
+  ]);
+  {
+    await using master = await Container.create(LOCAL);
+    const proxy = await master.connect<Manager>(cli.ready.manager);
+    const [agent] = await spawn(proxy, spec("Echo"), "ok:");
+    assert.equal(await agent.echo(1), "ok:1");
+    // Under the working directory, but not under a given prefix.
+    await assert.rejects(spawn(proxy, `${types}#Mover`), {
+      name: "RemoteError",
+      remoteName: "NotCapable",
+    });
+  }
+  cli.child.kill("SIGTERM");
   assert.equal((await cli.finish()).status.code, 0);
 });
