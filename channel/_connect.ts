@@ -174,7 +174,7 @@ function connectTls(
   const onError = (error: Error) => {
     signal.removeEventListener("abort", onAbort);
     socket.destroy();
-    reject(fromNodeError(error, where, "TLS handshake"));
+    reject(fromNodeError(error, where, true));
   };
   socket.once("error", onError);
   socket.once("secureConnect", () => {
@@ -217,13 +217,13 @@ const SYSTEM_ERRORS: Record<string, [ErrorClass, string]> = {
 /**
  * A node socket error as the Deno error class its sockets would throw,
  * naming the address: `Connection refused: 127.0.0.1:5555 (os error 111)`.
- * Other errors (certificates, alerts) become `InvalidData` for `what`, as
- * Deno reports TLS failures.
+ * Other errors of a TLS handshake (certificates, alerts) become
+ * `InvalidData`, as Deno reports them; others are returned as they are.
  */
 export function fromNodeError(
   error: unknown,
   where: string,
-  what: string,
+  handshake = false,
 ): unknown {
   const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
   const known = typeof code === "string" ? SYSTEM_ERRORS[code] : undefined;
@@ -236,9 +236,10 @@ export function fromNodeError(
       code,
     });
   }
+  if (!handshake) return error;
   const message = error instanceof Error ? error.message : String(error);
   const copy = new Deno.errors.InvalidData(
-    `${what} with ${where} failed: ${message}`,
+    `TLS handshake with ${where} failed: ${message}`,
     { cause: error },
   );
   return code === undefined ? copy : Object.assign(copy, { code });

@@ -204,7 +204,7 @@ class TlsAcceptor implements Acceptor {
         });
       });
     } catch (error) {
-      throw fromNodeError(error, where, "Listening");
+      throw fromNodeError(error, where);
     }
     const bound = server.address() as { address: string; port: number };
     return new TlsAcceptor(server, {
