@@ -19,6 +19,7 @@ async function pair(server: NatsServer, window?: number) {
   return {
     mine,
     theirs: await accepted.promise,
+    serving,
     async [Symbol.asyncDispose]() {
       await client.close();
       await serving.close();
@@ -102,11 +103,20 @@ Deno.test("NatsTransport: a peer that sends beyond the window, unread, fails the
     const piece = new Uint8Array(5 + 32 * 1024);
     const maxPayload = flooder.connection.info!.max_payload;
     const count = Math.ceil((window + maxPayload) / (32 * 1024)) + 1;
+    // A marker after the flood, to the same connection: once it is
+    // there, so is the flood (NATS keeps one publisher's order).
+    const marked = Promise.withResolvers<void>();
+    const marker = p.serving.connection.subscribe("marker", {
+      callback: () => marked.resolve(),
+    });
+    await p.serving.connection.flush();
     for (let seq = 1; seq <= count; seq++) {
       new DataView(piece.buffer).setUint32(1, seq);
       flooder.connection.publish(p.theirs.subject, piece.slice());
     }
-    await flooder.connection.flush();
+    flooder.connection.publish("marker");
+    await marked.promise;
+    marker.unsubscribe();
     // What came before the limit is read first, then the error.
     const buffer = new Uint8Array(1 << 20);
     let total = 0;
