@@ -24,8 +24,7 @@ function fail(what: string): never {
  */
 export function bloscSize(frame: Uint8Array): number {
   if (frame.length < HEADER_SIZE || frame[0] !== 2) return 0;
-  return new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
-    .getUint32(4, true);
+  return frame[4] + (frame[5] << 8) + (frame[6] << 16) + frame[7] * 0x1000000;
 }
 
 /**

@@ -56,11 +56,14 @@ export class JsonCodec implements Codec {
   #writing = false;
   #maxDecodedSize: number;
   /**
-   * The cost charged to the messages being decoded (more than one when a
-   * serializer decodes with this codec again): a nested decode gets what
-   * is left.
+   * The budget left while a counted message is decoded: a serializer that
+   * decodes with this codec again gets what is left.
    */
-  #spent = 0;
+  #left: number;
+  /** Texts longer than this may reach what is left: they are counted. */
+  #countFrom: number;
+  /** Set for the one call of `decode` that decodes a counted text. */
+  #counted = false;
 
   /**
    * Creates a JSON codec.
@@ -71,6 +74,8 @@ export class JsonCodec implements Codec {
   constructor(options: CodecOptions = {}) {
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.#maxDecodedSize = maxDecodedSizeOption(options.maxDecodedSize);
+    this.#left = this.#maxDecodedSize;
+    this.#countFrom = this.#left / JSON_EXPANSION;
     this.#writer = new JsonWriter(this.#registry, this.#maxDepth);
   }
 
@@ -118,20 +123,13 @@ export class JsonCodec implements Codec {
    *   `maxDecodedSize` (checked before it is parsed).
    */
   decode(data: Uint8Array): unknown {
-    const outer = this.#spent;
-    const budget = this.#maxDecodedSize - outer;
     // A text this short cannot reach the budget: no counting.
-    let cost = data.length * JSON_EXPANSION;
-    if (cost > budget) cost = jsonCost(data, budget);
-    this.#spent = outer + cost;
-    try {
-      return this.#decode(data);
-    } finally {
-      this.#spent = outer;
+    if (data.length > this.#countFrom) {
+      if (!this.#counted) return this.#decodeCounted(data);
+      // This is that text, counted: what a serializer decodes again is not.
+      this.#counted = false;
+      this.#countFrom = this.#left / JSON_EXPANSION;
     }
-  }
-
-  #decode(data: Uint8Array): unknown {
     // One pass over the bytes tells whether the text can hold a U+FFFD (a
     // sign of bad UTF-8), whether it has an integer too long for the fast
     // parser, and whether it can hold a "__type__" key (an underscore, or
@@ -172,6 +170,21 @@ export class JsonCodec implements Codec {
       }
     }
     return parse(text, this.#registry, this.#maxDepth, longDigits, true);
+  }
+
+  #decodeCounted(data: Uint8Array): unknown {
+    const left = this.#left;
+    this.#left = left - jsonCost(data, left);
+    // Makes the next call take the branch that clears #counted.
+    this.#countFrom = -1;
+    this.#counted = true;
+    try {
+      return this.decode(data);
+    } finally {
+      this.#counted = false;
+      this.#left = left;
+      this.#countFrom = left / JSON_EXPANSION;
+    }
   }
 
   /**

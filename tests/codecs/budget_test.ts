@@ -260,6 +260,36 @@ Deno.test("msgpack: a serializer that decodes again gets what is left of the bud
   assert.throws(() => decode(9000), RangeError);
 });
 
+Deno.test("json: a serializer that decodes again gets what is left of the budget", () => {
+  const inner = `[${new Array(1000).fill(0).join(",")}]`; // 8056 units
+  class Box {}
+  const decode = (maxDecodedSize: number) => {
+    const codec = new JsonCodec({ maxDecodedSize });
+    codec.addSerializer(
+      Box,
+      () => null,
+      (data) => codec.decode(text.encode(data as string)),
+    );
+    // The outer message (about 2200 units) holds the inner one as a string.
+    return codec.decode(text.encode(`[{"__type__": [0, "${inner}"]}]`));
+  };
+  assert.equal(((decode(12_000) as unknown[])[0] as unknown[]).length, 1000);
+  assert.equal(
+    (new JsonCodec({ maxDecodedSize: 10_000 }).decode(
+      text.encode(inner),
+    ) as unknown[]).length,
+    1000,
+  );
+  assert.throws(() => decode(10_000), RangeError);
+  // After a refusal the codec counts as before.
+  const codec = new JsonCodec({ maxDecodedSize: 10_000 });
+  assert.throws(
+    () => codec.decode(text.encode(`[${inner},${inner}]`)),
+    RangeError,
+  );
+  assert.equal((codec.decode(text.encode(inner)) as unknown[]).length, 1000);
+});
+
 Deno.test("json: [{},{},…] costs 56 + 64 per object", async () => {
   const count = 16 * KiB;
   await assertCosts(
