@@ -163,3 +163,31 @@ Deno.test("NatsEndpoint: invalid subjects, refused hellos", async () => {
   assert.equal(noSessions.subject, "x");
   assert.equal(full.subject, "full");
 });
+
+Deno.test("NatsEndpoint over a shared connection: closing it leaves the connection open", async () => {
+  await using server = await NatsServer.start();
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const nc = await connect({ servers: server.url });
+  try {
+    const accepted = Promise.withResolvers<NatsTransport>();
+    const serving = await NatsEndpoint.create({
+      nats: nc,
+      subject: "shared",
+      onSession: (transport) => accepted.resolve(transport),
+    });
+    const client = await NatsEndpoint.create({ nats: nc });
+    const channel = new Channel(await client.open("shared"));
+    const served = new Channel(await accepted.promise);
+    const reply = channel.send("over one connection");
+    await (await served.recv()).reply("yes");
+    assert.equal(await reply, "yes");
+    await channel.close();
+    await served.closed;
+    await client.close();
+    await serving.close();
+    assert.equal(nc.isClosed(), false);
+    assert.equal(client.connection, nc);
+  } finally {
+    await nc.close();
+  }
+});
