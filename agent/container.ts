@@ -268,6 +268,28 @@ export class Container implements AsyncDisposable {
    * @throws {ConnectionClosedError} If this container is shut down.
    * @throws {DOMException} `TimeoutError` when `timeout` passes first, or
    *   the signal's reason (an `AbortError` by default) when it aborts.
+   *
+   * @example Bounded calls: a default per container, per proxy, per call
+   * ```ts
+   * import { Agent, Container, expose, withOptions } from "@aiomas/aiomas";
+   * import assert from "node:assert/strict";
+   *
+   * class Sloth extends Agent {
+   *   #never = Promise.withResolvers<never>();
+   *   @expose nap(): Promise<never> {
+   *     return this.#never.promise; // never answers
+   *   }
+   * }
+   * await using b = await Container.create("127.0.0.1:0");
+   * await using a = await Container.create("127.0.0.1:0", { callTimeout: 5_000 });
+   * const sloth = new Sloth(b);
+   * const proxy = await a.connect<Sloth>(sloth.addr, { timeout: 1_000 });
+   * await assert.rejects(withOptions(proxy, { timeout: 20 }).nap(), { name: "TimeoutError" });
+   * const controller = new AbortController();
+   * const call = withOptions(proxy, { signal: controller.signal }).nap();
+   * controller.abort();
+   * await assert.rejects(call, { name: "AbortError" });
+   * ```
    */
   async connect<T = unknown>(
     url: string,
