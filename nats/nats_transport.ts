@@ -1,20 +1,23 @@
 import type { Transport } from "../channel/transport.ts";
+import { Heartbeat } from "./_heartbeat.ts";
 import type { NatsLink } from "./_link.ts";
 import type { Msg, Subscription } from "./_nats.ts";
-
-// The first byte of every message on a session subject says what it is.
-const DATA = 0; // [0][seq u32] bytes
-const PING = 1; // [1][sent u32][read f64] our subject — published with reply = our subject
-const PONG = 2; // [2][sent u32][read f64]
-const ACK = 3; // [3][sent u32][read f64]
-const CLOSE = 4; // [4] reason (UTF-8; empty: a clean end)
-const DATA_HEADER = 5;
-const CONTROL_SIZE = 13;
-/** While a ping waits, or the peer's subject had no subscriber, check this often. */
-const SHORT_TICK = 100;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+import {
+  ACK,
+  CLOSE,
+  closeMessage,
+  closeReason,
+  CONTROL_SIZE,
+  controlMessage,
+  DATA,
+  DATA_HEADER,
+  dataMessage,
+  dataSeq,
+  PING,
+  pingFrom,
+  PONG,
+  readControl,
+} from "./_session_wire.ts";
 
 /** Options of a {@linkcode NatsTransport}, as given to `NatsEndpoint`. */
 export interface NatsSessionOptions {
@@ -77,8 +80,6 @@ export class NatsTransport implements Transport {
   #link: NatsLink;
   #sub: Subscription;
   #to: string | null = null;
-  #heartbeat: number;
-  #timeout: number;
   #window: number;
   // Receiving.
   #chunks: Uint8Array[] = [];
@@ -98,10 +99,7 @@ export class NatsTransport implements Transport {
   #peerRead = 0;
   #windowOpen: PromiseWithResolvers<void> | null = null;
   // Liveness.
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  #pingAt: number | null = null;
-  #pingEpoch = 0;
-  #silentSince: number | null = null;
+  #heartbeat: Heartbeat;
   #closed = false;
   #onClose: (() => void) | undefined;
   #readable: ReadableStream<Uint8Array> | null = null;
@@ -128,8 +126,10 @@ export class NatsTransport implements Transport {
     this.#link = link;
     this.subject = subject;
     this.peer = peer;
-    this.#heartbeat = options.heartbeat ?? 400;
-    this.#timeout = options.timeout ?? 1000;
+    this.#heartbeat = new Heartbeat(link, options, peer, {
+      ping: () => this.#control(PING, null),
+      fail: (error) => this.#fail(error),
+    });
     this.#window = options.window ?? 4 * 1024 * 1024;
     this.#onClose = onClose;
     this.#sub = link.nc.subscribe(subject, {
@@ -149,7 +149,7 @@ export class NatsTransport implements Transport {
   start(to: string): void {
     if (this.#closed) return;
     this.#to = to;
-    this.#schedule(this.#heartbeat);
+    this.#heartbeat.start();
   }
 
   /** Bytes from the peer (a view of {@linkcode NatsTransport.read}). */
@@ -236,13 +236,8 @@ export class NatsTransport implements Transport {
     const room = this.#link.maxPayload - DATA_HEADER;
     for (let at = 0; at < bytes.length; at += room) {
       const piece = bytes.subarray(at, Math.min(bytes.length, at + room));
-      // NATS keeps the payload until it is written: a copy of our own.
-      const message = new Uint8Array(DATA_HEADER + piece.length);
       this.#sent = (this.#sent + 1) >>> 0;
-      message[0] = DATA;
-      new DataView(message.buffer).setUint32(1, this.#sent);
-      message.set(piece, DATA_HEADER);
-      this.#link.nc.publish(this.#to, message);
+      this.#link.nc.publish(this.#to, dataMessage(this.#sent, piece));
     }
     this.#sentBytes += bytes.length;
     while (this.#sentBytes - this.#peerRead > this.#window) {
@@ -266,13 +261,13 @@ export class NatsTransport implements Transport {
     const data = msg.data;
     if (data.length === 0) {
       // The server's answer to a ping: the peer's subject has no subscriber.
-      if (msg.headers?.code === 503) this.#noResponders();
+      if (msg.headers?.code === 503) this.#heartbeat.noResponders();
       return;
     }
     const kind = data[0];
     if (kind === DATA) {
       if (data.length <= DATA_HEADER) return this.#fail(this.#bad("data"));
-      const seq = readUint32(data, 1);
+      const seq = dataSeq(data);
       if (seq !== ((this.#received + 1) >>> 0)) {
         return this.#fail(
           new Error(
@@ -295,13 +290,12 @@ export class NatsTransport implements Transport {
       return;
     }
     if (kind === CLOSE) {
-      const reason = decoder.decode(data.subarray(1));
-      this.#closedByPeer(reason);
+      this.#closedByPeer(closeReason(data));
       return;
     }
     if (data.length < CONTROL_SIZE) return this.#fail(this.#bad("control"));
     if (kind === PING) {
-      const from = decoder.decode(data.subarray(CONTROL_SIZE));
+      const from = pingFrom(data);
       if (this.#to !== null && from !== this.#to) {
         // A ping from a session that is not this one (e.g. the second
         // answer to a hello): end it.
@@ -315,8 +309,7 @@ export class NatsTransport implements Transport {
       return;
     }
     if (kind === PONG) {
-      if (this.#pingEpoch === this.#link.epoch) this.#pingAt = null;
-      this.#silentSince = null;
+      this.#heartbeat.pong();
       this.#peerState(data);
       return;
     }
@@ -326,8 +319,7 @@ export class NatsTransport implements Transport {
 
   /** What the peer says it has sent and read. */
   #peerState(data: Uint8Array): void {
-    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const sent = view.getUint32(1);
+    const { sent, read } = readControl(data);
     // Everything the peer sent before this message came before it.
     const behind = (sent - this.#received) >>> 0;
     if (behind !== 0 && behind < 0x80000000) {
@@ -337,80 +329,30 @@ export class NatsTransport implements Transport {
         ),
       );
     }
-    const read = view.getFloat64(5);
     if (read > this.#peerRead) {
       this.#peerRead = read;
       if (this.#sentBytes - read <= this.#window) this.#openWindow();
     }
   }
 
-  #noResponders(): void {
-    if (this.#pingEpoch !== this.#link.epoch) return;
-    this.#pingAt = null;
-    this.#silentSince ??= performance.now();
-    this.#schedule(SHORT_TICK);
-  }
-
-  #tick = (): void => {
-    this.#timer = undefined;
-    if (this.#closed || this.#to === null) return;
-    const link = this.#link;
-    if (!link.connected || this.#pingEpoch !== link.epoch) {
-      // Our own connection moved: what was pending says nothing of the peer.
-      this.#pingAt = null;
-      this.#silentSince = null;
-      this.#pingEpoch = link.epoch;
-      if (!link.connected) return this.#schedule(this.#heartbeat);
-    }
-    const now = performance.now();
-    if (this.#pingAt !== null && now - this.#pingAt >= this.#timeout) {
-      return this.#fail(
-        new Error(
-          `${this.peer} did not answer a ping within ${this.#timeout} ms`,
-        ),
-      );
-    }
-    const grace = this.#timeout / 2;
-    if (this.#silentSince !== null && now - this.#silentSince >= grace) {
-      return this.#fail(
-        new Error(
-          `${this.peer} is gone: its subject has had no subscriber for ${grace} ms (NATS no responders)`,
-        ),
-      );
-    }
-    if (this.#pingAt === null) {
-      this.#pingAt = now;
-      this.#control(PING, this.subject);
-    }
-    this.#schedule(
-      this.#silentSince === null && this.#pingAt === now
-        ? this.#heartbeat
-        : SHORT_TICK,
-    );
-  };
-
-  #schedule(ms: number): void {
-    if (this.#closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(this.#tick, ms);
-  }
-
   /** Publishes a control message; a PING goes to the peer with our subject as reply. */
-  #control(kind: number, to: string | null): void {
+  #control(
+    kind: typeof PING | typeof PONG | typeof ACK,
+    to: string | null,
+  ): void {
     const target = kind === PONG ? to! : this.#to;
     if (target === null) return;
-    const extra = kind === PING ? encoder.encode(this.subject) : undefined;
-    const message = new Uint8Array(CONTROL_SIZE + (extra?.length ?? 0));
-    const view = new DataView(message.buffer);
-    message[0] = kind;
-    view.setUint32(1, this.#sent);
-    view.setFloat64(5, this.#read);
-    if (extra !== undefined) message.set(extra, CONTROL_SIZE);
+    const ping = kind === PING;
     this.#reported = this.#read;
     this.#publish(
       target,
-      message,
-      kind === PING ? this.subject : undefined,
+      controlMessage(
+        kind,
+        this.#sent,
+        this.#read,
+        ping ? this.subject : undefined,
+      ),
+      ping ? this.subject : undefined,
     );
   }
 
@@ -458,8 +400,7 @@ export class NatsTransport implements Transport {
     if (this.#closed) return;
     this.#closed = true;
     this.#ended = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#heartbeat.stop();
     try {
       this.#sub.unsubscribe();
     } catch {
@@ -481,17 +422,4 @@ export class NatsTransport implements Transport {
     this.#windowOpen = null;
     open?.resolve();
   }
-}
-
-function readUint32(data: Uint8Array, at: number): number {
-  return ((data[at] << 24) | (data[at + 1] << 16) | (data[at + 2] << 8) |
-    data[at + 3]) >>> 0;
-}
-
-function closeMessage(reason: string): Uint8Array {
-  const text = encoder.encode(reason.slice(0, 1000));
-  const message = new Uint8Array(1 + text.length);
-  message[0] = CLOSE;
-  message.set(text, 1);
-  return message;
 }

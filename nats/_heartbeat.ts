@@ -1,0 +1,111 @@
+import type { NatsLink } from "./_link.ts";
+
+/** While a ping waits, or the peer's subject had no subscriber, check this often. */
+const SHORT_TICK = 100;
+
+/** What a {@linkcode Heartbeat} does: send a ping, or give up on the peer. */
+export interface HeartbeatActions {
+  ping(): void;
+  fail(error: Error): void;
+}
+
+/**
+ * The liveness of a session's peer: pings every `heartbeat` ms; fails
+ * when a ping is unanswered for `timeout` ms, or when the peer's subject
+ * has had no subscriber (NATS no-responders) for `timeout / 2` ms. Judges
+ * nothing while our own connection is down, and forgets what was pending
+ * when it comes back (the epoch changed).
+ */
+export class Heartbeat {
+  #link: NatsLink;
+  #heartbeat: number;
+  #timeout: number;
+  #peer: string;
+  #actions: HeartbeatActions;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pingAt: number | null = null;
+  #epoch = 0;
+  #silentSince: number | null = null;
+  #stopped = false;
+
+  constructor(
+    link: NatsLink,
+    options: { heartbeat?: number; timeout?: number },
+    peer: string,
+    actions: HeartbeatActions,
+  ) {
+    this.#link = link;
+    this.#heartbeat = options.heartbeat ?? 400;
+    this.#timeout = options.timeout ?? 1000;
+    this.#peer = peer;
+    this.#actions = actions;
+  }
+
+  start(): void {
+    this.#schedule(this.#heartbeat);
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** The peer answered a ping. */
+  pong(): void {
+    if (this.#epoch === this.#link.epoch) this.#pingAt = null;
+    this.#silentSince = null;
+  }
+
+  /** The server answered a ping: nobody subscribes to the peer's subject. */
+  noResponders(): void {
+    if (this.#epoch !== this.#link.epoch) return;
+    this.#pingAt = null;
+    this.#silentSince ??= performance.now();
+    this.#schedule(SHORT_TICK);
+  }
+
+  #tick = (): void => {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    const link = this.#link;
+    if (!link.connected || this.#epoch !== link.epoch) {
+      // Our own connection moved: what was pending says nothing of the peer.
+      this.#pingAt = null;
+      this.#silentSince = null;
+      this.#epoch = link.epoch;
+      if (!link.connected) return this.#schedule(this.#heartbeat);
+    }
+    const now = performance.now();
+    if (this.#pingAt !== null && now - this.#pingAt >= this.#timeout) {
+      return this.#actions.fail(
+        new Error(
+          `${this.#peer} did not answer a ping within ${this.#timeout} ms`,
+        ),
+      );
+    }
+    const grace = this.#timeout / 2;
+    if (this.#silentSince !== null && now - this.#silentSince >= grace) {
+      return this.#actions.fail(
+        new Error(
+          `${this.#peer} is gone: its subject has had no subscriber for ${grace} ms (NATS no responders)`,
+        ),
+      );
+    }
+    if (this.#pingAt === null) {
+      this.#pingAt = now;
+      this.#actions.ping();
+    }
+    this.#schedule(
+      this.#silentSince === null && this.#pingAt === now
+        ? this.#heartbeat
+        : SHORT_TICK,
+    );
+  };
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#tick, ms);
+  }
+}

@@ -1,0 +1,74 @@
+// The messages of a NATS session (see NatsTransport). The first byte says
+// what a message is:
+//   DATA  [0][seq u32] bytes
+//   PING  [1][sent u32][read f64] the sender's subject (reply: that subject)
+//   PONG  [2][sent u32][read f64]
+//   ACK   [3][sent u32][read f64]
+//   CLOSE [4] reason (UTF-8; empty: a clean end)
+// `sent` is the number of the sender's last data message, `read` how many
+// bytes it has read.
+
+export const DATA = 0;
+export const PING = 1;
+export const PONG = 2;
+export const ACK = 3;
+export const CLOSE = 4;
+export const DATA_HEADER = 5;
+export const CONTROL_SIZE = 13;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A data message: a copy of `piece` of its own (NATS keeps it until written). */
+export function dataMessage(seq: number, piece: Uint8Array): Uint8Array {
+  const message = new Uint8Array(DATA_HEADER + piece.length);
+  message[0] = DATA;
+  new DataView(message.buffer).setUint32(1, seq);
+  message.set(piece, DATA_HEADER);
+  return message;
+}
+
+/** A PING (with `from`), PONG or ACK. */
+export function controlMessage(
+  kind: typeof PING | typeof PONG | typeof ACK,
+  sent: number,
+  read: number,
+  from?: string,
+): Uint8Array {
+  const extra = from === undefined ? undefined : encoder.encode(from);
+  const message = new Uint8Array(CONTROL_SIZE + (extra?.length ?? 0));
+  const view = new DataView(message.buffer);
+  message[0] = kind;
+  view.setUint32(1, sent);
+  view.setFloat64(5, read);
+  if (extra !== undefined) message.set(extra, CONTROL_SIZE);
+  return message;
+}
+
+/** The `sent` and `read` of a control message (at least CONTROL_SIZE bytes). */
+export function readControl(data: Uint8Array): { sent: number; read: number } {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  return { sent: view.getUint32(1), read: view.getFloat64(5) };
+}
+
+/** The `from` of a PING. */
+export function pingFrom(data: Uint8Array): string {
+  return decoder.decode(data.subarray(CONTROL_SIZE));
+}
+
+/** The sequence number of a data message. */
+export function dataSeq(data: Uint8Array): number {
+  return ((data[1] << 24) | (data[2] << 16) | (data[3] << 8) | data[4]) >>> 0;
+}
+
+export function closeMessage(reason: string): Uint8Array {
+  const text = encoder.encode(reason.slice(0, 1000));
+  const message = new Uint8Array(1 + text.length);
+  message[0] = CLOSE;
+  message.set(text, 1);
+  return message;
+}
+
+export function closeReason(data: Uint8Array): string {
+  return decoder.decode(data.subarray(1));
+}
