@@ -18,11 +18,9 @@
  *
  * @module
  */
-export type {
-  Address,
-  ConnectTlsOptions,
-  ListenTlsOptions,
-} from "./_connect.ts";
+export { formatAddress, parseAddress } from "./address.ts";
+export type { Address, ParsedAddress } from "./address.ts";
+export type { ConnectTlsOptions, ListenTlsOptions } from "./_connect.ts";
 export type { Message } from "./_message.ts";
 export { Channel, DEFAULT_CLOSE_TIMEOUT } from "./channel.ts";
 export type { ChannelOptions, CloseOptions, SendOptions } from "./channel.ts";
@@ -38,6 +36,10 @@ export { openConnection } from "./open_connection.ts";
 export type { OpenConnectionOptions } from "./open_connection.ts";
 export { Request } from "./request.ts";
 export type { RequestOptions, Responder } from "./request.ts";
-export { Server, startServer } from "./start_server.ts";
+export {
+  DEFAULT_HANDSHAKE_TIMEOUT,
+  Server,
+  startServer,
+} from "./start_server.ts";
 export type { ConnectionHandler, StartServerOptions } from "./start_server.ts";
 export type { Transport } from "./transport.ts";

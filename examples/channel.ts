@@ -3,7 +3,12 @@
  *
  * Run: deno run --allow-net examples/channel.ts
  */
-import { type Channel, openConnection, startServer } from "../mod.ts";
+import {
+  type Address,
+  type Channel,
+  openConnection,
+  startServer,
+} from "../mod.ts";
 
 async function handleClient(channel: Channel): Promise<void> {
   const request = await channel.recv();
@@ -13,7 +18,7 @@ async function handleClient(channel: Channel): Promise<void> {
 }
 
 async function client(
-  addr: { hostname: string; port: number } | string,
+  addr: Address,
 ): Promise<void> {
   const channel = await openConnection(addr);
   const reply = await channel.send("ohai");
