@@ -251,8 +251,13 @@ export class Connections {
 
   #checkOpen(): void {
     const closing = this.#options.closing;
-    if (closing.aborted) throw closing.reason;
+    if (closing.aborted) throw closedError(closing);
   }
+}
+
+/** A new error for each call that meets a shut-down container. */
+export function closedError(closing: AbortSignal): ConnectionClosedError {
+  return new ConnectionClosedError((closing.reason as Error).message);
 }
 
 /** A proxy for a reference received from the container `container`. */

@@ -4,6 +4,7 @@ import { asError } from "../rpc/_thrown.ts";
 import { type CallContext, runInContext } from "../rpc/call_context.ts";
 import type { Service } from "../rpc/service.ts";
 import type { CallOptions } from "../rpc/with_options.ts";
+import { closedError } from "./_connections.ts";
 import type { LocalWire } from "./_local_wire.ts";
 
 /**
@@ -45,7 +46,7 @@ export class LocalCalls {
     this.#closing = closing;
     this.#context = { signal: closing, peer: addr };
     closing.addEventListener("abort", () => {
-      for (const reject of this.#inFlight) reject(closing.reason);
+      for (const reject of this.#inFlight) reject(closedError(closing));
       this.#inFlight.clear();
     }, { once: true });
   }
@@ -60,7 +61,7 @@ export class LocalCalls {
     // arguments that cannot be sent fail here, with their own errors;
     // everything on the callee's side (lookup, the call, a result that
     // cannot be sent back) is a RemoteError.
-    if (this.#closing.aborted) throw this.#closing.reason;
+    if (this.#closing.aborted) throw closedError(this.#closing);
     const signal = options?.signal;
     signal?.throwIfAborted();
     let received = this.#wire.args(args);
