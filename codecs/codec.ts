@@ -76,11 +76,12 @@ export interface CodecOptions {
    * Frames too short to reach the budget even at the worst expansion per
    * byte are not counted at all. `Infinity` turns the limit off.
    *
-   * The default is twice the default `maxFrameSize` (64 MiB): a frame that
-   * is one string or byte string up to that size decodes, a frame of many
-   * small objects is cut at 128 Mi units.
+   * The default is the default `maxFrameSize` (64 MiB) plus 1 Mi units:
+   * a frame that is one string or byte string up to that size decodes, a
+   * frame of many small objects is cut at about a million of them. Raise
+   * both together.
    *
-   * @default {134217728}
+   * @default {68157440}
    */
   maxDecodedSize?: number;
 }
@@ -91,5 +92,8 @@ export type CodecClass = new (options?: CodecOptions) => Codec;
 /** The default of {@linkcode CodecOptions.maxDepth}. */
 export const DEFAULT_MAX_DEPTH = 128;
 
-/** The default of {@linkcode CodecOptions.maxDecodedSize}: 128 Mi cost units. */
-export const DEFAULT_MAX_DECODED_SIZE: number = 128 * 1024 * 1024;
+/**
+ * The default of {@linkcode CodecOptions.maxDecodedSize}: 65 Mi cost units,
+ * 64 MiB (the default `maxFrameSize`) and 1 Mi for the message around it.
+ */
+export const DEFAULT_MAX_DECODED_SIZE: number = 65 * 1024 * 1024;

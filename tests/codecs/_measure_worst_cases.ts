@@ -82,28 +82,28 @@ const cases: Case[] = [
     codec: msgpack,
   },
   {
-    name: "msgpack 2 M empty maps, just under the budget (2 MiB)",
-    make: () => array32(2 * MiB - 2, 0x80),
+    name: "msgpack 1 M empty maps, just under the budget (1 MiB)",
+    make: () => array32(1_064_959, 0x80),
     codec: msgpack,
   },
   {
-    name: "msgpack 16 M zeros, just under the budget (16 MiB)",
-    make: () => array32(16 * MiB - 8, 0x00),
+    name: "msgpack 8 M zeros, just under the budget (8 MiB)",
+    make: () => array32(8_519_673, 0x00),
     codec: msgpack,
   },
   {
-    name: "msgpack 5 M one-char strings, under the budget (10 MiB)",
+    name: "msgpack 2.7 M one-char strings, just under the budget (5 MiB)",
     make: () =>
-      array32(5 * MiB, 0xa1, 2).map((
+      array32(2_726_295, 0xa1, 2).map((
         b,
         i,
       ) => (i >= 5 && i % 2 === 0 ? 0x61 : b)),
     codec: msgpack,
   },
   {
-    name: "msgpack 645 K Maps {0: 0} (1.9 MiB)",
+    name: "msgpack 320 K Maps {0: 0} (0.9 MiB)",
     make: () => {
-      const n = 645_000;
+      const n = 327_679;
       const f = array32(n, 0, 3);
       for (let i = 0; i < n; i++) f[5 + 3 * i] = 0x81;
       return f;
@@ -130,8 +130,8 @@ const cases: Case[] = [
     codec: json,
   },
   {
-    name: "json 2 M {} just under the budget (6 MiB)",
-    make: () => repeatText("[", "{}", ",", "]", 6 * MiB - 100_000),
+    name: "json 1 M {} just under the budget (3 MiB)",
+    make: () => repeatText("[", "{}", ",", "]", 3 * 1_064_959 + 1),
     codec: json,
   },
   {

@@ -77,13 +77,13 @@ const json = (data: Uint8Array | string): Decoder => (maxDecodedSize) =>
     typeof data === "string" ? text.encode(data) : data,
   );
 
-Deno.test("maxDecodedSize defaults to 128 Mi units", () => {
-  assert.equal(DEFAULT_MAX_DECODED_SIZE, 128 * MiB);
+Deno.test("maxDecodedSize defaults to 65 Mi units", () => {
+  assert.equal(DEFAULT_MAX_DECODED_SIZE, 65 * MiB);
   // Just above the no-counting size, a frame of empty maps is counted.
   const frame = array32(2 * MiB, [0x80]);
   assert.throws(
     () => new MsgPackCodec().decode(frame),
-    /more than maxDecodedSize \(134217728 units\)/,
+    /more than maxDecodedSize \(68157440 units\)/,
   );
 });
 
