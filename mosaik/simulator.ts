@@ -11,7 +11,18 @@ import type {
   Time,
 } from "./types.ts";
 
-/** The mosaik API version this module implements. */
+/**
+ * The mosaik API version this module implements: the default
+ * `api_version` of a {@linkcode Simulator}'s meta.
+ *
+ * @example
+ * ```ts
+ * import { API_VERSION } from "@aiomas/aiomas/mosaik";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(API_VERSION, "3.0");
+ * ```
+ */
 export const API_VERSION = "3.0";
 
 const proxies = new WeakMap<Simulator, MosaikProxy>();
@@ -36,6 +47,7 @@ export function attachMosaik(simulator: Simulator, proxy: MosaikProxy): void {
  * @example
  * ```ts
  * import { type CreateResult, type InputData, Simulator } from "@aiomas/aiomas/mosaik";
+ * import assert from "node:assert/strict";
  *
  * class Counter extends Simulator {
  *   #counts = new Map<string, number>();
@@ -62,7 +74,7 @@ export function attachMosaik(simulator: Simulator, proxy: MosaikProxy): void {
  * const counter = new Counter();
  * counter.create(2, "Counter");
  * counter.step(0, {});
- * console.log(counter.getData({ C0: ["count"] })); // { C0: { count: 1 } }
+ * assert.deepEqual(counter.getData({ C0: ["count"] }), { C0: { count: 1 } });
  * ```
  */
 export abstract class Simulator {

@@ -15,7 +15,7 @@ import {
   type OutputRequest,
   Simulator,
 } from "../../mosaik/mod.ts";
-import { expose } from "../../rpc/mod.ts";
+import { expose } from "../../rpc/expose.ts";
 
 /** Python's ValueError, as mosaik shows it. */
 export class ValueError extends Error {
