@@ -23,6 +23,10 @@ export type AgentAddress =
     | { readonly scheme: "worker"; readonly name: string }
   );
 
+const AGENT_FORMS = 'accepted forms: "tcp://host:port/aid", ' +
+  '"tcp://[::1]:port/aid", "ipc://[/path/to.sock]/aid", "local://name/aid", ' +
+  '"worker://name/aid"';
+
 /**
  * Parses an agent address: `tcp://<host>:<port>/<aid>` (IPv6 hosts in
  * brackets, or without them as aiomas writes them; the host and port as
@@ -38,7 +42,8 @@ export type AgentAddress =
  *
  * @param url The address.
  * @returns Its parts.
- * @throws {TypeError} Saying what is wrong with the address.
+ * @throws {TypeError} Saying what is wrong with the address, and listing
+ *   the accepted forms.
  *
  * @example
  * ```ts
@@ -55,7 +60,9 @@ export type AgentAddress =
  */
 export function parseAgentAddress(url: string): AgentAddress {
   const fail = (why: string): never => {
-    throw new TypeError(`Invalid agent address ${JSON.stringify(url)}: ${why}`);
+    throw new TypeError(
+      `Invalid agent address ${JSON.stringify(url)}: ${why}; ${AGENT_FORMS}`,
+    );
   };
   if (typeof url !== "string") fail("not a string");
   const schemeEnd = url.indexOf("://");

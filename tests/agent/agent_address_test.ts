@@ -136,6 +136,16 @@ Deno.test("parseAgentAddress: port above 65535", () => {
   assertInvalid("tcp://127.0.0.1:99999999999/0", /invalid port/);
 });
 
+Deno.test("parseAgentAddress: errors quote the input and list the forms", () => {
+  assert.throws(() => parseAgentAddress("127.0.0.1:5555"), {
+    name: "TypeError",
+    message: 'Invalid agent address "127.0.0.1:5555": expected ' +
+      '"<scheme>://…/<aid>"; accepted forms: "tcp://host:port/aid", ' +
+      '"tcp://[::1]:port/aid", "ipc://[/path/to.sock]/aid", ' +
+      '"local://name/aid", "worker://name/aid"',
+  });
+});
+
 Deno.test("parseAgentAddress: the host as the shared address grammar takes it", () => {
   assertInvalid("tcp://exa mple:5555/0", /"exa mple" is not a host name/);
   assertInvalid("tcp://[not-v6]:5555/0", /"not-v6" is not an IPv6 address/);

@@ -5,6 +5,8 @@ import {
   Container,
   type DynamicRemote,
   ExternalClock,
+  startContainerProcess,
+  startContainerWorker,
 } from "../../agent/mod.ts";
 import { JsonCodec } from "../../codecs/mod.ts";
 import {
@@ -289,6 +291,23 @@ Deno.test("An agent given a Promise of a container says that await is missing", 
       name: "TypeError",
       message: "new Callee() takes a Container, got undefined",
     });
+    // As where a container is started from one.
+    await assert.rejects(
+      startContainerWorker({ container: pending as never }),
+      {
+        name: "TypeError",
+        message:
+          /^startContainerWorker\(\) takes a Container, not a Promise: did you forget `await`/,
+      },
+    );
+    await assert.rejects(
+      startContainerProcess({ container: pending as never }),
+      {
+        name: "TypeError",
+        message:
+          /^startContainerProcess\(\) takes a Container, not a Promise: did you forget `await`/,
+      },
+    );
   } finally {
     await (await pending).shutdown();
   }
