@@ -151,6 +151,17 @@ export async function serveSimulator(
 ): Promise<void> {
   attachMosaik(simulator, new RemoteMosaikProxy(channel));
   let meta: Meta = simulator.meta;
+  // A call still running when the connection goes is given up, so that a
+  // lost connection ends the simulation even if the simulator hangs.
+  let interrupt: ((reason: unknown) => void) | null = null;
+  const lost = (error?: unknown) =>
+    interrupt?.(
+      new ConnectionClosedError(
+        `The connection to mosaik (${channel.peer}) was lost`,
+        { cause: error },
+      ),
+    );
+  channel.closed.then(() => lost(), lost);
   for (;;) {
     let request: Request;
     try {
@@ -179,7 +190,15 @@ export async function serveSimulator(
     try {
       const [name, args, kwargs] = checkCall(content);
       options.onCall?.(name, args, kwargs);
-      result = await call(simulator, meta, name, args, kwargs);
+      result = call(simulator, meta, name, args, kwargs);
+      if (result instanceof Promise) {
+        const running = result;
+        result = await new Promise((resolve, reject) => {
+          interrupt = reject;
+          if (channel.isClosed) lost();
+          running.then(resolve, reject);
+        }).finally(() => interrupt = null);
+      }
       if (name === "init") meta = checkMeta(simulator, result);
     } catch (error) {
       await request.fail(error).catch(() => {});

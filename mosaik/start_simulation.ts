@@ -142,8 +142,11 @@ async function simulate(
   if (channel === null) return ERROR;
   try {
     await serveSimulator(simulator, channel, {
-      onCall: (method, callArgs, kwargs) =>
-        log("debug", `Calling ${method}(${describeCall(callArgs, kwargs)})`),
+      // Only at debug level: describing a call costs as much as encoding it.
+      onCall: threshold <= LOG_LEVELS.indexOf("debug")
+        ? (method, callArgs, kwargs) =>
+          log("debug", `Calling ${method}(${describeCall(callArgs, kwargs)})`)
+        : undefined,
     });
   } catch (error) {
     log(

@@ -285,3 +285,19 @@ Deno.test("the meta defaults are mosaik-api-python's", () => {
     type: "time-based",
   });
 });
+
+Deno.test("a connection lost while step hangs still exits 1", async () => {
+  const hanging = Promise.withResolvers<number>();
+  class Hangs extends ProbeSim {
+    override step(): Promise<number> {
+      return hanging.promise;
+    }
+  }
+  await using sim = await InProcess.start(new Hangs());
+  await sim.init();
+  await sim.request("step", [0, {}, 10]);
+  sim.close();
+  assert.equal(await sim.running, 1);
+  assert.match(sim.logs.at(-1)!, /was lost before stop/);
+  hanging.resolve(1); // too late: nobody is waiting for it
+});
