@@ -151,12 +151,12 @@ const container = await Container.create({ hostname: HOST, port: 0 }, {
 });
 const calc = new Calc(container);
 
-const port = (addr: { port: number } | string) =>
-  typeof addr === "string" ? 0 : addr.port;
+const port = (addr: { hostname: string; port: number } | { path: string }) =>
+  "port" in addr ? addr.port : 0;
 console.log(JSON.stringify({
-  raw: port(raw.listener.addr as Deno.NetAddr),
-  minimalJson: port(minimalJson.listener.addr as Deno.NetAddr),
-  minimalMsgpack: port(minimalMsgpack.listener.addr as Deno.NetAddr),
+  raw: (raw.listener.addr as Deno.NetAddr).port,
+  minimalJson: (minimalJson.listener.addr as Deno.NetAddr).port,
+  minimalMsgpack: (minimalMsgpack.listener.addr as Deno.NetAddr).port,
   channelJson: port(channelJson.addr),
   channelMsgpack: port(channelMsgpack.addr),
   channelMsgpackEach: port(channelMsgpackEach.addr),
