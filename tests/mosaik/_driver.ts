@@ -87,7 +87,7 @@ export class FrameReader {
 
 /** What a replay saw: one line per frame, for transcripts. */
 export interface ReplayResult {
-  /** `"mosaik → sim …"` and `"sim → mosaik …"` lines. */
+  /** `"  mosaik → sim …"` and `"✓ sim → mosaik …"` lines. */
   lines: string[];
   /** How many frames of the simulator were checked. */
   checked: number;
@@ -112,11 +112,11 @@ export async function replay(
     if (frame.from === "mosaik") {
       if (frame.json === null) {
         conn.close();
-        lines.push("mosaik → sim EOF");
+        lines.push("  mosaik → sim EOF");
         continue;
       }
       await writeAll(conn, textFrame(frame.json));
-      lines.push(`mosaik → sim ${frame.json}`);
+      lines.push(`  mosaik → sim ${frame.json}`);
       continue;
     }
     const payload = await reader.next();
@@ -126,7 +126,7 @@ export async function replay(
         null,
         `${where}: expected the simulator to close the connection`,
       );
-      lines.push("sim → mosaik EOF ✓");
+      lines.push("✓ sim → mosaik EOF");
       checked++;
       continue;
     }
@@ -136,7 +136,7 @@ export async function replay(
     );
     const text = new TextDecoder().decode(payload);
     checkFrame(JSON.parse(text), JSON.parse(frame.json), `${where}`);
-    lines.push(`sim → mosaik ${text} ✓`);
+    lines.push(`✓ sim → mosaik ${text}`);
     checked++;
   }
   return { lines, checked };
@@ -317,6 +317,12 @@ function closeQuietly(conn: Deno.Conn): void {
 
 if (import.meta.main) {
   const section = (Deno.args[0] ?? "B") as Section;
+  if (section !== "B" && section !== "C") {
+    console.error(
+      "Sections B and C replay against example_sim.ts; A needs the probe simulator (tests/mosaik/replay_test.ts)",
+    );
+    Deno.exit(2);
+  }
   const mode = Deno.args.includes("--connect") ? "connect" : "cmd";
   const capture = await loadCapture();
   const { result, status, stderr } = await replayExampleSim(
