@@ -11,6 +11,13 @@ const DOSHUFFLE = 0x01;
 const MEMCPYED = 0x02;
 const DOBITSHUFFLE = 0x04;
 const DONT_SPLIT = 0x10;
+/**
+ * The largest block of a frame whose output is counted as it comes: a block
+ * is decompressed (and unshuffled) whole before it can be counted. c-blosc
+ * 1.x makes blocks of at most 1 MiB itself (16 MiB in old versions with
+ * typesize 255).
+ */
+const MAX_COUNTED_BLOCK = 16 * 1024 * 1024;
 /** blosclz: the longest distance of a match with an 8-bit offset. */
 const MAX_DISTANCE = 8191;
 
@@ -35,6 +42,7 @@ export function bloscSize(frame: Uint8Array): number {
  * @param onBlock Called after each block with the output and where the
  *   bytes decompressed so far end (blocks are in order), so that they can
  *   be checked before the rest is decompressed; it may throw to stop.
+ *   Frames with blocks beyond 16 MiB are refused then.
  * @returns The decompressed bytes.
  * @throws {SerializationError} If the frame is damaged, too large or uses
  *   a compressor or filter other than blosclz and byte shuffle.
@@ -61,7 +69,8 @@ export function decompressBlosc(
     if (HEADER_SIZE + nbytes !== cbytes) {
       fail(`a stored frame of ${cbytes} bytes cannot hold ${nbytes}`);
     }
-    const out = frame.slice(HEADER_SIZE);
+    // A view: the MsgPack reader copies what it keeps.
+    const out = frame.subarray(HEADER_SIZE);
     onBlock?.(out, nbytes);
     return out;
   }
@@ -69,6 +78,13 @@ export function decompressBlosc(
   if (flags & DOBITSHUFFLE) fail("bit shuffle is not supported");
   if (nbytes === 0) return new Uint8Array(0);
   if (blocksize === 0 || typesize === 0) fail("block size or type size is 0");
+  if (
+    onBlock !== undefined && Math.min(blocksize, nbytes) > MAX_COUNTED_BLOCK
+  ) {
+    fail(
+      `block size ${blocksize} exceeds ${MAX_COUNTED_BLOCK}, the most that is decompressed before it is counted`,
+    );
+  }
 
   const nblocks = Math.ceil(nbytes / blocksize);
   const dataStart = HEADER_SIZE + 4 * nblocks;

@@ -137,6 +137,10 @@ export class MsgPackCostScanner {
       }
     }
     this.#pos = pos;
+    // Bytes after a whole value are never read: no need to decompress them.
+    if (this.#pending === 0 && pos < end) {
+      this.#fail(`${end - pos} bytes after the value`);
+    }
   }
 
   /** Every value still to be read needs a byte at least. */

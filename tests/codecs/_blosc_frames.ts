@@ -6,13 +6,14 @@ const MEMCPYED = 0x02;
 
 function header(
   flags: number,
+  typesize: number,
   nbytes: number,
   blocksize: number,
   cbytes: number,
 ): Uint8Array {
   const frame = new Uint8Array(cbytes);
   const view = new DataView(frame.buffer);
-  frame.set([2, 1, flags, 1]);
+  frame.set([2, 1, flags, typesize]);
   view.setUint32(4, nbytes, true);
   view.setUint32(8, blocksize, true);
   view.setUint32(12, cbytes, true);
@@ -21,7 +22,13 @@ function header(
 
 /** A frame that stores `data` as is (memcpyed). */
 export function compressStored(data: Uint8Array): Uint8Array {
-  const frame = header(MEMCPYED, data.length, data.length, 16 + data.length);
+  const frame = header(
+    MEMCPYED,
+    1,
+    data.length,
+    data.length,
+    16 + data.length,
+  );
   frame.set(data, 16);
   return frame;
 }
@@ -29,12 +36,14 @@ export function compressStored(data: Uint8Array): Uint8Array {
 /**
  * A one-block blosclz frame of `nbytes`: `prefix` (at most 31 bytes), then
  * `byte` repeated, as one literal run and one match of distance 1 whose
- * length takes a byte per 255 bytes of output.
+ * length takes a byte per 255 bytes of output. With `shuffle`, the block
+ * is byte-shuffled with typesize 2 (so `prefix` ends up spread out).
  */
 export function compressSingleRun(
   prefix: Uint8Array,
   byte: number,
   nbytes: number,
+  shuffle = false,
 ): Uint8Array {
   const literal = [...prefix, byte];
   const run = nbytes - literal.length;
@@ -54,10 +63,38 @@ export function compressSingleRun(
   stream[at++] = extension - 255 * full;
   stream[at++] = 0;
   const cbytes = 16 + 4 + 4 + stream.length;
-  const frame = header(DONT_SPLIT, nbytes, nbytes, cbytes);
+  const frame = shuffle
+    ? header(DONT_SPLIT | 0x01, 2, nbytes, nbytes, cbytes)
+    : header(DONT_SPLIT, 1, nbytes, nbytes, cbytes);
   const view = new DataView(frame.buffer);
   view.setUint32(16, 20, true);
   view.setInt32(20, stream.length, true);
   frame.set(stream, 24);
+  return frame;
+}
+
+/**
+ * A blosclz frame of `nbytes` of `byte` in blocks of `blocksize`, every
+ * block the same run (their offsets all point at one stream).
+ */
+export function compressRuns(
+  byte: number,
+  nbytes: number,
+  blocksize: number,
+  shuffle = false,
+): Uint8Array {
+  const one = compressSingleRun(new Uint8Array(0), byte, blocksize, shuffle);
+  const stream = one.subarray(20);
+  const nblocks = Math.ceil(nbytes / blocksize);
+  if (nbytes % blocksize !== 0) throw new RangeError("whole blocks only");
+  const cbytes = 16 + 4 * nblocks + stream.length;
+  const frame = shuffle
+    ? header(DONT_SPLIT | 0x01, 2, nbytes, blocksize, cbytes)
+    : header(DONT_SPLIT, 1, nbytes, blocksize, cbytes);
+  const view = new DataView(frame.buffer);
+  for (let j = 0; j < nblocks; j++) {
+    view.setUint32(16 + 4 * j, 16 + 4 * nblocks, true);
+  }
+  frame.set(stream, 16 + 4 * nblocks);
   return frame;
 }

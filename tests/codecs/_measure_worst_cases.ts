@@ -10,7 +10,11 @@ import {
   MsgPackBloscCodec,
   MsgPackCodec,
 } from "../../codecs/mod.ts";
-import { compressSingleRun, compressStored } from "./_blosc_frames.ts";
+import {
+  compressRuns,
+  compressSingleRun,
+  compressStored,
+} from "./_blosc_frames.ts";
 
 const MiB = 1024 * 1024;
 const FRAME = 64 * MiB;
@@ -175,6 +179,21 @@ const cases: Case[] = [
         0x80,
         FRAME - 16,
       ),
+    codec: blosc,
+  },
+  {
+    name: "blosc one shuffled 64 MiB block of 0x80",
+    make: () => compressSingleRun(new Uint8Array(0), 0x80, FRAME - 16, true),
+    codec: blosc,
+  },
+  {
+    name: "blosc 4 shuffled 16 MiB blocks of 0x80",
+    make: () => compressRuns(0x80, FRAME, 16 * MiB, true),
+    codec: blosc,
+  },
+  {
+    name: "blosc 4 unshuffled 16 MiB blocks of 0x80",
+    make: () => compressRuns(0x80, FRAME, 16 * MiB),
     codec: blosc,
   },
   {

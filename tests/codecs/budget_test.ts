@@ -15,9 +15,9 @@ import { decompressBlosc } from "../../codecs/_blosc.ts";
 import { loadCompressor } from "../../codecs/_blosc_compressor.ts";
 import { JSON_EXPANSION, MSGPACK_EXPANSION } from "../../codecs/_budget.ts";
 import { jsonCost } from "../../codecs/_json_cost.ts";
-import { msgpackCost } from "../../codecs/_msgpack_cost.ts";
+import { msgpackCost, MsgPackCostScanner } from "../../codecs/_msgpack_cost.ts";
 import { SerializationError } from "../../errors.ts";
-import { compressSingleRun } from "./_blosc_frames.ts";
+import { compressRuns, compressSingleRun } from "./_blosc_frames.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -438,6 +438,29 @@ Deno.test("blosc: a one-block run of 4 MiB of empty maps is refused", async () =
   assert.equal((value as unknown[]).length, 4 * MiB - 5);
 });
 
+Deno.test("blosc: a block beyond 16 MiB is refused when the frame must be counted", async () => {
+  const frame = compressSingleRun(new Uint8Array([0xc0]), 0xc0, 16 * MiB + 1);
+  await assert.rejects(
+    () => new MsgPackBloscCodec({ maxDecodedSize: 64 * MiB }).decode(frame),
+    (error: Error) =>
+      error instanceof SerializationError &&
+      /block size 16777217 exceeds 16777216/.test(error.message),
+  );
+  // Not counted (it could not reach the budget): decompressed, and malformed.
+  await assert.rejects(
+    () => new MsgPackBloscCodec({ maxDecodedSize: Infinity }).decode(frame),
+    /16777216 bytes after the value/,
+  );
+  // 16 MiB is accepted.
+  await assert.rejects(
+    () =>
+      new MsgPackBloscCodec({ maxDecodedSize: 64 * MiB }).decode(
+        compressSingleRun(new Uint8Array([0xc0]), 0xc0, 16 * MiB),
+      ),
+    /16777215 bytes after the value/,
+  );
+});
+
 Deno.test("blosc: counting stops decompression after the block that passes the budget", async () => {
   const compressor = await loadCompressor();
   // 64 blocks or so of 64 Ki empty maps each, behind array16 headers.
@@ -458,6 +481,21 @@ Deno.test("blosc: counting stops decompression after the block that passes the b
     async () => await bloscDecode(frame)(BUDGET),
     RangeError,
   );
+});
+
+Deno.test("blosc: bytes after a whole value stop decompression at the first block", () => {
+  const frame = compressRuns(0x80, 4 * MiB, MiB);
+  const ends: number[] = [];
+  let scanner: MsgPackCostScanner | undefined;
+  assert.throws(
+    () =>
+      decompressBlosc(frame, Infinity, (out, end) => {
+        ends.push(end);
+        (scanner ??= new MsgPackCostScanner(out, BUDGET)).scan(end);
+      }),
+    /4194303 bytes after the value/,
+  );
+  assert.deepEqual(ends, [MiB]);
 });
 
 Deno.test("blosc: a declared size beyond maxDecodedSize is refused before decompressing", async () => {
