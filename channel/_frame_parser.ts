@@ -1,58 +1,122 @@
 import { ProtocolError } from "../errors.ts";
+import { type BudgetHolder, charge, release } from "./_frame_budget.ts";
 
 /** The default largest payload accepted: 64 MiB. */
 export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
 
+/** The first size of a split frame's buffer, unless more has arrived. */
+const INITIAL_BODY = 4 * 1024;
+
+/** Options of {@linkcode FrameParser}. */
+export interface FrameParserOptions {
+  /** The peer, for error messages. @default {"peer"} */
+  label?: string;
+  /**
+   * Called when the process-wide partial frame budget cuts this parser
+   * while another one grows; it has dropped its frame and throws `error`
+   * from then on.
+   */
+  onCut?: (error: ProtocolError) => void;
+}
+
 /**
  * Splits a byte stream into frames (4-byte big-endian length + payload).
  * A frame that lies inside one chunk is returned as a view of it, not a
- * copy; only frames split across chunks are assembled in a new buffer.
+ * copy; only frames split across chunks are assembled in a buffer of their
+ * own, which grows with the bytes received (doubling, up to the declared
+ * length) and is charged to the process-wide budget (`_frame_budget.ts`):
+ * a header alone reserves nothing.
  */
-export class FrameParser {
+export class FrameParser implements BudgetHolder {
+  /** Bytes charged to the budget (this frame's buffer). */
+  held = 0;
+  readonly label: string;
   #maxFrameSize: number;
+  #onCut: ((error: ProtocolError) => void) | undefined;
   #header = new Uint8Array(4);
   #headerFilled = 0;
+  /** The declared length of the frame being assembled, or 0 between frames. */
+  #length = 0;
   #body: Uint8Array | null = null;
   #bodyFilled = 0;
+  #cutError: ProtocolError | null = null;
 
-  constructor(maxFrameSize: number = DEFAULT_MAX_FRAME_SIZE) {
+  /**
+   * @param maxFrameSize The largest payload accepted.
+   * @param options See {@linkcode FrameParserOptions}.
+   */
+  constructor(
+    maxFrameSize: number = DEFAULT_MAX_FRAME_SIZE,
+    options: FrameParserOptions = {},
+  ) {
     this.#maxFrameSize = maxFrameSize;
+    this.label = options.label ?? "peer";
+    this.#onCut = options.onCut;
   }
 
   /** Whether a frame has started but not ended. */
   get partial(): boolean {
-    return this.#headerFilled > 0 || this.#body !== null;
+    return this.#headerFilled > 0 || this.#length > 0;
   }
 
-  /** A description of the unfinished frame, for errors at end of stream. */
+  /** The size of the buffer held for the frame being assembled. */
+  get bufferSize(): number {
+    return this.#body?.length ?? 0;
+  }
+
+  /** A description of the unfinished frame, for errors. */
   get partialDescription(): string {
-    return this.#body !== null
-      ? `${this.#bodyFilled} of ${this.#body.length} payload bytes`
+    return this.#length > 0
+      ? `${this.#bodyFilled} of ${this.#length} payload bytes`
       : `${this.#headerFilled} of 4 header bytes`;
+  }
+
+  /**
+   * Drops the frame being assembled and releases its budget (on close).
+   */
+  release(): void {
+    this.#body = null;
+    this.#length = 0;
+    this.#bodyFilled = 0;
+    this.#headerFilled = 0;
+    release(this);
+  }
+
+  /** Cut by the budget: see {@linkcode FrameParserOptions.onCut}. */
+  cut(error: ProtocolError): void {
+    this.release();
+    this.#cutError = error;
+    this.#onCut?.(error);
   }
 
   /**
    * Appends the frames completed by the first `end` bytes of `chunk` (all
    * of it by default) to `frames`.
    *
-   * @throws {ProtocolError} For an empty frame or one above the maximum.
+   * @throws {ProtocolError} For an empty frame, one above the maximum, or
+   *   a buffer that the process-wide budget does not allow.
    */
   push(
     chunk: Uint8Array,
     frames: Uint8Array[],
     end: number = chunk.length,
   ): void {
+    if (this.#cutError !== null) throw this.#cutError;
     let pos = 0;
     while (pos < end) {
-      if (this.#body !== null) {
-        const body = this.#body;
-        const take = Math.min(body.length - this.#bodyFilled, end - pos);
+      if (this.#length > 0) {
+        const take = Math.min(this.#length - this.#bodyFilled, end - pos);
+        const filled = this.#bodyFilled + take;
+        let body = this.#body;
+        if (body === null || filled > body.length) body = this.#grow(filled);
         body.set(chunk.subarray(pos, pos + take), this.#bodyFilled);
-        this.#bodyFilled += take;
+        this.#bodyFilled = filled;
         pos += take;
-        if (this.#bodyFilled === body.length) {
+        if (filled === this.#length) {
           frames.push(body);
           this.#body = null;
+          this.#length = 0;
+          release(this);
         }
         continue;
       }
@@ -86,10 +150,25 @@ export class FrameParser {
         frames.push(chunk.subarray(pos, pos + length));
         pos += length;
       } else {
-        this.#body = new Uint8Array(length);
+        // Nothing is allocated until the payload's bytes arrive.
+        this.#length = length;
         this.#bodyFilled = 0;
       }
     }
+  }
+
+  /** A buffer for at least `needed` bytes: double, at most the frame. */
+  #grow(needed: number): Uint8Array {
+    const old = this.#body;
+    const size = Math.min(
+      this.#length,
+      Math.max(needed, old === null ? INITIAL_BODY : old.length * 2),
+    );
+    charge(this, size - (old?.length ?? 0));
+    const body = new Uint8Array(size);
+    if (old !== null) body.set(old.subarray(0, this.#bodyFilled));
+    this.#body = body;
+    return body;
   }
 }
 

@@ -5,7 +5,7 @@
  */
 export function formatError(error: unknown): string {
   const name = error instanceof Error ? error.name || "Error" : "Error";
-  const message = error instanceof Error ? error.message : String(error);
+  const message = messageOf(error);
   const lastLine = message === "" ? `${name}\n` : `${name}: ${message}\n`;
   const stack = error instanceof Error && typeof error.stack === "string"
     ? error.stack
@@ -32,8 +32,35 @@ export function formatError(error: unknown): string {
 export function formatErrorList(error: unknown): string[] {
   const text = formatError(error);
   const name = error instanceof Error ? error.name || "Error" : "Error";
-  const message = error instanceof Error ? error.message : String(error);
-  return [name, message, ...text.split(/(?<=\n)/)];
+  return [name, messageOf(error), ...text.split(/(?<=\n)/)];
+}
+
+/** The longest text a thrown non-error is shown as. */
+const MAX_THROWN_TEXT = 1000;
+
+/**
+ * The message of an error, or a readable text for anything else thrown:
+ * primitives as `String` shows them, objects as JSON (at most
+ * {@linkcode MAX_THROWN_TEXT} characters), else as `[object Type]`. An
+ * object's own `toString` is never called: it may come from a peer.
+ */
+export function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  if (typeof error !== "object" || error === null) {
+    return typeof error === "function"
+      ? Object.prototype.toString.call(error)
+      : String(error);
+  }
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(error);
+  } catch {
+    // Cycles, BigInts, a throwing toJSON: fall back to the type.
+  }
+  if (typeof text !== "string") return Object.prototype.toString.call(error);
+  return text.length > MAX_THROWN_TEXT
+    ? `${text.slice(0, MAX_THROWN_TEXT)}… (${text.length} characters)`
+    : text;
 }
 
 /** How a channel writes the content of its error replies. */

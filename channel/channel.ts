@@ -1,4 +1,3 @@
-import { setImmediate } from "node:timers";
 import type { Codec } from "../codecs/codec.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
 import {
@@ -7,11 +6,12 @@ import {
   RemoteError,
   SerializationError,
 } from "../errors.ts";
-import { DEFAULT_MAX_FRAME_SIZE, FrameParser } from "./_frame_parser.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "./_frame_parser.ts";
 import { FrameWriter } from "./_frame_writer.ts";
 import { checkMessage, ERROR, formatPeerValue, REQUEST } from "./_message.ts";
 import { PendingTable } from "./_pending_table.ts";
 import { Queue } from "./_queue.ts";
+import { ReadLoop, type ReadLoopHost } from "./_read_loop.ts";
 import { Request, RESOLVED } from "./request.ts";
 import { type ErrorFormat, errorFormatter } from "./_traceback.ts";
 import type { Transport } from "./transport.ts";
@@ -26,7 +26,11 @@ export interface ChannelOptions {
   maxFrameSize?: number;
   /**
    * How many bytes of outgoing frames may wait for the socket before
-   * `send`, `reply` and `fail` wait for it to drain.
+   * `send`, `reply` and `fail` wait for it to drain. While replies wait for
+   * that, the channel does not read from the peer either: a peer that does
+   * not read its replies is not served more, and TCP slows its sending.
+   * (Its own `send`s waiting do not stop reading, so two peers sending
+   * each other large requests do not wait for each other forever.)
    *
    * @default {1048576} (1 MiB)
    */
@@ -38,6 +42,33 @@ export interface ChannelOptions {
    * @default {1024}
    */
   maxQueuedRequests?: number;
+  /**
+   * How many of the peer's requests may be received and not yet answered
+   * (queued, or taken and being handled, synchronously or not); at the
+   * limit the channel stops reading from the peer until one is answered,
+   * so a flooding peer is slowed down by TCP instead of filling memory.
+   *
+   * @default {1024}
+   */
+  maxConcurrentRequests?: number;
+  /**
+   * Milliseconds a frame may take to arrive once its first byte has: a
+   * peer whose frame stays incomplete longer is cut with a `ProtocolError`
+   * (time the channel itself does not read, see `maxConcurrentRequests`,
+   * does not count). `Infinity` turns it off.
+   *
+   * @default {30000}
+   */
+  frameTimeout?: number;
+  /**
+   * Milliseconds a connection may go without receiving a byte while
+   * nothing is pending either way (no call waiting for a reply, no
+   * request unanswered, nothing queued to write); then it is closed with a
+   * `ProtocolError`.
+   *
+   * @default {Infinity} (never)
+   */
+  idleTimeout?: number;
   /**
    * How many of this side's requests may wait for a reply at once; `send`
    * beyond it rejects with a `RangeError` (nothing is sent).
@@ -67,7 +98,8 @@ export interface CloseOptions {
   timeout?: number;
 }
 
-const READ_BUFFER_SIZE = 64 * 1024;
+/** The default of {@linkcode ChannelOptions.frameTimeout}. */
+export const DEFAULT_FRAME_TIMEOUT = 30_000;
 
 /** The default of {@linkcode CloseOptions.timeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 1000;
@@ -125,15 +157,6 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   readonly peer: string;
   #transport: Transport;
   #writer: FrameWriter;
-  #reader:
-    | ReadableStreamDefaultReader<Uint8Array>
-    | ReadableStreamBYOBReader
-    | null = null;
-  /** The transport's own `read`, used instead of the stream when present. */
-  #readSome: ((buffer: Uint8Array) => Promise<number | null>) | null = null;
-  /** For a byte stream: the buffer every read fills, reused (no allocation per read). */
-  #readBuffer: ArrayBuffer | null = null;
-  #parser: FrameParser;
   /** Whether to encode with `codec.encodeView` (see {@linkcode usesEncodeView}). */
   #encodeView: boolean;
   #nextId = 0;
@@ -141,7 +164,12 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #requests = new Queue<Request>();
   #waiters = new Queue<Waiter>();
   #maxQueuedRequests: number;
+  #maxConcurrentRequests: number;
   #maxPendingRequests: number;
+  /** Replies waiting for the socket to drain: reading waits for them. */
+  #lateReplies = 0;
+  /** Aborts when the channel closes; every request's `signal`. */
+  #abort = new AbortController();
   #formatError: (error: unknown) => unknown;
   /** Requests received and not answered yet; close() waits for them. */
   #unanswered = 0;
@@ -159,13 +187,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
    */
   #readEnded: PromiseWithResolvers<"gone"> | null = null;
   #closed = Promise.withResolvers<void>();
-  #readLoop: Promise<void>;
-  /** Resumes the read loop (see `#read`). */
-  #resumeRead: () => void = () => {};
-  #readAfterFlush = (): void => {
-    this.#writer.start();
-    this.#resumeRead();
-  };
+  #readLoop: ReadLoop;
   /** Sends a reply; synchronous unless the socket is behind (see `Responder`). */
   #respond = (type: 1 | 2, id: unknown, content: unknown): Promise<void> => {
     if (this.#writer.ready !== undefined) {
@@ -190,12 +212,15 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     id: unknown,
     content: unknown,
   ): Promise<void> {
-    await this.#writer.ready?.catch(() => {});
+    this.#lateReplies++;
     let written: Promise<void> | undefined;
     try {
+      await this.#writer.ready?.catch(() => {});
       written = this.#write([type, id, content], true);
     } catch (error) {
       throw this.#replyError(type, id, error);
+    } finally {
+      this.#lateReplies--;
     }
     await this.#settleReply(type, id, written);
   }
@@ -233,7 +258,18 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#answered();
     // A reply waiting for the transport to drain gets the raw write error
     // (e.g. BrokenPipe) when the connection fails: report the close instead.
-    return this.#closeReason ?? error;
+    if (this.#closeReason !== null) return this.#closeReason;
+    // The codec failed otherwise (e.g. its module did not load): the peer
+    // must not wait for this reply in silence.
+    this.#fail(
+      new ProtocolError(
+        `Cannot encode reply to ${this.peer} with ${codecName(this.codec)}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      ),
+    );
+    return this.#closeReason;
   }
 
   /**
@@ -248,11 +284,12 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.peer = options.peer ?? "peer";
     this.#transport = transport;
     this.#maxQueuedRequests = options.maxQueuedRequests ?? 1024;
+    this.#maxConcurrentRequests = checkCount(
+      options.maxConcurrentRequests ?? 1024,
+      "maxConcurrentRequests",
+    );
     this.#maxPendingRequests = options.maxPendingRequests ?? 65536;
     this.#formatError = errorFormatter(options.errorFormat ?? "aiomas");
-    this.#parser = new FrameParser(
-      options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-    );
     // A transport's own read/write (a Deno.Conn's) skip the stream
     // machinery, which costs more than everything else per small message.
     // Only `close` can end a stuck `write` or tell the peer we are done:
@@ -270,22 +307,98 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         holding: () => this.#unanswered > 0,
       },
     );
-    // Bytes are read into one reused buffer; frames are decoded (and so
-    // copied out) before the next read.
-    const read = transport.read;
-    if (typeof read === "function" && canClose) {
-      this.#readSome = read.bind(transport);
-      this.#readBuffer = new ArrayBuffer(READ_BUFFER_SIZE);
-    } else {
-      try {
-        this.#reader = transport.readable.getReader({ mode: "byob" });
-        this.#readBuffer = new ArrayBuffer(READ_BUFFER_SIZE);
-      } catch {
-        this.#reader = transport.readable.getReader();
-      }
-    }
     this.#closed.promise.catch(() => {});
-    this.#readLoop = this.#read();
+    // Bytes are read into a reused buffer; frames are decoded (and so
+    // copied out) before the next read.
+    this.#readLoop = new ReadLoop(transport, this.#host(), {
+      codec: this.codec,
+      peer: this.peer,
+      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      frameTimeout: checkTimeout(
+        options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
+        "frameTimeout",
+      ),
+      idleTimeout: checkTimeout(options.idleTimeout ?? Infinity, "idleTimeout"),
+    });
+  }
+
+  /** What the read loop asks of this channel. */
+  #host(): ReadLoopHost {
+    return {
+      closing: () => this.#closeReason !== null,
+      dispatch: (message) => this.#dispatch(message),
+      blocked: () => this.#blocked(),
+      busy: () =>
+        this.#pending.size > 0 || this.#unanswered > 0 || !this.#writer.idle,
+      flush: () => this.#writer.start(),
+      ended: () =>
+        this.#shutdown(
+          new ConnectionClosedError(`Connection closed by ${this.peer}`),
+          undefined,
+          // The peer is gone: replies could not reach it.
+          0,
+        ),
+      gone: (error) => {
+        // A read that failed or ended: the peer is gone. Bad input just
+        // stops reading.
+        if (!(error instanceof ProtocolError)) this.#readEnded?.resolve("gone");
+      },
+      fail: (error) => this.#fail(error),
+    };
+  }
+
+  /**
+   * While the channel must not read: a promise to wait on before checking
+   * again. Reading waits while replies wait for the socket (the peer does
+   * not read them), and while the peer's requests unanswered or queued are
+   * at their limits.
+   */
+  #blocked(): Promise<void> | undefined {
+    if (this.#closeReason !== null) return undefined;
+    if (this.#lateReplies > 0) {
+      // Once the socket drains, the late replies go first.
+      return this.#writer.ready?.catch(() => {}) ?? RESOLVED;
+    }
+    if (!this.#overLimit()) return undefined;
+    this.#resumeReading ??= Promise.withResolvers<void>();
+    return this.#resumeReading.promise;
+  }
+
+  #overLimit(): boolean {
+    return this.#unanswered >= this.#maxConcurrentRequests ||
+      this.#requests.length >= this.#maxQueuedRequests;
+  }
+
+  /** Lets a read loop that waits for the limits check them again. */
+  #wake(): void {
+    if (this.#resumeReading !== null && !this.#overLimit()) {
+      this.#resumeReading.resolve();
+      this.#resumeReading = null;
+    }
+  }
+
+  /**
+   * A signal that aborts, with a `ConnectionClosedError`, when the channel
+   * closes (either side, or a failure). It is every request's
+   * {@linkcode Request.signal}.
+   */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /**
+   * See {@linkcode ChannelOptions.maxConcurrentRequests}; may be changed
+   * at any time (e.g. by an RPC layer on top).
+   *
+   * @throws {RangeError} If set to anything but a whole number from 1 up.
+   */
+  get maxConcurrentRequests(): number {
+    return this.#maxConcurrentRequests;
+  }
+
+  set maxConcurrentRequests(value: number) {
+    this.#maxConcurrentRequests = checkCount(value, "maxConcurrentRequests");
+    this.#wake();
   }
 
   /**
@@ -447,13 +560,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   /** The next queued request, if any; reading resumes once there is room. */
   #take(): Request | undefined {
     const request = this.#requests.shift();
-    if (
-      request !== undefined && this.#resumeReading !== null &&
-      this.#requests.length < this.#maxQueuedRequests
-    ) {
-      this.#resumeReading.resolve();
-      this.#resumeReading = null;
-    }
+    if (request !== undefined && this.#resumeReading !== null) this.#wake();
     return request;
   }
 
@@ -569,7 +676,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   }
 
   #answered(): void {
-    if (--this.#unanswered !== 0) return;
+    const left = --this.#unanswered;
+    if (this.#resumeReading !== null) this.#wake();
+    if (left !== 0) return;
     this.#writer.nudge();
     if (this.#allAnswered !== null) {
       this.#allAnswered.resolve();
@@ -583,109 +692,6 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     pending.cleanup?.();
     if (ok) pending.resolve(outcome);
     else pending.reject(outcome);
-  }
-
-  async #read(): Promise<void> {
-    const frames: Uint8Array[] = [];
-    try {
-      // One reused view for a transport's own read (no promise but its own).
-      const direct = this.#readSome === null
-        ? null
-        : new Uint8Array(this.#readBuffer!);
-      for (;;) {
-        // The chunk read, and how many of its bytes (no view per read).
-        let value: Uint8Array | null;
-        let length: number;
-        if (direct !== null) {
-          const n = await this.#readSome!(direct);
-          value = n === null ? null : direct;
-          length = n ?? 0;
-        } else {
-          value = await this.#readStream();
-          length = value?.length ?? 0;
-        }
-        if (value === null) break;
-        if (this.#closeReason !== null) {
-          // Closing: the bytes are dropped unread; reading goes on only to
-          // notice the peer going away (which ends the wait for replies).
-          // A turn of the event loop per chunk: an in-process peer that
-          // keeps writing must not starve the close timer.
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          continue;
-        }
-        // Frames that end before bad bytes in the same chunk are handled
-        // first, so that where the transport split its chunks changes nothing.
-        let badFrame: ProtocolError | null = null;
-        try {
-          this.#parser.push(value, frames, length);
-        } catch (error) {
-          badFrame = error as ProtocolError;
-        }
-        for (let i = 0; i < frames.length; i++) {
-          let decoded: unknown;
-          try {
-            decoded = this.codec.decode(frames[i]);
-            if (decoded instanceof Promise) decoded = await decoded;
-          } catch (error) {
-            throw new ProtocolError(
-              `Cannot decode message from ${this.peer}: ${
-                (error as Error).message
-              }`,
-              { cause: error },
-            );
-          }
-          this.#dispatch(decoded);
-          if (this.#resumeReading !== null) await this.#resumeReading.promise;
-        }
-        const woke = frames.length > 0;
-        frames.length = 0;
-        if (badFrame !== null) throw badFrame;
-        if (woke) {
-          // Let the code these messages woke run first, so that the frames
-          // it queues are written before the next read is set up: setting
-          // up a read costs about as much as a write when the process has
-          // woken with cold caches, and the peer waits for the write.
-          await new Promise<void>((resolve) => {
-            this.#resumeRead = resolve;
-            queueMicrotask(this.#readAfterFlush);
-          });
-        }
-      }
-      if (this.#closeReason !== null) return this.#readEnded?.resolve("gone");
-      if (this.#parser.partial) {
-        throw new ProtocolError(
-          `Connection to ${this.peer} ended inside a frame (${this.#parser.partialDescription})`,
-        );
-      }
-      this.#shutdown(
-        new ConnectionClosedError(`Connection closed by ${this.peer}`),
-        undefined,
-        // The peer is gone: replies could not reach it.
-        0,
-      );
-    } catch (error) {
-      if (this.#closeReason === null) this.#fail(error);
-      // A read that failed: the peer is gone. Bad input just stops reading.
-      else if (!(error instanceof ProtocolError)) {
-        this.#readEnded?.resolve("gone");
-      }
-    }
-  }
-
-  /** The next chunk from the readable stream, or null at its end. */
-  async #readStream(): Promise<Uint8Array | null> {
-    if (this.#readBuffer === null) {
-      const reader = this.#reader as ReadableStreamDefaultReader<Uint8Array>;
-      const { value, done } = await reader.read();
-      return done ? null : value;
-    }
-    const reader = this.#reader as ReadableStreamBYOBReader;
-    const { value, done } = await reader.read(
-      new Uint8Array(this.#readBuffer),
-    );
-    if (done) return null;
-    this.#readBuffer = value.buffer as ArrayBuffer;
-    return value;
   }
 
   #dispatch(value: unknown): void {
@@ -703,6 +709,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         id,
         respond: this.#respond,
         formatError: this.#formatError,
+        signal: this.#abort.signal,
       });
       const waiter = this.#waiters.shift();
       if (waiter !== undefined) {
@@ -710,9 +717,6 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         return;
       }
       this.#requests.push(request);
-      if (this.#requests.length >= this.#maxQueuedRequests) {
-        this.#resumeReading ??= Promise.withResolvers<void>();
-      }
       return;
     }
     const pending = typeof id === "number" ? this.#pending.take(id) : undefined;
@@ -771,6 +775,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#unanswered -= this.#requests.length;
     this.#requests.clear();
     this.#resumeReading?.resolve();
+    this.#readLoop.stop();
+    this.#abort.abort(reason);
     this.#closing = this.#release(error, timeout);
   }
 
@@ -817,9 +823,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     // Closing the transport also ends a write stuck on a peer that does
     // not read, which an abort alone would wait for.
     this.#closeTransport();
-    await this.#reader?.cancel().catch(() => {});
-    await this.#readLoop;
-    this.#reader?.releaseLock();
+    await this.#readLoop.cancel();
+    await this.#readLoop.done;
+    this.#readLoop.releaseLock();
     if (error === undefined) this.#closed.resolve();
     else this.#closed.reject(error);
   }
@@ -868,4 +874,29 @@ function usesEncodeView(codec: Codec): boolean {
     if (Object.hasOwn(proto, "encode")) return false;
   }
   return false;
+}
+
+/** A codec's name for error messages. */
+function codecName(codec: Codec): string {
+  return codec.constructor?.name || "its codec";
+}
+
+/** `value` if it is a whole number from 1 up. */
+function checkCount(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot use ${name} ${value}: expected a whole number from 1 up`,
+    );
+  }
+  return value;
+}
+
+/** `value` if it is a number of milliseconds above 0 (Infinity for none). */
+function checkTimeout(value: number, name: string): number {
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new RangeError(
+      `Cannot use ${name} ${value}: expected milliseconds above 0 (or Infinity)`,
+    );
+  }
+  return value;
 }

@@ -40,13 +40,28 @@ export class FrameDecoderStream
    *   header above `maxFrameSize`, or a stream that ends inside a frame.
    */
   constructor(options: FrameDecoderStreamOptions = {}) {
+    let stream: TransformStreamDefaultController<Uint8Array> | undefined;
+    // Split frames are charged to the process-wide partial frame budget;
+    // cut by it, the stream errors.
     const parser = new FrameParser(
       options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      { onCut: (error) => stream?.error(error) },
     );
     const frames: Uint8Array[] = [];
     super({
+      start(controller) {
+        stream = controller;
+      },
+      cancel() {
+        parser.release();
+      },
       transform(chunk, controller) {
-        parser.push(chunk, frames);
+        try {
+          parser.push(chunk, frames);
+        } catch (error) {
+          parser.release();
+          throw error;
+        }
         for (const frame of frames) controller.enqueue(frame);
         frames.length = 0;
       },

@@ -22,7 +22,17 @@ export { formatAddress, parseAddress } from "./address.ts";
 export type { Address, ParsedAddress } from "./address.ts";
 export type { ConnectTlsOptions, ListenTlsOptions } from "./_connect.ts";
 export type { Message } from "./_message.ts";
-export { Channel, DEFAULT_CLOSE_TIMEOUT } from "./channel.ts";
+export {
+  Channel,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_FRAME_TIMEOUT,
+} from "./channel.ts";
+export {
+  DEFAULT_PARTIAL_FRAME_BUDGET,
+  partialFrameBudget,
+  setPartialFrameBudget,
+} from "./_frame_budget.ts";
+export type { PartialFrameBudget } from "./_frame_budget.ts";
 export type { ChannelOptions, CloseOptions, SendOptions } from "./channel.ts";
 export type { ErrorFormat } from "./_traceback.ts";
 export { FrameDecoderStream } from "./frame_decoder_stream.ts";

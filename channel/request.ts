@@ -22,7 +22,17 @@ export interface RequestOptions {
   respond: Responder;
   /** Turns what `fail` is given into the error reply's content. */
   formatError?: (error: unknown) => unknown;
+  /**
+   * Aborts when the caller can no longer get the reply (its channel has
+   * closed); shared by the requests of one channel.
+   *
+   * @default {a signal that never aborts}
+   */
+  signal?: AbortSignal;
 }
+
+/** The signal of a request made without one. */
+const NEVER: AbortSignal = new AbortController().signal;
 
 /** The promise a {@linkcode Responder} returns when the reply was queued at once. */
 export const RESOLVED: Promise<void> = Promise.resolve();
@@ -54,19 +64,50 @@ export class Request {
   #respond: Responder;
   #format: (error: unknown) => unknown;
   #answered = false;
+  /**
+   * Aborts, with a `ConnectionClosedError` as its reason, when the channel
+   * that received this request closes (either side, or a failure): the
+   * caller will not get the reply, so long work can stop and let go of its
+   * memory. Pass it on to what the handler waits for (`fetch`, timers,
+   * streams), or check `signal.aborted` / `signal.throwIfAborted()` between
+   * steps. One signal serves all requests of a channel (it is
+   * `Channel.signal`): do not add a listener per request without removing
+   * it, or use `{ once: true }` and remove it when done.
+   *
+   * @example
+   * ```ts
+   * import { Channel, createMemoryPair } from "@aiomas/aiomas/channel";
+   * import assert from "node:assert/strict";
+   *
+   * const [a, b] = createMemoryPair();
+   * const client = new Channel(a);
+   * await using server = new Channel(b);
+   * client.send("long work").catch(() => {}); // the caller will go away
+   * const request = await server.recv();
+   * const stopped = new Promise((resolve) => {
+   *   request.signal.addEventListener("abort", () => resolve(request.signal.reason), { once: true });
+   * });
+   * await client.close();
+   * assert.equal((await stopped as Error).name, "ConnectionClosedError");
+   * assert.ok(request.signal.aborted);
+   * ```
+   */
+  readonly signal: AbortSignal;
 
   /**
    * Creates a request; channels do this, users do not.
    *
    * @param content The decoded content.
-   * @param options `id` as received, the channel's `respond` function, and
-   *   how `fail` formats an error (default: aiomas's traceback text).
+   * @param options `id` as received, the channel's `respond` function, how
+   *   `fail` formats an error (default: aiomas's traceback text) and the
+   *   channel's `signal`.
    */
   constructor(content: unknown, options: RequestOptions) {
     this.content = content;
     this.#id = options.id;
     this.#respond = options.respond;
     this.#format = options.formatError ?? formatError;
+    this.signal = options.signal ?? NEVER;
   }
 
   /** Whether a reply has been sent. */

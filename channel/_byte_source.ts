@@ -1,0 +1,107 @@
+import type { Transport } from "./transport.ts";
+
+/** The read buffer of a connection between bursts: small, so idle ones are cheap. */
+const SMALL_READ = 4 * 1024;
+/** The read buffer while bytes come faster than one small read takes them. */
+const LARGE_READ = 64 * 1024;
+
+/**
+ * The bytes a channel reads from its transport: with the transport's own
+ * `read` when it has one (a `Deno.Conn`'s, which skips the stream
+ * machinery), else a BYOB or default reader of `readable`.
+ *
+ * A byte source reads into a reused buffer of 4 KiB, and into one of
+ * 64 KiB after a read that filled the buffer (more is waiting); the large
+ * one is let go after the first read that does not fill it, so a quiet
+ * connection holds 4 KiB.
+ */
+export class ByteSource {
+  #readSome: ((buffer: Uint8Array) => Promise<number | null>) | null = null;
+  #reader:
+    | ReadableStreamDefaultReader<Uint8Array>
+    | ReadableStreamBYOBReader
+    | null = null;
+  #byob = false;
+  #small: Uint8Array | null = null;
+  /** The buffer of the next or current read. */
+  #buffer: Uint8Array | null = null;
+  /** The chunk of the last read (its first bytes: see `read`). */
+  chunk: Uint8Array = new Uint8Array(0);
+
+  /**
+   * @param transport The transport; its `read` is used only together with
+   *   its `close`, which is what ends a pending read.
+   */
+  constructor(transport: Transport) {
+    const read = transport.read;
+    if (typeof read === "function" && typeof transport.close === "function") {
+      this.#readSome = read.bind(transport);
+    } else {
+      try {
+        this.#reader = transport.readable.getReader({ mode: "byob" });
+        this.#byob = true;
+      } catch {
+        this.#reader = transport.readable.getReader();
+      }
+    }
+    if (this.#readSome !== null || this.#byob) {
+      this.#small = new Uint8Array(SMALL_READ);
+      this.#buffer = this.#small;
+    }
+  }
+
+  /**
+   * Reads the next bytes into {@linkcode ByteSource.chunk}.
+   *
+   * @param last How many bytes the previous read gave (0 for none): a full
+   *   buffer means more is waiting, so the next read takes more at once.
+   * @returns How many bytes of `chunk` are new, or null at the end.
+   */
+  read(last: number): Promise<number | null> {
+    const buffer = this.#buffer;
+    if (buffer !== null) {
+      if (last === buffer.length) {
+        if (buffer.length < LARGE_READ) {
+          this.#buffer = this.chunk = new Uint8Array(LARGE_READ);
+        }
+      } else if (buffer.length > SMALL_READ) {
+        this.#buffer = this.chunk = this.#small!;
+      }
+      if (this.#readSome !== null) {
+        this.chunk = this.#buffer!;
+        return this.#readSome(this.#buffer!);
+      }
+    }
+    return this.#readStream();
+  }
+
+  async #readStream(): Promise<number | null> {
+    if (!this.#byob) {
+      const reader = this.#reader as ReadableStreamDefaultReader<Uint8Array>;
+      const { value, done } = await reader.read();
+      if (done) return null;
+      this.chunk = value;
+      return value.length;
+    }
+    const reader = this.#reader as ReadableStreamBYOBReader;
+    const wasSmall = this.#buffer === this.#small;
+    const { value, done } = await reader.read(this.#buffer!);
+    if (done) return null;
+    // The buffer was transferred: keep the new one.
+    const buffer = new Uint8Array(value.buffer as ArrayBuffer);
+    this.#buffer = buffer;
+    if (wasSmall) this.#small = buffer;
+    this.chunk = value;
+    return value.length;
+  }
+
+  /** Ends a pending stream read (a transport's `read` ends with its `close`). */
+  async cancel(): Promise<void> {
+    await this.#reader?.cancel().catch(() => {});
+  }
+
+  /** Releases the stream's reader, once reading has ended. */
+  releaseLock(): void {
+    this.#reader?.releaseLock();
+  }
+}

@@ -1,0 +1,266 @@
+import { setImmediate } from "node:timers";
+import type { Codec } from "../codecs/codec.ts";
+import { ProtocolError } from "../errors.ts";
+import { ByteSource } from "./_byte_source.ts";
+import { FrameParser } from "./_frame_parser.ts";
+import type { Transport } from "./transport.ts";
+
+/** What a {@linkcode ReadLoop} reports to and asks of its channel. */
+export interface ReadLoopHost {
+  /** Whether the channel is closing: bytes read are dropped unread. */
+  closing(): boolean;
+  /** Handles one decoded message; throws a `ProtocolError` for a bad one. */
+  dispatch(message: unknown): void;
+  /**
+   * While reading must wait (too many requests unanswered, replies behind
+   * on the socket), a promise that settles when it may be checked again.
+   */
+  blocked(): Promise<void> | undefined;
+  /** Whether anything is pending or unanswered (the connection is not idle). */
+  busy(): boolean;
+  /** Lets the frames queued by the messages just handled be written. */
+  flush(): void;
+  /** The peer ended the stream between frames. */
+  ended(): void;
+  /** Reading ended (cleanly or not) while the channel was closing. */
+  gone(error: unknown): void;
+  /** Reading failed, the input was bad or a deadline passed. */
+  fail(error: unknown): void;
+}
+
+/** Options of {@linkcode ReadLoop}. */
+export interface ReadLoopOptions {
+  codec: Codec;
+  peer: string;
+  maxFrameSize: number;
+  /** Milliseconds a frame may stay partial; Infinity for no limit. */
+  frameTimeout: number;
+  /** Milliseconds without bytes and without pending work; Infinity for none. */
+  idleTimeout: number;
+}
+
+/**
+ * A channel's read side: reads bytes, splits them into frames (charged to
+ * the process-wide partial frame budget), decodes and dispatches them, and
+ * stops reading while the channel says it is blocked. One timer watches
+ * both deadlines (`frameTimeout`, `idleTimeout`); it compares timestamps
+ * when it fires rather than being re-armed per chunk.
+ */
+export class ReadLoop {
+  readonly parser: FrameParser;
+  #source: ByteSource;
+  #host: ReadLoopHost;
+  #codec: Codec;
+  #peer: string;
+  #codecName: string;
+  #frameTimeout: number;
+  #idleTimeout: number;
+  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** When the armed timer fires. */
+  #due = Infinity;
+  /** When the current partial frame started (or reading resumed), or -1. */
+  #partialSince = -1;
+  /** When bytes were last read (kept only with an idleTimeout). */
+  #lastRead = 0;
+  /** Whether reading waits for the channel: deadlines do not run. */
+  #paused = false;
+  #stopped = false;
+  /** Resumes the loop once the frames it woke have been flushed. */
+  #resume: () => void = () => {};
+  #afterFlush = (): void => {
+    this.#host.flush();
+    this.#resume();
+  };
+  /** Settles when the loop has ended. */
+  readonly done: Promise<void>;
+
+  constructor(
+    transport: Transport,
+    host: ReadLoopHost,
+    options: ReadLoopOptions,
+  ) {
+    this.#host = host;
+    this.#codec = options.codec;
+    this.#peer = options.peer;
+    this.#codecName = options.codec.constructor?.name || "its codec";
+    this.#frameTimeout = options.frameTimeout;
+    this.#idleTimeout = options.idleTimeout;
+    this.#source = new ByteSource(transport);
+    this.parser = new FrameParser(options.maxFrameSize, {
+      label: options.peer,
+      onCut: (error) => host.fail(error),
+    });
+    if (this.#idleTimeout !== Infinity) {
+      this.#lastRead = performance.now();
+      this.#arm(this.#idleTimeout);
+    }
+    this.done = this.#run();
+  }
+
+  /** Stops the deadlines and releases the partial frame (on close). */
+  stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.parser.release();
+  }
+
+  /** Ends a pending stream read. */
+  cancel(): Promise<void> {
+    return this.#source.cancel();
+  }
+
+  /** Releases the stream's reader, once the loop is done. */
+  releaseLock(): void {
+    this.#source.releaseLock();
+  }
+
+  async #run(): Promise<void> {
+    const frames: Uint8Array[] = [];
+    const source = this.#source;
+    const parser = this.parser;
+    const host = this.#host;
+    const codec = this.#codec;
+    const watchIdle = this.#idleTimeout !== Infinity;
+    let n: number | null = 0;
+    try {
+      for (;;) {
+        n = await source.read(n);
+        if (n === null) break;
+        if (host.closing()) {
+          // Closing: the bytes are dropped unread; reading goes on only to
+          // notice the peer going away (which ends the wait for replies).
+          // A turn of the event loop per chunk: an in-process peer that
+          // keeps writing must not starve the close timer.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          continue;
+        }
+        if (watchIdle) this.#lastRead = performance.now();
+        // Frames that end before bad bytes in the same chunk are handled
+        // first, so that where the transport split its chunks changes nothing.
+        let badFrame: unknown = null;
+        try {
+          parser.push(source.chunk, frames, n);
+        } catch (error) {
+          badFrame = error;
+        }
+        if (parser.partial) {
+          if (this.#partialSince < 0) {
+            this.#partialSince = performance.now();
+            if (this.#frameTimeout !== Infinity) this.#arm(this.#frameTimeout);
+          }
+        } else {
+          this.#partialSince = -1;
+        }
+        for (let i = 0; i < frames.length; i++) {
+          let decoded: unknown;
+          try {
+            decoded = codec.decode(frames[i]);
+            if (decoded instanceof Promise) decoded = await decoded;
+          } catch (error) {
+            throw new ProtocolError(
+              `Cannot decode message from ${this.#peer} with ${this.#codecName}: ${
+                error instanceof Error ? error.message : describe(error)
+              }`,
+              { cause: error },
+            );
+          }
+          host.dispatch(decoded);
+          const blocked = host.blocked();
+          if (blocked !== undefined) await this.#wait(blocked);
+        }
+        const woke = frames.length > 0;
+        frames.length = 0;
+        if (badFrame !== null) throw badFrame;
+        if (woke) {
+          // Let the code these messages woke run first, so that the frames
+          // it queues are written before the next read is set up: setting
+          // up a read costs about as much as a write when the process has
+          // woken with cold caches, and the peer waits for the write.
+          await new Promise<void>((resolve) => {
+            this.#resume = resolve;
+            queueMicrotask(this.#afterFlush);
+          });
+        }
+      }
+      if (host.closing()) return host.gone(undefined);
+      if (parser.partial) {
+        throw new ProtocolError(
+          `Connection to ${this.#peer} ended inside a frame (${parser.partialDescription})`,
+        );
+      }
+      host.ended();
+    } catch (error) {
+      if (!host.closing()) host.fail(error);
+      else host.gone(error);
+    }
+  }
+
+  /** Waits while the channel is blocked; deadlines do not run meanwhile. */
+  async #wait(blocked: Promise<void>): Promise<void> {
+    this.#paused = true;
+    try {
+      for (let next: Promise<void> | undefined = blocked; next !== undefined;) {
+        await next;
+        next = this.#host.blocked();
+      }
+    } finally {
+      this.#paused = false;
+      // The frame's clock starts again: the wait was ours, not the peer's.
+      if (this.#partialSince >= 0) this.#partialSince = performance.now();
+      if (this.#idleTimeout !== Infinity) this.#lastRead = performance.now();
+    }
+  }
+
+  /** Arms the timer for `ms` from now, unless it fires by then already. */
+  #arm(ms: number): void {
+    if (this.#stopped) return;
+    const due = performance.now() + ms;
+    if (this.#timer !== undefined) {
+      if (this.#due <= due) return;
+      clearTimeout(this.#timer);
+    }
+    this.#due = due;
+    this.#timer = setTimeout(this.#check, Math.max(1, Math.ceil(ms)));
+  }
+
+  /** The timer: closes on a passed deadline, or re-arms for the next one. */
+  #check = (): void => {
+    this.#timer = undefined;
+    if (this.#stopped || this.#host.closing()) return;
+    const now = performance.now();
+    let next = Infinity;
+    if (this.#paused || this.#host.busy()) this.#lastRead = now;
+    if (this.#partialSince >= 0 && this.#frameTimeout !== Infinity) {
+      if (this.#paused) this.#partialSince = now;
+      const due = this.#partialSince + this.#frameTimeout;
+      if (now >= due) {
+        return this.#host.fail(
+          new ProtocolError(
+            `Frame from ${this.#peer} incomplete after ${this.#frameTimeout} ms (got ${this.parser.partialDescription}; frameTimeout)`,
+          ),
+        );
+      }
+      next = due;
+    }
+    if (this.#idleTimeout !== Infinity) {
+      const due = this.#lastRead + this.#idleTimeout;
+      if (now >= due) {
+        return this.#host.fail(
+          new ProtocolError(
+            `Connection to ${this.#peer} idle: no bytes received and nothing pending for ${this.#idleTimeout} ms (idleTimeout)`,
+          ),
+        );
+      }
+      next = Math.min(next, due);
+    }
+    if (next !== Infinity) this.#arm(next - now);
+  };
+}
+
+/** A thrown non-error, shown without calling into it. */
+function describe(value: unknown): string {
+  return typeof value === "string"
+    ? value
+    : Object.prototype.toString.call(value);
+}
