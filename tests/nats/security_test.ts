@@ -13,6 +13,16 @@ import { NatsServer } from "./_server.ts";
 const fixture = (name: string) =>
   fileURLToPath(new URL(`../fixtures/tls/${name}`, import.meta.url));
 
+// A server that refuses a client (bad credentials) closes its socket; under
+// Deno's Node compatibility nats.js may then meet ECONNRESET while its
+// socket has no error listener (while connecting or closing), which would
+// be an uncaught error. Seen once in a loaded run: only that is ignored.
+globalThis.addEventListener("error", (event) => {
+  if ((event.error as { code?: string } | null)?.code === "ECONNRESET") {
+    event.preventDefault();
+  }
+});
+
 const ECHO = new ServiceDict({ echo: (value: unknown) => value });
 
 Deno.test("NATS user/password pass through; a wrong password is refused", async () => {
