@@ -27,6 +27,18 @@ interface Connection {
   classes: Map<string, Promise<string>>;
 }
 
+/** A dial in progress and how many connects wait for it. */
+interface Dial {
+  waiters: number;
+  /** Aborted when every connect waiting for it has given up. */
+  controller: AbortController;
+}
+
+/** How a connect leaves the dial it waits for, set while it waits. */
+interface Waiting {
+  leave?: () => void;
+}
+
 /** What {@linkcode Connections} needs of its container. */
 export interface ConnectionsOptions {
   /** The container's root service, served on every connection. */
@@ -56,6 +68,8 @@ export class Connections {
   #byAddress = new Map<string, Promise<Connection>>();
   /** Every open connection, accepted or made. */
   #clients = new Set<RpcClient>();
+  /** The dials in progress (entries of #byAddress that have not settled). */
+  #dials = new WeakMap<Promise<Connection>, Dial>();
 
   constructor(options: ConnectionsOptions) {
     this.#options = options;
@@ -98,18 +112,21 @@ export class Connections {
   /**
    * The caller for the agent at `target` and the agent's class name, over
    * the shared connection to its container (dialed if needed), within
-   * `options.timeout` and `options.signal`.
+   * `options.timeout` and `options.signal`. Connects that share a dial
+   * bound their own wait: the dial stops only when all of them gave up.
    */
   agent(
     target: AgentAddress,
     url: string,
     options: ConnectOptions,
   ): Promise<[Caller, string]> {
+    const waiting: Waiting = {};
     return within(
-      this.#agent(target, options),
+      this.#agent(target, options, waiting),
       options.timeout,
       options.signal,
       `Connecting to ${url}`,
+      () => waiting.leave?.(),
     );
   }
 
@@ -149,8 +166,9 @@ export class Connections {
   async #agent(
     target: AgentAddress,
     options: ConnectOptions,
+    waiting: Waiting,
   ): Promise<[Caller, string]> {
-    const connection = await this.#connection(target, options);
+    const connection = await this.#connection(target, options, waiting);
     let validated = connection.classes.get(target.aid);
     if (validated === undefined) {
       validated = connection.client.call("validate_aid", [target.aid]).then(
@@ -175,13 +193,24 @@ export class Connections {
   async #connection(
     target: AgentAddress,
     options: ConnectOptions,
+    waiting: Waiting,
   ): Promise<Connection> {
     const key = target.container;
     for (;;) {
       this.#checkOpen();
       let pending = this.#byAddress.get(key);
-      if (pending === undefined) {
-        const dialing = this.#dial(target, options);
+      let dial = pending && this.#dials.get(pending);
+      // A dial that everyone gave up on is not joined: it is stopping.
+      if (pending === undefined || dial?.controller.signal.aborted) {
+        dial = { waiters: 0, controller: new AbortController() };
+        const dialing = this.#dial(
+          target,
+          options.retry === true,
+          dial.controller.signal,
+        );
+        this.#dials.set(dialing, dial);
+        const settled = () => this.#dials.delete(dialing);
+        dialing.then(settled, settled);
         // A failed or broken connection is dropped, so the next connect dials again.
         const drop = () => {
           if (this.#byAddress.get(key) === dialing) {
@@ -192,7 +221,9 @@ export class Connections {
         this.#byAddress.set(key, dialing);
         pending = dialing;
       }
-      const connection = await pending;
+      const connection = dial === undefined
+        ? await pending
+        : await this.#join(pending, dial, waiting);
       // `closed` (and so the drop above) settles only once the connection is
       // released; a connection the peer has closed must not be handed out
       // meanwhile, so drop it now and dial again.
@@ -201,10 +232,40 @@ export class Connections {
     }
   }
 
-  /** Opens a connection to the container of `target`: the one place that connects. */
+  /** Waits for a dial in progress, as one of the connects it serves. */
+  async #join(
+    dialing: Promise<Connection>,
+    dial: Dial,
+    waiting: Waiting,
+  ): Promise<Connection> {
+    dial.waiters++;
+    let left = false;
+    waiting.leave = () => {
+      if (left) return;
+      left = true;
+      if (--dial.waiters === 0 && this.#dials.has(dialing)) {
+        dial.controller.abort(
+          new DOMException("Every connect waiting gave up", "AbortError"),
+        );
+      }
+    };
+    try {
+      return await dialing;
+    } finally {
+      // Settled: leaving no longer stops anything.
+      waiting.leave();
+      waiting.leave = undefined;
+    }
+  }
+
+  /**
+   * Opens a connection to the container of `target`: the one place that
+   * connects. `signal` stops it (every connect waiting for it gave up).
+   */
   async #dial(
     target: AgentAddress,
-    options: ConnectOptions,
+    retry: boolean,
+    signal: AbortSignal,
   ): Promise<Connection> {
     let channel: Channel;
     if (target.scheme === "worker") {
@@ -233,12 +294,9 @@ export class Connections {
           codec: this.#options.codec,
           serializers: this.#options.serializers,
           tls: this.#options.tls,
-          timeout: options.timeout,
-          retry: options.retry,
+          retry,
           // Shutting down stops retrying, or shutdown would wait for it.
-          signal: options.signal === undefined
-            ? closing
-            : AbortSignal.any([options.signal, closing]),
+          signal: AbortSignal.any([signal, closing]),
         },
       );
     }
@@ -280,33 +338,39 @@ export function noSuchAgent(aid: string, container: string): Error {
 
 /**
  * `promise`, or a rejection when `timeout` (ms) passes or `signal` aborts
- * first; `promise` goes on (it may be shared) and its outcome is dropped.
+ * first (then `onGiveUp` is called); `promise` goes on (it may be shared)
+ * and its outcome is dropped.
  */
 function within<T>(
   promise: Promise<T>,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
   what: string,
+  onGiveUp: () => void,
 ): Promise<T> {
   if ((timeout === undefined || timeout === Infinity) && signal === undefined) {
     return promise;
   }
-  if (signal?.aborted) {
-    promise.catch(() => {});
-    return Promise.reject(signal.reason);
-  }
   const { promise: outcome, resolve, reject } = Promise.withResolvers<T>();
   promise.then(resolve, reject);
+  const giveUp = (reason: unknown) => {
+    reject(reason);
+    onGiveUp();
+  };
+  if (signal?.aborted) {
+    giveUp(signal.reason);
+    return outcome;
+  }
   const timer = timeout === undefined || timeout === Infinity
     ? undefined
     : setTimeout(() =>
-      reject(
+      giveUp(
         new DOMException(
           `${what} timed out after ${timeout} ms`,
           "TimeoutError",
         ),
       ), timeout);
-  const onAbort = () => reject(signal!.reason);
+  const onAbort = () => giveUp(signal!.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   const cleanup = () => {
     clearTimeout(timer);

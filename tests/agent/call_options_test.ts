@@ -180,6 +180,30 @@ Deno.test("connect: timeout (ms) bounds the whole connect, signal aborts it", as
   }
 });
 
+Deno.test("connect: connects that share a dial bound only their own wait", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "aiomas-agent-test-" });
+  try {
+    const path = `${dir}/later.sock`;
+    const url = `ipc://[${path}]/0`;
+    await using a = await Container.create(LOCAL);
+    // Nobody listens yet: both retry on one shared dial.
+    const impatient = a.connect(url, { retry: true, timeout: 20 });
+    const controller = new AbortController();
+    const aborted = a.connect(url, { retry: true, signal: controller.signal });
+    const patient = a.connect<Slow>(url, { retry: true });
+    await assert.rejects(impatient, { name: "TimeoutError" });
+    controller.abort();
+    await assert.rejects(aborted, { name: "AbortError" });
+    // The dial goes on for the one still waiting.
+    await using b = await Container.create({ path });
+    new Slow(b);
+    const proxy = await patient;
+    assert.equal(await proxy.add(1, 2), 3);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a remote handler's callContext().signal aborts when its caller's container shuts down", async () => {
   await using t = await setUp();
   const call = t.remote.work();
