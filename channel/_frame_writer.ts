@@ -6,6 +6,8 @@ const LARGE_PAYLOAD = 64 * 1024;
 const INITIAL_BATCH = 4 * 1024;
 /** Batch buffers up to this size are reused; larger ones are let go. */
 const MAX_KEPT_BATCH = 64 * 1024;
+/** No batch buffer yet: the first frame allocates one. */
+const EMPTY = new Uint8Array(0);
 
 /**
  * Where batches go: a writable stream, or a function that writes some of a
@@ -51,7 +53,7 @@ export class FrameWriter {
   /** Chunks ready to write, in order, before the open batch. */
   #chunks: Uint8Array[] = [];
   /** The open batch: frames are appended to it until a flush takes it. */
-  #batch = new Uint8Array(INITIAL_BATCH);
+  #batch: Uint8Array<ArrayBuffer> = EMPTY;
   #batchLength = 0;
   /** A written batch buffer, free for reuse (write functions only). */
   #spare: Uint8Array<ArrayBuffer> | null = null;
@@ -137,7 +139,7 @@ export class FrameWriter {
       this.#batchLength = at + 4;
       this.#chunks.push(batch.subarray(0, this.#batchLength));
       this.#chunks.push(owned ? payload : payload.slice());
-      this.#batch = new Uint8Array(INITIAL_BATCH);
+      this.#batch = EMPTY;
       this.#batchLength = 0;
     }
     this.#queuedBytes += length + 4;
@@ -226,14 +228,12 @@ export class FrameWriter {
       if (this.#writeSome === null) {
         // A stream may keep the chunk: give it a copy of its own.
         chunks.push(this.#batch.slice(0, this.#batchLength));
-        if (this.#batch.length > MAX_KEPT_BATCH) {
-          this.#batch = new Uint8Array(INITIAL_BATCH);
-        }
+        if (this.#batch.length > MAX_KEPT_BATCH) this.#batch = EMPTY;
       } else {
         this.#writingBuffer = this.#batch;
         chunks.push(this.#batch.subarray(0, this.#batchLength));
         // Frames queued during the write go into the other buffer.
-        this.#batch = this.#spare ?? new Uint8Array(INITIAL_BATCH);
+        this.#batch = this.#spare ?? EMPTY;
         this.#spare = null;
       }
       this.#batchLength = 0;
@@ -303,6 +303,17 @@ export class FrameWriter {
     this.#active = false;
     this.#writing.length = 0;
     this.#writingBuffer = null;
+    // A quiet connection keeps one small buffer, not two or a grown one.
+    if (this.#batchLength === 0) {
+      const spare = this.#spare;
+      if (this.#batch.length > INITIAL_BATCH) this.#batch = EMPTY;
+      if (
+        this.#batch === EMPTY && spare !== null && spare.length <= INITIAL_BATCH
+      ) {
+        this.#batch = spare;
+      }
+      this.#spare = null;
+    }
     const idle = this.#idle;
     this.#idle = null;
     idle?.resolve();
@@ -312,7 +323,9 @@ export class FrameWriter {
   #reserve(bytes: number): void {
     const needed = this.#batchLength + bytes;
     if (needed <= this.#batch.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#batch.length * 2));
+    const grown = new Uint8Array(
+      Math.max(needed, this.#batch.length * 2, INITIAL_BATCH),
+    );
     grown.set(this.#batch.subarray(0, this.#batchLength));
     this.#batch = grown;
   }

@@ -1,5 +1,5 @@
 import { describe } from "../codecs/serializer_registry.ts";
-import { ProtocolError } from "../errors.ts";
+import { ProtocolError, RemoteError } from "../errors.ts";
 
 /** Message types on the wire. */
 export const REQUEST = 0;
@@ -47,4 +47,24 @@ export function formatPeerValue(value: unknown): string {
     default:
       return value === null ? "null" : describe(value);
   }
+}
+
+/**
+ * The error an error reply's content stands for: aiomas sends a traceback
+ * text, mosaik `[name, message, ...traceback lines]`; anything else is
+ * shown, never called into.
+ */
+export function remoteError(peer: string, content: unknown): RemoteError {
+  if (typeof content === "string") return new RemoteError(peer, content);
+  if (
+    Array.isArray(content) && content.length >= 2 &&
+    content.every((part) => typeof part === "string")
+  ) {
+    const [remoteName, remoteMessage, ...lines] = content as string[];
+    const traceback = lines.length > 0
+      ? lines.join("")
+      : `${remoteName}: ${remoteMessage}\n`;
+    return new RemoteError(peer, traceback, { remoteName, remoteMessage });
+  }
+  return new RemoteError(peer, formatPeerValue(content));
 }

@@ -3,114 +3,43 @@ import { JsonCodec } from "../codecs/json_codec.ts";
 import {
   ConnectionClosedError,
   ProtocolError,
-  RemoteError,
   SerializationError,
 } from "../errors.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "./_frame_parser.ts";
 import { FrameWriter } from "./_frame_writer.ts";
-import { checkMessage, ERROR, formatPeerValue, REQUEST } from "./_message.ts";
+import {
+  type ChannelOptions,
+  checkCount,
+  checkTimeout,
+  type CloseOptions,
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_FRAME_TIMEOUT,
+  type SendOptions,
+} from "./_channel_options.ts";
+import { codecName, usesEncodeView } from "./_codec_use.ts";
+import {
+  checkMessage,
+  ERROR,
+  formatPeerValue,
+  remoteError,
+  REQUEST,
+} from "./_message.ts";
 import { PendingTable } from "./_pending_table.ts";
 import { Queue } from "./_queue.ts";
 import { ReadLoop, type ReadLoopHost } from "./_read_loop.ts";
 import { Request, RESOLVED } from "./request.ts";
-import { type ErrorFormat, errorFormatter } from "./_traceback.ts";
+import { errorFormatter } from "./_traceback.ts";
+
+export {
+  DEFAULT_CLOSE_TIMEOUT,
+  DEFAULT_FRAME_TIMEOUT,
+} from "./_channel_options.ts";
+export type {
+  ChannelOptions,
+  CloseOptions,
+  SendOptions,
+} from "./_channel_options.ts";
 import type { Transport } from "./transport.ts";
-
-/** Options of {@linkcode Channel}. */
-export interface ChannelOptions {
-  /** The codec of this connection (each connection needs its own instance). @default {new JsonCodec()} */
-  codec?: Codec;
-  /** The peer as seen locally, used as `RemoteError.origin`. @default {"peer"} */
-  peer?: string;
-  /** The largest frame payload accepted from the peer. @default {67108864} (64 MiB) */
-  maxFrameSize?: number;
-  /**
-   * How many bytes of outgoing frames may wait for the socket before
-   * `send`, `reply` and `fail` wait for it to drain. While replies wait for
-   * that, the channel does not read from the peer either: a peer that does
-   * not read its replies is not served more, and TCP slows its sending.
-   * (Its own `send`s waiting do not stop reading, so two peers sending
-   * each other large requests do not wait for each other forever.)
-   *
-   * @default {1048576} (1 MiB)
-   */
-  highWaterMark?: number;
-  /**
-   * How many received requests may wait for `recv()` before the channel
-   * stops reading from the peer until they are taken.
-   *
-   * @default {1024}
-   */
-  maxQueuedRequests?: number;
-  /**
-   * How many of the peer's requests may be received and not yet answered
-   * (queued, or taken and being handled, synchronously or not); at the
-   * limit the channel stops reading from the peer until one is answered,
-   * so a flooding peer is slowed down by TCP instead of filling memory.
-   *
-   * @default {1024}
-   */
-  maxConcurrentRequests?: number;
-  /**
-   * Milliseconds a frame may take to arrive once its first byte has: a
-   * peer whose frame stays incomplete longer is cut with a `ProtocolError`
-   * (time the channel itself does not read, see `maxConcurrentRequests`,
-   * does not count). `Infinity` turns it off.
-   *
-   * @default {30000}
-   */
-  frameTimeout?: number;
-  /**
-   * Milliseconds a connection may go without receiving a byte while
-   * nothing is pending either way (no call waiting for a reply, no
-   * request unanswered, nothing queued to write); then it is closed with a
-   * `ProtocolError`.
-   *
-   * @default {Infinity} (never)
-   */
-  idleTimeout?: number;
-  /**
-   * How many of this side's requests may wait for a reply at once; `send`
-   * beyond it rejects with a `RangeError` (nothing is sent).
-   *
-   * @default {65536}
-   */
-  maxPendingRequests?: number;
-  /**
-   * How error replies are written: `"aiomas"`, a traceback text (aiomas's
-   * format), or `"mosaik"`, a list `[name, message, ...traceback lines]`
-   * (mosaik's). Error replies in either form are understood.
-   *
-   * @default {"aiomas"}
-   */
-  errorFormat?: ErrorFormat;
-}
-
-/** Options of {@linkcode Channel.close} and of the `close`/`shutdown` methods built on it. */
-export interface CloseOptions {
-  /**
-   * How long to wait, in milliseconds, for the requests already received
-   * to be answered and for queued frames to be written before the
-   * connection is cut.
-   *
-   * @default {1000}
-   */
-  timeout?: number;
-}
-
-/** The default of {@linkcode ChannelOptions.frameTimeout}. */
-export const DEFAULT_FRAME_TIMEOUT = 30_000;
-
-/** The default of {@linkcode CloseOptions.timeout}. */
-export const DEFAULT_CLOSE_TIMEOUT = 1000;
-
-/** Options of {@linkcode Channel.send}. */
-export interface SendOptions {
-  /** Rejects the call when aborted (the reply, if it comes, is dropped). */
-  signal?: AbortSignal;
-  /** Rejects the call with a `TimeoutError` after this many milliseconds. */
-  timeout?: number;
-}
 
 /** A `recv()` or `for await` waiting for a request. */
 interface Waiter {
@@ -837,66 +766,4 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       // Gone already.
     }
   }
-}
-
-/**
- * The error an error reply's content stands for: aiomas sends a traceback
- * text, mosaik `[name, message, ...traceback lines]`; anything else is
- * shown, never called into.
- */
-function remoteError(peer: string, content: unknown): RemoteError {
-  if (typeof content === "string") return new RemoteError(peer, content);
-  if (
-    Array.isArray(content) && content.length >= 2 &&
-    content.every((part) => typeof part === "string")
-  ) {
-    const [remoteName, remoteMessage, ...lines] = content as string[];
-    const traceback = lines.length > 0
-      ? lines.join("")
-      : `${remoteName}: ${remoteMessage}\n`;
-    return new RemoteError(peer, traceback, { remoteName, remoteMessage });
-  }
-  return new RemoteError(peer, formatPeerValue(content));
-}
-
-/**
- * Whether a codec's `encodeView` is what it means to encode with: not when a
- * subclass overrides `encode` but inherits `encodeView`.
- */
-function usesEncodeView(codec: Codec): boolean {
-  if (typeof codec.encodeView !== "function") return false;
-  for (
-    let proto: object | null = codec;
-    proto !== null;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    if (Object.hasOwn(proto, "encodeView")) return true;
-    if (Object.hasOwn(proto, "encode")) return false;
-  }
-  return false;
-}
-
-/** A codec's name for error messages. */
-function codecName(codec: Codec): string {
-  return codec.constructor?.name || "its codec";
-}
-
-/** `value` if it is a whole number from 1 up. */
-function checkCount(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new RangeError(
-      `Cannot use ${name} ${value}: expected a whole number from 1 up`,
-    );
-  }
-  return value;
-}
-
-/** `value` if it is a number of milliseconds above 0 (Infinity for none). */
-function checkTimeout(value: number, name: string): number {
-  if (typeof value !== "number" || !(value > 0)) {
-    throw new RangeError(
-      `Cannot use ${name} ${value}: expected milliseconds above 0 (or Infinity)`,
-    );
-  }
-  return value;
 }

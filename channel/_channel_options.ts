@@ -1,0 +1,118 @@
+import type { Codec } from "../codecs/codec.ts";
+import type { ErrorFormat } from "./_traceback.ts";
+
+/** Options of `Channel`. */
+export interface ChannelOptions {
+  /** The codec of this connection (each connection needs its own instance). @default {new JsonCodec()} */
+  codec?: Codec;
+  /** The peer as seen locally, used as `RemoteError.origin`. @default {"peer"} */
+  peer?: string;
+  /** The largest frame payload accepted from the peer. @default {67108864} (64 MiB) */
+  maxFrameSize?: number;
+  /**
+   * How many bytes of outgoing frames may wait for the socket before
+   * `send`, `reply` and `fail` wait for it to drain. While replies wait for
+   * that, the channel does not read from the peer either: a peer that does
+   * not read its replies is not served more, and TCP slows its sending.
+   * (Its own `send`s waiting do not stop reading, so two peers sending
+   * each other large requests do not wait for each other forever.)
+   *
+   * @default {1048576} (1 MiB)
+   */
+  highWaterMark?: number;
+  /**
+   * How many received requests may wait for `recv()` before the channel
+   * stops reading from the peer until they are taken.
+   *
+   * @default {1024}
+   */
+  maxQueuedRequests?: number;
+  /**
+   * How many of the peer's requests may be received and not yet answered
+   * (queued, or taken and being handled, synchronously or not); at the
+   * limit the channel stops reading from the peer until one is answered,
+   * so a flooding peer is slowed down by TCP instead of filling memory.
+   *
+   * @default {1024}
+   */
+  maxConcurrentRequests?: number;
+  /**
+   * Milliseconds a frame may take to arrive once its first byte has: a
+   * peer whose frame stays incomplete longer is cut with a `ProtocolError`
+   * (time the channel itself does not read, see `maxConcurrentRequests`,
+   * does not count). `Infinity` turns it off.
+   *
+   * @default {30000}
+   */
+  frameTimeout?: number;
+  /**
+   * Milliseconds a connection may go without receiving a byte while
+   * nothing is pending either way (no call waiting for a reply, no
+   * request unanswered, nothing queued to write); then it is closed with a
+   * `ProtocolError`.
+   *
+   * @default {Infinity} (never)
+   */
+  idleTimeout?: number;
+  /**
+   * How many of this side's requests may wait for a reply at once; `send`
+   * beyond it rejects with a `RangeError` (nothing is sent).
+   *
+   * @default {65536}
+   */
+  maxPendingRequests?: number;
+  /**
+   * How error replies are written: `"aiomas"`, a traceback text (aiomas's
+   * format), or `"mosaik"`, a list `[name, message, ...traceback lines]`
+   * (mosaik's). Error replies in either form are understood.
+   *
+   * @default {"aiomas"}
+   */
+  errorFormat?: ErrorFormat;
+}
+
+/** Options of `Channel.close` and of the `close`/`shutdown` methods built on it. */
+export interface CloseOptions {
+  /**
+   * How long to wait, in milliseconds, for the requests already received
+   * to be answered and for queued frames to be written before the
+   * connection is cut.
+   *
+   * @default {1000}
+   */
+  timeout?: number;
+}
+
+/** The default of {@linkcode ChannelOptions.frameTimeout}. */
+export const DEFAULT_FRAME_TIMEOUT = 30_000;
+
+/** The default of {@linkcode CloseOptions.timeout}. */
+export const DEFAULT_CLOSE_TIMEOUT = 1000;
+
+/** Options of `Channel.send`. */
+export interface SendOptions {
+  /** Rejects the call when aborted (the reply, if it comes, is dropped). */
+  signal?: AbortSignal;
+  /** Rejects the call with a `TimeoutError` after this many milliseconds. */
+  timeout?: number;
+}
+
+/** `value` if it is a whole number from 1 up. */
+export function checkCount(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1) {
+    throw new RangeError(
+      `Cannot use ${name} ${value}: expected a whole number from 1 up`,
+    );
+  }
+  return value;
+}
+
+/** `value` if it is a number of milliseconds above 0 (Infinity for none). */
+export function checkTimeout(value: number, name: string): number {
+  if (typeof value !== "number" || !(value > 0)) {
+    throw new RangeError(
+      `Cannot use ${name} ${value}: expected milliseconds above 0 (or Infinity)`,
+    );
+  }
+  return value;
+}
