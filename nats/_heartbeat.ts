@@ -9,12 +9,18 @@ export interface HeartbeatActions {
   fail(error: Error): void;
 }
 
+/** A tick later than this (ms) means our own event loop was blocked. */
+const STALL = 250;
+/** How long the peer's subject may have no subscriber at most, in ms. */
+const MAX_GRACE = 500;
+
 /**
  * The liveness of a session's peer: pings every `heartbeat` ms; fails
  * when a ping is unanswered for `timeout` ms, or when the peer's subject
- * has had no subscriber (NATS no-responders) for `timeout / 2` ms. Judges
- * nothing while our own connection is down, and forgets what was pending
- * when it comes back (the epoch changed).
+ * has had no subscriber (NATS no-responders) for `min(500, timeout / 2)`
+ * ms. Judges nothing while our own connection is down, and forgets what
+ * was pending when it comes back (the epoch changed). Time our own event
+ * loop was blocked is not counted: an answer may be waiting unread.
  */
 export class Heartbeat {
   #link: NatsLink;
@@ -23,6 +29,8 @@ export class Heartbeat {
   #peer: string;
   #actions: HeartbeatActions;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the scheduled tick is due. */
+  #due = 0;
   #pingAt: number | null = null;
   #epoch = 0;
   #silentSince: number | null = null;
@@ -36,7 +44,7 @@ export class Heartbeat {
   ) {
     this.#link = link;
     this.#heartbeat = options.heartbeat ?? 400;
-    this.#timeout = options.timeout ?? 1000;
+    this.#timeout = options.timeout ?? 5000;
     this.#peer = peer;
     this.#actions = actions;
   }
@@ -77,6 +85,14 @@ export class Heartbeat {
       if (!link.connected) return this.#schedule(this.#heartbeat);
     }
     const now = performance.now();
+    const late = now - this.#due;
+    if (late > STALL) {
+      // Our own event loop was blocked: answers may wait unread. Do not
+      // count that time; judge after the loop has read what came.
+      if (this.#pingAt !== null) this.#pingAt += late;
+      if (this.#silentSince !== null) this.#silentSince += late;
+      return this.#schedule(SHORT_TICK);
+    }
     if (this.#pingAt !== null && now - this.#pingAt >= this.#timeout) {
       return this.#actions.fail(
         new Error(
@@ -84,7 +100,7 @@ export class Heartbeat {
         ),
       );
     }
-    const grace = this.#timeout / 2;
+    const grace = Math.min(MAX_GRACE, this.#timeout / 2);
     if (this.#silentSince !== null && now - this.#silentSince >= grace) {
       return this.#actions.fail(
         new Error(
@@ -106,6 +122,7 @@ export class Heartbeat {
   #schedule(ms: number): void {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
+    this.#due = performance.now() + ms;
     this.#timer = setTimeout(this.#tick, ms);
   }
 }

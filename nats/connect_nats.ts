@@ -1,14 +1,11 @@
-import {
-  Channel,
-  type CloseOptions,
-  type SendOptions,
-} from "../channel/channel.ts";
+import { Channel, type CloseOptions } from "../channel/channel.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { createRemote } from "../rpc/_proxy.ts";
 import type { Remote } from "../rpc/remote.ts";
 import { RpcClient, type RpcClientOptions } from "../rpc/rpc_client.ts";
+import type { CallOptions } from "../rpc/with_options.ts";
 import { sessionCodec } from "./_codec.ts";
 import type { NatsOption } from "./nats_client.ts";
 import { NatsEndpoint } from "./nats_endpoint.ts";
@@ -67,7 +64,7 @@ export class NatsRpcClient<T = unknown> implements AsyncDisposable {
     this.subject = subject;
     this.#options = options;
     this.remote = createRemote(
-      (path, args) => this.call(path, args),
+      (path, args, options) => this.call(path, args, undefined, options),
       "",
       `RpcProxy('nats:${subject}')`,
     ) as Remote<T>;
@@ -85,7 +82,7 @@ export class NatsRpcClient<T = unknown> implements AsyncDisposable {
    * @param path Names joined by `/`.
    * @param args Positional arguments.
    * @param kwargs Keyword arguments.
-   * @param options `signal` and `timeout` (milliseconds).
+   * @param options `timeout` (milliseconds) and `signal`.
    * @returns The result.
    * @throws {RemoteError} If the remote function failed.
    * @throws {ConnectionClosedError} If no server listens on the subject
@@ -95,7 +92,7 @@ export class NatsRpcClient<T = unknown> implements AsyncDisposable {
     path: string,
     args: readonly unknown[] = [],
     kwargs: Record<string, unknown> = EMPTY,
-    options?: SendOptions,
+    options?: CallOptions,
   ): Promise<unknown> {
     const current = this.#current;
     if (current !== null && !current.channel.isClosed) {

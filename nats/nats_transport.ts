@@ -30,11 +30,13 @@ export interface NatsSessionOptions {
   heartbeat?: number;
   /**
    * How long, in milliseconds, a ping may go unanswered before the peer
-   * counts as gone and the session fails; half of it, how long the peer's
-   * subject may have no subscriber (NATS no-responders: its process or
-   * its NATS connection is gone, or it is moving to another server).
+   * counts as gone (a frozen process, a cut network) and the session
+   * fails; time this side's own event loop was blocked is not counted.
+   * Half of it, at most 500 ms, is how long the peer's subject may have no
+   * subscriber (NATS no-responders: its process or its NATS connection is
+   * gone, or it is moving to another server).
    *
-   * @default {1000}
+   * @default {5000}
    */
   timeout?: number;
   /**
@@ -63,7 +65,7 @@ export interface NatsSessionOptions {
  * subject with its own subject as reply subject. The peer answers with a
  * pong; if the peer's process is gone, the server answers with NATS's
  * no-responders status instead. A ping unanswered for `timeout` ms, or a
- * peer without subscriber for `timeout / 2` ms, fails the session, and the
+ * peer without subscriber for `min(500, timeout / 2)` ms, fails the session, and the
  * channel's pending calls reject with `ConnectionClosedError`. While this
  * side's own NATS connection is down (reconnecting), the peer is not
  * judged.

@@ -9,6 +9,7 @@ import {
 import { ConnectionClosedError } from "../../errors.ts";
 import { connectNats, serveNats } from "../../nats/mod.ts";
 import { expose } from "../../rpc/expose.ts";
+import { withOptions } from "../../rpc/with_options.ts";
 import type { RpcClient } from "../../rpc/rpc_client.ts";
 import { ServiceDict } from "../../rpc/service_dict.ts";
 import { NatsServer } from "./_server.ts";
@@ -31,6 +32,10 @@ class Calculator {
   async slow(value: unknown): Promise<unknown> {
     await Promise.resolve();
     return value;
+  }
+  @expose
+  hang(): Promise<never> {
+    return new Promise<never>(() => {});
   }
   @expose
   mirror(point: Point): Point {
@@ -93,6 +98,13 @@ for (
       name: "RemoteError",
       remoteName: "RangeError",
       remoteMessage: "no",
+    });
+    // Per-call bounds, as with rpc.openConnection.
+    await assert.rejects(withOptions(client.remote, { timeout: 50 }).hang(), {
+      name: "TimeoutError",
+    });
+    await assert.rejects(client.call("hang", [], undefined, { timeout: 50 }), {
+      name: "TimeoutError",
     });
     // The server calls the client back on the same session, and a
     // service passed as an argument arrives as a proxy that calls back.
