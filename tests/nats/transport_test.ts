@@ -191,3 +191,34 @@ Deno.test("NatsEndpoint over a shared connection: closing it leaves the connecti
     await nc.close();
   }
 });
+
+Deno.test("NatsTransport: a peer that is subscribed but never answers pings fails the session after `timeout`", async () => {
+  await using server = await NatsServer.start();
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const frozen = await connect({ servers: server.url });
+  try {
+    // Answers the hello, then takes messages and never answers (a frozen
+    // process whose connection lives on).
+    frozen.subscribe("frozen.session", { callback: () => {} });
+    frozen.subscribe("frozen", {
+      callback: (_error, msg) => {
+        msg.respond(JSON.stringify({ subject: "frozen.session" }));
+      },
+    });
+    await frozen.flush();
+    await using client = await NatsEndpoint.create({
+      nats: { servers: server.url },
+      heartbeat: 50,
+      timeout: 300,
+    });
+    const transport = await client.open("frozen");
+    const started = performance.now();
+    await assert.rejects(
+      transport.read(new Uint8Array(16)),
+      /did not answer a ping within 300 ms/,
+    );
+    assert.ok(performance.now() - started >= 300);
+  } finally {
+    await frozen.close();
+  }
+});
