@@ -15,9 +15,12 @@
  * - rpcMsgpack: an RPC server with `add(a, b)`;
  * - agent: a container (MsgPack) hosting an agent with `add(a, b)`;
  * - minimalJson / minimalMsgpack: the hand-written echo peer of
- *   `_minimal.ts`, for comparison.
+ *   `_minimal.ts`, for comparison;
+ * - bulkMsgpack / bulkBlosc: channel servers (MsgPack, MsgPack+Blosc)
+ *   echoing large byte payloads with a `tryRecv()` loop.
  *
- * Run by e2e.ts as: deno run -A bench/_peer.ts [--profile=FILE] [--count-io]
+ * Started by `_peer_process.ts` as:
+ *   deno run -A bench/_peer.ts [--profile=FILE] [--count-io]
  */
 import process from "node:process";
 import {
@@ -25,6 +28,7 @@ import {
   type CodecClass,
   Container,
   JsonCodec,
+  MsgPackBloscCodec,
   MsgPackCodec,
   rpc,
   startServer,
@@ -33,6 +37,7 @@ import { Calc, MathService } from "./_agents.ts";
 import { frameLength, writeAll } from "./_conn.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
 import { serveMinimal } from "./_minimal.ts";
+import { parseOptions } from "./_cli.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
 
 const HOST = "127.0.0.1";
@@ -97,9 +102,19 @@ async function echoEach(channel: Channel): Promise<void> {
   }
 }
 
-const profilePath = Deno.args.find((a) => a.startsWith("--profile="))
-  ?.slice("--profile=".length);
-if (Deno.args.includes("--count-io")) await installIoCounter();
+const options = parseOptions(
+  "bench/_peer.ts: the peer process of bench/e2e.ts (started by it).",
+  {
+    profile: {
+      type: "string",
+      arg: "=FILE",
+      help: "profile this process and write the profile to FILE",
+    },
+    "count-io": { type: "boolean", help: "count socket reads and writes" },
+  },
+);
+const profilePath = options.profile;
+if (options["count-io"]) await installIoCounter();
 let profiler: Profiler | undefined;
 if (profilePath !== undefined) profiler = await startProfiler();
 
@@ -141,6 +156,12 @@ const channelMsgpackEach = await startServer(
   echoEach,
   { codec: MsgPackCodec },
 );
+const bulkMsgpack = await startServer({ hostname: HOST, port: 0 }, echoEach, {
+  codec: MsgPackCodec,
+});
+const bulkBlosc = await startServer({ hostname: HOST, port: 0 }, echoEach, {
+  codec: MsgPackBloscCodec,
+});
 const rpcServer = await rpc.startServer(
   { hostname: HOST, port: 0 },
   new MathService(),
@@ -161,6 +182,8 @@ console.log(JSON.stringify({
   channelMsgpack: port(channelMsgpack.addr),
   channelMsgpackEach: port(channelMsgpackEach.addr),
   rpcMsgpack: port(rpcServer.addr),
+  bulkMsgpack: port(bulkMsgpack.addr),
+  bulkBlosc: port(bulkBlosc.addr),
   agent: calc.addr,
   pid: Deno.pid,
 }));
@@ -193,6 +216,8 @@ await Promise.all([
   channelJson.close(),
   channelMsgpack.close(),
   channelMsgpackEach.close(),
+  bulkMsgpack.close(),
+  bulkBlosc.close(),
   rpcServer.close(),
   container.shutdown(),
 ]);

@@ -1,0 +1,170 @@
+/**
+ * One side of the idle-connection memory benchmark (bench/scenarios/memory.ts),
+ * in a process of its own so that its RSS is its own:
+ *
+ *   deno run -A --v8-flags=--expose-gc bench/_idle_side.ts --role=server --kind=channel
+ *   deno run -A --v8-flags=--expose-gc bench/_idle_side.ts --role=client --kind=channel --port=N
+ *
+ * `--kind=channel`: a channel (MsgPack) server echoing requests, and
+ * clients made by `openConnection`. `--kind=raw`: plain Deno.Conn, each
+ * side keeping one read pending into a 1 KiB buffer of its own (the floor
+ * of an idle connection in Deno). It prints one JSON line when ready (the
+ * server: its port), then answers each line on its standard input: `rss`
+ * with `{"rss": bytes, "heap": bytes}` after a full GC; `open N` (client)
+ * opens N connections, makes one round trip on each, and answers as `rss`.
+ * It closes everything and exits when its standard input closes.
+ */
+import {
+  type Channel,
+  MsgPackCodec,
+  openConnection,
+  startServer,
+} from "../mod.ts";
+import { parseOptions } from "./_cli.ts";
+import { writeAll } from "./_conn.ts";
+
+const HOST = "127.0.0.1";
+const options = parseOptions(
+  "bench/_idle_side.ts: one side of the idle-connection memory benchmark.",
+  {
+    role: { type: "string", arg: "=server|client", help: "which side" },
+    kind: { type: "string", arg: "=channel|raw", help: "what connects" },
+    port: { type: "number", arg: "=N", help: "client: the server's port" },
+  },
+);
+if (options.kind !== "channel" && options.kind !== "raw") {
+  throw new TypeError(`--kind must be channel or raw, got ${options.kind}`);
+}
+if (options.role !== "server" && options.role !== "client") {
+  throw new TypeError(`--role must be server or client, got ${options.role}`);
+}
+
+/** VmRSS of /proc/self/status in bytes (Deno.memoryUsage elsewhere). */
+function rss(): { rss: number; heap: number } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  let bytes = Deno.memoryUsage().rss;
+  try {
+    const line = Deno.readTextFileSync("/proc/self/status").split("\n")
+      .find((l) => l.startsWith("VmRSS:"));
+    if (line !== undefined) bytes = Number(line.split(/\s+/)[1]) * 1024;
+  } catch {
+    // Not Linux: keep Deno's figure.
+  }
+  return { rss: bytes, heap: Deno.memoryUsage().heapUsed };
+}
+
+const closers: (() => unknown)[] = [];
+
+/** Echoes whatever arrives, reading into a 1 KiB buffer. */
+async function rawEcho(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(1024);
+  try {
+    for (;;) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      await writeAll(conn, buffer.subarray(0, n));
+    }
+  } catch {
+    // Closed.
+  }
+}
+
+async function serve(): Promise<number> {
+  if (options.kind === "channel") {
+    const server = await startServer(
+      { hostname: HOST, port: 0 },
+      async (ch) => {
+        for await (const request of ch) await request.reply(request.content);
+      },
+      { codec: MsgPackCodec },
+    );
+    closers.push(() => server.close());
+    return "port" in server.addr ? server.addr.port : 0;
+  }
+  const listener = Deno.listen({ hostname: HOST, port: 0 });
+  const conns: Deno.Conn[] = [];
+  closers.push(() => {
+    listener.close();
+    for (const conn of conns) conn.close();
+  });
+  (async () => {
+    try {
+      for await (const conn of listener) {
+        conns.push(conn);
+        rawEcho(conn);
+      }
+    } catch {
+      // Closed.
+    }
+  })();
+  return (listener.addr as Deno.NetAddr).port;
+}
+
+/** Opens one connection and makes one round trip on it. */
+async function connectOne(port: number): Promise<() => unknown> {
+  if (options.kind === "channel") {
+    const channel: Channel = await openConnection({ hostname: HOST, port }, {
+      codec: MsgPackCodec,
+    });
+    if (await channel.send("ping") !== "ping") throw new Error("bad echo");
+    return () => channel.close();
+  }
+  const conn = await Deno.connect({ hostname: HOST, port });
+  await writeAll(conn, new TextEncoder().encode("ping"));
+  const buffer = new Uint8Array(1024);
+  let got = 0;
+  while (got < 4) {
+    const n = await conn.read(buffer.subarray(got));
+    if (n === null) throw new Error("closed");
+    got += n;
+  }
+  // Keep a read pending, as an idle connection that waits for data does.
+  conn.read(buffer).catch(() => {});
+  return () => conn.close();
+}
+
+async function open(port: number, count: number): Promise<void> {
+  for (let done = 0; done < count;) {
+    const batch = Math.min(50, count - done);
+    const opened = await Promise.all(
+      Array.from({ length: batch }, () => connectOne(port)),
+    );
+    closers.push(...opened);
+    done += batch;
+  }
+}
+
+const encoder = new TextEncoder();
+const say = (value: unknown) =>
+  Deno.stdout.write(encoder.encode(JSON.stringify(value) + "\n"));
+
+if (options.role === "server") {
+  await say({ port: await serve(), ...rss() });
+} else {
+  const port = options.port ?? 0;
+  // Warm the code paths up (and load the codec) on one connection.
+  const close = await connectOne(port);
+  await close();
+  await say({ ready: true, ...rss() });
+}
+let pending = "";
+for await (
+  const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
+) {
+  pending += text;
+  for (let nl = pending.indexOf("\n"); nl >= 0; nl = pending.indexOf("\n")) {
+    const [command, arg] = pending.slice(0, nl).trim().split(" ");
+    pending = pending.slice(nl + 1);
+    if (command === "open") await open(options.port ?? 0, Number(arg));
+    await say(rss());
+  }
+}
+for (const close of closers.reverse()) {
+  try {
+    await close();
+  } catch {
+    // Closed already.
+  }
+}

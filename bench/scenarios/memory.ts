@@ -1,0 +1,153 @@
+// Memory: RSS per idle connection, 1000 connections (--connections) from a
+// client process to a server process, each side measured in its own
+// process (bench/_idle_side.ts: VmRSS of /proc/<pid>/status after a full
+// GC, before and after the connections are opened and have made one round
+// trip each). Paired with raw Deno.Conn, each side keeping one read pending
+// into a 1 KiB buffer: the floor of an idle connection in Deno. Each round
+// starts fresh processes, raw and channel in turn. Target (issue 16):
+// ≤ 24 KB per idle connection on each side.
+import type { Context, Family } from "../_family.ts";
+import { median } from "../_measure.ts";
+import { judge, type Row } from "../_report.ts";
+
+/** The scenario ids of this family. */
+export const MEMORY_IDS = ["idleServer", "idleClient"] as const;
+
+/** A child process that answers one JSON line per line asked. */
+interface Side {
+  first: Record<string, number>;
+  ask(line: string): Promise<{ rss: number; heap: number }>;
+  stop(): Promise<void>;
+}
+
+async function startSide(args: string[]): Promise<Side> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--v8-flags=--expose-gc",
+      new URL("../_idle_side.ts", import.meta.url).pathname,
+      ...args,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const stdin = child.stdin.getWriter();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const next = async () => {
+    for (;;) {
+      const nl = text.indexOf("\n");
+      if (nl >= 0) {
+        const line = text.slice(0, nl);
+        text = text.slice(nl + 1);
+        return JSON.parse(line);
+      }
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`_idle_side.ts ${args.join(" ")} exited`);
+      text += value;
+    }
+  };
+  const stop = async () => {
+    await stdin.close().catch(() => {});
+    const timer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // Gone already.
+      }
+    }, 10_000);
+    await child.status;
+    clearTimeout(timer);
+    await lines.cancel().catch(() => {});
+  };
+  try {
+    const first = await next();
+    return {
+      first,
+      async ask(line) {
+        await stdin.write(new TextEncoder().encode(line + "\n"));
+        return await next();
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+/** Bytes per connection on each side, for one kind, fresh processes. */
+async function measureKind(
+  kind: "raw" | "channel",
+  count: number,
+): Promise<{ server: number; client: number }> {
+  const server = await startSide(["--role=server", `--kind=${kind}`]);
+  let client: Side | undefined;
+  try {
+    client = await startSide([
+      "--role=client",
+      `--kind=${kind}`,
+      `--port=${server.first.port}`,
+    ]);
+    const serverBefore = await server.ask("rss");
+    const clientBefore = await client.ask("rss");
+    const clientAfter = await client.ask(`open ${count}`);
+    const serverAfter = await server.ask("rss");
+    return {
+      server: (serverAfter.rss - serverBefore.rss) / count,
+      client: (clientAfter.rss - clientBefore.rss) / count,
+    };
+  } finally {
+    await client?.stop();
+    await server.stop();
+  }
+}
+
+async function run(context: Context): Promise<Row[]> {
+  const count = context.options.connections ?? (context.quick ? 200 : 1000);
+  const rounds = context.quick ? 1 : Math.min(context.options.rounds ?? 3, 3);
+  const raw: { server: number; client: number }[] = [];
+  const channel: { server: number; client: number }[] = [];
+  for (let round = 0; round < rounds; round++) {
+    raw.push(await measureKind("raw", count));
+    channel.push(await measureKind("channel", count));
+    context.log(`  round ${round + 1}/${rounds} done`);
+  }
+  const rows: Row[] = [];
+  for (const side of ["server", "client"] as const) {
+    const id = side === "server" ? "idleServer" : "idleClient";
+    if (context.only !== undefined && !context.only.has(id)) continue;
+    const values = channel.map((m) => m[side] / 1000);
+    const raws = raw.map((m) => m[side] / 1000);
+    const ratioRounds = values.map((v, i) => v / raws[i]);
+    const result = median(values);
+    rows.push(judge(
+      {
+        family: "memory",
+        id,
+        scenario: `RSS per idle connection, ${side} side (${count} conns)`,
+        note: "channel, MsgPack, after one round trip each; raw: Deno.Conn " +
+          "with a read pending into 1 KiB; KB = 1000 bytes",
+        unit: "KB/conn",
+        result,
+        baseline: median(raws),
+        ratio: median(ratioRounds),
+        ratioRounds,
+        target: "",
+        measured: null,
+        score: null,
+        pass: null,
+        rounds: values,
+      },
+      "≤ 24 KB/conn",
+      result,
+      { max: 24 },
+    ));
+  }
+  return rows;
+}
+
+/** The idle-memory family. */
+export const memory: Family = { name: "memory", ids: MEMORY_IDS, run };
