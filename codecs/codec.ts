@@ -38,6 +38,8 @@ export interface Codec {
    * @param data The bytes.
    * @returns The value (or a promise of it).
    * @throws {SerializationError} If the bytes do not decode.
+   * @throws {RangeError} If the value would build more than
+   *   {@linkcode CodecOptions.maxDecodedSize} (checked before building it).
    */
   decode(data: Uint8Array): unknown;
   /**
