@@ -1,40 +1,28 @@
-import { inspect } from "node:util";
+import { messageOf } from "../channel/_traceback.ts";
 
 /**
- * Makes what a handler threw an `Error` whose message is readable: a
- * thrown `{ code: 42 }` reaches the caller as `Error: { code: 42 }`, not
- * `Error: [object Object]`. Error-like objects (a `name` and a `message`,
- * e.g. errors from another realm) keep their name and message.
+ * Makes what a handler threw an `Error` for the error reply. Error-like
+ * objects (a `name` and a `message`, e.g. errors from another realm) keep
+ * their name, message and stack; anything else becomes an `Error` whose
+ * message is the channel's readable text for it (a thrown `{ code: 42 }`
+ * reaches the caller as `Error: {"code":42}`, not `[object Object]`) and
+ * that has no frames of ours (where it was caught is not where it was
+ * thrown).
  *
  * @param thrown The value thrown.
- * @returns `thrown` if it is an `Error`, else an `Error` describing it.
+ * @returns `thrown` if it is an `Error`, else an `Error` standing for it.
  */
 export function asError(thrown: unknown): Error {
   if (thrown instanceof Error) return thrown;
-  let error: Error;
   if (isErrorLike(thrown)) {
-    error = new Error(thrown.message);
+    const error = new Error(thrown.message);
     error.name = thrown.name;
-  } else {
-    error = new Error(describe(thrown));
+    error.stack = typeof thrown.stack === "string" ? thrown.stack : "";
+    return error;
   }
-  // Where it was caught is not where it was thrown: no frames of ours.
-  error.stack = isErrorLike(thrown) && typeof thrown.stack === "string"
-    ? thrown.stack
-    : "";
+  const error = new Error(messageOf(thrown));
+  error.stack = "";
   return error;
-}
-
-const MAX_LENGTH = 2000;
-
-function describe(value: unknown): string {
-  const text = typeof value === "string" ? value : inspect(value, {
-    depth: 3,
-    breakLength: Infinity,
-    maxArrayLength: 20,
-    maxStringLength: MAX_LENGTH,
-  });
-  return text.length > MAX_LENGTH ? `${text.slice(0, MAX_LENGTH)}…` : text;
 }
 
 function isErrorLike(

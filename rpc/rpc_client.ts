@@ -1,7 +1,7 @@
 import type { Channel, CloseOptions, SendOptions } from "../channel/channel.ts";
 import { type Request, RESOLVED } from "../channel/request.ts";
 import { describe } from "../codecs/serializer_registry.ts";
-import { ConnectionClosedError, SerializationError } from "../errors.ts";
+import { SerializationError } from "../errors.ts";
 import { type Caller, createRemote, isRemote } from "./_proxy.ts";
 import { asError } from "./_thrown.ts";
 import { type CallContext, runInContext } from "./call_context.ts";
@@ -41,12 +41,15 @@ export interface RpcClientOptions {
    */
   callTimeout?: number;
   /**
-   * How many of the peer's calls may run at once on this connection.
-   * Beyond it, further requests wait unread (and, once the channel's
-   * `maxQueuedRequests` are waiting, the channel stops reading), so a
-   * flooding peer is slowed down by TCP instead of filling memory.
+   * How many of the peer's calls may be received and not yet answered on
+   * this connection (running or waiting, with synchronous or async
+   * handlers); at the limit the channel stops reading, so a flooding peer
+   * is slowed down by TCP instead of filling memory. It is the channel's
+   * own limit (`ChannelOptions.maxConcurrentRequests`): given here, it is
+   * set on the channel; `rpc.openConnection` and `rpc.startServer` pass it
+   * to the channels they make.
    *
-   * @default {1024}
+   * @default {the channel's: 1024 unless set in its ChannelOptions}
    */
   maxConcurrentRequests?: number;
 }
@@ -94,12 +97,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   #callTimeout: number | undefined;
   /** What a call without options of its own is sent with. */
   #defaults: SendOptions | undefined;
-  /** Aborts when the channel has closed; until requests carry their own signal. */
-  #closedSignal: AbortSignal | undefined;
   #closedLocally = false;
-  #maxConcurrent: number;
-  #running = 0;
-  #slot: PromiseWithResolvers<void> | null = null;
 
   /**
    * Starts RPC on a channel whose codec has the user's serializers
@@ -108,7 +106,8 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
    * @param channel The channel (its codec must be this connection's own).
    * @param options See {@linkcode RpcClientOptions}.
    * @throws {TypeError} If the codec has an `Object` fallback serializer already.
-   * @throws {RangeError} If `callTimeout` is not a number of milliseconds from 0 up.
+   * @throws {RangeError} If `callTimeout` is not a number of milliseconds
+   *   from 0 up, or `maxConcurrentRequests` not a whole number from 1 up.
    */
   constructor(channel: Channel, options: RpcClientOptions = {}) {
     checkTimeout(options.callTimeout, "callTimeout");
@@ -119,7 +118,9 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     this.#defaults = this.#callTimeout === undefined
       ? undefined
       : { timeout: this.#callTimeout };
-    this.#maxConcurrent = options.maxConcurrentRequests ?? 1024;
+    if (options.maxConcurrentRequests !== undefined) {
+      channel.maxConcurrentRequests = options.maxConcurrentRequests;
+    }
     this.service = options.service === undefined
       ? new ServiceDict({})
       : Service.of(options.service);
@@ -264,11 +265,9 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
           return; // The channel closed; `closed` says why.
         }
       }
+      // The channel counts the requests not yet answered and stops
+      // reading at its maxConcurrentRequests.
       this.#handle(request);
-      if (this.#running >= this.#maxConcurrent) {
-        this.#slot = Promise.withResolvers<void>();
-        await this.#slot.promise;
-      }
     }
   }
 
@@ -296,40 +295,15 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       return;
     }
     if (!(result instanceof Promise)) return this.#reply(request, result);
-    this.#running++;
     result.then(
       (value) => this.#reply(request, value),
       (error) => request.fail(asError(error)).catch(() => {}),
-    ).finally(() => {
-      this.#running--;
-      this.#slot?.resolve();
-      this.#slot = null;
-    });
+    );
   }
 
   /** What a handler marked `@expose({ context: true })` gets from `callContext()`. */
   #contextOf(request: Request): CallContext {
-    const signal = (request as { signal?: AbortSignal }).signal ??
-      this.#channelSignal();
-    return { signal, peer: this.channel.peer };
-  }
-
-  /** A signal that aborts once the channel has closed, made on first use. */
-  #channelSignal(): AbortSignal {
-    if (this.#closedSignal === undefined) {
-      const controller = new AbortController();
-      const abort = (error?: unknown) =>
-        controller.abort(
-          new ConnectionClosedError(
-            `The connection to ${this.channel.peer} is closed`,
-            { cause: error },
-          ),
-        );
-      if (this.channel.isClosed) abort();
-      else this.channel.closed.then(() => abort(), abort);
-      this.#closedSignal = controller.signal;
-    }
-    return this.#closedSignal;
+    return { signal: request.signal, peer: this.channel.peer };
   }
 
   #reply(request: Request, result: unknown): void {

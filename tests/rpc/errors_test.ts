@@ -27,7 +27,7 @@ class Thrower {
   @expose
   async rejectObject(): Promise<never> {
     await Promise.resolve();
-    throw new Map([["code", 42]]);
+    throw ["code", 42];
   }
 
   @expose
@@ -114,11 +114,11 @@ Deno.test("thrown non-Errors reach the caller as readable text", async () => {
   const { remote: r } = pair.client;
   await assert.rejects(
     r.throwObject(),
-    remote("Error", "{ code: 42, reason: 'bad input' }"),
+    remote("Error", '{"code":42,"reason":"bad input"}'),
   );
   await assert.rejects(
     r.rejectObject(),
-    remote("Error", "Map(1) { 'code' => 42 }"),
+    remote("Error", '["code",42]'),
   );
   await assert.rejects(r.throwString(), remote("Error", "just a string"));
   await assert.rejects(r.throwUndefined(), remote("Error", "undefined"));
@@ -130,7 +130,7 @@ Deno.test("thrown non-Errors reach the caller as readable text", async () => {
   const error = await r.throwObject().catch((e) => e) as RemoteError;
   assert.equal(
     error.remoteTraceback,
-    "Error: { code: 42, reason: 'bad input' }\n",
+    'Error: {"code":42,"reason":"bad input"}\n',
   );
 });
 
@@ -146,10 +146,13 @@ Deno.test("thrown non-Errors: a huge value is cut short", async () => {
   const error = await pair.client.call("huge").catch((e) => e) as RemoteError;
   assert.ok(error instanceof RemoteError);
   assert.ok(
-    error.remoteMessage.length <= 2001,
+    error.remoteMessage.length < 1100,
     `${error.remoteMessage.length}`,
   );
-  assert.ok(error.remoteMessage.endsWith("…"));
+  assert.match(
+    error.remoteMessage,
+    /^\{"text":"xxx.*… \(100011 characters\)$/,
+  );
 });
 
 Deno.test("@expose called as a legacy decorator throws with a hint", () => {

@@ -895,3 +895,43 @@ Deno.test("maxConcurrentRequests: a peer's calls beyond it wait, then all are an
   assert.deepEqual(await Promise.all(calls), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
   assert.equal(most, 2);
 });
+
+Deno.test("maxConcurrentRequests: RpcClient sets it on its channel; calls beyond it are answered in turn", async () => {
+  const [a, b] = createMemoryPair();
+  await using server = new RpcClient(new Channel(b), {
+    service: new MathServer(),
+    maxConcurrentRequests: 2,
+  });
+  assert.equal(server.channel.maxConcurrentRequests, 2);
+  await using client = new RpcClient<MathServer>(new Channel(a));
+  assert.equal(client.channel.maxConcurrentRequests, 1024);
+  const calls = Array.from(
+    { length: 10 },
+    (_, i) => client.remote.fast(`${i}`),
+  );
+  assert.deepEqual(
+    await Promise.all(calls),
+    ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"],
+  );
+  assert.throws(
+    () => new RpcClient(server.channel, { maxConcurrentRequests: 0 }),
+    RangeError,
+  );
+});
+
+for (const kind of ["tcp", "unix"] as const) {
+  Deno.test(`rpc ${kind}: openConnection and startServer pass maxConcurrentRequests to their channels`, async () => {
+    await using place = await socketAddress(kind);
+    const accepted = Promise.withResolvers<RpcClient>();
+    await using server = await startServer(place.addr, new MathServer(), {
+      maxConcurrentRequests: 3,
+      onConnection: (client) => accepted.resolve(client),
+    });
+    await using client = await openConnection<MathServer>(server.addr, {
+      maxConcurrentRequests: 5,
+    });
+    assert.equal(client.channel.maxConcurrentRequests, 5);
+    assert.equal((await accepted.promise).channel.maxConcurrentRequests, 3);
+    assert.equal(await client.remote.add(1, 2), 3);
+  });
+}
