@@ -6,8 +6,23 @@ const LARGE_PAYLOAD = 64 * 1024;
 const INITIAL_BATCH = 4 * 1024;
 /** Batch buffers up to this size are reused; larger ones are let go. */
 const MAX_KEPT_BATCH = 64 * 1024;
-/** No batch buffer yet: the first frame allocates one. */
+/** No batch buffer: the first frame takes one from the pool. */
 const EMPTY = new Uint8Array(0);
+/** How many free small batch buffers the process keeps. */
+const MAX_POOLED = 256;
+/**
+ * Free batch buffers of {@linkcode INITIAL_BATCH} bytes, shared by every
+ * writer of the process: a writer with nothing to write gives its buffers
+ * back, so an idle connection holds none, and a busy one reuses them
+ * instead of allocating. Only the bytes a writer puts in are ever written.
+ */
+const pool: Uint8Array<ArrayBuffer>[] = [];
+
+function recycle(buffer: Uint8Array<ArrayBuffer>): void {
+  if (buffer.length === INITIAL_BATCH && pool.length < MAX_POOLED) {
+    pool.push(buffer);
+  }
+}
 
 /**
  * Where batches go: a writable stream, or a function that writes some of a
@@ -41,7 +56,9 @@ export interface FrameWriterOptions {
  * Small payloads are copied, header first, into a batch buffer at once (so
  * the caller may reuse its buffer); with a write function the batch
  * buffers are reused too, two in turn, so a steady stream of small
- * messages allocates nothing here. The queue is bounded by
+ * messages allocates nothing here. A writer with nothing queued gives its
+ * small buffers back to a pool shared by the process, so an idle
+ * connection holds none. The queue is bounded by
  * `highWaterMark` bytes: `write` returns a promise to wait on while it is
  * above that.
  */
@@ -303,15 +320,12 @@ export class FrameWriter {
     this.#active = false;
     this.#writing.length = 0;
     this.#writingBuffer = null;
-    // A quiet connection keeps one small buffer, not two or a grown one.
+    // A quiet writer holds no buffer: its small ones go back to the pool
+    // (none of them is being written now).
     if (this.#batchLength === 0) {
-      const spare = this.#spare;
-      if (this.#batch.length > INITIAL_BATCH) this.#batch = EMPTY;
-      if (
-        this.#batch === EMPTY && spare !== null && spare.length <= INITIAL_BATCH
-      ) {
-        this.#batch = spare;
-      }
+      recycle(this.#batch);
+      this.#batch = EMPTY;
+      if (this.#spare !== null) recycle(this.#spare);
       this.#spare = null;
     }
     const idle = this.#idle;
@@ -323,6 +337,10 @@ export class FrameWriter {
   #reserve(bytes: number): void {
     const needed = this.#batchLength + bytes;
     if (needed <= this.#batch.length) return;
+    if (this.#batch.length === 0 && needed <= INITIAL_BATCH) {
+      this.#batch = pool.pop() ?? new Uint8Array(INITIAL_BATCH);
+      return;
+    }
     const grown = new Uint8Array(
       Math.max(needed, this.#batch.length * 2, INITIAL_BATCH),
     );
