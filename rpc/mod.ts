@@ -43,6 +43,7 @@ export type {
   SerializerSpec,
   ToWire,
 } from "../codecs/mod.ts";
+export { LookupError } from "../errors.ts";
 export type { Caller } from "./_proxy.ts";
 export { callContext } from "./call_context.ts";
 export type { CallContext } from "./call_context.ts";
