@@ -57,7 +57,7 @@ export const OPTIONS = {
   connections: {
     type: "number",
     arg: "=N",
-    help: "idle connections of the memory rows (1000; --quick: 200)",
+    help: "idle connections of the memory rows (1000)",
   },
   "count-io": {
     type: "boolean",

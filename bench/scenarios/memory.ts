@@ -106,7 +106,7 @@ async function measureKind(
 }
 
 async function run(context: Context): Promise<Row[]> {
-  const count = context.options.connections ?? (context.quick ? 200 : 1000);
+  const count = context.options.connections ?? 1000;
   const rounds = context.quick ? 1 : Math.min(context.options.rounds ?? 3, 3);
   const raw: { server: number; client: number }[] = [];
   const channel: { server: number; client: number }[] = [];

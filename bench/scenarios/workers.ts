@@ -134,7 +134,8 @@ function buildRows(
     } CPU µs/call`;
   const labels = new Map(setup.echo.map((s) => [s.id, s.label]));
   for (const kind of ["local", "worker", "tcp", "rawPort"]) {
-    const raw = kind === "rawPort" ? undefined : "rawPort";
+    // The worker link's partner: a plain Worker's postMessage.
+    const raw = kind === "worker" ? "rawPort" : undefined;
     const label = labels.get(`${kind}Serial`)!;
     rows.push(
       row(
