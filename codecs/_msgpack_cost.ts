@@ -58,6 +58,10 @@ export class MsgPackCostScanner {
     this.#budget = budget;
     this.#end = end;
     this.#check();
+    // A nested decode may have less left than the root's slot.
+    if (this.#cost > budget) {
+      throw overBudget("MsgPack", budget, this.#cost, 0, end, this.#tally);
+    }
   }
 
   /** The cost counted so far (all of it once the scan reached the end). */

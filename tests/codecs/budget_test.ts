@@ -258,6 +258,9 @@ Deno.test("msgpack: a serializer that decodes again gets what is left of the bud
     1000,
   );
   assert.throws(() => decode(9000), RangeError);
+  // Nothing left: even a number is refused.
+  assert.throws(() => msgpackCost(new Uint8Array([0x01]), 7), RangeError);
+  assert.equal(msgpackCost(new Uint8Array([0x01]), 8), 8);
 });
 
 Deno.test("json: a serializer that decodes again gets what is left of the budget", () => {
