@@ -37,6 +37,15 @@ export interface ChannelOptions {
    */
   maxConcurrentRequests?: number;
   /**
+   * How many payload bytes of the peer's requests may be received and not
+   * yet answered (queued or being handled); at the limit the channel stops
+   * reading until replies are sent. The request that crosses it is still
+   * received, so one request up to `maxFrameSize` always is.
+   *
+   * @default {16777216} (16 MiB)
+   */
+  maxUnansweredBytes?: number;
+  /**
    * Milliseconds a frame may take to arrive once its first byte has: a
    * peer whose frame stays incomplete longer is cut with a `ProtocolError`
    * (time the channel itself does not read, see `maxConcurrentRequests`,
@@ -85,6 +94,9 @@ export interface CloseOptions {
 
 /** The default of {@linkcode ChannelOptions.frameTimeout}. */
 export const DEFAULT_FRAME_TIMEOUT = 30_000;
+
+/** The default of {@linkcode ChannelOptions.maxUnansweredBytes}: 16 MiB. */
+export const DEFAULT_MAX_UNANSWERED_BYTES = 16 * 1024 * 1024;
 
 /** The default of {@linkcode CloseOptions.timeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 1000;

@@ -9,8 +9,11 @@ import type { Transport } from "./transport.ts";
 export interface ReadLoopHost {
   /** Whether the channel is closing: bytes read are dropped unread. */
   closing(): boolean;
-  /** Handles one decoded message; throws a `ProtocolError` for a bad one. */
-  dispatch(message: unknown): void;
+  /**
+   * Handles one decoded message of `size` payload bytes; throws a
+   * `ProtocolError` for a bad one.
+   */
+  dispatch(message: unknown, size: number): void;
   /**
    * While reading must wait (too many requests unanswered, replies behind
    * on the socket), a promise that settles when it may be checked again.
@@ -165,7 +168,7 @@ export class ReadLoop {
               { cause: error },
             );
           }
-          host.dispatch(decoded);
+          host.dispatch(decoded, frames[i].length);
           const blocked = host.blocked();
           if (blocked !== undefined) await this.#wait(blocked);
         }

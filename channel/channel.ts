@@ -14,6 +14,7 @@ import {
   type CloseOptions,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
+  DEFAULT_MAX_UNANSWERED_BYTES,
   type SendOptions,
 } from "./_channel_options.ts";
 import { codecName, usesEncodeView } from "./_codec_use.ts";
@@ -33,6 +34,7 @@ import { errorFormatter } from "./_traceback.ts";
 export {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
+  DEFAULT_MAX_UNANSWERED_BYTES,
 } from "./_channel_options.ts";
 export type {
   ChannelOptions,
@@ -95,6 +97,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #maxQueuedRequests: number;
   #maxConcurrentRequests: number;
   #maxPendingRequests: number;
+  #maxUnansweredBytes: number;
+  /** The payload bytes of the requests in {@linkcode Channel.#unanswered}. */
+  #unansweredBytes = 0;
   /** Replies waiting for the socket to drain: reading waits for them. */
   #lateReplies = 0;
   /** Aborts when the channel closes; every request's `signal`. */
@@ -118,28 +123,34 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #closed = Promise.withResolvers<void>();
   #readLoop: ReadLoop;
   /** Sends a reply; synchronous unless the socket is behind (see `Responder`). */
-  #respond = (type: 1 | 2, id: unknown, content: unknown): Promise<void> => {
+  #respond = (
+    type: 1 | 2,
+    id: unknown,
+    content: unknown,
+    size = 0,
+  ): Promise<void> => {
     if (this.#writer.ready !== undefined) {
-      return this.#respondLater(type, id, content);
+      return this.#respondLater(type, id, content, size);
     }
     let written: Promise<void> | undefined;
     try {
       written = this.#write([type, id, content], true);
     } catch (error) {
-      return Promise.reject(this.#replyError(type, id, error));
+      return Promise.reject(this.#replyError(type, id, error, size));
     }
     if (written === undefined) {
-      this.#answered();
+      this.#answered(size);
       return RESOLVED;
     }
     // An async codec, or the socket fell behind with this reply.
-    return this.#settleReply(type, id, written);
+    return this.#settleReply(type, id, written, size);
   };
 
   async #respondLater(
     type: 1 | 2,
     id: unknown,
     content: unknown,
+    size: number,
   ): Promise<void> {
     this.#lateReplies++;
     let written: Promise<void> | undefined;
@@ -147,33 +158,39 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       await this.#writer.ready?.catch(() => {});
       written = this.#write([type, id, content], true);
     } catch (error) {
-      throw this.#replyError(type, id, error);
+      throw this.#replyError(type, id, error, size);
     } finally {
       this.#lateReplies--;
     }
-    await this.#settleReply(type, id, written);
+    await this.#settleReply(type, id, written, size);
   }
 
   async #settleReply(
     type: 1 | 2,
     id: unknown,
     written: Promise<void> | undefined,
+    size: number,
   ): Promise<void> {
     try {
       await written;
     } catch (error) {
-      throw this.#replyError(type, id, error);
+      throw this.#replyError(type, id, error, size);
     }
-    this.#answered();
+    this.#answered(size);
   }
 
   /** What a reply that could not be sent rejects with. */
-  #replyError(type: 1 | 2, id: unknown, error: unknown): unknown {
+  #replyError(
+    type: 1 | 2,
+    id: unknown,
+    error: unknown,
+    size: number,
+  ): unknown {
     if (error instanceof SerializationError) {
       // Not sent: the request stays open and may be answered again (fail).
       if (type !== ERROR) return error;
       // An error text always encodes: it is the id that cannot be sent back.
-      this.#answered();
+      this.#answered(size);
       this.#fail(
         new ProtocolError(
           `Cannot answer request ${
@@ -184,7 +201,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       );
       return this.#closeReason;
     }
-    this.#answered();
+    this.#answered(size);
     // A reply waiting for the transport to drain gets the raw write error
     // (e.g. BrokenPipe) when the connection fails: report the close instead.
     if (this.#closeReason !== null) return this.#closeReason;
@@ -216,6 +233,10 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#maxConcurrentRequests = checkCount(
       options.maxConcurrentRequests ?? 1024,
       "maxConcurrentRequests",
+    );
+    this.#maxUnansweredBytes = checkCount(
+      options.maxUnansweredBytes ?? DEFAULT_MAX_UNANSWERED_BYTES,
+      "maxUnansweredBytes",
     );
     this.#maxPendingRequests = options.maxPendingRequests ?? 65536;
     this.#formatError = errorFormatter(options.errorFormat ?? "aiomas");
@@ -255,7 +276,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #host(): ReadLoopHost {
     return {
       closing: () => this.#closeReason !== null,
-      dispatch: (message) => this.#dispatch(message),
+      dispatch: (message, size) => this.#dispatch(message, size),
       blocked: () => this.#blocked(),
       busy: () =>
         this.#pending.size > 0 || this.#unanswered > 0 || !this.#writer.idle,
@@ -295,6 +316,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
 
   #overLimit(): boolean {
     return this.#unanswered >= this.#maxConcurrentRequests ||
+      this.#unansweredBytes >= this.#maxUnansweredBytes ||
       this.#requests.length >= this.#maxQueuedRequests;
   }
 
@@ -604,7 +626,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#settle(pending, reason, false);
   }
 
-  #answered(): void {
+  /** A request of `size` payload bytes is answered (or will not be). */
+  #answered(size: number): void {
+    this.#unansweredBytes -= size;
     const left = --this.#unanswered;
     if (this.#resumeReading !== null) this.#wake();
     if (left !== 0) return;
@@ -623,7 +647,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     else pending.reject(outcome);
   }
 
-  #dispatch(value: unknown): void {
+  #dispatch(value: unknown, size: number): void {
     // Indexed, not destructured: no iterator per message.
     const message = checkMessage(value);
     const type = message[0];
@@ -634,11 +658,13 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       // ConnectionClosedError when the connection closes.
       if (this.#closeReason !== null) return;
       this.#unanswered++;
+      this.#unansweredBytes += size;
       const request = new Request(content, {
         id,
         respond: this.#respond,
         formatError: this.#formatError,
         signal: this.#abort.signal,
+        size,
       });
       const waiter = this.#waiters.shift();
       if (waiter !== undefined) {

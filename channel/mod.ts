@@ -26,6 +26,7 @@ export {
   Channel,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
+  DEFAULT_MAX_UNANSWERED_BYTES,
 } from "./channel.ts";
 export {
   DEFAULT_PARTIAL_FRAME_BUDGET,

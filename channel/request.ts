@@ -3,7 +3,8 @@ import { ERROR, RESULT } from "./_message.ts";
 import { formatError } from "./_traceback.ts";
 
 /**
- * How a request sends its one reply; a channel hands one to every request.
+ * How a request sends its one reply (with its `size`, see
+ * {@linkcode RequestOptions.size}); a channel hands one to every request.
  * It throws a `SerializationError` synchronously when the reply cannot be
  * encoded (nothing was sent), and returns {@linkcode RESOLVED} when the
  * reply was queued at once.
@@ -12,6 +13,7 @@ export type Responder = (
   type: 1 | 2,
   id: unknown,
   content: unknown,
+  size?: number,
 ) => Promise<void>;
 
 /** Options of the {@linkcode Request} constructor. */
@@ -29,6 +31,13 @@ export interface RequestOptions {
    * @default {a signal that never aborts}
    */
   signal?: AbortSignal;
+  /**
+   * The request's payload bytes, passed back to `respond` with the reply
+   * (the channel counts what unanswered requests hold).
+   *
+   * @default {0}
+   */
+  size?: number;
 }
 
 /** The signal of a request made without one. */
@@ -64,6 +73,7 @@ export class Request {
   #respond: Responder;
   #format: (error: unknown) => unknown;
   #answered = false;
+  #size: number;
   /**
    * Aborts, with a `ConnectionClosedError` as its reason, when the channel
    * that received this request closes (either side, or a failure): the
@@ -108,6 +118,7 @@ export class Request {
     this.#respond = options.respond;
     this.#format = options.formatError ?? formatError;
     this.signal = options.signal ?? NEVER;
+    this.#size = options.size ?? 0;
   }
 
   /** Whether a reply has been sent. */
@@ -153,7 +164,7 @@ export class Request {
     this.#answered = true;
     let sent: Promise<void>;
     try {
-      sent = this.#respond(type, this.#id, content);
+      sent = this.#respond(type, this.#id, content, this.#size);
     } catch (error) {
       // Encoding failed before anything was sent: the request is still open.
       if (error instanceof SerializationError) this.#answered = false;

@@ -417,3 +417,34 @@ Deno.test("formatError: a thrown object is shown as JSON, never through its toSt
   assert.ok(long.length < 1100, `${long.length} characters`);
   assert.match(long, /… \(5011 characters\)\n$/);
 });
+
+Deno.test("maxUnansweredBytes: the payload bytes of requests unanswered stop the channel reading; answering resumes it", async () => {
+  const [a, b] = createMemoryPair();
+  const client = new Channel(a);
+  const server = new Channel(b, { maxUnansweredBytes: 1000 });
+  try {
+    const big = "x".repeat(600);
+    const replies = Array.from({ length: 10 }, () => client.send(big));
+    // 600 bytes, then 1200: the second crosses the limit, and is received.
+    const first = await server.recv();
+    const second = await server.recv();
+    let more = false;
+    const third = server.recv().then((request) => {
+      more = true;
+      return request;
+    });
+    for (let i = 0; i < 5; i++) await assertOtherPairWorks();
+    assert.ok(!more, "a third request was read with 1200 bytes unanswered");
+    await first.reply(1);
+    await second.reply(2);
+    await (await third).reply(3);
+    for (let i = 3; i < 10; i++) await (await server.recv()).reply(i + 1);
+    assert.deepEqual(
+      await Promise.all(replies),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
