@@ -192,11 +192,12 @@ export async function runBench(
     console.log("");
     printRatios(rows);
   }
-  const misses = rows.filter((row) => row.pass === false);
+  const judged = rows.filter((row) => row.pass !== null).length;
+  const misses = rows.filter((row) => row.pass === false).length;
   console.log(
-    `\n${
-      misses.length === 0 ? "all targets met" : `${misses.length} missed`
-    }; ${((performance.now() - started) / 1000).toFixed(1)} s`,
+    `\n${judged} rows judged against a target, ${misses} missed; ${
+      ((performance.now() - started) / 1000).toFixed(1)
+    } s`,
   );
   clearTimeout(watchdog);
   const out = options.out ?? (full ? name : undefined);
