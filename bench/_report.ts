@@ -239,9 +239,9 @@ export function svgChart(rows: Row[], title: string): string {
     const score = row.score!;
     const length = Math.max(1, Math.min(score, maxScore) / maxScore * barArea);
     const color = row.pass ? "#3a9a4a" : "#c8413b";
-    const detail = `${formatNumber(row.result, row.unit)}, ${
-      row.measured!.toFixed(2)
-    } (${row.target}) = ${score.toFixed(2)} of target`;
+    const detail = `${formatNumber(row.result, row.unit)}${
+      row.ratio === null ? "" : `, ${row.ratio.toFixed(2)} × raw`
+    }; ${row.target}: ${score.toFixed(2)} of target`;
     parts.push(
       `<text x="${labelWidth - 8}" y="${y + 19}" text-anchor="end">${
         escapeXml(row.scenario)
@@ -261,7 +261,7 @@ export function svgChart(rows: Row[], title: string): string {
 /** Writes `<name>.json` (and `<name>.svg` with `svg`) into bench/results/. */
 export async function writeResults(
   name: string,
-  report: { date: string; cores: number; rows: Row[] },
+  report: { date: string; cores: number; rows: Row[]; [key: string]: unknown },
   svg: boolean,
 ): Promise<string[]> {
   const dir = new URL("results/", import.meta.url);

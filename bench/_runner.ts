@@ -207,28 +207,25 @@ export async function runBench(
     );
     return;
   }
+  const { log: _log, peerStats: _peerStats, ...rounds } = settings;
   const written = await writeResults(out, {
     date: new Date().toISOString(),
     cores: navigator.hardwareConcurrency,
-    rows,
-    ...{
-      deno: Deno.version.deno,
-      v8: Deno.version.v8,
-      os: Deno.build.os,
-      arch: Deno.build.arch,
-      loadAverageBefore: loadBefore,
-      loadAverageAfter: Deno.loadavg(),
-      config: {
-        families: families.map((f) => f.name),
-        ...settings,
-        log: undefined,
-        peerStats: undefined,
-        inflight: context.inflight,
-        rawFrameBytes: RAW_FRAME,
-        quick,
-        only,
-      },
+    deno: Deno.version.deno,
+    v8: Deno.version.v8,
+    os: Deno.build.os,
+    arch: Deno.build.arch,
+    loadAverageBefore: loadBefore,
+    loadAverageAfter: Deno.loadavg(),
+    config: {
+      families: families.map((f) => f.name),
+      ...rounds,
+      inflight: context.inflight,
+      rawFrameBytes: RAW_FRAME,
+      quick,
+      only,
     },
+    rows,
   }, true);
   console.log(`wrote ${written.join(" and ")}`);
 }
