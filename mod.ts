@@ -24,10 +24,24 @@ export * from "./channel/mod.ts";
 export * from "./codecs/mod.ts";
 export * from "./agent/mod.ts";
 export * as rpc from "./rpc/mod.ts";
-export { expose, RpcClient, Service, ServiceDict } from "./rpc/mod.ts";
+export {
+  callContext,
+  expose,
+  RpcClient,
+  Service,
+  ServiceDict,
+  withOptions,
+} from "./rpc/mod.ts";
 export type {
+  CallContext,
+  Caller,
+  CallOptions,
   DynamicRemote,
+  ExposableFunction,
+  ExposeDecoratorContext,
   ExposeOptions,
   Remote,
+  Resolved,
   RpcClientOptions,
+  ServiceMember,
 } from "./rpc/mod.ts";
