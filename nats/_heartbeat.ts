@@ -77,6 +77,12 @@ export class Heartbeat {
     this.#timer = undefined;
     if (this.#stopped) return;
     const link = this.#link;
+    if (link.nc.isClosed()) {
+      // Closed by its owner, or nats.js gave up reconnecting.
+      return this.#actions.fail(
+        new Error(`The NATS connection to ${this.#peer} is closed`),
+      );
+    }
     if (!link.connected || this.#epoch !== link.epoch) {
       // Our own connection moved: what was pending says nothing of the peer.
       this.#pingAt = null;

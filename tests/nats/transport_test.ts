@@ -222,3 +222,29 @@ Deno.test("NatsTransport: a peer that is subscribed but never answers pings fail
     await frozen.close();
   }
 });
+
+Deno.test("NatsTransport: closing the shared NATS connection under a session rejects its pending calls", async () => {
+  await using server = await NatsServer.start();
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const nc = await connect({ servers: server.url });
+  await using serving = await NatsEndpoint.create({
+    nats: { servers: server.url },
+    subject: "s",
+    onSession: (transport) => {
+      // Takes the request and never answers.
+      new Channel(transport).recv().catch(() => {});
+    },
+  });
+  const client = await NatsEndpoint.create({ nats: nc, heartbeat: 50 });
+  const channel = new Channel(await client.open("s"));
+  const pending = channel.send("never answered");
+  await nc.flush();
+  await nc.close();
+  await assert.rejects(pending, (error: Error) => {
+    assert.ok(error instanceof ConnectionClosedError);
+    return true;
+  });
+  await channel.close();
+  await client.close();
+  assert.equal(serving.subject, "s");
+});
