@@ -9,6 +9,8 @@ import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import type { DynamicRemote } from "../rpc/remote.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
 import { lookupError, type Service } from "../rpc/service.ts";
+import type { NatsPresence } from "./_nats_presence.ts";
+import { within } from "./_within.ts";
 import type { AgentAddress } from "./agent_address.ts";
 import type {
   ConnectOptions,
@@ -53,6 +55,8 @@ export interface ConnectionsOptions {
   closing: AbortSignal;
   /** Serves one end of an in-memory pair in the local container `name`, if there is one. */
   acceptLocal(name: string, transport: Transport): boolean;
+  /** The container's presence on NATS, through which `nats://` containers are dialed. */
+  nats: NatsPresence | undefined;
 }
 
 /**
@@ -77,18 +81,18 @@ export class Connections {
 
   /** A new codec with the container's serializers. */
   newCodec(): Codec {
-    const codec = new this.#options.codec();
-    for (const [type, toWire, fromWire] of this.#options.serializers) {
-      codec.addSerializer(type, toWire, fromWire);
-    }
-    return codec;
+    return newCodec(this.#options.codec, this.#options.serializers);
   }
 
   /**
    * Serves a connection accepted from a peer; `peer` names its container
-   * for the proxies of the references it sends.
+   * for the proxies of the references it sends. After shutdown, closes it.
    */
   accept(channel: Channel, peer: string): void {
+    if (this.#options.closing.aborted) {
+      channel.close().catch(() => {});
+      return;
+    }
     this.#open(channel, peer);
   }
 
@@ -273,7 +277,23 @@ export class Connections {
         `No link to ${target.container}: a worker container is reached from the container that started it, its siblings and itself`,
       );
     }
-    if (target.scheme === "local") {
+    if (target.scheme === "nats") {
+      const nats = this.#options.nats;
+      if (nats === undefined) {
+        throw new ConnectionClosedError(
+          `Cannot connect to ${target.container}: this container is not on NATS (create it with options.nats)`,
+        );
+      }
+      const transport = await nats.dial(
+        target.container,
+        retry,
+        AbortSignal.any([signal, this.#options.closing]),
+      );
+      channel = new Channel(transport, {
+        codec: this.newCodec(),
+        peer: target.container,
+      });
+    } else if (target.scheme === "local") {
       const [mine, theirs] = createMemoryPair();
       if (!this.#options.acceptLocal(target.name, theirs)) {
         throw new ConnectionClosedError(
@@ -313,6 +333,18 @@ export class Connections {
   }
 }
 
+/** A new codec of class `codec` with `serializers`, in order. */
+export function newCodec(
+  codec: CodecClass,
+  serializers: readonly SerializerSpec[],
+): Codec {
+  const instance = new codec();
+  for (const [type, toWire, fromWire] of serializers) {
+    instance.addSerializer(type, toWire, fromWire);
+  }
+  return instance;
+}
+
 /** A new error for each call that meets a shut-down container. */
 export function closedError(closing: AbortSignal): ConnectionClosedError {
   return new ConnectionClosedError((closing.reason as Error).message);
@@ -334,48 +366,4 @@ export function referenceProxy(
 /** The error for a missing agent. */
 export function noSuchAgent(aid: string, container: string): Error {
   return lookupError(`No agent "${aid}" in container ${container}`);
-}
-
-/**
- * `promise`, or a rejection when `timeout` (ms) passes or `signal` aborts
- * first (then `onGiveUp` is called); `promise` goes on (it may be shared)
- * and its outcome is dropped.
- */
-function within<T>(
-  promise: Promise<T>,
-  timeout: number | undefined,
-  signal: AbortSignal | undefined,
-  what: string,
-  onGiveUp: () => void,
-): Promise<T> {
-  if ((timeout === undefined || timeout === Infinity) && signal === undefined) {
-    return promise;
-  }
-  const { promise: outcome, resolve, reject } = Promise.withResolvers<T>();
-  promise.then(resolve, reject);
-  const giveUp = (reason: unknown) => {
-    reject(reason);
-    onGiveUp();
-  };
-  if (signal?.aborted) {
-    giveUp(signal.reason);
-    return outcome;
-  }
-  const timer = timeout === undefined || timeout === Infinity
-    ? undefined
-    : setTimeout(() =>
-      giveUp(
-        new DOMException(
-          `${what} timed out after ${timeout} ms`,
-          "TimeoutError",
-        ),
-      ), timeout);
-  const onAbort = () => giveUp(signal!.reason);
-  signal?.addEventListener("abort", onAbort, { once: true });
-  const cleanup = () => {
-    clearTimeout(timer);
-    signal?.removeEventListener("abort", onAbort);
-  };
-  outcome.then(cleanup, cleanup);
-  return outcome;
 }

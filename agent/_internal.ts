@@ -7,8 +7,6 @@ import type { Container } from "./container.ts";
 export interface ContainerInternals {
   /** Registers an agent and returns its id. */
   register(agent: Agent): string;
-  /** Serves an in-memory connection from another container in this process. */
-  acceptLocal(transport: Transport): void;
   /**
    * Uses `transport` as the connection to the container at `addr` (a link
    * to or from a Worker): both ends serve their container over it.

@@ -1,4 +1,5 @@
 import { parseAddress } from "../channel/address.ts";
+import { isNatsName } from "./_nats_presence.ts";
 
 /** A parsed agent address. */
 export type AgentAddress =
@@ -21,11 +22,12 @@ export type AgentAddress =
     | { readonly scheme: "ipc"; readonly path: string }
     | { readonly scheme: "local"; readonly name: string }
     | { readonly scheme: "worker"; readonly name: string }
+    | { readonly scheme: "nats"; readonly name: string }
   );
 
 const AGENT_FORMS = 'accepted forms: "tcp://host:port/aid", ' +
   '"tcp://[::1]:port/aid", "ipc://[/path/to.sock]/aid", "local://name/aid", ' +
-  '"worker://name/aid"';
+  '"worker://name/aid", "nats://name/aid"';
 
 /**
  * Parses an agent address: `tcp://<host>:<port>/<aid>` (IPv6 hosts in
@@ -33,8 +35,10 @@ const AGENT_FORMS = 'accepted forms: "tcp://host:port/aid", ' +
  * the channel layer's `parseAddress` takes them), `ipc://[<unix
  * path>]/<aid>` (the brackets may be left out) or
  * `local://<name>/<aid>` for containers in this process, and this
- * library's extension `worker://<name>/<aid>` for containers in Workers
- * (see `startContainerWorker`). `container` is
+ * library's extensions `worker://<name>/<aid>` for containers in Workers
+ * (see `startContainerWorker`) and `nats://<name>/<aid>` for containers on
+ * NATS (names are tokens of letters, digits, `_` and `-`, separated by
+ * dots, e.g. `site-1.sim-3`). `container` is
  * normalized (IPv6 hosts and socket paths in brackets, the port without
  * leading zeros), so that every spelling of one container's address
  * shares one connection and an address of the container itself is
@@ -134,9 +138,21 @@ export function parseAgentAddress(url: string): AgentAddress {
         aid,
         container: containerAddress({ worker: location }),
       };
+    case "nats":
+      if (!isNatsName(location)) {
+        fail(
+          `invalid NATS name "${location}" (tokens of letters, digits, "_" and "-", separated by ".")`,
+        );
+      }
+      return {
+        scheme,
+        name: location,
+        aid,
+        container: containerAddress({ nats: location }),
+      };
     default:
       return fail(
-        `unknown scheme "${scheme}" (expected tcp, ipc, local or worker)`,
+        `unknown scheme "${scheme}" (expected tcp, ipc, local, worker or nats)`,
       );
   }
 }
@@ -144,18 +160,30 @@ export function parseAgentAddress(url: string): AgentAddress {
 /**
  * The base address of a container listening at `addr`.
  *
- * @param addr A TCP address, a Unix socket path, a local name or a worker name.
+ * @param addr A TCP address, a Unix socket path, a local name, a worker
+ *   name or a name on NATS.
  * @returns E.g. `"tcp://127.0.0.1:5555/"`, `"ipc://[/tmp/a.sock]/"`,
- *   `"local://name/"`, `"worker://name/"`.
+ *   `"local://name/"`, `"worker://name/"`, `"nats://name/"`.
+ *
+ * @example
+ * ```ts
+ * import { containerAddress } from "@aiomas/aiomas/agent";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(containerAddress({ hostname: "::1", port: 5555 }), "tcp://[::1]:5555/");
+ * assert.equal(containerAddress({ nats: "sim-1" }), "nats://sim-1/");
+ * ```
  */
 export function containerAddress(
   addr:
     | { hostname: string; port: number }
     | { path: string }
     | { name: string }
-    | { worker: string },
+    | { worker: string }
+    | { nats: string },
 ): string {
   if ("path" in addr) return `ipc://[${addr.path}]/`;
+  if ("nats" in addr) return `nats://${addr.nats}/`;
   if ("name" in addr) return `local://${addr.name}/`;
   if ("worker" in addr) return `worker://${addr.worker}/`;
   const host = addr.hostname.includes(":")

@@ -1,24 +1,25 @@
-import {
-  type Address,
-  parseAddress,
-  type ParsedAddress,
-} from "../channel/address.ts";
-import { Channel } from "../channel/channel.ts";
-import { type Server, startServer } from "../channel/start_server.ts";
+import type { Address } from "../channel/address.ts";
+import type { Channel } from "../channel/channel.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import type { DynamicRemote } from "../rpc/remote.ts";
 import { type CallOptions, checkTimeout } from "../rpc/with_options.ts";
-import { Connections, noSuchAgent, referenceProxy } from "./_connections.ts";
+import {
+  Connections,
+  newCodec,
+  noSuchAgent,
+  referenceProxy,
+} from "./_connections.ts";
 import { ContainerService } from "./_container_service.ts";
 import { serializerNames } from "./_load_serializers.ts";
 import { LocalCalls } from "./_local_calls.ts";
 import { LocalWire } from "./_local_wire.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { internals } from "./_internal.ts";
+import { acceptLocal, listen, type Listening } from "./_listen.ts";
 import type { Agent } from "./agent.ts";
-import { containerAddress, parseAgentAddress } from "./agent_address.ts";
+import { parseAgentAddress } from "./agent_address.ts";
 import type { Clock } from "./clock.ts";
 import type {
   AgentProxy,
@@ -30,11 +31,11 @@ import { RealtimeClock } from "./realtime_clock.ts";
 export type {
   AgentProxy,
   ConnectOptions,
+  ContainerNatsOptions,
+  ContainerNatsSessionOptions,
   ContainerOptions,
   ContainerTlsOptions,
 } from "./container_options.ts";
-
-const localContainers = new Map<string, Container>();
 
 /**
  * Hosts agents and carries all calls between them and the agents of other
@@ -71,8 +72,7 @@ export class Container implements AsyncDisposable {
   /** The container's clock. */
   readonly clock: Clock;
   #ownsClock: boolean;
-  #server: Server | undefined;
-  #localName: string | undefined;
+  #listening: Listening;
   #agents = new Map<string, Agent>();
   #nextAid = 0;
   #localProxies = new WeakMap<Agent, DynamicRemote>();
@@ -86,15 +86,10 @@ export class Container implements AsyncDisposable {
   #localCaller: Caller = (path, args, options) =>
     this.#local.call(path, args, options);
 
-  private constructor(
-    addr: string,
-    server: Server | undefined,
-    localName: string | undefined,
-    options: ContainerOptions,
-  ) {
+  private constructor(listening: Listening, options: ContainerOptions) {
+    const addr = listening.addr;
     this.addr = addr;
-    this.#server = server;
-    this.#localName = localName;
+    this.#listening = listening;
     this.#ownsClock = options.clock === undefined;
     this.clock = options.clock ?? new RealtimeClock();
     const codec = options.codec ?? JsonCodec;
@@ -126,22 +121,11 @@ export class Container implements AsyncDisposable {
       tls: options.tls,
       callTimeout,
       closing: this.#closing.signal,
-      acceptLocal: (name, transport) => {
-        const peer = localContainers.get(name);
-        if (peer === undefined) return false;
-        internals.get(peer)!.acceptLocal(transport);
-        return true;
-      },
+      acceptLocal,
+      nats: listening.nats,
     });
     internals.set(this, {
       register: (agent) => this.#register(agent),
-      acceptLocal: (transport) => {
-        const channel = new Channel(transport, {
-          codec: this.#connections.newCodec(),
-          peer: "local",
-        });
-        this.#connections.accept(channel, "local");
-      },
       attach: (addr, transport) => this.#connections.attach(addr, transport),
       onShutdown: (task) => {
         this.#shutdownTasks.add(task);
@@ -159,87 +143,62 @@ export class Container implements AsyncDisposable {
    *   `"tcp://host:port"`, `"[::1]:port"`, `{ hostname, port }` or
    *   `["host", port]`; a Unix socket as `"unix:/path/to.sock"` or
    *   `{ path }`. Or `"local://<name>"` for a container reachable only in
-   *   this process, or `"worker://<name>"` for one inside a Worker (see
-   *   `startContainerWorker`).
-   * @param options Clock, codec, serializers, TLS, call timeout; see
-   *   {@linkcode ContainerOptions}.
+   *   this process, `"worker://<name>"` for one inside a Worker (see
+   *   `startContainerWorker`), or `"nats://<name>"` for one on NATS
+   *   (with `options.nats`), which claims the name there: its agents are
+   *   at `nats://<name>/<aid>`.
+   * @param options Clock, codec, serializers, TLS, call timeout, NATS; see
+   *   {@linkcode ContainerOptions}. With `nats` (and `nats.name`), a
+   *   container at any address is reachable over NATS too.
    * @returns The container.
    * @throws {TypeError} For a malformed address (the message quotes it and
-   *   lists the accepted forms), or a local name in use.
-   * @throws {RangeError} If `callTimeout` is not a number of milliseconds from 0 up.
+   *   lists the accepted forms), malformed NATS options, or a local or
+   *   NATS name in use (by a live container).
+   * @throws {RangeError} If `callTimeout` is not a number of milliseconds
+   *   from 0 up, or a NATS session timing is not above 0.
    * @throws {Deno.errors.AddrInUse} If the address is taken.
+   * @throws {Error} If NATS cannot be reached (nats.js's error).
+   *
+   * @example On NATS, and over TCP and NATS at once
+   * ```ts ignore
+   * import { Container } from "@aiomas/aiomas";
+   *
+   * const nats = { servers: "127.0.0.1:4222" };
+   * await using alice = await Container.create("nats://alice", { nats });
+   * await using both = await Container.create("127.0.0.1:0", {
+   *   nats: { ...nats, name: "both" }, // also at nats://both/
+   * });
+   * ```
    */
   static async create(
     addr: Address,
     options: ContainerOptions = {},
   ): Promise<Container> {
     checkTimeout(options.callTimeout, "callTimeout");
-    if (typeof addr === "string" && addr.startsWith("worker://")) {
-      const name = addr.slice("worker://".length).replace(/\/$/, "");
-      if (name === "" || name.includes("/")) {
-        throw new TypeError(`Invalid worker address "${addr}"`);
-      }
-      // Reached only over links attached by startContainerWorker.
-      return new Container(
-        containerAddress({ worker: name }),
-        undefined,
-        undefined,
-        options,
-      );
-    }
-    if (typeof addr === "string" && addr.startsWith("local://")) {
-      const name = addr.slice("local://".length).replace(/\/$/, "");
-      if (name === "" || name.includes("/")) {
-        throw new TypeError(`Invalid local address "${addr}"`);
-      }
-      if (localContainers.has(name)) {
-        throw new TypeError(
-          `Cannot create container: "local://${name}/" exists already`,
-        );
-      }
-      const container = new Container(
-        containerAddress({ name }),
-        undefined,
-        name,
-        options,
-      );
-      localContainers.set(name, container);
-      return container;
-    }
-    let parsed: ParsedAddress;
-    try {
-      parsed = parseAddress(addr);
-    } catch (error) {
-      throw new TypeError(
-        `${
-          (error as Error).message
-        }; for a container reachable only in this process, "local://<name>"`,
-      );
-    }
     // Connections accepted before the constructor returns wait for it.
     const created = Promise.withResolvers<Container>();
-    const server = await startServer(parsed, async (channel) => {
-      (await created.promise).#connections.accept(
-        channel,
-        `tcp://${channel.peer}/`,
+    created.promise.catch(() => {});
+    const accept = async (channel: Channel, peer: string) => {
+      try {
+        (await created.promise).#connections.accept(channel, peer);
+      } catch {
+        await channel.close();
+      }
+    };
+    const serializers = [DATE_SERIALIZER, ...(options.serializers ?? [])];
+    let listening: Listening;
+    try {
+      listening = await listen(
+        addr,
+        options,
+        accept,
+        () => newCodec(options.codec ?? JsonCodec, serializers),
       );
-    }, {
-      codec: options.codec,
-      serializers: [DATE_SERIALIZER, ...(options.serializers ?? [])],
-      // aiomas verifies the certificates of connecting containers too.
-      tls: options.tls && {
-        cert: options.tls.cert,
-        key: options.tls.key,
-        clientCaCerts: options.tls.caCerts,
-      },
-      handshakeTimeout: options.handshakeTimeout,
-    });
-    const container = new Container(
-      containerAddress(server.addr),
-      server,
-      undefined,
-      options,
-    );
+    } catch (error) {
+      created.reject(error);
+      throw error;
+    }
+    const container = new Container(listening, options);
     created.resolve(container);
     return container;
   }
@@ -257,7 +216,9 @@ export class Container implements AsyncDisposable {
    * @typeParam T The agent's class, for a typed proxy.
    * @param url The agent's address: `"tcp://<host>:<port>/<aid>"` (IPv6
    *   hosts in brackets), `"ipc://[<socket path>]/<aid>"`,
-   *   `"local://<name>/<aid>"` or `"worker://<name>/<aid>"`.
+   *   `"local://<name>/<aid>"`, `"worker://<name>/<aid>"` or
+   *   `"nats://<name>/<aid>"` (from a container with `options.nats`;
+   *   `retry` then waits for the name to be taken).
    * @param options Deadline (`timeout`, ms), `retry`, `signal`, and the
    *   proxy's `callTimeout`; see {@linkcode ConnectOptions}.
    * @returns The proxy, printed as `ClassNameProxy('<url>')`.
@@ -265,7 +226,9 @@ export class Container implements AsyncDisposable {
    * @throws {RangeError} For a `timeout` or `callTimeout` that is not a
    *   number of milliseconds from 0 up.
    * @throws {LookupError} If there is no such agent there.
-   * @throws {ConnectionClosedError} If this container is shut down.
+   * @throws {ConnectionClosedError} If this container is shut down, or the
+   *   other container cannot be reached (for NATS: no container holds the
+   *   name, at once, or this one is not on NATS).
    * @throws {DOMException} `TimeoutError` when `timeout` passes first, or
    *   the signal's reason (an `AbortError` by default) when it aborts.
    *
@@ -303,7 +266,7 @@ export class Container implements AsyncDisposable {
       options.callTimeout === undefined
         ? undefined
         : { timeout: options.callTimeout };
-    if (target.container === this.addr) {
+    if (this.#listening.isSelf(target.container)) {
       const agent = this.#agents.get(target.aid);
       if (agent === undefined) throw noSuchAgent(target.aid, this.addr);
       return (callOptions === undefined
@@ -352,14 +315,13 @@ export class Container implements AsyncDisposable {
       this.#closing.abort(
         new ConnectionClosedError(`Container ${this.addr} is shut down`),
       );
-      if (this.#localName !== undefined) {
-        localContainers.delete(this.#localName);
-      }
+      this.#listening.unlist();
       // E.g. Workers it started: stopped while their links still work.
       await Promise.all(
         [...this.#shutdownTasks].map((task) => task().catch(() => {})),
       );
-      await Promise.all([this.#server?.close(), this.#connections.close()]);
+      const closed = this.#connections.close();
+      await Promise.all([this.#listening.close(closed), closed]);
       if (this.#ownsClock) this.clock.cancelAll();
     })();
     return this.#shutdown;

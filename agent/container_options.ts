@@ -1,5 +1,6 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import type { NatsClient, NatsConnectOptions } from "../nats/nats_client.ts";
 import type { DynamicRemote, Remote } from "../rpc/remote.ts";
 import type { Agent } from "./agent.ts";
 import type { Clock } from "./clock.ts";
@@ -20,6 +21,56 @@ export interface ContainerTlsOptions {
    * containers this one connects to and for those that connect to it.
    */
   caCerts?: string[];
+}
+
+/** Liveness and flow control of the NATS sessions between containers. */
+export interface ContainerNatsSessionOptions {
+  /** How often to ping the peer while a session is open, in milliseconds. @default {400} */
+  heartbeat?: number;
+  /**
+   * Milliseconds a ping may go unanswered before the peer counts as gone
+   * and the session fails (pending calls reject with
+   * `ConnectionClosedError`); a peer whose subject has no subscriber (its
+   * process or NATS connection is gone) fails it after `min(500, timeout / 2)`.
+   *
+   * @default {5000}
+   */
+  timeout?: number;
+  /** Bytes that may be sent and not yet read by the peer; writing waits beyond. @default {4194304} */
+  window?: number;
+}
+
+/**
+ * A container's presence on NATS: nats.js connection options (`servers`,
+ * `user`/`pass`, `token`, `tls`, reconnect settings… passed on as they
+ * are), or an open `connection`, plus the container's `name` there.
+ */
+export interface ContainerNatsOptions extends NatsConnectOptions {
+  /**
+   * The container's name on NATS: tokens of letters, digits, `_` and `-`,
+   * separated by dots. Required for a container created at a TCP, Unix,
+   * local or worker address, which is then reachable at `nats://<name>/`
+   * too; for `Container.create("nats://<name>")` it is that name (and may
+   * be left out). Not passed to nats.js, whose connection is named after
+   * the container.
+   */
+  name?: string;
+  /**
+   * An open nats.js connection to use instead of opening one from the
+   * other options; you close it, after the container.
+   */
+  connection?: NatsClient;
+  /**
+   * The subject prefix: the container accepts sessions on
+   * `<prefix>.<name>`. Containers that talk to each other use the same.
+   *
+   * @default {"aiomas"}
+   */
+  prefix?: string;
+  /** Liveness and flow control of the sessions to and from other containers. */
+  session?: ContainerNatsSessionOptions;
+  /** How many sessions other containers may have open to this one at once. @default {1024} */
+  maxSessions?: number;
 }
 
 /** Options of {@linkcode Container.create}. */
@@ -54,6 +105,15 @@ export interface ContainerOptions {
    * @default {undefined} (no timeout)
    */
   callTimeout?: number;
+  /**
+   * Put the container on NATS (nats.js is loaded only then): required for
+   * a `"nats://<name>"` address; for any other address, the container is
+   * reachable over NATS too as `nats://<name>/` (give `name`). Either way
+   * its agents can call `nats://` agents, and `tcp://`, `ipc://` and
+   * `local://` ones as before. A name held by a live container is an
+   * error at `create`; `shutdown` gives it up.
+   */
+  nats?: ContainerNatsOptions;
 }
 
 /** Options of {@linkcode Container.connect}. */

@@ -31,9 +31,17 @@ export { Container } from "./container.ts";
 export type {
   AgentProxy,
   ConnectOptions,
+  ContainerNatsOptions,
+  ContainerNatsSessionOptions,
   ContainerOptions,
   ContainerTlsOptions,
 } from "./container.ts";
+export type {
+  NatsClient,
+  NatsConnectOptions,
+  NatsStatus,
+  NatsTlsOptions,
+} from "../nats/nats_client.ts";
 export { ExternalClock } from "./external_clock.ts";
 export { loadAgentClass, Manager } from "./manager.ts";
 export type { AgentClass, ManagerOptions } from "./manager.ts";

@@ -142,8 +142,42 @@ Deno.test("parseAgentAddress: errors quote the input and list the forms", () => 
     message: 'Invalid agent address "127.0.0.1:5555": expected ' +
       '"<scheme>://…/<aid>"; accepted forms: "tcp://host:port/aid", ' +
       '"tcp://[::1]:port/aid", "ipc://[/path/to.sock]/aid", ' +
-      '"local://name/aid", "worker://name/aid"',
+      '"local://name/aid", "worker://name/aid", "nats://name/aid"',
   });
+});
+
+Deno.test("parseAgentAddress: nats", () => {
+  assert.deepEqual(parseAgentAddress("nats://sim-1/0"), {
+    scheme: "nats",
+    name: "sim-1",
+    aid: "0",
+    container: "nats://sim-1/",
+  });
+  assert.equal(
+    parseAgentAddress("nats://site_1.sim-3/12").container,
+    "nats://site_1.sim-3/",
+  );
+  const invalid = /invalid NATS name/;
+  for (
+    const url of [
+      "nats://a b/0",
+      "nats://a.*/0",
+      "nats://a.>/0",
+      "nats://a..b/0",
+      "nats://.a/0",
+      "nats://a./0",
+      `nats://${"x".repeat(201)}/0`,
+    ]
+  ) {
+    assertInvalid(url, invalid);
+  }
+  assert.equal(
+    parseAgentAddress(`nats://${"x".repeat(200)}/0`).container.length,
+    208,
+  );
+  assertInvalid("nats://a/b/0", invalid);
+  assertInvalid("nats:///0", /container location is empty/);
+  assertInvalid("nats://a/", /agent id is empty/);
 });
 
 Deno.test("parseAgentAddress: the host as the shared address grammar takes it", () => {
@@ -172,6 +206,7 @@ Deno.test("parseAgentAddress: not a string", () => {
 });
 
 Deno.test("containerAddress: every form", () => {
+  assert.equal(containerAddress({ nats: "a.b" }), "nats://a.b/");
   assert.equal(
     containerAddress({ hostname: "127.0.0.1", port: 5555 }),
     "tcp://127.0.0.1:5555/",

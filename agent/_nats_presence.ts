@@ -1,0 +1,248 @@
+// A container's presence on NATS, over nats/attach_nats.ts. That module
+// (and nats.js behind it) is loaded here, on first use, through a
+// non-literal specifier: Deno fetches (and `deno info`/`deno check` follow)
+// the literal targets of dynamic imports, and a program that never uses a
+// NATS address should not need nats.js.
+import type { Transport } from "../channel/transport.ts";
+import { ConnectionClosedError } from "../errors.ts";
+import type { NatsClient, NatsConnectOptions } from "../nats/nats_client.ts";
+import type { ContainerNatsOptions } from "./container_options.ts";
+
+const ATTACH_NATS: string = "../nats/attach_nats.ts";
+
+/** What is used of `attachNats` (nats/attach_nats.ts). */
+interface AttachNatsModule {
+  attachNats(options: {
+    nats: NatsClient | NatsConnectOptions;
+    name: string;
+    prefix?: string;
+    heartbeat?: number;
+    timeout?: number;
+    window?: number;
+    maxSessions?: number;
+    onSession: (transport: Transport, from: string) => void;
+  }): Promise<Attachment>;
+}
+
+/** What is used of a `NatsAttachment`. */
+interface Attachment {
+  readonly addr: string;
+  dial(addr: string, options: { signal?: AbortSignal }): Promise<Transport>;
+  close(): Promise<void>;
+}
+
+/** A container's name on NATS: tokens of letters, digits, `_` and `-`, separated by dots. */
+const NATS_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
+/** Options that are the container's, not nats.js's. */
+const OWN_OPTIONS = ["name", "connection", "prefix", "session", "maxSessions"];
+
+/** Whether `name` can be a container's name on NATS (at most 200 characters). */
+export function isNatsName(name: string): boolean {
+  return name.length <= 200 && NATS_NAME.test(name);
+}
+
+/**
+ * The name a container created at `addr` with `options` takes on NATS, or
+ * undefined if it stays off NATS; checks the options before anything is
+ * loaded or opened.
+ *
+ * @throws {TypeError} For a NATS address without `options`, a name that
+ *   differs from the address's or is missing or invalid, or malformed
+ *   options.
+ * @throws {RangeError} For session timings or limits out of range.
+ */
+export function natsNameOf(
+  addr: unknown,
+  options: ContainerNatsOptions | undefined,
+): string | undefined {
+  const fromAddress = typeof addr === "string" && addr.startsWith("nats://")
+    ? addr.slice("nats://".length).replace(/\/$/, "")
+    : undefined;
+  if (fromAddress !== undefined && !isNatsName(fromAddress)) {
+    throw new TypeError(
+      `Invalid NATS address "${addr}": expected "nats://<name>", the name made of tokens of letters, digits, "_" and "-", separated by "."`,
+    );
+  }
+  if (options === undefined) {
+    if (fromAddress === undefined) return undefined;
+    throw new TypeError(
+      `Cannot create container "${addr}": a NATS address needs options.nats (e.g. { nats: { servers: "127.0.0.1:4222" } })`,
+    );
+  }
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      `options.nats must be an object of NATS connection options, got ${
+        String(options)
+      }`,
+    );
+  }
+  const name = options.name ?? fromAddress;
+  if (fromAddress !== undefined && name !== fromAddress) {
+    throw new TypeError(
+      `Cannot create container "${addr}": options.nats.name "${name}" is another name`,
+    );
+  }
+  if (typeof name !== "string" || !isNatsName(name)) {
+    throw new TypeError(
+      name === undefined
+        ? `Cannot put container "${
+          String(addr)
+        }" on NATS: options.nats.name is missing (its NATS address is nats://<name>/)`
+        : `Invalid NATS container name ${
+          JSON.stringify(name)
+        }: tokens of letters, digits, "_" and "-", separated by "."`,
+    );
+  }
+  const connection = options.connection;
+  if (
+    connection !== undefined &&
+    (typeof connection?.publish !== "function" ||
+      typeof connection?.subscribe !== "function")
+  ) {
+    throw new TypeError(
+      "options.nats.connection must be an open nats.js connection",
+    );
+  }
+  const { heartbeat, timeout, window } = options.session ?? {};
+  checkPositive("options.nats.session.heartbeat", heartbeat, false);
+  checkPositive("options.nats.session.timeout", timeout, false);
+  checkPositive("options.nats.session.window", window, true);
+  checkPositive("options.nats.maxSessions", options.maxSessions, true);
+  return name;
+}
+
+/**
+ * A container's presence on NATS under a claimed name: accepts sessions
+ * from other containers and opens sessions to them.
+ */
+export class NatsPresence {
+  /** `"nats://<name>/"`. */
+  readonly addr: string;
+  #attachment: Attachment;
+
+  private constructor(attachment: Attachment) {
+    this.#attachment = attachment;
+    this.addr = attachment.addr;
+  }
+
+  /**
+   * Loads the NATS module and claims `name`.
+   *
+   * @param name A name checked by {@linkcode natsNameOf}.
+   * @param options The container's NATS options.
+   * @param onSession Serves a session another container opened; `from`
+   *   is the `nats://<name>/` it claims (checked, but not verified), or
+   *   `"nats://?/"`.
+   * @throws {TypeError} If a live container holds the name.
+   * @throws {Error} If NATS cannot be reached.
+   */
+  static async attach(
+    name: string,
+    options: ContainerNatsOptions,
+    onSession: (transport: Transport, from: string) => void,
+  ): Promise<NatsPresence> {
+    const { attachNats } = await import(ATTACH_NATS) as AttachNatsModule;
+    const connectOptions: NatsConnectOptions = { ...options };
+    for (const key of OWN_OPTIONS) delete connectOptions[key];
+    const attachment = await attachNats({
+      nats: options.connection ??
+        { ...connectOptions, name: `aiomas nats://${name}/` },
+      name,
+      prefix: options.prefix,
+      ...options.session,
+      maxSessions: options.maxSessions,
+      onSession: (transport, from) => {
+        const claimed = /^nats:\/\/([^/]*)\/$/.exec(from)?.[1];
+        onSession(
+          transport,
+          claimed !== undefined && isNatsName(claimed) ? from : "nats://?/",
+        );
+      },
+    });
+    return new NatsPresence(attachment);
+  }
+
+  /**
+   * Opens a session to the container at `container` (`"nats://<name>/"`);
+   * with `retry`, one that has no holder yet is asked again as a refused
+   * TCP connection is (after 0.5 s, then 1.5 times longer each time, at
+   * most 30 s apart) until `signal` aborts.
+   *
+   * @throws {ConnectionClosedError} Naming the address: no container holds
+   *   the name (at once: NATS no-responders), it did not answer, or this
+   *   one is detached.
+   * @throws The signal's reason when it aborts.
+   */
+  async dial(
+    container: string,
+    retry: boolean,
+    signal: AbortSignal,
+  ): Promise<Transport> {
+    let wait = 500;
+    for (;;) {
+      try {
+        return await this.#attachment.dial(container, { signal });
+      } catch (error) {
+        signal.throwIfAborted();
+        if (!retry || !isNoResponders(error)) {
+          throw new ConnectionClosedError(
+            `Cannot connect to ${container}: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        await delay(wait, signal);
+        wait = Math.min(wait * 1.5, 30_000);
+      }
+    }
+  }
+
+  /**
+   * Gives up the name and closes the sessions still open (close the
+   * channels over them first). Idempotent.
+   */
+  close(): Promise<void> {
+    return this.#attachment.close();
+  }
+}
+
+function checkPositive(
+  name: string,
+  value: unknown,
+  integer: boolean,
+): void {
+  if (value === undefined) return;
+  if (
+    typeof value !== "number" || !(value > 0) || !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new RangeError(
+      `Invalid ${name} ${String(value)}: expected ${
+        integer ? "a whole number" : "milliseconds"
+      } above 0`,
+    );
+  }
+}
+
+/** Whether a failed dial met a name nobody holds (NATS no-responders). */
+function isNoResponders(error: unknown): boolean {
+  const cause = (error as { cause?: { isNoResponders?: () => boolean } })
+    ?.cause;
+  return typeof cause?.isNoResponders === "function" &&
+    cause.isNoResponders();
+}
+
+/** Waits `ms`, or rejects with the signal's reason when it aborts. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
