@@ -22,6 +22,16 @@ export { formatAddress, parseAddress } from "./address.ts";
 export type { Address, ParsedAddress } from "./address.ts";
 export type { ConnectTlsOptions, ListenTlsOptions } from "./_connect.ts";
 export type { Message } from "./_message.ts";
+// The codec types in this module's signatures.
+export type {
+  Codec,
+  CodecClass,
+  CodecOptions,
+  Constructor,
+  FromWire,
+  SerializerSpec,
+  ToWire,
+} from "../codecs/mod.ts";
 export {
   Channel,
   DEFAULT_CLOSE_TIMEOUT,
