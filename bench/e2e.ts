@@ -22,7 +22,7 @@
  * partner; its ratio is the median of the per-round ratios (see
  * docs/performance.md). The peer runs in a process of its own (_peer.ts).
  *
- *   deno run -A bench/e2e.ts                     # ~6 min; all families, table,
+ *   deno run -A bench/e2e.ts                     # ~5 min; all families, table,
  *                                                # bench/results/latest.{json,svg}
  *   deno run -A bench/e2e.ts --quick             # short rounds, smoke test
  *   deno run -A bench/e2e.ts --only=channelPipe,rpcPipe
