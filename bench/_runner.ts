@@ -4,7 +4,12 @@
 // hand-written ones, prints one summary table and, on a full run only,
 // writes bench/results/<name>.json and .svg.
 import { parseOptions } from "./_cli.ts";
-import { type Context, type Family, OPTIONS } from "./_family.ts";
+import {
+  type Context,
+  type Family,
+  OPTIONS,
+  type PairedFamily,
+} from "./_family.ts";
 import { installIoCounter } from "./_io_counter.ts";
 import { type Peer, startPeer } from "./_peer_process.ts";
 import { startProfiler, summarize } from "./_profiler.ts";
@@ -24,7 +29,14 @@ import { HAND_WRITTEN, small } from "./scenarios/small.ts";
 import { workers } from "./scenarios/workers.ts";
 
 /** Every family, in the order a full run measures them. */
-export const FAMILIES: Family[] = [small, bulk, fanIn, agents, memory, workers];
+export const FAMILIES: (Family | PairedFamily)[] = [
+  small,
+  bulk,
+  fanIn,
+  agents,
+  memory,
+  workers,
+];
 
 /** The whole run is stopped (peer killed, exit code 1) after this. */
 const WATCHDOG_MS = 20 * 60_000;
@@ -67,8 +79,7 @@ async function profileOne(id: string, context: Context): Promise<void> {
   const peer = await startPeer({
     profilePath: new URL(`${id}.peer.cpuprofile`, dir).pathname,
   });
-  const open = (family as { open: typeof small.open }).open;
-  const setup = await open(context, peer);
+  const setup = await family.open(context, peer);
   try {
     const scenario = setup.scenarios.find((s) => s.id === id);
     if (scenario === undefined) throw new Error(`${id} was not set up`);

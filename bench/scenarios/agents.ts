@@ -4,8 +4,7 @@
 // (target ≥ 1 M calls/s), 100 k agents in one container (a child process,
 // heap after GC), and 10 k agents each calling the peer's agent once.
 import { Agent, type AgentProxy, Container, MsgPackCodec } from "../../mod.ts";
-import type { Calc } from "../_agents.ts";
-import { Calc as LocalCalc } from "../_agents.ts";
+import { Calc } from "../_agents.ts";
 import { runAgentsChild } from "../_agents_child.ts";
 import {
   closeAll,
@@ -61,7 +60,7 @@ async function open(context: Context, peer: Peer) {
     closers.push(() => container.shutdown());
     const caller = new Caller(container);
     const remote = await container.connect<Calc>(peer.info.agent);
-    const local = await container.connect<Calc>(new LocalCalc(container).addr);
+    const local = await container.connect<Calc>(new Calc(container).addr);
     if (await remote.add(3, 4) !== 7 || await local.add(3, 4) !== 7) {
       throw new Error("add(3, 4) is not 7");
     }

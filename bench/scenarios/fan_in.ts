@@ -10,6 +10,7 @@ import {
   type Context,
   type PairedFamily,
   pairedFamily,
+  wanted,
 } from "../_family.ts";
 import {
   closedLoop,
@@ -66,7 +67,7 @@ async function open(context: Context, peer: Peer) {
     };
     const scenarios: Scenario[] = [];
     for (const [id, count] of [["fanIn100", 100], ["fanIn10", 10]] as const) {
-      if (context.only === undefined || context.only.has(id)) {
+      if (wanted(context, id)) {
         scenarios.push(await scenario(id, count));
       }
     }
