@@ -35,6 +35,7 @@ export class Heartbeat {
   #epoch = 0;
   #silentSince: number | null = null;
   #stopped = false;
+  #unwatch: (() => void) | undefined;
 
   constructor(
     link: NatsLink,
@@ -51,10 +52,16 @@ export class Heartbeat {
 
   start(): void {
     this.#schedule(this.#heartbeat);
+    // Back on NATS: ping at once, so that both sides learn now whether
+    // messages were lost meanwhile.
+    this.#unwatch = this.#link.onStatus((status) => {
+      if (status.type === "reconnect") this.#schedule(0);
+    });
   }
 
   stop(): void {
     this.#stopped = true;
+    this.#unwatch?.();
     clearTimeout(this.#timer);
     this.#timer = undefined;
   }
