@@ -1,35 +1,12 @@
-// A container's presence on NATS, over nats/attach_nats.ts. That module
-// (and nats.js behind it) is loaded here, on first use, through a
-// non-literal specifier: Deno fetches (and `deno info`/`deno check` follow)
-// the literal targets of dynamic imports, and a program that never uses a
-// NATS address should not need nats.js.
+// A container's presence on NATS, over nats/attach_nats.ts, which is
+// imported here dynamically, on first use: a program that never uses a
+// NATS address does not run it, nor load nats.js (which nats/ itself
+// loads only when it opens a connection).
 import type { Transport } from "../channel/transport.ts";
 import { ConnectionClosedError } from "../errors.ts";
-import type { NatsClient, NatsConnectOptions } from "../nats/nats_client.ts";
+import type { NatsAttachment } from "../nats/attach_nats.ts";
+import type { NatsConnectOptions } from "../nats/nats_client.ts";
 import type { ContainerNatsOptions } from "./container_options.ts";
-
-const ATTACH_NATS: string = "../nats/attach_nats.ts";
-
-/** What is used of `attachNats` (nats/attach_nats.ts). */
-interface AttachNatsModule {
-  attachNats(options: {
-    nats: NatsClient | NatsConnectOptions;
-    name: string;
-    prefix?: string;
-    heartbeat?: number;
-    timeout?: number;
-    window?: number;
-    maxSessions?: number;
-    onSession: (transport: Transport, from: string) => void;
-  }): Promise<Attachment>;
-}
-
-/** What is used of a `NatsAttachment`. */
-interface Attachment {
-  readonly addr: string;
-  dial(addr: string, options: { signal?: AbortSignal }): Promise<Transport>;
-  close(): Promise<void>;
-}
 
 /** A container's name on NATS: tokens of letters, digits, `_` and `-`, separated by dots. */
 const NATS_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
@@ -119,9 +96,9 @@ export function natsNameOf(
 export class NatsPresence {
   /** `"nats://<name>/"`. */
   readonly addr: string;
-  #attachment: Attachment;
+  #attachment: NatsAttachment;
 
-  private constructor(attachment: Attachment) {
+  private constructor(attachment: NatsAttachment) {
     this.#attachment = attachment;
     this.addr = attachment.addr;
   }
@@ -142,7 +119,7 @@ export class NatsPresence {
     options: ContainerNatsOptions,
     onSession: (transport: Transport, from: string) => void,
   ): Promise<NatsPresence> {
-    const { attachNats } = await import(ATTACH_NATS) as AttachNatsModule;
+    const { attachNats } = await import("../nats/attach_nats.ts");
     const connectOptions: NatsConnectOptions = { ...options };
     for (const key of OWN_OPTIONS) delete connectOptions[key];
     const attachment = await attachNats({
