@@ -24,6 +24,36 @@
  *
  * @module
  */
+// The types of other layers that this module's signatures name.
+export type {
+  Channel,
+  CloseOptions,
+  Request,
+  SendOptions,
+  Transport,
+} from "../channel/mod.ts";
+export type {
+  Codec,
+  CodecClass,
+  CodecOptions,
+  Constructor,
+  FromWire,
+  SerializerSpec,
+  ToWire,
+} from "../codecs/mod.ts";
+export type {
+  Caller,
+  CallOptions,
+  DynamicRemote,
+  ExposableFunction,
+  ExposeOptions,
+  Remote,
+  Resolved,
+  RpcClient,
+  RpcClientOptions,
+  Service,
+  ServiceMember,
+} from "../rpc/mod.ts";
 export type {
   NatsClient,
   NatsConnectOptions,
