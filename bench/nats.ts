@@ -2,7 +2,9 @@
  * RPC over NATS beside nats.js's own request()/respond() through the same
  * local nats-server, and beside RPC over direct TCP, all in one run:
  *
- *     deno run -A tests/nats/bench_nats.ts [--rounds=10] [--round-ms=1000] [--slice-ms=50] [--in-flight=16] [--codec=json|msgpack]
+ *     deno task bench:nats [--rounds=10] [--round-ms=1000] [--slice-ms=50] [--in-flight=16] [--codec=json|msgpack]
+ *
+ * (`deno run -A bench/nats.ts …`; needs `nats-server` on PATH.)
  *
  * A second process serves all three (a nats.js responder, `serveNats`, an
  * RPC server on TCP); this one calls them with `--in-flight` calls in
@@ -12,27 +14,34 @@
  *
  * @module
  */
-import { openConnection } from "../../channel/open_connection.ts";
-import { startServer } from "../../channel/start_server.ts";
-import { type CodecClass, JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
-import { Agent, Container, parseAgentAddress } from "../../agent/mod.ts";
-import { connectNats, serveNats } from "../../nats/mod.ts";
-import { expose } from "../../rpc/expose.ts";
-import { RpcClient } from "../../rpc/rpc_client.ts";
-import { ServiceDict } from "../../rpc/service_dict.ts";
-import { NatsServer } from "./_server.ts";
+import { parseArgs } from "node:util";
+import { openConnection } from "../channel/open_connection.ts";
+import { startServer } from "../channel/start_server.ts";
+import { type CodecClass, JsonCodec, MsgPackCodec } from "../codecs/mod.ts";
+import { Agent, Container, parseAgentAddress } from "../agent/mod.ts";
+import { connectNats, serveNats } from "../nats/mod.ts";
+import { expose } from "../rpc/expose.ts";
+import { RpcClient } from "../rpc/rpc_client.ts";
+import { ServiceDict } from "../rpc/service_dict.ts";
+import { NatsServer } from "../tests/nats/_server.ts";
 
-function option(name: string, fallback: string): string {
-  const prefix = `--${name}=`;
-  return Deno.args.find((a) => a.startsWith(prefix))?.slice(prefix.length) ??
-    fallback;
-}
+const { values: args } = parseArgs({
+  args: Deno.args,
+  strict: true,
+  options: {
+    rounds: { type: "string", default: "10" },
+    "round-ms": { type: "string", default: "1000" },
+    "slice-ms": { type: "string", default: "50" },
+    "in-flight": { type: "string", default: "16" },
+    codec: { type: "string", default: "json" },
+  },
+});
 
-const ROUNDS = Number(option("rounds", "10"));
-const ROUND_MS = Number(option("round-ms", "1000"));
-const SLICE_MS = Number(option("slice-ms", "50"));
-const IN_FLIGHT = Number(option("in-flight", "16"));
-const CODEC_NAME = option("codec", "json");
+const ROUNDS = Number(args.rounds);
+const ROUND_MS = Number(args["round-ms"]);
+const SLICE_MS = Number(args["slice-ms"]);
+const IN_FLIGHT = Number(args["in-flight"]);
+const CODEC_NAME = args.codec!;
 const CODEC: CodecClass = CODEC_NAME === "msgpack" ? MsgPackCodec : JsonCodec;
 const PAYLOAD = "ohai, a short message";
 
