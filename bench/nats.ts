@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     "slice-ms": { type: "string", default: "50" },
     "in-flight": { type: "string", default: "16" },
     codec: { type: "string", default: "json" },
+    // The child process that serves (internal): --serve=<nats url>.
+    serve: { type: "string" },
   },
 });
 
@@ -67,7 +69,7 @@ class Echo extends Agent {
   }
 }
 
-if (Deno.args[0] === "--serve") await serve(Deno.args[1]);
+if (args.serve !== undefined) await serve(args.serve);
 else await main();
 
 /** The serving process: prints the TCP port once everything listens. */
@@ -108,8 +110,7 @@ async function main(): Promise<void> {
       "--no-lock",
       "-A",
       import.meta.url,
-      "--serve",
-      server.url,
+      `--serve=${server.url}`,
       `--codec=${CODEC_NAME}`,
     ],
     stdout: "piped",

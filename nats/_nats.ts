@@ -1,14 +1,57 @@
 import type {
-  ConnectionOptions,
-  Msg,
-  NatsConnection,
-  Status,
-  Subscription,
-} from "npm:@nats-io/transport-node@3.4.0";
+  NatsConnectOptions,
+  NatsOption,
+  NatsStatus,
+} from "./nats_client.ts";
 
-import type { NatsOption } from "./nats_client.ts";
+// The part of nats.js used here, as types of our own: a type import of
+// nats.js would put it in the module graph (`deno info`, `deno check`) of
+// every program that imports the library, NATS or not.
 
-export type { ConnectionOptions, Msg, NatsConnection, Status, Subscription };
+/** nats.js connect options. */
+export type ConnectionOptions = NatsConnectOptions;
+/** A nats.js status event. */
+export type Status = NatsStatus;
+
+/** A received message (nats.js `Msg`). */
+export interface Msg {
+  readonly data: Uint8Array;
+  readonly reply?: string;
+  readonly headers?: { readonly code: number };
+  respond(payload?: Uint8Array | string): boolean;
+}
+
+/** A subscription (nats.js `Subscription`). */
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+/** An open connection (nats.js `NatsConnection`). */
+export interface NatsConnection {
+  readonly info?: { readonly max_payload: number };
+  publish(
+    subject: string,
+    payload?: Uint8Array | string,
+    options?: { reply?: string },
+  ): void;
+  subscribe(
+    subject: string,
+    options?: {
+      queue?: string;
+      callback?: (error: Error | null, msg: Msg) => void;
+    },
+  ): Subscription;
+  request(
+    subject: string,
+    payload?: Uint8Array | string,
+    options?: { timeout: number },
+  ): Promise<Msg>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  isClosed(): boolean;
+  getServer(): string;
+  status(): AsyncIterable<Status>;
+}
 
 /** A connection in use, and whether it is ours to close. */
 export interface NatsHandle {
@@ -34,7 +77,7 @@ export async function useNats(nats: NatsOption): Promise<NatsHandle> {
  * this one is fetched only when a NATS connection is opened.
  */
 function loadNatsClient(): Promise<
-  typeof import("npm:@nats-io/transport-node@3.4.0")
+  { connect(options: ConnectionOptions): Promise<NatsConnection> }
 > {
   return import(NATS_CLIENT);
 }
