@@ -62,6 +62,12 @@ export { Service } from "./service.ts";
 export type { Resolved, ServiceMember } from "./service.ts";
 export { ServiceDict } from "./service_dict.ts";
 export type { ServiceDictEntries } from "./service_dict.ts";
+export type {
+  RpcTelemetryOptions,
+  TelemetryAttributes,
+  TelemetryMeterProvider,
+  TelemetryTracerProvider,
+} from "./telemetry_options.ts";
 export { withOptions } from "./with_options.ts";
 export type { CallOptions } from "./with_options.ts";
 export { RpcServer, startServer } from "./start_server.ts";

@@ -3,11 +3,19 @@ import { type Request, RESOLVED } from "../channel/request.ts";
 import { describe } from "../codecs/serializer_registry.ts";
 import { SerializationError } from "../errors.ts";
 import { type Caller, createRemote, isRemote } from "./_proxy.ts";
+import { bindArguments, checkCall } from "./_call_content.ts";
+import {
+  type ConnectionTelemetry,
+  connectionTelemetry,
+  OTHER_METHOD,
+  type ServerCall,
+} from "./_telemetry.ts";
 import { asError } from "./_thrown.ts";
 import { type CallContext, runInContext } from "./call_context.ts";
 import type { DynamicRemote, Remote } from "./remote.ts";
 import { type Resolved, Service } from "./service.ts";
 import { ServiceDict } from "./service_dict.ts";
+import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { type CallOptions, checkTimeout } from "./with_options.ts";
 
 /** Options of {@linkcode RpcClient}. */
@@ -52,6 +60,14 @@ export interface RpcClientOptions {
    * @default {the channel's: 1024 unless set in its ChannelOptions}
    */
   maxConcurrentRequests?: number;
+  /**
+   * OpenTelemetry spans and metrics of this connection's calls (see
+   * {@linkcode RpcTelemetryOptions}); `false` records nothing even when a
+   * provider is registered.
+   *
+   * @default {the global providers of `npm:@opentelemetry/api`: nothing is recorded unless one is registered}
+   */
+  telemetry?: RpcTelemetryOptions | false;
 }
 
 const EMPTY_KWARGS: Record<string, unknown> = Object.freeze({}) as Record<
@@ -98,6 +114,8 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   /** What a call without options of its own is sent with. */
   #defaults: SendOptions | undefined;
   #closedLocally = false;
+  /** Undefined when nothing would be recorded: the plain path. */
+  #telemetry: ConnectionTelemetry | undefined;
 
   /**
    * Starts RPC on a channel whose codec has the user's serializers
@@ -124,11 +142,9 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     this.service = options.service === undefined
       ? new ServiceDict({})
       : Service.of(options.service);
+    this.#telemetry = connectionTelemetry(channel, options.telemetry);
     this.#caller = (path, args, options) =>
-      this.channel.send(
-        [path, args, EMPTY_KWARGS],
-        options === undefined ? this.#defaults : this.#sendOptions(options),
-      );
+      this.#send(path, args, EMPTY_KWARGS, options);
     const proxyFor = options.proxyFor ??
       ((path: string, caller: Caller) =>
         createRemote(caller, path, `RpcProxy('${path}')`));
@@ -199,10 +215,22 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     kwargs: Record<string, unknown> = EMPTY_KWARGS,
     options?: CallOptions,
   ): Promise<unknown> {
-    return this.channel.send(
-      [path, args, kwargs],
-      options === undefined ? this.#defaults : this.#sendOptions(options),
-    );
+    return this.#send(path, args, kwargs, options);
+  }
+
+  #send(
+    path: string,
+    args: readonly unknown[],
+    kwargs: Record<string, unknown>,
+    options: CallOptions | undefined,
+  ): Promise<unknown> {
+    const sendOptions = options === undefined
+      ? this.#defaults
+      : this.#sendOptions(options);
+    if (this.#telemetry !== undefined) {
+      return this.#telemetry.send(path, [path, args, kwargs], sendOptions);
+    }
+    return this.channel.send([path, args, kwargs], sendOptions);
   }
 
   /** A call's own options over the client's `callTimeout`; `Infinity` is none. */
@@ -273,6 +301,9 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
 
   /** Runs one call; a synchronous function is answered without a microtask. */
   #handle(request: Request): void {
+    if (this.#telemetry !== undefined) {
+      return this.#handleTraced(request, this.#telemetry);
+    }
     let result: unknown;
     try {
       const call = checkCall(request.content);
@@ -281,15 +312,11 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       const kwargs = call[2];
       // Not cached: services change (agents come and go).
       const resolved = this.service.resolve(path);
-      const bound = bindArguments(resolved, args, kwargs);
-      result = resolved.options.context === true
-        ? runInContext(
-          this.#contextOf(request),
-          resolved.fn,
-          resolved.thisArg,
-          bound,
-        )
-        : resolved.fn.apply(resolved.thisArg, bound);
+      result = this.#invoke(
+        request,
+        resolved,
+        bindArguments(resolved, args, kwargs),
+      );
     } catch (error) {
       request.fail(asError(error)).catch(() => {});
       return;
@@ -298,6 +325,73 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     result.then(
       (value) => this.#reply(request, value),
       (error) => request.fail(asError(error)).catch(() => {}),
+    );
+  }
+
+  /** {@linkcode RpcClient.#handle} inside a server span. */
+  #handleTraced(request: Request, telemetry: ConnectionTelemetry): void {
+    let method = OTHER_METHOD;
+    let resolved: Resolved;
+    let bound: unknown[];
+    try {
+      const call = checkCall(request.content);
+      resolved = this.service.resolve(call[0]);
+      // Only paths the service has name metrics: a peer picks the others.
+      method = call[0];
+      bound = bindArguments(resolved, call[1], call[2]);
+    } catch (error) {
+      return this.#failTraced(request, telemetry.serve(method), error);
+    }
+    const served = telemetry.serve(method);
+    let result: unknown;
+    try {
+      result = telemetry.within(
+        served,
+        this.#invoke,
+        this,
+        request,
+        resolved,
+        bound,
+      );
+    } catch (error) {
+      return this.#failTraced(request, served, error);
+    }
+    if (!(result instanceof Promise)) {
+      return this.#replyTraced(request, result, served);
+    }
+    result.then(
+      (value) => this.#replyTraced(request, value, served),
+      (error) => this.#failTraced(request, served, error),
+    );
+  }
+
+  #invoke(request: Request, resolved: Resolved, bound: unknown[]): unknown {
+    return resolved.options.context === true
+      ? runInContext(
+        this.#contextOf(request),
+        resolved.fn,
+        resolved.thisArg,
+        bound,
+      )
+      : resolved.fn.apply(resolved.thisArg, bound);
+  }
+
+  #failTraced(request: Request, served: ServerCall, error: unknown): void {
+    const failure = asError(error);
+    this.#telemetry!.served(served, failure);
+    request.fail(failure).catch(() => {});
+  }
+
+  #replyTraced(request: Request, result: unknown, served: ServerCall): void {
+    const sent = request.reply(result);
+    if (sent === RESOLVED) return this.#telemetry!.served(served);
+    sent.then(
+      () => this.#telemetry!.served(served),
+      (error) => {
+        if (error instanceof SerializationError) {
+          this.#failTraced(request, served, error);
+        } else this.#telemetry!.served(served, error);
+      },
     );
   }
 
@@ -317,56 +411,4 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       }
     });
   }
-}
-
-function checkCall(
-  content: unknown,
-): [string, unknown[], Record<string, unknown>] {
-  if (
-    Array.isArray(content) && content.length === 3 &&
-    typeof content[0] === "string" &&
-    Array.isArray(content[1]) && typeof content[2] === "object" &&
-    content[2] !== null &&
-    !Array.isArray(content[2]) && !(content[2] instanceof Map)
-  ) {
-    return content as [string, unknown[], Record<string, unknown>];
-  }
-  throw new TypeError(
-    "Cannot call: the request must be [path: string, args: array, kwargs: map]",
-  );
-}
-
-function bindArguments(
-  resolved: Resolved,
-  args: unknown[],
-  kwargs: Record<string, unknown>,
-): unknown[] {
-  const names = Object.keys(kwargs);
-  if (names.length === 0) return args;
-  const params = resolved.options.params;
-  const name = resolved.qualname;
-  if (params === undefined) {
-    throw new TypeError(
-      `${name}() got keyword arguments (${
-        names.join(", ")
-      }) but declares no params for them`,
-    );
-  }
-  const bound = args.slice();
-  for (const key of names) {
-    const index = params.indexOf(key);
-    if (index < 0) {
-      throw new TypeError(
-        `${name}() got an unexpected keyword argument '${key}'`,
-      );
-    }
-    if (index < args.length) {
-      throw new TypeError(
-        `${name}() got multiple values for argument '${key}'`,
-      );
-    }
-    bound[index] = kwargs[key];
-  }
-  // Unfilled positions are undefined, so JavaScript defaults apply.
-  return Array.from(bound);
 }

@@ -1,0 +1,55 @@
+import type { Resolved } from "./service.ts";
+
+/** The `[path, args, kwargs]` of a call request, checked. */
+export function checkCall(
+  content: unknown,
+): [string, unknown[], Record<string, unknown>] {
+  if (
+    Array.isArray(content) && content.length === 3 &&
+    typeof content[0] === "string" &&
+    Array.isArray(content[1]) && typeof content[2] === "object" &&
+    content[2] !== null &&
+    !Array.isArray(content[2]) && !(content[2] instanceof Map)
+  ) {
+    return content as [string, unknown[], Record<string, unknown>];
+  }
+  throw new TypeError(
+    "Cannot call: the request must be [path: string, args: array, kwargs: map]",
+  );
+}
+
+/** The arguments of a call in order: positional, then keyword by `params`. */
+export function bindArguments(
+  resolved: Resolved,
+  args: unknown[],
+  kwargs: Record<string, unknown>,
+): unknown[] {
+  const names = Object.keys(kwargs);
+  if (names.length === 0) return args;
+  const params = resolved.options.params;
+  const name = resolved.qualname;
+  if (params === undefined) {
+    throw new TypeError(
+      `${name}() got keyword arguments (${
+        names.join(", ")
+      }) but declares no params for them`,
+    );
+  }
+  const bound = args.slice();
+  for (const key of names) {
+    const index = params.indexOf(key);
+    if (index < 0) {
+      throw new TypeError(
+        `${name}() got an unexpected keyword argument '${key}'`,
+      );
+    }
+    if (index < args.length) {
+      throw new TypeError(
+        `${name}() got multiple values for argument '${key}'`,
+      );
+    }
+    bound[index] = kwargs[key];
+  }
+  // Unfilled positions are undefined, so JavaScript defaults apply.
+  return Array.from(bound);
+}

@@ -1,0 +1,481 @@
+// OpenTelemetry spans and metrics of RPC calls, recorded by in-memory
+// providers (dev-only SDK packages) passed in RpcClientOptions.telemetry
+// or registered globally.
+import assert from "node:assert/strict";
+import {
+  context,
+  metrics,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "npm:@opentelemetry/api@^1.9.0";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
+import {
+  type DataPoint,
+  type Histogram,
+  MeterProvider,
+  MetricReader,
+} from "npm:@opentelemetry/sdk-metrics@^2.12.1";
+import { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
+import { Channel, createMemoryPair } from "../../channel/mod.ts";
+import {
+  expose,
+  openConnection,
+  RpcClient,
+  type RpcTelemetryOptions,
+  ServiceDict,
+  startServer,
+} from "../../rpc/mod.ts";
+
+/** A reader that exports only when asked: no timers. */
+class ManualReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+/** In-memory tracer and meter providers and what they recorded. */
+class Recorder implements AsyncDisposable {
+  readonly exporter = new InMemorySpanExporter();
+  readonly tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(this.exporter)],
+  });
+  readonly reader = new ManualReader();
+  readonly meterProvider = new MeterProvider({ readers: [this.reader] });
+
+  get options(): RpcTelemetryOptions {
+    return {
+      tracerProvider: this.tracerProvider,
+      meterProvider: this.meterProvider,
+    };
+  }
+
+  async spans(): Promise<ReadableSpan[]> {
+    await this.tracerProvider.forceFlush();
+    return this.exporter.getFinishedSpans();
+  }
+
+  /** The data points of the metric `name`, from a collection now. */
+  async points(name: string): Promise<DataPoint<unknown>[]> {
+    const { resourceMetrics, errors } = await this.reader.collect();
+    assert.deepEqual(errors, []);
+    for (const scope of resourceMetrics.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        if (metric.descriptor.name === name) return metric.dataPoints;
+      }
+    }
+    return [];
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.tracerProvider.shutdown();
+    await this.meterProvider.shutdown();
+  }
+}
+
+function valueError(message: string): Error {
+  const error = new Error(message);
+  error.name = "ValueError";
+  return error;
+}
+
+const calculator = new ServiceDict({
+  add: (a: number, b: number) => a + b,
+  fail: () => {
+    throw valueError("no");
+  },
+  later: async (a: number) => {
+    await Promise.resolve();
+    return a * 2;
+  },
+});
+
+interface Calculator {
+  add(a: number, b: number): number;
+  fail(): never;
+  later(a: number): Promise<number>;
+}
+
+/** A client and a server RpcClient on a memory pair. */
+function memoryPair(
+  service: object,
+  clientTelemetry: RpcTelemetryOptions | false | undefined,
+  serverTelemetry: RpcTelemetryOptions | false | undefined,
+): [RpcClient<Calculator>, RpcClient] {
+  const [a, b] = createMemoryPair();
+  const server = new RpcClient(new Channel(b), {
+    service,
+    telemetry: serverTelemetry,
+  });
+  const client = new RpcClient<Calculator>(new Channel(a), {
+    telemetry: clientTelemetry,
+  });
+  return [client, server];
+}
+
+function one(spans: ReadableSpan[], kind: SpanKind): ReadableSpan {
+  const found = spans.filter((span) => span.kind === kind);
+  assert.equal(found.length, 1, `one span of kind ${SpanKind[kind]}`);
+  return found[0];
+}
+
+Deno.test("a call makes one client span and one server span", async () => {
+  await using recorder = new Recorder();
+  const [client, server] = memoryPair(
+    calculator,
+    recorder.options,
+    recorder.options,
+  );
+  await using _client = client;
+  await using _server = server;
+  assert.equal(await client.call("add", [3, 4]), 7);
+  const spans = await recorder.spans();
+  assert.equal(spans.length, 2);
+  const sent = one(spans, SpanKind.CLIENT);
+  const served = one(spans, SpanKind.SERVER);
+  for (const span of [sent, served]) {
+    assert.equal(span.name, "aiomas/add");
+    assert.equal(span.attributes["rpc.system"], "aiomas");
+    assert.equal(span.attributes["rpc.method"], "add");
+    assert.equal(span.attributes["aiomas.codec"], "json");
+    assert.equal(span.attributes["network.peer.address"], "peer");
+    assert.equal(span.attributes["error.type"], undefined);
+    assert.equal(span.status.code, SpanStatusCode.UNSET);
+    assert.equal(span.instrumentationScope.name, "@aiomas/aiomas");
+  }
+  // Nothing is carried on the aiomas wire: the server span is a root.
+  assert.equal(served.parentSpanContext, undefined);
+  assert.notEqual(served.spanContext().traceId, sent.spanContext().traceId);
+});
+
+Deno.test("proxy calls and async handlers are traced the same", async () => {
+  await using recorder = new Recorder();
+  const [client, server] = memoryPair(
+    calculator,
+    recorder.options,
+    recorder.options,
+  );
+  await using _client = client;
+  await using _server = server;
+  assert.equal(await client.remote.later(21), 42);
+  const spans = await recorder.spans();
+  assert.deepEqual(
+    spans.map((span) => [span.name, span.kind]).sort(),
+    [["aiomas/later", SpanKind.SERVER], ["aiomas/later", SpanKind.CLIENT]],
+  );
+});
+
+Deno.test("a RemoteError sets error status and error.type on both spans", async () => {
+  await using recorder = new Recorder();
+  const [client, server] = memoryPair(
+    calculator,
+    recorder.options,
+    recorder.options,
+  );
+  await using _client = client;
+  await using _server = server;
+  await assert.rejects(client.call("fail"), { name: "RemoteError" });
+  const spans = await recorder.spans();
+  const sent = one(spans, SpanKind.CLIENT);
+  const served = one(spans, SpanKind.SERVER);
+  assert.equal(sent.status.code, SpanStatusCode.ERROR);
+  assert.match(sent.status.message ?? "", /ValueError: no/);
+  assert.equal(sent.attributes["error.type"], "RemoteError");
+  assert.equal(sent.attributes["aiomas.remote_error.type"], "ValueError");
+  assert.equal(sent.events[0]?.name, "exception");
+  assert.equal(served.status.code, SpanStatusCode.ERROR);
+  assert.equal(served.status.message, "no");
+  assert.equal(served.attributes["error.type"], "ValueError");
+});
+
+Deno.test("a path the service does not have is rpc.method _OTHER on the server", async () => {
+  await using recorder = new Recorder();
+  const [client, server] = memoryPair(
+    calculator,
+    recorder.options,
+    recorder.options,
+  );
+  await using _client = client;
+  await using _server = server;
+  // A hostile peer's made-up paths must not become span names or metric keys.
+  await assert.rejects(client.call("x".repeat(1000)), { name: "RemoteError" });
+  const served = one(await recorder.spans(), SpanKind.SERVER);
+  assert.equal(served.name, "aiomas/_OTHER");
+  assert.equal(served.attributes["rpc.method"], "_OTHER");
+  assert.equal(served.attributes["error.type"], "LookupError");
+  const started = await recorder.points("aiomas.rpc.server.calls.started");
+  assert.deepEqual(started.map((point) => point.attributes["rpc.method"]), [
+    "_OTHER",
+  ]);
+});
+
+Deno.test("a result that cannot be encoded fails the server span", async () => {
+  await using recorder = new Recorder();
+  const service = new ServiceDict({ bad: () => new WeakMap() });
+  const [client, server] = memoryPair(service, false, recorder.options);
+  await using _client = client;
+  await using _server = server;
+  await assert.rejects(client.call("bad"), { name: "RemoteError" });
+  const served = one(await recorder.spans(), SpanKind.SERVER);
+  assert.equal(served.attributes["error.type"], "SerializationError");
+});
+
+Deno.test("a timed-out call ends its client span with TimeoutError", async () => {
+  await using recorder = new Recorder();
+  const { promise: never, resolve: release } = Promise.withResolvers<void>();
+  const service = new ServiceDict({ wait: () => never });
+  const [client, server] = memoryPair(service, recorder.options, false);
+  await using _client = client;
+  await using _server = server;
+  await assert.rejects(client.call("wait", [], {}, { timeout: 1 }), {
+    name: "TimeoutError",
+  });
+  release();
+  const sent = one(await recorder.spans(), SpanKind.CLIENT);
+  assert.equal(sent.attributes["error.type"], "TimeoutError");
+  assert.equal(sent.status.code, SpanStatusCode.ERROR);
+});
+
+Deno.test("TCP spans name the peer's host and port", async () => {
+  await using recorder = new Recorder();
+  await using server = await startServer("127.0.0.1:0", calculator, {
+    telemetry: recorder.options,
+  });
+  await using client = await openConnection(server.addr, {
+    telemetry: recorder.options,
+  });
+  assert.equal(await client.call("add", [1, 2]), 3);
+  const spans = await recorder.spans();
+  const port = (server.addr as { port: number }).port;
+  const sent = one(spans, SpanKind.CLIENT);
+  assert.equal(sent.attributes["server.address"], "127.0.0.1");
+  assert.equal(sent.attributes["server.port"], port);
+  assert.equal(sent.attributes["network.peer.port"], port);
+  const served = one(spans, SpanKind.SERVER);
+  assert.equal(served.attributes["client.address"], "127.0.0.1");
+  assert.equal(typeof served.attributes["client.port"], "number");
+});
+
+Deno.test("attributes, callAttributes and simTime go on every span", async () => {
+  await using recorder = new Recorder();
+  let now: number | undefined = 5;
+  const telemetry: RpcTelemetryOptions = {
+    ...recorder.options,
+    attributes: { "aiomas.container": "tcp://127.0.0.1:5555" },
+    simTime: () => now,
+    callAttributes: (method, side) => ({ "test.call": `${side}:${method}` }),
+  };
+  const [client, server] = memoryPair(calculator, telemetry, telemetry);
+  await using _client = client;
+  await using _server = server;
+  await client.call("add", [1, 1]);
+  now = 7.5;
+  await client.call("add", [1, 1]);
+  now = undefined;
+  await client.call("add", [1, 1]);
+  const spans = await recorder.spans();
+  assert.deepEqual(
+    spans.filter((span) => span.kind === SpanKind.CLIENT).map((span) =>
+      span.attributes["aiomas.sim_time"]
+    ),
+    [5, 7.5, undefined],
+  );
+  for (const span of spans) {
+    assert.equal(span.attributes["aiomas.container"], "tcp://127.0.0.1:5555");
+    const side = span.kind === SpanKind.CLIENT ? "client" : "server";
+    assert.equal(span.attributes["test.call"], `${side}:add`);
+  }
+});
+
+Deno.test("calls made while serving a call are its children", async () => {
+  await using recorder = new Recorder();
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  try {
+    // x calls y's relay, which calls z's add on another connection.
+    const [yToZ, z] = memoryPair(calculator, recorder.options, false);
+    await using _yToZ = yToZ;
+    await using _z = z;
+    class Relay {
+      @expose
+      async relay(a: number): Promise<number> {
+        await Promise.resolve();
+        return await yToZ.call("add", [a, 1]) as number;
+      }
+    }
+    const [x, y] = memoryPair(new Relay(), false, recorder.options);
+    await using _x = x;
+    await using _y = y;
+    assert.equal(await x.call("relay", [1]), 2);
+    const spans = await recorder.spans();
+    const served = spans.find((span) => span.name === "aiomas/relay")!;
+    const sent = spans.find((span) => span.name === "aiomas/add")!;
+    assert.equal(sent.kind, SpanKind.CLIENT);
+    assert.equal(sent.parentSpanContext?.spanId, served.spanContext().spanId);
+    assert.equal(sent.spanContext().traceId, served.spanContext().traceId);
+  } finally {
+    context.disable();
+  }
+});
+
+Deno.test("metrics count calls by method and outcome, pending calls and connections", async () => {
+  await using recorder = new Recorder();
+  const [client, server] = memoryPair(
+    calculator,
+    recorder.options,
+    recorder.options,
+  );
+  await client.call("add", [1, 2]);
+  await client.call("add", [1, 2]);
+  await assert.rejects(client.call("fail"));
+  const sum = (
+    points: DataPoint<unknown>[],
+    method: string,
+    outcome?: string,
+  ) =>
+    points.filter((point) =>
+      point.attributes["rpc.method"] === method &&
+      (outcome === undefined || point.attributes["aiomas.outcome"] === outcome)
+    ).reduce((total, point) => total + (point.value as number), 0);
+  for (const side of ["client", "server"]) {
+    const started = await recorder.points(`aiomas.rpc.${side}.calls.started`);
+    assert.equal(sum(started, "add"), 2);
+    assert.equal(sum(started, "fail"), 1);
+    const finished = await recorder.points(`aiomas.rpc.${side}.calls.finished`);
+    assert.equal(sum(finished, "add", "ok"), 2);
+    assert.equal(sum(finished, "add", "error"), 0);
+    assert.equal(sum(finished, "fail", "error"), 1);
+    const failed = finished.find((p) => p.attributes["rpc.method"] === "fail")!;
+    assert.equal(
+      failed.attributes["error.type"],
+      side === "client" ? "RemoteError" : "ValueError",
+    );
+    const durations = await recorder.points(`rpc.${side}.duration`);
+    const add = durations.find((p) => p.attributes["rpc.method"] === "add")!;
+    assert.equal((add.value as Histogram).count, 2);
+    const pending = await recorder.points(`aiomas.rpc.${side}.calls.pending`);
+    assert.equal(pending[0].value, 0);
+  }
+  assert.equal(
+    (await recorder.points("aiomas.rpc.connections.open"))[0].value,
+    2,
+  );
+  await client.close();
+  await server.closed;
+  await server.close();
+  assert.equal(
+    (await recorder.points("aiomas.rpc.connections.open"))[0].value,
+    0,
+  );
+  const closed = await recorder.points("aiomas.rpc.connections.closed");
+  assert.deepEqual(
+    closed.map((p) => [p.attributes["aiomas.close_reason"], p.value]),
+    [["closed", 2]],
+  );
+});
+
+Deno.test("a pending call is counted until it is answered", async () => {
+  await using recorder = new Recorder();
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  const { promise: entered, resolve: enter } = Promise.withResolvers<void>();
+  const service = new ServiceDict({
+    wait: async () => {
+      enter();
+      await gate;
+      return 1;
+    },
+  });
+  const [client, server] = memoryPair(
+    service,
+    recorder.options,
+    recorder.options,
+  );
+  await using _client = client;
+  await using _server = server;
+  const reply = client.call("wait");
+  await entered;
+  assert.equal(
+    (await recorder.points("aiomas.rpc.client.calls.pending"))[0].value,
+    1,
+  );
+  assert.equal(
+    (await recorder.points("aiomas.rpc.server.calls.pending"))[0].value,
+    1,
+  );
+  open();
+  assert.equal(await reply, 1);
+  assert.equal(
+    (await recorder.points("aiomas.rpc.client.calls.pending"))[0].value,
+    0,
+  );
+  assert.equal(
+    (await recorder.points("aiomas.rpc.server.calls.pending"))[0].value,
+    0,
+  );
+});
+
+Deno.test("telemetry: false records nothing even with providers given", async () => {
+  await using recorder = new Recorder();
+  trace.setGlobalTracerProvider(recorder.tracerProvider);
+  metrics.setGlobalMeterProvider(recorder.meterProvider);
+  try {
+    const [client, server] = memoryPair(calculator, false, false);
+    await using _client = client;
+    await using _server = server;
+    assert.equal(await client.call("add", [1, 2]), 3);
+    assert.deepEqual(await recorder.spans(), []);
+    assert.deepEqual(
+      await recorder.points("aiomas.rpc.client.calls.started"),
+      [],
+    );
+  } finally {
+    trace.disable();
+    metrics.disable();
+  }
+});
+
+Deno.test("the global providers are used by default", async () => {
+  await using recorder = new Recorder();
+  trace.setGlobalTracerProvider(recorder.tracerProvider);
+  metrics.setGlobalMeterProvider(recorder.meterProvider);
+  try {
+    const [client, server] = memoryPair(calculator, undefined, undefined);
+    await using _client = client;
+    await using _server = server;
+    assert.equal(await client.call("add", [1, 2]), 3);
+    assert.equal((await recorder.spans()).length, 2);
+    const started = await recorder.points("aiomas.rpc.client.calls.started");
+    assert.equal(started[0].value, 1);
+  } finally {
+    trace.disable();
+    metrics.disable();
+  }
+});
+
+Deno.test("with no provider registered nothing is recorded and calls work", async () => {
+  await using recorder = new Recorder();
+  // Made before registering: a connection decides once, when it is made.
+  const [client, server] = memoryPair(calculator, undefined, undefined);
+  await using _client = client;
+  await using _server = server;
+  assert.equal(await client.call("add", [1, 2]), 3);
+  await assert.rejects(client.call("fail"), { name: "RemoteError" });
+  assert.equal(await client.remote.later(2), 4);
+  trace.setGlobalTracerProvider(recorder.tracerProvider);
+  metrics.setGlobalMeterProvider(recorder.meterProvider);
+  try {
+    assert.equal(await client.call("add", [1, 2]), 3);
+    assert.deepEqual(await recorder.spans(), []);
+    assert.deepEqual(
+      await recorder.points("aiomas.rpc.client.calls.started"),
+      [],
+    );
+  } finally {
+    trace.disable();
+    metrics.disable();
+  }
+});
