@@ -67,8 +67,10 @@ export class FrameDecoderStream
       },
       flush() {
         if (parser.partial) {
+          const description = parser.partialDescription;
+          parser.release();
           throw new ProtocolError(
-            `Cannot decode frame: the stream ended inside a frame (${parser.partialDescription})`,
+            `Cannot decode frame: the stream ended inside a frame (${description})`,
           );
         }
       },

@@ -8,6 +8,7 @@ import {
   Channel,
   type ChannelOptions,
   createMemoryPair,
+  FrameDecoderStream,
   partialFrameBudget,
   type Request,
   setPartialFrameBudget,
@@ -447,4 +448,24 @@ Deno.test("maxUnansweredBytes: the payload bytes of requests unanswered stop the
     await client.close();
     await server.close();
   }
+});
+
+Deno.test("FrameDecoderStream: a stream that ends inside a frame or goes over the budget releases what the frame held", async () => {
+  const before = partialFrameBudget().held;
+  const ended = ReadableStream.from([header(MiB), new Uint8Array(100)])
+    .pipeThrough(new FrameDecoderStream());
+  await assert.rejects(
+    Array.fromAsync(ended),
+    /ended inside a frame \(100 of 1048576 payload bytes\)/,
+  );
+  assert.equal(partialFrameBudget().held, before);
+  const previous = setPartialFrameBudget(1000);
+  try {
+    const over = ReadableStream.from([header(MiB), new Uint8Array(2000)])
+      .pipeThrough(new FrameDecoderStream());
+    await assert.rejects(Array.fromAsync(over), /setPartialFrameBudget/);
+  } finally {
+    setPartialFrameBudget(previous);
+  }
+  assert.equal(partialFrameBudget().held, before);
 });
