@@ -152,7 +152,9 @@ let compressor:
 
 /** Real c-blosc (numcodecs, as the codec uses it) around arbitrary bytes. */
 async function bloscCompress(data: Uint8Array): Promise<Uint8Array> {
-  compressor ??= import("npm:numcodecs@^0.3.2/blosc").then(({ default: Blosc }) =>
+  compressor ??= import("npm:numcodecs@^0.3.2/blosc").then((
+    { default: Blosc },
+  ) =>
     Blosc.fromConfig({
       id: "blosc",
       clevel: 9,
