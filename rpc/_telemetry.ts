@@ -4,8 +4,10 @@ import {
   type Counter,
   createNoopMeter,
   type Histogram,
+  type Meter,
   type MeterProvider,
   metrics,
+  type ObservableResult,
   ProxyTracerProvider,
   type Span,
   SpanKind,
@@ -13,7 +15,6 @@ import {
   trace,
   type Tracer,
   type TracerProvider,
-  type UpDownCounter,
 } from "npm:@opentelemetry/api@^1.9.0";
 import type { Channel, SendOptions } from "../channel/channel.ts";
 import { RemoteError } from "../errors.ts";
@@ -25,18 +26,101 @@ const SCOPE = "@aiomas/aiomas";
 /** `rpc.method` of a call to a path the service does not have. */
 export const OTHER_METHOD = "_OTHER";
 
-/** The instruments of one meter provider, shared by its connections. */
-interface Instruments {
-  clientDuration: Histogram;
-  serverDuration: Histogram;
-  clientStarted: Counter;
-  serverStarted: Counter;
-  clientFinished: Counter;
-  serverFinished: Counter;
-  clientPending: UpDownCounter;
-  serverPending: UpDownCounter;
-  connectionsOpen: UpDownCounter;
-  connectionsClosed: Counter;
+/** What one side (client or server) of a method has done, for metrics. */
+interface MethodCounts {
+  /** Calls started: the observable counter reads it. */
+  started: number;
+  /** The attributes of its metrics when the call went well (reused). */
+  ok: Attributes;
+  /** The attributes of its `aiomas.rpc.*.calls.started` (reused). */
+  method: Attributes;
+}
+
+/**
+ * The instruments of one meter provider, shared by its connections. Only
+ * the duration histograms and the rare connection closes are recorded per
+ * event; what can be counted in a plain number (calls started, pending,
+ * connections open) is, and observable instruments read it when the
+ * provider collects, so a call costs one histogram record per side.
+ */
+class Instruments {
+  readonly clientDuration: Histogram;
+  readonly serverDuration: Histogram;
+  readonly connectionsClosed: Counter;
+  readonly client = new Map<string, MethodCounts>();
+  readonly server = new Map<string, MethodCounts>();
+  clientPending = 0;
+  serverPending = 0;
+  /** Open connections by codec. */
+  readonly open = new Map<string, number>();
+
+  constructor(meter: Meter) {
+    this.clientDuration = meter.createHistogram("rpc.client.duration", {
+      unit: "ms",
+      description:
+        "Duration of outgoing aiomas calls until the reply; its count is the calls finished, by method and outcome",
+    });
+    this.serverDuration = meter.createHistogram("rpc.server.duration", {
+      unit: "ms",
+      description:
+        "Duration of incoming aiomas calls until answered; its count is the calls finished, by method and outcome",
+    });
+    this.connectionsClosed = meter.createCounter(
+      "aiomas.rpc.connections.closed",
+      {
+        unit: "{connection}",
+        description: "RPC connections closed, by reason",
+      },
+    );
+    const system = { "rpc.system": "aiomas" };
+    const started =
+      (side: Map<string, MethodCounts>) => (result: ObservableResult) => {
+        for (const counts of side.values()) {
+          result.observe(counts.started, counts.method);
+        }
+      };
+    const call = { unit: "{call}" };
+    meter.createObservableCounter("aiomas.rpc.client.calls.started", {
+      ...call,
+      description: "Calls sent to a peer, by method",
+    }).addCallback(started(this.client));
+    meter.createObservableCounter("aiomas.rpc.server.calls.started", {
+      ...call,
+      description: "Calls received from a peer, by method",
+    }).addCallback(started(this.server));
+    meter.createObservableUpDownCounter("aiomas.rpc.client.calls.pending", {
+      ...call,
+      description: "Calls sent and not yet answered",
+    }).addCallback((result) => result.observe(this.clientPending, system));
+    meter.createObservableUpDownCounter("aiomas.rpc.server.calls.pending", {
+      ...call,
+      description: "Calls received and not yet answered",
+    }).addCallback((result) => result.observe(this.serverPending, system));
+    meter.createObservableUpDownCounter("aiomas.rpc.connections.open", {
+      unit: "{connection}",
+      description: "Open RPC connections, by codec",
+    }).addCallback((result) => {
+      for (const [codec, open] of this.open) {
+        result.observe(open, { ...system, "aiomas.codec": codec });
+      }
+    });
+  }
+
+  /** Counts a call started and returns its method's counts. */
+  start(side: Map<string, MethodCounts>, method: string): MethodCounts {
+    let counts = side.get(method);
+    if (counts === undefined) {
+      const attributes = { "rpc.system": "aiomas", "rpc.method": method };
+      counts = {
+        started: 0,
+        method: attributes,
+        ok: { ...attributes, "aiomas.outcome": "ok" },
+      };
+      side.set(method, counts);
+    }
+    counts.started++;
+    return counts;
+  }
 }
 
 const instrumentsOf = new WeakMap<MeterProvider, Instruments>();
@@ -47,49 +131,7 @@ function instruments(provider: MeterProvider): Instruments | undefined {
   const meter = provider.getMeter(SCOPE);
   // The API's no-op meter: nothing would be recorded.
   if (meter === createNoopMeter()) return undefined;
-  const ms = { unit: "ms" };
-  found = {
-    clientDuration: meter.createHistogram("rpc.client.duration", {
-      ...ms,
-      description: "Duration of outgoing aiomas calls, until the reply",
-    }),
-    serverDuration: meter.createHistogram("rpc.server.duration", {
-      ...ms,
-      description: "Duration of incoming aiomas calls, until answered",
-    }),
-    clientStarted: meter.createCounter("aiomas.rpc.client.calls.started", {
-      unit: "{call}",
-      description: "Calls sent to a peer",
-    }),
-    serverStarted: meter.createCounter("aiomas.rpc.server.calls.started", {
-      unit: "{call}",
-      description: "Calls received from a peer",
-    }),
-    clientFinished: meter.createCounter("aiomas.rpc.client.calls.finished", {
-      unit: "{call}",
-      description: "Calls sent whose reply (or failure) arrived",
-    }),
-    serverFinished: meter.createCounter("aiomas.rpc.server.calls.finished", {
-      unit: "{call}",
-      description: "Calls received and answered",
-    }),
-    clientPending: meter.createUpDownCounter(
-      "aiomas.rpc.client.calls.pending",
-      { unit: "{call}", description: "Calls sent and not yet answered" },
-    ),
-    serverPending: meter.createUpDownCounter(
-      "aiomas.rpc.server.calls.pending",
-      { unit: "{call}", description: "Calls received and not yet answered" },
-    ),
-    connectionsOpen: meter.createUpDownCounter(
-      "aiomas.rpc.connections.open",
-      { unit: "{connection}", description: "Open RPC connections" },
-    ),
-    connectionsClosed: meter.createCounter("aiomas.rpc.connections.closed", {
-      unit: "{connection}",
-      description: "RPC connections closed, by reason",
-    }),
-  };
+  found = new Instruments(meter);
   instrumentsOf.set(provider, found);
   return found;
 }
@@ -132,11 +174,13 @@ function errorType(error: unknown): string {
   return error instanceof Error ? error.name : "_OTHER";
 }
 
-/** A call received and being served. */
-export interface ServerCall {
+/** A call sent or received, until it is answered. */
+export interface TracedCall {
+  method: string;
   span: Span | undefined;
   start: number;
-  method: string;
+  /** Its method's counts, if metrics are recorded. */
+  counts: MethodCounts | undefined;
 }
 
 /**
@@ -150,7 +194,7 @@ export class ConnectionTelemetry {
   #instruments: Instruments | undefined;
   #clientAttributes: Attributes;
   #serverAttributes: Attributes;
-  #metricAttributes: Attributes;
+  #codec: string;
   #simTime: (() => number | undefined) | undefined;
   #callAttributes: RpcTelemetryOptions["callAttributes"];
 
@@ -165,10 +209,8 @@ export class ConnectionTelemetry {
     this.#instruments = instruments;
     this.#simTime = options.simTime;
     this.#callAttributes = options.callAttributes;
-    const common = {
-      "rpc.system": "aiomas",
-      "aiomas.codec": channel.codec.name,
-    };
+    this.#codec = channel.codec.name;
+    const common = { "rpc.system": "aiomas", "aiomas.codec": this.#codec };
     const attributes = options.attributes as Attributes | undefined;
     this.#clientAttributes = {
       ...common,
@@ -180,9 +222,9 @@ export class ConnectionTelemetry {
       ...peerAttributes(channel.peer, false),
       ...attributes,
     };
-    this.#metricAttributes = common;
     if (instruments !== undefined) {
-      instruments.connectionsOpen.add(1, common);
+      const open = instruments.open;
+      open.set(this.#codec, (open.get(this.#codec) ?? 0) + 1);
       channel.closed.then(
         () => this.#connectionClosed("closed"),
         (error) => this.#connectionClosed(errorType(error)),
@@ -192,9 +234,10 @@ export class ConnectionTelemetry {
 
   #connectionClosed(reason: string): void {
     const instruments = this.#instruments!;
-    instruments.connectionsOpen.add(-1, this.#metricAttributes);
+    instruments.open.set(this.#codec, instruments.open.get(this.#codec)! - 1);
     instruments.connectionsClosed.add(1, {
-      ...this.#metricAttributes,
+      "rpc.system": "aiomas",
+      "aiomas.codec": this.#codec,
       "aiomas.close_reason": reason,
     });
   }
@@ -205,45 +248,27 @@ export class ConnectionTelemetry {
     content: unknown,
     options: SendOptions | undefined,
   ): Promise<unknown> {
-    const span = this.#startSpan(path, SpanKind.CLIENT, this.#clientAttributes);
-    const start = performance.now();
-    const instruments = this.#instruments;
-    if (instruments !== undefined) {
-      const attributes = { ...this.#metricAttributes, "rpc.method": path };
-      instruments.clientStarted.add(1, attributes);
-      instruments.clientPending.add(1, this.#metricAttributes);
-    }
+    const call = this.#start(path, true);
     return this.#channel.send(content, options).then(
       (value) => {
-        this.#finish(span, start, path, true, undefined);
+        this.#finish(call, true, undefined);
         return value;
       },
       (error) => {
-        this.#finish(span, start, path, true, error);
+        this.#finish(call, true, error);
         throw error;
       },
     );
   }
 
   /** Starts the server side of a call; `method` is `OTHER_METHOD` if unknown. */
-  serve(method: string): ServerCall {
-    const span = this.#startSpan(
-      method,
-      SpanKind.SERVER,
-      this.#serverAttributes,
-    );
-    const instruments = this.#instruments;
-    if (instruments !== undefined) {
-      const attributes = { ...this.#metricAttributes, "rpc.method": method };
-      instruments.serverStarted.add(1, attributes);
-      instruments.serverPending.add(1, this.#metricAttributes);
-    }
-    return { span, start: performance.now(), method };
+  serve(method: string): TracedCall {
+    return this.#start(method, false);
   }
 
   /** Runs `fn` with the call's span active, so calls it makes are children. */
   within<A extends unknown[], R>(
-    call: ServerCall,
+    call: TracedCall,
     fn: (...args: A) => R,
     thisArg: unknown,
     ...args: A
@@ -254,40 +279,51 @@ export class ConnectionTelemetry {
   }
 
   /** Ends the server side of a call: answered, or failed with `error`. */
-  served(call: ServerCall, error?: unknown): void {
-    this.#finish(call.span, call.start, call.method, false, error);
+  served(call: TracedCall, error?: unknown): void {
+    this.#finish(call, false, error);
   }
 
-  #startSpan(
-    method: string,
-    kind: SpanKind,
-    base: Attributes,
-  ): Span | undefined {
+  #start(method: string, client: boolean): TracedCall {
+    const instruments = this.#instruments;
+    let counts: MethodCounts | undefined;
+    if (instruments !== undefined) {
+      if (client) {
+        counts = instruments.start(instruments.client, method);
+        instruments.clientPending++;
+      } else {
+        counts = instruments.start(instruments.server, method);
+        instruments.serverPending++;
+      }
+    }
     const tracer = this.#tracer;
-    if (tracer === undefined) return undefined;
-    const attributes: Attributes = { ...base, "rpc.method": method };
-    const simTime = this.#simTime?.();
-    if (simTime !== undefined) attributes["aiomas.sim_time"] = simTime;
-    const extra = this.#callAttributes?.(
-      method,
-      kind === SpanKind.CLIENT ? "client" : "server",
-    );
-    if (extra !== undefined) Object.assign(attributes, extra);
-    return tracer.startSpan(
-      `aiomas/${method}`,
-      { kind, attributes },
-      context.active(),
-    );
+    let span: Span | undefined;
+    if (tracer !== undefined) {
+      const attributes: Attributes = {
+        ...(client ? this.#clientAttributes : this.#serverAttributes),
+        "rpc.method": method,
+      };
+      const simTime = this.#simTime?.();
+      if (simTime !== undefined) attributes["aiomas.sim_time"] = simTime;
+      const extra = this.#callAttributes?.(
+        method,
+        client ? "client" : "server",
+      );
+      if (extra !== undefined) Object.assign(attributes, extra);
+      span = tracer.startSpan(`aiomas/${method}`, {
+        kind: client ? SpanKind.CLIENT : SpanKind.SERVER,
+        attributes,
+      }, context.active());
+    }
+    return { method, span, start: performance.now(), counts };
   }
 
   #finish(
-    span: Span | undefined,
-    start: number,
-    method: string,
+    call: TracedCall,
     client: boolean,
     error: unknown,
   ): void {
     const failed = error !== undefined;
+    const span = call.span;
     if (span !== undefined) {
       if (failed) {
         span.setAttribute("error.type", errorType(error));
@@ -303,21 +339,22 @@ export class ConnectionTelemetry {
       span.end();
     }
     const instruments = this.#instruments;
-    if (instruments === undefined) return;
-    const attributes: Attributes = {
-      ...this.#metricAttributes,
-      "rpc.method": method,
-      "aiomas.outcome": failed ? "error" : "ok",
-    };
-    if (failed) attributes["error.type"] = errorType(error);
-    const elapsed = performance.now() - start;
+    const counts = call.counts;
+    if (instruments === undefined || counts === undefined) return;
+    const attributes = failed
+      ? {
+        "rpc.system": "aiomas",
+        "rpc.method": call.method,
+        "aiomas.outcome": "error",
+        "error.type": errorType(error),
+      }
+      : counts.ok;
+    const elapsed = performance.now() - call.start;
     if (client) {
-      instruments.clientPending.add(-1, this.#metricAttributes);
-      instruments.clientFinished.add(1, attributes);
+      instruments.clientPending--;
       instruments.clientDuration.record(elapsed, attributes);
     } else {
-      instruments.serverPending.add(-1, this.#metricAttributes);
-      instruments.serverFinished.add(1, attributes);
+      instruments.serverPending--;
       instruments.serverDuration.record(elapsed, attributes);
     }
   }

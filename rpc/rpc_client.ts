@@ -8,7 +8,7 @@ import {
   type ConnectionTelemetry,
   connectionTelemetry,
   OTHER_METHOD,
-  type ServerCall,
+  type TracedCall,
 } from "./_telemetry.ts";
 import { asError } from "./_thrown.ts";
 import { type CallContext, runInContext } from "./call_context.ts";
@@ -376,13 +376,13 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       : resolved.fn.apply(resolved.thisArg, bound);
   }
 
-  #failTraced(request: Request, served: ServerCall, error: unknown): void {
+  #failTraced(request: Request, served: TracedCall, error: unknown): void {
     const failure = asError(error);
     this.#telemetry!.served(served, failure);
     request.fail(failure).catch(() => {});
   }
 
-  #replyTraced(request: Request, result: unknown, served: ServerCall): void {
+  #replyTraced(request: Request, result: unknown, served: TracedCall): void {
     const sent = request.reply(result);
     if (sent === RESOLVED) return this.#telemetry!.served(served);
     sent.then(
