@@ -69,7 +69,8 @@ export function decompressBlosc(
     if (HEADER_SIZE + nbytes !== cbytes) {
       fail(`a stored frame of ${cbytes} bytes cannot hold ${nbytes}`);
     }
-    // A view: the MsgPack reader copies what it keeps.
+    // A view: the MsgPack reader copies what it keeps, unless the frame is
+    // handed over.
     const out = frame.subarray(HEADER_SIZE);
     onBlock?.(out, nbytes);
     return out;

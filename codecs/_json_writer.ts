@@ -3,21 +3,31 @@
 // ASCII strings and numbers are copied byte by byte; only strings that need
 // escaping or are not ASCII go through JSON.stringify and TextEncoder.
 import { SerializationError } from "../errors.ts";
+import {
+  giveBuffer,
+  grownSize,
+  KEPT_BUFFER,
+  takeBuffer,
+} from "./_buffer_pool.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
 
 const textEncoder = new TextEncoder();
-/** Buffers above this size are not kept for the next message. */
-const MAX_KEPT_BUFFER = 1024 * 1024;
-/** Escaped texts longer than this are encoded on their own first. */
+/** Escaped texts longer than this are encoded in pieces, as room allows. */
 const LARGE_TEXT = 16 * 1024;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-/** Encodes values as UTF-8 JSON; one instance is not re-entrant. */
+/**
+ * Encodes values as UTF-8 JSON; one instance is not re-entrant. Its buffers
+ * are kept and pooled as `MsgPackWriter`'s are (`_buffer_pool.ts`).
+ */
 export class JsonWriter {
-  #buffer = new Uint8Array(1024);
+  /** The kept buffer. */
+  #small: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
+  /** The buffer of the current message: `#small`, or one from the pool. */
+  #buffer: Uint8Array<ArrayBuffer> = this.#small;
   #pos = 0;
   #registry: SerializerRegistry;
   #maxDepth: number;
@@ -27,21 +37,47 @@ export class JsonWriter {
     this.#maxDepth = maxDepth;
   }
 
-  /** Encodes `value` into this writer's buffer: valid until the next call. */
+  /** Encodes `value` into a new array of exactly its size. */
+  encode(value: unknown): Uint8Array {
+    const bytes = this.encodeView(value).slice();
+    // Nobody holds a view of a pooled buffer now: give it back at once.
+    this.#release();
+    return bytes;
+  }
+
+  /**
+   * Encodes `value` into this writer's buffer: valid until the next call,
+   * which may give that buffer to another writer.
+   */
   encodeView(value: unknown): Uint8Array {
-    if (this.#buffer.length > MAX_KEPT_BUFFER) {
-      this.#buffer = new Uint8Array(1024);
-    }
+    this.#release();
     this.#pos = 0;
     this.#value(value, 0);
     return this.#buffer.subarray(0, this.#pos);
   }
 
+  /** Gives a pooled buffer back and returns to the kept one. */
+  #release(): void {
+    if (this.#buffer === this.#small) return;
+    giveBuffer(this.#buffer);
+    this.#buffer = this.#small;
+  }
+
   #reserve(bytes: number): void {
     const needed = this.#pos + bytes;
-    if (needed <= this.#buffer.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
-    grown.set(this.#buffer.subarray(0, this.#pos));
+    if (needed > this.#buffer.length) this.#grow(needed);
+  }
+
+  #grow(needed: number): void {
+    const old = this.#buffer;
+    const size = grownSize(old.length, needed);
+    const grown = size > KEPT_BUFFER ? takeBuffer(size) : new Uint8Array(size);
+    grown.set(old.subarray(0, this.#pos));
+    if (old === this.#small) {
+      if (size <= KEPT_BUFFER) this.#small = grown;
+    } else {
+      giveBuffer(old);
+    }
     this.#buffer = grown;
   }
 
@@ -105,20 +141,35 @@ export class JsonWriter {
     // Escapes and UTF-8 as JSON.stringify does (lone surrogates as \u
     // escapes, so the text is well formed).
     const text = JSON.stringify(value);
-    if (text.length > LARGE_TEXT) {
-      // Room for the worst case (3 bytes a unit) would triple a large text.
-      const bytes = textEncoder.encode(text);
-      this.#reserve(bytes.length);
-      this.#buffer.set(bytes, start);
-      this.#pos = start + bytes.length;
-      return;
-    }
+    if (text.length > LARGE_TEXT) return this.#largeText(text, start);
     this.#reserve(text.length * 3);
     const { written } = textEncoder.encodeInto(
       text,
       this.#buffer.subarray(start),
     );
     this.#pos = start + written;
+  }
+
+  /**
+   * Writes a large text straight into the buffer, a piece at a time as the
+   * room allows: room for the worst case (3 bytes a unit) would triple it,
+   * and encoding it on its own first would copy it twice.
+   */
+  #largeText(text: string, start: number): void {
+    this.#pos = start;
+    // An ASCII text needs as many bytes as units: usually one piece.
+    this.#reserve(text.length);
+    for (let from = 0;;) {
+      const { read, written } = textEncoder.encodeInto(
+        from === 0 ? text : text.slice(from),
+        this.#buffer.subarray(this.#pos),
+      );
+      this.#pos += written;
+      from += read;
+      if (from === text.length) return;
+      // Room for what is left at 2 bytes a unit, and at least one character.
+      this.#reserve(Math.max(2 * (text.length - from), 4));
+    }
   }
 
   #object(value: object, depth: number): void {

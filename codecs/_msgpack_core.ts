@@ -57,22 +57,25 @@ export class MsgPackCore {
   }
 
   /**
-   * Decodes one message within the budget. `cost`, if given, is what a
-   * cost scan of `data` found already (blosc scans while it decompresses).
+   * Decodes one message within the budget. `owned`: the caller hands `data`
+   * over, so large bins may be views of it (see `MsgPackReader.read`).
+   * `cost`, if given, is what a cost scan of `data` found already (blosc
+   * scans while it decompresses).
    */
-  decode(data: Uint8Array, cost?: number): unknown {
+  decode(data: Uint8Array, owned: boolean, cost?: number): unknown {
     // A serializer may decode with this codec again: give it its own reader.
     if (this.#reading) {
       return this.#read(
         new MsgPackReader(this.registry, this.#maxDepth),
         data,
         this.maxDecodedSize - this.#spent,
+        owned,
         cost,
       );
     }
     this.#reading = true;
     try {
-      return this.#read(this.#reader, data, this.maxDecodedSize, cost);
+      return this.#read(this.#reader, data, this.maxDecodedSize, owned, cost);
     } finally {
       this.#reading = false;
     }
@@ -82,6 +85,7 @@ export class MsgPackCore {
     reader: MsgPackReader,
     data: Uint8Array,
     budget: number,
+    owned: boolean,
     cost: number | undefined,
   ): unknown {
     let spare = Infinity;
@@ -98,7 +102,7 @@ export class MsgPackCore {
     const outer = this.#spent;
     this.#spent = outer + cost;
     try {
-      return reader.read(data, spare, budget);
+      return reader.read(data, spare, budget, owned);
     } finally {
       this.#spent = outer;
     }

@@ -35,6 +35,8 @@ export class MsgPackReader {
    */
   #spare = Infinity;
   #budget = Infinity;
+  /** Bins of at least this many bytes are views of `#data`, not copies. */
+  #viewFrom = Infinity;
 
   constructor(registry: SerializerRegistry, maxDepth: number) {
     this.#registry = registry;
@@ -43,17 +45,25 @@ export class MsgPackReader {
 
   /**
    * Decodes the one MsgPack value that `data` holds: integers beyond ±2^53
-   * as bigint, bin as a copied `Uint8Array`, maps with only string keys as
-   * plain objects and other maps as `Map`, `__type__` maps resolved.
-   * `spare` is what the message's budget (`budget`) has left after its
-   * cost scan; each `Map` is charged against it before it is made.
+   * as bigint, bin as a `Uint8Array`, maps with only string keys as plain
+   * objects and other maps as `Map`, `__type__` maps resolved. `spare` is
+   * what the message's budget (`budget`) has left after its cost scan;
+   * each `Map` is charged against it before it is made. A bin is a copy,
+   * unless `owned` (the caller hands `data` over) and it is at least a
+   * quarter of `data`: then it is a view of `data`.
    */
-  read(data: Uint8Array, spare: number, budget: number): unknown {
+  read(
+    data: Uint8Array,
+    spare: number,
+    budget: number,
+    owned: boolean,
+  ): unknown {
     this.#data = data;
     this.#dataView = null;
     this.#pos = 0;
     this.#spare = spare;
     this.#budget = budget;
+    this.#viewFrom = owned ? Math.ceil(data.length / 4) : Infinity;
     try {
       const value = this.#value(0);
       if (this.#pos !== data.length) {
@@ -197,7 +207,9 @@ export class MsgPackReader {
     this.#need(length);
     const start = this.#pos;
     this.#pos += length;
-    return this.#data.slice(start, this.#pos);
+    return length >= this.#viewFrom
+      ? this.#data.subarray(start, this.#pos)
+      : this.#data.slice(start, this.#pos);
   }
 
   #string(length: number): string {

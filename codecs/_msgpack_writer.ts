@@ -3,19 +3,33 @@
 // and -0.0 as the integer 0), so encoding is done here, in one pass into a
 // reused buffer; decoding is in _msgpack_reader.ts.
 import { SerializationError } from "../errors.ts";
+import {
+  giveBuffer,
+  grownSize,
+  KEPT_BUFFER,
+  takeBuffer,
+} from "./_buffer_pool.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
 
 const textEncoder = new TextEncoder();
-/** Buffers above this size are not kept for the next message. */
-const MAX_KEPT_BUFFER = 1024 * 1024;
 // "__type__" as a fixstr, the key of every serializer map.
 const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
 
-/** Encodes values as standard MsgPack; one instance is not re-entrant. */
+/**
+ * Encodes values as standard MsgPack; one instance is not re-entrant.
+ *
+ * It writes into a buffer of its own that grows (doubling) up to
+ * {@linkcode KEPT_BUFFER} and is kept; a message that needs more is written
+ * into a buffer from the process-wide pool (`_buffer_pool.ts`), which goes
+ * back to the pool at the start of the next call.
+ */
 export class MsgPackWriter {
-  #buffer = new Uint8Array(1024);
+  /** The kept buffer. */
+  #small: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
+  /** The buffer of the current message: `#small`, or one from the pool. */
+  #buffer: Uint8Array<ArrayBuffer> = this.#small;
   #view = new DataView(this.#buffer.buffer);
   #pos = 0;
   #registry: SerializerRegistry;
@@ -28,25 +42,46 @@ export class MsgPackWriter {
 
   /** Encodes `value` into a new array of exactly its size. */
   encode(value: unknown): Uint8Array {
-    return this.encodeView(value).slice();
+    const bytes = this.encodeView(value).slice();
+    // Nobody holds a view of a pooled buffer now: give it back at once.
+    this.#release();
+    return bytes;
   }
 
-  /** Encodes `value` into this writer's buffer: valid until the next call. */
+  /**
+   * Encodes `value` into this writer's buffer: valid until the next call,
+   * which may give that buffer to another writer.
+   */
   encodeView(value: unknown): Uint8Array {
-    if (this.#buffer.length > MAX_KEPT_BUFFER) {
-      this.#buffer = new Uint8Array(1024);
-      this.#view = new DataView(this.#buffer.buffer);
-    }
+    this.#release();
     this.#pos = 0;
     this.#value(value, 0);
     return this.#buffer.subarray(0, this.#pos);
   }
 
+  /** Gives a pooled buffer back and returns to the kept one. */
+  #release(): void {
+    if (this.#buffer === this.#small) return;
+    giveBuffer(this.#buffer);
+    this.#buffer = this.#small;
+    this.#view = new DataView(this.#small.buffer);
+  }
+
   #reserve(bytes: number): void {
     const needed = this.#pos + bytes;
-    if (needed <= this.#buffer.length) return;
-    const grown = new Uint8Array(Math.max(needed, this.#buffer.length * 2));
-    grown.set(this.#buffer.subarray(0, this.#pos));
+    if (needed > this.#buffer.length) this.#grow(needed);
+  }
+
+  #grow(needed: number): void {
+    const old = this.#buffer;
+    const size = grownSize(old.length, needed);
+    const grown = size > KEPT_BUFFER ? takeBuffer(size) : new Uint8Array(size);
+    grown.set(old.subarray(0, this.#pos));
+    if (old === this.#small) {
+      if (size <= KEPT_BUFFER) this.#small = grown;
+    } else {
+      giveBuffer(old);
+    }
     this.#buffer = grown;
     this.#view = new DataView(grown.buffer);
   }

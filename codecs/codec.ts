@@ -32,16 +32,19 @@ export interface Codec {
   encodeView?(value: unknown): Uint8Array;
   /**
    * Decodes bytes. Codecs that decompress return a promise of the value.
-   * `data` may be a view of a buffer that is reused after the call (a
-   * channel's read buffer): copy what the value keeps of it.
+   * Unless `options.owned` says otherwise, `data` may be a view of a
+   * buffer that is reused after the call (a channel's read buffer): the
+   * value keeps copies of what it needs, never views of `data`.
    *
    * @param data The bytes.
+   * @param options Whether the caller hands `data` over; see
+   *   {@linkcode DecodeOptions}. A codec may ignore it (and copy).
    * @returns The value (or a promise of it).
    * @throws {SerializationError} If the bytes do not decode.
    * @throws {RangeError} If the value would build more than
    *   {@linkcode CodecOptions.maxDecodedSize} (checked before building it).
    */
-  decode(data: Uint8Array): unknown;
+  decode(data: Uint8Array, options?: DecodeOptions): unknown;
   /**
    * Registers a serializer for a class; see `SerializerRegistry.add`.
    *
@@ -56,6 +59,31 @@ export interface Codec {
     toWire: ToWire<T>,
     fromWire: FromWire<T>,
   ): number;
+}
+
+/**
+ * What the caller of {@linkcode Codec.decode} promises about the bytes.
+ *
+ * Ownership: without `owned`, the codec owns nothing of `data` after the
+ * call (byte strings in the value are copies). With `owned: true` the
+ * caller hands `data` over: it neither changes nor reuses those bytes
+ * afterwards, and the decoded value may keep views of them, which then
+ * belong to whoever receives the value (a handler may keep or change them).
+ * A view keeps the whole buffer of `data` alive and its `buffer` property
+ * shows all of it: use `byteOffset` and `byteLength` (or `slice()` it to
+ * keep a small part of a large frame).
+ */
+export interface DecodeOptions {
+  /**
+   * Whether `data` is handed over (see {@linkcode DecodeOptions}). The
+   * MsgPack codecs then decode a byte string (`bin`) of at least a quarter
+   * of `data` as a view of it instead of a copy, so that a kept value pins
+   * at most four times its size. (`MsgPackBloscCodec` does so whenever its
+   * output is freshly decompressed, whatever `owned` says.)
+   *
+   * @default {false}
+   */
+  owned?: boolean;
 }
 
 /** Options that every codec in this module takes. */

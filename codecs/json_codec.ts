@@ -88,7 +88,7 @@ export class JsonCodec implements Codec {
    *   without a serializer, and nesting beyond `maxDepth`.
    */
   encode(value: unknown): Uint8Array {
-    return this.encodeView(value).slice();
+    return this.#encode(value, true);
   }
 
   /**
@@ -100,13 +100,17 @@ export class JsonCodec implements Codec {
    * @throws {SerializationError} Like {@linkcode JsonCodec.encode}.
    */
   encodeView(value: unknown): Uint8Array {
+    return this.#encode(value, false);
+  }
+
+  #encode(value: unknown, copy: boolean): Uint8Array {
     // A serializer may encode with this codec again: give it its own writer.
     if (this.#writing) {
-      return new JsonWriter(this.#registry, this.#maxDepth).encodeView(value);
+      return new JsonWriter(this.#registry, this.#maxDepth).encode(value);
     }
     this.#writing = true;
     try {
-      return this.#writer.encodeView(value);
+      return copy ? this.#writer.encode(value) : this.#writer.encodeView(value);
     } finally {
       this.#writing = false;
     }
@@ -115,7 +119,8 @@ export class JsonCodec implements Codec {
   /**
    * Decodes UTF-8 JSON.
    *
-   * @param data The bytes.
+   * @param data The bytes; nothing of them is kept (the value holds only
+   *   strings), whatever `DecodeOptions.owned` says.
    * @returns The value.
    * @throws {SerializationError} If the bytes are not JSON, or a
    *   `__type__` map has no serializer.

@@ -19,7 +19,12 @@
  *
  * @module
  */
-export type { Codec, CodecClass, CodecOptions } from "./codec.ts";
+export type {
+  Codec,
+  CodecClass,
+  CodecOptions,
+  DecodeOptions,
+} from "./codec.ts";
 export { DEFAULT_MAX_DECODED_SIZE, DEFAULT_MAX_DEPTH } from "./codec.ts";
 export { Float64 } from "./float64.ts";
 export { JsonCodec } from "./json_codec.ts";

@@ -3,7 +3,7 @@ import { loadCompressor } from "./_blosc_compressor.ts";
 import { MSGPACK_EXPANSION } from "./_budget.ts";
 import { MsgPackCore } from "./_msgpack_core.ts";
 import { MsgPackCostScanner } from "./_msgpack_cost.ts";
-import type { Codec, CodecOptions } from "./codec.ts";
+import type { Codec, CodecOptions, DecodeOptions } from "./codec.ts";
 import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
 
 /** Options of {@linkcode MsgPackBloscCodec}. */
@@ -79,27 +79,35 @@ export class MsgPackBloscCodec implements Codec {
   }
 
   /**
-   * Decompresses a blosc frame and decodes the MsgPack inside.
+   * Decompresses a blosc frame and decodes the MsgPack inside. Byte strings
+   * of at least a quarter of the decompressed bytes are views of them (a
+   * buffer of their own, fresh for each frame); others are copies. A frame
+   * stored without compression is read in place: its byte strings are
+   * views of `data` only if `options.owned` hands it over (see
+   * {@linkcode DecodeOptions}), copies otherwise. `data` is read before
+   * this returns.
    *
    * @param data The blosc frame.
+   * @param options Whether `data` is handed over; see {@linkcode DecodeOptions}.
    * @returns A promise of the value.
    * @throws {SerializationError} If the frame is not a valid blosc frame,
    *   claims more than `maxDecompressedSize` bytes, or does not decode.
    * @throws {RangeError} If the MsgPack inside would build more than
    *   `maxDecodedSize`.
    */
-  decode(data: Uint8Array): Promise<unknown> {
-    // The work is synchronous; a throw in the executor rejects the promise.
-    return new Promise((resolve) => resolve(this.#decode(data)));
+  decode(data: Uint8Array, options?: DecodeOptions): Promise<unknown> {
+    const owned = options?.owned === true;
+    // The work is synchronous (`data` is read before this returns); a throw
+    // in the executor rejects the promise.
+    return new Promise((resolve) => resolve(this.#decode(data, owned)));
   }
 
-  #decode(data: Uint8Array): unknown {
+  #decode(data: Uint8Array, owned: boolean): unknown {
     const budget = this.#core.maxDecodedSize;
     const nbytes = bloscSize(data);
     if (nbytes * MSGPACK_EXPANSION <= budget) {
-      return this.#core.decode(
-        decompressBlosc(data, this.#maxDecompressedSize),
-      );
+      const out = decompressBlosc(data, this.#maxDecompressedSize);
+      return this.#core.decode(out, owned || out.buffer !== data.buffer);
     }
     // (A claim beyond maxDecompressedSize is refused as such below.)
     if (nbytes > budget && nbytes <= this.#maxDecompressedSize) {
@@ -114,7 +122,11 @@ export class MsgPackBloscCodec implements Codec {
       this.#maxDecompressedSize,
       (out, end) => (scanner ??= new MsgPackCostScanner(out, budget)).scan(end),
     );
-    return this.#core.decode(out, scanner?.cost);
+    return this.#core.decode(
+      out,
+      owned || out.buffer !== data.buffer,
+      scanner?.cost,
+    );
   }
 
   /**

@@ -1,5 +1,5 @@
 import { MsgPackCore } from "./_msgpack_core.ts";
-import type { Codec, CodecOptions } from "./codec.ts";
+import type { Codec, CodecOptions, DecodeOptions } from "./codec.ts";
 import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
 
 /**
@@ -83,9 +83,26 @@ export class MsgPackCodec implements Codec {
   }
 
   /**
-   * Decodes MsgPack.
+   * Decodes MsgPack. Byte strings are copies, unless `options.owned`
+   * hands `data` over: then those of at least a quarter of `data` are
+   * views of it (see {@linkcode DecodeOptions}).
+   *
+   * @example A byte string as a view of bytes handed over
+   * ```ts
+   * import { MsgPackCodec } from "@aiomas/aiomas/codecs";
+   * import assert from "node:assert/strict";
+   *
+   * const codec = new MsgPackCodec();
+   * const frame = codec.encode([1, 0, new Uint8Array(1000).fill(7)]);
+   * const copied = codec.decode(frame) as [number, number, Uint8Array];
+   * assert.notEqual(copied[2].buffer, frame.buffer);
+   * const viewed = codec.decode(frame, { owned: true }) as [number, number, Uint8Array];
+   * assert.equal(viewed[2].buffer, frame.buffer);
+   * assert.deepEqual(viewed, copied);
+   * ```
    *
    * @param data The bytes.
+   * @param options Whether `data` is handed over; see {@linkcode DecodeOptions}.
    * @returns The value.
    * @throws {SerializationError} If the bytes are not one complete MsgPack
    *   value of standard types, hold a string that is not UTF-8, nest too
@@ -93,8 +110,8 @@ export class MsgPackCodec implements Codec {
    * @throws {RangeError} If the message would build more than
    *   `maxDecodedSize` (checked before it is built).
    */
-  decode(data: Uint8Array): unknown {
-    return this.#core.decode(data);
+  decode(data: Uint8Array, options?: DecodeOptions): unknown {
+    return this.#core.decode(data, options?.owned === true);
   }
 
   /**
