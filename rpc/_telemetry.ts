@@ -1,13 +1,8 @@
 import {
   type Attributes,
   context,
-  type Counter,
-  createNoopMeter,
-  type Histogram,
-  type Meter,
   type MeterProvider,
   metrics,
-  type ObservableResult,
   ProxyTracerProvider,
   type Span,
   SpanKind,
@@ -16,125 +11,18 @@ import {
   type Tracer,
   type TracerProvider,
 } from "npm:@opentelemetry/api@^1.9.0";
-import type { Channel, SendOptions } from "../channel/channel.ts";
+import type { SendOptions } from "../channel/channel.ts";
 import { RemoteError } from "../errors.ts";
+import {
+  type Instruments,
+  instruments,
+  type MethodCounts,
+  SCOPE,
+} from "./_telemetry_metrics.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
-
-/** The instrumentation scope of every tracer and meter of the library. */
-const SCOPE = "@aiomas/aiomas";
 
 /** `rpc.method` of a call to a path the service does not have. */
 export const OTHER_METHOD = "_OTHER";
-
-/** What one side (client or server) of a method has done, for metrics. */
-interface MethodCounts {
-  /** Calls started: the observable counter reads it. */
-  started: number;
-  /** The attributes of its metrics when the call went well (reused). */
-  ok: Attributes;
-  /** The attributes of its `aiomas.rpc.*.calls.started` (reused). */
-  method: Attributes;
-}
-
-/**
- * The instruments of one meter provider, shared by its connections. Only
- * the duration histograms and the rare connection closes are recorded per
- * event; what can be counted in a plain number (calls started, pending,
- * connections open) is, and observable instruments read it when the
- * provider collects, so a call costs one histogram record per side.
- */
-class Instruments {
-  readonly clientDuration: Histogram;
-  readonly serverDuration: Histogram;
-  readonly connectionsClosed: Counter;
-  readonly client = new Map<string, MethodCounts>();
-  readonly server = new Map<string, MethodCounts>();
-  clientPending = 0;
-  serverPending = 0;
-  /** Open connections by codec. */
-  readonly open = new Map<string, number>();
-
-  constructor(meter: Meter) {
-    this.clientDuration = meter.createHistogram("rpc.client.duration", {
-      unit: "ms",
-      description:
-        "Duration of outgoing aiomas calls until the reply; its count is the calls finished, by method and outcome",
-    });
-    this.serverDuration = meter.createHistogram("rpc.server.duration", {
-      unit: "ms",
-      description:
-        "Duration of incoming aiomas calls until answered; its count is the calls finished, by method and outcome",
-    });
-    this.connectionsClosed = meter.createCounter(
-      "aiomas.rpc.connections.closed",
-      {
-        unit: "{connection}",
-        description: "RPC connections closed, by reason",
-      },
-    );
-    const system = { "rpc.system": "aiomas" };
-    const started =
-      (side: Map<string, MethodCounts>) => (result: ObservableResult) => {
-        for (const counts of side.values()) {
-          result.observe(counts.started, counts.method);
-        }
-      };
-    const call = { unit: "{call}" };
-    meter.createObservableCounter("aiomas.rpc.client.calls.started", {
-      ...call,
-      description: "Calls sent to a peer, by method",
-    }).addCallback(started(this.client));
-    meter.createObservableCounter("aiomas.rpc.server.calls.started", {
-      ...call,
-      description: "Calls received from a peer, by method",
-    }).addCallback(started(this.server));
-    meter.createObservableUpDownCounter("aiomas.rpc.client.calls.pending", {
-      ...call,
-      description: "Calls sent and not yet answered",
-    }).addCallback((result) => result.observe(this.clientPending, system));
-    meter.createObservableUpDownCounter("aiomas.rpc.server.calls.pending", {
-      ...call,
-      description: "Calls received and not yet answered",
-    }).addCallback((result) => result.observe(this.serverPending, system));
-    meter.createObservableUpDownCounter("aiomas.rpc.connections.open", {
-      unit: "{connection}",
-      description: "Open RPC connections, by codec",
-    }).addCallback((result) => {
-      for (const [codec, open] of this.open) {
-        result.observe(open, { ...system, "aiomas.codec": codec });
-      }
-    });
-  }
-
-  /** Counts a call started and returns its method's counts. */
-  start(side: Map<string, MethodCounts>, method: string): MethodCounts {
-    let counts = side.get(method);
-    if (counts === undefined) {
-      const attributes = { "rpc.system": "aiomas", "rpc.method": method };
-      counts = {
-        started: 0,
-        method: attributes,
-        ok: { ...attributes, "aiomas.outcome": "ok" },
-      };
-      side.set(method, counts);
-    }
-    counts.started++;
-    return counts;
-  }
-}
-
-const instrumentsOf = new WeakMap<MeterProvider, Instruments>();
-
-function instruments(provider: MeterProvider): Instruments | undefined {
-  let found = instrumentsOf.get(provider);
-  if (found !== undefined) return found;
-  const meter = provider.getMeter(SCOPE);
-  // The API's no-op meter: nothing would be recorded.
-  if (meter === createNoopMeter()) return undefined;
-  found = new Instruments(meter);
-  instrumentsOf.set(provider, found);
-  return found;
-}
 
 /** The tracer of a provider, or undefined if it would record nothing. */
 function tracerOf(provider: TracerProvider): Tracer | undefined {
@@ -149,7 +37,9 @@ function tracerOf(provider: TracerProvider): Tracer | undefined {
 }
 
 /** The attributes that say who the peer is, from `Channel.peer`. */
-function peerAttributes(peer: string, client: boolean): Attributes {
+function peerAttributes(name: string, client: boolean): Attributes {
+  // A container address names its transport: `tcp://host:port`.
+  const peer = name.startsWith("tcp://") ? name.slice(6) : name;
   if (peer.startsWith("unix:")) {
     return {
       "network.transport": "unix",
@@ -174,6 +64,19 @@ function errorType(error: unknown): string {
   return error instanceof Error ? error.name : "_OTHER";
 }
 
+/**
+ * What telemetry needs of a connection: a `Channel`, or for calls that
+ * take no connection (between agents of one container) just the names.
+ */
+export interface CallPath {
+  /** The peer as `Channel.peer` names it. */
+  readonly peer: string;
+  readonly codec: { readonly name: string };
+  /** Counted as an open connection until it settles, if given. */
+  readonly closed?: Promise<void>;
+  send?(content: unknown, options?: SendOptions): Promise<unknown>;
+}
+
 /** A call sent or received, until it is answered. */
 export interface TracedCall {
   method: string;
@@ -189,7 +92,7 @@ export interface TracedCall {
  * a connection without telemetry pays one `undefined` check per call.
  */
 export class ConnectionTelemetry {
-  #channel: Channel;
+  #channel: CallPath;
   #tracer: Tracer | undefined;
   #instruments: Instruments | undefined;
   #clientAttributes: Attributes;
@@ -199,7 +102,7 @@ export class ConnectionTelemetry {
   #callAttributes: RpcTelemetryOptions["callAttributes"];
 
   constructor(
-    channel: Channel,
+    channel: CallPath,
     tracer: Tracer | undefined,
     instruments: Instruments | undefined,
     options: RpcTelemetryOptions,
@@ -222,7 +125,7 @@ export class ConnectionTelemetry {
       ...peerAttributes(channel.peer, false),
       ...attributes,
     };
-    if (instruments !== undefined) {
+    if (instruments !== undefined && channel.closed !== undefined) {
       const open = instruments.open;
       open.set(this.#codec, (open.get(this.#codec) ?? 0) + 1);
       channel.closed.then(
@@ -248,8 +151,35 @@ export class ConnectionTelemetry {
     content: unknown,
     options: SendOptions | undefined,
   ): Promise<unknown> {
-    const call = this.#start(path, true);
-    return this.#channel.send(content, options).then(
+    return this.#track(
+      path,
+      () => this.#channel.send!(content, options),
+      false,
+    );
+  }
+
+  /**
+   * Makes a call without a channel (`localTelemetry`): `run` runs with a
+   * client span active (a server span it starts is its child), which ends
+   * when its reply settles.
+   */
+  track<T>(method: string, run: () => Promise<T>): Promise<T> {
+    return this.#track(method, run, true);
+  }
+
+  #track<T>(
+    method: string,
+    run: () => Promise<T>,
+    activate: boolean,
+  ): Promise<T> {
+    const call = this.#start(method, true);
+    let reply: Promise<T>;
+    try {
+      reply = activate ? this.within(call, run, undefined) : run();
+    } catch (error) {
+      reply = Promise.reject(error);
+    }
+    return reply.then(
       (value) => {
         this.#finish(call, true, undefined);
         return value;
@@ -366,7 +296,7 @@ export class ConnectionTelemetry {
  * that a connection without it stays on the plain path.
  */
 export function connectionTelemetry(
-  channel: Channel,
+  channel: CallPath,
   options: RpcTelemetryOptions | false | undefined,
 ): ConnectionTelemetry | undefined {
   if (options === false) return undefined;
@@ -382,4 +312,18 @@ export function connectionTelemetry(
   );
   if (tracer === undefined && found === undefined) return undefined;
   return new ConnectionTelemetry(channel, tracer, found, settings);
+}
+
+/**
+ * The telemetry of calls that take no connection, e.g. between agents of
+ * one container (`peer`: the container's address): `track` makes their
+ * client spans, `serve`/`within`/`served` their server spans. Undefined
+ * when nothing would be recorded.
+ */
+export function localTelemetry(
+  peer: string,
+  codec: string,
+  options: RpcTelemetryOptions | false | undefined,
+): ConnectionTelemetry | undefined {
+  return connectionTelemetry({ peer, codec: { name: codec } }, options);
 }

@@ -31,6 +31,7 @@ import {
   ServiceDict,
   startServer,
 } from "../../rpc/mod.ts";
+import { localTelemetry } from "../../rpc/_telemetry.ts";
 
 /** A reader that exports only when asked: no timers. */
 class ManualReader extends MetricReader {
@@ -481,4 +482,55 @@ Deno.test("with no provider registered nothing is recorded and calls work", asyn
     trace.disable();
     metrics.disable();
   }
+});
+
+Deno.test("localTelemetry traces calls that take no connection", async () => {
+  await using recorder = new Recorder();
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  try {
+    const telemetry = localTelemetry("tcp://127.0.0.1:5555", "msgpack", {
+      ...recorder.options,
+      simTime: () => 3,
+    })!;
+    const result = await telemetry.track("agents/0/add", async () => {
+      await Promise.resolve();
+      const served = telemetry.serve("agents/0/add");
+      const sum = telemetry.within(served, (a: number) => a + 1, undefined, 1);
+      telemetry.served(served);
+      return sum;
+    });
+    assert.equal(result, 2);
+    const spans = await recorder.spans();
+    const sent = one(spans, SpanKind.CLIENT);
+    const served = one(spans, SpanKind.SERVER);
+    assert.equal(sent.name, "aiomas/agents/0/add");
+    assert.equal(sent.attributes["server.address"], "127.0.0.1");
+    assert.equal(sent.attributes["server.port"], 5555);
+    assert.equal(sent.attributes["aiomas.codec"], "msgpack");
+    assert.equal(sent.attributes["aiomas.sim_time"], 3);
+    // Within one process the context is carried: the server span is a child.
+    assert.equal(served.parentSpanContext?.spanId, sent.spanContext().spanId);
+    // No connection is counted for calls that take none.
+    assert.deepEqual(await recorder.points("aiomas.rpc.connections.open"), []);
+    const failed = telemetry.track("agents/0/x", () => {
+      throw new TypeError("bad argument");
+    });
+    await assert.rejects(failed, TypeError);
+    const spans2 = await recorder.spans();
+    assert.equal(spans2.at(-1)?.attributes["error.type"], "TypeError");
+  } finally {
+    context.disable();
+  }
+});
+
+Deno.test("localTelemetry is undefined when nothing would be recorded", () => {
+  assert.equal(
+    localTelemetry("tcp://127.0.0.1:5555", "json", undefined),
+    undefined,
+  );
+  assert.equal(
+    localTelemetry("tcp://127.0.0.1:5555", "json", false),
+    undefined,
+  );
 });
