@@ -39,6 +39,7 @@ export type {
   CodecClass,
   CodecOptions,
   Constructor,
+  DecodeOptions,
   FromWire,
   SerializerSpec,
   ToWire,
