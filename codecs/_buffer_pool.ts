@@ -32,18 +32,18 @@ export function grownSize(current: number, needed: number): number {
 
 /**
  * A buffer of at least `size` bytes: the smallest pooled one that is large
- * enough, or a new one. Its bytes are not cleared.
+ * enough (of those, the one given back last, likely still in the caches),
+ * or a new one. Its bytes are not cleared.
  */
 export function takeBuffer(size: number): Uint8Array<ArrayBuffer> {
   let best = -1;
-  for (let i = 0; i < pool.length; i++) {
+  for (let i = pool.length - 1; i >= 0; i--) {
     const length = pool[i].length;
     if (length >= size && (best < 0 || length < pool[best].length)) best = i;
   }
   if (best < 0) return new Uint8Array(size);
   const buffer = pool[best];
-  pool[best] = pool[pool.length - 1];
-  pool.pop();
+  pool.splice(best, 1);
   pooledBytes -= buffer.length;
   return buffer;
 }
