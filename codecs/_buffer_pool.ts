@@ -1,9 +1,11 @@
 // Encode buffers above what a writer keeps, shared by every writer of the
 // process. A writer that grows past KEPT_BUFFER takes its next buffer from
-// here (or allocates one) and gives it back at the start of its next call,
-// when the view it returned is no longer valid (Codec.encodeView); the next
-// large message, of any connection, reuses it instead of regrowing from a
-// small buffer. The pool is bounded, so a burst of large messages on many
+// here (or allocates one). It keeps that buffer for its next message if the
+// last one filled more than half of it (a stream of messages of about one
+// size), and otherwise gives it back at the start of its next call, when
+// the view it returned is no longer valid (Codec.encodeView): the next large
+// message, of any connection, reuses it instead of regrowing from a small
+// buffer. The pool is bounded, so a burst of large messages on many
 // connections leaves at most MAX_POOLED_BYTES behind. A reused buffer still
 // holds an earlier message's bytes past the new one's end: writers only ever
 // hand out the bytes they wrote (a view of [0, end)).
@@ -64,4 +66,55 @@ export function giveBuffer(buffer: Uint8Array<ArrayBuffer>): void {
 /** The bytes the pool holds (for tests). */
 export function pooledSize(): number {
   return pooledBytes;
+}
+
+/**
+ * A writer's buffers: a kept one that grows (doubling) up to
+ * {@linkcode KEPT_BUFFER}, and a pooled one while messages need more.
+ */
+export class EncodeBuffers {
+  #small: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
+  #current: Uint8Array<ArrayBuffer> = this.#small;
+  /** Where the last message ended. */
+  used = 0;
+
+  /**
+   * The buffer for the next message. A pooled buffer goes back to the pool
+   * unless the last message filled more than half of it.
+   */
+  start(): Uint8Array<ArrayBuffer> {
+    const current = this.#current;
+    if (
+      current !== this.#small &&
+      (this.used * 2 <= current.length || current.length > MAX_POOLED_BUFFER)
+    ) {
+      this.release();
+    }
+    return this.#current;
+  }
+
+  /**
+   * A buffer of at least `needed` bytes with the first `filled` bytes of
+   * the current one.
+   */
+  grow(filled: number, needed: number): Uint8Array<ArrayBuffer> {
+    const old = this.#current;
+    const size = grownSize(old.length, needed);
+    const grown = size > KEPT_BUFFER ? takeBuffer(size) : new Uint8Array(size);
+    grown.set(old.subarray(0, filled));
+    if (old === this.#small) {
+      if (size <= KEPT_BUFFER) this.#small = grown;
+    } else {
+      giveBuffer(old);
+    }
+    this.#current = grown;
+    return grown;
+  }
+
+  /** Gives a pooled buffer back (nobody holds a view of it any more). */
+  release(): void {
+    if (this.#current === this.#small) return;
+    giveBuffer(this.#current);
+    this.#current = this.#small;
+  }
 }

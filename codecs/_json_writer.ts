@@ -3,12 +3,7 @@
 // ASCII strings and numbers are copied byte by byte; only strings that need
 // escaping or are not ASCII go through JSON.stringify and TextEncoder.
 import { SerializationError } from "../errors.ts";
-import {
-  giveBuffer,
-  grownSize,
-  KEPT_BUFFER,
-  takeBuffer,
-} from "./_buffer_pool.ts";
+import { EncodeBuffers } from "./_buffer_pool.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
@@ -24,10 +19,9 @@ const BACKSLASH = 0x5c;
  * are kept and pooled as `MsgPackWriter`'s are (`_buffer_pool.ts`).
  */
 export class JsonWriter {
-  /** The kept buffer. */
-  #small: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
-  /** The buffer of the current message: `#small`, or one from the pool. */
-  #buffer: Uint8Array<ArrayBuffer> = this.#small;
+  #buffers = new EncodeBuffers();
+  /** The buffer of the current message. */
+  #buffer: Uint8Array<ArrayBuffer> = this.#buffers.start();
   #pos = 0;
   #registry: SerializerRegistry;
   #maxDepth: number;
@@ -41,7 +35,7 @@ export class JsonWriter {
   encode(value: unknown): Uint8Array {
     const bytes = this.encodeView(value).slice();
     // Nobody holds a view of a pooled buffer now: give it back at once.
-    this.#release();
+    this.#buffers.release();
     return bytes;
   }
 
@@ -50,35 +44,23 @@ export class JsonWriter {
    * which may give that buffer to another writer.
    */
   encodeView(value: unknown): Uint8Array {
-    this.#release();
+    const buffer = this.#buffers.start();
+    if (buffer !== this.#buffer) this.#use(buffer);
     this.#pos = 0;
     this.#value(value, 0);
+    this.#buffers.used = this.#pos;
     return this.#buffer.subarray(0, this.#pos);
   }
 
-  /** Gives a pooled buffer back and returns to the kept one. */
-  #release(): void {
-    if (this.#buffer === this.#small) return;
-    giveBuffer(this.#buffer);
-    this.#buffer = this.#small;
+  #use(buffer: Uint8Array<ArrayBuffer>): void {
+    this.#buffer = buffer;
   }
 
   #reserve(bytes: number): void {
     const needed = this.#pos + bytes;
-    if (needed > this.#buffer.length) this.#grow(needed);
-  }
-
-  #grow(needed: number): void {
-    const old = this.#buffer;
-    const size = grownSize(old.length, needed);
-    const grown = size > KEPT_BUFFER ? takeBuffer(size) : new Uint8Array(size);
-    grown.set(old.subarray(0, this.#pos));
-    if (old === this.#small) {
-      if (size <= KEPT_BUFFER) this.#small = grown;
-    } else {
-      giveBuffer(old);
+    if (needed > this.#buffer.length) {
+      this.#use(this.#buffers.grow(this.#pos, needed));
     }
-    this.#buffer = grown;
   }
 
   #byte(value: number): void {

@@ -3,12 +3,7 @@
 // and -0.0 as the integer 0), so encoding is done here, in one pass into a
 // reused buffer; decoding is in _msgpack_reader.ts.
 import { SerializationError } from "../errors.ts";
-import {
-  giveBuffer,
-  grownSize,
-  KEPT_BUFFER,
-  takeBuffer,
-} from "./_buffer_pool.ts";
+import { EncodeBuffers } from "./_buffer_pool.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
@@ -20,16 +15,15 @@ const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
 /**
  * Encodes values as standard MsgPack; one instance is not re-entrant.
  *
- * It writes into a buffer of its own that grows (doubling) up to
- * {@linkcode KEPT_BUFFER} and is kept; a message that needs more is written
- * into a buffer from the process-wide pool (`_buffer_pool.ts`), which goes
- * back to the pool at the start of the next call.
+ * It writes into a buffer of its own that grows (doubling) up to 64 KiB
+ * and is kept; a message that needs more is written into a buffer from the
+ * process-wide pool, kept for messages of about its size and otherwise
+ * given back at the start of the next call (`EncodeBuffers`).
  */
 export class MsgPackWriter {
-  /** The kept buffer. */
-  #small: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
-  /** The buffer of the current message: `#small`, or one from the pool. */
-  #buffer: Uint8Array<ArrayBuffer> = this.#small;
+  #buffers = new EncodeBuffers();
+  /** The buffer of the current message. */
+  #buffer: Uint8Array<ArrayBuffer> = this.#buffers.start();
   #view = new DataView(this.#buffer.buffer);
   #pos = 0;
   #registry: SerializerRegistry;
@@ -44,7 +38,7 @@ export class MsgPackWriter {
   encode(value: unknown): Uint8Array {
     const bytes = this.encodeView(value).slice();
     // Nobody holds a view of a pooled buffer now: give it back at once.
-    this.#release();
+    this.#buffers.release();
     return bytes;
   }
 
@@ -53,37 +47,24 @@ export class MsgPackWriter {
    * which may give that buffer to another writer.
    */
   encodeView(value: unknown): Uint8Array {
-    this.#release();
+    const buffer = this.#buffers.start();
+    if (buffer !== this.#buffer) this.#use(buffer);
     this.#pos = 0;
     this.#value(value, 0);
+    this.#buffers.used = this.#pos;
     return this.#buffer.subarray(0, this.#pos);
   }
 
-  /** Gives a pooled buffer back and returns to the kept one. */
-  #release(): void {
-    if (this.#buffer === this.#small) return;
-    giveBuffer(this.#buffer);
-    this.#buffer = this.#small;
-    this.#view = new DataView(this.#small.buffer);
+  #use(buffer: Uint8Array<ArrayBuffer>): void {
+    this.#buffer = buffer;
+    this.#view = new DataView(buffer.buffer);
   }
 
   #reserve(bytes: number): void {
     const needed = this.#pos + bytes;
-    if (needed > this.#buffer.length) this.#grow(needed);
-  }
-
-  #grow(needed: number): void {
-    const old = this.#buffer;
-    const size = grownSize(old.length, needed);
-    const grown = size > KEPT_BUFFER ? takeBuffer(size) : new Uint8Array(size);
-    grown.set(old.subarray(0, this.#pos));
-    if (old === this.#small) {
-      if (size <= KEPT_BUFFER) this.#small = grown;
-    } else {
-      giveBuffer(old);
+    if (needed > this.#buffer.length) {
+      this.#use(this.#buffers.grow(this.#pos, needed));
     }
-    this.#buffer = grown;
-    this.#view = new DataView(grown.buffer);
   }
 
   #byte(value: number): void {

@@ -8,6 +8,7 @@ import {
   MAX_POOLED_BUFFER,
   MAX_POOLED_BYTES,
   pooledSize,
+  takeBuffer,
 } from "../../codecs/_buffer_pool.ts";
 import {
   type Codec,
@@ -189,11 +190,9 @@ Deno.test("ownership: msgpack: a pooled buffer never leaks one message's bytes i
     // Exactly this message's bytes, nothing of the larger one before.
     assert.deepEqual(view, expected);
     kept.push(codec.encode(message));
-    // Another codec takes the buffer the first one gave back.
-    assert.deepEqual(
-      other.encodeView([1, i, "y"]),
-      new MsgPackCodec().encode([1, i, "y"]),
-    );
+    // Another codec takes the buffers the first one gives back.
+    const reply = [1, i, pattern(sizes[sizes.length - 1 - i], i + 40)];
+    assert.deepEqual(other.encodeView(reply), new MsgPackCodec().encode(reply));
   }
   // What encode returned is the caller's: later messages change nothing.
   for (let i = 0; i < sizes.length; i++) {
@@ -266,11 +265,30 @@ Deno.test("ownership: json: large texts that need escapes or UTF-8 encode as JSO
   }
 });
 
+Deno.test("ownership: a large buffer is kept for messages of about its size only", () => {
+  // Empty the pool that earlier tests filled.
+  while (pooledSize() > 0) takeBuffer(1);
+  const codec = new MsgPackCodec();
+  const first = codec.encodeView(new Uint8Array(MIB));
+  // More than half of the 2 MiB buffer: kept.
+  assert.equal(codec.encodeView(new Uint8Array(MIB + 1)).buffer, first.buffer);
+  // A small message still goes into it; the call after gives it back.
+  assert.equal(codec.encodeView(1).buffer, first.buffer);
+  assert.notEqual(codec.encodeView(2).buffer, first.buffer);
+  // And the next large message of any writer takes it from the pool.
+  assert.equal(
+    new JsonCodec().encodeView("a".repeat(1.5 * MIB)).buffer,
+    first.buffer,
+  );
+});
+
 Deno.test("ownership: the pool is bounded", () => {
   const codecs = Array.from({ length: 12 }, () => new MsgPackCodec());
   for (const size of [4 * MIB, 6 * MIB, MAX_POOLED_BUFFER + 1]) {
     for (const codec of codecs) codec.encodeView(new Uint8Array(size));
-    // Each gives its buffer back at its next call.
+    // A small message is written into the large buffer still; the call
+    // after it gives that back.
+    for (const codec of codecs) codec.encodeView(0);
     for (const codec of codecs) codec.encodeView(0);
     assert.ok(pooledSize() <= MAX_POOLED_BYTES, `${pooledSize()}`);
   }
