@@ -43,5 +43,9 @@ export type {
   Remote,
   Resolved,
   RpcClientOptions,
+  RpcTelemetryOptions,
   ServiceMember,
+  TelemetryAttributes,
+  TelemetryMeterProvider,
+  TelemetryTracerProvider,
 } from "./rpc/mod.ts";
