@@ -61,6 +61,7 @@ export type {
   CodecClass,
   CodecOptions,
   Constructor,
+  DecodeOptions,
   FromWire,
   SerializerSpec,
   ToWire,

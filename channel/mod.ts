@@ -28,6 +28,7 @@ export type {
   CodecClass,
   CodecOptions,
   Constructor,
+  DecodeOptions,
   FromWire,
   SerializerSpec,
   ToWire,
