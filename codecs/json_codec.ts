@@ -14,6 +14,12 @@ const lenient = new TextDecoder("utf-8");
 const strict = new TextDecoder("utf-8", { fatal: true });
 /** ASCII texts up to this many bytes are decoded without TextDecoder. */
 const SHORT_TEXT = 256;
+/**
+ * Texts from this many bytes on are searched as strings (native, about four
+ * times as fast as the byte loop on long strings of bulk data).
+ */
+const LARGE_TEXT = 16 * 1024;
+const LONG_DIGITS = new RegExp(`[0-9]{${LONG_DIGIT_RUN}}`);
 
 /**
  * The default codec: UTF-8 JSON as Python aiomas reads and writes it.
@@ -135,6 +141,7 @@ export class JsonCodec implements Codec {
       this.#counted = false;
       this.#countFrom = this.#left / JSON_EXPANSION;
     }
+    if (data.length >= LARGE_TEXT) return this.#decodeLarge(data);
     // One pass over the bytes tells whether the text can hold a U+FFFD (a
     // sign of bad UTF-8), whether it has an integer too long for the fast
     // parser, and whether it can hold a "__type__" key (an underscore, or
@@ -165,15 +172,15 @@ export class JsonCodec implements Codec {
       return parse(text, this.#registry, this.#maxDepth, longDigits, typed);
     }
     text = lenient.decode(data);
-    if (!ascii && text.includes("\uFFFD")) {
-      try {
-        text = strict.decode(data);
-      } catch {
-        throw new SerializationError(
-          "Cannot decode JSON: the bytes are not UTF-8",
-        );
-      }
-    }
+    if (!ascii && text.includes("\uFFFD")) text = strictText(data);
+    return parse(text, this.#registry, this.#maxDepth, longDigits, true);
+  }
+
+  /** Decodes a large text: the checks of the byte loop, as string searches. */
+  #decodeLarge(data: Uint8Array): unknown {
+    let text = lenient.decode(data);
+    if (text.includes("\uFFFD")) text = strictText(data);
+    const longDigits = LONG_DIGITS.test(text);
     return parse(text, this.#registry, this.#maxDepth, longDigits, true);
   }
 
@@ -207,5 +214,14 @@ export class JsonCodec implements Codec {
     fromWire: FromWire<T>,
   ): number {
     return this.#registry.add(type, toWire, fromWire);
+  }
+}
+
+/** Decodes UTF-8 strictly (the lenient decoder found a U+FFFD). */
+function strictText(data: Uint8Array): string {
+  try {
+    return strict.decode(data);
+  } catch {
+    throw new SerializationError("Cannot decode JSON: the bytes are not UTF-8");
   }
 }

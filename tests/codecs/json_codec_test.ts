@@ -400,3 +400,47 @@ Deno.test("json: a serializer may encode with the same codec while encoding", ()
   assert.deepEqual(bytes, codec.encode(value));
   assert.deepStrictEqual(codec.decode(bytes), value);
 });
+
+Deno.test("json: large texts (16 KiB and more) decode as short ones do", () => {
+  const pad = "a".repeat(16 * 1024);
+  // Long integers exactly, bare tokens, a real U+FFFD, escapes.
+  assert.deepEqual(
+    decodeText(`[1, 0, ["${pad}", 12345678901234567890, NaN, -Infinity]]`),
+    [1, 0, [pad, 12345678901234567890n, NaN, -Infinity]],
+  );
+  assert.deepEqual(decodeText(`["${pad}\ufffd\\n", 1.5]`), [
+    pad + "\ufffd\n",
+    1.5,
+  ]);
+  // Bytes that are not UTF-8, anywhere in the text.
+  for (const at of [1, 8 * 1024, 16 * 1024]) {
+    const bytes = utf8.encode(`["${pad}"]`);
+    bytes[at + 1] = 0xff;
+    assert.throws(
+      () => new JsonCodec().decode(bytes),
+      SerializationError,
+      `${at}`,
+    );
+  }
+  // A __type__ key, plain or escaped, is resolved.
+  class Point {
+    constructor(public x: number) {}
+  }
+  const codec = new JsonCodec();
+  const id = codec.addSerializer(
+    Point,
+    (p) => p.x,
+    (x) => new Point(x as number),
+  );
+  for (const key of ["__type__", "\\u005f\\u005ftype\\u005f\\u005f"]) {
+    assert.deepEqual(
+      decodeText(`[1, 0, ["${pad}", {"${key}": [${id}, 3]}]]`, codec),
+      [1, 0, [pad, new Point(3)]],
+    );
+  }
+  // maxDepth holds.
+  assert.throws(
+    () => decodeText(`["${pad}", ${"[".repeat(200)}${"]".repeat(200)}]`),
+    SerializationError,
+  );
+});
