@@ -11,6 +11,11 @@ import { describe } from "./serializer_registry.ts";
 const textEncoder = new TextEncoder();
 /** Escaped texts longer than this are encoded in pieces, as room allows. */
 const LARGE_TEXT = 16 * 1024;
+/** Strings from this length on are searched for escapes natively. */
+const LONG_STRING = 1024;
+/** What JSON escapes in a string (besides lone surrogates). */
+// deno-lint-ignore no-control-regex
+const NEEDS_ESCAPE = /["\\\x00-\x1f]/;
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
@@ -105,6 +110,7 @@ export class JsonWriter {
 
   #string(value: string): void {
     const length = value.length;
+    if (length >= LONG_STRING) return this.#longString(value);
     this.#reserve(length + 2);
     const buffer = this.#buffer;
     const start = this.#pos;
@@ -130,6 +136,21 @@ export class JsonWriter {
       this.#buffer.subarray(start),
     );
     this.#pos = start + written;
+  }
+
+  /**
+   * Writes a long string: one that needs no escapes is encoded straight
+   * into the buffer between its quotes (native searches and copies instead
+   * of a loop over its characters).
+   */
+  #longString(value: string): void {
+    const start = this.#pos;
+    if (NEEDS_ESCAPE.test(value) || !value.isWellFormed()) {
+      return this.#largeText(JSON.stringify(value), start);
+    }
+    this.#byte(QUOTE);
+    this.#largeText(value, start + 1);
+    this.#byte(QUOTE);
   }
 
   /**

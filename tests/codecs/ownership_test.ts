@@ -257,6 +257,11 @@ Deno.test("ownership: json: large texts that need escapes or UTF-8 encode as JSO
     "a".repeat(16_383) + "€".repeat(10_000),
     "\u0001".repeat(5_000),
     "x" + "\ud800".repeat(4_000),
+    "a".repeat(1_023) + "é",
+    "a".repeat(1_024),
+    "\u007f".repeat(2_000),
+    "ü".repeat(1_500) + '"',
+    "😀".repeat(600) + "\ud83d",
   ];
   for (const text of texts) {
     const expected = new TextEncoder().encode(JSON.stringify([text, 1]));
