@@ -56,6 +56,19 @@ export class MsgPackCore {
     }
   }
 
+  /** See `MsgPackWriter.encodeParts`; a nested call gets copies only. */
+  encodeParts(value: unknown): Uint8Array[] {
+    if (this.#writing) {
+      return [new MsgPackWriter(this.registry, this.#maxDepth).encode(value)];
+    }
+    this.#writing = true;
+    try {
+      return this.#writer.encodeParts(value);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
   /**
    * Decodes one message within the budget. `owned`: the caller hands `data`
    * over, so large bins may be views of it (see `MsgPackReader.read`).

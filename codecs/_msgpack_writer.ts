@@ -9,6 +9,8 @@ import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
 
 const textEncoder = new TextEncoder();
+/** Bins from this size on are left out of the buffer by `encodeParts`. */
+export const LARGE_PART = 64 * 1024;
 // "__type__" as a fixstr, the key of every serializer map.
 const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
 
@@ -26,6 +28,10 @@ export class MsgPackWriter {
   #buffer: Uint8Array<ArrayBuffer> = this.#buffers.start();
   #view = new DataView(this.#buffer.buffer);
   #pos = 0;
+  /** While `encodeParts` runs: where each large bin left out would start. */
+  #cuts: number[] | null = null;
+  /** The bins left out. */
+  #bins: Uint8Array[] = [];
   #registry: SerializerRegistry;
   #maxDepth: number;
 
@@ -53,6 +59,36 @@ export class MsgPackWriter {
     this.#value(value, 0);
     this.#buffers.used = this.#pos;
     return this.#buffer.subarray(0, this.#pos);
+  }
+
+  /**
+   * Encodes `value` as {@linkcode encodeView} does, but without copying its
+   * bins of {@linkcode LARGE_PART} bytes and more: the encoding is the
+   * concatenation of the parts returned, which alternate between this
+   * writer's buffer (even indices, possibly empty, valid until the next
+   * call) and those bins themselves (odd indices, the caller's arrays).
+   */
+  encodeParts(value: unknown): Uint8Array[] {
+    const cuts: number[] = [];
+    const bins: Uint8Array[] = [];
+    this.#cuts = cuts;
+    this.#bins = bins;
+    let view: Uint8Array;
+    try {
+      view = this.encodeView(value);
+    } finally {
+      // Keep none of the caller's arrays alive.
+      this.#cuts = null;
+      this.#bins = [];
+    }
+    const parts: Uint8Array[] = [];
+    let from = 0;
+    for (let i = 0; i < cuts.length; i++) {
+      parts.push(view.subarray(from, cuts[i]), bins[i]);
+      from = cuts[i];
+    }
+    parts.push(view.subarray(from));
+    return parts;
   }
 
   #use(buffer: Uint8Array<ArrayBuffer>): void {
@@ -289,6 +325,14 @@ export class MsgPackWriter {
       return;
     }
     if (value instanceof Uint8Array) {
+      if (this.#cuts !== null && value.length >= LARGE_PART) {
+        // Only the header: the bin goes out as a part of its own.
+        this.#reserve(5);
+        this.#length(value.length, 0xc4);
+        this.#cuts.push(this.#pos);
+        this.#bins.push(value);
+        return;
+      }
       this.#reserve(5 + value.length);
       this.#length(value.length, 0xc4);
       this.#buffer.set(value, this.#pos);

@@ -1,3 +1,4 @@
+import { partsEncoders } from "./_encode_parts.ts";
 import { MsgPackCore } from "./_msgpack_core.ts";
 import type { Codec, CodecOptions, DecodeOptions } from "./codec.ts";
 import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
@@ -55,7 +56,14 @@ export class MsgPackCodec implements Codec {
    * @throws {RangeError} If `maxDecodedSize` is not a positive number.
    */
   constructor(options: CodecOptions = {}) {
-    this.#core = new MsgPackCore(options);
+    const core = new MsgPackCore(options);
+    this.#core = core;
+    if (
+      this.encode === MsgPackCodec.prototype.encode &&
+      this.encodeView === MsgPackCodec.prototype.encodeView
+    ) {
+      partsEncoders.set(this, (value) => core.encodeParts(value));
+    }
   }
 
   /**
