@@ -11,11 +11,13 @@ export interface ChannelOptions {
   maxFrameSize?: number;
   /**
    * How many bytes of outgoing frames may wait for the socket before
-   * `send`, `reply` and `fail` wait for it to drain. While replies wait for
-   * that, the channel does not read from the peer either: a peer that does
-   * not read its replies is not served more, and TCP slows its sending.
-   * (Its own `send`s waiting do not stop reading, so two peers sending
-   * each other large requests do not wait for each other forever.)
+   * `send`, `reply` and `fail` wait for it to drain. While it is above
+   * that and replies to the peer's requests are still owed, the channel
+   * does not read from the peer either: a peer that does not read its
+   * replies is not served more, and TCP slows its sending. (A channel that
+   * owes no replies keeps reading, so two peers sending each other large
+   * requests do not wait for each other forever; two peers that both
+   * serve and both stop reading their replies do.)
    *
    * @default {1048576} (1 MiB)
    */

@@ -100,8 +100,6 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #maxUnansweredBytes: number;
   /** The payload bytes of the requests in {@linkcode Channel.#unanswered}. */
   #unansweredBytes = 0;
-  /** Replies waiting for the socket to drain: reading waits for them. */
-  #lateReplies = 0;
   /** Aborts when the channel closes; every request's `signal`. */
   #abort = new AbortController();
   #formatError: (error: unknown) => unknown;
@@ -152,15 +150,20 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     content: unknown,
     size: number,
   ): Promise<void> {
-    this.#lateReplies++;
     let written: Promise<void> | undefined;
     try {
-      await this.#writer.ready?.catch(() => {});
+      // Checked again on waking: replies that waited together must not all
+      // be queued at once when the socket drains.
+      for (
+        let ready = this.#writer.ready;
+        ready !== undefined;
+        ready = this.#writer.ready
+      ) {
+        await ready.catch(() => {});
+      }
       written = this.#write([type, id, content], true);
     } catch (error) {
       throw this.#replyError(type, id, error, size);
-    } finally {
-      this.#lateReplies--;
     }
     await this.#settleReply(type, id, written, size);
   }
@@ -299,15 +302,16 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
 
   /**
    * While the channel must not read: a promise to wait on before checking
-   * again. Reading waits while replies wait for the socket (the peer does
-   * not read them), and while the peer's requests unanswered or queued are
-   * at their limits.
+   * again. Reading waits while the socket is behind and replies are still
+   * owed (the peer does not read as fast as it asks: its next requests
+   * would only add replies to the queue), and while the peer's requests
+   * unanswered or queued are at their limits.
    */
   #blocked(): Promise<void> | undefined {
     if (this.#closeReason !== null) return undefined;
-    if (this.#lateReplies > 0) {
-      // Once the socket drains, the late replies go first.
-      return this.#writer.ready?.catch(() => {}) ?? RESOLVED;
+    if (this.#unanswered > 0) {
+      const ready = this.#writer.ready;
+      if (ready !== undefined) return ready.catch(() => {});
     }
     if (!this.#overLimit()) return undefined;
     this.#resumeReading ??= Promise.withResolvers<void>();

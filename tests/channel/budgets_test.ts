@@ -469,3 +469,75 @@ Deno.test("FrameDecoderStream: a stream that ends inside a frame or goes over th
   }
   assert.equal(partialFrameBudget().held, before);
 });
+
+Deno.test("highWaterMark: replies that waited for the socket are queued as it drains, not all at once", async () => {
+  let encodes = 0;
+  class Counting extends JsonCodec {
+    override encode(value: unknown): Uint8Array {
+      encodes++;
+      return super.encode(value);
+    }
+  }
+  const requests = Array.from(
+    { length: 10 },
+    (_, i) => frame(utf8.encode(JSON.stringify([0, i, "q"]))),
+  );
+  const chunk = new Uint8Array(requests.reduce((n, r) => n + r.length, 0));
+  requests.reduce((at, r) => (chunk.set(r, at), at + r.length), 0);
+  let delivered = false;
+  const closed = Promise.withResolvers<null>();
+  // Each write waits until the test lets it finish; `writes` says when one starts.
+  const writes: PromiseWithResolvers<void>[] = [];
+  let finishWrite: (() => void) | null = null;
+  let writeStarted = Promise.withResolvers<void>();
+  const transport = {
+    get readable(): ReadableStream<Uint8Array> {
+      throw new Error("not used");
+    },
+    get writable(): WritableStream<Uint8Array> {
+      throw new Error("not used");
+    },
+    read(buffer: Uint8Array): Promise<number | null> {
+      if (delivered) return closed.promise;
+      delivered = true;
+      buffer.set(chunk);
+      return Promise.resolve(chunk.length);
+    },
+    write(bytes: Uint8Array): Promise<number> {
+      const done = Promise.withResolvers<void>();
+      writes.push(done);
+      finishWrite = () => done.resolve();
+      writeStarted.resolve();
+      return done.promise.then(() => bytes.length);
+    },
+    close() {
+      closed.resolve(null);
+      for (const write of writes) write.resolve();
+    },
+  };
+  const server = new Channel(transport, {
+    codec: new Counting(),
+    highWaterMark: 100,
+  });
+  try {
+    const taken: Request[] = [];
+    while (taken.length < 10) {
+      taken.push(server.tryRecv() ?? await server.recv());
+    }
+    const replies = taken.map((r) => r.reply("x".repeat(1000)).catch(() => {}));
+    await writeStarted.promise;
+    assert.equal(
+      encodes,
+      1,
+      "only the first reply is queued while the socket is behind",
+    );
+    writeStarted = Promise.withResolvers<void>();
+    finishWrite!();
+    await writeStarted.promise;
+    assert.equal(encodes, 2, "one more reply once the socket drained");
+    await server.close({ timeout: 0 });
+    await Promise.all(replies);
+  } finally {
+    await server.close({ timeout: 0 });
+  }
+});
