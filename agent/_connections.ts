@@ -1,3 +1,4 @@
+import { context, ROOT_CONTEXT } from "npm:@opentelemetry/api@^1.9.0";
 import { Channel } from "../channel/channel.ts";
 import { createMemoryPair } from "../channel/memory_pair.ts";
 import { openConnection } from "../channel/open_connection.ts";
@@ -9,6 +10,7 @@ import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import type { DynamicRemote } from "../rpc/remote.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
 import { lookupError, type Service } from "../rpc/service.ts";
+import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
 import type { NatsPresence } from "./_nats_presence.ts";
 import { within } from "./_within.ts";
 import type { AgentAddress } from "./agent_address.ts";
@@ -57,6 +59,8 @@ export interface ConnectionsOptions {
   acceptLocal(name: string, transport: Transport): boolean;
   /** The container's presence on NATS, through which `nats://` containers are dialed. */
   nats: NatsPresence | undefined;
+  /** The telemetry options of the connection to or from the container at `peer`. */
+  telemetry(peer: string): RpcTelemetryOptions | false;
 }
 
 /**
@@ -151,11 +155,15 @@ export class Connections {
    * container is the root service of both ends.
    */
   #open(channel: Channel, peer: string): Connection {
-    const client = new RpcClient(channel, {
-      service: this.#options.service,
-      callTimeout: this.#options.callTimeout,
-      proxyFor: (path, caller) => referenceProxy(path, caller, peer),
-    });
+    // Made in the root context: its server spans (and what its handlers
+    // call) must not be children of the call that happened to dial it.
+    const client = context.with(ROOT_CONTEXT, () =>
+      new RpcClient(channel, {
+        service: this.#options.service,
+        callTimeout: this.#options.callTimeout,
+        proxyFor: (path, caller) => referenceProxy(path, caller, peer),
+        telemetry: this.#options.telemetry(peer),
+      }));
     // Kept until released, so that close() waits for it.
     this.#clients.add(client);
     client.closed.catch(() => {}).finally(() => this.#clients.delete(client));

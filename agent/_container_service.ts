@@ -1,6 +1,7 @@
 import { type Caller, remoteInfo } from "../rpc/_proxy.ts";
 import { callContext, runInContext } from "../rpc/call_context.ts";
 import { type Resolved, Service, type ServiceMember } from "../rpc/service.ts";
+import { markServing } from "./_telemetry.ts";
 import type { Agent } from "./agent.ts";
 
 /** How many resolved paths a container keeps. */
@@ -16,6 +17,8 @@ export class ContainerService extends Service {
   #validateAid: ServiceMember;
   #localCaller: Caller;
   #closing: AbortSignal;
+  /** The container's address, if calls are traced (see `markServing`). */
+  #traced: string | undefined;
   /** Resolved paths: every call to an agent resolves one (see `forget`). */
   #resolved = new Map<string, Resolved>();
 
@@ -23,16 +26,20 @@ export class ContainerService extends Service {
    * @param agents The container's agents by id.
    * @param localCaller What the proxies of its own agents call through.
    * @param closing Aborted when the container shuts down.
+   * @param traced The container's address if calls are traced: agents'
+   *   methods then run marked as served by their agent.
    */
   constructor(
     agents: ReadonlyMap<string, Agent>,
     localCaller: Caller,
     closing: AbortSignal,
+    traced: string | undefined,
   ) {
     super({});
     this.#agents = agents;
     this.#localCaller = localCaller;
     this.#closing = closing;
+    this.#traced = traced;
     // Made once: every call to an agent looks it up.
     this.#agentsMember = {
       kind: "service",
@@ -64,6 +71,13 @@ export class ContainerService extends Service {
       resolved = super.resolve(path);
       if (resolved.options.context === true) {
         resolved = { ...resolved, fn: this.#withShutdown(resolved.fn) };
+      }
+      const aid = this.#traced === undefined
+        ? undefined
+        : /^agents\/([^/]+)\//.exec(path)?.[1];
+      if (aid !== undefined) {
+        const fn = markServing(this.#traced + aid, resolved.fn);
+        resolved = { ...resolved, fn };
       }
       if (this.#resolved.size >= CACHED_PATHS) this.#resolved.clear();
       this.#resolved.set(path, resolved);

@@ -1,8 +1,13 @@
 import { formatError } from "../channel/_traceback.ts";
 import { RemoteError } from "../errors.ts";
+import {
+  type ConnectionTelemetry,
+  OTHER_METHOD,
+  type TracedCall,
+} from "../rpc/_telemetry.ts";
 import { asError } from "../rpc/_thrown.ts";
 import { type CallContext, runInContext } from "../rpc/call_context.ts";
-import type { Service } from "../rpc/service.ts";
+import type { Resolved, Service } from "../rpc/service.ts";
 import type { CallOptions } from "../rpc/with_options.ts";
 import { closedError } from "./_connections.ts";
 import type { LocalWire } from "./_local_wire.ts";
@@ -14,6 +19,10 @@ import type { LocalWire } from "./_local_wire.ts";
  * abort rejects with `TimeoutError`/`AbortError`, and the container's
  * shutdown rejects the calls in flight with `ConnectionClosedError` and
  * aborts the handlers' `callContext().signal`.
+ *
+ * With telemetry, a call makes a client span and, as its child, a server
+ * span, which ends when the handler has settled (and its result been
+ * encoded, if the caller still waits), as a server's would.
  */
 export class LocalCalls {
   #addr: string;
@@ -22,6 +31,7 @@ export class LocalCalls {
   #callTimeout: number | undefined;
   #context: CallContext;
   #closing: AbortSignal;
+  #telemetry: ConnectionTelemetry | undefined;
   /** What rejects each call whose handler is still running. */
   #inFlight = new Set<(error: unknown) => void>();
 
@@ -31,6 +41,7 @@ export class LocalCalls {
    * @param wire The container's codec round trip.
    * @param callTimeout The default timeout in ms (`undefined`: none).
    * @param closing Aborted when the container shuts down.
+   * @param telemetry What records the calls, if anything does.
    */
   constructor(
     addr: string,
@@ -38,8 +49,10 @@ export class LocalCalls {
     wire: LocalWire,
     callTimeout: number | undefined,
     closing: AbortSignal,
+    telemetry: ConnectionTelemetry | undefined,
   ) {
     this.#addr = addr;
+    this.#telemetry = telemetry;
     this.#service = service;
     this.#wire = wire;
     this.#callTimeout = callTimeout;
@@ -52,10 +65,22 @@ export class LocalCalls {
   }
 
   /** Makes a call: the proxies of this container's agents send theirs here. */
-  async call(
+  call(
     path: string,
     args: unknown[],
     options: CallOptions | undefined,
+  ): Promise<unknown> {
+    const telemetry = this.#telemetry;
+    return telemetry === undefined
+      ? this.#call(path, args, options, undefined)
+      : telemetry.track(path, () => this.#call(path, args, options, telemetry));
+  }
+
+  async #call(
+    path: string,
+    args: unknown[],
+    options: CallOptions | undefined,
+    telemetry: ConnectionTelemetry | undefined,
   ): Promise<unknown> {
     // As over a connection: a closed container, an aborted signal and
     // arguments that cannot be sent fail here, with their own errors;
@@ -66,24 +91,62 @@ export class LocalCalls {
     signal?.throwIfAborted();
     let received = this.#wire.args(args);
     if (received instanceof Promise) received = await received;
+    let served: TracedCall | undefined;
     let result: unknown;
     try {
       const resolved = this.#service.resolve(path);
-      result = resolved.options.context === true
-        ? runInContext(this.#context, resolved.fn, resolved.thisArg, received)
-        : resolved.fn.apply(resolved.thisArg, received);
+      if (telemetry === undefined) {
+        result = this.#invoke(resolved, received);
+      } else {
+        served = telemetry.serve(path);
+        result = telemetry.within(
+          served,
+          this.#invoke,
+          this,
+          resolved,
+          received,
+        );
+      }
     } catch (error) {
+      // Only paths the service has name spans: a caller picks the others.
+      telemetry?.served(
+        served ?? telemetry.serve(OTHER_METHOD),
+        asError(error),
+      );
       throw this.#remoteError(error);
     }
     if (result instanceof Promise) {
-      result = await this.#settled(result, options?.timeout, signal);
+      const running = result;
+      let waiting = true;
+      if (served !== undefined) {
+        // Ends the server span of a failed handler, or of one that settles
+        // after its caller gave up; a result still awaited is encoded first.
+        running.then(
+          () => waiting || telemetry!.served(served),
+          (error) => telemetry!.served(served, asError(error)),
+        );
+      }
+      try {
+        result = await this.#settled(running, options?.timeout, signal);
+      } finally {
+        waiting = false;
+      }
     }
     try {
       const returned = this.#wire.result(result);
-      return returned instanceof Promise ? await returned : returned;
+      const value = returned instanceof Promise ? await returned : returned;
+      if (served !== undefined) telemetry!.served(served);
+      return value;
     } catch (error) {
+      if (served !== undefined) telemetry!.served(served, asError(error));
       throw this.#remoteError(error);
     }
+  }
+
+  #invoke(resolved: Resolved, received: unknown[]): unknown {
+    return resolved.options.context === true
+      ? runInContext(this.#context, resolved.fn, resolved.thisArg, received)
+      : resolved.fn.apply(resolved.thisArg, received);
   }
 
   /**

@@ -18,6 +18,7 @@ import { LocalWire } from "./_local_wire.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { internals } from "./_internal.ts";
 import { acceptLocal, listen, type Listening } from "./_listen.ts";
+import { agentTelemetry } from "./_telemetry.ts";
 import type { Agent } from "./agent.ts";
 import { parseAgentAddress } from "./agent_address.ts";
 import type { Clock } from "./clock.ts";
@@ -97,10 +98,13 @@ export class Container implements AsyncDisposable {
     const callTimeout = options.callTimeout === Infinity
       ? undefined
       : options.callTimeout;
+    // Decided once: a container that records nothing does nothing for it.
+    const telemetry = agentTelemetry(addr, this.clock, options);
     this.#service = new ContainerService(
       this.#agents,
       this.#localCaller,
       this.#closing.signal,
+      telemetry.local && addr,
     );
     this.#local = new LocalCalls(
       addr,
@@ -113,6 +117,7 @@ export class Container implements AsyncDisposable {
       ),
       callTimeout,
       this.#closing.signal,
+      telemetry.local,
     );
     this.#connections = new Connections({
       service: this.#service,
@@ -123,6 +128,7 @@ export class Container implements AsyncDisposable {
       closing: this.#closing.signal,
       acceptLocal,
       nats: listening.nats,
+      telemetry: telemetry.connection,
     });
     internals.set(this, {
       register: (agent) => this.#register(agent),

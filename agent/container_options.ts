@@ -2,6 +2,7 @@ import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import type { NatsClient, NatsConnectOptions } from "../nats/nats_client.ts";
 import type { DynamicRemote, Remote } from "../rpc/remote.ts";
+import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
 import type { Agent } from "./agent.ts";
 import type { Clock } from "./clock.ts";
 
@@ -114,6 +115,22 @@ export interface ContainerOptions {
    * error at `create`; `shutdown` gives it up.
    */
   nats?: ContainerNatsOptions;
+  /**
+   * OpenTelemetry spans and metrics of the container's calls: those over
+   * its connections and those between its own agents (see
+   * `docs/observability.md`). Every span gets `aiomas.container` (this
+   * container's address), `aiomas.sim_time` under an `ExternalClock`
+   * (unless `simTime` is given), and a call to an agent
+   * `aiomas.agent.callee` and, where known, `aiomas.agent.caller`;
+   * `attributes` and `callAttributes` add to them. `false` records
+   * nothing even when providers are registered.
+   *
+   * Decided once, when the container is created: register global
+   * providers before (Deno does at startup under `OTEL_DENO=true`).
+   *
+   * @default {the global providers of `npm:@opentelemetry/api`: nothing is recorded unless one is registered}
+   */
+  telemetry?: RpcTelemetryOptions | false;
 }
 
 /** Options of {@linkcode Container.connect}. */

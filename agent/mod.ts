@@ -76,4 +76,8 @@ export type {
   DynamicRemote,
   ExposableFunction,
   Remote,
+  RpcTelemetryOptions,
+  TelemetryAttributes,
+  TelemetryMeterProvider,
+  TelemetryTracerProvider,
 } from "../rpc/mod.ts";
