@@ -1,10 +1,6 @@
 import { formatError } from "../channel/_traceback.ts";
 import { RemoteError } from "../errors.ts";
-import {
-  type ConnectionTelemetry,
-  OTHER_METHOD,
-  type TracedCall,
-} from "../rpc/_telemetry.ts";
+import { type ConnectionTelemetry, OTHER_METHOD } from "../rpc/_telemetry.ts";
 import { asError } from "../rpc/_thrown.ts";
 import { type CallContext, runInContext } from "../rpc/call_context.ts";
 import type { Resolved, Service } from "../rpc/service.ts";
@@ -31,7 +27,6 @@ export class LocalCalls {
   #callTimeout: number | undefined;
   #context: CallContext;
   #closing: AbortSignal;
-  #telemetry: ConnectionTelemetry | undefined;
   /** What rejects each call whose handler is still running. */
   #inFlight = new Set<(error: unknown) => void>();
 
@@ -52,7 +47,14 @@ export class LocalCalls {
     telemetry: ConnectionTelemetry | undefined,
   ) {
     this.#addr = addr;
-    this.#telemetry = telemetry;
+    if (telemetry !== undefined) {
+      // Decided once: without telemetry, calls take the plain method.
+      this.call = (path, args, options) =>
+        telemetry.track(
+          path,
+          () => this.#traced(path, args, options, telemetry),
+        );
+    }
     this.#service = service;
     this.#wire = wire;
     this.#callTimeout = callTimeout;
@@ -65,22 +67,10 @@ export class LocalCalls {
   }
 
   /** Makes a call: the proxies of this container's agents send theirs here. */
-  call(
+  async call(
     path: string,
     args: unknown[],
     options: CallOptions | undefined,
-  ): Promise<unknown> {
-    const telemetry = this.#telemetry;
-    return telemetry === undefined
-      ? this.#call(path, args, options, undefined)
-      : telemetry.track(path, () => this.#call(path, args, options, telemetry));
-  }
-
-  async #call(
-    path: string,
-    args: unknown[],
-    options: CallOptions | undefined,
-    telemetry: ConnectionTelemetry | undefined,
   ): Promise<unknown> {
     // As over a connection: a closed container, an aborted signal and
     // arguments that cannot be sent fail here, with their own errors;
@@ -91,41 +81,63 @@ export class LocalCalls {
     signal?.throwIfAborted();
     let received = this.#wire.args(args);
     if (received instanceof Promise) received = await received;
-    let served: TracedCall | undefined;
     let result: unknown;
     try {
       const resolved = this.#service.resolve(path);
-      if (telemetry === undefined) {
-        result = this.#invoke(resolved, received);
-      } else {
-        served = telemetry.serve(path);
-        result = telemetry.within(
-          served,
-          this.#invoke,
-          this,
-          resolved,
-          received,
-        );
-      }
+      result = resolved.options.context === true
+        ? runInContext(this.#context, resolved.fn, resolved.thisArg, received)
+        : resolved.fn.apply(resolved.thisArg, received);
+    } catch (error) {
+      throw this.#remoteError(error);
+    }
+    if (result instanceof Promise) {
+      result = await this.#settled(result, options?.timeout, signal);
+    }
+    try {
+      const returned = this.#wire.result(result);
+      return returned instanceof Promise ? await returned : returned;
+    } catch (error) {
+      throw this.#remoteError(error);
+    }
+  }
+
+  /** {@linkcode LocalCalls.call} inside a server span (within `track`'s client span). */
+  async #traced(
+    path: string,
+    args: unknown[],
+    options: CallOptions | undefined,
+    telemetry: ConnectionTelemetry,
+  ): Promise<unknown> {
+    if (this.#closing.aborted) throw closedError(this.#closing);
+    const signal = options?.signal;
+    signal?.throwIfAborted();
+    let received = this.#wire.args(args);
+    if (received instanceof Promise) received = await received;
+    let resolved: Resolved;
+    try {
+      resolved = this.#service.resolve(path);
     } catch (error) {
       // Only paths the service has name spans: a caller picks the others.
-      telemetry?.served(
-        served ?? telemetry.serve(OTHER_METHOD),
-        asError(error),
-      );
+      telemetry.served(telemetry.serve(OTHER_METHOD), asError(error));
+      throw this.#remoteError(error);
+    }
+    const served = telemetry.serve(path);
+    let result: unknown;
+    try {
+      result = telemetry.within(served, this.#invoke, this, resolved, received);
+    } catch (error) {
+      telemetry.served(served, asError(error));
       throw this.#remoteError(error);
     }
     if (result instanceof Promise) {
       const running = result;
       let waiting = true;
-      if (served !== undefined) {
-        // Ends the server span of a failed handler, or of one that settles
-        // after its caller gave up; a result still awaited is encoded first.
-        running.then(
-          () => waiting || telemetry!.served(served),
-          (error) => telemetry!.served(served, asError(error)),
-        );
-      }
+      // Ends the span of a failed handler, or of one that settles after its
+      // caller gave up; a result still awaited is encoded first, below.
+      running.then(
+        () => waiting || telemetry.served(served),
+        (error) => telemetry.served(served, asError(error)),
+      );
       try {
         result = await this.#settled(running, options?.timeout, signal);
       } finally {
@@ -135,10 +147,10 @@ export class LocalCalls {
     try {
       const returned = this.#wire.result(result);
       const value = returned instanceof Promise ? await returned : returned;
-      if (served !== undefined) telemetry!.served(served);
+      telemetry.served(served);
       return value;
     } catch (error) {
-      if (served !== undefined) telemetry!.served(served, asError(error));
+      telemetry.served(served, asError(error));
       throw this.#remoteError(error);
     }
   }
