@@ -71,10 +71,9 @@ export function agentTelemetry(
     new codec().name,
     withCallee(addr),
   );
-  return {
-    connection: (peer) => withCallee(peer),
-    local,
-  };
+  // Nothing records now: the connections opened later record nothing either.
+  if (local === undefined) return { connection: () => false, local };
+  return { connection: (peer) => withCallee(peer), local };
 }
 
 function callAttributes(

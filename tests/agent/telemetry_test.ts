@@ -518,6 +518,16 @@ Deno.test("with no provider registered nothing is recorded and agent calls work"
       await recorder.points("aiomas.rpc.client.calls.started"),
       [],
     );
+    // Nor on connections A opens now: to a container that records.
+    await using c = await Container.create(LOCAL);
+    const late = new Callee(c);
+    assert.equal(await relayProxy.relay(late.addr, 5), 5);
+    const spans = await recorder.spans();
+    assert.ok(spans.length > 0, "c records its side");
+    for (const span of spans) {
+      assert.equal(span.kind, SpanKind.SERVER);
+      assert.equal(span.attributes["aiomas.container"], c.addr);
+    }
   } finally {
     trace.disable();
     metrics.disable();
