@@ -28,7 +28,11 @@ import {
   ExternalClock,
   withOptions,
 } from "../../agent/mod.ts";
-import { expose, type RpcTelemetryOptions } from "../../rpc/mod.ts";
+import {
+  callContext,
+  expose,
+  type RpcTelemetryOptions,
+} from "../../rpc/mod.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 
@@ -131,6 +135,13 @@ class Callee extends Agent {
   async keep(agent: Echoer): Promise<number> {
     this.kept = agent;
     return await agent.echo(1);
+  }
+
+  /** Whether its call context is there, and its signal not aborted. */
+  @expose({ context: true })
+  async context(): Promise<boolean> {
+    await Promise.resolve();
+    return !callContext().signal.aborted;
   }
 
   /** Calls the kept agent again. */
@@ -391,6 +402,30 @@ Deno.test("a connection dialed while serving a call does not make later calls on
     assert.equal(echo.attributes["aiomas.agent.caller"], undefined);
     assert.equal(echo.attributes["aiomas.container"], a.addr);
     assert.equal(echo.attributes["aiomas.agent.callee"], relay.addr);
+  }
+});
+
+Deno.test("handlers with a call context get it when calls are traced", async () => {
+  using _context = contextManager();
+  await using recorder = new Recorder();
+  await using a = await Container.create(LOCAL, {
+    telemetry: recorder.options,
+  });
+  await using b = await Container.create(LOCAL, {
+    telemetry: recorder.options,
+  });
+  for (const callee of [new Callee(a), new Callee(b)]) {
+    assert.equal(await (await a.connect<Callee>(callee.addr)).context(), true);
+    const served = await recorder.named(
+      `agents/${callee.aid}/context`,
+      SpanKind.SERVER,
+    );
+    assert.equal(
+      served.filter((span) =>
+        span.attributes["aiomas.agent.callee"] === callee.addr
+      ).length,
+      1,
+    );
   }
 });
 
