@@ -4,6 +4,7 @@ import {
   type MeterProvider,
   metrics,
   ProxyTracerProvider,
+  ROOT_CONTEXT,
   type Span,
   SpanKind,
   SpanStatusCode,
@@ -189,6 +190,15 @@ export class ConnectionTelemetry {
         throw error;
       },
     );
+  }
+
+  /**
+   * Runs `fn` in the root context: a connection serves its calls in the
+   * context it was made in, and one made inside a handler must not make
+   * every later server span a child of that handler's.
+   */
+  inRoot<R>(fn: () => R): R {
+    return context.with(ROOT_CONTEXT, fn);
   }
 
   /** Starts the server side of a call; `method` is `OTHER_METHOD` if unknown. */

@@ -168,7 +168,8 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
         (error) => this.#closedLocally || onReset(error),
       );
     }
-    this.#serve();
+    if (this.#telemetry === undefined) this.#serve();
+    else this.#telemetry.inRoot(() => this.#serve());
   }
 
   /**

@@ -323,6 +323,47 @@ Deno.test("calls made while serving a call are its children", async () => {
   }
 });
 
+Deno.test("a connection made while serving a call serves in the root context", async () => {
+  await using recorder = new Recorder();
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  try {
+    // y's `open` makes a new connection, whose server side later serves
+    // calls of its own: their spans must not be children of `open`'s.
+    const made: { close(): Promise<void> }[] = [];
+    let peer: RpcClient<Calculator> | undefined;
+    class Opener {
+      @expose
+      open(): void {
+        const [client, server] = memoryPair(
+          calculator,
+          false,
+          recorder.options,
+        );
+        made.push(client, server);
+        peer = client;
+      }
+    }
+    const [x, y] = memoryPair(new Opener(), false, recorder.options);
+    await using _x = x;
+    await using _y = y;
+    await x.call("open");
+    assert.equal(await peer!.call("add", [1, 2]), 3);
+    for (const client of made) await client.close();
+    const spans = await recorder.spans();
+    const opened = spans.find((span) => span.name === "aiomas/open")!;
+    const added = spans.find((span) => span.name === "aiomas/add")!;
+    assert.equal(added.kind, SpanKind.SERVER);
+    assert.equal(added.parentSpanContext, undefined);
+    assert.notEqual(
+      added.spanContext().traceId,
+      opened.spanContext().traceId,
+    );
+  } finally {
+    context.disable();
+  }
+});
+
 Deno.test("metrics count calls by method and outcome, pending calls and connections", async () => {
   await using recorder = new Recorder();
   const [client, server] = memoryPair(
