@@ -37,6 +37,7 @@ export type {
   CodecClass,
   CodecOptions,
   Constructor,
+  DecodeOptions,
   FromWire,
   SerializerSpec,
   ToWire,
@@ -51,8 +52,12 @@ export type {
   Resolved,
   RpcClient,
   RpcClientOptions,
+  RpcTelemetryOptions,
   Service,
   ServiceMember,
+  TelemetryAttributes,
+  TelemetryMeterProvider,
+  TelemetryTracerProvider,
 } from "../rpc/mod.ts";
 export type {
   NatsClient,
