@@ -39,14 +39,20 @@ export interface ChannelOptions {
    */
   maxConcurrentRequests?: number;
   /**
-   * How many payload bytes of the peer's requests may be received and not
-   * yet answered (queued or being handled); at the limit the channel stops
+   * How much the peer's requests received and not yet answered (queued or
+   * being handled) may hold, in decoded cost units (about bytes of heap,
+   * an upper bound): each request is charged what its codec reports it
+   * built (`Codec.lastDecodedCost`: the counted cost, or its length times
+   * the codec's worst expansion, 128 per byte for MsgPack, 32 for JSON),
+   * or, for a codec that reports nothing, its payload bytes times
+   * {@linkcode UNREPORTED_COST_FACTOR}. At the limit the channel stops
    * reading until replies are sent. The request that crosses it is still
-   * received, so one request up to `maxFrameSize` always is.
+   * received, so one request up to `maxDecodedSize` always is. All
+   * channels together are bounded by `setUnansweredBudget` too.
    *
-   * @default {16777216} (16 MiB)
+   * @default {67108864} (64 Mi units)
    */
-  maxUnansweredBytes?: number;
+  maxUnansweredSize?: number;
   /**
    * Milliseconds a frame may take to arrive once its first byte has: a
    * peer whose frame stays incomplete longer is cut with a `ProtocolError`
@@ -97,8 +103,14 @@ export interface CloseOptions {
 /** The default of {@linkcode ChannelOptions.frameTimeout}. */
 export const DEFAULT_FRAME_TIMEOUT = 30_000;
 
-/** The default of {@linkcode ChannelOptions.maxUnansweredBytes}: 16 MiB. */
-export const DEFAULT_MAX_UNANSWERED_BYTES = 16 * 1024 * 1024;
+/** The default of {@linkcode ChannelOptions.maxUnansweredSize}: 64 Mi cost units. */
+export const DEFAULT_MAX_UNANSWERED_SIZE = 64 * 1024 * 1024;
+
+/**
+ * Cost units per payload byte charged for a request decoded by a codec that
+ * does not report `lastDecodedCost` (JSON's worst expansion).
+ */
+export const UNREPORTED_COST_FACTOR = 32;
 
 /** The default of {@linkcode CloseOptions.timeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 1000;

@@ -2,6 +2,7 @@ import { setImmediate } from "node:timers";
 import type { Codec } from "../codecs/codec.ts";
 import { ProtocolError } from "../errors.ts";
 import { ByteSource } from "./_byte_source.ts";
+import { UNREPORTED_COST_FACTOR } from "./_channel_options.ts";
 import { FrameParser } from "./_frame_parser.ts";
 import type { Transport } from "./transport.ts";
 
@@ -10,10 +11,16 @@ export interface ReadLoopHost {
   /** Whether the channel is closing: bytes read are dropped unread. */
   closing(): boolean;
   /**
-   * Handles one decoded message of `size` payload bytes; throws a
+   * Handles one decoded message that built at most `size` cost units; throws a
    * `ProtocolError` for a bad one.
    */
   dispatch(message: unknown, size: number): void;
+  /**
+   * While the process-wide budget for unanswered requests is spent (and
+   * this channel waits for no reply), a promise that settles when it may
+   * be checked again. Checked before the bytes of each read are parsed.
+   */
+  overBudget(): Promise<void> | undefined;
   /**
    * While reading must wait (too many requests unanswered, replies behind
    * on the socket), a promise that settles when it may be checked again.
@@ -138,6 +145,10 @@ export class ReadLoop {
           await new Promise<void>((resolve) => setImmediate(resolve));
           continue;
         }
+        // Another channel may have filled the process-wide budget while
+        // this read waited: the bytes wait in the buffer until it frees.
+        const paused = host.overBudget();
+        if (paused !== undefined) await this.#wait(paused, host.overBudget);
         if (watchIdle) this.#lastRead = performance.now();
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
@@ -157,8 +168,12 @@ export class ReadLoop {
         }
         for (let i = 0; i < frames.length; i++) {
           let decoded: unknown;
+          let cost: number;
           try {
             decoded = codec.decode(frames[i]);
+            // Read before awaiting: the codec reports its latest decode.
+            cost = codec.lastDecodedCost ??
+              frames[i].length * UNREPORTED_COST_FACTOR;
             if (decoded instanceof Promise) decoded = await decoded;
           } catch (error) {
             throw new ProtocolError(
@@ -168,7 +183,7 @@ export class ReadLoop {
               { cause: error },
             );
           }
-          host.dispatch(decoded, frames[i].length);
+          host.dispatch(decoded, cost);
           const blocked = host.blocked();
           if (blocked !== undefined) await this.#wait(blocked);
         }
@@ -200,12 +215,15 @@ export class ReadLoop {
   }
 
   /** Waits while the channel is blocked; deadlines do not run meanwhile. */
-  async #wait(blocked: Promise<void>): Promise<void> {
+  async #wait(
+    blocked: Promise<void>,
+    check: () => Promise<void> | undefined = this.#host.blocked,
+  ): Promise<void> {
     this.#paused = true;
     try {
       for (let next: Promise<void> | undefined = blocked; next !== undefined;) {
         await next;
-        next = this.#host.blocked();
+        next = check();
       }
     } finally {
       this.#paused = false;

@@ -14,9 +14,16 @@ import {
   type CloseOptions,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
-  DEFAULT_MAX_UNANSWERED_BYTES,
+  DEFAULT_MAX_UNANSWERED_SIZE,
   type SendOptions,
 } from "./_channel_options.ts";
+import {
+  atUnansweredBudget,
+  chargeUnanswered,
+  releaseUnanswered,
+  stopWaitingUnanswered,
+  waitUnanswered,
+} from "./_unanswered_budget.ts";
 import { codecName, usesEncodeView } from "./_codec_use.ts";
 import {
   checkMessage,
@@ -34,7 +41,8 @@ import { errorFormatter } from "./_traceback.ts";
 export {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
-  DEFAULT_MAX_UNANSWERED_BYTES,
+  DEFAULT_MAX_UNANSWERED_SIZE,
+  UNREPORTED_COST_FACTOR,
 } from "./_channel_options.ts";
 export type {
   ChannelOptions,
@@ -97,9 +105,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #maxQueuedRequests: number;
   #maxConcurrentRequests: number;
   #maxPendingRequests: number;
-  #maxUnansweredBytes: number;
-  /** The payload bytes of the requests in {@linkcode Channel.#unanswered}. */
-  #unansweredBytes = 0;
+  #maxUnansweredSize: number;
+  /** The decoded cost of the requests in {@linkcode Channel.#unanswered}. */
+  #unansweredSize = 0;
   /** Aborts when the channel closes; every request's `signal`. */
   #abort = new AbortController();
   #formatError: (error: unknown) => unknown;
@@ -237,9 +245,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       options.maxConcurrentRequests ?? 1024,
       "maxConcurrentRequests",
     );
-    this.#maxUnansweredBytes = checkCount(
-      options.maxUnansweredBytes ?? DEFAULT_MAX_UNANSWERED_BYTES,
-      "maxUnansweredBytes",
+    this.#maxUnansweredSize = checkCount(
+      options.maxUnansweredSize ?? DEFAULT_MAX_UNANSWERED_SIZE,
+      "maxUnansweredSize",
     );
     this.#maxPendingRequests = options.maxPendingRequests ?? 65536;
     this.#formatError = errorFormatter(options.errorFormat ?? "aiomas");
@@ -281,6 +289,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       closing: () => this.#closeReason !== null,
       dispatch: (message, size) => this.#dispatch(message, size),
       blocked: () => this.#blocked(),
+      overBudget: () => this.#overBudget(),
       busy: () =>
         this.#pending.size > 0 || this.#unanswered > 0 || !this.#writer.idle,
       flush: () => this.#writer.start(),
@@ -318,11 +327,31 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     return this.#resumeReading.promise;
   }
 
+  /** See {@linkcode ReadLoopHost.overBudget}. */
+  #overBudget(): Promise<void> | undefined {
+    if (
+      this.#closeReason !== null || this.#pending.size !== 0 ||
+      !atUnansweredBudget()
+    ) return undefined;
+    waitUnanswered(this.#wakeForBudget);
+    this.#resumeReading ??= Promise.withResolvers<void>();
+    return this.#resumeReading.promise;
+  }
+
   #overLimit(): boolean {
+    // A channel waiting for replies reads on (a handler may wait for them
+    // to answer): beyond the budget, it only holds its own limit's worth.
+    if (this.#pending.size === 0 && atUnansweredBudget()) {
+      if (this.#closeReason === null) waitUnanswered(this.#wakeForBudget);
+      return true;
+    }
     return this.#unanswered >= this.#maxConcurrentRequests ||
-      this.#unansweredBytes >= this.#maxUnansweredBytes ||
+      this.#unansweredSize >= this.#maxUnansweredSize ||
       this.#requests.length >= this.#maxQueuedRequests;
   }
+
+  /** The process-wide budget freed: check the limits again. */
+  #wakeForBudget = (): void => this.#wake();
 
   /** Lets a read loop that waits for the limits check them again. */
   #wake(): void {
@@ -414,6 +443,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       cleanup: undefined,
     };
     this.#pending.add(pending);
+    // Paused by the process-wide budget: its reply must still be read.
+    if (this.#resumeReading !== null) this.#wake();
     written?.catch((error) => this.#giveUp(id, pending, error));
     const timeout = options?.timeout;
     if (signal !== undefined || timeout !== undefined) {
@@ -630,9 +661,11 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#settle(pending, reason, false);
   }
 
-  /** A request of `size` payload bytes is answered (or will not be). */
+  /** A request of decoded cost `size` is answered (or will not be). */
   #answered(size: number): void {
-    this.#unansweredBytes -= size;
+    this.#unansweredSize -= size;
+    // After close, the channel released all it held at once.
+    if (this.#closeReason === null) releaseUnanswered(size);
     const left = --this.#unanswered;
     if (this.#resumeReading !== null) this.#wake();
     if (left !== 0) return;
@@ -662,7 +695,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       // ConnectionClosedError when the connection closes.
       if (this.#closeReason !== null) return;
       this.#unanswered++;
-      this.#unansweredBytes += size;
+      this.#unansweredSize += size;
+      chargeUnanswered(size);
       const request = new Request(content, {
         id,
         respond: this.#respond,
@@ -733,6 +767,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     // Requests nobody took will not be answered.
     this.#unanswered -= this.#requests.length;
     this.#requests.clear();
+    // What the rest still hold is their handlers' now: free the budget.
+    releaseUnanswered(this.#unansweredSize);
+    stopWaitingUnanswered(this.#wakeForBudget);
     this.#resumeReading?.resolve();
     this.#readLoop.stop();
     this.#abort.abort(reason);

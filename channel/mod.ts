@@ -37,7 +37,8 @@ export {
   Channel,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
-  DEFAULT_MAX_UNANSWERED_BYTES,
+  DEFAULT_MAX_UNANSWERED_SIZE,
+  UNREPORTED_COST_FACTOR,
 } from "./channel.ts";
 export {
   DEFAULT_PARTIAL_FRAME_BUDGET,
@@ -45,6 +46,12 @@ export {
   setPartialFrameBudget,
 } from "./_frame_budget.ts";
 export type { PartialFrameBudget } from "./_frame_budget.ts";
+export {
+  DEFAULT_UNANSWERED_BUDGET,
+  setUnansweredBudget,
+  unansweredBudget,
+} from "./_unanswered_budget.ts";
+export type { UnansweredBudget } from "./_unanswered_budget.ts";
 export type { ChannelOptions, CloseOptions, SendOptions } from "./channel.ts";
 export type { ErrorFormat } from "./_traceback.ts";
 export { FrameDecoderStream } from "./frame_decoder_stream.ts";

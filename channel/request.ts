@@ -32,7 +32,8 @@ export interface RequestOptions {
    */
   signal?: AbortSignal;
   /**
-   * The request's payload bytes, passed back to `respond` with the reply
+   * What the request is charged (its decoded cost), passed back to
+   * `respond` with the reply
    * (the channel counts what unanswered requests hold).
    *
    * @default {0}

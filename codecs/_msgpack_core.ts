@@ -23,6 +23,8 @@ export class MsgPackCore {
    * is left.
    */
   #spent = 0;
+  /** An upper bound of what the latest outermost decode built (cost units). */
+  lastCost = 0;
 
   constructor(options: CodecOptions) {
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
@@ -113,6 +115,7 @@ export class MsgPackCore {
       spare = budget - cost;
     }
     const outer = this.#spent;
+    if (outer === 0) this.lastCost = cost;
     this.#spent = outer + cost;
     try {
       return reader.read(data, spare, budget, owned);

@@ -70,6 +70,8 @@ export class JsonCodec implements Codec {
   #countFrom: number;
   /** Set for the one call of `decode` that decodes a counted text. */
   #counted = false;
+  /** See {@linkcode JsonCodec.lastDecodedCost}. */
+  #lastCost = 0;
 
   /**
    * Creates a JSON codec.
@@ -134,6 +136,36 @@ export class JsonCodec implements Codec {
    *   `maxDecodedSize` (checked before it is parsed).
    */
   decode(data: Uint8Array): unknown {
+    const value = this.#decode(data);
+    // Set after a serializer's nested decodes: the outermost text's bound
+    // wins. A counted text built at most the budget.
+    const cost = data.length * JSON_EXPANSION;
+    this.#lastCost = cost < this.#maxDecodedSize ? cost : this.#maxDecodedSize;
+    return value;
+  }
+
+  /**
+   * An upper bound, in cost units, of what the latest `decode` built: the
+   * bytes decoded times 32, at most `maxDecodedSize` (see
+   * {@linkcode Codec.lastDecodedCost}).
+   *
+   * @returns Cost units (0 before the first decode).
+   *
+   * @example
+   * ```ts
+   * import { JsonCodec } from "@aiomas/aiomas/codecs";
+   * import assert from "node:assert/strict";
+   *
+   * const codec = new JsonCodec();
+   * codec.decode(new TextEncoder().encode("[1,2,3]"));
+   * assert.equal(codec.lastDecodedCost, 7 * 32);
+   * ```
+   */
+  get lastDecodedCost(): number {
+    return this.#lastCost;
+  }
+
+  #decode(data: Uint8Array): unknown {
     // A text this short cannot reach the budget: no counting.
     if (data.length > this.#countFrom) {
       if (!this.#counted) return this.#decodeCounted(data);
@@ -191,7 +223,7 @@ export class JsonCodec implements Codec {
     this.#countFrom = -1;
     this.#counted = true;
     try {
-      return this.decode(data);
+      return this.#decode(data);
     } finally {
       this.#counted = false;
       this.#left = left;

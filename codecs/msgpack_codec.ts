@@ -65,6 +65,26 @@ export class MsgPackCodec implements Codec {
       partsEncoders.set(this, (value) => core.encodeParts(value));
     }
   }
+  /**
+   * An upper bound, in cost units, of what the latest `decode` built: the
+   * counted cost, or the bytes decoded times 128 (see
+   * {@linkcode Codec.lastDecodedCost}).
+   *
+   * @returns Cost units (0 before the first decode).
+   *
+   * @example
+   * ```ts
+   * import { MsgPackCodec } from "@aiomas/aiomas/codecs";
+   * import assert from "node:assert/strict";
+   *
+   * const codec = new MsgPackCodec();
+   * await codec.decode(await codec.encode([1, 2, 3]));
+   * assert.ok(codec.lastDecodedCost > 0);
+   * ```
+   */
+  get lastDecodedCost(): number {
+    return this.#core.lastCost;
+  }
 
   /**
    * Encodes a value as MsgPack.

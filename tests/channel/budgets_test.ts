@@ -419,14 +419,15 @@ Deno.test("formatError: a thrown object is shown as JSON, never through its toSt
   assert.match(long, /… \(5011 characters\)\n$/);
 });
 
-Deno.test("maxUnansweredBytes: the payload bytes of requests unanswered stop the channel reading; answering resumes it", async () => {
+Deno.test("maxUnansweredSize: the decoded cost of requests unanswered stops the channel reading; answering resumes it", async () => {
   const [a, b] = createMemoryPair();
   const client = new Channel(a);
-  const server = new Channel(b, { maxUnansweredBytes: 1000 });
+  const server = new Channel(b, { maxUnansweredSize: 32000 });
   try {
     const big = "x".repeat(600);
     const replies = Array.from({ length: 10 }, () => client.send(big));
-    // 600 bytes, then 1200: the second crosses the limit, and is received.
+    // About 608 JSON bytes × 32 = 19456 units, then 38912: the second
+    // crosses the limit, and is received.
     const first = await server.recv();
     const second = await server.recv();
     let more = false;
@@ -435,7 +436,7 @@ Deno.test("maxUnansweredBytes: the payload bytes of requests unanswered stop the
       return request;
     });
     for (let i = 0; i < 5; i++) await assertOtherPairWorks();
-    assert.ok(!more, "a third request was read with 1200 bytes unanswered");
+    assert.ok(!more, "a third request was read with 38912 units unanswered");
     await first.reply(1);
     await second.reply(2);
     await (await third).reply(3);

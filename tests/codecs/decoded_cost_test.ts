@@ -1,0 +1,77 @@
+// Codec.lastDecodedCost: an upper bound of what the latest decode built,
+// which a channel charges to each unanswered request.
+import assert from "node:assert/strict";
+import {
+  JsonCodec,
+  MsgPackBloscCodec,
+  MsgPackCodec,
+} from "../../codecs/mod.ts";
+import { JSON_EXPANSION, MSGPACK_EXPANSION } from "../../codecs/_budget.ts";
+import { msgpackCost } from "../../codecs/_msgpack_cost.ts";
+
+/** An array32 of `count` empty bins (`c4 00`): 256 units per 2 bytes. */
+function emptyBinsFrame(count: number): Uint8Array {
+  const frame = new Uint8Array(5 + 2 * count);
+  frame[0] = 0xdd;
+  new DataView(frame.buffer).setUint32(1, count);
+  for (let i = 0; i < count; i++) frame[5 + 2 * i] = 0xc4;
+  return frame;
+}
+
+Deno.test("MsgPackCodec.lastDecodedCost: length × 128 for a frame too short to count", () => {
+  const codec = new MsgPackCodec();
+  const frame = emptyBinsFrame(1000);
+  codec.decode(frame);
+  assert.equal(codec.lastDecodedCost, frame.length * MSGPACK_EXPANSION);
+  // A bound of what was built: the counted cost is below it.
+  assert.ok(msgpackCost(frame, Infinity) <= codec.lastDecodedCost);
+});
+
+Deno.test("MsgPackCodec.lastDecodedCost: the counted cost for a frame that was counted, within the budget", () => {
+  const frame = emptyBinsFrame(1000);
+  const exact = msgpackCost(frame, Infinity);
+  // Small enough a budget that the frame is counted, large enough to pass.
+  const codec = new MsgPackCodec({ maxDecodedSize: exact });
+  codec.decode(frame);
+  assert.equal(codec.lastDecodedCost, exact);
+});
+
+Deno.test("MsgPackCodec.lastDecodedCost: a serializer's nested decode does not lower the outer message's cost", () => {
+  class Box {
+    constructor(readonly inner: Uint8Array) {}
+  }
+  const codec = new MsgPackCodec();
+  codec.addSerializer(
+    Box,
+    (box) => box.inner,
+    (bytes) => {
+      codec.decode(new Uint8Array([0x01]));
+      return new Box(bytes as Uint8Array);
+    },
+  );
+  const frame = codec.encode([new Box(new Uint8Array(100)), "x".repeat(500)]);
+  codec.decode(frame);
+  assert.equal(codec.lastDecodedCost, frame.length * MSGPACK_EXPANSION);
+});
+
+Deno.test("JsonCodec.lastDecodedCost: length × 32, at most maxDecodedSize when counted", () => {
+  const short = new TextEncoder().encode("[{},{},{}]");
+  const codec = new JsonCodec();
+  codec.decode(short);
+  assert.equal(codec.lastDecodedCost, short.length * JSON_EXPANSION);
+  const long = new TextEncoder().encode(`[${"{},".repeat(999)}{}]`);
+  const budget = 1000 * 64 + 56;
+  const counted = new JsonCodec({ maxDecodedSize: budget });
+  counted.decode(long);
+  assert.equal(counted.lastDecodedCost, budget);
+});
+
+Deno.test("MsgPackBloscCodec.lastDecodedCost: charged by the decompressed bytes", async () => {
+  const codec = new MsgPackBloscCodec();
+  const value = Array.from({ length: 1000 }, () => new Uint8Array(0));
+  const frame = await codec.encode(value);
+  await codec.decode(frame);
+  const raw = new MsgPackCodec().encode(value);
+  assert.ok(frame.length < raw.length, "the frame is compressed");
+  assert.equal(codec.lastDecodedCost, raw.length * MSGPACK_EXPANSION);
+});
