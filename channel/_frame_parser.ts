@@ -1,8 +1,8 @@
 import { ProtocolError } from "../errors.ts";
 import { type BudgetHolder, charge, release } from "./_frame_budget.ts";
 
-/** The default largest payload accepted: 64 MiB. */
-export const DEFAULT_MAX_FRAME_SIZE = 64 * 1024 * 1024;
+/** The default largest payload accepted: 16 MiB. */
+export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
 
 /** The first size of a split frame's buffer, unless more has arrived. */
 const INITIAL_BODY = 4 * 1024;

@@ -7,7 +7,7 @@ export interface FrameDecoderStreamOptions {
    * The largest payload accepted, checked on the header before anything is
    * allocated.
    *
-   * @default {67108864} (64 MiB)
+   * @default {16777216} (16 MiB)
    */
   maxFrameSize?: number;
 }

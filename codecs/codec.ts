@@ -117,12 +117,12 @@ export interface CodecOptions {
    * Frames too short to reach the budget even at the worst expansion per
    * byte are not counted at all. `Infinity` turns the limit off.
    *
-   * The default is the default `maxFrameSize` (64 MiB) plus 1 Mi units:
+   * The default is the default `maxFrameSize` (16 MiB) plus 1 Mi units:
    * a frame that is one string or byte string up to that size decodes, a
-   * frame of many small objects is cut at about a million of them. Raise
+   * frame of many small objects is cut at about 270 000 of them. Raise
    * both together.
    *
-   * @default {68157440}
+   * @default {17825792}
    */
   maxDecodedSize?: number;
 }
@@ -134,7 +134,7 @@ export type CodecClass = new (options?: CodecOptions) => Codec;
 export const DEFAULT_MAX_DEPTH = 128;
 
 /**
- * The default of {@linkcode CodecOptions.maxDecodedSize}: 65 Mi cost units,
- * 64 MiB (the default `maxFrameSize`) and 1 Mi for the message around it.
+ * The default of {@linkcode CodecOptions.maxDecodedSize}: 17 Mi cost units,
+ * 16 MiB (the default `maxFrameSize`) and 1 Mi for the message around it.
  */
-export const DEFAULT_MAX_DECODED_SIZE: number = 65 * 1024 * 1024;
+export const DEFAULT_MAX_DECODED_SIZE: number = 17 * 1024 * 1024;

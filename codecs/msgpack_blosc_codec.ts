@@ -13,7 +13,7 @@ export interface MsgPackBloscCodecOptions extends CodecOptions {
    * decompressing. The decompressed bytes are held while they are decoded;
    * what they decode into is charged to `maxDecodedSize`.
    *
-   * @default {67108864} (64 MiB)
+   * @default {16777216} (16 MiB)
    */
   maxDecompressedSize?: number;
 }
@@ -61,7 +61,7 @@ export class MsgPackBloscCodec implements Codec {
    */
   constructor(options: MsgPackBloscCodecOptions = {}) {
     this.#core = new MsgPackCore(options);
-    this.#maxDecompressedSize = options.maxDecompressedSize ?? 64 * 1024 * 1024;
+    this.#maxDecompressedSize = options.maxDecompressedSize ?? 16 * 1024 * 1024;
   }
   /**
    * An upper bound, in cost units, of what the latest `decode` built: the

@@ -71,7 +71,7 @@ async function assertOtherPairWorks(): Promise<void> {
 }
 
 Deno.test("FrameParser: a header claiming 64 MiB reserves nothing; its buffer grows with the bytes received", () => {
-  const parser = new FrameParser();
+  const parser = new FrameParser(64 * MiB);
   const before = partialFrameBudget().held;
   const frames: Uint8Array[] = [];
   parser.push(header(64 * MiB), frames);

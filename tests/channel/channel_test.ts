@@ -571,7 +571,7 @@ const badInputs: [string, Uint8Array, RegExp, ChannelOptions?][] = [
   [
     "an oversized header",
     new Uint8Array([0xff, 0xff, 0xff, 0xff]),
-    /length 4294967295 exceeds maxFrameSize 67108864/,
+    /length 4294967295 exceeds maxFrameSize 16777216/,
   ],
   [
     "a frame above the maxFrameSize option",

@@ -930,7 +930,7 @@ Deno.test("bad input over a real socket closes that connection only", async () =
     );
     assert.match(
       error.message,
-      /length 4294967295 exceeds maxFrameSize 67108864/,
+      /length 4294967295 exceeds maxFrameSize 16777216/,
     );
     assert.equal(await good.send(2), 2);
     try {

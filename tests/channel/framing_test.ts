@@ -161,7 +161,7 @@ Deno.test("FrameDecoderStream: a 0xffffffff header errors at once without alloca
   // The header is judged on its own: the write (not the end of the stream) fails.
   await assert.rejects(
     writer.write(new Uint8Array([0xff, 0xff, 0xff, 0xff, 1, 2, 3])),
-    isProtocolError(/length 4294967295 exceeds maxFrameSize 67108864/),
+    isProtocolError(/length 4294967295 exceeds maxFrameSize 16777216/),
   );
   await assert.rejects(
     reading,

@@ -77,13 +77,13 @@ const json = (data: Uint8Array | string): Decoder => (maxDecodedSize) =>
     typeof data === "string" ? text.encode(data) : data,
   );
 
-Deno.test("maxDecodedSize defaults to 65 Mi units", () => {
-  assert.equal(DEFAULT_MAX_DECODED_SIZE, 65 * MiB);
+Deno.test("maxDecodedSize defaults to 17 Mi units", () => {
+  assert.equal(DEFAULT_MAX_DECODED_SIZE, 17 * MiB);
   // Just above the no-counting size, a frame of empty maps is counted.
   const frame = array32(2 * MiB, [0x80]);
   assert.throws(
     () => new MsgPackCodec().decode(frame),
-    /more than maxDecodedSize \(68157440 units\)/,
+    /more than maxDecodedSize \(17825792 units\)/,
   );
 });
 
@@ -444,20 +444,31 @@ Deno.test("blosc: a one-block run of 4 MiB of empty maps is refused", async () =
 Deno.test("blosc: a block beyond 16 MiB is refused when the frame must be counted", async () => {
   const frame = compressSingleRun(new Uint8Array([0xc0]), 0xc0, 16 * MiB + 1);
   await assert.rejects(
-    () => new MsgPackBloscCodec({ maxDecodedSize: 64 * MiB }).decode(frame),
+    () =>
+      new MsgPackBloscCodec({
+        maxDecodedSize: 64 * MiB,
+        maxDecompressedSize: 64 * MiB,
+      }).decode(frame),
     (error: Error) =>
       error instanceof SerializationError &&
       /block size 16777217 exceeds 16777216/.test(error.message),
   );
   // Not counted (it could not reach the budget): decompressed, and malformed.
   await assert.rejects(
-    () => new MsgPackBloscCodec({ maxDecodedSize: Infinity }).decode(frame),
+    () =>
+      new MsgPackBloscCodec({
+        maxDecodedSize: Infinity,
+        maxDecompressedSize: 64 * MiB,
+      }).decode(frame),
     /16777216 bytes after the value/,
   );
   // 16 MiB is accepted.
   await assert.rejects(
     () =>
-      new MsgPackBloscCodec({ maxDecodedSize: 64 * MiB }).decode(
+      new MsgPackBloscCodec({
+        maxDecodedSize: 64 * MiB,
+        maxDecompressedSize: 64 * MiB,
+      }).decode(
         compressSingleRun(new Uint8Array([0xc0]), 0xc0, 16 * MiB),
       ),
     /16777215 bytes after the value/,

@@ -116,7 +116,7 @@ export const CODEC_CLASSES: Record<CodecName, CodecClass> = {
 };
 
 /** The server's limits (defaults of the library). */
-export const MAX_FRAME_SIZE = 64 * 1024 * 1024;
+export const MAX_FRAME_SIZE = 16 * 1024 * 1024;
 export const MAX_DEPTH = 128;
 
 /** What a service reference received from the peer decodes to in the oracle. */

@@ -45,7 +45,7 @@ import {
 } from "./_attack_wire.ts";
 
 const MIB = 1024 * 1024;
-const MAX_FRAME = 64 * MIB;
+const MAX_FRAME = 16 * MIB; // the default maxFrameSize
 const LATENCY_TARGET_MS = 2000;
 
 const { values } = parseArgs({
@@ -77,7 +77,7 @@ interface Attack {
 }
 
 const big = quick ? 4 * MIB : MAX_FRAME;
-const small = quick ? MIB : 16 * MIB;
+const small = quick ? MIB : 4 * MIB;
 const label = (bytes: number) => `${bytes / MIB}MiB`;
 const bombWaitMs = quick ? 10_000 : 30_000;
 const neverReadMs = quick ? 3_000 : 15_000;
