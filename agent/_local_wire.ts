@@ -6,6 +6,7 @@ import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { describe } from "../codecs/serializer_registry.ts";
 import { SerializationError } from "../errors.ts";
 import { isRemote } from "../rpc/_proxy.ts";
+import { usesEncodeView } from "../channel/_codec_use.ts";
 
 /**
  * What a value becomes when it crosses a connection, without the socket:
@@ -164,22 +165,4 @@ function allUnchanged(args: unknown[]): boolean {
 
 function argsOf(message: unknown): unknown[] {
   return ((message as unknown[])[0] as unknown[])[0] as unknown[];
-}
-
-/**
- * Whether a codec's `encodeView` is what it means to encode with (as a
- * channel decides): not when a subclass overrides `encode` but inherits
- * `encodeView`.
- */
-function usesEncodeView(codec: Codec): boolean {
-  if (typeof codec.encodeView !== "function") return false;
-  for (
-    let proto: object | null = codec;
-    proto !== null;
-    proto = Object.getPrototypeOf(proto)
-  ) {
-    if (Object.hasOwn(proto, "encodeView")) return true;
-    if (Object.hasOwn(proto, "encode")) return false;
-  }
-  return false;
 }

@@ -2,6 +2,7 @@ import { Channel } from "../channel/channel.ts";
 import type { Request } from "../channel/request.ts";
 import { ConnectionClosedError, LookupError } from "../errors.ts";
 import { exposedInfo } from "../rpc/expose.ts";
+import { bindArguments } from "../rpc/_call_content.ts";
 import type { Transport } from "../channel/transport.ts";
 import { RemoteMosaikProxy } from "./_remote_mosaik_proxy.ts";
 import { attachMosaik, type Simulator } from "./simulator.ts";
@@ -233,43 +234,13 @@ function call(
       `${simulator.constructor.name} has no method "${name}" though meta.extra_methods lists it`,
     );
   }
-  return fn.apply(simulator, bindArguments(name, fn, args, kwargs));
-}
-
-/** Binds keyword arguments by the names given to `@expose({ params })`. */
-function bindArguments(
-  name: string,
-  fn: unknown,
-  args: unknown[],
-  kwargs: Kwargs,
-): unknown[] {
-  const keys = Object.keys(kwargs);
-  if (keys.length === 0) return args;
-  const params = exposedInfo(fn)?.params;
-  if (params === undefined) {
-    throw new TypeError(
-      `${name}() got keyword arguments (${
-        keys.join(", ")
-      }) but declares no params for them (mark it @expose({ params: [...] }))`,
-    );
-  }
-  const bound = args.slice();
-  for (const key of keys) {
-    const index = params.indexOf(key);
-    if (index < 0) {
-      throw new TypeError(
-        `${name}() got an unexpected keyword argument '${key}'`,
-      );
-    }
-    if (index < args.length) {
-      throw new TypeError(
-        `${name}() got multiple values for argument '${key}'`,
-      );
-    }
-    bound[index] = kwargs[key];
-  }
-  // Unfilled positions are undefined, so JavaScript defaults apply.
-  return Array.from(bound);
+  const resolved = {
+    fn: fn as (...args: unknown[]) => unknown,
+    thisArg: simulator,
+    options: exposedInfo(fn) ?? {},
+    qualname: name,
+  };
+  return fn.apply(simulator, bindArguments(resolved, args, kwargs));
 }
 
 /** What `init` returned must be meta data whose extra methods exist. */

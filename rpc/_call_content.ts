@@ -32,7 +32,7 @@ export function bindArguments(
     throw new TypeError(
       `${name}() got keyword arguments (${
         names.join(", ")
-      }) but declares no params for them`,
+      }) but declares no params for them (mark it @expose({ params: [...] }))`,
     );
   }
   const bound = args.slice();

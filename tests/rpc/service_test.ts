@@ -348,11 +348,11 @@ Deno.test("service: bad kwargs give Python's TypeError texts", async () => {
   );
   await assertRemoteTypeError(
     client.call("add", [1], { b: 2 }),
-    "MathServer.add() got keyword arguments (b) but declares no params for them",
+    "MathServer.add() got keyword arguments (b) but declares no params for them (mark it @expose({ params: [...] }))",
   );
   await assertRemoteTypeError(
     client.call("inheritedExposed", [], { x: 1, y: 2 }),
-    "Base.inheritedExposed() got keyword arguments (x, y) but declares no params for them",
+    "Base.inheritedExposed() got keyword arguments (x, y) but declares no params for them (mark it @expose({ params: [...] }))",
   );
   // The connection is still fine.
   assert.equal(await client.call("add", [1, 2]), 3);
@@ -374,7 +374,7 @@ Deno.test("service: kwargs for ServiceDict functions need expose(fn, {params})",
   );
   await assertRemoteTypeError(
     client.call("add", [6], { b: 7 }),
-    "add() got keyword arguments (b) but declares no params for them",
+    "add() got keyword arguments (b) but declares no params for them (mark it @expose({ params: [...] }))",
   );
 });
 
