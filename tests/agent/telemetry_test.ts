@@ -3,6 +3,7 @@
 // simulation time of an ExternalClock; recorded by in-memory providers
 // (dev-only SDK packages) given in ContainerOptions.telemetry.
 import assert from "node:assert/strict";
+import { Recorder } from "../_telemetry.ts";
 import {
   context,
   metrics,
@@ -10,17 +11,8 @@ import {
   SpanStatusCode,
   trace,
 } from "npm:@opentelemetry/api@^1.9.0";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
-import {
-  type DataPoint,
-  MeterProvider,
-  MetricReader,
-} from "npm:@opentelemetry/sdk-metrics@^2.12.1";
+import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
+import {} from "npm:@opentelemetry/sdk-metrics@^2.12.1";
 import { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
 import {
   Agent,
@@ -28,65 +20,9 @@ import {
   ExternalClock,
   withOptions,
 } from "../../agent/mod.ts";
-import {
-  callContext,
-  expose,
-  type RpcTelemetryOptions,
-} from "../../rpc/mod.ts";
+import { callContext, expose } from "../../rpc/mod.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
-
-/** A reader that exports only when asked: no timers. */
-class ManualReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
-/** In-memory tracer and meter providers and what they recorded. */
-class Recorder implements AsyncDisposable {
-  readonly exporter = new InMemorySpanExporter();
-  readonly tracerProvider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(this.exporter)],
-  });
-  readonly reader = new ManualReader();
-  readonly meterProvider = new MeterProvider({ readers: [this.reader] });
-
-  get options(): RpcTelemetryOptions {
-    return {
-      tracerProvider: this.tracerProvider,
-      meterProvider: this.meterProvider,
-    };
-  }
-
-  async spans(): Promise<ReadableSpan[]> {
-    await this.tracerProvider.forceFlush();
-    return this.exporter.getFinishedSpans();
-  }
-
-  /** The finished spans named `aiomas/<method>` of one kind. */
-  async named(method: string, kind: SpanKind): Promise<ReadableSpan[]> {
-    return (await this.spans()).filter((span) =>
-      span.name === `aiomas/${method}` && span.kind === kind
-    );
-  }
-
-  /** The data points of the metric `name`, from a collection now. */
-  async points(name: string): Promise<DataPoint<unknown>[]> {
-    const { resourceMetrics, errors } = await this.reader.collect();
-    assert.deepEqual(errors, []);
-    for (const scope of resourceMetrics.scopeMetrics) {
-      for (const metric of scope.metrics) {
-        if (metric.descriptor.name === name) return metric.dataPoints;
-      }
-    }
-    return [];
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.tracerProvider.shutdown();
-    await this.meterProvider.shutdown();
-  }
-}
 
 /** Registers a context manager, as Deno's `OTEL_DENO=true` does, until disposed. */
 function contextManager(): Disposable {

@@ -2,6 +2,7 @@
 // providers (dev-only SDK packages) passed in RpcClientOptions.telemetry
 // or registered globally.
 import assert from "node:assert/strict";
+import { Recorder } from "../_telemetry.ts";
 import {
   context,
   metrics,
@@ -9,17 +10,10 @@ import {
   SpanStatusCode,
   trace,
 } from "npm:@opentelemetry/api@^1.9.0";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
-import {
-  type DataPoint,
-  type Histogram,
-  MeterProvider,
-  MetricReader,
+import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
+import type {
+  DataPoint,
+  Histogram,
 } from "npm:@opentelemetry/sdk-metrics@^2.12.1";
 import { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
@@ -32,51 +26,6 @@ import {
   startServer,
 } from "../../rpc/mod.ts";
 import { localTelemetry } from "../../rpc/_telemetry.ts";
-
-/** A reader that exports only when asked: no timers. */
-class ManualReader extends MetricReader {
-  protected override async onForceFlush(): Promise<void> {}
-  protected override async onShutdown(): Promise<void> {}
-}
-
-/** In-memory tracer and meter providers and what they recorded. */
-class Recorder implements AsyncDisposable {
-  readonly exporter = new InMemorySpanExporter();
-  readonly tracerProvider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(this.exporter)],
-  });
-  readonly reader = new ManualReader();
-  readonly meterProvider = new MeterProvider({ readers: [this.reader] });
-
-  get options(): RpcTelemetryOptions {
-    return {
-      tracerProvider: this.tracerProvider,
-      meterProvider: this.meterProvider,
-    };
-  }
-
-  async spans(): Promise<ReadableSpan[]> {
-    await this.tracerProvider.forceFlush();
-    return this.exporter.getFinishedSpans();
-  }
-
-  /** The data points of the metric `name`, from a collection now. */
-  async points(name: string): Promise<DataPoint<unknown>[]> {
-    const { resourceMetrics, errors } = await this.reader.collect();
-    assert.deepEqual(errors, []);
-    for (const scope of resourceMetrics.scopeMetrics) {
-      for (const metric of scope.metrics) {
-        if (metric.descriptor.name === name) return metric.dataPoints;
-      }
-    }
-    return [];
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.tracerProvider.shutdown();
-    await this.meterProvider.shutdown();
-  }
-}
 
 function valueError(message: string): Error {
   const error = new Error(message);

@@ -1,0 +1,68 @@
+// In-memory OpenTelemetry providers for the telemetry tests (dev-only SDK
+// packages): what a call recorded, without timers or exporters.
+import assert from "node:assert/strict";
+import type { SpanKind } from "npm:@opentelemetry/api@^1.9.0";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
+import {
+  type DataPoint,
+  MeterProvider,
+  MetricReader,
+} from "npm:@opentelemetry/sdk-metrics@^2.12.1";
+import type { RpcTelemetryOptions } from "../rpc/mod.ts";
+
+/** A reader that exports only when asked: no timers. */
+export class ManualReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+/** In-memory tracer and meter providers and what they recorded. */
+export class Recorder implements AsyncDisposable {
+  readonly exporter = new InMemorySpanExporter();
+  readonly tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(this.exporter)],
+  });
+  readonly reader = new ManualReader();
+  readonly meterProvider = new MeterProvider({ readers: [this.reader] });
+
+  get options(): RpcTelemetryOptions {
+    return {
+      tracerProvider: this.tracerProvider,
+      meterProvider: this.meterProvider,
+    };
+  }
+
+  async spans(): Promise<ReadableSpan[]> {
+    await this.tracerProvider.forceFlush();
+    return this.exporter.getFinishedSpans();
+  }
+
+  /** The finished spans named `aiomas/<method>` of one kind. */
+  async named(method: string, kind: SpanKind): Promise<ReadableSpan[]> {
+    return (await this.spans()).filter((span) =>
+      span.name === `aiomas/${method}` && span.kind === kind
+    );
+  }
+
+  /** The data points of the metric `name`, from a collection now. */
+  async points(name: string): Promise<DataPoint<unknown>[]> {
+    const { resourceMetrics, errors } = await this.reader.collect();
+    assert.deepEqual(errors, []);
+    for (const scope of resourceMetrics.scopeMetrics) {
+      for (const metric of scope.metrics) {
+        if (metric.descriptor.name === name) return metric.dataPoints;
+      }
+    }
+    return [];
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.tracerProvider.shutdown();
+    await this.meterProvider.shutdown();
+  }
+}
