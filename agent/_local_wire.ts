@@ -3,9 +3,8 @@ import { JsonCodec } from "../codecs/json_codec.ts";
 import { MsgPackBloscCodec } from "../codecs/msgpack_blosc_codec.ts";
 import { MsgPackCodec } from "../codecs/msgpack_codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
-import { describe } from "../codecs/serializer_registry.ts";
 import { SerializationError } from "../errors.ts";
-import { isRemote } from "../rpc/_proxy.ts";
+import { referencePath } from "../rpc/_proxy.ts";
 import { usesEncodeView } from "../channel/_codec_use.ts";
 
 /**
@@ -55,29 +54,18 @@ export class LocalWire {
       codec.addSerializer(type, toWire, fromWire);
     }
     // The same fallback, with the same errors, as an RpcClient registers.
-    codec.addSerializer(Object, (value: object) => {
-      const path = pathOf(value);
-      if (path !== undefined) return path;
-      if (isRemote(value)) {
-        throw new SerializationError(
-          `Cannot pass ${
-            String(value)
-          } on: a proxy only works on its own connection (pass an address instead)`,
-        );
-      }
-      throw new SerializationError(
-        `Cannot encode ${
-          describe(value)
-        }: no serializer is registered for it and it is not a service of this connection`,
-      );
-    }, (path: unknown) => {
-      if (typeof path !== "string") {
-        throw new SerializationError(
-          "Cannot decode a service reference: the path is not a string",
-        );
-      }
-      return proxyOf(path);
-    });
+    codec.addSerializer(
+      Object,
+      (value: object) => referencePath(pathOf(value), value),
+      (path: unknown) => {
+        if (typeof path !== "string") {
+          throw new SerializationError(
+            "Cannot decode a service reference: the path is not a string",
+          );
+        }
+        return proxyOf(path);
+      },
+    );
     this.#codec = codec;
     this.#encodeView = usesEncodeView(codec);
     this.#builtIn = codecClass === JsonCodec || codecClass === MsgPackCodec ||

@@ -2,6 +2,7 @@
 // imported here dynamically, on first use: a program that never uses a
 // NATS address does not run it, nor load nats.js (which nats/ itself
 // loads only when it opens a connection).
+import { delay } from "../channel/_connect.ts";
 import type { Transport } from "../channel/transport.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import type { NatsAttachment } from "../nats/attach_nats.ts";
@@ -207,19 +208,4 @@ function isNoResponders(error: unknown): boolean {
     ?.cause;
   return typeof cause?.isNoResponders === "function" &&
     cause.isNoResponders();
-}
-
-/** Waits `ms`, or rejects with the signal's reason when it aborts. */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
 }

@@ -1,3 +1,5 @@
+import { describe } from "../codecs/serializer_registry.ts";
+import { SerializationError } from "../errors.ts";
 import type { DynamicRemote } from "./remote.ts";
 import type { CallOptions } from "./with_options.ts";
 
@@ -113,4 +115,25 @@ export function isRemote(value: unknown): boolean {
   return (typeof value === "function" || typeof value === "object") &&
     value !== null &&
     remotes.has(value);
+}
+
+/**
+ * How a local object travels in a call: as its service path on this
+ * connection, or not at all (a proxy belongs to its own connection, and
+ * anything else needs a serializer).
+ */
+export function referencePath(path: string | undefined, value: object): string {
+  if (path !== undefined) return path;
+  if (isRemote(value)) {
+    throw new SerializationError(
+      `Cannot pass ${
+        String(value)
+      } on: a proxy only works on its own connection (pass an address instead)`,
+    );
+  }
+  throw new SerializationError(
+    `Cannot encode ${
+      describe(value)
+    }: no serializer is registered for it and it is not a service of this connection`,
+  );
 }

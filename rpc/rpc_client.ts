@@ -1,8 +1,7 @@
 import type { Channel, CloseOptions, SendOptions } from "../channel/channel.ts";
 import { type Request, RESOLVED } from "../channel/request.ts";
-import { describe } from "../codecs/serializer_registry.ts";
 import { SerializationError } from "../errors.ts";
-import { type Caller, createRemote, isRemote } from "./_proxy.ts";
+import { type Caller, createRemote, referencePath } from "./_proxy.ts";
 import { bindArguments, checkCall } from "./_call_content.ts";
 import {
   type ConnectionTelemetry,
@@ -267,20 +266,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   #referenceTo(value: object): string {
     // Services of this connection's own tree (for containers: its agents,
     // also through local proxies) travel as their path.
-    const path = this.service.pathOf(value);
-    if (path !== undefined) return path;
-    if (isRemote(value)) {
-      throw new SerializationError(
-        `Cannot pass ${
-          String(value)
-        } on: a proxy only works on its own connection (pass an address instead)`,
-      );
-    }
-    throw new SerializationError(
-      `Cannot encode ${
-        describe(value)
-      }: no serializer is registered for it and it is not a service of this connection`,
-    );
+    return referencePath(this.service.pathOf(value), value);
   }
 
   async #serve(): Promise<void> {
