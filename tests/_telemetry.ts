@@ -1,7 +1,13 @@
 // In-memory OpenTelemetry providers for the telemetry tests (dev-only SDK
 // packages): what a call recorded, without timers or exporters.
 import assert from "node:assert/strict";
-import type { SpanKind } from "npm:@opentelemetry/api@^1.9.0";
+import {
+  context,
+  metrics,
+  type SpanKind,
+  trace,
+} from "npm:@opentelemetry/api@^1.9.0";
+import { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -61,8 +67,33 @@ export class Recorder implements AsyncDisposable {
     return [];
   }
 
+  /** Registers these providers as the global ones until disposed. */
+  registerGlobally(): Disposable {
+    trace.setGlobalTracerProvider(this.tracerProvider);
+    metrics.setGlobalMeterProvider(this.meterProvider);
+    return {
+      [Symbol.dispose]: () => {
+        trace.disable();
+        metrics.disable();
+      },
+    };
+  }
+
+  /** Asserts that no span ended and no call was counted. */
+  async assertNothingRecorded(): Promise<void> {
+    assert.deepEqual(await this.spans(), []);
+    assert.deepEqual(await this.points("aiomas.rpc.client.calls.started"), []);
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     await this.tracerProvider.shutdown();
     await this.meterProvider.shutdown();
   }
+}
+
+/** Registers a context manager, as Deno's `OTEL_DENO=true` does, until disposed. */
+export function contextManager(): Disposable {
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  return { [Symbol.dispose]: () => context.disable() };
 }

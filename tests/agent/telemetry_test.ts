@@ -3,17 +3,17 @@
 // simulation time of an ExternalClock; recorded by in-memory providers
 // (dev-only SDK packages) given in ContainerOptions.telemetry.
 import assert from "node:assert/strict";
-import { Recorder } from "../_telemetry.ts";
+import { contextManager, Recorder } from "../_telemetry.ts";
 import {
-  context,
-  metrics,
+  type context,
+  type metrics,
   SpanKind,
   SpanStatusCode,
   trace,
 } from "npm:@opentelemetry/api@^1.9.0";
 import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
 import {} from "npm:@opentelemetry/sdk-metrics@^2.12.1";
-import { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
+import type { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
 import {
   Agent,
   Container,
@@ -23,13 +23,6 @@ import {
 import { callContext, expose } from "../../rpc/mod.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
-
-/** Registers a context manager, as Deno's `OTEL_DENO=true` does, until disposed. */
-function contextManager(): Disposable {
-  const manager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(manager);
-  return { [Symbol.dispose]: () => context.disable() };
-}
 
 function valueError(message: string): Error {
   const error = new Error(message);
@@ -428,24 +421,14 @@ Deno.test("telemetry options: simTime, attributes and callAttributes of the user
 
 Deno.test("telemetry: false records nothing even with global providers", async () => {
   await using recorder = new Recorder();
-  trace.setGlobalTracerProvider(recorder.tracerProvider);
-  metrics.setGlobalMeterProvider(recorder.meterProvider);
-  try {
-    await using a = await Container.create(LOCAL, { telemetry: false });
-    await using b = await Container.create(LOCAL, { telemetry: false });
-    const local = new Callee(a);
-    const remote = new Callee(b);
-    assert.equal(await (await a.connect<Callee>(local.addr)).echo(1), 1);
-    assert.equal(await (await a.connect<Callee>(remote.addr)).echo(2), 2);
-    assert.deepEqual(await recorder.spans(), []);
-    assert.deepEqual(
-      await recorder.points("aiomas.rpc.client.calls.started"),
-      [],
-    );
-  } finally {
-    trace.disable();
-    metrics.disable();
-  }
+  using _global = recorder.registerGlobally();
+  await using a = await Container.create(LOCAL, { telemetry: false });
+  await using b = await Container.create(LOCAL, { telemetry: false });
+  const local = new Callee(a);
+  const remote = new Callee(b);
+  assert.equal(await (await a.connect<Callee>(local.addr)).echo(1), 1);
+  assert.equal(await (await a.connect<Callee>(remote.addr)).echo(2), 2);
+  await recorder.assertNothingRecorded();
 });
 
 Deno.test("the global providers are used by default", async () => {
@@ -479,28 +462,18 @@ Deno.test("with no provider registered nothing is recorded and agent calls work"
     (await a.connect<Callee>(local.addr)).fail(),
     { name: "RemoteError" },
   );
-  trace.setGlobalTracerProvider(recorder.tracerProvider);
-  metrics.setGlobalMeterProvider(recorder.meterProvider);
-  try {
-    assert.equal(await relayProxy.relay(remote.addr, 3), 3);
-    assert.equal(await relayProxy.relay(local.addr, 4), 4);
-    assert.deepEqual(await recorder.spans(), []);
-    assert.deepEqual(
-      await recorder.points("aiomas.rpc.client.calls.started"),
-      [],
-    );
-    // Nor on connections A opens now: to a container that records.
-    await using c = await Container.create(LOCAL);
-    const late = new Callee(c);
-    assert.equal(await relayProxy.relay(late.addr, 5), 5);
-    const spans = await recorder.spans();
-    assert.ok(spans.length > 0, "c records its side");
-    for (const span of spans) {
-      assert.equal(span.kind, SpanKind.SERVER);
-      assert.equal(span.attributes["aiomas.container"], c.addr);
-    }
-  } finally {
-    trace.disable();
-    metrics.disable();
+  using _global = recorder.registerGlobally();
+  assert.equal(await relayProxy.relay(remote.addr, 3), 3);
+  assert.equal(await relayProxy.relay(local.addr, 4), 4);
+  await recorder.assertNothingRecorded();
+  // Nor on connections A opens now: to a container that records.
+  await using c = await Container.create(LOCAL);
+  const late = new Callee(c);
+  assert.equal(await relayProxy.relay(late.addr, 5), 5);
+  const spans = await recorder.spans();
+  assert.ok(spans.length > 0, "c records its side");
+  for (const span of spans) {
+    assert.equal(span.kind, SpanKind.SERVER);
+    assert.equal(span.attributes["aiomas.container"], c.addr);
   }
 });

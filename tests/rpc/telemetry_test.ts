@@ -2,20 +2,20 @@
 // providers (dev-only SDK packages) passed in RpcClientOptions.telemetry
 // or registered globally.
 import assert from "node:assert/strict";
-import { Recorder } from "../_telemetry.ts";
+import { contextManager, Recorder } from "../_telemetry.ts";
 import {
-  context,
-  metrics,
+  type context,
+  type metrics,
   SpanKind,
   SpanStatusCode,
-  trace,
+  type trace,
 } from "npm:@opentelemetry/api@^1.9.0";
 import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
 import type {
   DataPoint,
   Histogram,
 } from "npm:@opentelemetry/sdk-metrics@^2.12.1";
-import { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
+import type { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
 import {
   expose,
@@ -243,74 +243,64 @@ Deno.test("attributes, callAttributes and simTime go on every span", async () =>
 
 Deno.test("calls made while serving a call are its children", async () => {
   await using recorder = new Recorder();
-  const manager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(manager);
-  try {
-    // x calls y's relay, which calls z's add on another connection.
-    const [yToZ, z] = memoryPair(calculator, recorder.options, false);
-    await using _yToZ = yToZ;
-    await using _z = z;
-    class Relay {
-      @expose
-      async relay(a: number): Promise<number> {
-        await Promise.resolve();
-        return await yToZ.call("add", [a, 1]) as number;
-      }
+  using _context = contextManager();
+  // x calls y's relay, which calls z's add on another connection.
+  const [yToZ, z] = memoryPair(calculator, recorder.options, false);
+  await using _yToZ = yToZ;
+  await using _z = z;
+  class Relay {
+    @expose
+    async relay(a: number): Promise<number> {
+      await Promise.resolve();
+      return await yToZ.call("add", [a, 1]) as number;
     }
-    const [x, y] = memoryPair(new Relay(), false, recorder.options);
-    await using _x = x;
-    await using _y = y;
-    assert.equal(await x.call("relay", [1]), 2);
-    const spans = await recorder.spans();
-    const served = spans.find((span) => span.name === "aiomas/relay")!;
-    const sent = spans.find((span) => span.name === "aiomas/add")!;
-    assert.equal(sent.kind, SpanKind.CLIENT);
-    assert.equal(sent.parentSpanContext?.spanId, served.spanContext().spanId);
-    assert.equal(sent.spanContext().traceId, served.spanContext().traceId);
-  } finally {
-    context.disable();
   }
+  const [x, y] = memoryPair(new Relay(), false, recorder.options);
+  await using _x = x;
+  await using _y = y;
+  assert.equal(await x.call("relay", [1]), 2);
+  const spans = await recorder.spans();
+  const served = spans.find((span) => span.name === "aiomas/relay")!;
+  const sent = spans.find((span) => span.name === "aiomas/add")!;
+  assert.equal(sent.kind, SpanKind.CLIENT);
+  assert.equal(sent.parentSpanContext?.spanId, served.spanContext().spanId);
+  assert.equal(sent.spanContext().traceId, served.spanContext().traceId);
 });
 
 Deno.test("a connection made while serving a call serves in the root context", async () => {
   await using recorder = new Recorder();
-  const manager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(manager);
-  try {
-    // y's `open` makes a new connection, whose server side later serves
-    // calls of its own: their spans must not be children of `open`'s.
-    const made: { close(): Promise<void> }[] = [];
-    let peer: RpcClient<Calculator> | undefined;
-    class Opener {
-      @expose
-      open(): void {
-        const [client, server] = memoryPair(
-          calculator,
-          false,
-          recorder.options,
-        );
-        made.push(client, server);
-        peer = client;
-      }
+  using _context = contextManager();
+  // y's `open` makes a new connection, whose server side later serves
+  // calls of its own: their spans must not be children of `open`'s.
+  const made: { close(): Promise<void> }[] = [];
+  let peer: RpcClient<Calculator> | undefined;
+  class Opener {
+    @expose
+    open(): void {
+      const [client, server] = memoryPair(
+        calculator,
+        false,
+        recorder.options,
+      );
+      made.push(client, server);
+      peer = client;
     }
-    const [x, y] = memoryPair(new Opener(), false, recorder.options);
-    await using _x = x;
-    await using _y = y;
-    await x.call("open");
-    assert.equal(await peer!.call("add", [1, 2]), 3);
-    for (const client of made) await client.close();
-    const spans = await recorder.spans();
-    const opened = spans.find((span) => span.name === "aiomas/open")!;
-    const added = spans.find((span) => span.name === "aiomas/add")!;
-    assert.equal(added.kind, SpanKind.SERVER);
-    assert.equal(added.parentSpanContext, undefined);
-    assert.notEqual(
-      added.spanContext().traceId,
-      opened.spanContext().traceId,
-    );
-  } finally {
-    context.disable();
   }
+  const [x, y] = memoryPair(new Opener(), false, recorder.options);
+  await using _x = x;
+  await using _y = y;
+  await x.call("open");
+  assert.equal(await peer!.call("add", [1, 2]), 3);
+  for (const client of made) await client.close();
+  const spans = await recorder.spans();
+  const opened = spans.find((span) => span.name === "aiomas/open")!;
+  const added = spans.find((span) => span.name === "aiomas/add")!;
+  assert.equal(added.kind, SpanKind.SERVER);
+  assert.equal(added.parentSpanContext, undefined);
+  assert.notEqual(
+    added.spanContext().traceId,
+    opened.spanContext().traceId,
+  );
 });
 
 Deno.test("metrics count calls by method and outcome, pending calls and connections", async () => {
@@ -414,40 +404,24 @@ Deno.test("a pending call is counted until it is answered", async () => {
 
 Deno.test("telemetry: false records nothing even with providers given", async () => {
   await using recorder = new Recorder();
-  trace.setGlobalTracerProvider(recorder.tracerProvider);
-  metrics.setGlobalMeterProvider(recorder.meterProvider);
-  try {
-    const [client, server] = memoryPair(calculator, false, false);
-    await using _client = client;
-    await using _server = server;
-    assert.equal(await client.call("add", [1, 2]), 3);
-    assert.deepEqual(await recorder.spans(), []);
-    assert.deepEqual(
-      await recorder.points("aiomas.rpc.client.calls.started"),
-      [],
-    );
-  } finally {
-    trace.disable();
-    metrics.disable();
-  }
+  using _global = recorder.registerGlobally();
+  const [client, server] = memoryPair(calculator, false, false);
+  await using _client = client;
+  await using _server = server;
+  assert.equal(await client.call("add", [1, 2]), 3);
+  await recorder.assertNothingRecorded();
 });
 
 Deno.test("the global providers are used by default", async () => {
   await using recorder = new Recorder();
-  trace.setGlobalTracerProvider(recorder.tracerProvider);
-  metrics.setGlobalMeterProvider(recorder.meterProvider);
-  try {
-    const [client, server] = memoryPair(calculator, undefined, undefined);
-    await using _client = client;
-    await using _server = server;
-    assert.equal(await client.call("add", [1, 2]), 3);
-    assert.equal((await recorder.spans()).length, 2);
-    const started = await recorder.points("aiomas.rpc.client.calls.started");
-    assert.equal(started[0].value, 1);
-  } finally {
-    trace.disable();
-    metrics.disable();
-  }
+  using _global = recorder.registerGlobally();
+  const [client, server] = memoryPair(calculator, undefined, undefined);
+  await using _client = client;
+  await using _server = server;
+  assert.equal(await client.call("add", [1, 2]), 3);
+  assert.equal((await recorder.spans()).length, 2);
+  const started = await recorder.points("aiomas.rpc.client.calls.started");
+  assert.equal(started[0].value, 1);
 });
 
 Deno.test("with no provider registered nothing is recorded and calls work", async () => {
@@ -459,59 +433,44 @@ Deno.test("with no provider registered nothing is recorded and calls work", asyn
   assert.equal(await client.call("add", [1, 2]), 3);
   await assert.rejects(client.call("fail"), { name: "RemoteError" });
   assert.equal(await client.remote.later(2), 4);
-  trace.setGlobalTracerProvider(recorder.tracerProvider);
-  metrics.setGlobalMeterProvider(recorder.meterProvider);
-  try {
-    assert.equal(await client.call("add", [1, 2]), 3);
-    assert.deepEqual(await recorder.spans(), []);
-    assert.deepEqual(
-      await recorder.points("aiomas.rpc.client.calls.started"),
-      [],
-    );
-  } finally {
-    trace.disable();
-    metrics.disable();
-  }
+  using _global = recorder.registerGlobally();
+  assert.equal(await client.call("add", [1, 2]), 3);
+  await recorder.assertNothingRecorded();
 });
 
 Deno.test("localTelemetry traces calls that take no connection", async () => {
   await using recorder = new Recorder();
-  const manager = new AsyncLocalStorageContextManager().enable();
-  context.setGlobalContextManager(manager);
-  try {
-    const telemetry = localTelemetry("tcp://127.0.0.1:5555", "msgpack", {
-      ...recorder.options,
-      simTime: () => 3,
-    })!;
-    const result = await telemetry.track("agents/0/add", async () => {
-      await Promise.resolve();
-      const served = telemetry.serve("agents/0/add");
-      const sum = telemetry.within(served, (a: number) => a + 1, undefined, 1);
-      telemetry.served(served);
-      return sum;
-    });
-    assert.equal(result, 2);
-    const spans = await recorder.spans();
-    const sent = one(spans, SpanKind.CLIENT);
-    const served = one(spans, SpanKind.SERVER);
-    assert.equal(sent.name, "aiomas/agents/0/add");
-    assert.equal(sent.attributes["server.address"], "127.0.0.1");
-    assert.equal(sent.attributes["server.port"], 5555);
-    assert.equal(sent.attributes["aiomas.codec"], "msgpack");
-    assert.equal(sent.attributes["aiomas.sim_time"], 3);
-    // Within one process the context is carried: the server span is a child.
-    assert.equal(served.parentSpanContext?.spanId, sent.spanContext().spanId);
-    // No connection is counted for calls that take none.
-    assert.deepEqual(await recorder.points("aiomas.rpc.connections.open"), []);
-    const failed = telemetry.track("agents/0/x", () => {
-      throw new TypeError("bad argument");
-    });
-    await assert.rejects(failed, TypeError);
-    const spans2 = await recorder.spans();
-    assert.equal(spans2.at(-1)?.attributes["error.type"], "TypeError");
-  } finally {
-    context.disable();
-  }
+  using _context = contextManager();
+  const telemetry = localTelemetry("tcp://127.0.0.1:5555", "msgpack", {
+    ...recorder.options,
+    simTime: () => 3,
+  })!;
+  const result = await telemetry.track("agents/0/add", async () => {
+    await Promise.resolve();
+    const served = telemetry.serve("agents/0/add");
+    const sum = telemetry.within(served, (a: number) => a + 1, undefined, 1);
+    telemetry.served(served);
+    return sum;
+  });
+  assert.equal(result, 2);
+  const spans = await recorder.spans();
+  const sent = one(spans, SpanKind.CLIENT);
+  const served = one(spans, SpanKind.SERVER);
+  assert.equal(sent.name, "aiomas/agents/0/add");
+  assert.equal(sent.attributes["server.address"], "127.0.0.1");
+  assert.equal(sent.attributes["server.port"], 5555);
+  assert.equal(sent.attributes["aiomas.codec"], "msgpack");
+  assert.equal(sent.attributes["aiomas.sim_time"], 3);
+  // Within one process the context is carried: the server span is a child.
+  assert.equal(served.parentSpanContext?.spanId, sent.spanContext().spanId);
+  // No connection is counted for calls that take none.
+  assert.deepEqual(await recorder.points("aiomas.rpc.connections.open"), []);
+  const failed = telemetry.track("agents/0/x", () => {
+    throw new TypeError("bad argument");
+  });
+  await assert.rejects(failed, TypeError);
+  const spans2 = await recorder.spans();
+  assert.equal(spans2.at(-1)?.attributes["error.type"], "TypeError");
 });
 
 Deno.test("localTelemetry is undefined when nothing would be recorded", () => {
