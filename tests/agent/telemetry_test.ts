@@ -4,16 +4,9 @@
 // (dev-only SDK packages) given in ContainerOptions.telemetry.
 import assert from "node:assert/strict";
 import { contextManager, Recorder } from "../_telemetry.ts";
-import {
-  type context,
-  type metrics,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-} from "npm:@opentelemetry/api@^1.9.0";
+import { SpanKind, SpanStatusCode, trace } from "npm:@opentelemetry/api@^1.9.0";
 import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
 import {} from "npm:@opentelemetry/sdk-metrics@^2.12.1";
-import type { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
 import {
   Agent,
   Container,

@@ -3,19 +3,12 @@
 // or registered globally.
 import assert from "node:assert/strict";
 import { contextManager, Recorder } from "../_telemetry.ts";
-import {
-  type context,
-  type metrics,
-  SpanKind,
-  SpanStatusCode,
-  type trace,
-} from "npm:@opentelemetry/api@^1.9.0";
+import { SpanKind, SpanStatusCode } from "npm:@opentelemetry/api@^1.9.0";
 import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
 import type {
   DataPoint,
   Histogram,
 } from "npm:@opentelemetry/sdk-metrics@^2.12.1";
-import type { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
 import {
   expose,
