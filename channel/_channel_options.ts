@@ -121,12 +121,30 @@ export const UNREPORTED_COST_FACTOR = 32;
 /** The default of {@linkcode CloseOptions.timeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 1000;
 
+/** A snapshot of a channel's counters (`Channel.stats`). */
+export interface ChannelStats {
+  /** Bytes read from the transport, frame headers included. */
+  readonly bytesReceived: number;
+  /** Bytes written to the transport, frame headers included. */
+  readonly bytesSent: number;
+  /** The peer's requests received and not yet taken by `recv`. */
+  readonly requestsQueued: number;
+  /** The peer's requests received and not yet answered (queued ones too). */
+  readonly requestsUnanswered: number;
+}
+
 /** Options of `Channel.send`. */
 export interface SendOptions {
   /** Rejects the call when aborted (the reply, if it comes, is dropped). */
   signal?: AbortSignal;
   /** Rejects the call with a `TimeoutError` after this many milliseconds. */
   timeout?: number;
+  /**
+   * The call's trace context (`traceparent`, `tracestate`), sent beside the
+   * request where the transport can carry it (see `Transport.traceContext`)
+   * and dropped where it cannot: the aiomas bytes never carry it.
+   */
+  traceContext?: Readonly<Record<string, string>>;
 }
 
 /** `value` if it is a whole number from 1 up. */

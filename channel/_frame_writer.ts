@@ -63,6 +63,8 @@ export interface FrameWriterOptions {
  * above that.
  */
 export class FrameWriter {
+  /** Bytes written to the transport so far, frame headers included. */
+  bytesWritten = 0;
   #writer: WritableStreamDefaultWriter<Uint8Array> | null = null;
   #writeSome: ((chunk: Uint8Array) => Promise<number>) | null = null;
   #highWaterMark: number;
@@ -289,7 +291,9 @@ export class FrameWriter {
         new Error("Cannot write frames: the transport wrote 0 bytes"),
       );
     }
-    this.#writingOffset += n ?? chunk.length - this.#writingOffset;
+    const wrote = n ?? chunk.length - this.#writingOffset;
+    this.bytesWritten += wrote;
+    this.#writingOffset += wrote;
     if (this.#writingOffset < chunk.length) return this.#writeChunk();
     this.#writingOffset = 0;
     if (++this.#writingIndex < this.#writing.length) return this.#writeChunk();

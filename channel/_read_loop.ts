@@ -58,6 +58,8 @@ export interface ReadLoopOptions {
  */
 export class ReadLoop {
   readonly parser: FrameParser;
+  /** Bytes read from the transport so far. */
+  bytesRead = 0;
   #source: ByteSource;
   #host: ReadLoopHost;
   #codec: Codec;
@@ -137,6 +139,7 @@ export class ReadLoop {
       for (;;) {
         n = await source.read(n);
         if (n === null) break;
+        this.bytesRead += n;
         if (host.closing()) {
           // Closing: the bytes are dropped unread; reading goes on only to
           // notice the peer going away (which ends the wait for replies).

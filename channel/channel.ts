@@ -9,6 +9,7 @@ import { DEFAULT_MAX_FRAME_SIZE } from "./_frame_parser.ts";
 import { FrameWriter } from "./_frame_writer.ts";
 import {
   type ChannelOptions,
+  type ChannelStats,
   checkCount,
   checkTimeout,
   type CloseOptions,
@@ -46,10 +47,11 @@ export {
 } from "./_channel_options.ts";
 export type {
   ChannelOptions,
+  ChannelStats,
   CloseOptions,
   SendOptions,
 } from "./_channel_options.ts";
-import type { Transport } from "./transport.ts";
+import type { TraceContextCarrier, Transport } from "./transport.ts";
 
 /** A `recv()` or `for await` waiting for a request. */
 interface Waiter {
@@ -95,6 +97,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   /** The peer as seen locally (`RemoteError.origin`). */
   readonly peer: string;
   #transport: Transport;
+  /** Where trace contexts travel beside requests, if the transport has room. */
+  #carrier: TraceContextCarrier | undefined;
   #writer: FrameWriter;
   /** Whether to encode with `codec.encodeView` (see {@linkcode usesEncodeView}). */
   #encodeView: boolean;
@@ -240,6 +244,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#encodeView = usesEncodeView(this.codec);
     this.peer = options.peer ?? "peer";
     this.#transport = transport;
+    this.#carrier = transport.traceContext;
     this.#maxQueuedRequests = options.maxQueuedRequests ?? 1024;
     this.#maxConcurrentRequests = checkCount(
       options.maxConcurrentRequests ?? 1024,
@@ -400,6 +405,19 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   }
 
   /**
+   * What the channel has done so far, for metrics: bytes read and written
+   * (frame headers included) and the peer's requests held.
+   */
+  get stats(): ChannelStats {
+    return {
+      bytesReceived: this.#readLoop.bytesRead,
+      bytesSent: this.#writer.bytesWritten,
+      requestsQueued: this.#requests.length,
+      requestsUnanswered: this.#unanswered,
+    };
+  }
+
+  /**
    * Sends a request and waits for the reply.
    *
    * @param content The request; it must be encodable by the codec.
@@ -434,6 +452,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       return Promise.reject(error);
     }
     this.#nextId++;
+    // Before the flush: the frame reaches the transport a microtask later.
+    const traceContext = options?.traceContext;
+    if (traceContext !== undefined) this.#carrier?.outgoing(id, traceContext);
     const { promise, resolve, reject } = Promise.withResolvers<unknown>();
     const pending: Pending = {
       id,
@@ -498,7 +519,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     const left = timeout === undefined
       ? undefined
       : Math.max(0, timeout - (performance.now() - started));
-    return await this.send(content, { signal, timeout: left });
+    return await this.send(content, { ...options, timeout: left });
   }
 
   /**
@@ -703,6 +724,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
         formatError: this.#formatError,
         signal: this.#abort.signal,
         size,
+        traceContext: this.#carrier === undefined || typeof id !== "number"
+          ? undefined
+          : this.#carrier.incoming(id),
       });
       const waiter = this.#waiters.shift();
       if (waiter !== undefined) {

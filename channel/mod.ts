@@ -52,7 +52,12 @@ export {
   unansweredBudget,
 } from "./_unanswered_budget.ts";
 export type { UnansweredBudget } from "./_unanswered_budget.ts";
-export type { ChannelOptions, CloseOptions, SendOptions } from "./channel.ts";
+export type {
+  ChannelOptions,
+  ChannelStats,
+  CloseOptions,
+  SendOptions,
+} from "./channel.ts";
 export type { ErrorFormat } from "./_traceback.ts";
 export { FrameDecoderStream } from "./frame_decoder_stream.ts";
 export type { FrameDecoderStreamOptions } from "./frame_decoder_stream.ts";
@@ -71,4 +76,4 @@ export {
   startServer,
 } from "./start_server.ts";
 export type { ConnectionHandler, StartServerOptions } from "./start_server.ts";
-export type { Transport } from "./transport.ts";
+export type { TraceContextCarrier, Transport } from "./transport.ts";

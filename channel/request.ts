@@ -39,6 +39,8 @@ export interface RequestOptions {
    * @default {0}
    */
   size?: number;
+  /** The trace context the peer sent beside the request, if any. */
+  traceContext?: Readonly<Record<string, string>>;
 }
 
 /** The signal of a request made without one. */
@@ -106,6 +108,13 @@ export class Request {
   readonly signal: AbortSignal;
 
   /**
+   * The trace context (`traceparent`, `tracestate`) the peer sent beside
+   * this request, where the transport carries one (NATS); otherwise
+   * undefined.
+   */
+  readonly traceContext: Readonly<Record<string, string>> | undefined;
+
+  /**
    * Creates a request; channels do this, users do not.
    *
    * @param content The decoded content.
@@ -120,6 +129,7 @@ export class Request {
     this.#format = options.formatError ?? formatError;
     this.signal = options.signal ?? NEVER;
     this.#size = options.size ?? 0;
+    this.traceContext = options.traceContext;
   }
 
   /** Whether a reply has been sent. */

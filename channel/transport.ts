@@ -27,4 +27,31 @@ export interface Transport {
    * streams (e.g. `Deno.Conn.close`). Must not throw if it is gone already.
    */
   close?(): void;
+  /**
+   * Optional: carries each call's trace context (W3C `traceparent`,
+   * `tracestate`) beside the request's frame, for transports with room for
+   * it outside the aiomas bytes (NATS message headers). The aiomas bytes
+   * never carry it, so aiomas and mosaik peers see nothing of it.
+   */
+  readonly traceContext?: TraceContextCarrier;
+}
+
+/**
+ * Carries trace context beside request frames (see
+ * {@linkcode Transport.traceContext}). Request ids are the sender's: the
+ * channel hands over its outgoing requests' contexts with `outgoing` before
+ * their frames reach the transport, and takes the peer's with `incoming`
+ * when their frames have been read.
+ */
+export interface TraceContextCarrier {
+  /**
+   * The context of the request `id` this side is sending; called before the
+   * request's frame is written.
+   */
+  outgoing(id: number, context: Readonly<Record<string, string>>): void;
+  /**
+   * The context the peer sent with its request `id`, forgotten once taken;
+   * undefined if it sent none.
+   */
+  incoming(id: number): Readonly<Record<string, string>> | undefined;
 }
