@@ -12,9 +12,10 @@ import {
   type Tracer,
   type TracerProvider,
 } from "npm:@opentelemetry/api@^1.9.0";
-import type { SendOptions } from "../channel/channel.ts";
+import type { ChannelStats, SendOptions } from "../channel/channel.ts";
 import { RemoteError } from "../errors.ts";
 import {
+  errorType,
   type Instruments,
   instruments,
   type MethodCounts,
@@ -60,11 +61,6 @@ function peerAttributes(name: string, client: boolean): Attributes {
   };
 }
 
-/** `error.type`: the error's class name (low cardinality). */
-function errorType(error: unknown): string {
-  return error instanceof Error ? error.name : "_OTHER";
-}
-
 /**
  * What telemetry needs of a connection: a `Channel`, or for calls that
  * take no connection (between agents of one container) just the names.
@@ -75,6 +71,8 @@ export interface CallPath {
   readonly codec: { readonly name: string };
   /** Counted as an open connection until it settles, if given. */
   readonly closed?: Promise<void>;
+  /** The connection's counters (bytes, requests held), if it has them. */
+  readonly stats?: ChannelStats;
   send?(content: unknown, options?: SendOptions): Promise<unknown>;
 }
 
@@ -127,23 +125,8 @@ export class ConnectionTelemetry {
       ...attributes,
     };
     if (instruments !== undefined && channel.closed !== undefined) {
-      const open = instruments.open;
-      open.set(this.#codec, (open.get(this.#codec) ?? 0) + 1);
-      channel.closed.then(
-        () => this.#connectionClosed("closed"),
-        (error) => this.#connectionClosed(errorType(error)),
-      );
+      instruments.connectionOpened(channel, this.#codec);
     }
-  }
-
-  #connectionClosed(reason: string): void {
-    const instruments = this.#instruments!;
-    instruments.open.set(this.#codec, instruments.open.get(this.#codec)! - 1);
-    instruments.connectionsClosed.add(1, {
-      "rpc.system": "aiomas",
-      "aiomas.codec": this.#codec,
-      "aiomas.close_reason": reason,
-    });
   }
 
   /** Sends a call on the channel inside a client span. */

@@ -116,6 +116,30 @@ export class Instruments {
     });
   }
 
+  /**
+   * Counts a connection open until `connection.closed` settles, then closed
+   * with its reason.
+   */
+  connectionOpened(
+    connection: { readonly closed?: Promise<void> },
+    codec: string,
+  ): void {
+    const open = this.open;
+    open.set(codec, (open.get(codec) ?? 0) + 1);
+    const closed = (reason: string): void => {
+      open.set(codec, open.get(codec)! - 1);
+      this.connectionsClosed.add(1, {
+        "rpc.system": "aiomas",
+        "aiomas.codec": codec,
+        "aiomas.close_reason": reason,
+      });
+    };
+    connection.closed!.then(
+      () => closed("closed"),
+      (error) => closed(errorType(error)),
+    );
+  }
+
   /** Counts a call started and returns its method's counts. */
   start(side: Map<string, MethodCounts>, method: string): MethodCounts {
     let counts = side.get(method);
@@ -131,6 +155,11 @@ export class Instruments {
     counts.started++;
     return counts;
   }
+}
+
+/** `error.type`: the error's class name (low cardinality). */
+export function errorType(error: unknown): string {
+  return error instanceof Error ? error.name : "_OTHER";
 }
 
 const instrumentsOf = new WeakMap<MeterProvider, Instruments>();
