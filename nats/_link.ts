@@ -1,4 +1,10 @@
-import type { NatsConnection, NatsHandle, Status } from "./_nats.ts";
+import {
+  loadHeaders,
+  type MsgHeaders,
+  type NatsConnection,
+  type NatsHandle,
+  type Status,
+} from "./_nats.ts";
 
 /** The default of `max_payload` when the server has not said. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -13,6 +19,9 @@ export class NatsLink {
   readonly owned: boolean;
   connected = true;
   epoch = 0;
+  /** nats.js's `headers()`, once {@linkcode NatsLink.loadHeaders} has loaded it. */
+  makeHeaders: (() => MsgHeaders) | undefined;
+  #loadingHeaders: Promise<void> | undefined;
   #listeners = new Set<(status: Status) => void>();
   #statusIterator: AsyncIterable<Status> & { stop?: () => void };
   #watching: Promise<void>;
@@ -29,6 +38,14 @@ export class NatsLink {
   /** The server's largest message, which may change with the server. */
   get maxPayload(): number {
     return this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
+  /** Loads nats.js's `headers()` into `makeHeaders`, once; it stays unset if nats.js cannot be loaded. */
+  loadHeaders(): Promise<void> {
+    this.#loadingHeaders ??= loadHeaders().then((make) => {
+      this.makeHeaders = make;
+    });
+    return this.#loadingHeaders;
   }
 
   /** Calls `listener` with every status event; returns a function that stops it. */

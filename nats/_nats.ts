@@ -17,8 +17,16 @@ export type Status = NatsStatus;
 export interface Msg {
   readonly data: Uint8Array;
   readonly reply?: string;
-  readonly headers?: { readonly code: number };
+  readonly headers?: {
+    readonly code: number;
+    values(key: string): string[];
+  };
   respond(payload?: Uint8Array | string): boolean;
+}
+
+/** Headers of a message to publish (nats.js `MsgHdrs`, made by its `headers()`). */
+export interface MsgHeaders {
+  append(key: string, value: string): void;
 }
 
 /** A subscription (nats.js `Subscription`). */
@@ -32,7 +40,7 @@ export interface NatsConnection {
   publish(
     subject: string,
     payload?: Uint8Array | string,
-    options?: { reply?: string },
+    options?: { reply?: string; headers?: MsgHeaders },
   ): void;
   subscribe(
     subject: string,
@@ -76,10 +84,27 @@ export async function useNats(nats: NatsOption): Promise<NatsHandle> {
  * fetches the literal targets of dynamic imports with the program, and
  * this one is fetched only when a NATS connection is opened.
  */
-function loadNatsClient(): Promise<
-  { connect(options: ConnectionOptions): Promise<NatsConnection> }
-> {
+function loadNatsClient(): Promise<{
+  connect(options: ConnectionOptions): Promise<NatsConnection>;
+  headers(): MsgHeaders;
+}> {
   return import(NATS_CLIENT);
+}
+
+/**
+ * nats.js's `headers()`, loaded on first use (the first time a session
+ * sends trace context): a connection the user made may come from a nats.js
+ * that was loaded without it. Undefined if nats.js cannot be loaded.
+ */
+export async function loadHeaders(): Promise<
+  (() => MsgHeaders) | undefined
+> {
+  try {
+    const { headers } = await loadNatsClient();
+    return headers;
+  } catch {
+    return undefined;
+  }
 }
 
 const NATS_CLIENT: string = "npm:@nats-io/transport-node@3.4.0";

@@ -1,4 +1,4 @@
-import type { Transport } from "../channel/transport.ts";
+import type { TraceContextCarrier, Transport } from "../channel/transport.ts";
 import { Heartbeat } from "./_heartbeat.ts";
 import type { NatsLink } from "./_link.ts";
 import type { Msg, Subscription } from "./_nats.ts";
@@ -18,6 +18,7 @@ import {
   PONG,
   readControl,
 } from "./_session_wire.ts";
+import { NatsTraceCarrier } from "./_trace_carrier.ts";
 
 /** Options of a {@linkcode NatsTransport}, as given to `NatsEndpoint`. */
 export interface NatsSessionOptions {
@@ -73,12 +74,20 @@ export interface NatsSessionOptions {
  * Flow control: each side tells the other how much it has read (in pings,
  * pongs and acks); a writer waits while more than `window` bytes are
  * unread by the peer.
+ *
+ * Trace context: the calls' W3C trace context travels in the NATS headers
+ * of the data messages (`Aiomas-Trace`, see `docs/observability.md`), so a
+ * server span is the child of its client span across processes; messages
+ * of calls without one have no headers.
  */
 export class NatsTransport implements Transport {
   /** The subject this side receives on. */
   readonly subject: string;
   /** The peer, for error messages. */
   readonly peer: string;
+  /** Carries each call's trace context in the data messages' headers. */
+  readonly traceContext: TraceContextCarrier;
+  #carrier = new NatsTraceCarrier();
   #link: NatsLink;
   #sub: Subscription;
   #to: string | null = null;
@@ -128,6 +137,7 @@ export class NatsTransport implements Transport {
     this.#link = link;
     this.subject = subject;
     this.peer = peer;
+    this.traceContext = this.#carrier;
     this.#heartbeat = new Heartbeat(link, options, peer, {
       ping: () => this.#control(PING, null),
       fail: (error) => this.#fail(error),
@@ -232,14 +242,29 @@ export class NatsTransport implements Transport {
    */
   async write(bytes: Uint8Array): Promise<number> {
     if (this.#error !== null) throw this.#error;
+    const carrier = this.#carrier;
+    if (carrier.pending && this.#link.makeHeaders === undefined) {
+      await this.#link.loadHeaders();
+      if (this.#error !== null) throw this.#error;
+    }
     if (this.#closed || this.#to === null) {
       throw new Error(`Cannot write to ${this.peer}: the session is closed`);
     }
     const room = this.#link.maxPayload - DATA_HEADER;
-    for (let at = 0; at < bytes.length; at += room) {
-      const piece = bytes.subarray(at, Math.min(bytes.length, at + room));
+    for (let at = 0; at < bytes.length;) {
+      // Trace context takes at most a quarter of a message.
+      const block = carrier.pending
+        ? carrier.headers(this.#link.makeHeaders, room >> 2)
+        : undefined;
+      const end = Math.min(bytes.length, at + room - (block?.size ?? 0));
+      const piece = bytes.subarray(at, end);
       this.#sent = (this.#sent + 1) >>> 0;
-      this.#link.nc.publish(this.#to, dataMessage(this.#sent, piece));
+      this.#link.nc.publish(
+        this.#to,
+        dataMessage(this.#sent, piece),
+        block === undefined ? undefined : { headers: block.headers },
+      );
+      at = end;
     }
     this.#sentBytes += bytes.length;
     while (this.#sentBytes - this.#peerRead > this.#window) {
@@ -287,6 +312,9 @@ export class NatsTransport implements Transport {
           ),
         );
       }
+      // Before the bytes can be read: their requests take their contexts.
+      const headers = msg.headers;
+      if (headers !== undefined) this.#carrier.received(headers);
       this.#chunks.push(data.slice(DATA_HEADER));
       this.#wakeReader();
       return;

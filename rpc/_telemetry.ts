@@ -1,8 +1,12 @@
 import {
   type Attributes,
+  type Context,
   context,
+  createTraceState,
+  isSpanContextValid,
   type MeterProvider,
   metrics,
+  propagation,
   ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
@@ -61,6 +65,55 @@ function peerAttributes(name: string, client: boolean): Attributes {
   };
 }
 
+/** W3C `traceparent`: version, trace id, parent id, flags. */
+const TRACEPARENT =
+  /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+
+/**
+ * The W3C trace context (`traceparent`, `tracestate`) of a client span, for
+ * the peer: through the registered propagator, or written here if it
+ * writes none (no SDK registered, or one that is not W3C).
+ */
+function traceContextOf(span: Span): Record<string, string> | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(trace.setSpan(context.active(), span), carrier);
+  if (carrier.traceparent !== undefined) return carrier;
+  const spanContext = span.spanContext();
+  if (!isSpanContextValid(spanContext)) return undefined;
+  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, "0");
+  carrier.traceparent =
+    `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
+  const state = spanContext.traceState?.serialize();
+  if (state) carrier.tracestate = state;
+  return carrier;
+}
+
+/**
+ * The context a server span starts in when the peer sent its client
+ * span's trace context: extracted by the registered propagator, or parsed
+ * here if it finds none; the current context if neither is valid.
+ */
+function parentOf(carrier: Readonly<Record<string, string>>): Context {
+  const current = context.active();
+  const extracted = propagation.extract(current, carrier);
+  if (trace.getSpanContext(extracted)?.isRemote) return extracted;
+  const match = TRACEPARENT.exec(carrier.traceparent ?? "");
+  // Version ff is invalid; version 00 has nothing after the flags.
+  if (match === null || match[1] === "ff" || (match[1] === "00" && match[5])) {
+    return current;
+  }
+  const state = carrier.tracestate;
+  const remote = {
+    traceId: match[2],
+    spanId: match[3],
+    traceFlags: parseInt(match[4], 16),
+    isRemote: true,
+    traceState: state === undefined ? undefined : createTraceState(state),
+  };
+  if (!isSpanContextValid(remote)) return current;
+  return trace.setSpanContext(current, remote);
+}
+
 /**
  * What telemetry needs of a connection: a `Channel`, or for calls that
  * take no connection (between agents of one container) just the names.
@@ -73,6 +126,8 @@ export interface CallPath {
   readonly closed?: Promise<void>;
   /** The connection's counters (bytes, requests held), if it has them. */
   readonly stats?: ChannelStats;
+  /** Aborts, with a `ConnectionClosedError`, when the connection closes. */
+  readonly signal?: AbortSignal;
   send?(content: unknown, options?: SendOptions): Promise<unknown>;
 }
 
@@ -99,6 +154,8 @@ export class ConnectionTelemetry {
   #codec: string;
   #simTime: (() => number | undefined) | undefined;
   #callAttributes: RpcTelemetryOptions["callAttributes"];
+  /** The spans of calls not yet answered, if spans are recorded. */
+  #open: Set<Span> | undefined;
 
   constructor(
     channel: CallPath,
@@ -127,6 +184,16 @@ export class ConnectionTelemetry {
     if (instruments !== undefined && channel.closed !== undefined) {
       instruments.connectionOpened(channel, this.#codec);
     }
+    const signal = channel.signal;
+    if (tracer !== undefined && signal !== undefined && !signal.aborted) {
+      const open = this.#open = new Set();
+      // Aborted when the channel closes, before its pending calls settle.
+      signal.addEventListener(
+        "abort",
+        () => closedEvent(open, signal.reason, channel.peer),
+        { once: true },
+      );
+    }
   }
 
   /** Sends a call on the channel inside a client span. */
@@ -137,7 +204,15 @@ export class ConnectionTelemetry {
   ): Promise<unknown> {
     return this.#track(
       path,
-      () => this.#channel.send!(content, options),
+      (span) => {
+        const traceContext = span === undefined
+          ? undefined
+          : traceContextOf(span);
+        return this.#channel.send!(
+          content,
+          traceContext === undefined ? options : { ...options, traceContext },
+        );
+      },
       false,
     );
   }
@@ -153,13 +228,15 @@ export class ConnectionTelemetry {
 
   #track<T>(
     method: string,
-    run: () => Promise<T>,
+    run: (span: Span | undefined) => Promise<T>,
     activate: boolean,
   ): Promise<T> {
-    const call = this.#start(method, true);
+    const call = this.#start(method, true, undefined);
     let reply: Promise<T>;
     try {
-      reply = activate ? this.within(call, run, undefined) : run();
+      reply = activate
+        ? this.within(call, run, undefined, undefined)
+        : run(call.span);
     } catch (error) {
       reply = Promise.reject(error);
     }
@@ -184,9 +261,16 @@ export class ConnectionTelemetry {
     return context.with(ROOT_CONTEXT, fn);
   }
 
-  /** Starts the server side of a call; `method` is `OTHER_METHOD` if unknown. */
-  serve(method: string): TracedCall {
-    return this.#start(method, false);
+  /**
+   * Starts the server side of a call; `method` is `OTHER_METHOD` if
+   * unknown. Its span is the child of the peer's client span if the peer
+   * sent its `traceContext` (`Request.traceContext`, over NATS).
+   */
+  serve(
+    method: string,
+    traceContext?: Readonly<Record<string, string>>,
+  ): TracedCall {
+    return this.#start(method, false, traceContext);
   }
 
   /** Runs `fn` with the call's span active, so calls it makes are children. */
@@ -206,7 +290,11 @@ export class ConnectionTelemetry {
     this.#finish(call, false, error);
   }
 
-  #start(method: string, client: boolean): TracedCall {
+  #start(
+    method: string,
+    client: boolean,
+    traceContext: Readonly<Record<string, string>> | undefined,
+  ): TracedCall {
     const instruments = this.#instruments;
     let counts: MethodCounts | undefined;
     if (instruments !== undefined) {
@@ -232,10 +320,12 @@ export class ConnectionTelemetry {
         client ? "client" : "server",
       );
       if (extra !== undefined) Object.assign(attributes, extra);
-      span = tracer.startSpan(`aiomas/${method}`, {
-        kind: client ? SpanKind.CLIENT : SpanKind.SERVER,
-        attributes,
-      }, context.active());
+      span = tracer.startSpan(
+        `aiomas/${method}`,
+        { kind: client ? SpanKind.CLIENT : SpanKind.SERVER, attributes },
+        traceContext === undefined ? context.active() : parentOf(traceContext),
+      );
+      this.#open?.add(span);
     }
     return { method, span, start: performance.now(), counts };
   }
@@ -260,6 +350,7 @@ export class ConnectionTelemetry {
         });
       }
       span.end();
+      this.#open?.delete(span);
     }
     const instruments = this.#instruments;
     const counts = call.counts;
@@ -280,6 +371,27 @@ export class ConnectionTelemetry {
       instruments.serverPending--;
       instruments.serverDuration.record(elapsed, attributes);
     }
+  }
+}
+
+/**
+ * Adds the event `aiomas.connection.closed` to the spans of the calls a
+ * connection had not answered when it closed: why (the error that failed
+ * it, e.g. a `ProtocolError` naming the budget it broke) and the peer.
+ */
+function closedEvent(open: Set<Span>, reason: unknown, peer: string): void {
+  if (open.size === 0) return;
+  // A failure is the cause of the `ConnectionClosedError`; a close has none.
+  const cause = (reason as Error | undefined)?.cause;
+  const why = cause ?? reason;
+  const attributes: Attributes = {
+    "aiomas.peer": peer,
+    "exception.type": errorType(why),
+    "exception.message": why instanceof Error ? why.message : String(why),
+  };
+  if (cause !== undefined) attributes["error.type"] = errorType(cause);
+  for (const span of open) {
+    span.addEvent("aiomas.connection.closed", attributes);
   }
 }
 

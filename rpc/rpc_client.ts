@@ -327,9 +327,13 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       method = call[0];
       bound = bindArguments(resolved, call[1], call[2]);
     } catch (error) {
-      return this.#failTraced(request, telemetry.serve(method), error);
+      return this.#failTraced(
+        request,
+        telemetry.serve(method, request.traceContext),
+        error,
+      );
     }
-    const served = telemetry.serve(method);
+    const served = telemetry.serve(method, request.traceContext);
     let result: unknown;
     try {
       result = telemetry.within(

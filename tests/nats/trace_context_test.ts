@@ -1,0 +1,242 @@
+// Trace context between this library's peers over NATS: the client span's
+// W3C context travels in the headers of the session's data messages
+// (`Aiomas-Trace`), so the server span in the other process is its child;
+// over TCP nothing is carried. Real nats-server, in-memory OpenTelemetry
+// providers (dev-only SDK packages).
+import assert from "node:assert/strict";
+import { SpanKind } from "npm:@opentelemetry/api@^1.9.0";
+import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
+import { connect, headers } from "npm:@nats-io/transport-node@3.4.0";
+import { Agent, Container } from "../../agent/mod.ts";
+import { Channel } from "../../channel/mod.ts";
+import {
+  connectNats,
+  NatsEndpoint,
+  type NatsTransport,
+  serveNats,
+} from "../../nats/mod.ts";
+import {
+  MAX_TRACE_CONTEXTS,
+  type NatsTraceCarrier,
+  TRACE_HEADER,
+} from "../../nats/_trace_carrier.ts";
+import { expose, ServiceDict } from "../../rpc/mod.ts";
+import { Recorder } from "../_telemetry.ts";
+import { NatsServer } from "./_server.ts";
+
+const TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+const service = new ServiceDict({ add: (a: number, b: number) => a + b });
+
+function one(spans: ReadableSpan[], kind: SpanKind): ReadableSpan {
+  const found = spans.filter((span) => span.kind === kind);
+  assert.equal(found.length, 1, `one span of kind ${SpanKind[kind]}`);
+  return found[0];
+}
+
+function assertChild(served: ReadableSpan, sent: ReadableSpan): void {
+  assert.equal(served.spanContext().traceId, sent.spanContext().traceId);
+  assert.equal(served.parentSpanContext?.spanId, sent.spanContext().spanId);
+  assert.equal(served.parentSpanContext?.isRemote, true);
+}
+
+/**
+ * Watches the raw NATS messages of a subject pattern (the sessions' data
+ * messages included): their `Aiomas-Trace` header values.
+ */
+async function watch(url: string) {
+  const nc = await connect({ servers: url });
+  const seen: string[][] = [];
+  let messages = 0;
+  nc.subscribe(">", {
+    callback: (_error, msg) => {
+      messages++;
+      const values = msg.headers?.values(TRACE_HEADER) ?? [];
+      if (values.length > 0) seen.push(values);
+    },
+  });
+  await nc.flush();
+  return {
+    seen,
+    get messages() {
+      return messages;
+    },
+    async [Symbol.asyncDispose]() {
+      await nc.flush();
+      await nc.close();
+    },
+  };
+}
+
+Deno.test("an RPC call over NATS: the server span is the child of the client span", async () => {
+  await using server = await NatsServer.start();
+  await using recorder = new Recorder();
+  await using watcher = await watch(server.url);
+  const nats = { servers: server.url };
+  await using _service = await serveNats(service, {
+    nats,
+    subject: "calc",
+    telemetry: recorder.options,
+  });
+  await using client = await connectNats<{ add(a: number, b: number): number }>(
+    "calc",
+    { nats, telemetry: recorder.options },
+  );
+  assert.equal(await client.remote.add(1, 2), 3);
+  // Many calls in one tick: each gets its own parent.
+  const sums = await Promise.all(
+    Array.from({ length: 50 }, (_, i) => client.remote.add(i, 1)),
+  );
+  assert.deepEqual(sums, Array.from({ length: 50 }, (_, i) => i + 1));
+  const spans = await recorder.spans();
+  const sent = spans.filter((span) => span.kind === SpanKind.CLIENT);
+  const served = spans.filter((span) => span.kind === SpanKind.SERVER);
+  assert.equal(sent.length, 51);
+  assert.equal(served.length, 51);
+  const bySpanId = new Map(
+    sent.map((span) => [span.spanContext().spanId, span]),
+  );
+  for (const span of served) {
+    const parent = bySpanId.get(span.parentSpanContext?.spanId ?? "");
+    assert.ok(parent !== undefined, "every server span has its client span");
+    assertChild(span, parent);
+    assert.equal(span.attributes["rpc.method"], "add");
+  }
+  await client.close();
+  // The 51 contexts went in headers, one value per call, and nowhere else.
+  assert.equal(watcher.seen.flat().length, 51);
+  for (const value of watcher.seen.flat()) {
+    assert.match(value, /^\d+ 00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  }
+});
+
+Deno.test("with no provider nothing is recorded and no message has headers", async () => {
+  await using server = await NatsServer.start();
+  await using recorder = new Recorder();
+  await using watcher = await watch(server.url);
+  const nats = { servers: server.url };
+  await using _service = await serveNats(service, { nats, subject: "calc" });
+  await using client = await connectNats<{ add(a: number, b: number): number }>(
+    "calc",
+    { nats },
+  );
+  assert.equal(await client.remote.add(1, 2), 3);
+  await client.close();
+  await recorder.assertNothingRecorded();
+  assert.ok(watcher.messages > 0);
+  assert.deepEqual(watcher.seen, []);
+});
+
+class Callee extends Agent {
+  @expose
+  echo(value: number): number {
+    return value;
+  }
+}
+
+Deno.test("an agent calling an agent in a container on NATS: the callee's server span is the caller's child", async () => {
+  await using server = await NatsServer.start();
+  await using recorder = new Recorder();
+  const nats = { servers: server.url };
+  await using alice = await Container.create("nats://alice", {
+    nats,
+    telemetry: recorder.options,
+  });
+  await using bob = await Container.create("nats://bob", {
+    nats,
+    telemetry: recorder.options,
+  });
+  const callee = new Callee(bob);
+  const proxy = await alice.connect<Callee>(callee.addr);
+  assert.equal(await proxy.echo(7), 7);
+  const spans = (await recorder.spans()).filter((span) =>
+    span.name === "aiomas/agents/0/echo"
+  );
+  const sent = one(spans, SpanKind.CLIENT);
+  const served = one(spans, SpanKind.SERVER);
+  assertChild(served, sent);
+  assert.equal(sent.attributes["aiomas.container"], "nats://alice/");
+  assert.equal(served.attributes["aiomas.container"], "nats://bob/");
+  assert.equal(served.attributes["aiomas.agent.callee"], "nats://bob/0");
+});
+
+Deno.test("a trace context handed to a session goes in the headers of its next data message only", async () => {
+  await using server = await NatsServer.start();
+  await using watcher = await watch(server.url);
+  const nats = { servers: server.url };
+  const accepted = Promise.withResolvers<NatsTransport>();
+  await using _near = await NatsEndpoint.create({
+    nats,
+    subject: "far",
+    onSession: (transport) => accepted.resolve(transport),
+  });
+  await using far = await NatsEndpoint.create({ nats });
+  const mine = await far.open("far");
+  const theirs = await accepted.promise;
+  await using client = new Channel(mine);
+  await using peer = new Channel(theirs);
+  const context = { traceparent: TRACEPARENT, tracestate: "a=1,b=2" };
+  const reply = client.send("traced", { traceContext: context });
+  const request = await peer.recv();
+  assert.deepEqual(request.traceContext, context);
+  await request.reply("ok");
+  assert.equal(await reply, "ok");
+  const untraced = client.send("plain");
+  const second = await peer.recv();
+  assert.equal(second.traceContext, undefined);
+  await second.reply("ok");
+  await untraced;
+  assert.deepEqual(watcher.seen, [[`0 ${TRACEPARENT} a=1,b=2`]]);
+  // Taken once: nothing is held any more.
+  assert.equal((theirs.traceContext as NatsTraceCarrier).held, 0);
+});
+
+Deno.test("a peer that sends trace contexts for requests that never come is held to a bound", async () => {
+  await using server = await NatsServer.start();
+  const nats = { servers: server.url };
+  const accepted = Promise.withResolvers<NatsTransport>();
+  await using _near = await NatsEndpoint.create({
+    nats,
+    subject: "far",
+    onSession: (transport) => accepted.resolve(transport),
+  });
+  await using far = await NatsEndpoint.create({ nats });
+  // The session is open; its far side (an honest peer) stays quiet.
+  await far.open("far");
+  const theirs = await accepted.promise;
+  const carrier = theirs.traceContext as NatsTraceCarrier;
+  // The attacker's session publishes raw data messages whose headers name
+  // requests it never sends, each message a fresh batch of ids.
+  const nc = await connect({ servers: server.url });
+  try {
+    const flood = 3 * MAX_TRACE_CONTEXTS;
+    let id = 0;
+    for (let seq = 1; id < flood; seq++) {
+      const block = headers();
+      for (let i = 0; i < 1000; i++) {
+        block.append(
+          TRACE_HEADER,
+          `${id++} ${TRACEPARENT} k=${"v".repeat(200)}`,
+        );
+      }
+      // A data message: [0][seq u32] and one byte that starts no frame.
+      nc.publish(theirs.subject, new Uint8Array([0, 0, 0, 0, seq, 0]), {
+        headers: block,
+      });
+    }
+    await nc.flush();
+    // Their byte each: once read, every message has been received.
+    const buffer = new Uint8Array(64);
+    for (let read = 0; read < Math.ceil(flood / 1000);) {
+      const n = await theirs.read(buffer);
+      assert.ok(n !== null);
+      read += n;
+    }
+    assert.equal(carrier.held, MAX_TRACE_CONTEXTS);
+    // The newest are kept, the oldest dropped.
+    assert.equal(carrier.incoming(flood - 1)?.traceparent, TRACEPARENT);
+    assert.equal(carrier.incoming(0), undefined);
+  } finally {
+    await nc.close();
+  }
+});
