@@ -3,13 +3,23 @@
 // or registered globally.
 import assert from "node:assert/strict";
 import { contextManager, Recorder } from "../_telemetry.ts";
-import { SpanKind, SpanStatusCode } from "npm:@opentelemetry/api@^1.9.0";
+import {
+  createTraceState,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "npm:@opentelemetry/api@^1.9.0";
 import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
 import type {
   DataPoint,
   Histogram,
 } from "npm:@opentelemetry/sdk-metrics@^2.12.1";
-import { Channel, createMemoryPair } from "../../channel/mod.ts";
+import {
+  Channel,
+  createMemoryPair,
+  type Transport,
+} from "../../channel/mod.ts";
 import {
   expose,
   openConnection,
@@ -475,4 +485,303 @@ Deno.test("localTelemetry is undefined when nothing would be recorded", () => {
     localTelemetry("tcp://127.0.0.1:5555", "json", false),
     undefined,
   );
+});
+
+/** A transport of a memory pair with a trace context carrier, and the bytes it wrote. */
+function carried(
+  transport: Transport,
+  wire: Map<number, Readonly<Record<string, string>>>,
+  written: Uint8Array[],
+): Transport {
+  const copy = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      written.push(chunk.slice());
+      controller.enqueue(chunk);
+    },
+  });
+  copy.readable.pipeTo(transport.writable).catch(() => {});
+  return {
+    readable: transport.readable,
+    writable: copy.writable,
+    traceContext: {
+      outgoing: (id, context) => wire.set(id, context),
+      incoming(id) {
+        const context = wire.get(id);
+        wire.delete(id);
+        return context;
+      },
+    },
+  };
+}
+
+/** A client and a server RpcClient over transports that carry trace context. */
+function carriedPair(
+  telemetry: RpcTelemetryOptions | false,
+  written: Uint8Array[] = [],
+): [
+  RpcClient<Calculator>,
+  RpcClient,
+  Map<number, Readonly<Record<string, string>>>,
+] {
+  const [a, b] = createMemoryPair();
+  const wire = new Map<number, Readonly<Record<string, string>>>();
+  const server = new RpcClient(new Channel(carried(b, wire, [])), {
+    service: calculator,
+    telemetry,
+  });
+  const client = new RpcClient<Calculator>(
+    new Channel(carried(a, wire, written)),
+    { telemetry },
+  );
+  return [client, server, wire];
+}
+
+Deno.test("where the transport carries trace context, the server span is the client span's child", async () => {
+  await using recorder = new Recorder();
+  const [client, server, wire] = carriedPair(recorder.options);
+  await using _client = client;
+  await using _server = server;
+  const seen: Readonly<Record<string, string>>[] = [];
+  const set = wire.set.bind(wire);
+  wire.set = (id, context) => {
+    seen.push(context);
+    return set(id, context);
+  };
+  assert.equal(await client.call("add", [3, 4]), 7);
+  await assert.rejects(client.call("nope"), { name: "RemoteError" });
+  const spans = await recorder.spans();
+  for (const method of ["add", "_OTHER"]) {
+    const served = spans.find((span) =>
+      span.kind === SpanKind.SERVER && span.name === `aiomas/${method}`
+    )!;
+    const sent = spans.find((span) =>
+      span.kind === SpanKind.CLIENT &&
+      span.spanContext().spanId === served.parentSpanContext?.spanId
+    );
+    assert.ok(sent !== undefined, `the ${method} server span has a parent`);
+    assert.equal(served.spanContext().traceId, sent.spanContext().traceId);
+    assert.equal(served.parentSpanContext?.isRemote, true);
+  }
+  // No propagator is registered: the library wrote traceparent itself.
+  const sent = one(
+    spans.filter((span) => span.name === "aiomas/add"),
+    SpanKind.CLIENT,
+  );
+  const { traceId, spanId } = sent.spanContext();
+  assert.deepEqual(seen[0], { traceparent: `00-${traceId}-${spanId}-01` });
+  assert.equal(wire.size, 0);
+});
+
+Deno.test("a registered propagator injects and extracts the trace context", async () => {
+  await using recorder = new Recorder();
+  let injected = 0;
+  let extracted = 0;
+  // A W3C propagator of its own that counts and adds a tracestate.
+  propagation.setGlobalPropagator({
+    inject(context, carrier, setter) {
+      const span = trace.getSpanContext(context)!;
+      injected++;
+      setter.set(
+        carrier,
+        "traceparent",
+        `00-${span.traceId}-${span.spanId}-01`,
+      );
+      setter.set(carrier, "tracestate", "test=1");
+    },
+    extract(context, carrier, getter) {
+      extracted++;
+      const [, traceId, spanId] = String(getter.get(carrier, "traceparent"))
+        .split("-");
+      return trace.setSpanContext(context, {
+        traceId,
+        spanId,
+        traceFlags: 1,
+        isRemote: true,
+        traceState: createTraceState(String(getter.get(carrier, "tracestate"))),
+      });
+    },
+    fields: () => ["traceparent", "tracestate"],
+  });
+  try {
+    const [client, server] = carriedPair(recorder.options);
+    await using _client = client;
+    await using _server = server;
+    assert.equal(await client.call("add", [3, 4]), 7);
+  } finally {
+    propagation.disable();
+  }
+  assert.deepEqual([injected, extracted], [1, 1]);
+  const spans = await recorder.spans();
+  const sent = one(spans, SpanKind.CLIENT);
+  const served = one(spans, SpanKind.SERVER);
+  assert.equal(served.parentSpanContext?.spanId, sent.spanContext().spanId);
+  assert.equal(served.parentSpanContext?.traceState?.get("test"), "1");
+});
+
+Deno.test("a malformed traceparent from the peer makes a root server span", async () => {
+  await using recorder = new Recorder();
+  const [a, b] = createMemoryPair();
+  const wire = new Map<number, Readonly<Record<string, string>>>();
+  await using server = new RpcClient(new Channel(carried(b, wire, [])), {
+    service: calculator,
+    telemetry: recorder.options,
+  });
+  await using client = new RpcClient(new Channel(a), { telemetry: false });
+  const malformed = [
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+    "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+    "not a traceparent",
+  ];
+  // The client sends without telemetry: these stand for its requests 0-3.
+  malformed.forEach((traceparent, id) => wire.set(id, { traceparent }));
+  for (let i = 0; i < malformed.length; i++) {
+    assert.equal(await client.call("add", [1, 1]), 2);
+  }
+  assert.equal(wire.size, 0);
+  const spans = await recorder.spans();
+  assert.equal(spans.length, malformed.length);
+  for (const span of spans) assert.equal(span.parentSpanContext, undefined);
+  assert.ok(server.channel.stats.bytesReceived > 0);
+});
+
+Deno.test("over TCP nothing is carried: the server span is a root; a traced call's bytes are an untraced one's", async () => {
+  await using recorder = new Recorder();
+  await using server = await startServer(
+    { hostname: "127.0.0.1", port: 0 },
+    calculator,
+    { telemetry: recorder.options },
+  );
+  await using client = await openConnection<Calculator>(server.addr, {
+    telemetry: recorder.options,
+  });
+  assert.equal(await client.remote.add(1, 2), 3);
+  const spans = await recorder.spans();
+  const sent = one(spans, SpanKind.CLIENT);
+  const served = one(spans, SpanKind.SERVER);
+  assert.equal(served.parentSpanContext, undefined);
+  assert.notEqual(served.spanContext().traceId, sent.spanContext().traceId);
+  // The bytes a traced call writes are an untraced call's.
+  const traced: Uint8Array[] = [];
+  const plain: Uint8Array[] = [];
+  for (
+    const [telemetry, written] of [[recorder.options, traced], [
+      false,
+      plain,
+    ]] as const
+  ) {
+    const [a, b] = createMemoryPair();
+    await using _server = new RpcClient(new Channel(b), {
+      service: calculator,
+    });
+    const wire = new Map();
+    await using client = new RpcClient<Calculator>(
+      new Channel(carried(a, wire, written)),
+      { telemetry },
+    );
+    wire.clear();
+    assert.equal(await client.remote.add(1, 2), 3);
+  }
+  assert.deepEqual(traced, plain);
+  assert.ok(traced.length > 0);
+});
+
+/** The events named `aiomas.connection.closed` of a span. */
+function closedEvents(span: ReadableSpan) {
+  return span.events.filter((event) =>
+    event.name === "aiomas.connection.closed"
+  );
+}
+
+Deno.test("a budget cut-off adds aiomas.connection.closed to the spans still open on both sides", async () => {
+  await using recorder = new Recorder();
+  const held = Promise.withResolvers<string>();
+  const entered = Promise.withResolvers<void>();
+  const service = new ServiceDict({
+    add: (a: number, b: number) => a + b,
+    hold: () => {
+      entered.resolve();
+      return held.promise;
+    },
+    echo: (value: string) => value,
+  });
+  const [a, b] = createMemoryPair();
+  await using server = new RpcClient(new Channel(b, { maxFrameSize: 64 }), {
+    service,
+    telemetry: recorder.options,
+  });
+  await using client = new RpcClient(new Channel(a, { peer: "far" }), {
+    telemetry: recorder.options,
+  });
+  assert.equal(await client.call("add", [1, 2]), 3);
+  const holding = client.call("hold");
+  await entered.promise;
+  // A frame over the server's maxFrameSize: the server cuts the connection.
+  const big = client.call("echo", ["x".repeat(100)]);
+  await assert.rejects(server.closed, { name: "ProtocolError" });
+  await assert.rejects(holding, { name: "ConnectionClosedError" });
+  await assert.rejects(big, { name: "ConnectionClosedError" });
+  // The server's handler answers late: its span ends now.
+  held.resolve("late");
+  await server.close();
+  const spans = await recorder.spans();
+  // The call answered before has no event.
+  for (const span of spans.filter((span) => span.name === "aiomas/add")) {
+    assert.deepEqual(closedEvents(span), []);
+  }
+  const servedHold = one(
+    spans.filter((span) => span.name === "aiomas/hold"),
+    SpanKind.SERVER,
+  );
+  const [cut] = closedEvents(servedHold);
+  assert.equal(cut.attributes?.["error.type"], "ProtocolError");
+  assert.equal(cut.attributes?.["exception.type"], "ProtocolError");
+  assert.match(
+    String(cut.attributes?.["exception.message"]),
+    /length \d+ exceeds maxFrameSize 64/,
+  );
+  assert.equal(cut.attributes?.["aiomas.peer"], "peer");
+  // The client saw the peer go: both its open calls say so.
+  for (const method of ["hold", "echo"]) {
+    const sent = one(
+      spans.filter((span) => span.name === `aiomas/${method}`),
+      SpanKind.CLIENT,
+    );
+    const events = closedEvents(sent);
+    assert.equal(events.length, 1, method);
+    // The cut reaches the client as a reset, as over TCP.
+    assert.equal(events[0].attributes?.["error.type"], "NetworkError");
+    assert.equal(events[0].attributes?.["exception.type"], "NetworkError");
+    assert.equal(events[0].attributes?.["aiomas.peer"], "far");
+    assert.equal(sent.status.code, SpanStatusCode.ERROR);
+    // The event came before the span ended.
+    assert.ok(
+      events[0].time[0] * 1e9 + events[0].time[1] <=
+        sent.endTime[0] * 1e9 + sent.endTime[1],
+    );
+  }
+});
+
+Deno.test("closing a connection adds aiomas.connection.closed to its pending calls' spans", async () => {
+  await using recorder = new Recorder();
+  const entered = Promise.withResolvers<void>();
+  const service = new ServiceDict({
+    hold: () => {
+      entered.resolve();
+      return new Promise<never>(() => {});
+    },
+  });
+  const [a, b] = createMemoryPair();
+  await using server = new RpcClient(new Channel(b), { service });
+  const client = new RpcClient(new Channel(a), { telemetry: recorder.options });
+  const holding = client.call("hold");
+  await entered.promise;
+  await client.close();
+  await assert.rejects(holding, { name: "ConnectionClosedError" });
+  await server.closed;
+  const [sent] = await recorder.spans();
+  const [closed] = closedEvents(sent);
+  assert.equal(closed.attributes?.["exception.type"], "ConnectionClosedError");
+  assert.match(String(closed.attributes?.["exception.message"]), /closed/);
+  assert.equal(closed.attributes?.["error.type"], undefined);
 });
