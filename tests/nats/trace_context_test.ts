@@ -160,6 +160,80 @@ Deno.test("an agent calling an agent in a container on NATS: the callee's server
   assert.equal(served.attributes["aiomas.agent.callee"], "nats://bob/0");
 });
 
+const TRACED_PROCESS = new URL(
+  "./_traced_container_process.ts",
+  import.meta.url,
+);
+
+/** What `_traced_container_process.ts` prints of a span. */
+interface PrintedSpan {
+  name: string;
+  kind: SpanKind;
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  parentIsRemote?: boolean;
+  container?: string;
+}
+
+Deno.test("an agent calling an agent in another process over NATS: the callee's server span is the caller's child", async () => {
+  await using server = await NatsServer.start();
+  await using recorder = new Recorder();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", TRACED_PROCESS.href, server.url, "bob"],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream());
+  let text = "";
+  const reader = lines.getReader();
+  try {
+    while (!text.includes("ready\n")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`The container process ended: ${text}`);
+      text += value;
+    }
+    {
+      await using alice = await Container.create("nats://alice", {
+        nats: { servers: server.url },
+        telemetry: recorder.options,
+      });
+      const proxy = await alice.connect<Callee>("nats://bob/0");
+      assert.equal(await proxy.echo(7), 7);
+    }
+    await child.stdin.close();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+  } finally {
+    reader.releaseLock();
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited already.
+    }
+    await child.status;
+  }
+  const theirs: PrintedSpan[] = JSON.parse(text.split("\n")[1]);
+  const served = theirs.filter((span) =>
+    span.name === "aiomas/agents/0/echo" && span.kind === SpanKind.SERVER
+  );
+  assert.equal(served.length, 1);
+  assert.equal(served[0].container, "nats://bob/");
+  const sent = one(
+    (await recorder.spans()).filter((span) =>
+      span.name === "aiomas/agents/0/echo"
+    ),
+    SpanKind.CLIENT,
+  );
+  assert.equal(served[0].traceId, sent.spanContext().traceId);
+  assert.equal(served[0].parentSpanId, sent.spanContext().spanId);
+  assert.equal(served[0].parentIsRemote, true);
+});
+
 Deno.test("a trace context handed to a session goes in the headers of its next data message only", async () => {
   await using server = await NatsServer.start();
   await using watcher = await watch(server.url);
