@@ -470,3 +470,36 @@ Deno.test("with no provider registered nothing is recorded and agent calls work"
     assert.equal(span.attributes["aiomas.container"], c.addr);
   }
 });
+
+Deno.test("a container shutting down while serving a call: the call's server span gets aiomas.connection.closed", async () => {
+  await using recorder = new Recorder();
+  await using a = await Container.create(LOCAL, {
+    telemetry: recorder.options,
+  });
+  const b = await Container.create(LOCAL, { telemetry: recorder.options });
+  const callee = new Callee(b);
+  const proxy = await a.connect<Callee>(callee.addr);
+  const held = proxy.hold();
+  await callee.holding.promise;
+  const shutdown = b.shutdown();
+  // A graceful close still sends the answer of a call being served.
+  callee.release.resolve();
+  assert.equal(await held, "held");
+  await shutdown;
+  const method = `agents/${callee.aid}/hold`;
+  const served = one(await recorder.named(method, SpanKind.SERVER));
+  const events = served.events.filter((event) =>
+    event.name === "aiomas.connection.closed"
+  );
+  assert.equal(events.length, 1);
+  assert.equal(
+    events[0].attributes?.["exception.type"],
+    "ConnectionClosedError",
+  );
+  assert.equal(events[0].attributes?.["error.type"], undefined);
+  assert.equal(served.attributes["aiomas.container"], b.addr);
+  // Answered before A saw the connection go: no event on its side.
+  const sent = one(await recorder.named(method, SpanKind.CLIENT));
+  assert.deepEqual(sent.events, []);
+  assert.equal(sent.status.code, SpanStatusCode.UNSET);
+});
