@@ -27,9 +27,11 @@
 // The types of other layers that this module's signatures name.
 export type {
   Channel,
+  ChannelStats,
   CloseOptions,
   Request,
   SendOptions,
+  TraceContextCarrier,
   Transport,
 } from "../channel/mod.ts";
 export type {

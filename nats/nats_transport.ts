@@ -18,36 +18,10 @@ import {
   PONG,
   readControl,
 } from "./_session_wire.ts";
+import type { NatsSessionOptions } from "./_session_options.ts";
 import { NatsTraceCarrier } from "./_trace_carrier.ts";
 
-/** Options of a {@linkcode NatsTransport}, as given to `NatsEndpoint`. */
-export interface NatsSessionOptions {
-  /**
-   * How often to ping the peer, in milliseconds, while the session is
-   * open.
-   *
-   * @default {400}
-   */
-  heartbeat?: number;
-  /**
-   * How long, in milliseconds, a ping may go unanswered before the peer
-   * counts as gone (a frozen process, a cut network) and the session
-   * fails; time this side's own event loop was blocked is not counted.
-   * Half of it, at most 500 ms, is how long the peer's subject may have no
-   * subscriber (NATS no-responders: its process or its NATS connection is
-   * gone, or it is moving to another server).
-   *
-   * @default {5000}
-   */
-  timeout?: number;
-  /**
-   * How many bytes may be sent and not yet read by the peer; writing
-   * waits beyond it (NATS itself has no flow control).
-   *
-   * @default {4194304} (4 MiB)
-   */
-  window?: number;
-}
+export type { NatsSessionOptions } from "./_session_options.ts";
 
 /**
  * One session between two NATS endpoints, as a {@linkcode Transport}: a

@@ -1,0 +1,28 @@
+/** Options of a `NatsTransport`, as given to `NatsEndpoint`. */
+export interface NatsSessionOptions {
+  /**
+   * How often to ping the peer, in milliseconds, while the session is
+   * open.
+   *
+   * @default {400}
+   */
+  heartbeat?: number;
+  /**
+   * How long, in milliseconds, a ping may go unanswered before the peer
+   * counts as gone (a frozen process, a cut network) and the session
+   * fails; time this side's own event loop was blocked is not counted.
+   * Half of it, at most 500 ms, is how long the peer's subject may have no
+   * subscriber (NATS no-responders: its process or its NATS connection is
+   * gone, or it is moving to another server).
+   *
+   * @default {5000}
+   */
+  timeout?: number;
+  /**
+   * How many bytes may be sent and not yet read by the peer; writing
+   * waits beyond it (NATS itself has no flow control).
+   *
+   * @default {4194304} (4 MiB)
+   */
+  window?: number;
+}
