@@ -17,7 +17,7 @@ import {
 } from "../../nats/mod.ts";
 import {
   MAX_TRACE_CONTEXTS,
-  type NatsTraceCarrier,
+  NatsTraceCarrier,
   TRACE_HEADER,
 } from "../../nats/_trace_carrier.ts";
 import { expose, ServiceDict } from "../../rpc/mod.ts";
@@ -107,6 +107,36 @@ Deno.test("an RPC call over NATS: the server span is the child of the client spa
   assert.equal(watcher.seen.flat().length, 51);
   for (const value of watcher.seen.flat()) {
     assert.match(value, /^\d+ 00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  }
+});
+
+Deno.test("a traced call larger than max_payload: the context goes with its first piece", async () => {
+  await using server = await NatsServer.start();
+  await using recorder = new Recorder();
+  const nats = { servers: server.url };
+  await using _service = await serveNats(
+    new ServiceDict({ size: (text: string) => text.length }),
+    { nats, subject: "big", telemetry: recorder.options },
+  );
+  await using client = await connectNats<{ size(text: string): number }>(
+    "big",
+    { nats, telemetry: recorder.options },
+  );
+  const text = "x".repeat(3 * 1024 * 1024);
+  const [a, b] = await Promise.all([
+    client.remote.size(text),
+    client.remote.size("small"),
+  ]);
+  assert.deepEqual([a, b], [text.length, 5]);
+  const spans = await recorder.spans();
+  const served = spans.filter((span) => span.kind === SpanKind.SERVER);
+  assert.equal(served.length, 2);
+  for (const span of served) {
+    const parent = spans.find((sent) =>
+      sent.kind === SpanKind.CLIENT &&
+      sent.spanContext().spanId === span.parentSpanContext?.spanId
+    );
+    assert.ok(parent !== undefined);
   }
 });
 
@@ -313,4 +343,91 @@ Deno.test("a peer that sends trace contexts for requests that never come is held
   } finally {
     await nc.close();
   }
+});
+
+/** nats.js's MsgHdrs as the carrier uses it: the values appended. */
+function recordingHeaders(): {
+  append(k: string, v: string): void;
+  values: string[];
+} {
+  const values: string[] = [];
+  return {
+    values,
+    append(key, value) {
+      assert.equal(key, TRACE_HEADER);
+      values.push(value);
+    },
+  };
+}
+
+Deno.test("the carrier sends only well-formed contexts, splits them by room and holds a bounded number", () => {
+  const carrier = new NatsTraceCarrier();
+  assert.equal(carrier.pending, false);
+  carrier.outgoing(1, { traceparent: "00-1-2-01" });
+  carrier.outgoing(2, { b3: "x" });
+  assert.equal(carrier.pending, false);
+  // A tracestate a header cannot hold, or too long, is left out.
+  carrier.outgoing(3, { traceparent: TRACEPARENT, tracestate: "a=1\r\nX: y" });
+  carrier.outgoing(4, {
+    traceparent: TRACEPARENT,
+    tracestate: "a".repeat(513),
+  });
+  carrier.outgoing(5, { traceparent: TRACEPARENT, tracestate: " a=1 " });
+  let made = recordingHeaders();
+  const block = carrier.headers(() => made, 1 << 20)!;
+  assert.deepEqual(made.values, [
+    `3 ${TRACEPARENT}`,
+    `4 ${TRACEPARENT}`,
+    `5 ${TRACEPARENT} a=1`,
+  ]);
+  // nats.js's encoding: "NATS/1.0\r\n", "Aiomas-Trace: <value>\r\n" each, "\r\n".
+  const encoded = "NATS/1.0\r\n" +
+    made.values.map((value) => `${TRACE_HEADER}: ${value}\r\n`).join("") +
+    "\r\n";
+  assert.equal(block.size, encoded.length);
+  assert.equal(carrier.pending, false);
+  // What does not fit waits for the next message, in order.
+  for (let id = 0; id < 10; id++) {
+    carrier.outgoing(id, { traceparent: TRACEPARENT });
+  }
+  const perValue = `${TRACE_HEADER}: 0 ${TRACEPARENT}\r\n`.length;
+  made = recordingHeaders();
+  carrier.headers(() => made, 12 + 4 * perValue);
+  assert.deepEqual(made.values.map((value) => value.split(" ")[0]), [
+    "0",
+    "1",
+    "2",
+    "3",
+  ]);
+  assert.equal(carrier.pending, true);
+  made = recordingHeaders();
+  carrier.headers(() => made, 1 << 20);
+  assert.equal(made.values.length, 6);
+  // Without nats.js's headers() they are dropped, not kept.
+  carrier.outgoing(11, { traceparent: TRACEPARENT });
+  assert.equal(carrier.headers(undefined, 1 << 20), undefined);
+  assert.equal(carrier.pending, false);
+  // Contexts handed over faster than messages go: the oldest are dropped.
+  for (let id = 0; id < 2 * MAX_TRACE_CONTEXTS; id++) {
+    carrier.outgoing(id, { traceparent: TRACEPARENT });
+  }
+  made = recordingHeaders();
+  carrier.headers(() => made, 1 << 30);
+  assert.equal(made.values.length, MAX_TRACE_CONTEXTS);
+  assert.equal(made.values[0].split(" ")[0], String(MAX_TRACE_CONTEXTS));
+  // Received: malformed values are ignored; a context is taken once.
+  carrier.received({
+    values: () => [
+      `7 ${TRACEPARENT} k=v`,
+      `x ${TRACEPARENT}`,
+      `8 00-zz-1-01`,
+      `9`,
+    ],
+  });
+  assert.equal(carrier.held, 1);
+  assert.deepEqual(carrier.incoming(7), {
+    traceparent: TRACEPARENT,
+    tracestate: "k=v",
+  });
+  assert.equal(carrier.incoming(7), undefined);
 });
