@@ -10,6 +10,7 @@ import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import type { DynamicRemote } from "../rpc/remote.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
 import { lookupError, type Service } from "../rpc/service.ts";
+import { traceConnect } from "../rpc/_telemetry.ts";
 import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
 import type { NatsPresence } from "./_nats_presence.ts";
 import { within } from "./_within.ts";
@@ -215,10 +216,15 @@ export class Connections {
       // A dial that everyone gave up on is not joined: it is stopping.
       if (pending === undefined || dial?.controller.signal.aborted) {
         dial = { waiters: 0, controller: new AbortController() };
-        const dialing = this.#dial(
-          target,
-          options.retry === true,
-          dial.controller.signal,
+        const dialing = traceConnect(
+          key,
+          this.#options.telemetry(key),
+          this.#dial.bind(
+            this,
+            target,
+            options.retry === true,
+            dial.controller.signal,
+          ),
         );
         this.#dials.set(dialing, dial);
         const settled = () => this.#dials.delete(dialing);

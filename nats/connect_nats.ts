@@ -3,6 +3,7 @@ import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { createRemote } from "../rpc/_proxy.ts";
+import { traceConnect } from "../rpc/_telemetry.ts";
 import type { Remote } from "../rpc/remote.ts";
 import { RpcClient, type RpcClientOptions } from "../rpc/rpc_client.ts";
 import type { CallOptions } from "../rpc/with_options.ts";
@@ -135,10 +136,16 @@ export class NatsRpcClient<T = unknown> implements AsyncDisposable {
   async #open(): Promise<RpcClient<T>> {
     const options = this.#options;
     const codec = sessionCodec(options.codec, options.serializers);
-    const transport = await this.endpoint.open(this.subject, {
-      timeout: options.openTimeout,
-      peer: `nats:${this.subject}`,
-    });
+    const peer = `nats:${this.subject}`;
+    const transport = await traceConnect(
+      peer,
+      options.telemetry,
+      () =>
+        this.endpoint.open(this.subject, {
+          timeout: options.openTimeout,
+          peer,
+        }),
+    );
     if (this.#closing !== null) {
       transport.close();
       throw new ConnectionClosedError(

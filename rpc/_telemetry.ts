@@ -1,12 +1,8 @@
 import {
   type Attributes,
-  type Context,
   context,
-  createTraceState,
-  isSpanContextValid,
   type MeterProvider,
   metrics,
-  propagation,
   ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
@@ -26,6 +22,7 @@ import {
   SCOPE,
 } from "./_telemetry_metrics.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
+import { closedEvent, parentOf, traceContextOf } from "./_telemetry_context.ts";
 
 /** `rpc.method` of a call to a path the service does not have. */
 export const OTHER_METHOD = "_OTHER";
@@ -63,55 +60,6 @@ function peerAttributes(name: string, client: boolean): Attributes {
       ? { "server.address": match[1], "server.port": port }
       : { "client.address": match[1], "client.port": port }),
   };
-}
-
-/** W3C `traceparent`: version, trace id, parent id, flags. */
-const TRACEPARENT =
-  /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
-
-/**
- * The W3C trace context (`traceparent`, `tracestate`) of a client span, for
- * the peer: through the registered propagator, or written here if it
- * writes none (no SDK registered, or one that is not W3C).
- */
-function traceContextOf(span: Span): Record<string, string> | undefined {
-  const carrier: Record<string, string> = {};
-  propagation.inject(trace.setSpan(context.active(), span), carrier);
-  if (carrier.traceparent !== undefined) return carrier;
-  const spanContext = span.spanContext();
-  if (!isSpanContextValid(spanContext)) return undefined;
-  const flags = (spanContext.traceFlags & 0xff).toString(16).padStart(2, "0");
-  carrier.traceparent =
-    `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`;
-  const state = spanContext.traceState?.serialize();
-  if (state) carrier.tracestate = state;
-  return carrier;
-}
-
-/**
- * The context a server span starts in when the peer sent its client
- * span's trace context: extracted by the registered propagator, or parsed
- * here if it finds none; the current context if neither is valid.
- */
-function parentOf(carrier: Readonly<Record<string, string>>): Context {
-  const current = context.active();
-  const extracted = propagation.extract(current, carrier);
-  if (trace.getSpanContext(extracted)?.isRemote) return extracted;
-  const match = TRACEPARENT.exec(carrier.traceparent ?? "");
-  // Version ff is invalid; version 00 has nothing after the flags.
-  if (match === null || match[1] === "ff" || (match[1] === "00" && match[5])) {
-    return current;
-  }
-  const state = carrier.tracestate;
-  const remote = {
-    traceId: match[2],
-    spanId: match[3],
-    traceFlags: parseInt(match[4], 16),
-    isRemote: true,
-    traceState: state === undefined ? undefined : createTraceState(state),
-  };
-  if (!isSpanContextValid(remote)) return current;
-  return trace.setSpanContext(current, remote);
 }
 
 /**
@@ -338,17 +286,7 @@ export class ConnectionTelemetry {
     const failed = error !== undefined;
     const span = call.span;
     if (span !== undefined) {
-      if (failed) {
-        span.setAttribute("error.type", errorType(error));
-        if (error instanceof RemoteError) {
-          span.setAttribute("aiomas.remote_error.type", error.remoteName);
-        }
-        if (error instanceof Error) span.recordException(error);
-        span.setStatus({
-          code: SpanStatusCode.ERROR,
-          message: error instanceof Error ? error.message : String(error),
-        });
-      }
+      if (failed) setFailed(span, error);
       span.end();
       this.#open?.delete(span);
     }
@@ -375,27 +313,6 @@ export class ConnectionTelemetry {
 }
 
 /**
- * Adds the event `aiomas.connection.closed` to the spans of the calls a
- * connection had not answered when it closed: why (the error that failed
- * it, e.g. a `ProtocolError` naming the budget it broke) and the peer.
- */
-function closedEvent(open: Set<Span>, reason: unknown, peer: string): void {
-  if (open.size === 0) return;
-  // A failure is the cause of the `ConnectionClosedError`; a close has none.
-  const cause = (reason as Error | undefined)?.cause;
-  const why = cause ?? reason;
-  const attributes: Attributes = {
-    "aiomas.peer": peer,
-    "exception.type": errorType(why),
-    "exception.message": why instanceof Error ? why.message : String(why),
-  };
-  if (cause !== undefined) attributes["error.type"] = errorType(cause);
-  for (const span of open) {
-    span.addEvent("aiomas.connection.closed", attributes);
-  }
-}
-
-/**
  * The telemetry of a new connection, or undefined when nothing would be
  * recorded (no provider registered, or `false`): decided once, here, so
  * that a connection without it stays on the plain path.
@@ -417,6 +334,69 @@ export function connectionTelemetry(
   );
   if (tracer === undefined && found === undefined) return undefined;
   return new ConnectionTelemetry(channel, tracer, found, settings);
+}
+
+/** Marks a span failed with `error`: `error.type`, status, exception event. */
+function setFailed(span: Span, error: unknown): void {
+  span.setAttribute("error.type", errorType(error));
+  if (error instanceof RemoteError) {
+    span.setAttribute("aiomas.remote_error.type", error.remoteName);
+  }
+  if (error instanceof Error) span.recordException(error);
+  span.setStatus({
+    code: SpanStatusCode.ERROR,
+    message: error instanceof Error ? error.message : String(error),
+  });
+}
+
+/**
+ * Runs `connect`, which establishes a connection to `peer`, inside a span
+ * `aiomas.connect` (kind `INTERNAL`: the peer is not called) with the peer
+ * attributes of a client span, the connection's `attributes` and
+ * `aiomas.sim_time`; failed, it has status `ERROR` and `error.type`. It is
+ * a child of the current context (the call that needed the connection).
+ * When nothing would be recorded, just runs `connect`.
+ */
+export function traceConnect<T>(
+  peer: string,
+  options: RpcTelemetryOptions | false | undefined,
+  connect: () => Promise<T>,
+): Promise<T> {
+  if (options === false) return connect();
+  const tracer = tracerOf(
+    (options?.tracerProvider as TracerProvider | undefined) ??
+      trace.getTracerProvider(),
+  );
+  if (tracer === undefined) return connect();
+  const attributes: Attributes = {
+    "rpc.system": "aiomas",
+    // A container's address ends with a slash; a connection's peer does not.
+    ...peerAttributes(peer.endsWith("/") ? peer.slice(0, -1) : peer, true),
+    ...options?.attributes as Attributes | undefined,
+  };
+  const simTime = options?.simTime?.();
+  if (simTime !== undefined) attributes["aiomas.sim_time"] = simTime;
+  const span = tracer.startSpan("aiomas.connect", {
+    kind: SpanKind.INTERNAL,
+    attributes,
+  }, context.active());
+  let connecting: Promise<T>;
+  try {
+    connecting = connect();
+  } catch (error) {
+    connecting = Promise.reject(error);
+  }
+  return connecting.then(
+    (connection) => {
+      span.end();
+      return connection;
+    },
+    (error) => {
+      setFailed(span, error);
+      span.end();
+      throw error;
+    },
+  );
 }
 
 /**

@@ -503,3 +503,52 @@ Deno.test("a container shutting down while serving a call: the call's server spa
   assert.deepEqual(sent.events, []);
   assert.equal(sent.status.code, SpanStatusCode.UNSET);
 });
+
+Deno.test("dialing another container is a span aiomas.connect, a child of the call that needed it", async () => {
+  using _context = contextManager();
+  await using recorder = new Recorder();
+  const clock = new ExternalClock("2026-01-01T00:00:00Z");
+  await using a = await Container.create(LOCAL, {
+    telemetry: recorder.options,
+    clock,
+  });
+  await using b = await Container.create(LOCAL, {
+    telemetry: recorder.options,
+  });
+  clock.setTime(3);
+  const relay = new Relay(a);
+  const callee = new Callee(b);
+  const proxy = await a.connect<Relay>(relay.addr);
+  assert.equal(await proxy.relay(callee.addr, 5), 5);
+  // Connected once: the second call reuses the connection.
+  assert.equal(await proxy.relay(callee.addr, 6), 6);
+  const connects = (await recorder.spans()).filter((span) =>
+    span.name === "aiomas.connect"
+  );
+  const connect = one(connects);
+  assert.equal(connect.kind, SpanKind.INTERNAL);
+  assert.equal(connect.status.code, SpanStatusCode.UNSET);
+  assert.equal(connect.attributes["server.address"], "127.0.0.1");
+  assert.equal(connect.attributes["server.port"], port(b));
+  assert.equal(connect.attributes["aiomas.container"], a.addr);
+  assert.equal(connect.attributes["aiomas.sim_time"], 3);
+  const relayed = (await recorder.named(
+    `agents/${relay.aid}/relay`,
+    SpanKind.SERVER,
+  ))[0];
+  assert.equal(
+    connect.parentSpanContext?.spanId,
+    relayed.spanContext().spanId,
+  );
+  // A dial that fails: the span says why.
+  const listener = Deno.listen(LOCAL);
+  const closed = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  await assert.rejects(a.connect(`tcp://127.0.0.1:${closed}/0`));
+  const failed = (await recorder.spans()).filter((span) =>
+    span.name === "aiomas.connect" && span.attributes["server.port"] === closed
+  );
+  assert.equal(one(failed).status.code, SpanStatusCode.ERROR);
+  assert.ok(typeof failed[0].attributes["error.type"] === "string");
+  assert.equal(failed[0].events[0].name, "exception");
+});

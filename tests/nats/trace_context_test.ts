@@ -4,7 +4,7 @@
 // over TCP nothing is carried. Real nats-server, in-memory OpenTelemetry
 // providers (dev-only SDK packages).
 import assert from "node:assert/strict";
-import { SpanKind } from "npm:@opentelemetry/api@^1.9.0";
+import { SpanKind, SpanStatusCode } from "npm:@opentelemetry/api@^1.9.0";
 import type { ReadableSpan } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
 import { connect, headers } from "npm:@nats-io/transport-node@3.4.0";
 import { Agent, Container } from "../../agent/mod.ts";
@@ -138,6 +138,42 @@ Deno.test("a traced call larger than max_payload: the context goes with its firs
     );
     assert.ok(parent !== undefined);
   }
+});
+
+Deno.test("connectNats opens each session inside a span aiomas.connect", async () => {
+  await using server = await NatsServer.start();
+  await using recorder = new Recorder();
+  const nats = { servers: server.url };
+  await using _service = await serveNats(service, { nats, subject: "calc" });
+  await using client = await connectNats<{ add(a: number, b: number): number }>(
+    "calc",
+    { nats, telemetry: recorder.options },
+  );
+  assert.equal(await client.remote.add(1, 2), 3);
+  await assert.rejects(
+    connectNats("nobody", { nats, telemetry: recorder.options }),
+    { name: "ConnectionClosedError" },
+  );
+  const connects = (await recorder.spans()).filter((span) =>
+    span.name === "aiomas.connect"
+  );
+  assert.deepEqual(
+    connects.map((span) => [
+      span.attributes["network.peer.address"],
+      span.kind,
+      span.status.code,
+      span.attributes["error.type"],
+    ]),
+    [
+      ["nats:calc", SpanKind.INTERNAL, SpanStatusCode.UNSET, undefined],
+      [
+        "nats:nobody",
+        SpanKind.INTERNAL,
+        SpanStatusCode.ERROR,
+        "ConnectionClosedError",
+      ],
+    ],
+  );
 });
 
 Deno.test("with no provider nothing is recorded and no message has headers", async () => {
