@@ -19,10 +19,17 @@ export interface PartialFrameBudget {
   readonly limit: number;
   /** Bytes held now. */
   readonly held: number;
+  /**
+   * Partial frames cut off for this budget since the process started: each
+   * closed its connection (or failed its `FrameDecoderStream`) with a
+   * `ProtocolError`.
+   */
+  readonly cuts: number;
 }
 
 let limit = DEFAULT_PARTIAL_FRAME_BUDGET;
 let held = 0;
+let cuts = 0;
 /** Holders with bytes charged: only they can be the largest. */
 const holders = new Set<BudgetHolder>();
 
@@ -63,19 +70,21 @@ export function setPartialFrameBudget(bytes: number): number {
  * The process-wide budget for partially received frames and how much of it
  * is in use (see {@linkcode setPartialFrameBudget}).
  *
- * @returns A snapshot: `limit` and `held`, in bytes.
+ * @returns A snapshot: `limit` and `held`, in bytes, and the `cuts` made
+ * so far.
  *
  * @example
  * ```ts
  * import { partialFrameBudget } from "@aiomas/aiomas/channel";
  * import assert from "node:assert/strict";
  *
- * const { limit, held } = partialFrameBudget();
+ * const { limit, held, cuts } = partialFrameBudget();
  * assert.ok(held <= limit);
+ * assert.ok(cuts >= 0);
  * ```
  */
 export function partialFrameBudget(): PartialFrameBudget {
-  return { limit, held };
+  return { limit, held, cuts };
 }
 
 /**
@@ -98,6 +107,7 @@ export function charge(holder: BudgetHolder, bytes: number): void {
       `Cannot receive frame from ${largest.label}: partial frames would hold ${held} bytes in this process, above its budget of ${limit} (setPartialFrameBudget), and this connection holds the most (${largest.held} bytes)`,
     );
     release(largest);
+    cuts++;
     if (largest === holder) throw error;
     largest.cut(error);
   }

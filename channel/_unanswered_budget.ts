@@ -11,10 +11,16 @@ export interface UnansweredBudget {
   readonly limit: number;
   /** Cost units held now. */
   readonly held: number;
+  /**
+   * Times a channel stopped reading because the process was at this budget,
+   * since the process started.
+   */
+  readonly pauses: number;
 }
 
 let limit = DEFAULT_UNANSWERED_BUDGET;
 let held = 0;
+let pauses = 0;
 /** Channels that stopped reading for this budget: woken when it frees. */
 const waiting = new Set<() => void>();
 
@@ -58,18 +64,20 @@ export function setUnansweredBudget(units: number): number {
  * The process-wide budget for unanswered requests and how much of it is in
  * use (see {@linkcode setUnansweredBudget}).
  *
- * @returns A snapshot: `limit` and `held`, in cost units.
+ * @returns A snapshot: `limit` and `held`, in cost units, and the `pauses`
+ * so far.
  *
  * @example
  * ```ts
  * import { unansweredBudget } from "@aiomas/aiomas/channel";
  * import assert from "node:assert/strict";
  *
- * assert.ok(unansweredBudget().held >= 0);
+ * const { held, pauses } = unansweredBudget();
+ * assert.ok(held >= 0 && pauses >= 0);
  * ```
  */
 export function unansweredBudget(): UnansweredBudget {
-  return { limit, held };
+  return { limit, held, pauses };
 }
 
 /** Charges `units` (a request received). */
@@ -90,7 +98,10 @@ export function atUnansweredBudget(): boolean {
 
 /** Calls `wake` once when the budget frees (or changes). */
 export function waitUnanswered(wake: () => void): void {
+  // A channel asks again while it waits: one pause until it is woken.
+  if (waiting.has(wake)) return;
   waiting.add(wake);
+  pauses++;
 }
 
 /** Forgets a waiter (its channel closed). */
