@@ -7,6 +7,9 @@ import {
   type MeterProvider,
   type ObservableResult,
 } from "npm:@opentelemetry/api@^1.9.0";
+import type { ChannelStats } from "../channel/_channel_options.ts";
+import { partialFrameBudget } from "../channel/_frame_budget.ts";
+import { unansweredBudget } from "../channel/_unanswered_budget.ts";
 
 /** The instrumentation scope of every tracer and meter of the library. */
 export const SCOPE = "@aiomas/aiomas";
@@ -32,6 +35,29 @@ const DURATION_BUCKETS = [
   10000,
 ];
 
+/** An open connection whose counters the observable instruments read. */
+interface Counted {
+  readonly connection: { readonly stats: ChannelStats };
+  readonly codec: string;
+}
+
+/** What a codec's connections have done, summed: the bytes metrics' values. */
+interface CodecTotals {
+  bytesReceived: number;
+  bytesSent: number;
+  requestsQueued: number;
+  requestsUnanswered: number;
+}
+
+function noTotals(): CodecTotals {
+  return {
+    bytesReceived: 0,
+    bytesSent: 0,
+    requestsQueued: 0,
+    requestsUnanswered: 0,
+  };
+}
+
 /** What one side (client or server) of a method has done, for metrics. */
 export interface MethodCounts {
   /** Calls started: the observable counter reads it. */
@@ -47,7 +73,10 @@ export interface MethodCounts {
  * the duration histograms and the rare connection closes are recorded per
  * event; what can be counted in a plain number (calls started, pending,
  * connections open) is, and observable instruments read it when the
- * provider collects, so a call costs one histogram record per side.
+ * provider collects, so a call costs one histogram record per side. The
+ * bytes and requests held are read from each open connection's
+ * `Channel.stats` then too, and the process-wide budgets from
+ * `partialFrameBudget()` and `unansweredBudget()`.
  */
 export class Instruments {
   readonly clientDuration: Histogram;
@@ -59,6 +88,12 @@ export class Instruments {
   serverPending = 0;
   /** Open connections by codec. */
   readonly open = new Map<string, number>();
+  /** Open connections with counters: removed when they close. */
+  readonly counted = new Set<Counted>();
+  /** What the closed connections did, by codec. */
+  readonly closedTotals = new Map<string, CodecTotals>();
+  /** The attributes of the metrics by codec (reused). */
+  readonly #byCodec = new Map<string, Attributes>();
 
   constructor(meter: Meter) {
     // Calls take microseconds to seconds: the default buckets start at 5 ms.
@@ -111,23 +146,115 @@ export class Instruments {
       description: "Open RPC connections, by codec",
     }).addCallback((result) => {
       for (const [codec, open] of this.open) {
-        result.observe(open, { ...system, "aiomas.codec": codec });
+        result.observe(open, this.#codecAttributes(codec));
       }
     });
+    this.#connectionCounters(meter);
+    budgetInstruments(meter);
+  }
+
+  /** Bytes each way and requests held, by codec, read at collection. */
+  #connectionCounters(meter: Meter): void {
+    const bytes = { unit: "By" };
+    const received = meter.createObservableCounter(
+      "aiomas.rpc.bytes.received",
+      {
+        ...bytes,
+        description:
+          "Bytes read from RPC connections, frame headers included, by codec",
+      },
+    );
+    const sent = meter.createObservableCounter("aiomas.rpc.bytes.sent", {
+      ...bytes,
+      description:
+        "Bytes written to RPC connections, frame headers included, by codec",
+    });
+    const request = { unit: "{request}" };
+    const queued = meter.createObservableUpDownCounter(
+      "aiomas.rpc.requests.queued",
+      {
+        ...request,
+        description:
+          "Requests received from peers and not yet taken to be served, by codec",
+      },
+    );
+    const unanswered = meter.createObservableUpDownCounter(
+      "aiomas.rpc.requests.unanswered",
+      {
+        ...request,
+        description:
+          "Requests received from peers and not yet answered (queued ones too), by codec",
+      },
+    );
+    meter.addBatchObservableCallback((result) => {
+      for (const [codec, totals] of this.totals()) {
+        const attributes = this.#codecAttributes(codec);
+        result.observe(received, totals.bytesReceived, attributes);
+        result.observe(sent, totals.bytesSent, attributes);
+        result.observe(queued, totals.requestsQueued, attributes);
+        result.observe(unanswered, totals.requestsUnanswered, attributes);
+      }
+    }, [received, sent, queued, unanswered]);
+  }
+
+  /**
+   * What the connections did, by codec: the open ones' counters now plus
+   * the bytes of the closed ones.
+   */
+  totals(): Map<string, CodecTotals> {
+    const totals = new Map<string, CodecTotals>();
+    for (const [codec, closed] of this.closedTotals) {
+      totals.set(codec, { ...closed });
+    }
+    for (const { connection, codec } of this.counted) {
+      let sum = totals.get(codec);
+      if (sum === undefined) totals.set(codec, sum = noTotals());
+      const stats = connection.stats;
+      sum.bytesReceived += stats.bytesReceived;
+      sum.bytesSent += stats.bytesSent;
+      sum.requestsQueued += stats.requestsQueued;
+      sum.requestsUnanswered += stats.requestsUnanswered;
+    }
+    return totals;
+  }
+
+  #codecAttributes(codec: string): Attributes {
+    let attributes = this.#byCodec.get(codec);
+    if (attributes === undefined) {
+      attributes = { "rpc.system": "aiomas", "aiomas.codec": codec };
+      this.#byCodec.set(codec, attributes);
+    }
+    return attributes;
   }
 
   /**
    * Counts a connection open until `connection.closed` settles, then closed
-   * with its reason.
+   * with its reason; reads its `stats` (if it has them) while it is open,
+   * and keeps their final bytes when it closes.
    */
   connectionOpened(
-    connection: { readonly closed?: Promise<void> },
+    connection: {
+      readonly closed?: Promise<void>;
+      readonly stats?: ChannelStats;
+    },
     codec: string,
   ): void {
     const open = this.open;
     open.set(codec, (open.get(codec) ?? 0) + 1);
+    const counted: Counted | undefined = connection.stats === undefined
+      ? undefined
+      : { connection: connection as Counted["connection"], codec };
+    if (counted !== undefined) this.counted.add(counted);
     const closed = (reason: string): void => {
       open.set(codec, open.get(codec)! - 1);
+      if (counted !== undefined) {
+        this.counted.delete(counted);
+        const stats = connection.stats!;
+        let kept = this.closedTotals.get(codec);
+        if (kept === undefined) this.closedTotals.set(codec, kept = noTotals());
+        kept.bytesReceived += stats.bytesReceived;
+        kept.bytesSent += stats.bytesSent;
+      }
       this.connectionsClosed.add(1, {
         "rpc.system": "aiomas",
         "aiomas.codec": codec,
@@ -155,6 +282,80 @@ export class Instruments {
     counts.started++;
     return counts;
   }
+}
+
+/**
+ * The process-wide budgets (see `setPartialFrameBudget` and
+ * `setUnansweredBudget`): held and limit as `.usage` and `.limit`, as
+ * OpenTelemetry's semantic conventions name such pairs, and how often each
+ * was hit.
+ */
+function budgetInstruments(meter: Meter): void {
+  const bytes = { unit: "By" };
+  const cost = { unit: "{cost_unit}" };
+  const frameUsage = meter.createObservableUpDownCounter(
+    "aiomas.channel.partial_frames.usage",
+    {
+      ...bytes,
+      description:
+        "Bytes this process holds in frames that have started to arrive but not ended",
+    },
+  );
+  const frameLimit = meter.createObservableUpDownCounter(
+    "aiomas.channel.partial_frames.limit",
+    {
+      ...bytes,
+      description: "The partial frame budget (setPartialFrameBudget)",
+    },
+  );
+  const frameCuts = meter.createObservableCounter(
+    "aiomas.channel.partial_frames.cuts",
+    {
+      unit: "{frame}",
+      description:
+        "Partial frames cut off at the budget, each closing its connection with a ProtocolError",
+    },
+  );
+  const unansweredUsage = meter.createObservableUpDownCounter(
+    "aiomas.channel.unanswered.usage",
+    {
+      ...cost,
+      description:
+        "Decoded cost of the requests this process received and has not answered",
+    },
+  );
+  const unansweredLimit = meter.createObservableUpDownCounter(
+    "aiomas.channel.unanswered.limit",
+    {
+      ...cost,
+      description: "The unanswered request budget (setUnansweredBudget)",
+    },
+  );
+  const unansweredPauses = meter.createObservableCounter(
+    "aiomas.channel.unanswered.pauses",
+    {
+      unit: "{pause}",
+      description:
+        "Times a channel stopped reading because the process was at the unanswered request budget",
+    },
+  );
+  meter.addBatchObservableCallback((result) => {
+    const frames = partialFrameBudget();
+    result.observe(frameUsage, frames.held);
+    result.observe(frameLimit, frames.limit);
+    result.observe(frameCuts, frames.cuts);
+    const unanswered = unansweredBudget();
+    result.observe(unansweredUsage, unanswered.held);
+    result.observe(unansweredLimit, unanswered.limit);
+    result.observe(unansweredPauses, unanswered.pauses);
+  }, [
+    frameUsage,
+    frameLimit,
+    frameCuts,
+    unansweredUsage,
+    unansweredLimit,
+    unansweredPauses,
+  ]);
 }
 
 /** `error.type`: the error's class name (low cardinality). */
