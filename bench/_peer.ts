@@ -12,7 +12,11 @@
  * - channelJson / channelMsgpack: a channel server replying with the
  *   request's content (`for await`);
  * - channelMsgpackEach: the same with a `tryRecv()` loop;
- * - rpcMsgpack: an RPC server with `add(a, b)`;
+ * - rpcMsgpack: an RPC server with `add(a, b)` (telemetry by default:
+ *   nothing is registered, so nothing is recorded);
+ * - rpcMsgpackOff / rpcMsgpackTraced / rpcMsgpackMetered: the same with
+ *   `telemetry: false`, with spans made and dropped, with metrics recorded
+ *   (see `tracedTelemetry` and `meteredTelemetry` in `_peer_process.ts`);
  * - agent: a container (MsgPack) hosting an agent with `add(a, b)`;
  * - minimalJson / minimalMsgpack: the hand-written echo peer of
  *   `_minimal.ts`, for comparison;
@@ -31,6 +35,7 @@ import {
   MsgPackBloscCodec,
   MsgPackCodec,
   rpc,
+  type RpcTelemetryOptions,
   startServer,
 } from "../mod.ts";
 import { Calc, MathService } from "./_agents.ts";
@@ -38,6 +43,7 @@ import { frameLength, writeAll } from "./_conn.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
 import { serveMinimal } from "./_minimal.ts";
 import { parseOptions } from "./_cli.ts";
+import { meteredTelemetry, tracedTelemetry } from "./_peer_process.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
 
 const HOST = "127.0.0.1";
@@ -167,6 +173,14 @@ const rpcServer = await rpc.startServer(
   new MathService(),
   { codec: MsgPackCodec },
 );
+const rpcServerWith = (telemetry: RpcTelemetryOptions | false) =>
+  rpc.startServer({ hostname: HOST, port: 0 }, new MathService(), {
+    codec: MsgPackCodec,
+    telemetry,
+  });
+const rpcServerOff = await rpcServerWith(false);
+const rpcServerTraced = await rpcServerWith(tracedTelemetry());
+const rpcServerMetered = await rpcServerWith(meteredTelemetry());
 const container = await Container.create({ hostname: HOST, port: 0 }, {
   codec: MsgPackCodec,
 });
@@ -182,6 +196,9 @@ console.log(JSON.stringify({
   channelMsgpack: port(channelMsgpack.addr),
   channelMsgpackEach: port(channelMsgpackEach.addr),
   rpcMsgpack: port(rpcServer.addr),
+  rpcMsgpackOff: port(rpcServerOff.addr),
+  rpcMsgpackTraced: port(rpcServerTraced.addr),
+  rpcMsgpackMetered: port(rpcServerMetered.addr),
   bulkMsgpack: port(bulkMsgpack.addr),
   bulkBlosc: port(bulkBlosc.addr),
   agent: calc.addr,
@@ -219,6 +236,9 @@ await Promise.all([
   bulkMsgpack.close(),
   bulkBlosc.close(),
   rpcServer.close(),
+  rpcServerOff.close(),
+  rpcServerTraced.close(),
+  rpcServerMetered.close(),
   container.shutdown(),
 ]);
 await Promise.all([raw.done, minimalJson.done, minimalMsgpack.done]);

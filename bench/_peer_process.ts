@@ -1,6 +1,16 @@
 // Starts bench/_peer.ts in a process of its own and talks to it over its
 // standard input and output: one JSON line with its ports first, then one
-// line of CPU time and I/O counts per "cpu" line asked.
+// line of CPU time and I/O counts per "cpu" line asked. Also the telemetry
+// settings both ends of the telemetry rows use.
+import {
+  BasicTracerProvider,
+  type SpanProcessor,
+} from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
+import {
+  MeterProvider,
+  MetricReader,
+} from "npm:@opentelemetry/sdk-metrics@^2.12.1";
+import type { RpcTelemetryOptions } from "../rpc/mod.ts";
 import type { PeerStats } from "./_measure.ts";
 
 /** What the peer serves, by port (see `_peer.ts`). */
@@ -12,6 +22,12 @@ export interface PeerInfo {
   channelMsgpack: number;
   channelMsgpackEach: number;
   rpcMsgpack: number;
+  /** The same with `telemetry: false`. */
+  rpcMsgpackOff: number;
+  /** The same traced: {@linkcode tracedTelemetry}. */
+  rpcMsgpackTraced: number;
+  /** The same with metrics: {@linkcode meteredTelemetry}. */
+  rpcMsgpackMetered: number;
   bulkMsgpack: number;
   bulkBlosc: number;
   agent: string;
@@ -100,5 +116,39 @@ export async function startPeer(
       })();
       return stopping;
     },
+  };
+}
+
+/** Drops every span: tracing costs what making spans costs, no export. */
+const dropSpans: SpanProcessor = {
+  onStart() {},
+  onEnd() {},
+  forceFlush: () => Promise.resolve(),
+  shutdown: () => Promise.resolve(),
+};
+
+/**
+ * Tracing on, for the `rpcPipeTraced` row: the SDK's tracer provider
+ * (always sampled) whose spans are dropped when they end.
+ */
+export function tracedTelemetry(): RpcTelemetryOptions {
+  return {
+    tracerProvider: new BasicTracerProvider({ spanProcessors: [dropSpans] }),
+  };
+}
+
+/** A reader that is never asked: what is recorded stays aggregated. */
+class UnreadReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+/**
+ * Metrics on, for the `rpcPipeMetered` row: the SDK's meter provider with
+ * a reader, as between two exports of a periodic one.
+ */
+export function meteredTelemetry(): RpcTelemetryOptions {
+  return {
+    meterProvider: new MeterProvider({ readers: [new UnreadReader()] }),
   };
 }

@@ -4,6 +4,10 @@
 // scenarios are paired with a raw serial ping-pong, pipelined ones with
 // raw frames 16 in flight. Their target: at least 0.95 × the speed of the
 // hand-written row in the same run (the runner judges that, see e2e.ts).
+// The telemetry rows pair RPC `add` with the same calls with
+// `telemetry: false` on both ends (no telemetry code at all) instead: by
+// default, with no provider registered, at least 0.98 × that; traced and
+// with metrics recorded, the ratio is their cost.
 import {
   type Channel,
   type CodecClass,
@@ -11,6 +15,7 @@ import {
   MsgPackCodec,
   openConnection,
   rpc,
+  type RpcTelemetryOptions,
 } from "../../mod.ts";
 import type { MathService } from "../_agents.ts";
 import {
@@ -29,9 +34,13 @@ import {
 } from "../_measure.ts";
 import { PAYLOAD_48 } from "../_messages.ts";
 import { minimalClient } from "../_minimal.ts";
-import type { Peer } from "../_peer_process.ts";
+import {
+  meteredTelemetry,
+  type Peer,
+  tracedTelemetry,
+} from "../_peer_process.ts";
 import { connectRaw, rawEach, rawPipelined, rawSerial } from "../_raw.ts";
-import { type Row, rowOf, type RowSpec } from "../_report.ts";
+import { judge, type Row, rowOf, type RowSpec } from "../_report.ts";
 
 const HOST = "127.0.0.1";
 
@@ -48,7 +57,17 @@ export const SMALL_IDS = [
   "channelPipeForAwait",
   "minimalPipe",
   "rpcPipe",
+  "rpcPipeNoProvider",
+  "rpcPipeTraced",
+  "rpcPipeMetered",
 ] as const;
+
+/** The telemetry rows, judged against `telemetry: false` (or only reported). */
+const TELEMETRY_TARGETS: Record<string, number | undefined> = {
+  rpcPipeNoProvider: 0.98,
+  rpcPipeTraced: undefined,
+  rpcPipeMetered: undefined,
+};
 
 /** For each row judged against a hand-written one: that row's id. */
 export const HAND_WRITTEN: Record<string, string> = {
@@ -89,11 +108,25 @@ async function open(context: Context, peer: Peer) {
     const msgpackSerial = await channel(info.channelMsgpack, MsgPackCodec);
     const msgpackPipe = await channel(info.channelMsgpackEach, MsgPackCodec);
     const msgpackForAwait = await channel(info.channelMsgpack, MsgPackCodec);
-    const rpcClient = await rpc.openConnection<MathService>(
-      { hostname: HOST, port: info.rpcMsgpack },
-      { codec: MsgPackCodec },
+    const rpcTo = async (
+      port: number,
+      telemetry?: RpcTelemetryOptions | false,
+    ) => {
+      const client = await rpc.openConnection<MathService>(
+        { hostname: HOST, port },
+        { codec: MsgPackCodec, telemetry },
+      );
+      closers.push(() => client.close());
+      return client;
+    };
+    const rpcClient = await rpcTo(info.rpcMsgpack);
+    const rpcDefault = await rpcTo(info.rpcMsgpack);
+    const rpcOff = await rpcTo(info.rpcMsgpackOff, false);
+    const rpcTraced = await rpcTo(info.rpcMsgpackTraced, tracedTelemetry());
+    const rpcMetered = await rpcTo(
+      info.rpcMsgpackMetered,
+      meteredTelemetry(),
     );
-    closers.push(() => rpcClient.close());
 
     const rawSerialScenario: Scenario = {
       id: "rawSerial",
@@ -108,11 +141,19 @@ async function open(context: Context, peer: Peer) {
       partner: rawSerialScenario,
       run: (ms: number) => closedLoop(ms, 1, () => send(PAYLOAD_48)),
     });
-    const pipe = (id: string, call: () => Promise<unknown>): Scenario => ({
+    const pipe = (
+      id: string,
+      call: () => Promise<unknown>,
+      partner = rawPipe,
+    ): Scenario => ({
       id,
-      partner: rawPipe,
+      partner,
       run: (ms) => closedLoop(ms, inflight, call, CLOCK_EVERY),
     });
+    const telemetryOff = pipe(
+      "rpcPipeTelemetryOff",
+      () => rpcOff.remote.add(3, 4),
+    );
     const scenarios: Scenario[] = [
       rawSerialScenario,
       serial("channelSerialJson", (x) => jsonSerial.send(x)),
@@ -129,6 +170,13 @@ async function open(context: Context, peer: Peer) {
       pipe("channelPipeForAwait", () => msgpackForAwait.send(PAYLOAD_48)),
       pipe("minimalPipe", () => minimalPipe.send(PAYLOAD_48)),
       pipe("rpcPipe", () => rpcClient.remote.add(3, 4)),
+      pipe(
+        "rpcPipeNoProvider",
+        () => rpcDefault.remote.add(3, 4),
+        telemetryOff,
+      ),
+      pipe("rpcPipeTraced", () => rpcTraced.remote.add(3, 4), telemetryOff),
+      pipe("rpcPipeMetered", () => rpcMetered.remote.add(3, 4), telemetryOff),
     ];
     return {
       scenarios,
@@ -214,10 +262,32 @@ function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
       minimalNote,
     ),
     pipe("rpcPipe", `RPC add(3, 4), ${n} in flight, MsgPack`, "client.remote"),
+    pipe(
+      "rpcPipeNoProvider",
+      `RPC add, ${n} in flight, telemetry on, no provider registered`,
+      "the default path; partner: telemetry: false on both ends",
+    ),
+    pipe(
+      "rpcPipeTraced",
+      `RPC add, ${n} in flight, traced`,
+      "SDK tracer provider, spans dropped; partner: telemetry: false",
+    ),
+    pipe(
+      "rpcPipeMetered",
+      `RPC add, ${n} in flight, metrics recorded`,
+      "SDK meter provider, never collected; partner: telemetry: false",
+    ),
   ];
-  return specs.filter((spec) => samples.has(spec.id)).map((spec) =>
-    rowOf(samples, spec, countIo)
-  );
+  return specs.filter((spec) => samples.has(spec.id)).map((spec) => {
+    const row = rowOf(samples, spec, countIo);
+    if (spec.id in TELEMETRY_TARGETS) {
+      const min = TELEMETRY_TARGETS[spec.id];
+      if (min !== undefined) {
+        judge(row, `≥ ${min} × telemetry off`, row.ratio ?? NaN, { min });
+      }
+    }
+    return row;
+  });
 }
 
 /** The small-message family. */
