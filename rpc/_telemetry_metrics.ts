@@ -187,7 +187,7 @@ export class Instruments {
       },
     );
     meter.addBatchObservableCallback((result) => {
-      for (const [codec, totals] of this.totals()) {
+      for (const [codec, totals] of this.#totals()) {
         const attributes = this.#codecAttributes(codec);
         result.observe(received, totals.bytesReceived, attributes);
         result.observe(sent, totals.bytesSent, attributes);
@@ -201,7 +201,7 @@ export class Instruments {
    * What the connections did, by codec: the open ones' counters now plus
    * the bytes of the closed ones.
    */
-  totals(): Map<string, CodecTotals> {
+  #totals(): Map<string, CodecTotals> {
     const totals = new Map<string, CodecTotals>();
     for (const [codec, closed] of this.closedTotals) {
       totals.set(codec, { ...closed });
