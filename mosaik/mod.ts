@@ -41,8 +41,8 @@
  *
  * @module
  */
-// The channel type that appears in runSimulator's signature.
-export type { Transport } from "../channel/transport.ts";
+// The channel types that appear in runSimulator's signature.
+export type { TraceContextCarrier, Transport } from "../channel/transport.ts";
 export { ConnectionClosedError, RemoteError } from "../errors.ts";
 export type { MosaikProxy } from "./mosaik_proxy.ts";
 export { runSimulator } from "./run_simulator.ts";

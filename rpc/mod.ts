@@ -25,6 +25,7 @@ export type { Address } from "../channel/address.ts";
 export type {
   Channel,
   ChannelOptions,
+  ChannelStats,
   CloseOptions,
   ConnectTlsOptions,
   ErrorFormat,
@@ -33,6 +34,7 @@ export type {
   Request,
   SendOptions,
   StartServerOptions,
+  TraceContextCarrier,
 } from "../channel/mod.ts";
 export type {
   Codec,
