@@ -75,6 +75,21 @@ export class ByteSource {
     return this.#readStream();
   }
 
+  /** Whether {@linkcode ByteSource.readInto} can read into a buffer of the caller's. */
+  get direct(): boolean {
+    return this.#readSome !== null;
+  }
+
+  /**
+   * Reads the next bytes into the start of `target` (only when
+   * {@linkcode ByteSource.direct}); `chunk` is left as it is.
+   *
+   * @returns How many bytes were read, or null at the end.
+   */
+  readInto(target: Uint8Array): Promise<number | null> {
+    return this.#readSome!(target);
+  }
+
   async #readStream(): Promise<number | null> {
     if (!this.#byob) {
       const reader = this.#reader as ReadableStreamDefaultReader<Uint8Array>;

@@ -6,6 +6,10 @@ export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
 
 /** The first size of a split frame's buffer, unless more has arrived. */
 const INITIAL_BODY = 4 * 1024;
+/** Payload still to come from which it is read straight into the frame's buffer. */
+const DIRECT_READ = 16 * 1024;
+/** How much a buffer read into directly grows at least (unless the frame ends sooner). */
+const DIRECT_GROW = 64 * 1024;
 
 /** Options of {@linkcode FrameParser}. */
 export interface FrameParserOptions {
@@ -23,9 +27,12 @@ export interface FrameParserOptions {
  * Splits a byte stream into frames (4-byte big-endian length + payload).
  * A frame that lies inside one chunk is returned as a view of it, not a
  * copy; only frames split across chunks are assembled in a buffer of their
- * own, which grows with the bytes received (doubling, up to the declared
- * length) and is charged to the process-wide budget (`_frame_budget.ts`):
- * a header alone reserves nothing.
+ * own, which grows with the bytes received (to at most 4 times what has
+ * arrived, or 64 KiB more when read into directly, and never beyond the
+ * declared length) and is charged to the process-wide budget
+ * (`_frame_budget.ts`): a header alone reserves nothing. An assembled frame's buffer is its own
+ * (`frame.buffer` is not the chunk's) and is never reused: a decoder may
+ * keep views of it.
  */
 export class FrameParser implements BudgetHolder {
   /** Bytes charged to the budget (this frame's buffer). */
@@ -87,6 +94,47 @@ export class FrameParser implements BudgetHolder {
     this.release();
     this.#cutError = error;
     this.#onCut?.(error);
+  }
+
+  /**
+   * Where the next bytes of the frame being assembled may be read straight
+   * into, saving the copy out of a read buffer: a view of its buffer past
+   * the bytes received, once at least 16 KiB of its payload are still to
+   * come; otherwise null. A full buffer grows first (charged to the
+   * budget): to 4 times the bytes received or 64 KiB more, whichever is
+   * more, at most the frame. Pass what was read to
+   * {@linkcode FrameParser.advance}.
+   *
+   * @throws {ProtocolError} If the process-wide budget does not allow the
+   *   buffer to grow.
+   */
+  bodyTarget(): Uint8Array | null {
+    const length = this.#length;
+    if (this.#cutError !== null) throw this.#cutError;
+    const filled = this.#bodyFilled;
+    if (length - filled < DIRECT_READ) return null;
+    let body = this.#body;
+    if (body === null || filled === body.length) {
+      body = this.#grow(
+        Math.min(length, Math.max(filled * 4, filled + DIRECT_GROW)),
+      );
+    }
+    return body.subarray(filled);
+  }
+
+  /**
+   * Takes `n` bytes read into the view {@linkcode FrameParser.bodyTarget}
+   * gave, and appends the frame to `frames` if they complete it.
+   */
+  advance(n: number, frames: Uint8Array[]): void {
+    const filled = this.#bodyFilled + n;
+    this.#bodyFilled = filled;
+    if (filled === this.#length) {
+      frames.push(this.#body!);
+      this.#body = null;
+      this.#length = 0;
+      release(this);
+    }
   }
 
   /**
@@ -157,13 +205,16 @@ export class FrameParser implements BudgetHolder {
     }
   }
 
-  /** A buffer for at least `needed` bytes: double, at most the frame. */
+  /**
+   * A buffer for at least `needed` bytes: double, at most the frame; the
+   * whole frame once that is at most 4 times what has arrived, saving the
+   * last copies.
+   */
   #grow(needed: number): Uint8Array {
     const old = this.#body;
-    const size = Math.min(
-      this.#length,
-      Math.max(needed, old === null ? INITIAL_BODY : old.length * 2),
-    );
+    const length = this.#length;
+    let size = Math.max(needed, old === null ? INITIAL_BODY : old.length * 2);
+    if (size >= length || this.#bodyFilled * 4 >= length) size = length;
     charge(this, size - (old?.length ?? 0));
     const body = new Uint8Array(size);
     if (old !== null) body.set(old.subarray(0, this.#bodyFilled));

@@ -134,12 +134,24 @@ export class ReadLoop {
     const host = this.#host;
     const codec = this.#codec;
     const watchIdle = this.#idleTimeout !== Infinity;
-    let n: number | null = 0;
+    const direct = source.direct;
+    /** How many bytes the last read into the read buffer gave. */
+    let n = 0;
     try {
       for (;;) {
-        n = await source.read(n);
-        if (n === null) break;
-        this.bytesRead += n;
+        // A large frame's remaining payload is read straight into its
+        // buffer rather than copied there out of the read buffer.
+        const target = direct ? parser.bodyTarget() : null;
+        let got: number | null;
+        if (target === null) {
+          got = await source.read(n);
+          n = got ?? 0;
+        } else {
+          got = await source.readInto(target);
+          n = 0;
+        }
+        if (got === null) break;
+        this.bytesRead += got;
         if (host.closing()) {
           // Closing: the bytes are dropped unread; reading goes on only to
           // notice the peer going away (which ends the wait for replies).
@@ -156,10 +168,14 @@ export class ReadLoop {
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
         let badFrame: unknown = null;
-        try {
-          parser.push(source.chunk, frames, n);
-        } catch (error) {
-          badFrame = error;
+        if (target !== null) {
+          parser.advance(got, frames);
+        } else {
+          try {
+            parser.push(source.chunk, frames, got);
+          } catch (error) {
+            badFrame = error;
+          }
         }
         if (parser.partial) {
           if (this.#partialSince < 0) {
@@ -173,7 +189,12 @@ export class ReadLoop {
           let decoded: unknown;
           let cost: number;
           try {
-            decoded = codec.decode(frames[i]);
+            // A frame the parser assembled is handed over: bytes in it
+            // may be decoded as views rather than copies.
+            const frame = frames[i];
+            decoded = frame.buffer === source.chunk.buffer
+              ? codec.decode(frame)
+              : codec.decode(frame, OWNED);
             // Read before awaiting: the codec reports its latest decode.
             cost = codec.lastDecodedCost ??
               frames[i].length * UNREPORTED_COST_FACTOR;
@@ -281,6 +302,9 @@ export class ReadLoop {
     if (next !== Infinity) this.#arm(next - now);
   };
 }
+
+/** Decode options of a frame handed over to the codec. */
+const OWNED = { owned: true } as const;
 
 /** A thrown non-error, shown without calling into it. */
 function describe(value: unknown): string {
