@@ -161,6 +161,61 @@ export class FrameWriter {
       this.#batch = EMPTY;
       this.#batchLength = 0;
     }
+    return this.#queued(length);
+  }
+
+  /**
+   * Queues one frame whose payload is the concatenation of `parts`: those at
+   * even indices are copied (the caller may reuse them at once), those at
+   * odd indices are written as chunks of their own: as they are with a
+   * write function, which copies them before it resolves (they must not
+   * change until then), and copied for a stream, which may keep them.
+   * Returns as {@linkcode FrameWriter.write}.
+   *
+   * @throws The write error, once writing has failed.
+   * @throws {RangeError} If the payload is empty or longer than 2^32 − 1 bytes.
+   */
+  writeParts(parts: readonly Uint8Array[]): Promise<void> | undefined {
+    if (this.#failed) throw this.#error;
+    let length = 0;
+    for (let i = 0; i < parts.length; i++) length += parts[i].length;
+    if (length === 0 || length > 0xffffffff) {
+      throw new RangeError(
+        `Cannot encode frame: payload length ${length} is out of range`,
+      );
+    }
+    this.#reserve(4 + parts[0].length);
+    let batch = this.#batch;
+    let at = this.#batchLength;
+    batch[at] = length >>> 24;
+    batch[at + 1] = length >>> 16;
+    batch[at + 2] = length >>> 8;
+    batch[at + 3] = length;
+    at += 4;
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      if ((i & 1) === 0) {
+        batch.set(part, at);
+        at += part.length;
+        continue;
+      }
+      // The bytes so far end the open batch; the part goes on its own, and
+      // the next copied part starts a new batch.
+      if (at > 0) this.#chunks.push(batch.subarray(0, at));
+      // A stream may keep or transfer its chunks: it gets a copy.
+      this.#chunks.push(this.#writeSome === null ? part.slice() : part);
+      this.#batch = EMPTY;
+      this.#batchLength = 0;
+      this.#reserve(parts[i + 1].length);
+      batch = this.#batch;
+      at = 0;
+    }
+    this.#batchLength = at;
+    return this.#queued(length);
+  }
+
+  /** Counts a frame of `length` payload bytes queued; schedules the flush. */
+  #queued(length: number): Promise<void> | undefined {
     this.#queuedBytes += length + 4;
     if (!this.#active) {
       // Frames queued by the code running now join this write.

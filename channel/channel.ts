@@ -1,4 +1,5 @@
 import type { Codec } from "../codecs/codec.ts";
+import { type EncodeParts, partsEncoders } from "../codecs/_encode_parts.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
 import {
   ConnectionClosedError,
@@ -102,6 +103,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #writer: FrameWriter;
   /** Whether to encode with `codec.encodeView` (see {@linkcode usesEncodeView}). */
   #encodeView: boolean;
+  /** The codec's internal encoder into parts, if it has one (MsgPack). */
+  #encodeParts: EncodeParts | undefined;
   #nextId = 0;
   #pending = new PendingTable<Pending>();
   #requests = new Queue<Request>();
@@ -242,6 +245,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   constructor(transport: Transport, options: ChannelOptions = {}) {
     this.codec = options.codec ?? new JsonCodec();
     this.#encodeView = usesEncodeView(this.codec);
+    this.#encodeParts = partsEncoders.get(this.codec);
     this.peer = options.peer ?? "peer";
     this.#transport = transport;
     this.#carrier = transport.traceContext;
@@ -648,6 +652,15 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     let encoded: Uint8Array | Promise<Uint8Array>;
     if (this.#sendChain === null) {
       // Copied into the write batch at once: no buffer per message.
+      if (this.#encodeParts !== undefined) {
+        // Large byte strings are written from where they are, not copied.
+        const parts = this.#encodeParts(message);
+        const written = parts.length === 1
+          ? this.#writer.write(parts[0])
+          : this.#writer.writeParts(parts);
+        parts.length = 0;
+        return written;
+      }
       if (this.#encodeView) {
         return this.#writer.write(codec.encodeView!(message));
       }

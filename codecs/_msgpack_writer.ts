@@ -32,6 +32,9 @@ export class MsgPackWriter {
   #cuts: number[] | null = null;
   /** The bins left out. */
   #bins: Uint8Array[] = [];
+  /** `encodeParts`'s arrays, reused: a message without large bins allocates none. */
+  #partCuts: number[] = [];
+  #parts: Uint8Array[] = [];
   #registry: SerializerRegistry;
   #maxDepth: number;
 
@@ -66,28 +69,30 @@ export class MsgPackWriter {
    * bins of {@linkcode LARGE_PART} bytes and more: the encoding is the
    * concatenation of the parts returned, which alternate between this
    * writer's buffer (even indices, possibly empty, valid until the next
-   * call) and those bins themselves (odd indices, the caller's arrays).
+   * call) and those bins themselves (odd indices, the caller's arrays). The
+   * array returned is reused by the next call.
    */
   encodeParts(value: unknown): Uint8Array[] {
-    const cuts: number[] = [];
-    const bins: Uint8Array[] = [];
+    const cuts = this.#partCuts;
+    const bins = this.#bins;
+    const parts = this.#parts;
+    parts.length = 0;
     this.#cuts = cuts;
-    this.#bins = bins;
     let view: Uint8Array;
     try {
       view = this.encodeView(value);
+      let from = 0;
+      for (let i = 0; i < cuts.length; i++) {
+        parts.push(view.subarray(from, cuts[i]), bins[i]);
+        from = cuts[i];
+      }
+      parts.push(from === 0 ? view : view.subarray(from));
     } finally {
-      // Keep none of the caller's arrays alive.
+      // Keep none of the caller's arrays alive but in `parts`.
       this.#cuts = null;
-      this.#bins = [];
+      cuts.length = 0;
+      bins.length = 0;
     }
-    const parts: Uint8Array[] = [];
-    let from = 0;
-    for (let i = 0; i < cuts.length; i++) {
-      parts.push(view.subarray(from, cuts[i]), bins[i]);
-      from = cuts[i];
-    }
-    parts.push(view.subarray(from));
     return parts;
   }
 
