@@ -1,8 +1,13 @@
-import type { Address } from "../channel/address.ts";
+import {
+  type Address,
+  formatAddress,
+  parseAddress,
+} from "../channel/address.ts";
 import {
   openConnection as openChannel,
   type OpenConnectionOptions,
 } from "../channel/open_connection.ts";
+import { traceConnect } from "./_telemetry.ts";
 import { RpcClient, type RpcClientOptions } from "./rpc_client.ts";
 import { checkTimeout } from "./with_options.ts";
 
@@ -10,7 +15,8 @@ import { checkTimeout } from "./with_options.ts";
  * Options of the RPC {@linkcode openConnection}: the channel's
  * (`OpenConnectionOptions`: codec, serializers, TLS, the connect deadline
  * `timeout` and `retry`, `signal`, limits, `errorFormat`) and the client's
- * (`RpcClientOptions`: `service`, `callTimeout`, `onConnectionReset`).
+ * (`RpcClientOptions`: `service`, `callTimeout`, `onConnectionReset`,
+ * `telemetry`).
  * Every time is in milliseconds.
  */
 export interface RpcOpenConnectionOptions
@@ -62,7 +68,12 @@ export async function openConnection<T = unknown>(
 ): Promise<RpcClient<T>> {
   // Before connecting, so that a bad option leaves no connection behind.
   checkTimeout(options.callTimeout, "callTimeout");
-  const channel = await openChannel(addr, options);
+  // With a tracer provider, connecting is a span `aiomas.connect`.
+  const channel = await traceConnect(
+    formatAddress(parseAddress(addr)),
+    options.telemetry,
+    () => openChannel(addr, options),
+  );
   try {
     return new RpcClient<T>(channel, options);
   } catch (error) {
