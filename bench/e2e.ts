@@ -4,7 +4,9 @@
  * bench/scenarios/):
  *
  * - small: channel request/reply serial and 16 in flight, RPC `add`, the
- *   hand-written pair of `_minimal.ts` (target: ≥ 0.95 × its speed);
+ *   hand-written pair of `_minimal.ts` (target: ≥ 0.95 × its speed); RPC
+ *   `add` with telemetry on beside `telemetry: false` (no provider: target
+ *   ≥ 0.98 ×; an SDK tracer, an SDK meter);
  * - bulk: echo of 1 MiB and 64 KiB bytes, MsgPack, 1 and 4 in flight (vs
  *   raw Deno.Conn, MB/s, target ≥ 0.5 ×); 1 MiB compressible bytes with
  *   MsgPack+Blosc (ratio to MsgPack);
@@ -57,7 +59,7 @@ const USAGE =
 Families and scenario ids:
   small    rawSerial channelSerialJson channelSerialMsgpack minimalSerialJson
            minimalSerialMsgpack rawPipe rawEach channelPipe channelPipeForAwait
-           minimalPipe rpcPipe
+           minimalPipe rpcPipe rpcPipeNoProvider rpcPipeTraced rpcPipeMetered
   bulk     bulk1MiB bulk1MiBx4 bulk64KiB bulk64KiBx4 bulkBlosc1MiB
   fanin    fanIn100 fanIn10
   agents   agentRemotePipe agentLocalSerial agentLocalPipe agents100k agentsFanIn10k
