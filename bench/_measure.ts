@@ -96,6 +96,65 @@ export async function closedLoop(
   return { ops, ms: performance.now() - start };
 }
 
+/**
+ * The clock shared by all loops of a scenario: `tick()` counts one
+ * operation, and every `every` operations (of all loops together) looks at
+ * the clock; `late` turns true for every loop at once. With one deadline
+ * check per operation in each of 1600 loops the check itself costs, and
+ * loops that time themselves stop at different moments.
+ */
+export interface SharedClock {
+  readonly late: boolean;
+  readonly ops: number;
+  tick(count?: number): void;
+}
+
+/** A shared clock whose slice ends `ms` after now. */
+export function sharedClock(ms: number, every = CLOCK_EVERY): SharedClock {
+  const deadline = performance.now() + ms;
+  let ops = 0;
+  let untilLook = every;
+  let late = false;
+  return {
+    get late() {
+      return late;
+    },
+    get ops() {
+      return ops;
+    },
+    tick(count = 1) {
+      ops += count;
+      untilLook -= count;
+      if (untilLook <= 0) {
+        untilLook = every;
+        if (performance.now() >= deadline) late = true;
+      }
+    },
+  };
+}
+
+/**
+ * Runs `workers` loops of `call(worker)` on one shared clock until `ms`
+ * passed: every loop stops when the slice ends for all, and the sample is
+ * the calls of all loops over one wall time (their drain included).
+ */
+export async function sharedClockLoop(
+  ms: number,
+  workers: number,
+  call: (worker: number) => Promise<unknown>,
+): Promise<Sample> {
+  const start = performance.now();
+  const clock = sharedClock(ms);
+  const worker = async (index: number) => {
+    while (!clock.late) {
+      await call(index);
+      clock.tick();
+    }
+  };
+  await Promise.all(Array.from({ length: workers }, (_, i) => worker(i)));
+  return { ops: clock.ops, ms: performance.now() - start };
+}
+
 /** Runs `run` on every item at once; the operations of all, one wall time. */
 export async function together<T>(
   items: T[],

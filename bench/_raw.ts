@@ -2,7 +2,7 @@
 // which echoes complete 4-byte-length frames, all frames of a read in one
 // write. They do what a scenario does with no library at all.
 import { writeAll } from "./_conn.ts";
-import type { Sample } from "./_measure.ts";
+import { type Sample, type SharedClock, sharedClock } from "./_measure.ts";
 
 /** The frame size of the small-message raw runs (4-byte length + 60). */
 export const RAW_FRAME = 64;
@@ -63,28 +63,53 @@ export async function rawPipelined(
   ms: number,
   inflight: number,
 ): Promise<Sample> {
+  const start = performance.now();
+  const clock = sharedClock(ms, 1);
+  await rawPipelinedOn(conn, clock, inflight);
+  return { ops: clock.ops, ms: performance.now() - start };
+}
+
+/**
+ * `rawPipelined` on every connection of `conns` at once, on one shared
+ * clock (as `sharedClockLoop` runs the library's calls): every connection
+ * stops sending when the slice ends for all.
+ */
+export async function rawPipelinedAll(
+  conns: Deno.Conn[],
+  ms: number,
+  inflight: number,
+): Promise<Sample> {
+  const start = performance.now();
+  const clock = sharedClock(ms);
+  await Promise.all(conns.map((conn) => rawPipelinedOn(conn, clock, inflight)));
+  return { ops: clock.ops, ms: performance.now() - start };
+}
+
+async function rawPipelinedOn(
+  conn: Deno.Conn,
+  clock: SharedClock,
+  inflight: number,
+): Promise<void> {
   const frames = rawFrames(inflight);
   const buffer = new Uint8Array(64 * 1024);
-  const start = performance.now();
-  const deadline = start + ms;
   await writeAll(conn, frames);
   let outstanding = inflight;
   let pendingBytes = 0;
-  let ops = 0;
   while (outstanding > 0) {
     const n = await conn.read(buffer);
     if (n === null) throw new Error("the raw peer closed the connection");
     pendingBytes += n;
     const done = Math.floor(pendingBytes / RAW_FRAME);
     pendingBytes -= done * RAW_FRAME;
-    ops += done;
     outstanding -= done;
-    if (done > 0 && performance.now() < deadline) {
-      await writeAll(conn, frames.subarray(0, done * RAW_FRAME));
-      outstanding += done;
+    if (done > 0) {
+      clock.tick(done);
+      if (!clock.late) {
+        await writeAll(conn, frames.subarray(0, done * RAW_FRAME));
+        outstanding += done;
+      }
     }
   }
-  return { ops, ms: performance.now() - start };
 }
 
 /**

@@ -13,15 +13,14 @@ import {
   wanted,
 } from "../_family.ts";
 import {
-  closedLoop,
   median,
   rateOf,
   type Sample,
   type Scenario,
-  together,
+  sharedClockLoop,
 } from "../_measure.ts";
 import type { Peer } from "../_peer_process.ts";
-import { connectRaw, rawPipelined } from "../_raw.ts";
+import { connectRaw, rawPipelinedAll } from "../_raw.ts";
 import { judge, type Row, rowOf } from "../_report.ts";
 
 const HOST = "127.0.0.1";
@@ -49,16 +48,17 @@ async function open(context: Context, peer: Peer) {
       }
       return {
         id,
+        // Both sides on one clock shared by all their loops, read every 16
+        // completed calls or frames of all loops together: the slice ends
+        // for every connection at once, the same way raw and library.
         partner: {
           id: `${id}@raw`,
-          run: (ms) =>
-            together(conns, (conn) => rawPipelined(conn, ms, inflight)),
+          run: (ms) => rawPipelinedAll(conns, ms, inflight),
         },
         // Loop i calls through connection i mod count: `inflight` per
-        // connection. Each loop looks at the clock after every call: with
-        // 1600 loops, 16 calls each would overrun a 50 ms slice 5-fold.
+        // connection.
         run: (ms) =>
-          closedLoop(
+          sharedClockLoop(
             ms,
             count * inflight,
             (i) => clients[i % count].remote.add(3, 4),
