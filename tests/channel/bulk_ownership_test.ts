@@ -15,6 +15,7 @@ import {
   openConnection,
   partialFrameBudget,
   type Request,
+  setPartialFrameBudget,
   startServer,
   type Transport,
 } from "../../channel/mod.ts";
@@ -24,6 +25,7 @@ import {
   MsgPackBloscCodec,
   MsgPackCodec,
 } from "../../codecs/mod.ts";
+import { ProtocolError } from "../../errors.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -213,6 +215,14 @@ for (const [transportName, makePair] of Object.entries(TRANSPORTS)) {
           replies.push(
             await pair.client.send(payload(size, round * 100 + i + 1)),
           );
+        }
+      }
+      if (codec === MsgPackCodec) {
+        // The 1 MiB bins came in assembled frames: they are views of them,
+        // so this test covers the view path (a copy would pass trivially).
+        const at = SIZES.indexOf(MiB);
+        for (const bin of [kept[at], replies[at]] as Uint8Array[]) {
+          assert.ok(bin.buffer.byteLength > bin.length, "a view of its frame");
         }
       }
       // Every reference taken first is checked after all later frames.
@@ -524,5 +534,34 @@ Deno.test("bulk ownership (attacker): a frame declared 1 GiB whose bytes never c
   }
   await channel.close({ timeout: 0 });
   await channel.closed.catch(() => {});
+  assert.equal(partialFrameBudget().held, before);
+});
+
+Deno.test("bulk ownership (attacker): a large frame fed in 16 KiB + 1 pieces is cut by the partial frame budget, never holding more than it", async () => {
+  const previous = setPartialFrameBudget(100 * KiB);
+  const before = partialFrameBudget().held;
+  const cutsBefore = partialFrameBudget().cuts;
+  const fed = fedTransport();
+  const channel = new Channel(fed.transport, {
+    codec: new MsgPackCodec(),
+    peer: "feeder",
+  });
+  const closed = channel.closed.then(() => null, (error) => error);
+  try {
+    await fed.feed(header(MiB));
+    for (let i = 0; i < 16 && !channel.isClosed; i++) {
+      await Promise.race([fed.feed(new Uint8Array(DIRECT + 1)), closed]);
+      const held = partialFrameBudget().held - before;
+      assert.ok(held <= 100 * KiB, `${held} held, above the budget`);
+    }
+    const error = await closed;
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.match(error.message, /from feeder: .*setPartialFrameBudget/);
+    assert.equal(partialFrameBudget().cuts, cutsBefore + 1);
+  } finally {
+    setPartialFrameBudget(previous);
+    await channel.close({ timeout: 0 });
+    await closed;
+  }
   assert.equal(partialFrameBudget().held, before);
 });
