@@ -125,8 +125,12 @@ export class FrameParser implements BudgetHolder {
   /**
    * Takes `n` bytes read into the view {@linkcode FrameParser.bodyTarget}
    * gave, and appends the frame to `frames` if they complete it.
+   *
+   * @throws {ProtocolError} If the frame was cut (at the budget) while
+   *   the bytes were being read: its buffer is no longer ours to fill.
    */
   advance(n: number, frames: Uint8Array[]): void {
+    if (this.#cutError !== null) throw this.#cutError;
     const filled = this.#bodyFilled + n;
     this.#bodyFilled = filled;
     if (filled === this.#length) {

@@ -168,14 +168,11 @@ export class ReadLoop {
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
         let badFrame: unknown = null;
-        if (target !== null) {
-          parser.advance(got, frames);
-        } else {
-          try {
-            parser.push(source.chunk, frames, got);
-          } catch (error) {
-            badFrame = error;
-          }
+        try {
+          if (target !== null) parser.advance(got, frames);
+          else parser.push(source.chunk, frames, got);
+        } catch (error) {
+          badFrame = error;
         }
         if (parser.partial) {
           if (this.#partialSince < 0) {
