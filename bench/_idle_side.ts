@@ -10,8 +10,10 @@
  * side keeping one read pending into a 1 KiB buffer of its own (the floor
  * of an idle connection in Deno). It prints one JSON line when ready (the
  * server: its port), then answers each line on its standard input: `rss`
- * with `{"rss": bytes, "heap": bytes}` after a full GC; `open N` (client)
- * opens N connections, makes one round trip on each, and answers as `rss`.
+ * with `{"rss": bytes, "heap": bytes}` after a full GC (the server first
+ * waits until the connections it serves are `rss N`, when N is given);
+ * `open N` (client) opens N connections, makes one round trip on each, and
+ * answers as `rss`; `close` (client) closes them and answers as `rss`.
  * It closes everything and exits when its standard input closes.
  */
 import {
@@ -57,6 +59,29 @@ function rss(): { rss: number; heap: number } {
 
 const closers: (() => unknown)[] = [];
 
+/** The connections the server serves now, and who waits for a count. */
+let live = 0;
+let waiting: { count: number; resolve: () => void } | null = null;
+
+function served(change: number): void {
+  live += change;
+  if (waiting !== null && live === waiting.count) {
+    waiting.resolve();
+    waiting = null;
+  }
+}
+
+/** Resolves once the server serves `count` connections. */
+function serving(count: number): Promise<void> {
+  if (live === count) return Promise.resolve();
+  const { promise, resolve } = Promise.withResolvers<void>();
+  waiting = { count, resolve };
+  return promise;
+}
+
+/** Connections the client opened (closed by `close`). */
+const opened: (() => unknown)[] = [];
+
 /** Echoes whatever arrives, reading into a 1 KiB buffer. */
 async function rawEcho(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(1024);
@@ -76,7 +101,14 @@ async function serve(): Promise<number> {
     const server = await startServer(
       { hostname: HOST, port: 0 },
       async (ch) => {
-        for await (const request of ch) await request.reply(request.content);
+        served(1);
+        try {
+          for await (const request of ch) {
+            await request.reply(request.content);
+          }
+        } finally {
+          served(-1);
+        }
       },
       { codec: MsgPackCodec },
     );
@@ -87,13 +119,21 @@ async function serve(): Promise<number> {
   const conns: Deno.Conn[] = [];
   closers.push(() => {
     listener.close();
-    for (const conn of conns) conn.close();
+    for (const conn of conns.splice(0)) conn.close();
   });
   (async () => {
     try {
       for await (const conn of listener) {
         conns.push(conn);
-        rawEcho(conn);
+        served(1);
+        rawEcho(conn).finally(() => {
+          const at = conns.indexOf(conn);
+          if (at >= 0) {
+            conns.splice(at, 1);
+            conn.close();
+          }
+          served(-1);
+        });
       }
     } catch {
       // Closed.
@@ -128,10 +168,10 @@ async function connectOne(port: number): Promise<() => unknown> {
 async function open(port: number, count: number): Promise<void> {
   for (let done = 0; done < count;) {
     const batch = Math.min(50, count - done);
-    const opened = await Promise.all(
+    const batchClosers = await Promise.all(
       Array.from({ length: batch }, () => connectOne(port)),
     );
-    closers.push(...opened);
+    opened.push(...batchClosers);
     done += batch;
   }
 }
@@ -158,10 +198,14 @@ for await (
     const [command, arg] = pending.slice(0, nl).trim().split(" ");
     pending = pending.slice(nl + 1);
     if (command === "open") await open(options.port ?? 0, Number(arg));
+    if (command === "close") {
+      for (const close of opened.splice(0)) await close();
+    }
+    if (command === "rss" && arg !== undefined) await serving(Number(arg));
     await say(rss());
   }
 }
-for (const close of closers.reverse()) {
+for (const close of [...opened, ...closers].reverse()) {
   try {
     await close();
   } catch {

@@ -14,8 +14,9 @@
  *   process (target: ≥ 0.6 × raw, and 100 ≥ 10);
  * - agents: agent → agent across processes and in one container, 100 k
  *   agents, 10 k agents each calling once;
- * - memory: RSS per idle connection, 1000 connections, both sides
- *   (target ≤ 24 KB);
+ * - memory: RSS per idle connection, both sides: 1000 more beside 1000
+ *   open (target ≤ 24 KB), and the first 1000 with the process's one-off
+ *   growth;
  * - workers: CPU-bound agents in 2 vs 1 worker containers, the cost of a
  *   call over the worker link (bench/workers.ts runs just this).
  *
@@ -63,7 +64,7 @@ Families and scenario ids:
   bulk     bulk1MiB bulk1MiBx4 bulk64KiB bulk64KiBx4 bulkBlosc1MiB
   fanin    fanIn100 fanIn10
   agents   agentRemotePipe agentLocalSerial agentLocalPipe agents100k agentsFanIn10k
-  memory   idleServer idleClient
+  memory   idleServer idleClient idleServerFirst idleClientFirst
   workers  workers`;
 
 if (import.meta.main) {
