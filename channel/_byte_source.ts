@@ -1,19 +1,34 @@
 import type { Transport } from "./transport.ts";
 
 /** The read buffer of a connection between bursts: small, so idle ones are cheap. */
-const SMALL_READ = 4 * 1024;
+const SMALL_READ = 1024;
 /** The read buffer while bytes come faster than one small read takes them. */
 const LARGE_READ = 64 * 1024;
+/** Large read buffers kept for the next burst, process-wide. */
+const MAX_POOLED = 16;
+
+/**
+ * Large read buffers between bursts: a connection that goes quiet gives
+ * its own back, so that a burst costs no allocation. A buffer is given back
+ * only by the source whose read filled it last, before its next read, once
+ * the frames in it were handled (decoded as copies: see `ReadLoop`).
+ */
+const pool: Uint8Array[] = [];
+
+/** How many large read buffers the pool holds (for tests). */
+export function pooledReadBuffers(): number {
+  return pool.length;
+}
 
 /**
  * The bytes a channel reads from its transport: with the transport's own
  * `read` when it has one (a `Deno.Conn`'s, which skips the stream
  * machinery), else a BYOB or default reader of `readable`.
  *
- * A byte source reads into a reused buffer of 4 KiB, and into one of
- * 64 KiB after a read that filled the buffer (more is waiting); the large
- * one is let go after the first read that does not fill it, so a quiet
- * connection holds 4 KiB.
+ * A byte source reads into a reused buffer of 1 KiB, and into one of
+ * 64 KiB (from a small process-wide pool) after a read that filled the
+ * buffer (more is waiting); the large one goes back after the first read
+ * that does not fill it, so a quiet connection holds 1 KiB.
  */
 export class ByteSource {
   #readSome: ((buffer: Uint8Array) => Promise<number | null>) | null = null;
@@ -62,10 +77,12 @@ export class ByteSource {
     if (buffer !== null) {
       if (last === buffer.length) {
         if (buffer.length < LARGE_READ) {
-          this.#buffer = this.chunk = new Uint8Array(LARGE_READ);
+          this.#buffer = this.chunk = this.#readSome !== null
+            ? pool.pop() ?? new Uint8Array(LARGE_READ)
+            : new Uint8Array(LARGE_READ);
         }
       } else if (buffer.length > SMALL_READ) {
-        this.#buffer = this.chunk = this.#small!;
+        this.#release();
       }
       if (this.#readSome !== null) {
         this.chunk = this.#buffer!;
@@ -110,6 +127,14 @@ export class ByteSource {
     return value.length;
   }
 
+  /** Goes back to the small buffer; the large one goes to the pool. */
+  #release(): void {
+    const large = this.#buffer!;
+    this.#buffer = this.chunk = this.#small!;
+    // A stream's buffers were transferred to it and back: not pooled.
+    if (this.#readSome !== null && pool.length < MAX_POOLED) pool.push(large);
+  }
+
   /** Ends a pending stream read (a transport's `read` ends with its `close`). */
   async cancel(): Promise<void> {
     await this.#reader?.cancel().catch(() => {});
@@ -117,6 +142,9 @@ export class ByteSource {
 
   /** Releases the stream's reader, once reading has ended. */
   releaseLock(): void {
+    if (this.#buffer !== null && this.#buffer.length > SMALL_READ) {
+      this.#release();
+    }
     this.#reader?.releaseLock();
   }
 }

@@ -73,7 +73,8 @@ export function pooledSize(): number {
  * {@linkcode KEPT_BUFFER}, and a pooled one while messages need more.
  */
 export class EncodeBuffers {
-  #small: Uint8Array<ArrayBuffer> = new Uint8Array(1024);
+  // Small: every connection keeps one, and most messages are far smaller.
+  #small: Uint8Array<ArrayBuffer> = new Uint8Array(256);
   #current: Uint8Array<ArrayBuffer> = this.#small;
   /** Where the last message ended. */
   used = 0;

@@ -1,0 +1,187 @@
+// The read buffers of a connection: small while it is quiet, large ones
+// from a bounded process-wide pool during bursts, and a pooled buffer never
+// carries one connection's bytes into what another received.
+import assert from "node:assert/strict";
+import { ByteSource, pooledReadBuffers } from "../../channel/_byte_source.ts";
+import { Channel, createMemoryPair, type Request } from "../../channel/mod.ts";
+import { MsgPackCodec } from "../../codecs/mod.ts";
+import type { Transport } from "../../channel/mod.ts";
+import { connLike } from "./_conn_like.ts";
+
+const KiB = 1024;
+
+/** A conn-like transport whose reads take from chunks the test gives. */
+function fedTransport(): { transport: Transport; give(bytes: number): void } {
+  const chunks: number[] = [];
+  return {
+    transport: {
+      get readable(): ReadableStream<Uint8Array> {
+        throw new Error("not used");
+      },
+      get writable(): WritableStream<Uint8Array> {
+        throw new Error("not used");
+      },
+      read(buffer: Uint8Array): Promise<number | null> {
+        const want = chunks.shift();
+        if (want === undefined) return Promise.resolve(null);
+        const n = Math.min(want, buffer.length);
+        if (n < want) chunks.unshift(want - n);
+        buffer.fill(7, 0, n);
+        return Promise.resolve(n);
+      },
+      write: (bytes: Uint8Array) => Promise.resolve(bytes.length),
+      close() {},
+    },
+    give(bytes) {
+      chunks.push(bytes);
+    },
+  };
+}
+
+/** Reads the way ReadLoop does: each read told how many the last gave. */
+async function readAll(source: ByteSource, reads: number): Promise<number[]> {
+  const sizes: number[] = [];
+  let last = 0;
+  for (let i = 0; i < reads; i++) {
+    const got = await source.read(last);
+    assert.notEqual(got, null);
+    last = got!;
+    sizes.push(source.chunk.buffer.byteLength);
+  }
+  return sizes;
+}
+
+Deno.test("byte source: a quiet connection reads into 1 KiB; a read that fills it brings a 64 KiB buffer, which goes back after the first that does not", async () => {
+  const fed = fedTransport();
+  const source = new ByteSource(fed.transport);
+  fed.give(10);
+  fed.give(5 * KiB);
+  fed.give(200 * KiB);
+  fed.give(3);
+  fed.give(3);
+  const sizes = await readAll(source, 10);
+  assert.deepEqual(sizes, [
+    KiB, // 10 bytes
+    KiB, // the first KiB of 5: full
+    64 * KiB, // the other 4: not full
+    KiB, // the first KiB of 200: full
+    64 * KiB, // 64 of the other 199: full
+    64 * KiB,
+    64 * KiB,
+    64 * KiB, // the last 7: not full
+    KiB, // 3 bytes
+    KiB, // 3 bytes
+  ]);
+  assert.equal(await source.read(3), null);
+  source.releaseLock();
+});
+
+Deno.test("byte source: a large buffer given back is the next burst's, and the pool keeps at most 16", async () => {
+  const sources = Array.from({ length: 20 }, () => fedTransport());
+  const readers = sources.map((fed) => new ByteSource(fed.transport));
+  const before = pooledReadBuffers();
+  // Every source fills its small buffer, then reads into a large one.
+  const larges: ArrayBufferLike[] = [];
+  for (const [i, fed] of sources.entries()) {
+    fed.give(KiB);
+    fed.give(2 * KiB);
+    fed.give(10);
+    await readAll(readers[i], 2);
+    larges.push(readers[i].chunk.buffer);
+    assert.equal(readers[i].chunk.buffer.byteLength, 64 * KiB);
+  }
+  assert.equal(new Set(larges).size, 20, "each burst has a buffer of its own");
+  // Each goes quiet: its large buffer goes back, up to 16 in the pool.
+  for (const [i, reader] of readers.entries()) {
+    await readAll(reader, 1);
+    assert.equal(reader.chunk.buffer.byteLength, KiB, `source ${i}`);
+  }
+  assert.equal(pooledReadBuffers(), Math.min(16, before + 20));
+  // The next burst takes the buffer given back last.
+  const next = fedTransport();
+  const reader = new ByteSource(next.transport);
+  next.give(KiB);
+  next.give(KiB + 1);
+  await readAll(reader, 2);
+  assert.ok(larges.includes(reader.chunk.buffer), "a pooled buffer reused");
+  assert.equal(pooledReadBuffers(), Math.min(16, before + 20) - 1);
+  reader.releaseLock();
+  assert.equal(pooledReadBuffers(), Math.min(16, before + 20));
+});
+
+Deno.test("byte source: a stream's buffers (BYOB) are never pooled", async () => {
+  const before = pooledReadBuffers();
+  const chunks = [KiB, 3 * KiB, 10].map((n) => new Uint8Array(n).fill(1));
+  const readable = new ReadableStream({
+    type: "bytes",
+    pull(controller: ReadableByteStreamController) {
+      const chunk = chunks.shift();
+      if (chunk === undefined) {
+        controller.close();
+        controller.byobRequest?.respond(0);
+      } else {
+        controller.enqueue(chunk);
+      }
+    },
+  });
+  const source = new ByteSource({
+    readable: readable as ReadableStream<Uint8Array>,
+    writable: new WritableStream(),
+  });
+  const sizes: number[] = [];
+  for (let got = await source.read(0); got !== null;) {
+    sizes.push(source.chunk.buffer.byteLength);
+    got = await source.read(got);
+  }
+  // The 3 KiB chunk came after a full read: into a large buffer.
+  assert.ok(sizes.includes(64 * KiB), `${sizes}`);
+  source.releaseLock();
+  assert.equal(pooledReadBuffers(), before);
+});
+
+/** Fills `bytes` with a pattern of its connection and message. */
+function pattern(size: number, who: number, message: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (who * 31 + message * 7 + i) & 255;
+  return bytes;
+}
+
+Deno.test("byte source: bytes received through a pooled buffer stay as they were after another connection's burst refills it", async () => {
+  const received: Map<number, Uint8Array[]> = new Map();
+  const channels: Channel[] = [];
+  const peers: Channel[] = [];
+  for (let who = 0; who < 2; who++) {
+    const [a, b] = createMemoryPair();
+    const server = new Channel(connLike(a), { codec: new MsgPackCodec() });
+    const client = new Channel(b, { codec: new MsgPackCodec() });
+    const got: Uint8Array[] = [];
+    received.set(who, got);
+    (async () => {
+      for await (const request of server as AsyncIterable<Request>) {
+        const [bin, text] = request.content as [Uint8Array, string];
+        got.push(bin);
+        await request.reply(text.length);
+      }
+    })();
+    channels.push(server);
+    peers.push(client);
+  }
+  // Messages of 2–40 KiB sent at once: they arrive in the large buffer
+  // (not read straight into frames of their own, which start at 64 KiB).
+  const sizes = [2 * KiB, 40 * KiB, 9 * KiB, 17 * KiB, 3 * KiB + 5];
+  for (let who = 0; who < 2; who++) {
+    const calls = sizes.map((size, m) =>
+      peers[who].send([pattern(size, who, m), "x".repeat(m + 1)])
+    );
+    assert.deepEqual(await Promise.all(calls), sizes.map((_, m) => m + 1));
+  }
+  assert.ok(pooledReadBuffers() > 0, "the bursts went through the pool");
+  for (let who = 0; who < 2; who++) {
+    const got = received.get(who)!;
+    assert.equal(got.length, sizes.length);
+    for (const [m, size] of sizes.entries()) {
+      assert.deepEqual(got[m], pattern(size, who, m), `connection ${who}`);
+    }
+  }
+  for (const channel of [...peers, ...channels]) await channel.close();
+});
