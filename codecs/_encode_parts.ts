@@ -10,7 +10,10 @@
  * indices are views of the codec's buffer (possibly empty), valid until
  * the codec's next call, like `Codec.encodeView`'s bytes; odd indices are
  * the message's own `Uint8Array`s of `LARGE_PART` (64 KiB) bytes and more,
- * not copied: they must not change until they are written.
+ * not copied: they must not change until they are written. Without such
+ * bins the array holds one view and is the same array at every call (no
+ * allocation per message): it must not be changed. With them it is a new
+ * array, and the codec keeps no reference to the caller's arrays.
  */
 export type EncodeParts = (value: unknown) => Uint8Array[];
 

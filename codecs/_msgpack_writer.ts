@@ -11,6 +11,7 @@ import { describe } from "./serializer_registry.ts";
 const textEncoder = new TextEncoder();
 /** Bins from this size on are left out of the buffer by `encodeParts`. */
 export const LARGE_PART = 64 * 1024;
+const EMPTY_PART = new Uint8Array(0);
 // "__type__" as a fixstr, the key of every serializer map.
 const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
 
@@ -32,9 +33,10 @@ export class MsgPackWriter {
   #cuts: number[] | null = null;
   /** The bins left out. */
   #bins: Uint8Array[] = [];
-  /** `encodeParts`'s arrays, reused: a message without large bins allocates none. */
+  /** Where `encodeParts` notes its cuts, reused. */
   #partCuts: number[] = [];
-  #parts: Uint8Array[] = [];
+  /** `encodeParts`'s result without large bins, reused. */
+  #single: Uint8Array[] = [EMPTY_PART];
   #registry: SerializerRegistry;
   #maxDepth: number;
 
@@ -69,30 +71,39 @@ export class MsgPackWriter {
    * bins of {@linkcode LARGE_PART} bytes and more: the encoding is the
    * concatenation of the parts returned, which alternate between this
    * writer's buffer (even indices, possibly empty, valid until the next
-   * call) and those bins themselves (odd indices, the caller's arrays). The
-   * array returned is reused by the next call.
+   * call) and those bins themselves (odd indices, the caller's arrays).
+   * Without such bins the array returned holds one view and is reused by
+   * the next call (no allocation per message): it must not be changed.
    */
   encodeParts(value: unknown): Uint8Array[] {
     const cuts = this.#partCuts;
     const bins = this.#bins;
-    const parts = this.#parts;
-    parts.length = 0;
     this.#cuts = cuts;
     let view: Uint8Array;
     try {
       view = this.encodeView(value);
-      let from = 0;
-      for (let i = 0; i < cuts.length; i++) {
-        parts.push(view.subarray(from, cuts[i]), bins[i]);
-        from = cuts[i];
-      }
-      parts.push(from === 0 ? view : view.subarray(from));
-    } finally {
-      // Keep none of the caller's arrays alive but in `parts`.
-      this.#cuts = null;
+    } catch (error) {
+      // Keep none of the caller's arrays alive.
       cuts.length = 0;
       bins.length = 0;
+      throw error;
+    } finally {
+      this.#cuts = null;
     }
+    if (cuts.length === 0) {
+      this.#single[0] = view;
+      return this.#single;
+    }
+    const parts: Uint8Array[] = [];
+    let from = 0;
+    for (let i = 0; i < cuts.length; i++) {
+      parts.push(view.subarray(from, cuts[i]), bins[i]);
+      from = cuts[i];
+    }
+    parts.push(view.subarray(from));
+    // Keep none of the caller's arrays alive but in `parts`.
+    cuts.length = 0;
+    bins.length = 0;
     return parts;
   }
 

@@ -98,3 +98,20 @@ Deno.test("encodeParts: not offered by a subclass that changes how it encodes", 
   class Plain extends MsgPackCodec {}
   assert.ok(partsEncoders.get(new Plain()));
 });
+
+Deno.test("encodeParts: one reused array without large bins, a new one that later calls leave alone with them", () => {
+  const codec = new MsgPackCodec();
+  const encodeParts = partsOf(codec);
+  const first = encodeParts([0, 1, "a"]);
+  const second = encodeParts([0, 2, "b"]);
+  assert.equal(second, first, "no array per small message");
+  assert.deepEqual(second, [new MsgPackCodec().encode([0, 2, "b"])]);
+  const big = filled(LARGE_PART, 5);
+  const withBin = encodeParts([0, 3, big]);
+  assert.notEqual(withBin, first);
+  const kept = [...withBin];
+  assert.equal(withBin[1], big);
+  encodeParts([0, 4, filled(LARGE_PART, 6)]);
+  encodeParts([0, 5, "c"]);
+  assert.deepEqual(withBin, kept, "a later call does not change it");
+});
