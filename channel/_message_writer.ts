@@ -75,12 +75,11 @@ export class MessageWriter {
       // Copied into the write batch at once: no buffer per message.
       if (this.#encodeParts !== undefined) {
         // Large byte strings are written from where they are, not copied.
+        // The array is the codec's (reused while there is one part).
         const parts = this.#encodeParts(message);
-        const written = parts.length === 1
+        return parts.length === 1
           ? this.frames.write(parts[0])
           : this.frames.writeParts(parts);
-        parts.length = 0;
-        return written;
       }
       if (this.#encodeView) {
         return this.frames.write(codec.encodeView!(message));
