@@ -1,0 +1,392 @@
+import type { Codec } from "../codecs/codec.ts";
+import {
+  type ConnectionClosedError,
+  ProtocolError,
+  SerializationError,
+} from "../errors.ts";
+import { checkCount } from "./_channel_options.ts";
+import { codecName } from "./_codec_use.ts";
+import type { FrameWriter } from "./_frame_writer.ts";
+import { ERROR, formatPeerValue } from "./_message.ts";
+import type { MessageWriter } from "./_message_writer.ts";
+import { Queue } from "./_queue.ts";
+import {
+  atUnansweredBudget,
+  chargeUnanswered,
+  releaseUnanswered,
+  stopWaitingUnanswered,
+  waitUnanswered,
+} from "./_unanswered_budget.ts";
+import { Request, RESOLVED } from "./request.ts";
+import type { TraceContextCarrier } from "./transport.ts";
+
+/** A `recv()` or `for await` waiting for a request. */
+interface Waiter {
+  resolve(request: Request): void;
+  reject(reason: unknown): void;
+}
+
+/** Options of {@linkcode IncomingRequests}. */
+export interface IncomingRequestsOptions {
+  codec: Codec;
+  peer: string;
+  maxQueuedRequests: number;
+  maxConcurrentRequests: number;
+  maxUnansweredSize: number;
+  /** Turns what `Request.fail` is given into the error reply's content. */
+  formatError: (error: unknown) => unknown;
+  /** Aborts when the channel closes; every request's `signal`. */
+  signal: AbortSignal;
+  /** Where trace contexts travel beside requests, if the transport has room. */
+  carrier: TraceContextCarrier | undefined;
+  /** Closes the channel: a reply could not be sent and the peer must not wait for it. */
+  fail: (error: unknown) => void;
+}
+
+/**
+ * A channel's requests from its peer: queues them for `recv` (or hands them
+ * to a waiting one), sends their replies, counts those not answered yet
+ * (in this channel and against the process-wide budget) and says when
+ * reading must wait for them.
+ */
+export class IncomingRequests {
+  #writer: MessageWriter;
+  #frames: FrameWriter;
+  /** The channel's calls waiting for a reply. */
+  #calls: { readonly size: number };
+  #codec: Codec;
+  #peer: string;
+  #formatError: (error: unknown) => unknown;
+  #signal: AbortSignal;
+  #carrier: TraceContextCarrier | undefined;
+  #fail: (error: unknown) => void;
+  #requests = new Queue<Request>();
+  #waiters = new Queue<Waiter>();
+  #maxQueuedRequests: number;
+  #maxConcurrentRequests: number;
+  #maxUnansweredSize: number;
+  /** The decoded cost of the requests in {@linkcode IncomingRequests.#unanswered}. */
+  #unansweredSize = 0;
+  /** Requests received and not answered yet; close() waits for them. */
+  #unanswered = 0;
+  #allAnswered: PromiseWithResolvers<void> | null = null;
+  #resumeReading: PromiseWithResolvers<void> | null = null;
+  #closeReason: ConnectionClosedError | null = null;
+  #closedError: unknown = undefined;
+
+  constructor(
+    writer: MessageWriter,
+    calls: { readonly size: number },
+    options: IncomingRequestsOptions,
+  ) {
+    this.#writer = writer;
+    this.#frames = writer.frames;
+    this.#calls = calls;
+    this.#codec = options.codec;
+    this.#peer = options.peer;
+    this.#formatError = options.formatError;
+    this.#signal = options.signal;
+    this.#carrier = options.carrier;
+    this.#fail = options.fail;
+    this.#maxQueuedRequests = options.maxQueuedRequests;
+    this.#maxConcurrentRequests = options.maxConcurrentRequests;
+    this.#maxUnansweredSize = options.maxUnansweredSize;
+  }
+
+  /** Requests received and not answered yet. */
+  get unanswered(): number {
+    return this.#unanswered;
+  }
+
+  /** Requests received and not taken yet. */
+  get queued(): number {
+    return this.#requests.length;
+  }
+
+  /** See `Channel.maxConcurrentRequests`. */
+  get maxConcurrentRequests(): number {
+    return this.#maxConcurrentRequests;
+  }
+
+  set maxConcurrentRequests(value: number) {
+    this.#maxConcurrentRequests = checkCount(value, "maxConcurrentRequests");
+    this.#wake();
+  }
+
+  /** Takes a request of decoded cost `size` from the peer. */
+  receive(id: unknown, content: unknown, size: number): void {
+    // While closing, new requests are not taken: the peer's call gets
+    // ConnectionClosedError when the connection closes.
+    if (this.#closeReason !== null) return;
+    this.#unanswered++;
+    this.#unansweredSize += size;
+    chargeUnanswered(size);
+    const request = new Request(content, {
+      id,
+      respond: this.#respond,
+      formatError: this.#formatError,
+      signal: this.#signal,
+      size,
+      traceContext: this.#carrier === undefined || typeof id !== "number"
+        ? undefined
+        : this.#carrier.incoming(id),
+    });
+    const waiter = this.#waiters.shift();
+    if (waiter !== undefined) {
+      waiter.resolve(request);
+      return;
+    }
+    this.#requests.push(request);
+  }
+
+  /** See `Channel.recv`. */
+  recv(): Promise<Request> {
+    const request = this.take();
+    if (request !== undefined) return Promise.resolve(request);
+    if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
+    const waiter = Promise.withResolvers<Request>();
+    this.#waiters.push(waiter);
+    return waiter.promise;
+  }
+
+  /** The next queued request, if any; reading resumes once there is room. */
+  take(): Request | undefined {
+    const request = this.#requests.shift();
+    if (request !== undefined && this.#resumeReading !== null) this.#wake();
+    return request;
+  }
+
+  /** See `Channel[Symbol.asyncIterator]`. */
+  iterator(): AsyncIterator<Request> {
+    // By hand rather than an async generator, and a waiter that settles
+    // the iterator's own promise: one promise per request.
+    // A clean close ends the loop; a failure throws what closed the channel.
+    const end = (): Promise<IteratorResult<Request>> =>
+      this.#closedError === undefined
+        ? Promise.resolve({ value: undefined, done: true })
+        : Promise.reject(this.#closedError);
+    return {
+      next: (): Promise<IteratorResult<Request>> => {
+        const request = this.take();
+        if (request !== undefined) {
+          return Promise.resolve({ value: request, done: false });
+        }
+        if (this.#closeReason !== null) return end();
+        const { promise, resolve } = Promise.withResolvers<
+          IteratorResult<Request>
+        >();
+        this.#waiters.push({
+          resolve: (value) => resolve({ value, done: false }),
+          reject: () => resolve(end()),
+        });
+        return promise;
+      },
+      return: (): Promise<IteratorResult<Request>> =>
+        Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+
+  /**
+   * While the channel must not read: a promise to wait on before checking
+   * again. Reading waits while the socket is behind and replies are still
+   * owed (the peer does not read as fast as it asks: its next requests
+   * would only add replies to the queue), and while the peer's requests
+   * unanswered or queued are at their limits.
+   */
+  blocked(): Promise<void> | undefined {
+    if (this.#closeReason !== null) return undefined;
+    if (this.#unanswered > 0) {
+      const ready = this.#frames.ready;
+      if (ready !== undefined) return ready.catch(() => {});
+    }
+    if (!this.#overLimit()) return undefined;
+    this.#resumeReading ??= Promise.withResolvers<void>();
+    return this.#resumeReading.promise;
+  }
+
+  /** See `ReadLoopHost.overBudget`. */
+  overBudget(): Promise<void> | undefined {
+    if (
+      this.#closeReason !== null || this.#calls.size !== 0 ||
+      !atUnansweredBudget()
+    ) return undefined;
+    waitUnanswered(this.#wakeForBudget);
+    this.#resumeReading ??= Promise.withResolvers<void>();
+    return this.#resumeReading.promise;
+  }
+
+  /** A call was made: reading paused by the process-wide budget goes on. */
+  called(): void {
+    if (this.#resumeReading !== null) this.#wake();
+  }
+
+  #overLimit(): boolean {
+    // A channel waiting for replies reads on (a handler may wait for them
+    // to answer): beyond the budget, it only holds its own limit's worth.
+    if (this.#calls.size === 0 && atUnansweredBudget()) {
+      if (this.#closeReason === null) waitUnanswered(this.#wakeForBudget);
+      return true;
+    }
+    return this.#unanswered >= this.#maxConcurrentRequests ||
+      this.#unansweredSize >= this.#maxUnansweredSize ||
+      this.#requests.length >= this.#maxQueuedRequests;
+  }
+
+  /** The process-wide budget freed: check the limits again. */
+  #wakeForBudget = (): void => this.#wake();
+
+  /** Lets a read loop that waits for the limits check them again. */
+  #wake(): void {
+    if (this.#resumeReading !== null && !this.#overLimit()) {
+      this.#resumeReading.resolve();
+      this.#resumeReading = null;
+    }
+  }
+
+  /** Sends a reply; synchronous unless the socket is behind (see `Responder`). */
+  #respond = (
+    type: 1 | 2,
+    id: unknown,
+    content: unknown,
+    size = 0,
+  ): Promise<void> => {
+    if (this.#frames.ready !== undefined) {
+      return this.#respondLater(type, id, content, size);
+    }
+    let written: Promise<void> | undefined;
+    try {
+      written = this.#writer.write([type, id, content], true);
+    } catch (error) {
+      return Promise.reject(this.#replyError(type, id, error, size));
+    }
+    if (written === undefined) {
+      this.#answered(size);
+      return RESOLVED;
+    }
+    // An async codec, or the socket fell behind with this reply.
+    return this.#settleReply(type, id, written, size);
+  };
+
+  async #respondLater(
+    type: 1 | 2,
+    id: unknown,
+    content: unknown,
+    size: number,
+  ): Promise<void> {
+    let written: Promise<void> | undefined;
+    try {
+      // Checked again on waking: replies that waited together must not all
+      // be queued at once when the socket drains.
+      for (
+        let ready = this.#frames.ready;
+        ready !== undefined;
+        ready = this.#frames.ready
+      ) {
+        await ready.catch(() => {});
+      }
+      written = this.#writer.write([type, id, content], true);
+    } catch (error) {
+      throw this.#replyError(type, id, error, size);
+    }
+    await this.#settleReply(type, id, written, size);
+  }
+
+  async #settleReply(
+    type: 1 | 2,
+    id: unknown,
+    written: Promise<void> | undefined,
+    size: number,
+  ): Promise<void> {
+    try {
+      await written;
+    } catch (error) {
+      throw this.#replyError(type, id, error, size);
+    }
+    this.#answered(size);
+  }
+
+  /** What a reply that could not be sent rejects with. */
+  #replyError(
+    type: 1 | 2,
+    id: unknown,
+    error: unknown,
+    size: number,
+  ): unknown {
+    if (error instanceof SerializationError) {
+      // Not sent: the request stays open and may be answered again (fail).
+      if (type !== ERROR) return error;
+      // An error text always encodes: it is the id that cannot be sent back.
+      this.#answered(size);
+      this.#fail(
+        new ProtocolError(
+          `Cannot answer request ${
+            formatPeerValue(id)
+          } from ${this.#peer}: its id cannot be sent back (${error.message})`,
+          { cause: error },
+        ),
+      );
+      return this.#closeReason;
+    }
+    this.#answered(size);
+    // A reply waiting for the transport to drain gets the raw write error
+    // (e.g. BrokenPipe) when the connection fails: report the close instead.
+    if (this.#closeReason !== null) return this.#closeReason;
+    // The codec failed otherwise (e.g. its module did not load): the peer
+    // must not wait for this reply in silence.
+    this.#fail(
+      new ProtocolError(
+        `Cannot encode reply to ${this.#peer} with ${codecName(this.#codec)}: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      ),
+    );
+    return this.#closeReason;
+  }
+
+  /** A request of decoded cost `size` is answered (or will not be). */
+  #answered(size: number): void {
+    this.#unansweredSize -= size;
+    // After close, the channel released all it held at once.
+    if (this.#closeReason === null) releaseUnanswered(size);
+    const left = --this.#unanswered;
+    if (this.#resumeReading !== null) this.#wake();
+    if (left !== 0) return;
+    this.#frames.nudge();
+    if (this.#allAnswered !== null) {
+      this.#allAnswered.resolve();
+      this.#allAnswered = null;
+    }
+  }
+
+  /** Settles once every request taken is answered; undefined if they are. */
+  allAnswered(): Promise<void> | undefined {
+    if (this.#unanswered === 0) return undefined;
+    this.#allAnswered ??= Promise.withResolvers<void>();
+    return this.#allAnswered.promise;
+  }
+
+  /**
+   * The channel closes with `reason` (`error` is what closed it, none for a
+   * clean close): rejects every `recv`, drops the requests not taken and
+   * lets go of the budget the rest hold.
+   */
+  close(reason: ConnectionClosedError, error: unknown): void {
+    this.#closeReason = reason;
+    this.#closedError = error;
+    for (
+      let waiter = this.#waiters.shift();
+      waiter;
+      waiter = this.#waiters.shift()
+    ) {
+      waiter.reject(reason);
+    }
+    // Requests nobody took will not be answered.
+    this.#unanswered -= this.#requests.length;
+    this.#requests.clear();
+    // What the rest still hold is their handlers' now: free the budget.
+    releaseUnanswered(this.#unansweredSize);
+    stopWaitingUnanswered(this.#wakeForBudget);
+    this.#resumeReading?.resolve();
+  }
+}

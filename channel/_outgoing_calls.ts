@@ -1,0 +1,208 @@
+import { type ConnectionClosedError, ProtocolError } from "../errors.ts";
+import type { SendOptions } from "./_channel_options.ts";
+import type { FrameWriter } from "./_frame_writer.ts";
+import { ERROR, formatPeerValue, remoteError, REQUEST } from "./_message.ts";
+import type { MessageWriter } from "./_message_writer.ts";
+import type { PendingTable } from "./_pending_table.ts";
+import type { TraceContextCarrier } from "./transport.ts";
+
+/** A call waiting for its reply. */
+export interface PendingCall {
+  readonly id: number;
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+  done: boolean;
+  cleanup: (() => void) | undefined;
+}
+
+/** Options of {@linkcode OutgoingCalls}. */
+export interface OutgoingCallsOptions {
+  peer: string;
+  maxPendingRequests: number;
+  /** Where trace contexts travel beside requests, if the transport has room. */
+  carrier: TraceContextCarrier | undefined;
+  /**
+   * Told of every call made: reading paused by the process-wide budget
+   * must go on, as the call's reply must still be read.
+   */
+  reading: { called(): void };
+}
+
+/**
+ * A channel's calls to its peer: sends requests (waiting while the socket
+ * is behind), keeps the calls waiting for a reply by id, settles them with
+ * the peer's replies, and gives them up on timeout, abort or close.
+ */
+export class OutgoingCalls {
+  #writer: MessageWriter;
+  #frames: FrameWriter;
+  #pending: PendingTable<PendingCall>;
+  #peer: string;
+  #carrier: TraceContextCarrier | undefined;
+  #reading: { called(): void };
+  #maxPendingRequests: number;
+  #nextId = 0;
+  #closeReason: ConnectionClosedError | null = null;
+
+  constructor(
+    writer: MessageWriter,
+    pending: PendingTable<PendingCall>,
+    options: OutgoingCallsOptions,
+  ) {
+    this.#writer = writer;
+    this.#frames = writer.frames;
+    this.#pending = pending;
+    this.#peer = options.peer;
+    this.#carrier = options.carrier;
+    this.#reading = options.reading;
+    this.#maxPendingRequests = options.maxPendingRequests;
+  }
+
+  /** How many calls wait for their reply. */
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /** See `Channel.send`. */
+  send(content: unknown, options?: SendOptions): Promise<unknown> {
+    if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
+    const signal = options?.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.#pending.size >= this.#maxPendingRequests) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot send: ${this.#pending.size} requests to ${this.#peer} are pending (maxPendingRequests)`,
+        ),
+      );
+    }
+    // Backpressure: while the socket is behind, wait before queuing more.
+    const ready = this.#frames.ready;
+    if (ready !== undefined) {
+      return this.#sendWhenReady(ready, content, options);
+    }
+    const id = this.#nextId;
+    let written: Promise<void> | undefined;
+    try {
+      written = this.#writer.write([REQUEST, id, content], false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#nextId++;
+    // Before the flush: the frame reaches the transport a microtask later.
+    const traceContext = options?.traceContext;
+    if (traceContext !== undefined) this.#carrier?.outgoing(id, traceContext);
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const pending: PendingCall = {
+      id,
+      resolve,
+      reject,
+      done: false,
+      cleanup: undefined,
+    };
+    this.#pending.add(pending);
+    // Paused by the process-wide budget: its reply must still be read.
+    this.#reading.called();
+    written?.catch((error) => this.#giveUp(id, pending, error));
+    const timeout = options?.timeout;
+    if (signal !== undefined || timeout !== undefined) {
+      const onAbort = () => this.#giveUp(id, pending, signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const timer = timeout === undefined ? undefined : setTimeout(() => {
+        this.#giveUp(
+          id,
+          pending,
+          this.#timeoutError(timeout),
+        );
+      }, timeout);
+      pending.cleanup = () => {
+        signal?.removeEventListener("abort", onAbort);
+        clearTimeout(timer);
+      };
+    }
+    return promise;
+  }
+
+  #timeoutError(timeout: number): DOMException {
+    return new DOMException(
+      `Request to ${this.#peer} timed out after ${timeout} ms`,
+      "TimeoutError",
+    );
+  }
+
+  /** `send` once the socket has drained; cancellation covers the wait too. */
+  async #sendWhenReady(
+    ready: Promise<void>,
+    content: unknown,
+    options: SendOptions | undefined,
+  ): Promise<unknown> {
+    const started = performance.now();
+    const signal = options?.signal;
+    const timeout = options?.timeout;
+    const gaveUp = Promise.withResolvers<never>();
+    const onAbort = () => gaveUp.reject(signal!.reason);
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const timer = timeout === undefined ? undefined : setTimeout(() => {
+      gaveUp.reject(
+        this.#timeoutError(timeout),
+      );
+    }, timeout);
+    try {
+      await Promise.race([ready.catch(() => {}), gaveUp.promise]);
+    } finally {
+      signal?.removeEventListener("abort", onAbort);
+      clearTimeout(timer);
+    }
+    const left = timeout === undefined
+      ? undefined
+      : Math.max(0, timeout - (performance.now() - started));
+    return await this.send(content, { ...options, timeout: left });
+  }
+
+  /**
+   * Settles the call a reply (`RESULT` or `ERROR`) is for.
+   *
+   * @throws {ProtocolError} If no call was ever made with this id.
+   */
+  settle(type: 1 | 2, id: unknown, content: unknown): void {
+    const pending = typeof id === "number" ? this.#pending.take(id) : undefined;
+    if (pending === undefined) {
+      // A late reply to a call that was cancelled or timed out.
+      if (
+        Number.isInteger(id) && (id as number) >= 0 &&
+        (id as number) < this.#nextId
+      ) return;
+      throw new ProtocolError(
+        `Cannot handle reply from ${this.#peer}: no request has id ${
+          formatPeerValue(id)
+        }`,
+      );
+    }
+    if (type === ERROR) {
+      this.#settle(pending, remoteError(this.#peer, content), false);
+    } else {
+      this.#settle(pending, content, true);
+    }
+  }
+
+  /** Rejects every waiting call with `reason`, and every call made from now on. */
+  close(reason: ConnectionClosedError): void {
+    this.#closeReason = reason;
+    for (const pending of this.#pending.clear()) {
+      this.#settle(pending, reason, false);
+    }
+  }
+
+  /** A call that will get no reply it waits for: forget it (a late reply is dropped). */
+  #giveUp(id: number, pending: PendingCall, reason: unknown): void {
+    if (this.#pending.get(id) === pending) this.#pending.take(id);
+    this.#settle(pending, reason, false);
+  }
+
+  #settle(pending: PendingCall, outcome: unknown, ok: boolean): void {
+    if (pending.done) return;
+    pending.done = true;
+    pending.cleanup?.();
+    if (ok) pending.resolve(outcome);
+    else pending.reject(outcome);
+  }
+}
