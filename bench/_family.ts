@@ -59,6 +59,12 @@ export const OPTIONS = {
     arg: "=N",
     help: "idle connections of the memory rows (1000)",
   },
+  "fanin-connections": {
+    type: "string",
+    arg: "=N,…",
+    help: "fan-in: the connection counts measured, scenario ids fanIn<N> " +
+      "(100,10)",
+  },
   "count-io": {
     type: "boolean",
     help: "also count socket reads and writes per operation, both processes",

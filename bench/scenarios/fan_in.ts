@@ -25,8 +25,25 @@ import { judge, type Row, rowOf } from "../_report.ts";
 
 const HOST = "127.0.0.1";
 
-/** The scenario ids of this family. */
+/** The scenario ids of this family (with the default connection counts). */
 export const FAN_IN_IDS = ["fanIn100", "fanIn10"] as const;
+
+/**
+ * The connection counts to measure: `--fanin-connections` (e.g.
+ * `10,20,50,100,200` to see where the cost per call starts to grow), or
+ * 100 and 10.
+ */
+function counts(context: Context): number[] {
+  const option = context.options["fanin-connections"];
+  if (option === undefined) return [100, 10];
+  const list = option.split(",").map(Number);
+  if (list.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new TypeError(
+      `--fanin-connections must be positive integers, got ${option}`,
+    );
+  }
+  return list;
+}
 
 async function open(context: Context, peer: Peer) {
   const closers: (() => Promise<void> | void)[] = [];
@@ -66,7 +83,8 @@ async function open(context: Context, peer: Peer) {
       };
     };
     const scenarios: Scenario[] = [];
-    for (const [id, count] of [["fanIn100", 100], ["fanIn10", 10]] as const) {
+    for (const count of counts(context)) {
+      const id = `fanIn${count}`;
       if (wanted(context, id)) {
         scenarios.push(await scenario(id, count));
       }
@@ -85,7 +103,7 @@ async function open(context: Context, peer: Peer) {
 function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
   const n = context.inflight;
   const out: Row[] = [];
-  for (const count of [100, 10]) {
+  for (const count of counts(context)) {
     const id = `fanIn${count}`;
     if (!samples.has(id)) continue;
     const row = rowOf(samples, {
