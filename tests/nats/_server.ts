@@ -2,11 +2,13 @@
  * Test helpers: nats-server processes on loopback, always stopped.
  *
  * A server is ready when it logs that it listens; a cluster when every
- * node has logged a route to each other node. Nothing sleeps: the log
- * lines are awaited.
+ * node has registered a route to each other node. Nothing sleeps: the
+ * log lines are awaited.
  */
+import { connect, RequestError } from "npm:@nats-io/transport-node@3.4.0";
 
 const LISTENING = /Listening for client connections on 127\.0\.0\.1:(\d+)/;
+const ROUTE_LISTENING = /Listening for route connections on 127\.0\.0\.1:(\d+)/;
 
 /** One nats-server process. */
 export class NatsServer implements AsyncDisposable {
@@ -61,9 +63,49 @@ export class NatsServer implements AsyncDisposable {
     return this.#child.pid;
   }
 
+  /** Waits until the log matches `pattern`; returns the first match. */
+  waitForMatch(pattern: RegExp): Promise<RegExpExecArray> {
+    return this.#log.waitFor(pattern);
+  }
+
   /** Waits until the log has `count` lines matching `pattern`. */
   waitForLog(pattern: RegExp, count = 1): Promise<void> {
     return this.#log.waitForCount(pattern, count);
+  }
+
+  /**
+   * Waits until a request sent to this server on `subject` reaches a
+   * subscriber, which must answer it (aiomas endpoints answer any message
+   * that is not a session hello).
+   *
+   * In a cluster, a subscription made on one node reaches the others over
+   * the routes a little later, and a request sent meanwhile gets NATS's
+   * no-responders at once. The server announces nothing when the interest
+   * arrives, so this asks again after each no-responders answer (each
+   * attempt awaits the server's answer; no timer).
+   */
+  async waitForInterest(subject: string, timeout = 5000): Promise<void> {
+    const deadline = performance.now() + timeout;
+    const nc = await connect({ servers: this.url });
+    try {
+      for (;;) {
+        try {
+          await nc.request(subject, "", { timeout });
+          return;
+        } catch (error) {
+          const absent = error instanceof RequestError &&
+            error.isNoResponders();
+          if (!absent) throw error;
+          if (performance.now() > deadline) {
+            throw new Error(
+              `${this.url} saw no subscriber of "${subject}" within ${timeout} ms`,
+            );
+          }
+        }
+      }
+    } finally {
+      await nc.close();
+    }
   }
 
   /** Kills the process (SIGKILL by default) and waits for it. Idempotent. */
@@ -101,32 +143,42 @@ export class NatsCluster implements AsyncDisposable {
     return this.nodes.map((node) => node.url);
   }
 
-  /** Starts three nodes and waits until each has routes to the other two. */
+  /**
+   * Starts three nodes and waits until each has registered routes to the
+   * other two.
+   *
+   * Each node picks its own cluster port (`-1`, read from its log): ports
+   * chosen in advance could be taken before their node binds them (by any
+   * ephemeral port, such as a route's own outgoing one). The later nodes
+   * route to the first, which tells the others of each new node: every
+   * pair then dials once (pairs that dial each other at once close a
+   * duplicate, sometimes one already registered). Nodes run with `-D`:
+   * only the debug log says when a route is registered.
+   */
   static async start(size = 3): Promise<NatsCluster> {
-    const clusterPorts = await freePorts(size);
-    const routes = clusterPorts.map((port) => `nats-route://127.0.0.1:${port}`)
-      .join(",");
     const nodes: NatsServer[] = [];
+    let seed: string | undefined;
     try {
-      for (const port of clusterPorts) {
-        nodes.push(
-          await NatsServer.start({
-            args: [
-              "--cluster_name",
-              "aiomas",
-              "--cluster",
-              `nats://127.0.0.1:${port}`,
-              "--routes",
-              routes,
-            ],
-          }),
-        );
+      for (let i = 0; i < size; i++) {
+        const node = await NatsServer.start({
+          args: [
+            "-D",
+            "--cluster_name",
+            "aiomas",
+            "--cluster",
+            "nats://127.0.0.1:-1",
+            ...(seed === undefined ? [] : ["--routes", seed]),
+          ],
+        });
+        nodes.push(node);
+        if (seed === undefined) {
+          const [, port] = await node.waitForMatch(ROUTE_LISTENING);
+          seed = `nats-route://127.0.0.1:${port}`;
+        }
       }
-      // Routes to nodes not started yet are retried by the servers; a
-      // route that is made is logged on both of its ends.
       await Promise.all(
         nodes.map((node) =>
-          node.waitForLog(/Route connection created/, size - 1)
+          node.waitForLog(/Registering remote route/, size - 1)
         ),
       );
     } catch (error) {
@@ -140,18 +192,6 @@ export class NatsCluster implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await Promise.all(this.nodes.map((node) => node.stop()));
   }
-}
-
-/** Ports free right now on 127.0.0.1 (for cluster ports, known in advance). */
-async function freePorts(count: number): Promise<number[]> {
-  const listeners = Array.from(
-    { length: count },
-    () => Deno.listen({ hostname: "127.0.0.1", port: 0 }),
-  );
-  const ports = listeners.map((l) => (l.addr as Deno.NetAddr).port);
-  for (const listener of listeners) listener.close();
-  await Promise.resolve();
-  return ports;
 }
 
 /** The server's log, read to the end (a Go program dies on a closed stderr pipe). */

@@ -211,23 +211,42 @@ Deno.test({
       },
     });
     const target = new Peer(callee);
+    // The callee subscribed on the third node; the caller's node learns of
+    // it over a route a little later.
+    await first.waitForInterest("aiomas.callee");
     let proxy = await caller.connect<Peer>(target.addr);
     assert.equal(await proxy.echo("before"), "before");
     const outcomes: unknown[] = [];
+    // Settles when the stream is under way: at the 200th outcome, or
+    // fails if every lane ended before.
+    const streaming = Promise.withResolvers<void>();
+    const record = (outcome: unknown) => {
+      outcomes.push(outcome);
+      if (outcomes.length === 200) streaming.resolve();
+    };
     let stop = false;
+    let running = 16;
     const lanes = Array.from({ length: 16 }, async () => {
-      for (let i = 0; !stop; i++) {
-        try {
-          outcomes.push(await proxy.echo(i));
-        } catch (error) {
-          outcomes.push(error);
-          return;
+      try {
+        for (let i = 0; !stop; i++) {
+          try {
+            record(await proxy.echo(i));
+          } catch (error) {
+            record(error);
+            return;
+          }
+        }
+      } finally {
+        if (--running === 0) {
+          streaming.reject(
+            new Error(`Every lane ended after ${outcomes.length} calls`, {
+              cause: outcomes.find((outcome) => outcome instanceof Error),
+            }),
+          );
         }
       }
     });
-    while (outcomes.length < 200) {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
+    await streaming.promise;
     await first.stop();
     stop = true;
     await Promise.all(lanes);
@@ -237,7 +256,9 @@ Deno.test({
       }
     }
     // A new connect works after the reconnection (the old session may be
-    // gone with the messages it lost).
+    // gone with the messages it lost), once the caller's new node has the
+    // callee's subscription too.
+    await second.waitForInterest("aiomas.callee");
     proxy = await caller.connect<Peer>(target.addr);
     assert.equal(await proxy.echo("after"), "after");
   },

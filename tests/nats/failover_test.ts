@@ -27,11 +27,20 @@ Deno.test("3-node cluster: the client's node is killed mid-stream; calls complet
     events.push(status.type);
     if (status.type === "reconnect") reconnected.resolve(performance.now());
   });
+  // The server subscribed on the third node; the client's node learns of
+  // it over a route a little later.
+  await first.waitForInterest("failover");
   assert.equal(await client.remote.echo(1), 1);
 
   // 16 calls in flight at all times until the kill, then until the
   // reconnection.
   const settled: PromiseSettledResult<number>[] = [];
+  // Settles at the 200th settled call: the stream is under way.
+  const streaming = Promise.withResolvers<void>();
+  const record = (outcome: PromiseSettledResult<number>) => {
+    settled.push(outcome);
+    if (settled.length === 200) streaming.resolve();
+  };
   let stop = false;
   let sent = 0;
   const lanes = Array.from({ length: 16 }, async () => {
@@ -40,13 +49,13 @@ Deno.test("3-node cluster: the client's node is killed mid-stream; calls complet
       try {
         const answer = await client.remote.echo(value);
         assert.equal(answer, value);
-        settled.push({ status: "fulfilled", value: answer });
+        record({ status: "fulfilled", value: answer });
       } catch (error) {
-        settled.push({ status: "rejected", reason: error });
+        record({ status: "rejected", reason: error });
       }
     }
   });
-  while (settled.length < 200) await new Promise((r) => setTimeout(r, 5));
+  await streaming.promise;
   const killedAt = performance.now();
   await first.stop();
   const reconnectAt = await reconnected.promise;
@@ -66,7 +75,9 @@ Deno.test("3-node cluster: the client's node is killed mid-stream; calls complet
       );
     }
   }
-  // New calls succeed after the reconnection.
+  // New calls succeed after the reconnection (once the client's new node
+  // has the server's subscription too).
+  await second.waitForInterest("failover");
   const answered = performance.now();
   assert.equal(await client.remote.echo(-1), -1);
   const done = performance.now();
