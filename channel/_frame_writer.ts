@@ -1,26 +1,41 @@
 import { setImmediate } from "node:timers";
 
-/** Payloads from this size on are written on their own instead of copied into a batch. */
-const LARGE_PAYLOAD = 64 * 1024;
+/**
+ * Payloads up to this size are copied into the batch; larger ones are
+ * written on their own. One write of header and payload together measured
+ * faster for 64 KiB than two without the copy (echo at 1 in flight: 0.42–0.49
+ * against 0.33–0.40 × raw), and no faster for 1 MiB.
+ */
+const COPY_LIMIT = 128 * 1024;
 /** The first size of a batch buffer; it grows as needed. */
 const INITIAL_BATCH = 4 * 1024;
-/** Batch buffers up to this size are reused; larger ones are let go. */
-const MAX_KEPT_BATCH = 64 * 1024;
+/**
+ * The size of a batch buffer grown past 64 KiB (a copied large payload):
+ * one size, so that any writer can reuse any of them.
+ */
+const LARGE_BATCH = 256 * 1024;
 /** No batch buffer: the first frame takes one from the pool. */
 const EMPTY = new Uint8Array(0);
 /** How many free small batch buffers the process keeps. */
 const MAX_POOLED = 256;
+/** How many free {@linkcode LARGE_BATCH} buffers the process keeps (1 MiB). */
+const MAX_LARGE_POOLED = 4;
 /**
- * Free batch buffers of {@linkcode INITIAL_BATCH} bytes, shared by every
- * writer of the process: a writer with nothing to write gives its buffers
- * back, so an idle connection holds none, and a busy one reuses them
- * instead of allocating. Only the bytes a writer puts in are ever written.
+ * Free batch buffers of {@linkcode INITIAL_BATCH} bytes (`pool`) and of
+ * {@linkcode LARGE_BATCH} bytes (`largePool`), shared by every writer of
+ * the process: a writer with nothing to write gives its buffers back, so
+ * an idle connection holds none, and a busy one reuses them instead of
+ * allocating (fresh large buffers cost page faults and zeroing on every
+ * message). Only the bytes a writer puts in are ever written.
  */
 const pool: Uint8Array<ArrayBuffer>[] = [];
+const largePool: Uint8Array<ArrayBuffer>[] = [];
 
 function recycle(buffer: Uint8Array<ArrayBuffer>): void {
-  if (buffer.length === INITIAL_BATCH && pool.length < MAX_POOLED) {
-    pool.push(buffer);
+  if (buffer.length === INITIAL_BATCH) {
+    if (pool.length < MAX_POOLED) pool.push(buffer);
+  } else if (buffer.length === LARGE_BATCH) {
+    if (largePool.length < MAX_LARGE_POOLED) largePool.push(buffer);
   }
 }
 
@@ -57,8 +72,8 @@ export interface FrameWriterOptions {
  * the caller may reuse its buffer); with a write function the batch
  * buffers are reused too, two in turn, so a steady stream of small
  * messages allocates nothing here. A writer with nothing queued gives its
- * small buffers back to a pool shared by the process, so an idle
- * connection holds none. The queue is bounded by
+ * buffers back to pools shared by the process, so an idle connection holds
+ * none. The queue is bounded by
  * `highWaterMark` bytes: `write` returns a promise to wait on while it is
  * above that.
  */
@@ -143,14 +158,14 @@ export class FrameWriter {
         `Cannot encode frame: payload length ${length} is out of range`,
       );
     }
-    this.#reserve(4 + (length < LARGE_PAYLOAD ? length : 0));
+    this.#reserve(4 + (length <= COPY_LIMIT ? length : 0));
     const batch = this.#batch;
     const at = this.#batchLength;
     batch[at] = length >>> 24;
     batch[at + 1] = length >>> 16;
     batch[at + 2] = length >>> 8;
     batch[at + 3] = length;
-    if (length < LARGE_PAYLOAD) {
+    if (length <= COPY_LIMIT) {
       batch.set(payload, at + 4);
       this.#batchLength = at + 4 + length;
     } else {
@@ -165,7 +180,8 @@ export class FrameWriter {
   }
 
   /**
-   * Queues one frame whose payload is the concatenation of `parts`: those at
+   * Queues one frame whose payload is the concatenation of `parts`. A
+   * payload of up to 128 KiB is copied whole. Of a larger one, the parts at
    * even indices are copied (the caller may reuse them at once), those at
    * odd indices are written as chunks of their own: as they are with a
    * write function, which copies them before it resolves (they must not
@@ -184,6 +200,7 @@ export class FrameWriter {
         `Cannot encode frame: payload length ${length} is out of range`,
       );
     }
+    if (length <= COPY_LIMIT) return this.#copyParts(parts, length);
     this.#reserve(4 + parts[0].length);
     let batch = this.#batch;
     let at = this.#batchLength;
@@ -209,6 +226,27 @@ export class FrameWriter {
       this.#reserve(parts[i + 1].length);
       batch = this.#batch;
       at = 0;
+    }
+    this.#batchLength = at;
+    return this.#queued(length);
+  }
+
+  /** Queues a frame of `parts` (`length` bytes) copied whole into the batch. */
+  #copyParts(
+    parts: readonly Uint8Array[],
+    length: number,
+  ): Promise<void> | undefined {
+    this.#reserve(4 + length);
+    const batch = this.#batch;
+    let at = this.#batchLength;
+    batch[at] = length >>> 24;
+    batch[at + 1] = length >>> 16;
+    batch[at + 2] = length >>> 8;
+    batch[at + 3] = length;
+    at += 4;
+    for (let i = 0; i < parts.length; i++) {
+      batch.set(parts[i], at);
+      at += parts[i].length;
     }
     this.#batchLength = at;
     return this.#queued(length);
@@ -302,7 +340,7 @@ export class FrameWriter {
       if (this.#writeSome === null) {
         // A stream may keep the chunk: give it a copy of its own.
         chunks.push(this.#batch.slice(0, this.#batchLength));
-        if (this.#batch.length > MAX_KEPT_BATCH) this.#batch = EMPTY;
+        if (this.#batch.length > LARGE_BATCH) this.#batch = EMPTY;
       } else {
         this.#writingBuffer = this.#batch;
         chunks.push(this.#batch.subarray(0, this.#batchLength));
@@ -353,7 +391,7 @@ export class FrameWriter {
     this.#writingOffset = 0;
     if (++this.#writingIndex < this.#writing.length) return this.#writeChunk();
     const buffer = this.#writingBuffer;
-    if (buffer !== null && buffer.length <= MAX_KEPT_BATCH) {
+    if (buffer !== null && buffer.length <= LARGE_BATCH) {
       this.#spare = buffer;
     }
     this.#writingBuffer = null;
@@ -400,9 +438,10 @@ export class FrameWriter {
       this.#batch = pool.pop() ?? new Uint8Array(INITIAL_BATCH);
       return;
     }
-    const grown = new Uint8Array(
-      Math.max(needed, this.#batch.length * 2, INITIAL_BATCH),
-    );
+    let size = Math.max(needed, this.#batch.length * 2, INITIAL_BATCH);
+    if (size > 64 * 1024 && needed <= LARGE_BATCH) size = LARGE_BATCH;
+    const grown = (size === LARGE_BATCH ? largePool.pop() : undefined) ??
+      new Uint8Array(size);
     grown.set(this.#batch.subarray(0, this.#batchLength));
     this.#batch = grown;
   }

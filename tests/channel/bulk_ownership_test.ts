@@ -29,11 +29,26 @@ import { ProtocolError } from "../../errors.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-/** The size from which MsgPack byte strings are written as their own chunks. */
+/** The size from which MsgPack byte strings stay out of the codec's buffer. */
 const LARGE = 64 * KiB;
+/**
+ * Frames up to this size are copied whole into the writer's batch (pooled
+ * buffers of 256 KiB); larger ones are written with their byte strings as
+ * chunks of their own.
+ */
+const COPY = 128 * KiB;
 /** The size from which a frame's remainder is read straight into its buffer. */
 const DIRECT = 16 * KiB;
-const SIZES = [LARGE - 1, LARGE, DIRECT + 1, DIRECT - 1, MiB, 5];
+const SIZES = [
+  LARGE - 1,
+  LARGE,
+  DIRECT + 1,
+  DIRECT - 1,
+  MiB,
+  5,
+  COPY - 16,
+  COPY + 1,
+];
 
 /** Bytes that differ from position to position (and from seed to seed). */
 function pattern(size: number, seed: number): Uint8Array {
@@ -293,6 +308,8 @@ for (const [transportName, makePair] of Object.entries(TRANSPORTS)) {
         100,
         2 * LARGE + 7,
         1,
+        COPY - 16,
+        COPY + 1,
       ];
       for (let round = 0; round < 3; round++) {
         const calls = mixed.map((size, i) => {
@@ -306,7 +323,9 @@ for (const [transportName, makePair] of Object.entries(TRANSPORTS)) {
           assertSame(body, payload(mixed[i], seed + 7000), `reply ${seed}`);
         }
         // Alternate large, small, large with another fill, one at a time.
-        for (const [j, size] of [MiB, 2, LARGE, 1, MiB].entries()) {
+        for (
+          const [j, size] of [MiB, 2, LARGE, 1, COPY - 16, 3, MiB].entries()
+        ) {
           const seed = round * 1000 + 500 + j;
           const reply = await pair.client.send([
             size,

@@ -254,3 +254,77 @@ Deno.test("a write function that writes 0 bytes fails the writer instead of spin
   assert.equal(errors.length, 1);
   assert.match(String(errors[0]), /wrote 0 bytes/);
 });
+
+/** `size` bytes that differ from position to position and by `seed`. */
+function bytes(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+Deno.test("a payload of up to 128 KiB is copied into the batch: one write with the frames around it", async () => {
+  for (const size of [64 * 1024, 128 * 1024]) {
+    const { sink, writer } = recordingWriter();
+    const small = utf8.encode("small");
+    const large = bytes(size, 1);
+    writer.write(small);
+    writer.write(large, true);
+    // Parts of `size` bytes in all.
+    const part = bytes(size - 9, 3);
+    writer.writeParts([small, part, utf8.encode("tail")]);
+    // Copied at once: changing the caller's buffers changes nothing sent.
+    large.fill(0);
+    small.fill(0);
+    part.fill(0);
+    await writer.drained();
+    assert.equal(sink.chunks.length, 1, `${size}: one write`);
+    assert.deepEqual(
+      sink.chunks[0],
+      concat([
+        frame(utf8.encode("small")),
+        frame(bytes(size, 1)),
+        frame(
+          concat([
+            utf8.encode("small"),
+            bytes(size - 9, 3),
+            utf8.encode("tail"),
+          ]),
+        ),
+      ]),
+    );
+    await writer.close();
+  }
+});
+
+Deno.test("a payload above 128 KiB is written from the caller's memory, as a chunk of its own", async () => {
+  const { sink, writer } = recordingWriter();
+  const large = bytes(128 * 1024 + 1, 2);
+  writer.writeParts([utf8.encode("head"), large, utf8.encode("tail")]);
+  await writer.drained();
+  assert.equal(sink.chunks.length, 3);
+  assert.deepEqual(sink.chunks[1], large);
+  assert.deepEqual(
+    concat(sink.chunks),
+    frame(concat([utf8.encode("head"), large, utf8.encode("tail")])),
+  );
+  await writer.close();
+});
+
+Deno.test("pooled large batch buffers never carry one writer's bytes into another's frames", async () => {
+  // Writers in turn, each filling a pooled 256 KiB buffer with its own bytes
+  // and giving it back when idle; the next one writes less into it.
+  for (let round = 0; round < 6; round++) {
+    const { sink, writer } = recordingWriter();
+    const size = 200 * 1024 - round * 30 * 1024;
+    const payload = bytes(Math.min(size, 128 * 1024), round + 10);
+    writer.write(utf8.encode(`r${round}`));
+    writer.write(payload);
+    await writer.drained();
+    assert.deepEqual(
+      concat(sink.chunks),
+      concat([frame(utf8.encode(`r${round}`)), frame(payload)]),
+      `round ${round}`,
+    );
+    await writer.close();
+  }
+});
