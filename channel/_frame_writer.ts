@@ -1,4 +1,10 @@
 import { setImmediate } from "node:timers";
+import {
+  batchBuffer,
+  INITIAL_BATCH,
+  LARGE_BATCH,
+  recycle,
+} from "./_batch_pool.ts";
 
 /**
  * Payloads up to this size are copied into the batch; larger ones are
@@ -7,37 +13,8 @@ import { setImmediate } from "node:timers";
  * against 0.33–0.40 × raw), and no faster for 1 MiB.
  */
 const COPY_LIMIT = 128 * 1024;
-/** The first size of a batch buffer; it grows as needed. */
-const INITIAL_BATCH = 4 * 1024;
-/**
- * The size of a batch buffer grown past 64 KiB (a copied large payload):
- * one size, so that any writer can reuse any of them.
- */
-const LARGE_BATCH = 256 * 1024;
 /** No batch buffer: the first frame takes one from the pool. */
 const EMPTY = new Uint8Array(0);
-/** How many free small batch buffers the process keeps. */
-const MAX_POOLED = 256;
-/** How many free {@linkcode LARGE_BATCH} buffers the process keeps (1 MiB). */
-const MAX_LARGE_POOLED = 4;
-/**
- * Free batch buffers of {@linkcode INITIAL_BATCH} bytes (`pool`) and of
- * {@linkcode LARGE_BATCH} bytes (`largePool`), shared by every writer of
- * the process: a writer with nothing to write gives its buffers back, so
- * an idle connection holds none, and a busy one reuses them instead of
- * allocating (fresh large buffers cost page faults and zeroing on every
- * message). Only the bytes a writer puts in are ever written.
- */
-const pool: Uint8Array<ArrayBuffer>[] = [];
-const largePool: Uint8Array<ArrayBuffer>[] = [];
-
-function recycle(buffer: Uint8Array<ArrayBuffer>): void {
-  if (buffer.length === INITIAL_BATCH) {
-    if (pool.length < MAX_POOLED) pool.push(buffer);
-  } else if (buffer.length === LARGE_BATCH) {
-    if (largePool.length < MAX_LARGE_POOLED) largePool.push(buffer);
-  }
-}
 
 /**
  * Where batches go: a writable stream, or a function that writes some of a
@@ -158,20 +135,15 @@ export class FrameWriter {
         `Cannot encode frame: payload length ${length} is out of range`,
       );
     }
-    this.#reserve(4 + (length <= COPY_LIMIT ? length : 0));
+    const at = this.#header(length <= COPY_LIMIT ? length : 0, length);
     const batch = this.#batch;
-    const at = this.#batchLength;
-    batch[at] = length >>> 24;
-    batch[at + 1] = length >>> 16;
-    batch[at + 2] = length >>> 8;
-    batch[at + 3] = length;
     if (length <= COPY_LIMIT) {
-      batch.set(payload, at + 4);
-      this.#batchLength = at + 4 + length;
+      batch.set(payload, at);
+      this.#batchLength = at + length;
     } else {
       // The header ends the open batch; the payload is written on its own.
-      this.#batchLength = at + 4;
-      this.#chunks.push(batch.subarray(0, this.#batchLength));
+      this.#batchLength = at;
+      this.#chunks.push(batch.subarray(0, at));
       this.#chunks.push(owned ? payload : payload.slice());
       this.#batch = EMPTY;
       this.#batchLength = 0;
@@ -201,14 +173,8 @@ export class FrameWriter {
       );
     }
     if (length <= COPY_LIMIT) return this.#copyParts(parts, length);
-    this.#reserve(4 + parts[0].length);
+    let at = this.#header(parts[0].length, length);
     let batch = this.#batch;
-    let at = this.#batchLength;
-    batch[at] = length >>> 24;
-    batch[at + 1] = length >>> 16;
-    batch[at + 2] = length >>> 8;
-    batch[at + 3] = length;
-    at += 4;
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i];
       if ((i & 1) === 0) {
@@ -236,20 +202,30 @@ export class FrameWriter {
     parts: readonly Uint8Array[],
     length: number,
   ): Promise<void> | undefined {
-    this.#reserve(4 + length);
+    let at = this.#header(length, length);
     const batch = this.#batch;
-    let at = this.#batchLength;
-    batch[at] = length >>> 24;
-    batch[at + 1] = length >>> 16;
-    batch[at + 2] = length >>> 8;
-    batch[at + 3] = length;
-    at += 4;
     for (let i = 0; i < parts.length; i++) {
       batch.set(parts[i], at);
       at += parts[i].length;
     }
     this.#batchLength = at;
     return this.#queued(length);
+  }
+
+  /**
+   * Makes room for a frame header and `room` more bytes in the open batch,
+   * writes the header of a `length`-byte payload, and returns where the
+   * payload starts.
+   */
+  #header(room: number, length: number): number {
+    this.#reserve(4 + room);
+    const batch = this.#batch;
+    const at = this.#batchLength;
+    batch[at] = length >>> 24;
+    batch[at + 1] = length >>> 16;
+    batch[at + 2] = length >>> 8;
+    batch[at + 3] = length;
+    return at + 4;
   }
 
   /** Counts a frame of `length` payload bytes queued; schedules the flush. */
@@ -417,7 +393,7 @@ export class FrameWriter {
     this.#active = false;
     this.#writing.length = 0;
     this.#writingBuffer = null;
-    // A quiet writer holds no buffer: its small ones go back to the pool
+    // A quiet writer holds no buffer: its pooled-size ones go back to the pools
     // (none of them is being written now).
     if (this.#batchLength === 0) {
       recycle(this.#batch);
@@ -435,13 +411,12 @@ export class FrameWriter {
     const needed = this.#batchLength + bytes;
     if (needed <= this.#batch.length) return;
     if (this.#batch.length === 0 && needed <= INITIAL_BATCH) {
-      this.#batch = pool.pop() ?? new Uint8Array(INITIAL_BATCH);
+      this.#batch = batchBuffer(INITIAL_BATCH);
       return;
     }
     let size = Math.max(needed, this.#batch.length * 2, INITIAL_BATCH);
     if (size > 64 * 1024 && needed <= LARGE_BATCH) size = LARGE_BATCH;
-    const grown = (size === LARGE_BATCH ? largePool.pop() : undefined) ??
-      new Uint8Array(size);
+    const grown = batchBuffer(size);
     grown.set(this.#batch.subarray(0, this.#batchLength));
     this.#batch = grown;
   }
