@@ -10,7 +10,7 @@ import {
  * Payloads up to this size are copied into the batch; larger ones are
  * written on their own. One write of header and payload together measured
  * faster for 64 KiB than two without the copy (echo at 1 in flight: 0.42–0.49
- * against 0.33–0.40 × raw), and no faster for 1 MiB.
+ * against 0.33–0.38 × raw), and no faster for 1 MiB.
  */
 const COPY_LIMIT = 128 * 1024;
 /** No batch buffer: the first frame takes one from the pool. */
