@@ -100,8 +100,8 @@ export class FrameParser implements BudgetHolder {
    * Where the next bytes of the frame being assembled may be read straight
    * into, saving the copy out of a read buffer: a view of its buffer past
    * the bytes received, once at least 16 KiB of its payload are still to
-   * come; otherwise null. A full buffer grows first (charged to the
-   * budget): to 4 times the bytes received or 64 KiB more, whichever is
+   * come; otherwise null. A buffer with room for less than that grows
+   * first (charged to the budget): to 4 times the bytes received or 64 KiB more, whichever is
    * more, at most the frame. Pass what was read to
    * {@linkcode FrameParser.advance}.
    *
@@ -114,7 +114,9 @@ export class FrameParser implements BudgetHolder {
     const filled = this.#bodyFilled;
     if (length - filled < DIRECT_READ) return null;
     let body = this.#body;
-    if (body === null || filled === body.length) {
+    // Room for less than a direct read (the 4 KiB a split frame starts
+    // with): grow first, or the read would take just that little.
+    if (body === null || body.length - filled < DIRECT_READ) {
       body = this.#grow(
         Math.min(length, Math.max(filled * 4, filled + DIRECT_GROW)),
       );

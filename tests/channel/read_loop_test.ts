@@ -1,0 +1,87 @@
+// How many reads a large frame costs: after the first small read, its
+// remainder goes straight into the frame's buffer in reads of at least
+// 64 KiB (never a read that only fills the 4 KiB a split frame starts in).
+import assert from "node:assert/strict";
+import { encodeFrames } from "../../channel/_frame_parser.ts";
+import { Channel, type Transport } from "../../channel/mod.ts";
+import { MsgPackCodec } from "../../codecs/mod.ts";
+
+const KiB = 1024;
+
+/**
+ * A conn-like transport that has `bytes` waiting at once (as a socket has
+ * after the peer's write) and records the size of every read's buffer and
+ * what it gave.
+ */
+function arrived(bytes: Uint8Array): {
+  transport: Transport;
+  reads: { room: number; got: number | null }[];
+} {
+  const reads: { room: number; got: number | null }[] = [];
+  let at = 0;
+  return {
+    reads,
+    transport: {
+      get readable(): ReadableStream<Uint8Array> {
+        throw new Error("not used");
+      },
+      get writable(): WritableStream<Uint8Array> {
+        throw new Error("not used");
+      },
+      read(buffer: Uint8Array): Promise<number | null> {
+        const n = Math.min(bytes.length - at, buffer.length);
+        buffer.set(bytes.subarray(at, at + n));
+        at += n;
+        const got = n === 0 ? null : n;
+        reads.push({ room: buffer.length, got });
+        return Promise.resolve(got);
+      },
+      write: (chunk: Uint8Array) => Promise.resolve(chunk.length),
+      close() {},
+    },
+  };
+}
+
+/** A request frame carrying `size` bytes, as MsgPack. */
+function requestFrame(size: number): Uint8Array {
+  const payload = new Uint8Array(size).fill(9);
+  return encodeFrames([new MsgPackCodec().encode([0, 0, payload])]);
+}
+
+/** Serves the one request of `frame`; returns the reads it took. */
+async function readsFor(frame: Uint8Array) {
+  const { transport, reads } = arrived(frame);
+  const channel = new Channel(transport, { codec: new MsgPackCodec() });
+  const request = await channel.recv();
+  assert.equal((request.content as Uint8Array).length, frame.length - 12);
+  await channel.closed;
+  return reads;
+}
+
+Deno.test("read loop: a 64 KiB frame that has arrived is read in two reads, 1 KiB and the rest straight into its buffer", async () => {
+  const frame = requestFrame(64 * KiB);
+  const reads = await readsFor(frame);
+  assert.deepEqual(reads, [
+    { room: KiB, got: KiB },
+    { room: frame.length - KiB, got: frame.length - KiB },
+    { room: KiB, got: null },
+  ]);
+});
+
+Deno.test("read loop: a 1 MiB frame's remainder is read in reads of at least 64 KiB", async () => {
+  const frame = requestFrame(1024 * KiB);
+  const reads = await readsFor(frame);
+  assert.deepEqual(reads[0], { room: KiB, got: KiB });
+  assert.deepEqual(reads.at(-1)?.got, null);
+  const body = reads.slice(1, -1);
+  assert.ok(
+    body.every(({ got }) => got !== null && got >= 64 * KiB),
+    `reads after the first: ${JSON.stringify(body)}`,
+  );
+  assert.equal(
+    body.reduce((sum, { got }) => sum + got!, KiB),
+    frame.length,
+  );
+  // 64 KiB, then 4 times what has arrived, then the rest.
+  assert.ok(body.length <= 3, `${body.length} reads after the first`);
+});
