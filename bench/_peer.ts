@@ -9,6 +9,8 @@
  *
  * - raw: echoes complete 4-byte-length frames with plain `Deno.Conn`
  *   reads and writes, all frames of one read in one write;
+ * - rawOwned: the same, but each frame copied into fresh memory and echoed
+ *   from there (the bulk rows' floor for bytes handed over);
  * - channelJson / channelMsgpack: a channel server replying with the
  *   request's content (`for await`);
  * - channelMsgpackEach: the same with a `tryRecv()` loop;
@@ -48,7 +50,13 @@ import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
 
 const HOST = "127.0.0.1";
 
-async function serveRaw(conn: Deno.Conn): Promise<void> {
+/**
+ * Echoes complete frames from one reused buffer; `owned`: each frame is
+ * first copied into fresh memory of its own and echoed from there, as a
+ * message whose bytes a handler may keep must be (the floor for any
+ * implementation that hands over received bytes).
+ */
+async function serveRaw(conn: Deno.Conn, owned = false): Promise<void> {
   (conn as Deno.TcpConn).setNoDelay(true);
   let buffer = new Uint8Array(256 * 1024);
   let filled = 0;
@@ -72,8 +80,17 @@ async function serveRaw(conn: Deno.Conn): Promise<void> {
         }
         end += 4 + length;
       }
-      if (end > 0) {
+      if (end > 0 && owned) {
+        for (let at = 0; at < end; at += 4 + frameLength(buffer, at)) {
+          await writeAll(
+            conn,
+            buffer.slice(at, at + 4 + frameLength(buffer, at)),
+          );
+        }
+      } else if (end > 0) {
         await writeAll(conn, buffer.subarray(0, end));
+      }
+      if (end > 0) {
         buffer.copyWithin(0, end, filled);
         filled -= end;
       }
@@ -143,6 +160,7 @@ function listen(serve: (conn: Deno.Conn) => Promise<void>): {
 }
 
 const raw = listen(serveRaw);
+const rawOwned = listen((conn) => serveRaw(conn, true));
 const minimal = (codec: CodecClass) =>
   listen((conn) => {
     (conn as Deno.TcpConn).setNoDelay(true);
@@ -190,6 +208,7 @@ const port = (addr: { hostname: string; port: number } | { path: string }) =>
   "port" in addr ? addr.port : 0;
 console.log(JSON.stringify({
   raw: (raw.listener.addr as Deno.NetAddr).port,
+  rawOwned: (rawOwned.listener.addr as Deno.NetAddr).port,
   minimalJson: (minimalJson.listener.addr as Deno.NetAddr).port,
   minimalMsgpack: (minimalMsgpack.listener.addr as Deno.NetAddr).port,
   channelJson: port(channelJson.addr),
@@ -226,7 +245,7 @@ for await (
   }
 }
 
-for (const { listener } of [raw, minimalJson, minimalMsgpack]) {
+for (const { listener } of [raw, rawOwned, minimalJson, minimalMsgpack]) {
   listener.close();
 }
 await Promise.all([
@@ -241,7 +260,12 @@ await Promise.all([
   rpcServerMetered.close(),
   container.shutdown(),
 ]);
-await Promise.all([raw.done, minimalJson.done, minimalMsgpack.done]);
+await Promise.all([
+  raw.done,
+  rawOwned.done,
+  minimalJson.done,
+  minimalMsgpack.done,
+]);
 if (profiler !== undefined && profilePath !== undefined) {
   const profile = await profiler.stop();
   await Deno.writeTextFile(profilePath, JSON.stringify(profile));

@@ -16,6 +16,8 @@ import type { PeerStats } from "./_measure.ts";
 /** What the peer serves, by port (see `_peer.ts`). */
 export interface PeerInfo {
   raw: number;
+  /** Raw echo of frames each copied into fresh memory first. */
+  rawOwned: number;
   minimalJson: number;
   minimalMsgpack: number;
   channelJson: number;

@@ -119,15 +119,21 @@ async function rawPipelinedOn(
  * read once more, for an echo that never comes. With `frame` 64 bytes
  * this is raw sockets used the way a library without batching would use
  * them; with a large `frame` it is the raw partner of the bulk echoes
- * (writing and reading at once, as a channel does).
+ * (writing and reading at once, as a channel does). With `owned` (against
+ * the peer's `rawOwned`), each echo is copied into fresh memory on both
+ * sides: what handing received bytes over costs at the least.
  */
 export async function rawEach(
   conn: Deno.Conn,
   ms: number,
   inflight: number,
   frame: Uint8Array = rawFrames(1),
+  owned = false,
 ): Promise<Sample> {
   const size = frame.length;
+  /** With `owned`: the echo being received, in fresh memory of its own. */
+  let echo: Uint8Array | null = null;
+  let echoFilled = 0;
   const buffer = new Uint8Array(Math.min(256 * 1024, Math.max(size, 65536)));
   let waiters: (() => void)[] = [];
   let head = 0;
@@ -156,6 +162,19 @@ export async function rawEach(
     const n = await conn.read(buffer);
     if (n === null) throw new Error("the raw peer closed the connection");
     pendingBytes += n;
+    // Each echo is copied out of the read buffer once, into a buffer of its
+    // own, as bytes handed to the code that asked for them must be.
+    for (let at = 0; owned && at < n;) {
+      echo ??= new Uint8Array(size);
+      const take = Math.min(size - echoFilled, n - at);
+      echo.set(buffer.subarray(at, at + take), echoFilled);
+      echoFilled += take;
+      at += take;
+      if (echoFilled === size) {
+        echo = null;
+        echoFilled = 0;
+      }
+    }
     if (performance.now() >= deadline) late = true;
     for (; pendingBytes >= size; pendingBytes -= size) {
       outstanding--;

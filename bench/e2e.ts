@@ -9,7 +9,8 @@
  *   ≥ 0.98 ×; an SDK tracer, an SDK meter);
  * - bulk: echo of 1 MiB and 64 KiB bytes, MsgPack, 1 and 4 in flight (vs
  *   raw Deno.Conn, MB/s, target ≥ 0.5 ×); 1 MiB compressible bytes with
- *   MsgPack+Blosc (ratio to MsgPack);
+ *   MsgPack+Blosc (ratio to MsgPack); raw echoes copying each frame into
+ *   fresh memory (the floor for bytes handed over);
  * - fanin: RPC `add` over 100 and 10 connections × 16 in flight from one
  *   process (target: ≥ 0.6 × raw, and 100 ≥ 10);
  * - agents: agent → agent across processes and in one container, 100 k
@@ -63,6 +64,7 @@ Families and scenario ids:
            minimalSerialMsgpack rawPipe rawEach channelPipe channelPipeForAwait
            minimalPipe rpcPipe rpcPipeNoProvider rpcPipeTraced rpcPipeMetered
   bulk     bulk1MiB bulk1MiBx4 bulk64KiB bulk64KiBx4 bulkBlosc1MiB
+           bulkOwned1MiB bulkOwned1MiBx4 bulkOwned64KiB bulkOwned64KiBx4
   fanin    fanIn100 fanIn10
   agents   agentRemotePipe agentLocalSerial agentLocalPipe agents100k agentsFanIn10k
   memory   idleServer idleClient idleServerFirst idleClientFirst

@@ -4,7 +4,9 @@
 // writes and reads at once). Throughput is MB/s of payload one way. The
 // MsgPack+Blosc row echoes 1 MiB of compressible data (a float64 time
 // series) and is paired with MsgPack echoing the same bytes: its ratio is
-// to MsgPack, not to raw. Target (issue 16): ≥ 0.5 × raw.
+// to MsgPack, not to raw. Target (issue 16): ≥ 0.5 × raw. The bulkOwned
+// rows are raw echoes that copy every received frame once into fresh
+// memory (both sides): what handing bytes over costs without any library.
 import {
   type Channel,
   type CodecClass,
@@ -34,6 +36,10 @@ export const BULK_IDS = [
   "bulk64KiB",
   "bulk64KiBx4",
   "bulkBlosc1MiB",
+  "bulkOwned1MiB",
+  "bulkOwned1MiBx4",
+  "bulkOwned64KiB",
+  "bulkOwned64KiBx4",
 ] as const;
 
 /** Incompressible bytes (xorshift), as sensor noise or encrypted data is. */
@@ -74,6 +80,8 @@ async function open(context: Context, peer: Peer) {
     const info = peer.info;
     const rawConn = await connectRaw(HOST, info.raw);
     closers.push(() => rawConn.close());
+    const ownedConn = await connectRaw(HOST, info.rawOwned);
+    closers.push(() => ownedConn.close());
     const channel = async (port: number, codec: CodecClass) => {
       const ch = await openConnection({ hostname: HOST, port }, { codec });
       closers.push(() => ch.close());
@@ -102,6 +110,19 @@ async function open(context: Context, peer: Peer) {
         run: (ms) => closedLoop(ms, inflight, () => msgpack.send(payload)),
       };
     };
+    // The same raw echo with every received frame copied once into fresh
+    // memory on both sides: the floor for bytes handed over to their reader.
+    const owned = (id: string, size: number, inflight: number): Scenario => {
+      const frame = rawFrameOf(payloads[size]);
+      return {
+        id,
+        partner: {
+          id: `${id}@raw`,
+          run: (ms) => rawEach(rawConn, ms, inflight, frame),
+        },
+        run: (ms) => rawEach(ownedConn, ms, inflight, frame, true),
+      };
+    };
     const scenarios: Scenario[] = [
       echo("bulk1MiB", MIB, 1),
       echo("bulk1MiBx4", MIB, 4),
@@ -115,6 +136,10 @@ async function open(context: Context, peer: Peer) {
         },
         run: (ms) => closedLoop(ms, 1, () => blosc.send(series)),
       },
+      owned("bulkOwned1MiB", MIB, 1),
+      owned("bulkOwned1MiBx4", MIB, 4),
+      owned("bulkOwned64KiB", KIB_64, 1),
+      owned("bulkOwned64KiBx4", KIB_64, 4),
     ];
     return {
       scenarios,
@@ -161,6 +186,27 @@ function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
     row.target = "report (× MsgPack)";
     out.push(row);
   }
+  const ownedRow = (id: string, size: number, inflight: number) => {
+    if (!samples.has(id)) return;
+    const label = size === MIB ? "1 MiB" : "64 KiB";
+    const row = rowOf(samples, {
+      family: "bulk",
+      id,
+      scenario:
+        `raw echo ${label}, each frame copied into fresh memory, ${inflight} in flight`,
+      note: "no library: raw Deno.Conn on both sides, every received frame " +
+        "copied once into a new Uint8Array (as bytes handed over must be); " +
+        "the floor for the echo rows above",
+      unit: "MB/s",
+      value: mbps(size),
+    }, context.options["count-io"]);
+    row.target = "report (floor)";
+    out.push(row);
+  };
+  ownedRow("bulkOwned1MiB", MIB, 1);
+  ownedRow("bulkOwned1MiBx4", MIB, 4);
+  ownedRow("bulkOwned64KiB", KIB_64, 1);
+  ownedRow("bulkOwned64KiBx4", KIB_64, 4);
   return out;
 }
 
