@@ -63,6 +63,7 @@ export const OPTIONS = {
     type: "string",
     arg: "=N,…",
     help: "fan-in: the connection counts measured, scenario ids fanIn<N> " +
+      "and minimalFanIn<N> " +
       "(100,10)",
   },
   "count-io": {

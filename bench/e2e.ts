@@ -12,7 +12,8 @@
  *   MsgPack+Blosc (ratio to MsgPack); raw echoes copying each frame into
  *   fresh memory (the floor for bytes handed over);
  * - fanin: RPC `add` over 100 and 10 connections × 16 in flight from one
- *   process (target: ≥ 0.6 × raw, and 100 ≥ 10);
+ *   process (target: ≥ 0.6 × raw, and 100 ≥ 10), and the hand-written pair
+ *   over as many connections;
  * - agents: agent → agent across processes and in one container, 100 k
  *   agents, 10 k agents each calling once;
  * - memory: RSS per idle connection, both sides: 1000 more beside 1000
@@ -65,7 +66,7 @@ Families and scenario ids:
            minimalPipe rpcPipe rpcPipeNoProvider rpcPipeTraced rpcPipeMetered
   bulk     bulk1MiB bulk1MiBx4 bulk64KiB bulk64KiBx4 bulkBlosc1MiB
            bulkOwned1MiB bulkOwned1MiBx4 bulkOwned64KiB bulkOwned64KiBx4
-  fanin    fanIn100 fanIn10
+  fanin    fanIn100 fanIn10 minimalFanIn100 minimalFanIn10
   agents   agentRemotePipe agentLocalSerial agentLocalPipe agents100k agentsFanIn10k
   memory   idleServer idleClient idleServerFirst idleClientFirst
   workers  workers`;

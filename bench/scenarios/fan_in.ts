@@ -2,7 +2,9 @@
 // server, each with 16 calls of `add(3, 4)` in flight, paired with as many
 // raw Deno.Conn connections each keeping 16 small frames in flight.
 // Targets (issue 16): 100 connections ≥ 0.6 × raw, and at least the
-// calls/s of 10 connections.
+// calls/s of 10 connections. The hand-written pair of `_minimal.ts` over as
+// many connections runs beside them (each with its own raw partner): the
+// floor any JavaScript implementation meets at the same fan-in.
 import { MsgPackCodec, rpc, type RpcClient } from "../../mod.ts";
 import type { MathService } from "../_agents.ts";
 import {
@@ -19,6 +21,7 @@ import {
   type Scenario,
   sharedClockLoop,
 } from "../_measure.ts";
+import { type MinimalClient, minimalClient } from "../_minimal.ts";
 import type { Peer } from "../_peer_process.ts";
 import { connectRaw, rawPipelinedAll } from "../_raw.ts";
 import { judge, type Row, rowOf } from "../_report.ts";
@@ -26,7 +29,15 @@ import { judge, type Row, rowOf } from "../_report.ts";
 const HOST = "127.0.0.1";
 
 /** The scenario ids of this family (with the default connection counts). */
-export const FAN_IN_IDS = ["fanIn100", "fanIn10"] as const;
+export const FAN_IN_IDS = [
+  "fanIn100",
+  "fanIn10",
+  "minimalFanIn100",
+  "minimalFanIn10",
+] as const;
+
+/** What the hand-written client sends: the content of an RPC `add(3, 4)`. */
+const ADD_CALL = ["add", [3, 4], {}];
 
 /**
  * The connection counts to measure: `--fanin-connections` (e.g.
@@ -49,9 +60,24 @@ async function open(context: Context, peer: Peer) {
   const closers: (() => Promise<void> | void)[] = [];
   try {
     const inflight = context.inflight;
+    const rawConns = async (count: number): Promise<Deno.Conn[]> => {
+      const conns: Deno.Conn[] = [];
+      for (let i = 0; i < count; i++) {
+        const conn = await connectRaw(HOST, peer.info.raw);
+        closers.push(() => conn.close());
+        conns.push(conn);
+      }
+      return conns;
+    };
+    // Both sides on one clock shared by all their loops, read every 16
+    // completed calls or frames of all loops together: the slice ends for
+    // every connection at once, the same way raw and library.
+    const rawPartner = (id: string, conns: Deno.Conn[]): Scenario => ({
+      id: `${id}@raw`,
+      run: (ms) => rawPipelinedAll(conns, ms, inflight),
+    });
     const scenario = async (id: string, count: number): Promise<Scenario> => {
       const clients: RpcClient<MathService>[] = [];
-      const conns: Deno.Conn[] = [];
       for (let i = 0; i < count; i++) {
         const client = await rpc.openConnection<MathService>(
           { hostname: HOST, port: peer.info.rpcMsgpack },
@@ -59,19 +85,10 @@ async function open(context: Context, peer: Peer) {
         );
         closers.push(() => client.close());
         clients.push(client);
-        const conn = await connectRaw(HOST, peer.info.raw);
-        closers.push(() => conn.close());
-        conns.push(conn);
       }
       return {
         id,
-        // Both sides on one clock shared by all their loops, read every 16
-        // completed calls or frames of all loops together: the slice ends
-        // for every connection at once, the same way raw and library.
-        partner: {
-          id: `${id}@raw`,
-          run: (ms) => rawPipelinedAll(conns, ms, inflight),
-        },
+        partner: rawPartner(id, await rawConns(count)),
         // Loop i calls through connection i mod count: `inflight` per
         // connection.
         run: (ms) =>
@@ -82,11 +99,33 @@ async function open(context: Context, peer: Peer) {
           ),
       };
     };
+    // The hand-written pair of `_minimal.ts` over as many connections: what
+    // any JavaScript implementation pays at this fan-in on this machine.
+    const minimal = async (id: string, count: number): Promise<Scenario> => {
+      const clients: MinimalClient[] = [];
+      for (let i = 0; i < count; i++) {
+        const conn = await connectRaw(HOST, peer.info.minimalMsgpack);
+        closers.push(() => conn.close());
+        clients.push(minimalClient(conn, new MsgPackCodec()));
+      }
+      return {
+        id,
+        partner: rawPartner(id, await rawConns(count)),
+        run: (ms) =>
+          sharedClockLoop(
+            ms,
+            count * inflight,
+            (i) => clients[i % count].send(ADD_CALL),
+          ),
+      };
+    };
     const scenarios: Scenario[] = [];
     for (const count of counts(context)) {
-      const id = `fanIn${count}`;
-      if (wanted(context, id)) {
-        scenarios.push(await scenario(id, count));
+      if (wanted(context, `fanIn${count}`)) {
+        scenarios.push(await scenario(`fanIn${count}`, count));
+      }
+      if (wanted(context, `minimalFanIn${count}`)) {
+        scenarios.push(await minimal(`minimalFanIn${count}`, count));
       }
     }
     return {
@@ -121,30 +160,57 @@ function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
         : row,
     );
   }
-  if (samples.has("fanIn100") && samples.has("fanIn10")) {
-    const many = samples.get("fanIn100")!.map(rateOf);
-    const few = samples.get("fanIn10")!.map(rateOf);
+  for (const count of counts(context)) {
+    const id = `minimalFanIn${count}`;
+    if (!samples.has(id)) continue;
+    out.push(rowOf(samples, {
+      family: "fanin",
+      id,
+      scenario: `hand-written JS calls, ${count} connections × ${n} in flight`,
+      note: "bench/_minimal.ts, MsgPack, the content of add(3, 4) echoed: " +
+        "no library; the floor for the row of as many connections",
+      unit: "calls/s",
+      value: rateOf,
+    }, context.options["count-io"]));
+  }
+  out.push(...versus(samples, "fanIn", "RPC add"));
+  out.push(...versus(samples, "minimalFanIn", "hand-written JS calls"));
+  return out;
+}
+
+/** The row "100 vs 10 connections" of scenarios `${prefix}100` and `${prefix}10`. */
+function versus(
+  samples: Map<string, Sample[]>,
+  prefix: string,
+  what: string,
+): Row[] {
+  const out: Row[] = [];
+  if (samples.has(`${prefix}100`) && samples.has(`${prefix}10`)) {
+    const many = samples.get(`${prefix}100`)!.map(rateOf);
+    const few = samples.get(`${prefix}10`)!.map(rateOf);
     const ratio = median(many) / median(few);
-    out.push(judge(
-      {
-        family: "fanin",
-        id: "fanIn100vs10",
-        scenario: "RPC add, 100 connections vs 10 connections",
-        note: "median calls/s of the two rows above (not paired)",
-        unit: "×",
-        result: ratio,
-        baseline: null,
-        ratio: null,
-        target: "",
-        measured: null,
-        score: null,
-        pass: null,
-        rounds: many.map((value, i) => value / few[i]),
-      },
-      "≥ 1.00 × (10 conns)",
-      ratio,
-      { min: 1 },
-    ));
+    const row: Row = {
+      family: "fanin",
+      id: `${prefix}100vs10`,
+      scenario: `${what}, 100 connections vs 10 connections`,
+      note: "median calls/s of the two rows above (not paired)",
+      unit: "×",
+      result: ratio,
+      baseline: null,
+      ratio: null,
+      target: "",
+      measured: null,
+      score: null,
+      pass: null,
+      rounds: many.map((value, i) => value / few[i]),
+    };
+    // The library's row is judged (issue 16); the hand-written one shows
+    // what the machine and JavaScript give at this fan-in.
+    out.push(
+      prefix === "fanIn"
+        ? judge(row, "≥ 1.00 × (10 conns)", ratio, { min: 1 })
+        : row,
+    );
   }
   return out;
 }
