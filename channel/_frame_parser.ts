@@ -100,23 +100,29 @@ export class FrameParser implements BudgetHolder {
    * Where the next bytes of the frame being assembled may be read straight
    * into, saving the copy out of a read buffer: a view of its buffer past
    * the bytes received, once at least 16 KiB of its payload are still to
-   * come; otherwise null. A buffer with room for less than that grows
-   * first (charged to the budget): to 4 times the bytes received or 64 KiB more, whichever is
-   * more, at most the frame. Pass what was read to
+   * come; otherwise null. A full buffer grows first (charged to the
+   * budget): to 4 times the bytes received or 64 KiB more, whichever is
+   * more, at most the frame. So does one with room for less than 16 KiB
+   * (the 4 KiB a split frame starts in) when `streaming`, or the read
+   * would take just that little; a peer that sent a few bytes and stopped
+   * still holds only those 4 KiB. Pass what was read to
    * {@linkcode FrameParser.advance}.
    *
+   * @param streaming Whether the last read filled its buffer: more bytes
+   *   are waiting.
    * @throws {ProtocolError} If the process-wide budget does not allow the
    *   buffer to grow.
    */
-  bodyTarget(): Uint8Array | null {
+  bodyTarget(streaming = false): Uint8Array | null {
     const length = this.#length;
     if (this.#cutError !== null) throw this.#cutError;
     const filled = this.#bodyFilled;
     if (length - filled < DIRECT_READ) return null;
     let body = this.#body;
-    // Room for less than a direct read (the 4 KiB a split frame starts
-    // with): grow first, or the read would take just that little.
-    if (body === null || body.length - filled < DIRECT_READ) {
+    if (
+      body === null || filled === body.length ||
+      (streaming && body.length - filled < DIRECT_READ)
+    ) {
       body = this.#grow(
         Math.min(length, Math.max(filled * 4, filled + DIRECT_GROW)),
       );

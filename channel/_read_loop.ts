@@ -140,8 +140,11 @@ export class ReadLoop {
     try {
       for (;;) {
         // A large frame's remaining payload is read straight into its
-        // buffer rather than copied there out of the read buffer.
-        const target = direct ? parser.bodyTarget() : null;
+        // buffer rather than copied there out of the read buffer; a read
+        // that filled the read buffer says the rest is streaming in.
+        const target = direct
+          ? parser.bodyTarget(n > 0 && n === source.chunk.length)
+          : null;
         let got: number | null;
         if (target === null) {
           got = await source.read(n);

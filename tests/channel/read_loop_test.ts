@@ -3,7 +3,11 @@
 // 64 KiB (never a read that only fills the 4 KiB a split frame starts in).
 import assert from "node:assert/strict";
 import { encodeFrames } from "../../channel/_frame_parser.ts";
-import { Channel, type Transport } from "../../channel/mod.ts";
+import {
+  Channel,
+  partialFrameBudget,
+  type Transport,
+} from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
 
 const KiB = 1024;
@@ -84,4 +88,62 @@ Deno.test("read loop: a 1 MiB frame's remainder is read in reads of at least 64 
   );
   // 64 KiB, then 4 times what has arrived, then the rest.
   assert.ok(body.length <= 3, `${body.length} reads after the first`);
+});
+
+/**
+ * A conn-like transport that gives `bytes` and then waits, as a peer that
+ * stopped sending; `close` ends the waiting read. `waiting` settles when
+ * the channel has read everything and waits for more.
+ */
+function stalled(bytes: Uint8Array): {
+  transport: Transport;
+  waiting: Promise<void>;
+} {
+  let at = 0;
+  const ended = Promise.withResolvers<null>();
+  const waiting = Promise.withResolvers<void>();
+  return {
+    waiting: waiting.promise,
+    transport: {
+      get readable(): ReadableStream<Uint8Array> {
+        throw new Error("not used");
+      },
+      get writable(): WritableStream<Uint8Array> {
+        throw new Error("not used");
+      },
+      read(buffer: Uint8Array): Promise<number | null> {
+        if (at === bytes.length) {
+          waiting.resolve();
+          return ended.promise;
+        }
+        const n = Math.min(bytes.length - at, buffer.length);
+        buffer.set(bytes.subarray(at, at + n));
+        at += n;
+        return Promise.resolve(n);
+      },
+      write: (chunk: Uint8Array) => Promise.resolve(chunk.length),
+      close: () => ended.resolve(null),
+    },
+  };
+}
+
+/** What a channel holds for an 8 MiB frame of which `sent` bytes came. */
+async function heldAfter(sent: number): Promise<number> {
+  const bytes = new Uint8Array(sent);
+  new DataView(bytes.buffer).setUint32(0, 8 * 1024 * KiB);
+  const { transport, waiting } = stalled(bytes);
+  const before = partialFrameBudget().held;
+  const channel = new Channel(transport, { codec: new MsgPackCodec() });
+  await waiting;
+  const held = partialFrameBudget().held - before;
+  await channel.close();
+  return held;
+}
+
+Deno.test("read loop (attacker): a large frame's first bytes, then nothing, hold 4 KiB; a full first read, the bytes plus 64 KiB", async () => {
+  // A few bytes: the 4 KiB a split frame starts in.
+  assert.equal(await heldAfter(14), 4 * KiB);
+  // Exactly the 1 KiB first read (more may be streaming in): the buffer
+  // grows to take the next 64 KiB at once, as the bound allows.
+  assert.equal(await heldAfter(KiB), KiB - 4 + 64 * KiB);
 });
