@@ -28,11 +28,12 @@ export interface FrameParserOptions {
  * A frame that lies inside one chunk is returned as a view of it, not a
  * copy; only frames split across chunks are assembled in a buffer of their
  * own, which grows with the bytes received (to at most 4 times what has
- * arrived, or 64 KiB more when read into directly, and never beyond the
- * declared length) and is charged to the process-wide budget
- * (`_frame_budget.ts`): a header alone reserves nothing. An assembled frame's buffer is its own
- * (`frame.buffer` is not the chunk's) and is never reused: a decoder may
- * keep views of it.
+ * arrived, or 64 KiB more when read into directly while bytes stream in,
+ * and never beyond the declared length) and is charged to the
+ * process-wide budget (`_frame_budget.ts`): a header alone, or a header
+ * and a few bytes, reserves at most 4 KiB. An assembled frame's buffer is
+ * its own (`frame.buffer` is not the chunk's) and is never reused: a
+ * decoder may keep views of it.
  */
 export class FrameParser implements BudgetHolder {
   /** Bytes charged to the budget (this frame's buffer). */
@@ -102,11 +103,12 @@ export class FrameParser implements BudgetHolder {
    * the bytes received, once at least 16 KiB of its payload are still to
    * come; otherwise null. A full buffer grows first (charged to the
    * budget): to 4 times the bytes received or 64 KiB more, whichever is
-   * more, at most the frame. So does one with room for less than 16 KiB
-   * (the 4 KiB a split frame starts in) when `streaming`, or the read
-   * would take just that little; a peer that sent a few bytes and stopped
-   * still holds only those 4 KiB. Pass what was read to
-   * {@linkcode FrameParser.advance}.
+   * more, at most the frame. When `streaming`, so does a buffer with room
+   * for less than 16 KiB (e.g. the 4 KiB a split frame starts in), or the
+   * read would take just that little, and a frame with no buffer yet gets
+   * one; otherwise such a frame's next bytes go through the read buffer,
+   * so a peer that sent a header or a few bytes and stopped holds at most
+   * 4 KiB. Pass what was read to {@linkcode FrameParser.advance}.
    *
    * @param streaming Whether the last read filled its buffer: more bytes
    *   are waiting.
@@ -119,6 +121,7 @@ export class FrameParser implements BudgetHolder {
     const filled = this.#bodyFilled;
     if (length - filled < DIRECT_READ) return null;
     let body = this.#body;
+    if (body === null && !streaming) return null;
     if (
       body === null || filled === body.length ||
       (streaming && body.length - filled < DIRECT_READ)

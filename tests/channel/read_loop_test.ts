@@ -57,6 +57,7 @@ async function readsFor(frame: Uint8Array) {
   const { transport, reads } = arrived(frame);
   const channel = new Channel(transport, { codec: new MsgPackCodec() });
   const request = await channel.recv();
+  // The frame's header (4), the array (1), type and id (2), bin32 header (5).
   assert.equal((request.content as Uint8Array).length, frame.length - 12);
   await channel.closed;
   return reads;
@@ -140,7 +141,8 @@ async function heldAfter(sent: number): Promise<number> {
   return held;
 }
 
-Deno.test("read loop (attacker): a large frame's first bytes, then nothing, hold 4 KiB; a full first read, the bytes plus 64 KiB", async () => {
+Deno.test("read loop (attacker): a large frame's header, then nothing, holds nothing; its first bytes 4 KiB; a full first read, the bytes plus 64 KiB", async () => {
+  assert.equal(await heldAfter(4), 0);
   // A few bytes: the 4 KiB a split frame starts in.
   assert.equal(await heldAfter(14), 4 * KiB);
   // Exactly the 1 KiB first read (more may be streaming in): the buffer
