@@ -10,7 +10,8 @@
  * - raw: echoes complete 4-byte-length frames with plain `Deno.Conn`
  *   reads and writes, all frames of one read in one write;
  * - rawOwned: the same, but each frame copied into fresh memory and echoed
- *   from there (the bulk rows' floor for bytes handed over);
+ *   from there in a write of its own (the bulk rows' reference for bytes
+ *   handed over);
  * - channelJson / channelMsgpack: a channel server replying with the
  *   request's content (`for await`);
  * - channelMsgpackEach: the same with a `tryRecv()` loop;
@@ -53,8 +54,8 @@ const HOST = "127.0.0.1";
 /**
  * Echoes complete frames from one reused buffer; `owned`: each frame is
  * first copied into fresh memory of its own and echoed from there, as a
- * message whose bytes a handler may keep must be (the floor for any
- * implementation that hands over received bytes).
+ * message whose bytes a handler may keep must be (a reference for any
+ * implementation that hands over received bytes, without a library).
  */
 async function serveRaw(conn: Deno.Conn, owned = false): Promise<void> {
   (conn as Deno.TcpConn).setNoDelay(true);
@@ -81,11 +82,12 @@ async function serveRaw(conn: Deno.Conn, owned = false): Promise<void> {
         end += 4 + length;
       }
       if (end > 0 && owned) {
-        for (let at = 0; at < end; at += 4 + frameLength(buffer, at)) {
-          await writeAll(
-            conn,
-            buffer.slice(at, at + 4 + frameLength(buffer, at)),
-          );
+        // Each echo is its own write, as a handler's reply is (the
+        // library's echo, too, writes a 64 KiB reply at a time).
+        for (let at = 0; at < end;) {
+          const next = at + 4 + frameLength(buffer, at);
+          await writeAll(conn, buffer.slice(at, next));
+          at = next;
         }
       } else if (end > 0) {
         await writeAll(conn, buffer.subarray(0, end));

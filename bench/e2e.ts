@@ -10,7 +10,7 @@
  * - bulk: echo of 1 MiB and 64 KiB bytes, MsgPack, 1 and 4 in flight (vs
  *   raw Deno.Conn, MB/s, target ≥ 0.5 ×); 1 MiB compressible bytes with
  *   MsgPack+Blosc (ratio to MsgPack); raw echoes copying each frame into
- *   fresh memory (the floor for bytes handed over);
+ *   fresh memory (what handing bytes over costs without a library);
  * - fanin: RPC `add` over 100 and 10 connections × 16 in flight from one
  *   process (target: ≥ 0.6 × raw, and 100 ≥ 10), and the hand-written pair
  *   over as many connections;

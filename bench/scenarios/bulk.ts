@@ -111,7 +111,7 @@ async function open(context: Context, peer: Peer) {
       };
     };
     // The same raw echo with every received frame copied once into fresh
-    // memory on both sides: the floor for bytes handed over to their reader.
+    // memory on both sides: what handing bytes over costs without a library.
     const owned = (id: string, size: number, inflight: number): Scenario => {
       const frame = rawFrameOf(payloads[size]);
       return {
@@ -195,12 +195,12 @@ function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
       scenario:
         `raw echo ${label}, each frame copied into fresh memory, ${inflight} in flight`,
       note: "no library: raw Deno.Conn on both sides, every received frame " +
-        "copied once into a new Uint8Array (as bytes handed over must be); " +
-        "the floor for the echo rows above",
+        "copied once into a new Uint8Array (as bytes handed over must be), " +
+        "each echo its own write: a reference for the echo rows above",
       unit: "MB/s",
       value: mbps(size),
     }, context.options["count-io"]);
-    row.target = "report (floor)";
+    row.target = "report (reference)";
     out.push(row);
   };
   ownedRow("bulkOwned1MiB", MIB, 1);
