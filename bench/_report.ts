@@ -60,6 +60,36 @@ export interface RowSpec {
 }
 
 /**
+ * A row of values measured without a partner: its result is their median,
+ * unless `result` is given.
+ */
+export function plainRow(
+  family: string,
+  id: string,
+  scenario: string,
+  note: string,
+  unit: Row["unit"],
+  rounds: number[],
+  result: number = median(rounds),
+): Row {
+  return {
+    family,
+    id,
+    scenario,
+    note,
+    unit,
+    result,
+    baseline: null,
+    ratio: null,
+    target: "",
+    measured: null,
+    score: null,
+    pass: null,
+    rounds,
+  };
+}
+
+/**
  * A row from the samples of `spec.id` and, if it was paired, of its raw
  * partner.
  */

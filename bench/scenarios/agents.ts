@@ -16,14 +16,13 @@ import {
 import {
   CLOCK_EVERY,
   closedLoop,
-  median,
   rateOf,
   type Sample,
   type Scenario,
 } from "../_measure.ts";
 import type { Peer } from "../_peer_process.ts";
 import { connectRaw, rawPipelined } from "../_raw.ts";
-import { judge, type Row, rowOf, type RowSpec } from "../_report.ts";
+import { judge, plainRow, type Row, rowOf, type RowSpec } from "../_report.ts";
 
 const HOST = "127.0.0.1";
 const FAN_IN = 10_000;
@@ -171,30 +170,6 @@ async function fanInAgents(peer: Peer, rounds: number): Promise<number[]> {
   return times;
 }
 
-function plainRow(
-  id: string,
-  scenario: string,
-  note: string,
-  unit: Row["unit"],
-  rounds: number[],
-): Row {
-  return {
-    family: "agents",
-    id,
-    scenario,
-    note,
-    unit,
-    result: median(rounds),
-    baseline: null,
-    ratio: null,
-    target: "",
-    measured: null,
-    score: null,
-    pass: null,
-    rounds,
-  };
-}
-
 const paired = pairedFamily("agents", AGENT_IDS, open);
 
 /** The agents family. */
@@ -207,13 +182,16 @@ export const agents: PairedFamily = {
     if (wanted(context, "agentsFanIn10k")) {
       context.log(`  ${FAN_IN} agents each calling an agent of the peer once…`);
       const times = await fanInAgents(await context.peer(), 3);
-      rows.push(plainRow(
-        "agentsFanIn10k",
-        `${FAN_IN / 1000} k agents in A each call an agent in B once`,
-        "A here, B in the peer process; fresh container, connect + call, median of 3",
-        "ms",
-        times,
-      ));
+      rows.push(
+        plainRow(
+          "agents",
+          "agentsFanIn10k",
+          `${FAN_IN / 1000} k agents in A each call an agent in B once`,
+          "A here, B in the peer process; fresh container, connect + call, median of 3",
+          "ms",
+          times,
+        ),
+      );
     }
     if (wanted(context, "agents100k")) {
       const count = context.options.agents ?? 100_000;
@@ -221,6 +199,7 @@ export const agents: PairedFamily = {
       const result = await runAgentsChild(count);
       const k = `${count / 1000} k agents in one container`;
       const create = plainRow(
+        "agents",
         "agents100k",
         `${k}: creation`,
         "median of 3, warm",
@@ -228,6 +207,7 @@ export const agents: PairedFamily = {
         result.createMs,
       );
       const heap = plainRow(
+        "agents",
         "agents100kHeap",
         `${k}: heap`,
         result.gc ? "heapUsed after GC (--expose-gc)" : "heapUsed, no GC!",

@@ -94,25 +94,13 @@ async function open(context: Context, peer: Peer) {
     await checkEcho(msgpack, payloads[MIB]);
     await checkEcho(blosc, series);
 
-    const echo = (
+    /** Echo of `size` bytes by `run`, beside raw echoing the same frames. */
+    const paired = (
       id: string,
       size: number,
       inflight: number,
+      run: (ms: number, frame: Uint8Array) => Promise<Sample>,
     ): Scenario => {
-      const payload = payloads[size];
-      const frame = rawFrameOf(payload);
-      return {
-        id,
-        partner: {
-          id: `${id}@raw`,
-          run: (ms) => rawEach(rawConn, ms, inflight, frame),
-        },
-        run: (ms) => closedLoop(ms, inflight, () => msgpack.send(payload)),
-      };
-    };
-    // The same raw echo with every received frame copied once into fresh
-    // memory on both sides: what handing bytes over costs without a library.
-    const owned = (id: string, size: number, inflight: number): Scenario => {
       const frame = rawFrameOf(payloads[size]);
       return {
         id,
@@ -120,14 +108,27 @@ async function open(context: Context, peer: Peer) {
           id: `${id}@raw`,
           run: (ms) => rawEach(rawConn, ms, inflight, frame),
         },
-        run: (ms) => rawEach(ownedConn, ms, inflight, frame, true),
+        run: (ms) => run(ms, frame),
       };
     };
+    const echo = (id: string, size: number, inflight: number) =>
+      paired(
+        id,
+        size,
+        inflight,
+        (ms) => closedLoop(ms, inflight, () => msgpack.send(payloads[size])),
+      );
+    // The same raw echo with every received frame copied once into fresh
+    // memory on both sides: what handing bytes over costs without a library.
+    const owned = (id: string, size: number, inflight: number) =>
+      paired(
+        id,
+        size,
+        inflight,
+        (ms, frame) => rawEach(ownedConn, ms, inflight, frame, true),
+      );
     const scenarios: Scenario[] = [
-      echo("bulk1MiB", MIB, 1),
-      echo("bulk1MiBx4", MIB, 4),
-      echo("bulk64KiB", KIB_64, 1),
-      echo("bulk64KiBx4", KIB_64, 4),
+      ...ECHOES.map(([suffix, size, n]) => echo(`bulk${suffix}`, size, n)),
       {
         id: "bulkBlosc1MiB",
         partner: {
@@ -136,10 +137,9 @@ async function open(context: Context, peer: Peer) {
         },
         run: (ms) => closedLoop(ms, 1, () => blosc.send(series)),
       },
-      owned("bulkOwned1MiB", MIB, 1),
-      owned("bulkOwned1MiBx4", MIB, 4),
-      owned("bulkOwned64KiB", KIB_64, 1),
-      owned("bulkOwned64KiBx4", KIB_64, 4),
+      ...ECHOES.map(([suffix, size, n]) =>
+        owned(`bulkOwned${suffix}`, size, n)
+      ),
     ];
     return {
       scenarios,
@@ -152,61 +152,67 @@ async function open(context: Context, peer: Peer) {
   }
 }
 
+/** The echoes measured, by id: payload size and calls in flight. */
+const ECHOES: [string, number, number][] = [
+  ["1MiB", MIB, 1],
+  ["1MiBx4", MIB, 4],
+  ["64KiB", KIB_64, 1],
+  ["64KiBx4", KIB_64, 4],
+];
+
 function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
-  const mbps = (size: number) => (s: Sample) => s.ops * size / s.ms / 1000;
+  const row = (id: string, size: number, scenario: string, note: string) =>
+    samples.has(id)
+      ? rowOf(samples, {
+        family: "bulk",
+        id,
+        scenario,
+        note,
+        unit: "MB/s",
+        value: (s: Sample) => s.ops * size / s.ms / 1000,
+      }, context.options["count-io"])
+      : undefined;
+  const label = (size: number) => size === MIB ? "1 MiB" : "64 KiB";
   const out: Row[] = [];
-  const echoRow = (id: string, size: number, inflight: number) => {
-    if (!samples.has(id)) return;
-    const label = size === MIB ? "1 MiB" : "64 KiB";
-    const row = rowOf(samples, {
-      family: "bulk",
-      id,
-      scenario: `echo ${label} bytes, MsgPack, ${inflight} in flight`,
-      note: "Uint8Array (bin) echoed by a tryRecv() loop; MB/s one way; " +
+  for (const [suffix, size, inflight] of ECHOES) {
+    const echo = row(
+      `bulk${suffix}`,
+      size,
+      `echo ${label(size)} bytes, MsgPack, ${inflight} in flight`,
+      "Uint8Array (bin) echoed by a tryRecv() loop; MB/s one way; " +
         "raw: Deno.Conn echoing frames of the same bytes",
-      unit: "MB/s",
-      value: mbps(size),
-    }, context.options["count-io"]);
-    out.push(judge(row, "≥ 0.50 × raw", row.ratio ?? NaN, { min: 0.5 }));
-  };
-  echoRow("bulk1MiB", MIB, 1);
-  echoRow("bulk1MiBx4", MIB, 4);
-  echoRow("bulk64KiB", KIB_64, 1);
-  echoRow("bulk64KiBx4", KIB_64, 4);
-  if (samples.has("bulkBlosc1MiB")) {
-    const row = rowOf(samples, {
-      family: "bulk",
-      id: "bulkBlosc1MiB",
-      scenario: "echo 1 MiB compressible bytes, MsgPack+Blosc, 1 in flight",
-      note: "float64 time series; MB/s of payload; partner and ratio: " +
-        "MsgPack echoing the same bytes (not raw)",
-      unit: "MB/s",
-      value: mbps(MIB),
-    }, context.options["count-io"]);
-    row.target = "report (× MsgPack)";
-    out.push(row);
+    );
+    if (echo !== undefined) {
+      out.push(judge(echo, "≥ 0.50 × raw", echo.ratio ?? NaN, { min: 0.5 }));
+    }
   }
-  const ownedRow = (id: string, size: number, inflight: number) => {
-    if (!samples.has(id)) return;
-    const label = size === MIB ? "1 MiB" : "64 KiB";
-    const row = rowOf(samples, {
-      family: "bulk",
-      id,
-      scenario:
-        `raw echo ${label}, each frame copied into fresh memory, ${inflight} in flight`,
-      note: "no library: raw Deno.Conn on both sides, every received frame " +
+  const blosc = row(
+    "bulkBlosc1MiB",
+    MIB,
+    "echo 1 MiB compressible bytes, MsgPack+Blosc, 1 in flight",
+    "float64 time series; MB/s of payload; partner and ratio: " +
+      "MsgPack echoing the same bytes (not raw)",
+  );
+  if (blosc !== undefined) {
+    blosc.target = "report (× MsgPack)";
+    out.push(blosc);
+  }
+  for (const [suffix, size, inflight] of ECHOES) {
+    const owned = row(
+      `bulkOwned${suffix}`,
+      size,
+      `raw echo ${
+        label(size)
+      }, each frame copied into fresh memory, ${inflight} in flight`,
+      "no library: raw Deno.Conn on both sides, every received frame " +
         "copied once into a new Uint8Array (as bytes handed over must be), " +
         "each echo its own write: a reference for the echo rows above",
-      unit: "MB/s",
-      value: mbps(size),
-    }, context.options["count-io"]);
-    row.target = "report (reference)";
-    out.push(row);
-  };
-  ownedRow("bulkOwned1MiB", MIB, 1);
-  ownedRow("bulkOwned1MiBx4", MIB, 4);
-  ownedRow("bulkOwned64KiB", KIB_64, 1);
-  ownedRow("bulkOwned64KiBx4", KIB_64, 4);
+    );
+    if (owned !== undefined) {
+      owned.target = "report (reference)";
+      out.push(owned);
+    }
+  }
   return out;
 }
 

@@ -24,7 +24,7 @@ import {
 import { type MinimalClient, minimalClient } from "../_minimal.ts";
 import type { Peer } from "../_peer_process.ts";
 import { connectRaw, rawPipelinedAll } from "../_raw.ts";
-import { judge, type Row, rowOf } from "../_report.ts";
+import { judge, plainRow, type Row, rowOf } from "../_report.ts";
 
 const HOST = "127.0.0.1";
 
@@ -76,56 +76,65 @@ async function open(context: Context, peer: Peer) {
       id: `${id}@raw`,
       run: (ms) => rawPipelinedAll(conns, ms, inflight),
     });
-    const scenario = async (id: string, count: number): Promise<Scenario> => {
-      const clients: RpcClient<MathService>[] = [];
-      for (let i = 0; i < count; i++) {
-        const client = await rpc.openConnection<MathService>(
-          { hostname: HOST, port: peer.info.rpcMsgpack },
-          { codec: MsgPackCodec },
-        );
-        closers.push(() => client.close());
-        clients.push(client);
-      }
+    /**
+     * `count` clients from `open`, each with `inflight` calls in flight:
+     * loop i calls through client i mod count.
+     */
+    const fanIn = async <T>(
+      id: string,
+      count: number,
+      open: () => Promise<T>,
+      call: (client: T) => Promise<unknown>,
+    ): Promise<Scenario> => {
+      const clients: T[] = [];
+      for (let i = 0; i < count; i++) clients.push(await open());
       return {
         id,
         partner: rawPartner(id, await rawConns(count)),
-        // Loop i calls through connection i mod count: `inflight` per
-        // connection.
         run: (ms) =>
           sharedClockLoop(
             ms,
             count * inflight,
-            (i) => clients[i % count].remote.add(3, 4),
+            (i) => call(clients[i % count]),
           ),
       };
     };
+    const rpcClient = async (): Promise<RpcClient<MathService>> => {
+      const client = await rpc.openConnection<MathService>(
+        { hostname: HOST, port: peer.info.rpcMsgpack },
+        { codec: MsgPackCodec },
+      );
+      closers.push(() => client.close());
+      return client;
+    };
     // The hand-written pair of `_minimal.ts` over as many connections: what
     // JavaScript without the library gives at this fan-in on this machine.
-    const minimal = async (id: string, count: number): Promise<Scenario> => {
-      const clients: MinimalClient[] = [];
-      for (let i = 0; i < count; i++) {
-        const conn = await connectRaw(HOST, peer.info.minimalMsgpack);
-        closers.push(() => conn.close());
-        clients.push(minimalClient(conn, new MsgPackCodec()));
-      }
-      return {
-        id,
-        partner: rawPartner(id, await rawConns(count)),
-        run: (ms) =>
-          sharedClockLoop(
-            ms,
-            count * inflight,
-            (i) => clients[i % count].send(ADD_CALL),
-          ),
-      };
+    const handWritten = async (): Promise<MinimalClient> => {
+      const conn = await connectRaw(HOST, peer.info.minimalMsgpack);
+      closers.push(() => conn.close());
+      return minimalClient(conn, new MsgPackCodec());
     };
     const scenarios: Scenario[] = [];
     for (const count of counts(context)) {
       if (wanted(context, `fanIn${count}`)) {
-        scenarios.push(await scenario(`fanIn${count}`, count));
+        scenarios.push(
+          await fanIn(
+            `fanIn${count}`,
+            count,
+            rpcClient,
+            (client) => client.remote.add(3, 4),
+          ),
+        );
       }
       if (wanted(context, `minimalFanIn${count}`)) {
-        scenarios.push(await minimal(`minimalFanIn${count}`, count));
+        scenarios.push(
+          await fanIn(
+            `minimalFanIn${count}`,
+            count,
+            handWritten,
+            (client) => client.send(ADD_CALL),
+          ),
+        );
       }
     }
     return {
@@ -193,21 +202,15 @@ function versus(
     const many = samples.get(`${prefix}100`)!.map(rateOf);
     const few = samples.get(`${prefix}10`)!.map(rateOf);
     const ratio = median(many) / median(few);
-    const row: Row = {
-      family: "fanin",
-      id: `${prefix}100vs10`,
-      scenario: `${what}, 100 connections vs 10 connections`,
-      note: `median calls/s of ${prefix}100 and ${prefix}10 (not paired)`,
-      unit: "×",
-      result: ratio,
-      baseline: null,
-      ratio: null,
-      target: "",
-      measured: null,
-      score: null,
-      pass: null,
-      rounds: many.map((value, i) => value / few[i]),
-    };
+    const row = plainRow(
+      "fanin",
+      `${prefix}100vs10`,
+      `${what}, 100 connections vs 10 connections`,
+      `median calls/s of ${prefix}100 and ${prefix}10 (not paired)`,
+      "×",
+      many.map((value, i) => value / few[i]),
+      ratio,
+    );
     out.push(
       judged ? judge(row, "≥ 1.00 × (10 conns)", ratio, { min: 1 }) : row,
     );

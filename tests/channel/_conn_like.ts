@@ -81,3 +81,24 @@ export function connLike(
     },
   };
 }
+
+/**
+ * A conn-like transport whose reads are `read`'s; writes succeed unseen
+ * and `readable`/`writable` throw, so a channel must use `read`.
+ */
+export function readingTransport(
+  read: (buffer: Uint8Array) => Promise<number | null>,
+  close: () => void = () => {},
+): Transport {
+  return {
+    get readable(): ReadableStream<Uint8Array> {
+      throw new Error("not used");
+    },
+    get writable(): WritableStream<Uint8Array> {
+      throw new Error("not used");
+    },
+    read,
+    write: (bytes: Uint8Array) => Promise.resolve(bytes.length),
+    close,
+  };
+}

@@ -6,7 +6,7 @@ import { ByteSource, pooledReadBuffers } from "../../channel/_byte_source.ts";
 import { Channel, createMemoryPair, type Request } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
 import type { Transport } from "../../channel/mod.ts";
-import { connLike } from "./_conn_like.ts";
+import { connLike, readingTransport } from "./_conn_like.ts";
 
 const KiB = 1024;
 
@@ -14,24 +14,14 @@ const KiB = 1024;
 function fedTransport(): { transport: Transport; give(bytes: number): void } {
   const chunks: number[] = [];
   return {
-    transport: {
-      get readable(): ReadableStream<Uint8Array> {
-        throw new Error("not used");
-      },
-      get writable(): WritableStream<Uint8Array> {
-        throw new Error("not used");
-      },
-      read(buffer: Uint8Array): Promise<number | null> {
-        const want = chunks.shift();
-        if (want === undefined) return Promise.resolve(null);
-        const n = Math.min(want, buffer.length);
-        if (n < want) chunks.unshift(want - n);
-        buffer.fill(7, 0, n);
-        return Promise.resolve(n);
-      },
-      write: (bytes: Uint8Array) => Promise.resolve(bytes.length),
-      close() {},
-    },
+    transport: readingTransport((buffer) => {
+      const want = chunks.shift();
+      if (want === undefined) return Promise.resolve(null);
+      const n = Math.min(want, buffer.length);
+      if (n < want) chunks.unshift(want - n);
+      buffer.fill(7, 0, n);
+      return Promise.resolve(n);
+    }),
     give(bytes) {
       chunks.push(bytes);
     },

@@ -9,41 +9,38 @@ import {
   type Transport,
 } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
+import { readingTransport } from "./_conn_like.ts";
 
 const KiB = 1024;
 
 /**
  * A conn-like transport that has `bytes` waiting at once (as a socket has
- * after the peer's write) and records the size of every read's buffer and
- * what it gave.
+ * after the peer's write), then ends or, with `stall`, waits as a peer that
+ * stopped sending (until closed). Records the size of every read's buffer
+ * and what it gave; `waiting` settles once everything was read.
  */
-function arrived(bytes: Uint8Array): {
+function arrived(bytes: Uint8Array, stall = false): {
   transport: Transport;
   reads: { room: number; got: number | null }[];
+  waiting: Promise<void>;
 } {
   const reads: { room: number; got: number | null }[] = [];
+  const ended = Promise.withResolvers<null>();
+  const waiting = Promise.withResolvers<void>();
   let at = 0;
-  return {
-    reads,
-    transport: {
-      get readable(): ReadableStream<Uint8Array> {
-        throw new Error("not used");
-      },
-      get writable(): WritableStream<Uint8Array> {
-        throw new Error("not used");
-      },
-      read(buffer: Uint8Array): Promise<number | null> {
-        const n = Math.min(bytes.length - at, buffer.length);
-        buffer.set(bytes.subarray(at, at + n));
-        at += n;
-        const got = n === 0 ? null : n;
-        reads.push({ room: buffer.length, got });
-        return Promise.resolve(got);
-      },
-      write: (chunk: Uint8Array) => Promise.resolve(chunk.length),
-      close() {},
-    },
-  };
+  const transport = readingTransport((buffer) => {
+    const n = Math.min(bytes.length - at, buffer.length);
+    if (n === 0) {
+      waiting.resolve();
+      if (stall) return ended.promise;
+    }
+    buffer.set(bytes.subarray(at, at + n));
+    at += n;
+    const got = n === 0 ? null : n;
+    reads.push({ room: buffer.length, got });
+    return Promise.resolve(got);
+  }, () => ended.resolve(null));
+  return { transport, reads, waiting: waiting.promise };
 }
 
 /** A request frame carrying `size` bytes, as MsgPack. */
@@ -91,48 +88,11 @@ Deno.test("read loop: a 1 MiB frame's remainder is read in reads of at least 64 
   assert.ok(body.length <= 3, `${body.length} reads after the first`);
 });
 
-/**
- * A conn-like transport that gives `bytes` and then waits, as a peer that
- * stopped sending; `close` ends the waiting read. `waiting` settles when
- * the channel has read everything and waits for more.
- */
-function stalled(bytes: Uint8Array): {
-  transport: Transport;
-  waiting: Promise<void>;
-} {
-  let at = 0;
-  const ended = Promise.withResolvers<null>();
-  const waiting = Promise.withResolvers<void>();
-  return {
-    waiting: waiting.promise,
-    transport: {
-      get readable(): ReadableStream<Uint8Array> {
-        throw new Error("not used");
-      },
-      get writable(): WritableStream<Uint8Array> {
-        throw new Error("not used");
-      },
-      read(buffer: Uint8Array): Promise<number | null> {
-        if (at === bytes.length) {
-          waiting.resolve();
-          return ended.promise;
-        }
-        const n = Math.min(bytes.length - at, buffer.length);
-        buffer.set(bytes.subarray(at, at + n));
-        at += n;
-        return Promise.resolve(n);
-      },
-      write: (chunk: Uint8Array) => Promise.resolve(chunk.length),
-      close: () => ended.resolve(null),
-    },
-  };
-}
-
 /** What a channel holds for an 8 MiB frame of which `sent` bytes came. */
 async function heldAfter(sent: number): Promise<number> {
   const bytes = new Uint8Array(sent);
   new DataView(bytes.buffer).setUint32(0, 8 * 1024 * KiB);
-  const { transport, waiting } = stalled(bytes);
+  const { transport, waiting } = arrived(bytes, true);
   const before = partialFrameBudget().held;
   const channel = new Channel(transport, { codec: new MsgPackCodec() });
   await waiting;
