@@ -38,3 +38,23 @@ export function batchBuffer(size: number): Uint8Array<ArrayBuffer> {
   if (size === LARGE_BATCH) return largePool.pop() ?? new Uint8Array(size);
   return new Uint8Array(size);
 }
+
+/**
+ * A batch buffer for at least `needed` bytes holding the first `used` of
+ * `batch`: a pooled one of the first size or of 256 KiB where it fits,
+ * else twice as large (or as needed).
+ */
+export function grownBatch(
+  batch: Uint8Array<ArrayBuffer>,
+  used: number,
+  needed: number,
+): Uint8Array<ArrayBuffer> {
+  if (batch.length === 0 && needed <= INITIAL_BATCH) {
+    return batchBuffer(INITIAL_BATCH);
+  }
+  let size = Math.max(needed, batch.length * 2, INITIAL_BATCH);
+  if (size > 64 * 1024 && needed <= LARGE_BATCH) size = LARGE_BATCH;
+  const grown = batchBuffer(size);
+  grown.set(batch.subarray(0, used));
+  return grown;
+}

@@ -1,10 +1,8 @@
 import { setImmediate } from "node:timers";
-import {
-  batchBuffer,
-  INITIAL_BATCH,
-  LARGE_BATCH,
-  recycle,
-} from "./_batch_pool.ts";
+import { grownBatch, LARGE_BATCH, recycle } from "./_batch_pool.ts";
+import type { FrameSink, FrameWriterOptions } from "./_frame_writer_options.ts";
+
+export type { FrameSink, FrameWriterOptions };
 
 /**
  * Payloads up to this size are copied into the batch; larger ones are
@@ -15,29 +13,6 @@ import {
 const COPY_LIMIT = 128 * 1024;
 /** No batch buffer: the first frame takes one from the pool. */
 const EMPTY = new Uint8Array(0);
-
-/**
- * Where batches go: a writable stream, or a function that writes some of a
- * chunk and says how much (`Deno.Conn.write`), which skips the stream
- * machinery.
- */
-export type FrameSink =
-  | WritableStream<Uint8Array>
-  | ((chunk: Uint8Array) => Promise<number>);
-
-/** Options of {@linkcode FrameWriter}. */
-export interface FrameWriterOptions {
-  /** Bytes queued above which `write` returns a promise to wait on. */
-  highWaterMark: number;
-  /** Called once when writing fails. */
-  onError: (error: unknown) => void;
-  /**
-   * Whether more frames are about to come (e.g. replies to requests just
-   * received): while it says so, a flush waits for the next turn of the
-   * event loop, or for {@linkcode FrameWriter.nudge}, to take them along.
-   */
-  holding?: () => boolean;
-}
 
 /**
  * Writes frames to a byte stream, coalescing frames into as few writes as
@@ -130,11 +105,7 @@ export class FrameWriter {
   write(payload: Uint8Array, owned = false): Promise<void> | undefined {
     if (this.#failed) throw this.#error;
     const length = payload.length;
-    if (length === 0 || length > 0xffffffff) {
-      throw new RangeError(
-        `Cannot encode frame: payload length ${length} is out of range`,
-      );
-    }
+    checkLength(length);
     const at = this.#header(length <= COPY_LIMIT ? length : 0, length);
     const batch = this.#batch;
     if (length <= COPY_LIMIT) {
@@ -167,11 +138,7 @@ export class FrameWriter {
     if (this.#failed) throw this.#error;
     let length = 0;
     for (let i = 0; i < parts.length; i++) length += parts[i].length;
-    if (length === 0 || length > 0xffffffff) {
-      throw new RangeError(
-        `Cannot encode frame: payload length ${length} is out of range`,
-      );
-    }
+    checkLength(length);
     if (length <= COPY_LIMIT) return this.#copyParts(parts, length);
     let at = this.#header(parts[0].length, length);
     let batch = this.#batch;
@@ -409,16 +376,9 @@ export class FrameWriter {
   /** Makes room for `bytes` more in the open batch. */
   #reserve(bytes: number): void {
     const needed = this.#batchLength + bytes;
-    if (needed <= this.#batch.length) return;
-    if (this.#batch.length === 0 && needed <= INITIAL_BATCH) {
-      this.#batch = batchBuffer(INITIAL_BATCH);
-      return;
+    if (needed > this.#batch.length) {
+      this.#batch = grownBatch(this.#batch, this.#batchLength, needed);
     }
-    let size = Math.max(needed, this.#batch.length * 2, INITIAL_BATCH);
-    if (size > 64 * 1024 && needed <= LARGE_BATCH) size = LARGE_BATCH;
-    const grown = batchBuffer(size);
-    grown.set(this.#batch.subarray(0, this.#batchLength));
-    this.#batch = grown;
   }
 
   #fail(error: unknown): void {
@@ -431,5 +391,14 @@ export class FrameWriter {
     this.#drain?.reject(error);
     this.#drain?.promise.catch(() => {});
     this.#drain = null;
+  }
+}
+
+/** @throws {RangeError} If a payload of `length` bytes cannot be framed. */
+function checkLength(length: number): void {
+  if (length === 0 || length > 0xffffffff) {
+    throw new RangeError(
+      `Cannot encode frame: payload length ${length} is out of range`,
+    );
   }
 }
