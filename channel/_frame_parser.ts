@@ -28,11 +28,12 @@ export interface FrameParserOptions {
  * A frame that lies inside one chunk is returned as a view of it, not a
  * copy; only frames split across chunks are assembled in a buffer of their
  * own, which grows with the bytes received (to at most 4 times what has
- * arrived, or 64 KiB more when read into directly while bytes stream in,
- * and never beyond the declared length) and is charged to the
- * process-wide budget (`_frame_budget.ts`): a header alone, or a header
- * and a few bytes, reserves at most 4 KiB. An assembled frame's buffer is
- * its own (`frame.buffer` is not the chunk's) and is never reused: a
+ * arrived, or 64 KiB more when read into directly, and never beyond the
+ * declared length) and is charged to the process-wide budget
+ * (`_frame_budget.ts`): a header alone reserves nothing (see
+ * {@linkcode FrameParser.bodyTarget} for the first bytes). An assembled
+ * frame's buffer is its own (`frame.buffer` is not the chunk's) and is
+ * never reused: a
  * decoder may keep views of it.
  */
 export class FrameParser implements BudgetHolder {
