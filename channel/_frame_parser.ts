@@ -33,8 +33,7 @@ export interface FrameParserOptions {
  * (`_frame_budget.ts`): a header alone reserves nothing (see
  * {@linkcode FrameParser.bodyTarget} for the first bytes). An assembled
  * frame's buffer is its own (`frame.buffer` is not the chunk's) and is
- * never reused: a
- * decoder may keep views of it.
+ * never reused: a decoder may keep views of it.
  */
 export class FrameParser implements BudgetHolder {
   /** Bytes charged to the budget (this frame's buffer). */
