@@ -81,18 +81,15 @@ async function serveRaw(conn: Deno.Conn, owned = false): Promise<void> {
         }
         end += 4 + length;
       }
-      if (end > 0 && owned) {
+      if (end > 0) {
+        if (!owned) await writeAll(conn, buffer.subarray(0, end));
         // Each echo is its own write, as a handler's reply is (the
         // library's echo, too, writes a 64 KiB reply at a time).
-        for (let at = 0; at < end;) {
+        for (let at = 0; owned && at < end;) {
           const next = at + 4 + frameLength(buffer, at);
           await writeAll(conn, buffer.slice(at, next));
           at = next;
         }
-      } else if (end > 0) {
-        await writeAll(conn, buffer.subarray(0, end));
-      }
-      if (end > 0) {
         buffer.copyWithin(0, end, filled);
         filled -= end;
       }

@@ -113,7 +113,6 @@ export class FrameWriter {
       this.#batchLength = at + length;
     } else {
       // The header ends the open batch; the payload is written on its own.
-      this.#batchLength = at;
       this.#chunks.push(batch.subarray(0, at));
       this.#chunks.push(owned ? payload : payload.slice());
       this.#batch = EMPTY;
