@@ -25,7 +25,8 @@ export const OPTIONS = {
   family: {
     type: "string",
     arg: "=NAME,…",
-    help: "just these families: small, bulk, fanin, memory, agents, workers",
+    help:
+      "just these families: small, js, bulk, fanin, memory, agents, workers",
   },
   out: {
     type: "string",

@@ -31,7 +31,6 @@
  */
 import process from "node:process";
 import {
-  type Channel,
   type CodecClass,
   Container,
   JsonCodec,
@@ -43,6 +42,7 @@ import {
 } from "../mod.ts";
 import { Calc, MathService } from "./_agents.ts";
 import { frameLength, writeAll } from "./_conn.ts";
+import { echo, echoEach } from "./_echo.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
 import { serveMinimal } from "./_minimal.ts";
 import { parseOptions } from "./_cli.ts";
@@ -102,25 +102,6 @@ async function serveRaw(conn: Deno.Conn, owned = false): Promise<void> {
     } catch {
       // Closed already.
     }
-  }
-}
-
-async function echo(channel: Channel): Promise<void> {
-  for await (const request of channel) await request.reply(request.content);
-}
-
-/** The same with the loop for throughput: the requests of a read at once. */
-async function echoEach(channel: Channel): Promise<void> {
-  for (;;) {
-    let request = channel.tryRecv();
-    if (request === undefined) {
-      try {
-        request = await channel.recv();
-      } catch {
-        return; // Closed.
-      }
-    }
-    request.reply(request.content).catch(() => {});
   }
 }
 

@@ -24,6 +24,7 @@ import {
 import { agents } from "./scenarios/agents.ts";
 import { bulk } from "./scenarios/bulk.ts";
 import { fanIn } from "./scenarios/fan_in.ts";
+import { jsCost } from "./scenarios/js_cost.ts";
 import { memory } from "./scenarios/memory.ts";
 import { HAND_WRITTEN, small } from "./scenarios/small.ts";
 import { workers } from "./scenarios/workers.ts";
@@ -31,6 +32,7 @@ import { workers } from "./scenarios/workers.ts";
 /** Every family, in the order a full run measures them. */
 export const FAMILIES: (Family | PairedFamily)[] = [
   small,
+  jsCost,
   bulk,
   fanIn,
   agents,

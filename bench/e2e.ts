@@ -7,6 +7,9 @@
  *   hand-written pair of `_minimal.ts` (target: ≥ 0.95 × its speed); RPC
  *   `add` with telemetry on beside `telemetry: false` (no provider: target
  *   ≥ 0.98 ×; an SDK tracer, an SDK meter);
+ * - js: the channel's server and client paths beside the hand-written
+ *   pair's, in-process over stand-ins for Deno.Conn: the JavaScript a
+ *   small message costs, without the kernel's share or the VM's noise;
  * - bulk: echo of 1 MiB and 64 KiB bytes, MsgPack, 1 and 4 in flight (vs
  *   raw Deno.Conn, MB/s, target ≥ 0.5 ×); 1 MiB compressible bytes with
  *   MsgPack+Blosc (ratio to MsgPack); raw echoes copying each frame into
@@ -64,6 +67,7 @@ Families and scenario ids:
   small    rawSerial channelSerialJson channelSerialMsgpack minimalSerialJson
            minimalSerialMsgpack rawPipe rawEach channelPipe channelPipeForAwait
            minimalPipe rpcPipe rpcPipeNoProvider rpcPipeTraced rpcPipeMetered
+  js       jsServer jsServerMinimal jsClient jsClientMinimal
   bulk     bulk1MiB bulk1MiBx4 bulk64KiB bulk64KiBx4 bulkBlosc1MiB
            bulkOwned1MiB bulkOwned1MiBx4 bulkOwned64KiB bulkOwned64KiBx4
   fanin    fanIn100 fanIn10 minimalFanIn100 minimalFanIn10
@@ -74,6 +78,7 @@ Families and scenario ids:
 if (import.meta.main) {
   await runBench(USAGE, [
     "small",
+    "js",
     "bulk",
     "fanin",
     "agents",

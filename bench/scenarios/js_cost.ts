@@ -1,0 +1,187 @@
+// The JavaScript a small message costs, without sockets: the channel's
+// server and client paths against the hand-written pair of `_minimal.ts`,
+// each over an in-process stand-in for its Deno.Conn (`_fake_conn.ts`)
+// that answers a microtask later. The small family's rows add two kernels'
+// work (reads, writes, wake-ups) and the VM's noise to this; here the
+// ratio is the library's own per-message cost against the least any
+// JavaScript implementation pays (same codec, a promise per call), and it
+// is steady from run to run. Reported, not judged: the small family's
+// rows carry the target.
+import { Channel, MsgPackCodec } from "../../mod.ts";
+import { echoEach } from "../_echo.ts";
+import { msgpackEchoConn, requestFeed } from "../_fake_conn.ts";
+import {
+  closeAll,
+  type Context,
+  type PairedFamily,
+  wanted,
+} from "../_family.ts";
+import {
+  CLOCK_EVERY,
+  closedLoop,
+  rateOf,
+  runRounds,
+  type Sample,
+  type Scenario,
+} from "../_measure.ts";
+import { PAYLOAD_48 } from "../_messages.ts";
+import { minimalClient, serveMinimal } from "../_minimal.ts";
+import { type Row, rowOf } from "../_report.ts";
+
+/** The scenario ids of this family. */
+export const JS_IDS = [
+  "jsServer",
+  "jsServerMinimal",
+  "jsClient",
+  "jsClientMinimal",
+] as const;
+
+/** Requests per batch the feed hands a server: one read's worth at 16 in flight. */
+const BATCH = 16;
+
+/** `frames` framed into one buffer. */
+function framed(frames: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(frames.reduce((n, f) => n + 4 + f.length, 0));
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const frame of frames) {
+    view.setUint32(at, frame.length);
+    out.set(frame, at + 4);
+    at += 4 + frame.length;
+  }
+  return out;
+}
+
+/** A feed of 16 MsgPack requests `[0, id, PAYLOAD_48]` and their replies' size. */
+function feedOf() {
+  const codec = new MsgPackCodec();
+  const ids = Array.from({ length: BATCH }, (_, i) => 1000 + i);
+  const encode = (message: unknown[]) => codec.encode(message) as Uint8Array;
+  const requests = framed(ids.map((id) => encode([0, id, PAYLOAD_48])));
+  const replies = framed(ids.map((id) => encode([1, id, PAYLOAD_48])));
+  return requestFeed(requests, BATCH, replies.length);
+}
+
+async function open(context: Context) {
+  const closers: (() => Promise<void> | void)[] = [];
+  try {
+    const serverFeed = feedOf();
+    const server = new Channel(serverFeed.conn, { codec: new MsgPackCodec() });
+    const serving = echoEach(server);
+    closers.push(async () => {
+      await server.close();
+      await serving;
+    });
+    const minimalFeed = feedOf();
+    const minimalServing = serveMinimal(
+      minimalFeed.conn as unknown as Deno.Conn,
+      new MsgPackCodec(),
+    );
+    closers.push(async () => {
+      minimalFeed.conn.close();
+      await minimalServing;
+    });
+    const client = new Channel(msgpackEchoConn(), {
+      codec: new MsgPackCodec(),
+    });
+    closers.push(() => client.close());
+    const minimalConn = msgpackEchoConn();
+    const minimal = minimalClient(
+      minimalConn as unknown as Deno.Conn,
+      new MsgPackCodec(),
+    );
+    closers.push(() => minimalConn.close());
+
+    const fed = (feed: ReturnType<typeof feedOf>) => async (ms: number) => {
+      const start = performance.now();
+      const ops = await feed.feed(ms);
+      return { ops, ms: performance.now() - start };
+    };
+    const calls = (send: (x: string) => Promise<unknown>) => (ms: number) =>
+      closedLoop(ms, context.inflight, () => send(PAYLOAD_48), CLOCK_EVERY);
+    const serverMinimal: Scenario = {
+      id: "jsServerMinimal",
+      run: fed(minimalFeed),
+    };
+    const clientMinimal: Scenario = {
+      id: "jsClientMinimal",
+      run: calls((x) => minimal.send(x)),
+    };
+    const scenarios: Scenario[] = [
+      serverMinimal,
+      { id: "jsServer", partner: serverMinimal, run: fed(serverFeed) },
+      clientMinimal,
+      {
+        id: "jsClient",
+        partner: clientMinimal,
+        run: calls((x) => client.send(x)),
+      },
+    ];
+    return {
+      scenarios,
+      rows: (samples: Map<string, Sample[]>) => rows(samples, context),
+      close: () => closeAll(closers),
+    };
+  } catch (error) {
+    await closeAll(closers);
+    throw error;
+  }
+}
+
+function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
+  const n = context.inflight;
+  const spec = (id: string, scenario: string, note: string) => ({
+    family: "js",
+    id,
+    scenario,
+    note,
+    unit: "msgs/s" as const,
+    value: rateOf,
+  });
+  const fake = "in-process stand-in for Deno.Conn, MsgPack, 48-char string";
+  const specs = [
+    spec(
+      "jsServer",
+      `channel server path (tryRecv loop), no sockets, ${BATCH} per read`,
+      `${fake}; partner: the hand-written server (jsServerMinimal)`,
+    ),
+    spec(
+      "jsServerMinimal",
+      `hand-written server path, no sockets, ${BATCH} per read`,
+      `${fake}; bench/_minimal.ts`,
+    ),
+    spec(
+      "jsClient",
+      `channel client path, ${n} in flight, no sockets`,
+      `${fake}; partner: the hand-written client (jsClientMinimal)`,
+    ),
+    spec(
+      "jsClientMinimal",
+      `hand-written client path, ${n} in flight, no sockets`,
+      `${fake}; bench/_minimal.ts`,
+    ),
+  ];
+  const countIo = context.options["count-io"];
+  return specs.filter((s) => samples.has(s.id)).map((s) =>
+    rowOf(samples, s, countIo)
+  );
+}
+
+/**
+ * The js family: needs no peer process (`open` ignores the one
+ * `--profile` starts).
+ */
+export const jsCost: PairedFamily = {
+  name: "js",
+  ids: JS_IDS,
+  open: (context) => open(context),
+  async run(context) {
+    const setup = await open(context);
+    try {
+      const scenarios = setup.scenarios.filter((s) => wanted(context, s.id));
+      return setup.rows(await runRounds(scenarios, context.rounds()));
+    } finally {
+      await setup.close();
+    }
+  },
+};
