@@ -174,15 +174,35 @@ export function pairedFamily(
   };
 }
 
+/** Something a setup opened, to close when it ends. */
+export type Closer = () => Promise<void> | void;
+
 /** Runs the closers in reverse order, reporting (not throwing) failures. */
-export async function closeAll(
-  closers: (() => Promise<void> | void)[],
-): Promise<void> {
+export async function closeAll(closers: Closer[]): Promise<void> {
   for (const close of closers.reverse()) {
     try {
       await close();
     } catch (error) {
       console.error(`cleanup failed: ${error}`);
     }
+  }
+}
+
+/**
+ * A setup from `build`, which pushes a closer for everything it opens:
+ * they run on `close`, or at once if `build` fails half-way.
+ */
+export async function openSetup(
+  build: (
+    closers: Closer[],
+  ) => Omit<Setup, "close"> | Promise<Omit<Setup, "close">>,
+): Promise<Setup> {
+  const closers: Closer[] = [];
+  try {
+    const setup = await build(closers);
+    return { ...setup, close: () => closeAll(closers) };
+  } catch (error) {
+    await closeAll(closers);
+    throw error;
   }
 }

@@ -7,10 +7,11 @@ import { Agent, type AgentProxy, Container, MsgPackCodec } from "../../mod.ts";
 import { Calc } from "../_agents.ts";
 import { runAgentsChild } from "../_agents_child.ts";
 import {
-  closeAll,
   type Context,
+  openSetup,
   type PairedFamily,
   pairedFamily,
+  type Setup,
   wanted,
 } from "../_family.ts";
 import {
@@ -47,9 +48,8 @@ class Caller extends Agent {
   }
 }
 
-async function open(context: Context, peer: Peer) {
-  const closers: (() => Promise<void> | void)[] = [];
-  try {
+function open(context: Context, peer: Peer): Promise<Setup> {
+  return openSetup(async (closers) => {
     const inflight = context.inflight;
     const pipeConn = await connectRaw(HOST, peer.info.raw);
     closers.push(() => pipeConn.close());
@@ -84,12 +84,8 @@ async function open(context: Context, peer: Peer) {
     return {
       scenarios,
       rows: (samples: Map<string, Sample[]>) => rows(samples, context),
-      close: () => closeAll(closers),
     };
-  } catch (error) {
-    await closeAll(closers);
-    throw error;
-  }
+  });
 }
 
 function rows(samples: Map<string, Sample[]>, context: Context): Row[] {

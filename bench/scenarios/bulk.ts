@@ -15,10 +15,11 @@ import {
   openConnection,
 } from "../../mod.ts";
 import {
-  closeAll,
   type Context,
+  openSetup,
   type PairedFamily,
   pairedFamily,
+  type Setup,
 } from "../_family.ts";
 import { closedLoop, type Sample, type Scenario } from "../_measure.ts";
 import type { Peer } from "../_peer_process.ts";
@@ -74,9 +75,8 @@ async function checkEcho(channel: Channel, payload: Uint8Array) {
   }
 }
 
-async function open(context: Context, peer: Peer) {
-  const closers: (() => Promise<void> | void)[] = [];
-  try {
+function open(context: Context, peer: Peer): Promise<Setup> {
+  return openSetup(async (closers) => {
     const info = peer.info;
     const rawConn = await connectRaw(HOST, info.raw);
     closers.push(() => rawConn.close());
@@ -144,12 +144,8 @@ async function open(context: Context, peer: Peer) {
     return {
       scenarios,
       rows: (samples: Map<string, Sample[]>) => rows(samples, context),
-      close: () => closeAll(closers),
     };
-  } catch (error) {
-    await closeAll(closers);
-    throw error;
-  }
+  });
 }
 
 /** The echoes measured, by id: payload size and calls in flight. */

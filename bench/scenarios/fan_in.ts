@@ -8,10 +8,11 @@
 import { MsgPackCodec, rpc, type RpcClient } from "../../mod.ts";
 import type { MathService } from "../_agents.ts";
 import {
-  closeAll,
   type Context,
+  openSetup,
   type PairedFamily,
   pairedFamily,
+  type Setup,
   wanted,
 } from "../_family.ts";
 import {
@@ -56,9 +57,8 @@ function counts(context: Context): number[] {
   return list;
 }
 
-async function open(context: Context, peer: Peer) {
-  const closers: (() => Promise<void> | void)[] = [];
-  try {
+function open(context: Context, peer: Peer): Promise<Setup> {
+  return openSetup(async (closers) => {
     const inflight = context.inflight;
     const rawConns = async (count: number): Promise<Deno.Conn[]> => {
       const conns: Deno.Conn[] = [];
@@ -140,12 +140,8 @@ async function open(context: Context, peer: Peer) {
     return {
       scenarios,
       rows: (samples: Map<string, Sample[]>) => rows(samples, context),
-      close: () => closeAll(closers),
     };
-  } catch (error) {
-    await closeAll(closers);
-    throw error;
-  }
+  });
 }
 
 function rows(samples: Map<string, Sample[]>, context: Context): Row[] {

@@ -11,9 +11,10 @@ import { Channel, MsgPackCodec } from "../../mod.ts";
 import { echoEach } from "../_echo.ts";
 import { msgpackEchoConn, requestFeed } from "../_fake_conn.ts";
 import {
-  closeAll,
   type Context,
+  openSetup,
   type PairedFamily,
+  type Setup,
   wanted,
 } from "../_family.ts";
 import {
@@ -62,9 +63,8 @@ function feedOf() {
   return requestFeed(requests, BATCH, replies.length);
 }
 
-async function open(context: Context) {
-  const closers: (() => Promise<void> | void)[] = [];
-  try {
+function open(context: Context): Promise<Setup> {
+  return openSetup((closers) => {
     const serverFeed = feedOf();
     const server = new Channel(serverFeed.conn, { codec: new MsgPackCodec() });
     const serving = echoEach(server);
@@ -120,12 +120,8 @@ async function open(context: Context) {
     return {
       scenarios,
       rows: (samples: Map<string, Sample[]>) => rows(samples, context),
-      close: () => closeAll(closers),
     };
-  } catch (error) {
-    await closeAll(closers);
-    throw error;
-  }
+  });
 }
 
 function rows(samples: Map<string, Sample[]>, context: Context): Row[] {

@@ -19,10 +19,11 @@ import {
 } from "../../mod.ts";
 import type { MathService } from "../_agents.ts";
 import {
-  closeAll,
   type Context,
+  openSetup,
   type PairedFamily,
   pairedFamily,
+  type Setup,
 } from "../_family.ts";
 import {
   CLOCK_EVERY,
@@ -78,9 +79,8 @@ export const HAND_WRITTEN: Record<string, string> = {
   agentRemotePipe: "minimalPipe",
 };
 
-async function open(context: Context, peer: Peer) {
-  const closers: (() => Promise<void> | void)[] = [];
-  try {
+function open(context: Context, peer: Peer): Promise<Setup> {
+  return openSetup(async (closers) => {
     const info = peer.info;
     const inflight = context.inflight;
     const serialConn = await connectRaw(HOST, info.raw);
@@ -181,12 +181,8 @@ async function open(context: Context, peer: Peer) {
     return {
       scenarios,
       rows: (samples: Map<string, Sample[]>) => rows(samples, context),
-      close: () => closeAll(closers),
     };
-  } catch (error) {
-    await closeAll(closers);
-    throw error;
-  }
+  });
 }
 
 function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
