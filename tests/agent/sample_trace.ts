@@ -7,12 +7,12 @@ import { context } from "npm:@opentelemetry/api@^1.9.0";
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
-  type ReadableSpan,
   SimpleSpanProcessor,
 } from "npm:@opentelemetry/sdk-trace-base@^2.12.1";
 import { AsyncLocalStorageContextManager } from "npm:@opentelemetry/context-async-hooks@^2.12.1";
 import { Agent, Container, ExternalClock } from "../../agent/mod.ts";
 import { expose } from "../../rpc/mod.ts";
+import { printSpanTree } from "../_span_tree.ts";
 
 class Counter extends Agent {
   count = 0;
@@ -63,41 +63,6 @@ const telemetry = { tracerProvider };
   await proxy.step(counter.addr, logger.addr);
 }
 await tracerProvider.forceFlush();
-const spans = exporter.getFinishedSpans();
-const origin = Math.min(...spans.map((span) => toMs(span.startTime)));
-
-function toMs([seconds, nanos]: [number, number]): number {
-  return seconds * 1e3 + nanos / 1e6;
-}
-
-function children(parent: ReadableSpan | undefined): ReadableSpan[] {
-  return spans
-    .filter((span) =>
-      parent === undefined
-        ? span.parentSpanContext === undefined
-        : span.parentSpanContext?.spanId === parent.spanContext().spanId
-    )
-    .sort((x, y) => toMs(x.startTime) - toMs(y.startTime));
-}
-
-const KINDS = ["INTERNAL", "SERVER", "CLIENT"];
-const STATUS = ["UNSET", "OK", "ERROR"];
-
-function print(span: ReadableSpan, depth: number): void {
-  const indent = "  ".repeat(depth);
-  const start = (toMs(span.startTime) - origin).toFixed(2);
-  const took = toMs(span.duration).toFixed(2);
-  console.log(
-    `${indent}${span.name}  ${KINDS[span.kind]}  trace=${
-      span.spanContext().traceId.slice(0, 8)
-    }…  +${start} ms, ${took} ms, ${STATUS[span.status.code]}`,
-  );
-  const attributes = Object.entries(span.attributes)
-    .map(([key, value]) => `${key}=${value}`).join(" ");
-  console.log(`${indent}    ${attributes}`);
-  for (const child of children(span)) print(child, depth + 1);
-}
-
-for (const root of children(undefined)) print(root, 0);
+printSpanTree(exporter.getFinishedSpans());
 await tracerProvider.shutdown();
 context.disable();
