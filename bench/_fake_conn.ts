@@ -16,6 +16,21 @@ function lengthAt(bytes: Uint8Array, at: number): number {
     bytes[at + 3]) >>> 0;
 }
 
+/**
+ * What runs before each batch is handed over: nothing, or a walk through
+ * other memory that evicts the code under test from the caches, as the
+ * kernel's network stack does between two batches on a real socket.
+ */
+export type BeforeBatch = () => void;
+
+/** A walk writing one byte in each 64-byte line of `bytes` bytes (`--js-evict`). */
+export function evictor(bytes: number): BeforeBatch {
+  const memory = new Uint8Array(bytes);
+  return () => {
+    for (let i = 0; i < bytes; i += 64) memory[i]++;
+  };
+}
+
 /** A `Transport`'s streams, unused: the channel reads and writes directly. */
 function unusedStreams(): Pick<Transport, "readable" | "writable"> {
   return {
@@ -37,12 +52,13 @@ export interface RequestFeed {
 
 /**
  * A feed of `batch` (frames of `count` requests) whose replies take
- * `replyBytes` in all.
+ * `replyBytes` in all; `beforeBatch` runs before each batch is read.
  */
 export function requestFeed(
   batch: Uint8Array,
   count: number,
   replyBytes: number,
+  beforeBatch: BeforeBatch = () => {},
 ): RequestFeed {
   let pending: ((n: number | null) => void) | null = null;
   let target: Uint8Array | null = null;
@@ -59,6 +75,7 @@ export function requestFeed(
       return;
     }
     pending = null;
+    beforeBatch();
     target!.set(batch);
     resolve(batch.length);
   };
@@ -107,15 +124,17 @@ export function requestFeed(
 /**
  * The server side of a client under test: every request frame written
  * (`[0, id, content]` in MsgPack: a fixarray, then the type) comes back a
- * microtask later as its reply (the type byte set to 1).
+ * microtask later as its reply (the type byte set to 1); `beforeBatch` runs
+ * before each read of replies.
  */
-export function msgpackEchoConn(): FakeConn {
+export function msgpackEchoConn(beforeBatch: BeforeBatch = () => {}): FakeConn {
   let pending: ((n: number | null) => void) | null = null;
   let target: Uint8Array | null = null;
   const queued: Uint8Array[] = [];
   let closed = false;
   const deliver = (): void => {
     if (pending === null || queued.length === 0) return;
+    beforeBatch();
     const buffer = target!;
     let at = 0;
     while (queued.length > 0 && at + queued[0].length <= buffer.length) {

@@ -67,6 +67,13 @@ export const OPTIONS = {
       "and minimalFanIn<N> " +
       "(100,10)",
   },
+  "js-evict": {
+    type: "number",
+    arg: "=KB",
+    help: "js family: KB of other memory walked before each batch, evicting " +
+      "the code under test from the caches as a socket's kernel work does " +
+      "(none)",
+  },
   "count-io": {
     type: "boolean",
     help: "also count socket reads and writes per operation, both processes",

@@ -44,7 +44,8 @@
  * Options: --quick, --only=ID,…, --family=NAME,…, --out=NAME,
  * --rounds=N (5), --round-ms=MS (1000), --slice-ms=MS (50),
  * --warmup-ms=MS (500), --inflight=N (16), --agents=N (100000),
- * --connections=N (1000), --fanin-connections=N,… (100,10), --count-io,
+ * --connections=N (1000), --fanin-connections=N,… (100,10), --js-evict=KB
+ * (none), --count-io,
  * --profile=ID, --profile-ms=MS (4000), and the workers family's --calls,
  * --work-ms, --echo-rounds, --codec;
  * --help lists them all. Unknown options are refused.

@@ -9,7 +9,12 @@
 // rows carry the target.
 import { Channel, MsgPackCodec } from "../../mod.ts";
 import { echoEach } from "../_echo.ts";
-import { msgpackEchoConn, requestFeed } from "../_fake_conn.ts";
+import {
+  type BeforeBatch,
+  evictor,
+  msgpackEchoConn,
+  requestFeed,
+} from "../_fake_conn.ts";
 import {
   type Context,
   openSetup,
@@ -54,25 +59,27 @@ function framed(frames: Uint8Array[]): Uint8Array {
 }
 
 /** A feed of 16 MsgPack requests `[0, id, PAYLOAD_48]` and their replies' size. */
-function feedOf() {
+function feedOf(beforeBatch: BeforeBatch) {
   const codec = new MsgPackCodec();
   const ids = Array.from({ length: BATCH }, (_, i) => 1000 + i);
   const encode = (message: unknown[]) => codec.encode(message) as Uint8Array;
   const requests = framed(ids.map((id) => encode([0, id, PAYLOAD_48])));
   const replies = framed(ids.map((id) => encode([1, id, PAYLOAD_48])));
-  return requestFeed(requests, BATCH, replies.length);
+  return requestFeed(requests, BATCH, replies.length, beforeBatch);
 }
 
 function open(context: Context): Promise<Setup> {
   return openSetup((closers) => {
-    const serverFeed = feedOf();
+    const evictKb = context.options["js-evict"] ?? 0;
+    const beforeBatch = evictKb > 0 ? evictor(evictKb * 1024) : () => {};
+    const serverFeed = feedOf(beforeBatch);
     const server = new Channel(serverFeed.conn, { codec: new MsgPackCodec() });
     const serving = echoEach(server);
     closers.push(async () => {
       await server.close();
       await serving;
     });
-    const minimalFeed = feedOf();
+    const minimalFeed = feedOf(beforeBatch);
     const minimalServing = serveMinimal(
       minimalFeed.conn as unknown as Deno.Conn,
       new MsgPackCodec(),
@@ -81,11 +88,11 @@ function open(context: Context): Promise<Setup> {
       minimalFeed.conn.close();
       await minimalServing;
     });
-    const client = new Channel(msgpackEchoConn(), {
+    const client = new Channel(msgpackEchoConn(beforeBatch), {
       codec: new MsgPackCodec(),
     });
     closers.push(() => client.close());
-    const minimalConn = msgpackEchoConn();
+    const minimalConn = msgpackEchoConn(beforeBatch);
     const minimal = minimalClient(
       minimalConn as unknown as Deno.Conn,
       new MsgPackCodec(),
