@@ -2,18 +2,13 @@
 // once (a microtask later), so a scenario over one measures the
 // JavaScript a message costs and nothing of the kernel or the VM.
 import type { Transport } from "../mod.ts";
+import { frameLength } from "./_conn.ts";
 
 /** A Deno.Conn-like transport that a benchmark drives; `close` ends it. */
 export interface FakeConn extends Transport {
   read(buffer: Uint8Array): Promise<number | null>;
   write(bytes: Uint8Array): Promise<number>;
   close(): void;
-}
-
-/** The length in the 4-byte big-endian frame header at `at`. */
-function lengthAt(bytes: Uint8Array, at: number): number {
-  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) |
-    bytes[at + 3]) >>> 0;
 }
 
 /**
@@ -29,6 +24,61 @@ export function evictor(bytes: number): BeforeBatch {
   return () => {
     for (let i = 0; i < bytes; i += 64) memory[i]++;
   };
+}
+
+/**
+ * The reading side of a fake connection: bytes handed to `push` are read
+ * in order, as much as each read's buffer takes, a read waiting for them
+ * if none are there yet. After `close`, reads end (null).
+ */
+class Inbox {
+  #chunks: Uint8Array[] = [];
+  /** How much of the first chunk has been read. */
+  #offset = 0;
+  #pending: ((n: number | null) => void) | null = null;
+  #target: Uint8Array | null = null;
+  #closed = false;
+
+  push(bytes: Uint8Array): void {
+    this.#chunks.push(bytes);
+    this.#deliver();
+  }
+
+  read(buffer: Uint8Array): Promise<number | null> {
+    if (this.#closed) return Promise.resolve(null);
+    this.#target = buffer;
+    const read = new Promise<number | null>((resolve) => {
+      this.#pending = resolve;
+    });
+    this.#deliver();
+    return read;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#pending?.(null);
+    this.#pending = null;
+  }
+
+  #deliver(): void {
+    const resolve = this.#pending;
+    if (resolve === null || this.#chunks.length === 0) return;
+    const target = this.#target!;
+    let n = 0;
+    while (this.#chunks.length > 0 && n < target.length) {
+      const chunk = this.#chunks[0];
+      const take = Math.min(chunk.length - this.#offset, target.length - n);
+      target.set(chunk.subarray(this.#offset, this.#offset + take), n);
+      n += take;
+      this.#offset += take;
+      if (this.#offset === chunk.length) {
+        this.#chunks.shift();
+        this.#offset = 0;
+      }
+    }
+    this.#pending = null;
+    resolve(n);
+  }
 }
 
 /** A `Transport`'s streams, unused: the channel reads and writes directly. */
@@ -60,42 +110,24 @@ export function requestFeed(
   replyBytes: number,
   beforeBatch: BeforeBatch = () => {},
 ): RequestFeed {
-  let pending: ((n: number | null) => void) | null = null;
-  let target: Uint8Array | null = null;
+  const inbox = new Inbox();
   let replied = 0;
   let answered = 0;
   let deadline = 0;
   let done: ((answered: number) => void) | null = null;
-  /** A batch is due but the server has no read pending yet. */
-  let due = false;
-  const deliver = (): void => {
-    const resolve = pending;
-    if (resolve === null) {
-      due = true;
-      return;
-    }
-    pending = null;
+  const next = (): void => {
     beforeBatch();
-    target!.set(batch);
-    resolve(batch.length);
+    inbox.push(batch);
   };
   const conn: FakeConn = {
     ...unusedStreams(),
-    read(buffer) {
-      target = buffer;
-      const read = new Promise<number | null>((resolve) => (pending = resolve));
-      if (due) {
-        due = false;
-        deliver();
-      }
-      return read;
-    },
+    read: (buffer) => inbox.read(buffer),
     write(bytes) {
       replied += bytes.length;
       if (replied >= replyBytes) {
         replied -= replyBytes;
         answered += count;
-        if (performance.now() < deadline) queueMicrotask(deliver);
+        if (performance.now() < deadline) queueMicrotask(next);
         else {
           done!(answered);
           done = null;
@@ -103,10 +135,7 @@ export function requestFeed(
       }
       return Promise.resolve(bytes.length);
     },
-    close() {
-      pending?.(null);
-      pending = null;
-    },
+    close: () => inbox.close(),
   };
   return {
     conn,
@@ -115,7 +144,7 @@ export function requestFeed(
       deadline = performance.now() + ms;
       const { promise, resolve } = Promise.withResolvers<number>();
       done = resolve;
-      deliver();
+      next();
       return promise;
     },
   };
@@ -124,51 +153,33 @@ export function requestFeed(
 /**
  * The server side of a client under test: every request frame written
  * (`[0, id, content]` in MsgPack: a fixarray, then the type) comes back a
- * microtask later as its reply (the type byte set to 1); `beforeBatch` runs
- * before each read of replies.
+ * microtask later as its reply (the type byte set to 1); `beforeBatch`
+ * runs before each batch of replies. Writes hold whole frames (the
+ * channel's batches do).
  */
-export function msgpackEchoConn(beforeBatch: BeforeBatch = () => {}): FakeConn {
-  let pending: ((n: number | null) => void) | null = null;
-  let target: Uint8Array | null = null;
-  const queued: Uint8Array[] = [];
-  let closed = false;
-  const deliver = (): void => {
-    if (pending === null || queued.length === 0) return;
-    beforeBatch();
-    const buffer = target!;
-    let at = 0;
-    while (queued.length > 0 && at + queued[0].length <= buffer.length) {
-      const bytes = queued.shift()!;
-      buffer.set(bytes, at);
-      for (let frame = at; frame < at + bytes.length;) {
-        buffer[frame + 5] = 1;
-        frame += 4 + lengthAt(buffer, frame);
-      }
-      at += bytes.length;
-    }
-    const resolve = pending;
-    pending = null;
-    resolve(at);
-  };
+export function msgpackEchoConn(
+  beforeBatch: BeforeBatch = () => {},
+): FakeConn {
+  const inbox = new Inbox();
   return {
     ...unusedStreams(),
-    read(buffer) {
-      if (closed) return Promise.resolve(null);
-      target = buffer;
-      const read = new Promise<number | null>((resolve) => (pending = resolve));
-      deliver();
-      return read;
-    },
+    read: (buffer) => inbox.read(buffer),
     write(bytes) {
       // The writer reuses its buffer once the write settles.
-      queued.push(bytes.slice());
-      queueMicrotask(deliver);
+      const replies = bytes.slice();
+      for (
+        let at = 0;
+        at < replies.length;
+        at += 4 + frameLength(replies, at)
+      ) {
+        replies[at + 5] = 1;
+      }
+      queueMicrotask(() => {
+        beforeBatch();
+        inbox.push(replies);
+      });
       return Promise.resolve(bytes.length);
     },
-    close() {
-      closed = true;
-      pending?.(null);
-      pending = null;
-    },
+    close: () => inbox.close(),
   };
 }

@@ -169,16 +169,41 @@ export function pairedFamily(
     open,
     async run(context) {
       const peer = await context.peer();
-      const setup = await open(context, peer);
-      try {
-        const scenarios = setup.scenarios.filter((s) => wanted(context, s.id));
-        const samples = await runRounds(scenarios, context.rounds(peer));
-        return setup.rows(samples);
-      } finally {
-        await setup.close();
-      }
+      return runSetup(context, await open(context, peer), peer);
     },
   };
+}
+
+/**
+ * A family like {@linkcode pairedFamily} whose scenarios need no peer
+ * process (`open` ignores the one `--profile` starts).
+ */
+export function localFamily(
+  name: string,
+  ids: readonly string[],
+  open: (context: Context) => Promise<Setup>,
+): PairedFamily {
+  return {
+    name,
+    ids,
+    open: (context) => open(context),
+    run: async (context) => runSetup(context, await open(context)),
+  };
+}
+
+/** Runs the wanted scenarios of `setup` in rounds, then closes it. */
+async function runSetup(
+  context: Context,
+  setup: Setup,
+  peer?: Peer,
+): Promise<Row[]> {
+  try {
+    const scenarios = setup.scenarios.filter((s) => wanted(context, s.id));
+    const samples = await runRounds(scenarios, context.rounds(peer));
+    return setup.rows(samples);
+  } finally {
+    await setup.close();
+  }
 }
 
 /** Something a setup opened, to close when it ends. */
@@ -186,7 +211,8 @@ export type Closer = () => Promise<void> | void;
 
 /** Runs the closers in reverse order, reporting (not throwing) failures. */
 export async function closeAll(closers: Closer[]): Promise<void> {
-  for (const close of closers.reverse()) {
+  // Taken out of the list: a second call closes nothing again.
+  for (const close of closers.splice(0).reverse()) {
     try {
       await close();
     } catch (error) {

@@ -17,21 +17,21 @@ import {
 } from "../_fake_conn.ts";
 import {
   type Context,
+  localFamily,
   openSetup,
   type PairedFamily,
   type Setup,
-  wanted,
 } from "../_family.ts";
 import {
   CLOCK_EVERY,
   closedLoop,
   rateOf,
-  runRounds,
   type Sample,
   type Scenario,
 } from "../_measure.ts";
 import { PAYLOAD_48 } from "../_messages.ts";
 import { minimalClient, serveMinimal } from "../_minimal.ts";
+import { rawFrameOf } from "../_raw.ts";
 import { type Row, rowOf } from "../_report.ts";
 
 /** The scenario ids of this family. */
@@ -45,15 +45,14 @@ export const JS_IDS = [
 /** Requests per batch the feed hands a server: one read's worth at 16 in flight. */
 const BATCH = 16;
 
-/** `frames` framed into one buffer. */
-function framed(frames: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(frames.reduce((n, f) => n + 4 + f.length, 0));
-  const view = new DataView(out.buffer);
+/** `payloads` framed, in one buffer. */
+function framed(payloads: Uint8Array[]): Uint8Array {
+  const frames = payloads.map(rawFrameOf);
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
   let at = 0;
   for (const frame of frames) {
-    view.setUint32(at, frame.length);
-    out.set(frame, at + 4);
-    at += 4 + frame.length;
+    out.set(frame, at);
+    at += frame.length;
   }
   return out;
 }
@@ -170,21 +169,5 @@ function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
   );
 }
 
-/**
- * The js family: needs no peer process (`open` ignores the one
- * `--profile` starts).
- */
-export const jsCost: PairedFamily = {
-  name: "js",
-  ids: JS_IDS,
-  open: (context) => open(context),
-  async run(context) {
-    const setup = await open(context);
-    try {
-      const scenarios = setup.scenarios.filter((s) => wanted(context, s.id));
-      return setup.rows(await runRounds(scenarios, context.rounds()));
-    } finally {
-      await setup.close();
-    }
-  },
-};
+/** The js family: needs no peer process. */
+export const jsCost: PairedFamily = localFamily("js", JS_IDS, open);
