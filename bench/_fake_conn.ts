@@ -18,11 +18,26 @@ export interface FakeConn extends Transport {
  */
 export type BeforeBatch = () => void;
 
+/** A walk before each batch, and the time all its walks took so far. */
+export interface Evictor {
+  readonly walk: BeforeBatch;
+  /** Milliseconds spent walking: not the code under test's. */
+  readonly spentMs: number;
+}
+
 /** A walk writing one byte in each 64-byte line of `bytes` bytes (`--js-evict`). */
-export function evictor(bytes: number): BeforeBatch {
+export function evictor(bytes: number): Evictor {
   const memory = new Uint8Array(bytes);
-  return () => {
-    for (let i = 0; i < bytes; i += 64) memory[i]++;
+  let spentMs = 0;
+  return {
+    walk() {
+      const start = performance.now();
+      for (let i = 0; i < bytes; i += 64) memory[i]++;
+      spentMs += performance.now() - start;
+    },
+    get spentMs() {
+      return spentMs;
+    },
   };
 }
 
