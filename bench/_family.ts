@@ -186,7 +186,7 @@ export function localFamily(
   return {
     name,
     ids,
-    open: (context) => open(context),
+    open,
     run: async (context) => runSetup(context, await open(context)),
   };
 }

@@ -10,6 +10,7 @@
 // caches, as it does beside a socket's kernel work; the rates leave the
 // walks' time out (the CPU column does not). Reported, not judged:
 // the small family's rows carry the target.
+import { encodeFrames } from "../../channel/_frame_parser.ts";
 import { Channel, MsgPackCodec } from "../../mod.ts";
 import { echoEach } from "../_echo.ts";
 import {
@@ -34,7 +35,6 @@ import {
 } from "../_measure.ts";
 import { PAYLOAD_48 } from "../_messages.ts";
 import { minimalClient, serveMinimal } from "../_minimal.ts";
-import { rawFrameOf } from "../_raw.ts";
 import { type Row, rowOf } from "../_report.ts";
 
 /** The scenario ids of this family. */
@@ -48,25 +48,13 @@ export const JS_IDS = [
 /** Requests per batch the feed hands a server: one read's worth at 16 in flight. */
 const BATCH = 16;
 
-/** `payloads` framed, in one buffer. */
-function framed(payloads: Uint8Array[]): Uint8Array {
-  const frames = payloads.map(rawFrameOf);
-  const out = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  let at = 0;
-  for (const frame of frames) {
-    out.set(frame, at);
-    at += frame.length;
-  }
-  return out;
-}
-
 /** A feed of 16 MsgPack requests `[0, id, PAYLOAD_48]` and their replies' size. */
 function feedOf(beforeBatch: BeforeBatch) {
   const codec = new MsgPackCodec();
   const ids = Array.from({ length: BATCH }, (_, i) => 1000 + i);
   const encode = (message: unknown[]) => codec.encode(message) as Uint8Array;
-  const requests = framed(ids.map((id) => encode([0, id, PAYLOAD_48])));
-  const replies = framed(ids.map((id) => encode([1, id, PAYLOAD_48])));
+  const requests = encodeFrames(ids.map((id) => encode([0, id, PAYLOAD_48])));
+  const replies = encodeFrames(ids.map((id) => encode([1, id, PAYLOAD_48])));
   return requestFeed(requests, BATCH, replies.length, beforeBatch);
 }
 
