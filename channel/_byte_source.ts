@@ -4,8 +4,18 @@ import type { Transport } from "./transport.ts";
 const SMALL_READ = 1024;
 /** The read buffer while bytes come faster than one small read takes them. */
 const LARGE_READ = 64 * 1024;
-/** Large read buffers kept for the next burst, process-wide. */
-const MAX_POOLED = 16;
+/**
+ * How many large read buffers exist at most, process-wide (held by
+ * sources or pooled): 1 MiB. A source that finds none reads into its small
+ * buffer, as a quiet one does.
+ */
+const MAX_LARGE = 16;
+/**
+ * How many sources of the process may wait on a read into fresh memory
+ * sized for the next large frame: at most 16 of up to 256 KiB (see
+ * `ReadLoop`), 4 MiB.
+ */
+const MAX_FRESH = 16;
 
 /**
  * Large read buffers between bursts: a connection that goes quiet gives
@@ -14,10 +24,19 @@ const MAX_POOLED = 16;
  * the frames in it were handled (decoded as copies: see `ReadLoop`).
  */
 const pool: Uint8Array[] = [];
+/** Large read buffers in existence (held or pooled), at most `MAX_LARGE`. */
+let largeBuffers = 0;
+/** Sources holding a fresh buffer (see `read`), at most `MAX_FRESH`. */
+let freshHeld = 0;
 
 /** How many large read buffers the pool holds (for tests). */
 export function pooledReadBuffers(): number {
   return pool.length;
+}
+
+/** How many sources hold a fresh read buffer (for tests). */
+export function freshReadBuffers(): number {
+  return freshHeld;
 }
 
 /**
@@ -26,9 +45,13 @@ export function pooledReadBuffers(): number {
  * machinery), else a BYOB or default reader of `readable`.
  *
  * A byte source reads into a reused buffer of 1 KiB, and into one of
- * 64 KiB (from a small process-wide pool) after a read that filled the
- * buffer (more is waiting); the large one goes back after the first read
- * that does not fill it, so a quiet connection holds 1 KiB.
+ * 64 KiB (from a process-wide pool of at most 16) after a read that filled
+ * the buffer (more is waiting); the large one goes back after the first
+ * read that does not fill it, so a quiet connection holds 1 KiB. When the
+ * caller expects a large frame next, it reads into fresh memory of that
+ * size instead (at most 16 sources of the process at once), which the
+ * frames read into it may keep: one read and no copy for a frame that has
+ * arrived.
  */
 export class ByteSource {
   #readSome: ((buffer: Uint8Array) => Promise<number | null>) | null = null;
@@ -42,6 +65,8 @@ export class ByteSource {
   #buffer: Uint8Array | null = null;
   /** The chunk of the last read (its first bytes: see `read`). */
   chunk: Uint8Array = new Uint8Array(0);
+  /** Whether `chunk` is fresh memory, never read into again. */
+  fresh = false;
 
   /**
    * @param transport The transport; its `read` is used only together with
@@ -70,17 +95,25 @@ export class ByteSource {
    *
    * @param last How many bytes the previous read gave (0 for none): a full
    *   buffer means more is waiting, so the next read takes more at once.
+   * @param expect The size of a large frame expected next (0 for none): the
+   *   read goes into fresh memory of that size, unless 16 sources of the
+   *   process hold such memory already.
    * @returns How many bytes of `chunk` are new, or null at the end.
    */
-  read(last: number): Promise<number | null> {
+  read(last: number, expect = 0): Promise<number | null> {
+    if (this.fresh) this.#dropFresh();
     const buffer = this.#buffer;
     if (buffer !== null) {
+      if (expect > 0 && this.#readSome !== null && freshHeld < MAX_FRESH) {
+        if (buffer.length > SMALL_READ) this.#release();
+        freshHeld++;
+        this.fresh = true;
+        const fresh = new Uint8Array(expect);
+        this.#buffer = this.chunk = fresh;
+        return this.#readSome(fresh);
+      }
       if (last === buffer.length) {
-        if (buffer.length < LARGE_READ) {
-          this.#buffer = this.chunk = this.#readSome !== null
-            ? pool.pop() ?? new Uint8Array(LARGE_READ)
-            : new Uint8Array(LARGE_READ);
-        }
+        if (buffer.length < LARGE_READ) this.#enlarge();
       } else if (buffer.length > SMALL_READ) {
         this.#release();
       }
@@ -127,12 +160,37 @@ export class ByteSource {
     return value.length;
   }
 
+  /**
+   * Takes a large buffer: a stream's new (it is transferred to the stream
+   * and back), else from the pool or new while fewer than 16 exist.
+   */
+  #enlarge(): void {
+    let large: Uint8Array | undefined;
+    if (this.#readSome === null) {
+      large = new Uint8Array(LARGE_READ);
+    } else {
+      large = pool.pop();
+      if (large === undefined && largeBuffers < MAX_LARGE) {
+        largeBuffers++;
+        large = new Uint8Array(LARGE_READ);
+      }
+    }
+    if (large !== undefined) this.#buffer = this.chunk = large;
+  }
+
   /** Goes back to the small buffer; the large one goes to the pool. */
   #release(): void {
     const large = this.#buffer!;
     this.#buffer = this.chunk = this.#small!;
     // A stream's buffers were transferred to it and back: not pooled.
-    if (this.#readSome !== null && pool.length < MAX_POOLED) pool.push(large);
+    if (this.#readSome !== null) pool.push(large);
+  }
+
+  /** Lets go of the fresh buffer (the frames read into it own it now). */
+  #dropFresh(): void {
+    this.fresh = false;
+    freshHeld--;
+    this.#buffer = this.chunk = this.#small!;
   }
 
   /** Ends a pending stream read (a transport's `read` ends with its `close`). */
@@ -142,6 +200,7 @@ export class ByteSource {
 
   /** Releases the stream's reader, once reading has ended. */
   releaseLock(): void {
+    if (this.fresh) this.#dropFresh();
     if (this.#buffer !== null && this.#buffer.length > SMALL_READ) {
       this.#release();
     }

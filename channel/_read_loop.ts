@@ -137,6 +137,8 @@ export class ReadLoop {
     const direct = source.direct;
     /** How many bytes the last read into the read buffer gave. */
     let n = 0;
+    /** The size of the large frame expected next, or 0. */
+    let expect = 0;
     try {
       for (;;) {
         // A large frame's remaining payload is read straight into its
@@ -147,7 +149,7 @@ export class ReadLoop {
           : null;
         let got: number | null;
         if (target === null) {
-          got = await source.read(n);
+          got = await source.read(n, expect);
           n = got ?? 0;
         } else {
           got = await source.readInto(target);
@@ -191,10 +193,13 @@ export class ReadLoop {
           try {
             // A frame the parser assembled is handed over: bytes in it
             // may be decoded as views rather than copies.
+            // So may one that fills most of a fresh read buffer (a smaller
+            // one is copied, rather than keep the whole buffer alive).
             const frame = frames[i];
-            decoded = frame.buffer === source.chunk.buffer
-              ? codec.decode(frame)
-              : codec.decode(frame, OWNED);
+            decoded = frame.buffer !== source.chunk.buffer ||
+                (source.fresh && frame.length * 2 >= frame.buffer.byteLength)
+              ? codec.decode(frame, OWNED)
+              : codec.decode(frame);
             // Read before awaiting: the codec reports its latest decode.
             cost = codec.lastDecodedCost ??
               frames[i].length * UNREPORTED_COST_FACTOR;
@@ -212,6 +217,14 @@ export class ReadLoop {
           if (blocked !== undefined) await this.#wait(blocked);
         }
         const woke = frames.length > 0;
+        // After a large frame, the next read is sized for one like it: it
+        // takes one read and no copy once it has arrived (rather than a
+        // small read for its first bytes, then one for the rest).
+        expect = 0;
+        if (direct && woke && !parser.partial) {
+          const size = frames[frames.length - 1].length + 4;
+          if (size >= EXPECT_MIN && size <= EXPECT_MAX) expect = size;
+        }
         frames.length = 0;
         if (badFrame !== null) throw badFrame;
         if (woke) {
@@ -302,6 +315,11 @@ export class ReadLoop {
     if (next !== Infinity) this.#arm(next - now);
   };
 }
+
+/** The smallest frame after which the next is expected to be as large. */
+const EXPECT_MIN = 16 * 1024;
+/** The largest frame read whole into fresh memory of its size. */
+const EXPECT_MAX = 256 * 1024;
 
 /** Decode options of a frame handed over to the codec. */
 const OWNED = { owned: true } as const;

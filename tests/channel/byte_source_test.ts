@@ -2,7 +2,11 @@
 // from a bounded process-wide pool during bursts, and a pooled buffer never
 // carries one connection's bytes into what another received.
 import assert from "node:assert/strict";
-import { ByteSource, pooledReadBuffers } from "../../channel/_byte_source.ts";
+import {
+  ByteSource,
+  freshReadBuffers,
+  pooledReadBuffers,
+} from "../../channel/_byte_source.ts";
 import { Channel, createMemoryPair, type Request } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
 import type { Transport } from "../../channel/mod.ts";
@@ -66,27 +70,40 @@ Deno.test("byte source: a quiet connection reads into 1 KiB; a read that fills i
   source.releaseLock();
 });
 
-Deno.test("byte source: a large buffer given back is the next burst's, and the pool keeps at most 16", async () => {
+Deno.test("byte source (attacker): at most 16 large buffers exist in the process; a source that finds none reads into its 1 KiB; one given back is the next burst's", async () => {
+  // Nothing else holds one now: the pool and the 16 are the same.
+  const available = pooledReadBuffers();
+  assert.ok(available <= 16);
+  // 20 peers each send exactly 1 KiB (a full read: more may be coming)
+  // and then, for an attacker, nothing: only 16 large reads may wait.
   const sources = Array.from({ length: 20 }, () => fedTransport());
   const readers = sources.map((fed) => new ByteSource(fed.transport));
-  const before = pooledReadBuffers();
-  // Every source fills its small buffer, then reads into a large one.
+  const sizes: number[] = [];
   const larges: ArrayBufferLike[] = [];
   for (const [i, fed] of sources.entries()) {
     fed.give(KiB);
     fed.give(2 * KiB);
     fed.give(10);
     await readAll(readers[i], 2);
-    larges.push(readers[i].chunk.buffer);
-    assert.equal(readers[i].chunk.buffer.byteLength, 64 * KiB);
+    sizes.push(readers[i].chunk.buffer.byteLength);
+    if (readers[i].chunk.length === 64 * KiB) {
+      larges.push(readers[i].chunk.buffer);
+    }
   }
-  assert.equal(new Set(larges).size, 20, "each burst has a buffer of its own");
-  // Each goes quiet: its large buffer goes back, up to 16 in the pool.
+  assert.deepEqual(sizes, [...Array(16).fill(64 * KiB), ...Array(4).fill(KiB)]);
+  assert.equal(pooledReadBuffers(), 0);
+  assert.equal(new Set(larges).size, 16, "each burst has a buffer of its own");
+  // The 4 without one still read everything: 1 KiB at a time.
+  for (const reader of readers.slice(16)) {
+    assert.deepEqual(await readAll(reader, 2), [KiB, KiB]);
+  }
+  // Each goes quiet: its large buffer goes back to the pool.
+  for (const fed of sources.slice(16)) fed.give(3);
   for (const [i, reader] of readers.entries()) {
     await readAll(reader, 1);
     assert.equal(reader.chunk.buffer.byteLength, KiB, `source ${i}`);
   }
-  assert.equal(pooledReadBuffers(), Math.min(16, before + 20));
+  assert.equal(pooledReadBuffers(), 16);
   // The next burst takes the buffer given back last.
   const next = fedTransport();
   const reader = new ByteSource(next.transport);
@@ -94,9 +111,37 @@ Deno.test("byte source: a large buffer given back is the next burst's, and the p
   next.give(KiB + 1);
   await readAll(reader, 2);
   assert.ok(larges.includes(reader.chunk.buffer), "a pooled buffer reused");
-  assert.equal(pooledReadBuffers(), Math.min(16, before + 20) - 1);
+  assert.equal(pooledReadBuffers(), 15);
   reader.releaseLock();
-  assert.equal(pooledReadBuffers(), Math.min(16, before + 20));
+  for (const other of readers) other.releaseLock();
+  assert.equal(pooledReadBuffers(), 16);
+});
+
+Deno.test("byte source (attacker): at most 16 sources of the process wait on fresh memory for an expected large frame; the others read into 1 KiB", async () => {
+  const sources = Array.from({ length: 20 }, () => fedTransport());
+  const readers = sources.map((fed) => new ByteSource(fed.transport));
+  const rooms: number[] = [];
+  for (const [i, fed] of sources.entries()) {
+    fed.give(100 * KiB);
+    assert.equal(await readers[i].read(0, 64 * KiB), i < 16 ? 64 * KiB : KiB);
+    rooms.push(readers[i].chunk.buffer.byteLength);
+  }
+  assert.deepEqual(rooms, [...Array(16).fill(64 * KiB), ...Array(4).fill(KiB)]);
+  assert.deepEqual(readers.map((r) => r.fresh), [
+    ...Array(16).fill(true),
+    ...Array(4).fill(false),
+  ]);
+  assert.equal(freshReadBuffers(), 16);
+  // A fresh buffer is never read into again: the next read takes another.
+  const first = readers[0].chunk.buffer;
+  await readers[0].read(64 * KiB, 64 * KiB);
+  assert.notEqual(readers[0].chunk.buffer, first);
+  // Without an expected frame, back to the small buffer; the count drops.
+  await readers[0].read(10, 0);
+  assert.equal(readers[0].chunk.buffer.byteLength, KiB);
+  assert.equal(freshReadBuffers(), 15);
+  for (const reader of readers) reader.releaseLock();
+  assert.equal(freshReadBuffers(), 0);
 });
 
 Deno.test("byte source: a stream's buffers (BYOB) are never pooled", async () => {

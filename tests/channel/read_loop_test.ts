@@ -49,6 +49,17 @@ function requestFrame(size: number): Uint8Array {
   return encodeFrames([new MsgPackCodec().encode([0, 0, payload])]);
 }
 
+/** The bytes of `frames` one after the other. */
+function encodeAll(...frames: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(frames.reduce((sum, f) => sum + f.length, 0));
+  let at = 0;
+  for (const frame of frames) {
+    out.set(frame, at);
+    at += frame.length;
+  }
+  return out;
+}
+
 /** Serves the one request of `frame`; returns the reads it took. */
 async function readsFor(frame: Uint8Array) {
   const { transport, reads } = arrived(frame);
@@ -60,14 +71,59 @@ async function readsFor(frame: Uint8Array) {
   return reads;
 }
 
-Deno.test("read loop: a 64 KiB frame that has arrived is read in two reads, 1 KiB and the rest straight into its buffer", async () => {
+Deno.test("read loop: a 64 KiB frame that has arrived is read in two reads, 1 KiB and the rest straight into its buffer; the next read is sized for one like it", async () => {
   const frame = requestFrame(64 * KiB);
   const reads = await readsFor(frame);
   assert.deepEqual(reads, [
     { room: KiB, got: KiB },
     { room: frame.length - KiB, got: frame.length - KiB },
-    { room: KiB, got: null },
+    { room: frame.length, got: null },
   ]);
+});
+
+/** Receives the requests of `bytes`; returns their contents and the reads. */
+async function receive(bytes: Uint8Array, count: number) {
+  const { transport, reads } = arrived(bytes);
+  const channel = new Channel(transport, { codec: new MsgPackCodec() });
+  const contents: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) {
+    contents.push((await channel.recv()).content as Uint8Array);
+  }
+  await channel.closed;
+  return { contents, reads };
+}
+
+Deno.test("read loop: after a large frame, one like it that has arrived takes one read, into fresh memory its bytes are handed over in (no copy)", async () => {
+  const one = requestFrame(64 * KiB);
+  const two = requestFrame(64 * KiB);
+  two.fill(3, 12);
+  const { contents, reads } = await receive(encodeAll(one, two), 2);
+  assert.deepEqual(reads, [
+    { room: KiB, got: KiB },
+    { room: one.length - KiB, got: one.length - KiB },
+    { room: one.length, got: two.length },
+    { room: two.length, got: null },
+  ]);
+  // The second is a view of the fresh memory it was read into.
+  assert.equal(contents[1].length, 64 * KiB);
+  assert.equal(contents[1].buffer.byteLength, two.length);
+  assert.ok(contents[1].every((byte) => byte === 3));
+  // The first was not touched by the second's read.
+  assert.ok(contents[0].every((byte) => byte === 9));
+});
+
+Deno.test("read loop: a small frame read into memory sized for a large one is copied out, not kept as a view of it", async () => {
+  const large = requestFrame(64 * KiB);
+  const small = requestFrame(10);
+  const { contents, reads } = await receive(encodeAll(large, small), 2);
+  assert.deepEqual(reads[2], { room: large.length, got: small.length });
+  assert.equal(contents[1].length, 10);
+  assert.ok(
+    contents[1].buffer.byteLength < KiB,
+    `a 10-byte message keeps ${contents[1].buffer.byteLength} bytes alive`,
+  );
+  // After a small frame, reads are small again.
+  assert.deepEqual(reads[3], { room: KiB, got: null });
 });
 
 Deno.test("read loop: a 1 MiB frame's remainder is read in reads of at least 64 KiB", async () => {
