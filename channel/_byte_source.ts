@@ -101,6 +101,8 @@ export class ByteSource {
    * @returns How many bytes of `chunk` are new, or null at the end.
    */
   read(last: number, expect = 0): Promise<number | null> {
+    // Whether the last read filled its buffer, fresh or not.
+    const full = last === this.#buffer?.length;
     if (this.fresh) this.#dropFresh();
     const buffer = this.#buffer;
     if (buffer !== null) {
@@ -112,7 +114,7 @@ export class ByteSource {
         this.#buffer = this.chunk = fresh;
         return this.#readSome(fresh);
       }
-      if (last === buffer.length) {
+      if (full) {
         if (buffer.length < LARGE_READ) this.#enlarge();
       } else if (buffer.length > SMALL_READ) {
         this.#release();
@@ -198,12 +200,20 @@ export class ByteSource {
     await this.#reader?.cancel().catch(() => {});
   }
 
-  /** Releases the stream's reader, once reading has ended. */
-  releaseLock(): void {
+  /**
+   * Gives back a large or fresh buffer, once no read is pending (reading
+   * has ended); idempotent.
+   */
+  releaseBuffers(): void {
     if (this.fresh) this.#dropFresh();
     if (this.#buffer !== null && this.#buffer.length > SMALL_READ) {
       this.#release();
     }
+  }
+
+  /** Releases the stream's reader, once reading has ended. */
+  releaseLock(): void {
+    this.releaseBuffers();
     this.#reader?.releaseLock();
   }
 }

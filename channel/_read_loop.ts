@@ -163,6 +163,7 @@ export class ReadLoop {
           // A turn of the event loop per chunk: an in-process peer that
           // keeps writing must not starve the close timer.
           await new Promise<void>((resolve) => setImmediate(resolve));
+          expect = 0;
           continue;
         }
         // Another channel may have filled the process-wide budget while
@@ -193,11 +194,12 @@ export class ReadLoop {
           try {
             // A frame the parser assembled is handed over: bytes in it
             // may be decoded as views rather than copies.
-            // So may one that fills most of a fresh read buffer (a smaller
-            // one is copied, rather than keep the whole buffer alive).
+            // So may one that fills a fresh read buffer (at least 7/8 of
+            // it: a smaller one is copied, rather than keep it all alive).
             const frame = frames[i];
             decoded = frame.buffer !== source.chunk.buffer ||
-                (source.fresh && frame.length * 2 >= frame.buffer.byteLength)
+                (source.fresh &&
+                  (frame.length + 4) * 8 >= frame.buffer.byteLength * 7)
               ? codec.decode(frame, OWNED)
               : codec.decode(frame);
             // Read before awaiting: the codec reports its latest decode.
@@ -248,6 +250,10 @@ export class ReadLoop {
     } catch (error) {
       if (!host.closing()) host.fail(error);
       else host.gone(error);
+    } finally {
+      // No read is pending now: the process-wide buffers go back at once,
+      // not only once the channel has finished closing.
+      source.releaseBuffers();
     }
   }
 

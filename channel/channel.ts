@@ -131,8 +131,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       reading: this.#requests,
     });
     this.#closed.promise.catch(() => {});
-    // Bytes are read into a reused buffer; frames are decoded (and so
-    // copied out) before the next read.
+    // Frames are decoded before the next read, which may reuse the buffer
+    // the bytes came in (see ReadLoop for those handed over instead).
     this.#readLoop = new ReadLoop(transport, this.#host(), {
       codec: this.codec,
       peer: this.peer,

@@ -9,6 +9,7 @@ import {
   type Transport,
 } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
+import { freshReadBuffers } from "../../channel/_byte_source.ts";
 import { readingTransport } from "./_conn_like.ts";
 
 const KiB = 1024;
@@ -93,23 +94,52 @@ async function receive(bytes: Uint8Array, count: number) {
   return { contents, reads };
 }
 
-Deno.test("read loop: after a large frame, one like it that has arrived takes one read, into fresh memory its bytes are handed over in (no copy)", async () => {
-  const one = requestFrame(64 * KiB);
-  const two = requestFrame(64 * KiB);
-  two.fill(3, 12);
-  const { contents, reads } = await receive(encodeAll(one, two), 2);
+Deno.test("read loop: after a large frame, one like it that has arrived takes one read, into fresh memory its bytes are handed over in (no copy), never read into again", async () => {
+  const frames = [5, 6, 7].map((fill) => {
+    const frame = requestFrame(64 * KiB);
+    frame.fill(fill, 12);
+    return frame;
+  });
+  const size = frames[0].length;
+  const { contents, reads } = await receive(encodeAll(...frames), 3);
   assert.deepEqual(reads, [
     { room: KiB, got: KiB },
-    { room: one.length - KiB, got: one.length - KiB },
-    { room: one.length, got: two.length },
-    { room: two.length, got: null },
+    { room: size - KiB, got: size - KiB },
+    { room: size, got: size },
+    { room: size, got: size },
+    { room: size, got: null },
   ]);
-  // The second is a view of the fresh memory it was read into.
-  assert.equal(contents[1].length, 64 * KiB);
-  assert.equal(contents[1].buffer.byteLength, two.length);
-  assert.ok(contents[1].every((byte) => byte === 3));
-  // The first was not touched by the second's read.
-  assert.ok(contents[0].every((byte) => byte === 9));
+  // The second and third are views of the fresh memory each was read into.
+  for (const [i, content] of contents.entries()) {
+    assert.equal(content.length, 64 * KiB);
+    assert.ok(content.every((byte) => byte === 5 + i), `message ${i}`);
+  }
+  assert.equal(contents[1].buffer.byteLength, size);
+  assert.equal(contents[2].buffer.byteLength, size);
+  assert.notEqual(contents[1].buffer, contents[2].buffer);
+  assert.equal(freshReadBuffers(), 0, "given back when reading ended");
+});
+
+Deno.test("read loop: a read into fresh memory that fails gives it back", async () => {
+  const frame = requestFrame(64 * KiB);
+  let at = 0;
+  const rooms: number[] = [];
+  const transport = readingTransport((buffer) => {
+    rooms.push(buffer.length);
+    if (at === frame.length) {
+      assert.equal(freshReadBuffers(), 1);
+      return Promise.reject(new Error("connection reset"));
+    }
+    const n = Math.min(frame.length - at, buffer.length);
+    buffer.set(frame.subarray(at, at + n));
+    at += n;
+    return Promise.resolve(n);
+  });
+  const channel = new Channel(transport, { codec: new MsgPackCodec() });
+  await channel.recv();
+  await assert.rejects(channel.closed, /connection reset/);
+  assert.deepEqual(rooms, [KiB, frame.length - KiB, frame.length]);
+  assert.equal(freshReadBuffers(), 0);
 });
 
 Deno.test("read loop: a small frame read into memory sized for a large one is copied out, not kept as a view of it", async () => {
