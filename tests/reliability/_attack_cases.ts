@@ -320,13 +320,17 @@ export function headerFlood(
   return stallMany(ctx, count, header(claim), holdMs);
 }
 
-/** Idle connections are allowed (idleTimeout is opt-in): only the server's cost counts. */
+/**
+ * Idle connections are allowed (idleTimeout is opt-in): only the server's
+ * cost counts. Each sends `first` (if given) before it goes quiet.
+ */
 export async function idleMany(
   ctx: AttackContext,
   count: number,
   holdMs: number,
+  first?: Uint8Array,
 ): Promise<Outcome> {
-  const outcome = await stallMany(ctx, count, undefined, holdMs);
+  const outcome = await stallMany(ctx, count, first, holdMs);
   if (outcome.text.startsWith("server died")) return outcome;
   return { text: `${outcome.text} (idle is allowed)`, ok: true };
 }

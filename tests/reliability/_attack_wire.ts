@@ -48,6 +48,20 @@ export async function requestFrame(
 }
 
 /**
+ * A JSON request `[0, 0, ["echo", ["xx…"], {}]]` framed in exactly `size`
+ * bytes (header included).
+ */
+export async function jsonEchoFrame(size: number): Promise<Uint8Array> {
+  const codec = new JsonCodec();
+  const empty = await requestFrame(codec, 0, "echo", [""]);
+  const out = await requestFrame(codec, 0, "echo", [
+    "x".repeat(size - empty.length),
+  ]);
+  if (out.length !== size) throw new Error(`${out.length} bytes, not ${size}`);
+  return out;
+}
+
+/**
  * A MsgPack request `[0, 0, ["echo", [[{}, {}, …]], {}]]` of exactly
  * `size` bytes: an array32 of empty maps (`0x80`, one byte each, one object
  * each when decoded).

@@ -10,7 +10,8 @@
 //
 // Targets (issue 14), each attack: the server survives (answers a new
 // connection afterwards); peak RSS < 1 GiB (< 512 MiB for the never-reading
-// clients and the header flood); the good client's worst latency < 2 s and
+// clients and the header flood, < 320 MiB for 4000 connections that each
+// sent exactly 1 KiB, about what as many idle ones cost); the good client's worst latency < 2 s and
 // none of its calls fail; the offender is cut or slowed: an expanding frame
 // is cut, or answered if the budget allows it (a bounded cost, which the
 // other targets judge); a client that never reads is held by TCP for at
@@ -40,6 +41,7 @@ import {
   checkPayloads,
   type CodecName,
   frame,
+  jsonEchoFrame,
   jsonObjectsPayload,
   msgpackMapsPayload,
 } from "./_attack_wire.ts";
@@ -132,6 +134,18 @@ const ATTACKS: Attack[] = [
     rssTargetMiB: 1024,
     offenderTarget: "held (idle allowed)",
     run: (ctx) => idleMany(ctx, quick ? 400 : 4000, quick ? 3_000 : 10_000),
+  },
+  {
+    // Exactly 1 KiB (a request filling the first read: more may be coming),
+    // then nothing: at most 16 connections of the process may hold a
+    // larger read buffer, so this costs what idle-conns does.
+    name: "kib-then-idle",
+    codec: "json",
+    rssTargetMiB: 320,
+    offenderTarget: "held (idle allowed)",
+    prepare: () => jsonEchoFrame(1024),
+    run: (ctx, bytes) =>
+      idleMany(ctx, quick ? 400 : 4000, quick ? 3_000 : 10_000, bytes),
   },
   {
     name: "slow-then-leave",
