@@ -195,3 +195,45 @@ Deno.test("read loop (attacker): a large frame's header, then nothing, holds not
   // grows to take the next 64 KiB at once, as the bound allows.
   assert.equal(await heldAfter(KiB), KiB - 4 + 64 * KiB);
 });
+
+Deno.test("read loop: while the channel closes, what still arrives is not read into fresh memory", async () => {
+  const frame = requestFrame(64 * KiB);
+  const rooms: number[] = [];
+  /** Settles once the read of that number (from 1) has been asked for. */
+  const asked = [1, 2, 3, 4, 5].map(() => Promise.withResolvers<void>());
+  const next = Promise.withResolvers<void>();
+  const ended = Promise.withResolvers<null>();
+  let at = 0;
+  const transport = readingTransport(async (buffer) => {
+    rooms.push(buffer.length);
+    asked[rooms.length - 1]?.resolve();
+    if (at === frame.length) {
+      // The second frame comes when the test says so; then the peer waits.
+      if (
+        rooms.length > 3 ||
+        await Promise.race([next.promise, ended.promise]) === null
+      ) {
+        return ended.promise;
+      }
+      at = 0;
+    }
+    const n = Math.min(frame.length - at, buffer.length);
+    buffer.set(frame.subarray(at, at + n));
+    at += n;
+    return n;
+  }, () => ended.resolve(null));
+  const channel = new Channel(transport, { codec: new MsgPackCodec() });
+  const request = await channel.recv();
+  await asked[2].promise;
+  // The read after the frame waits in fresh memory sized for one like it.
+  assert.deepEqual(rooms, [KiB, frame.length - KiB, frame.length]);
+  assert.equal(freshReadBuffers(), 1);
+  const closing = channel.close();
+  next.resolve();
+  // That read gives a whole frame, dropped unread; the next is not fresh.
+  await asked[3].promise;
+  assert.notEqual(rooms[3], frame.length);
+  assert.equal(freshReadBuffers(), 0);
+  await request.reply(0);
+  await closing;
+});
