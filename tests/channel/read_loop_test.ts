@@ -10,6 +10,7 @@ import {
 } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
 import { freshReadBuffers } from "../../channel/_byte_source.ts";
+import { concat } from "../_frames.ts";
 import { readingTransport } from "./_conn_like.ts";
 
 const KiB = 1024;
@@ -48,17 +49,6 @@ function arrived(bytes: Uint8Array, stall = false): {
 function requestFrame(size: number): Uint8Array {
   const payload = new Uint8Array(size).fill(9);
   return encodeFrames([new MsgPackCodec().encode([0, 0, payload])]);
-}
-
-/** The bytes of `frames` one after the other. */
-function encodeAll(...frames: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(frames.reduce((sum, f) => sum + f.length, 0));
-  let at = 0;
-  for (const frame of frames) {
-    out.set(frame, at);
-    at += frame.length;
-  }
-  return out;
 }
 
 /** Serves the one request of `frame`; returns the reads it took. */
@@ -101,7 +91,7 @@ Deno.test("read loop: after a large frame, one like it that has arrived takes on
     return frame;
   });
   const size = frames[0].length;
-  const { contents, reads } = await receive(encodeAll(...frames), 3);
+  const { contents, reads } = await receive(concat(frames), 3);
   assert.deepEqual(reads, [
     { room: KiB, got: KiB },
     { room: size - KiB, got: size - KiB },
@@ -145,7 +135,7 @@ Deno.test("read loop: a read into fresh memory that fails gives it back", async 
 Deno.test("read loop: a small frame read into memory sized for a large one is copied out, not kept as a view of it", async () => {
   const large = requestFrame(64 * KiB);
   const small = requestFrame(10);
-  const { contents, reads } = await receive(encodeAll(large, small), 2);
+  const { contents, reads } = await receive(concat([large, small]), 2);
   assert.deepEqual(reads[2], { room: large.length, got: small.length });
   assert.equal(contents[1].length, 10);
   assert.ok(
