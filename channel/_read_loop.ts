@@ -139,6 +139,8 @@ export class ReadLoop {
     let n = 0;
     /** The size of the large frame expected next, or 0. */
     let expect = 0;
+    /** The size of the last frame handled, header included. */
+    let lastSize = 0;
     try {
       for (;;) {
         // A large frame's remaining payload is read straight into its
@@ -219,13 +221,20 @@ export class ReadLoop {
           if (blocked !== undefined) await this.#wait(blocked);
         }
         const woke = frames.length > 0;
-        // After a large frame, the next read is sized for one like it: it
-        // takes one read and no copy once it has arrived (rather than a
-        // small read for its first bytes, then one for the rest).
+        // After two large frames, the next read is sized for one like the
+        // last: it takes one read and no copy once it has arrived (rather
+        // than a small read for its first bytes, then one for the rest).
+        // Two, so that large and small messages in turn waste no memory.
         expect = 0;
-        if (direct && woke && !parser.partial) {
-          const size = frames[frames.length - 1].length + 4;
-          if (size >= EXPECT_MIN && size <= EXPECT_MAX) expect = size;
+        if (woke) {
+          const k = frames.length;
+          const size = frames[k - 1].length + 4;
+          const before = k > 1 ? frames[k - 2].length + 4 : lastSize;
+          lastSize = size;
+          if (
+            direct && !parser.partial && size >= EXPECT_MIN &&
+            size <= EXPECT_MAX && before >= EXPECT_MIN && before <= EXPECT_MAX
+          ) expect = size;
         }
         frames.length = 0;
         if (badFrame !== null) throw badFrame;
@@ -322,7 +331,7 @@ export class ReadLoop {
   };
 }
 
-/** The smallest frame after which the next is expected to be as large. */
+/** The smallest frame after two of which the next is expected to be as large. */
 const EXPECT_MIN = 16 * 1024;
 /** The largest frame read whole into fresh memory of its size. */
 const EXPECT_MAX = 256 * 1024;

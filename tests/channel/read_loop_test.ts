@@ -62,13 +62,13 @@ async function readsFor(frame: Uint8Array) {
   return reads;
 }
 
-Deno.test("read loop: a 64 KiB frame that has arrived is read in two reads, 1 KiB and the rest straight into its buffer; the next read is sized for one like it", async () => {
+Deno.test("read loop: a 64 KiB frame that has arrived is read in two reads, 1 KiB and the rest straight into its buffer; one large frame alone does not size the next read", async () => {
   const frame = requestFrame(64 * KiB);
   const reads = await readsFor(frame);
   assert.deepEqual(reads, [
     { room: KiB, got: KiB },
     { room: frame.length - KiB, got: frame.length - KiB },
-    { room: frame.length, got: null },
+    { room: KiB, got: null },
   ]);
 });
 
@@ -84,66 +84,85 @@ async function receive(bytes: Uint8Array, count: number) {
   return { contents, reads };
 }
 
-Deno.test("read loop: after a large frame, one like it that has arrived takes one read, into fresh memory its bytes are handed over in (no copy), never read into again", async () => {
-  const frames = [5, 6, 7].map((fill) => {
-    const frame = requestFrame(64 * KiB);
-    frame.fill(fill, 12);
-    return frame;
-  });
+/** A 64 KiB request frame whose payload bytes are all `fill`. */
+function filledFrame(fill: number): Uint8Array {
+  const frame = requestFrame(64 * KiB);
+  frame.fill(fill, 12);
+  return frame;
+}
+
+Deno.test("read loop: after two large frames, one like them that has arrived takes one read, into fresh memory its bytes are handed over in (no copy), never read into again", async () => {
+  const frames = [5, 6, 7, 8].map(filledFrame);
   const size = frames[0].length;
-  const { contents, reads } = await receive(concat(frames), 3);
-  assert.deepEqual(reads, [
+  const { contents, reads } = await receive(concat(frames), 4);
+  const twoReads = [
     { room: KiB, got: KiB },
     { room: size - KiB, got: size - KiB },
+  ];
+  assert.deepEqual(reads, [
+    ...twoReads,
+    ...twoReads,
     { room: size, got: size },
     { room: size, got: size },
     { room: size, got: null },
   ]);
-  // The second and third are views of the fresh memory each was read into.
   for (const [i, content] of contents.entries()) {
     assert.equal(content.length, 64 * KiB);
     assert.ok(content.every((byte) => byte === 5 + i), `message ${i}`);
   }
-  assert.equal(contents[1].buffer.byteLength, size);
+  // The third and fourth are views of the fresh memory each was read into:
+  // the third still holds its own bytes after the fourth's read.
   assert.equal(contents[2].buffer.byteLength, size);
-  assert.notEqual(contents[1].buffer, contents[2].buffer);
+  assert.equal(contents[3].buffer.byteLength, size);
+  assert.notEqual(contents[2].buffer, contents[3].buffer);
   assert.equal(freshReadBuffers(), 0, "given back when reading ended");
 });
 
+Deno.test("read loop: large and small messages in turn are never read into fresh memory", async () => {
+  const large = requestFrame(64 * KiB);
+  const small = requestFrame(10);
+  const { reads } = await receive(concat([large, small, large, small]), 4);
+  assert.ok(
+    reads.every(({ room }) => room !== large.length),
+    JSON.stringify(reads),
+  );
+});
+
 Deno.test("read loop: a read into fresh memory that fails gives it back", async () => {
-  const frame = requestFrame(64 * KiB);
+  const frames = concat([requestFrame(64 * KiB), requestFrame(64 * KiB)]);
   let at = 0;
   const rooms: number[] = [];
   const transport = readingTransport((buffer) => {
     rooms.push(buffer.length);
-    if (at === frame.length) {
+    if (at === frames.length) {
       assert.equal(freshReadBuffers(), 1);
       return Promise.reject(new Error("connection reset"));
     }
-    const n = Math.min(frame.length - at, buffer.length);
-    buffer.set(frame.subarray(at, at + n));
+    const n = Math.min(frames.length - at, buffer.length);
+    buffer.set(frames.subarray(at, at + n));
     at += n;
     return Promise.resolve(n);
   });
   const channel = new Channel(transport, { codec: new MsgPackCodec() });
   await channel.recv();
   await assert.rejects(channel.closed, /connection reset/);
-  assert.deepEqual(rooms, [KiB, frame.length - KiB, frame.length]);
+  const size = frames.length / 2;
+  assert.deepEqual(rooms, [KiB, size - KiB, KiB, size - KiB, size]);
   assert.equal(freshReadBuffers(), 0);
 });
 
 Deno.test("read loop: a small frame read into memory sized for a large one is copied out, not kept as a view of it", async () => {
   const large = requestFrame(64 * KiB);
   const small = requestFrame(10);
-  const { contents, reads } = await receive(concat([large, small]), 2);
-  assert.deepEqual(reads[2], { room: large.length, got: small.length });
-  assert.equal(contents[1].length, 10);
+  const { contents, reads } = await receive(concat([large, large, small]), 3);
+  assert.deepEqual(reads[4], { room: large.length, got: small.length });
+  assert.equal(contents[2].length, 10);
   assert.ok(
-    contents[1].buffer.byteLength < KiB,
-    `a 10-byte message keeps ${contents[1].buffer.byteLength} bytes alive`,
+    contents[2].buffer.byteLength < KiB,
+    `a 10-byte message keeps ${contents[2].buffer.byteLength} bytes alive`,
   );
   // After a small frame, reads are small again.
-  assert.deepEqual(reads[3], { room: KiB, got: null });
+  assert.deepEqual(reads[5], { room: KiB, got: null });
 });
 
 Deno.test("read loop: a 1 MiB frame's remainder is read in reads of at least 64 KiB", async () => {
@@ -188,42 +207,44 @@ Deno.test("read loop (attacker): a large frame's header, then nothing, holds not
 
 Deno.test("read loop: while the channel closes, what still arrives is not read into fresh memory", async () => {
   const frame = requestFrame(64 * KiB);
+  const size = frame.length;
   const rooms: number[] = [];
   /** Settles once the read of that number (from 1) has been asked for. */
-  const asked = [1, 2, 3, 4, 5].map(() => Promise.withResolvers<void>());
+  const asked = Array.from({ length: 8 }, () => Promise.withResolvers<void>());
   const next = Promise.withResolvers<void>();
   const ended = Promise.withResolvers<null>();
+  // Two frames at once; a third when the test says; then the peer waits.
+  let bytes = concat([frame, frame]);
   let at = 0;
+  let third = false;
   const transport = readingTransport(async (buffer) => {
     rooms.push(buffer.length);
     asked[rooms.length - 1]?.resolve();
-    if (at === frame.length) {
-      // The second frame comes when the test says so; then the peer waits.
-      if (
-        rooms.length > 3 ||
-        await Promise.race([next.promise, ended.promise]) === null
-      ) {
+    if (at === bytes.length) {
+      if (third || await Promise.race([next.promise, ended.promise]) === null) {
         return ended.promise;
       }
+      third = true;
+      bytes = frame;
       at = 0;
     }
-    const n = Math.min(frame.length - at, buffer.length);
-    buffer.set(frame.subarray(at, at + n));
+    const n = Math.min(bytes.length - at, buffer.length);
+    buffer.set(bytes.subarray(at, at + n));
     at += n;
     return n;
   }, () => ended.resolve(null));
   const channel = new Channel(transport, { codec: new MsgPackCodec() });
-  const request = await channel.recv();
-  await asked[2].promise;
-  // The read after the frame waits in fresh memory sized for one like it.
-  assert.deepEqual(rooms, [KiB, frame.length - KiB, frame.length]);
+  const requests = [await channel.recv(), await channel.recv()];
+  await asked[4].promise;
+  // The read after two frames waits in fresh memory sized for one like them.
+  assert.deepEqual(rooms, [KiB, size - KiB, KiB, size - KiB, size]);
   assert.equal(freshReadBuffers(), 1);
   const closing = channel.close();
   next.resolve();
   // That read gives a whole frame, dropped unread; the next is not fresh.
-  await asked[3].promise;
-  assert.notEqual(rooms[3], frame.length);
+  await asked[5].promise;
+  assert.notEqual(rooms[5], size);
   assert.equal(freshReadBuffers(), 0);
-  await request.reply(0);
+  for (const request of requests) await request.reply(0);
   await closing;
 });
