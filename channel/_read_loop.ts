@@ -231,10 +231,9 @@ export class ReadLoop {
           const size = frames[k - 1].length + 4;
           const before = k > 1 ? frames[k - 2].length + 4 : lastSize;
           lastSize = size;
-          if (
-            direct && !parser.partial && size >= EXPECT_MIN &&
-            size <= EXPECT_MAX && before >= EXPECT_MIN && before <= EXPECT_MAX
-          ) expect = size;
+          if (direct && !parser.partial && large(size) && large(before)) {
+            expect = size;
+          }
         }
         frames.length = 0;
         if (badFrame !== null) throw badFrame;
@@ -335,6 +334,11 @@ export class ReadLoop {
 const EXPECT_MIN = 16 * 1024;
 /** The largest frame read whole into fresh memory of its size. */
 const EXPECT_MAX = 256 * 1024;
+
+/** Whether a frame of `size` bytes (header included) counts as large. */
+function large(size: number): boolean {
+  return size >= EXPECT_MIN && size <= EXPECT_MAX;
+}
 
 /** Decode options of a frame handed over to the codec. */
 const OWNED = { owned: true } as const;
