@@ -128,6 +128,114 @@ export async function serveMinimal(
   }
 }
 
+/** The promise `reply` returns: the reply was queued at once. */
+const QUEUED: Promise<void> = Promise.resolve();
+
+/** A request handed to the serving loop, answered once with `reply`. */
+class MinimalRequest {
+  readonly content: unknown;
+  #id: unknown;
+  #server: MinimalRequests;
+  #answered = false;
+
+  constructor(content: unknown, id: unknown, server: MinimalRequests) {
+    this.content = content;
+    this.#id = id;
+    this.#server = server;
+  }
+
+  reply(value: unknown): Promise<void> {
+    if (this.#answered) {
+      return Promise.reject(new TypeError("answered already"));
+    }
+    this.#answered = true;
+    this.#server.answer(this.#id, value);
+    return QUEUED;
+  }
+}
+
+/**
+ * The requests of one connection as objects: queued when they arrive,
+ * taken with `tryRecv` or awaited with `recv`, as a channel's are.
+ */
+class MinimalRequests {
+  #batch: Batch;
+  #codec: Codec;
+  #queue: MinimalRequest[] = [];
+  #head = 0;
+  #waiter: ((request: MinimalRequest | null) => void) | null = null;
+
+  constructor(batch: Batch, codec: Codec) {
+    this.#batch = batch;
+    this.#codec = codec;
+  }
+
+  receive(message: unknown[]): void {
+    const request = new MinimalRequest(message[2], message[1], this);
+    const waiter = this.#waiter;
+    if (waiter !== null) {
+      this.#waiter = null;
+      waiter(request);
+    } else this.#queue.push(request);
+  }
+
+  answer(id: unknown, value: unknown): void {
+    this.#batch.add(encode(this.#codec, [1, id, value]));
+  }
+
+  tryRecv(): MinimalRequest | undefined {
+    if (this.#head === this.#queue.length) return undefined;
+    const request = this.#queue[this.#head++];
+    if (this.#head === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#head = 0;
+    }
+    return request;
+  }
+
+  recv(): Promise<MinimalRequest | null> {
+    return new Promise((resolve) => this.#waiter = resolve);
+  }
+
+  end(): void {
+    this.#waiter?.(null);
+  }
+}
+
+/**
+ * {@linkcode serveMinimal} with requests as objects, as a channel hands
+ * them over (queued, taken by a `tryRecv` loop, answered with `reply`):
+ * the least the request-object API adds to the hand-written server.
+ *
+ * @param conn The connection.
+ * @param codec A synchronous codec (JSON, MsgPack), one per connection.
+ * @returns A promise that settles when the connection has ended.
+ */
+export async function serveMinimalRequests(
+  conn: Deno.Conn,
+  codec: Codec,
+): Promise<void> {
+  const batch = new Batch(conn);
+  const requests = new MinimalRequests(batch, codec);
+  const serving = (async () => {
+    for (;;) {
+      const request = requests.tryRecv() ?? await requests.recv();
+      if (request === null) return;
+      request.reply(request.content).catch(() => {});
+    }
+  })();
+  await readMessages(conn, codec, batch, (message) => {
+    requests.receive(message);
+  });
+  requests.end();
+  await serving;
+  try {
+    conn.close();
+  } catch {
+    // Closed already.
+  }
+}
+
 /** The calling side: `send` resolves with the peer's result. */
 export interface MinimalClient {
   send(content: unknown): Promise<unknown>;

@@ -23,6 +23,9 @@
  * - agent: a container (MsgPack) hosting an agent with `add(a, b)`;
  * - minimalJson / minimalMsgpack: the hand-written echo peer of
  *   `_minimal.ts`, for comparison;
+ * - minimalRequests: the same (MsgPack) with requests as objects taken by
+ *   a `tryRecv()` loop and answered with `reply()`, as a channel hands
+ *   them over (`serveMinimalRequests`): what that API adds to it;
  * - bulkMsgpack / bulkBlosc: channel servers (MsgPack, MsgPack+Blosc)
  *   echoing large byte payloads with a `tryRecv()` loop.
  *
@@ -44,7 +47,7 @@ import { Calc, MathService } from "./_agents.ts";
 import { frameLength, writeAll } from "./_conn.ts";
 import { echo, echoEach } from "./_echo.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
-import { serveMinimal } from "./_minimal.ts";
+import { serveMinimal, serveMinimalRequests } from "./_minimal.ts";
 import { parseOptions } from "./_cli.ts";
 import { meteredTelemetry, tracedTelemetry } from "./_peer_process.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
@@ -141,13 +144,14 @@ function listen(serve: (conn: Deno.Conn) => Promise<void>): {
 
 const raw = listen(serveRaw);
 const rawOwned = listen((conn) => serveRaw(conn, true));
-const minimal = (codec: CodecClass) =>
+const minimal = (codec: CodecClass, serve = serveMinimal) =>
   listen((conn) => {
     (conn as Deno.TcpConn).setNoDelay(true);
-    return serveMinimal(conn, new codec());
+    return serve(conn, new codec());
   });
 const minimalJson = minimal(JsonCodec);
 const minimalMsgpack = minimal(MsgPackCodec);
+const minimalRequests = minimal(MsgPackCodec, serveMinimalRequests);
 
 const channelJson = await startServer({ hostname: HOST, port: 0 }, echo, {
   codec: JsonCodec,
@@ -191,6 +195,7 @@ console.log(JSON.stringify({
   rawOwned: (rawOwned.listener.addr as Deno.NetAddr).port,
   minimalJson: (minimalJson.listener.addr as Deno.NetAddr).port,
   minimalMsgpack: (minimalMsgpack.listener.addr as Deno.NetAddr).port,
+  minimalRequests: (minimalRequests.listener.addr as Deno.NetAddr).port,
   channelJson: port(channelJson.addr),
   channelMsgpack: port(channelMsgpack.addr),
   channelMsgpackEach: port(channelMsgpackEach.addr),
@@ -225,7 +230,15 @@ for await (
   }
 }
 
-for (const { listener } of [raw, rawOwned, minimalJson, minimalMsgpack]) {
+for (
+  const { listener } of [
+    raw,
+    rawOwned,
+    minimalJson,
+    minimalMsgpack,
+    minimalRequests,
+  ]
+) {
   listener.close();
 }
 await Promise.all([
@@ -245,6 +258,7 @@ await Promise.all([
   rawOwned.done,
   minimalJson.done,
   minimalMsgpack.done,
+  minimalRequests.done,
 ]);
 if (profiler !== undefined && profilePath !== undefined) {
   const profile = await profiler.stop();

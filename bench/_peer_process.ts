@@ -20,6 +20,7 @@ export interface PeerInfo {
   rawOwned: number;
   minimalJson: number;
   minimalMsgpack: number;
+  minimalRequests: number;
   channelJson: number;
   channelMsgpack: number;
   channelMsgpackEach: number;

@@ -34,13 +34,18 @@ import {
   type Scenario,
 } from "../_measure.ts";
 import { PAYLOAD_48 } from "../_messages.ts";
-import { minimalClient, serveMinimal } from "../_minimal.ts";
+import {
+  minimalClient,
+  serveMinimal,
+  serveMinimalRequests,
+} from "../_minimal.ts";
 import { type Row, rowOf } from "../_report.ts";
 
 /** The scenario ids of this family. */
 export const JS_IDS = [
   "jsServer",
   "jsServerMinimal",
+  "jsServerRequests",
   "jsClient",
   "jsClientMinimal",
 ] as const;
@@ -87,6 +92,15 @@ function open(context: Context): Promise<Setup> {
       minimalFeed.conn.close();
       await minimalServing;
     });
+    const requestsFeed = feedOf(beforeBatch);
+    const requestsServing = serveMinimalRequests(
+      requestsFeed.conn as unknown as Deno.Conn,
+      new MsgPackCodec(),
+    );
+    closers.push(async () => {
+      requestsFeed.conn.close();
+      await requestsServing;
+    });
     const client = new Channel(msgpackEchoConn(beforeBatch), {
       codec: new MsgPackCodec(),
     });
@@ -119,6 +133,11 @@ function open(context: Context): Promise<Setup> {
     const scenarios: Scenario[] = [
       serverMinimal,
       { id: "jsServer", partner: serverMinimal, run: fed(serverFeed) },
+      {
+        id: "jsServerRequests",
+        partner: serverMinimal,
+        run: fed(requestsFeed),
+      },
       clientMinimal,
       {
         id: "jsClient",
@@ -158,6 +177,11 @@ function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
       "jsServerMinimal",
       `hand-written server path, no sockets, ${BATCH} per read`,
       `${fake}; bench/_minimal.ts`,
+    ),
+    spec(
+      "jsServerRequests",
+      `hand-written server path with request objects, ${BATCH} per read`,
+      `${fake}; the least the request-object API adds (a tryRecv loop, reply()); partner: jsServerMinimal`,
     ),
     spec(
       "jsClient",

@@ -57,6 +57,7 @@ export const SMALL_IDS = [
   "channelPipe",
   "channelPipeForAwait",
   "minimalPipe",
+  "minimalRequestsPipe",
   "rpcPipe",
   "rpcPipeNoProvider",
   "rpcPipeTraced",
@@ -79,6 +80,14 @@ export const HAND_WRITTEN: Record<string, string> = {
   agentRemotePipe: "minimalPipe",
 };
 
+/**
+ * References shown beside a hand-written row, not judged: their speed
+ * relative to it (the request-object API's own cost, without the library).
+ */
+export const BESIDE_HAND_WRITTEN: Record<string, string> = {
+  minimalRequestsPipe: "minimalPipe",
+};
+
 function open(context: Context, peer: Peer): Promise<Setup> {
   return openSetup(async (closers) => {
     const info = peer.info;
@@ -97,6 +106,7 @@ function open(context: Context, peer: Peer): Promise<Setup> {
       MsgPackCodec,
     );
     const minimalPipe = await minimal(info.minimalMsgpack, MsgPackCodec);
+    const minimalRequests = await minimal(info.minimalRequests, MsgPackCodec);
     const channel = async (port: number, codec: CodecClass) => {
       const ch: Channel = await openConnection({ hostname: HOST, port }, {
         codec,
@@ -169,6 +179,7 @@ function open(context: Context, peer: Peer): Promise<Setup> {
       pipe("channelPipe", () => msgpackPipe.send(PAYLOAD_48)),
       pipe("channelPipeForAwait", () => msgpackForAwait.send(PAYLOAD_48)),
       pipe("minimalPipe", () => minimalPipe.send(PAYLOAD_48)),
+      pipe("minimalRequestsPipe", () => minimalRequests.send(PAYLOAD_48)),
       pipe("rpcPipe", () => rpcClient.remote.add(3, 4)),
       pipe(
         "rpcPipeNoProvider",
@@ -256,6 +267,11 @@ function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
       "minimalPipe",
       `hand-written JS request/reply, ${n} in flight, MsgPack`,
       minimalNote,
+    ),
+    pipe(
+      "minimalRequestsPipe",
+      `hand-written JS, ${n} in flight, request objects on the server`,
+      "bench/_minimal.ts; the server takes requests as objects (tryRecv loop, reply()): what that API adds",
     ),
     pipe("rpcPipe", `RPC add(3, 4), ${n} in flight, MsgPack`, "client.remote"),
     pipe(
