@@ -1,6 +1,7 @@
 // Agents: calls from an agent of this process to an agent of the peer
-// process (16 in flight, paired with raw frames 16 in flight; judged
-// against the hand-written pair by the runner), calls within one container
+// process (16 in flight, paired with raw frames 16 in flight; judged by the
+// runner against the hand-written pair measured beside it, in this family:
+// the small family's ran minutes before), calls within one container
 // (target ≥ 1 M calls/s), 100 k agents in one container (a child process,
 // heap after GC), and 10 k agents each calling the peer's agent once.
 import { Agent, type AgentProxy, Container, MsgPackCodec } from "../../mod.ts";
@@ -22,6 +23,8 @@ import {
   type Scenario,
 } from "../_measure.ts";
 import type { Peer } from "../_peer_process.ts";
+import { PAYLOAD_48 } from "../_messages.ts";
+import { minimalClient } from "../_minimal.ts";
 import { connectRaw, rawPipelined } from "../_raw.ts";
 import { judge, plainRow, type Row, rowOf, type RowSpec } from "../_report.ts";
 
@@ -31,6 +34,7 @@ const FAN_IN = 10_000;
 /** The scenario ids of this family. */
 export const AGENT_IDS = [
   "agentRemotePipe",
+  "agentMinimalPipe",
   "agentLocalSerial",
   "agentLocalPipe",
   "agents100k",
@@ -53,6 +57,9 @@ function open(context: Context, peer: Peer): Promise<Setup> {
     const inflight = context.inflight;
     const pipeConn = await connectRaw(HOST, peer.info.raw);
     closers.push(() => pipeConn.close());
+    const minimalConn = await connectRaw(HOST, peer.info.minimalMsgpack);
+    closers.push(() => minimalConn.close());
+    const minimal = minimalClient(minimalConn, new MsgPackCodec());
     const container = await Container.create({ hostname: HOST, port: 0 }, {
       codec: MsgPackCodec,
     });
@@ -63,14 +70,21 @@ function open(context: Context, peer: Peer): Promise<Setup> {
     if (await remote.add(3, 4) !== 7 || await local.add(3, 4) !== 7) {
       throw new Error("add(3, 4) is not 7");
     }
+    const rawPipe: Scenario = {
+      id: "rawPipe",
+      run: (ms) => rawPipelined(pipeConn, ms, inflight),
+    };
     const scenarios: Scenario[] = [
       {
         id: "agentRemotePipe",
-        partner: {
-          id: "rawPipe",
-          run: (ms) => rawPipelined(pipeConn, ms, inflight),
-        },
+        partner: rawPipe,
         run: (ms) => caller.calls(remote, ms, inflight, CLOCK_EVERY),
+      },
+      {
+        id: "agentMinimalPipe",
+        partner: rawPipe,
+        run: (ms) =>
+          closedLoop(ms, inflight, () => minimal.send(PAYLOAD_48), CLOCK_EVERY),
       },
       {
         id: "agentLocalSerial",
@@ -111,6 +125,14 @@ function rows(samples: Map<string, Sample[]>, context: Context): Row[] {
       "agentRemotePipe",
       `agent → agent, other container, ${n} in flight`,
       "MsgPack; the peer process hosts the callee",
+    ),
+    false,
+  );
+  add(
+    spec(
+      "agentMinimalPipe",
+      `hand-written JS request/reply, ${n} in flight, MsgPack`,
+      "bench/_minimal.ts on both sides, measured beside the agent rows (what agentRemotePipe is judged against)",
     ),
     false,
   );
@@ -172,7 +194,7 @@ const paired = pairedFamily("agents", AGENT_IDS, open);
 export const agents: PairedFamily = {
   ...paired,
   async run(context) {
-    const rows = AGENT_IDS.slice(0, 3).some((id) => wanted(context, id))
+    const rows = AGENT_IDS.slice(0, 4).some((id) => wanted(context, id))
       ? await paired.run(context)
       : [];
     if (wanted(context, "agentsFanIn10k")) {

@@ -77,7 +77,7 @@ export const HAND_WRITTEN: Record<string, string> = {
   channelSerialMsgpack: "minimalSerialMsgpack",
   channelPipe: "minimalPipe",
   rpcPipe: "minimalPipe",
-  agentRemotePipe: "minimalPipe",
+  agentRemotePipe: "agentMinimalPipe",
 };
 
 /**
