@@ -16,6 +16,10 @@ const MAX_LARGE = 16;
  * `ReadLoop`), 4 MiB.
  */
 const MAX_FRESH = 16;
+/** The read buffer while large frames stream in back to back. */
+const BULK_READ = 256 * 1024;
+/** How many bulk read buffers exist at most, process-wide: 2 MiB. */
+const MAX_BULK = 8;
 
 /**
  * Large read buffers between bursts: a connection that goes quiet gives
@@ -26,6 +30,10 @@ const MAX_FRESH = 16;
 const pool: Uint8Array[] = [];
 /** Large read buffers in existence (held or pooled), at most `MAX_LARGE`. */
 let largeBuffers = 0;
+/** Bulk read buffers between streams of large frames, as `pool`. */
+const bulkPool: Uint8Array[] = [];
+/** Bulk read buffers in existence (held or pooled), at most `MAX_BULK`. */
+let bulkBuffers = 0;
 /** Sources holding a fresh buffer (see `read`), at most `MAX_FRESH`. */
 let freshHeld = 0;
 
@@ -37,6 +45,11 @@ export function pooledReadBuffers(): number {
 /** How many sources hold a fresh read buffer (for tests). */
 export function freshReadBuffers(): number {
   return freshHeld;
+}
+
+/** How many bulk read buffers exist, and how many of them are pooled (for tests). */
+export function bulkReadBuffers(): { existing: number; pooled: number } {
+  return { existing: bulkBuffers, pooled: bulkPool.length };
 }
 
 /**
@@ -51,7 +64,9 @@ export function freshReadBuffers(): number {
  * caller expects a large frame next, it reads into fresh memory of that
  * size instead (at most 16 sources of the process at once), which the
  * frames read into it may keep: one read and no copy for a frame that has
- * arrived.
+ * arrived. When large frames stream in back to back, the caller asks for
+ * a bulk read instead: into a reused buffer of 256 KiB (from a pool of at
+ * most 8), which takes several frames at once; they are copied out of it.
  */
 export class ByteSource {
   #readSome: ((buffer: Uint8Array) => Promise<number | null>) | null = null;
@@ -67,6 +82,8 @@ export class ByteSource {
   chunk: Uint8Array = new Uint8Array(0);
   /** Whether `chunk` is fresh memory, never read into again. */
   fresh = false;
+  /** Whether the buffer is a bulk buffer (from `bulkPool`). */
+  #bulk = false;
 
   /**
    * @param transport The transport; its `read` is used only together with
@@ -98,22 +115,32 @@ export class ByteSource {
    * @param expect The size of a large frame expected next (0 for none): the
    *   read goes into fresh memory of that size, unless 16 sources of the
    *   process hold such memory already.
+   * @param bulk Read into a bulk buffer instead, if one is to be had
+   *   (large frames stream in back to back).
    * @returns How many bytes of `chunk` are new, or null at the end.
    */
-  read(last: number, expect = 0): Promise<number | null> {
+  read(last: number, expect = 0, bulk = false): Promise<number | null> {
     // Whether the last read filled its buffer, fresh or not.
     const full = last === this.#buffer?.length;
     if (this.fresh) this.#dropFresh();
-    const buffer = this.#buffer;
-    if (buffer !== null) {
-      if (expect > 0 && this.#readSome !== null && freshHeld < MAX_FRESH) {
-        if (buffer.length > SMALL_READ) this.#release();
+    if (this.#readSome !== null) {
+      if (bulk && this.#takeBulk()) {
+        this.chunk = this.#buffer!;
+        return this.#readSome(this.#buffer!);
+      }
+      if (expect > 0 && freshHeld < MAX_FRESH) {
+        this.#dropBulk();
+        if (this.#buffer!.length > SMALL_READ) this.#release();
         freshHeld++;
         this.fresh = true;
         const fresh = new Uint8Array(expect);
         this.#buffer = this.chunk = fresh;
         return this.#readSome(fresh);
       }
+    }
+    this.#dropBulk();
+    const buffer = this.#buffer;
+    if (buffer !== null) {
       if (full) {
         if (buffer.length < LARGE_READ) this.#enlarge();
       } else if (buffer.length > SMALL_READ) {
@@ -180,6 +207,29 @@ export class ByteSource {
     if (large !== undefined) this.#buffer = this.chunk = large;
   }
 
+  /** Holds a bulk buffer (pooled or new while fewer than 8 exist), or says there is none. */
+  #takeBulk(): boolean {
+    if (this.#bulk) return true;
+    let bulk = bulkPool.pop();
+    if (bulk === undefined && bulkBuffers < MAX_BULK) {
+      bulkBuffers++;
+      bulk = new Uint8Array(BULK_READ);
+    }
+    if (bulk === undefined) return false;
+    if (this.#buffer!.length > SMALL_READ) this.#release();
+    this.#buffer = this.chunk = bulk;
+    this.#bulk = true;
+    return true;
+  }
+
+  /** Gives a bulk buffer held back to its pool. */
+  #dropBulk(): void {
+    if (!this.#bulk) return;
+    this.#bulk = false;
+    bulkPool.push(this.#buffer!);
+    this.#buffer = this.chunk = this.#small!;
+  }
+
   /** Goes back to the small buffer; the large one goes to the pool. */
   #release(): void {
     const large = this.#buffer!;
@@ -206,6 +256,7 @@ export class ByteSource {
    */
   releaseBuffers(): void {
     if (this.fresh) this.#dropFresh();
+    this.#dropBulk();
     if (this.#buffer !== null && this.#buffer.length > SMALL_READ) {
       this.#release();
     }

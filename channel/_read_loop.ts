@@ -139,6 +139,12 @@ export class ReadLoop {
     let n = 0;
     /** The size of the large frame expected next, or 0. */
     let expect = 0;
+    /** Whether large frames come back to back (see `bulkRead`). */
+    let streaming = false;
+    /** Reads into fresh memory since the last bulk read. */
+    let freshReads = 0;
+    /** Whether the current read is a bulk read. */
+    let bulkRead = false;
     /** The size of the last frame handled, header included. */
     let lastSize = 0;
     try {
@@ -151,9 +157,17 @@ export class ReadLoop {
           : null;
         let got: number | null;
         if (target === null) {
-          got = await source.read(n, expect);
+          // Expecting a large frame: into fresh memory of its size while
+          // they come one at a time (no copy), into a reused bulk buffer
+          // while they stream in back to back (several per read, each
+          // copied once: fresh memory per frame costs more then). After 8
+          // into fresh memory, one bulk read, to notice a stream starting.
+          bulkRead = streaming || (expect > 0 && freshReads >= 8);
+          if (expect > 0) freshReads = bulkRead ? 0 : freshReads + 1;
+          got = await source.read(n, expect, bulkRead);
           n = got ?? 0;
         } else {
+          bulkRead = false;
           got = await source.readInto(target);
           n = 0;
         }
@@ -166,6 +180,7 @@ export class ReadLoop {
           // keeps writing must not starve the close timer.
           await new Promise<void>((resolve) => setImmediate(resolve));
           expect = 0;
+          streaming = false;
           continue;
         }
         // Another channel may have filled the process-wide budget while
@@ -225,15 +240,18 @@ export class ReadLoop {
         // last: it takes one read and no copy once it has arrived (rather
         // than a small read for its first bytes, then one for the rest).
         // Two, so that large and small messages in turn waste no memory.
+        // A bulk read says whether they stream: more than one frame, or
+        // the start of the next one, in it. They stop with a frame that
+        // is not large.
+        if (bulkRead && woke) streaming = frames.length > 1 || parser.partial;
         expect = 0;
         if (woke) {
           const k = frames.length;
           const size = frames[k - 1].length + 4;
           const before = k > 1 ? frames[k - 2].length + 4 : lastSize;
           lastSize = size;
-          if (direct && !parser.partial && large(size) && large(before)) {
-            expect = size;
-          }
+          if (!large(size)) streaming = false;
+          else if (direct && !parser.partial && large(before)) expect = size;
         }
         frames.length = 0;
         if (badFrame !== null) throw badFrame;

@@ -3,6 +3,7 @@
 // carries one connection's bytes into what another received.
 import assert from "node:assert/strict";
 import {
+  bulkReadBuffers,
   ByteSource,
   freshReadBuffers,
   pooledReadBuffers,
@@ -140,6 +141,56 @@ Deno.test("byte source (attacker): at most 16 sources of the process wait on fre
   assert.equal(freshReadBuffers(), 15);
   for (const reader of readers) reader.releaseLock();
   assert.equal(freshReadBuffers(), 0);
+});
+
+Deno.test("byte source (attacker): at most 8 bulk buffers of 256 KiB exist in the process, each reused by the source holding it; the others read into fresh memory, and each goes back to the pool when its stream ends", async () => {
+  const sources = Array.from({ length: 10 }, () => fedTransport());
+  const readers = sources.map((fed) => new ByteSource(fed.transport));
+  const before = bulkReadBuffers();
+  const rooms: number[] = [];
+  for (const [i, fed] of sources.entries()) {
+    fed.give(300 * KiB);
+    await readers[i].read(0, 64 * KiB, true);
+    rooms.push(readers[i].chunk.buffer.byteLength);
+  }
+  const bulk = 256 * KiB;
+  const made = 8 - before.existing + before.pooled;
+  assert.deepEqual(rooms.slice(0, made), Array(made).fill(bulk));
+  assert.ok(rooms.slice(made).every((room) => room === 64 * KiB), `${rooms}`);
+  assert.equal(bulkReadBuffers().existing, 8);
+  assert.equal(bulkReadBuffers().pooled, 0);
+  // The next bulk read reuses the same buffer.
+  const first = readers[0].chunk.buffer;
+  await readers[0].read(bulk, 64 * KiB, true);
+  assert.equal(readers[0].chunk.buffer, first);
+  // Not streaming any more: back to the small buffer, the bulk one pooled.
+  await readers[0].read(10, 0, false);
+  assert.equal(readers[0].chunk.buffer.byteLength, KiB);
+  assert.equal(bulkReadBuffers().pooled, 1);
+  for (const reader of readers) reader.releaseLock();
+  assert.deepEqual(bulkReadBuffers(), { existing: 8, pooled: 8 });
+  assert.equal(freshReadBuffers(), 0);
+});
+
+Deno.test("byte source: fresh memory of exactly the bulk buffer's size is handed over, never pooled as a bulk buffer", async () => {
+  const fed = fedTransport();
+  const reader = new ByteSource(fed.transport);
+  const before = bulkReadBuffers();
+  fed.give(256 * KiB);
+  fed.give(10);
+  assert.equal(await reader.read(0, 256 * KiB), 256 * KiB);
+  assert.ok(reader.fresh);
+  const fresh = reader.chunk.buffer;
+  await reader.read(256 * KiB, 0);
+  reader.releaseLock();
+  assert.deepEqual(bulkReadBuffers(), before);
+  // Whatever reads next never gets that memory.
+  const other = fedTransport();
+  const next = new ByteSource(other.transport);
+  other.give(300 * KiB);
+  await next.read(0, 64 * KiB, true);
+  assert.notEqual(next.chunk.buffer, fresh);
+  next.releaseLock();
 });
 
 Deno.test("byte source: a stream's buffers (BYOB) are never pooled", async () => {
