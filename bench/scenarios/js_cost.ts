@@ -83,24 +83,23 @@ function open(context: Context): Promise<Setup> {
       await server.close();
       await serving;
     });
-    const minimalFeed = feedOf(beforeBatch);
-    const minimalServing = serveMinimal(
-      minimalFeed.conn as unknown as Deno.Conn,
-      new MsgPackCodec(),
-    );
-    closers.push(async () => {
-      minimalFeed.conn.close();
-      await minimalServing;
-    });
-    const requestsFeed = feedOf(beforeBatch);
-    const requestsServing = serveMinimalRequests(
-      requestsFeed.conn as unknown as Deno.Conn,
-      new MsgPackCodec(),
-    );
-    closers.push(async () => {
-      requestsFeed.conn.close();
-      await requestsServing;
-    });
+    /** A feed served by a hand-written server; closed with the setup. */
+    const handWritten = (
+      serve: (conn: Deno.Conn, codec: MsgPackCodec) => Promise<void>,
+    ) => {
+      const feed = feedOf(beforeBatch);
+      const serving = serve(
+        feed.conn as unknown as Deno.Conn,
+        new MsgPackCodec(),
+      );
+      closers.push(async () => {
+        feed.conn.close();
+        await serving;
+      });
+      return feed;
+    };
+    const minimalFeed = handWritten(serveMinimal);
+    const requestsFeed = handWritten(serveMinimalRequests);
     const client = new Channel(msgpackEchoConn(beforeBatch), {
       codec: new MsgPackCodec(),
     });
