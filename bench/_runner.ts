@@ -68,10 +68,9 @@ function judgeAgainstHandWritten(rows: Row[]): void {
   }
   for (const row of rows) {
     const handWritten = BESIDE_HAND_WRITTEN[row.id];
-    const other = byId.get(handWritten)?.ratio;
-    if (handWritten === undefined || row.ratio === null || other == null) {
-      continue;
-    }
+    if (handWritten === undefined || row.ratio === null) continue;
+    const other = byId.get(handWritten)?.ratio ?? null;
+    if (other === null) continue;
     row.target = `reported: × ${handWritten}`;
     row.measured = row.ratio / other;
   }

@@ -31,12 +31,17 @@ import { judge, plainRow, type Row, rowOf, type RowSpec } from "../_report.ts";
 const HOST = "127.0.0.1";
 const FAN_IN = 10_000;
 
-/** The scenario ids of this family. */
-export const AGENT_IDS = [
+/** The scenarios measured in rounds, beside a partner or alone. */
+const PAIRED_IDS = [
   "agentRemotePipe",
   "agentMinimalPipe",
   "agentLocalSerial",
   "agentLocalPipe",
+] as const;
+
+/** The scenario ids of this family. */
+export const AGENT_IDS = [
+  ...PAIRED_IDS,
   "agents100k",
   "agentsFanIn10k",
 ] as const;
@@ -194,7 +199,7 @@ const paired = pairedFamily("agents", AGENT_IDS, open);
 export const agents: PairedFamily = {
   ...paired,
   async run(context) {
-    const rows = AGENT_IDS.slice(0, 4).some((id) => wanted(context, id))
+    const rows = PAIRED_IDS.some((id) => wanted(context, id))
       ? await paired.run(context)
       : [];
     if (wanted(context, "agentsFanIn10k")) {
