@@ -40,21 +40,24 @@ export function batchBuffer(size: number): Uint8Array<ArrayBuffer> {
 }
 
 /**
- * A batch buffer for at least `needed` bytes holding the first `used` of
- * `batch`: a pooled one of the first size or of 256 KiB where it fits,
- * else twice as large (or as needed).
+ * A batch buffer for at least `needed` bytes holding the bytes `from` to
+ * `to` of `batch` at its start: a pooled one of the first size or of
+ * 256 KiB where it fits, else twice as large (or as needed).
  */
 export function grownBatch(
   batch: Uint8Array<ArrayBuffer>,
-  used: number,
+  from: number,
+  to: number,
   needed: number,
 ): Uint8Array<ArrayBuffer> {
-  if (batch.length === 0 && needed <= INITIAL_BATCH) {
+  if (to === from && needed <= INITIAL_BATCH) {
     return batchBuffer(INITIAL_BATCH);
   }
-  let size = Math.max(needed, batch.length * 2, INITIAL_BATCH);
+  // Doubles a batch that keeps bytes; one that keeps none only fits `needed`.
+  const doubled = to > from ? batch.length * 2 : 0;
+  let size = Math.max(needed, doubled, INITIAL_BATCH);
   if (size > 64 * 1024 && needed <= LARGE_BATCH) size = LARGE_BATCH;
   const grown = batchBuffer(size);
-  grown.set(batch.subarray(0, used));
+  if (to > from) grown.set(batch.subarray(from, to));
   return grown;
 }

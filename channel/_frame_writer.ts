@@ -38,9 +38,16 @@ export class FrameWriter {
   #holding: () => boolean;
   /** Chunks ready to write, in order, before the open batch. */
   #chunks: Uint8Array[] = [];
-  /** The open batch: frames are appended to it until a flush takes it. */
+  /**
+   * The batch buffer: frames are appended to it until a flush takes it.
+   * Its bytes before `#batchStart` are queued chunks already; the open
+   * batch runs from there to `#batchLength`.
+   */
   #batch: Uint8Array<ArrayBuffer> = EMPTY;
+  #batchStart = 0;
   #batchLength = 0;
+  /** Earlier batch buffers of queued chunks, to reuse once written. */
+  #closed: Uint8Array<ArrayBuffer>[] = [];
   /** A written batch buffer, free for reuse (write functions only). */
   #spare: Uint8Array<ArrayBuffer> | null = null;
   /** Bytes queued or being written, headers included. */
@@ -57,8 +64,8 @@ export class FrameWriter {
   #writingIndex = 0;
   #writingOffset = 0;
   #writingBytes = 0;
-  /** The batch buffer being written, to reuse once it is. */
-  #writingBuffer: Uint8Array<ArrayBuffer> | null = null;
+  /** The batch buffers being written, to reuse once they are. */
+  #writingBuffers: Uint8Array<ArrayBuffer>[] = [];
   #error: unknown = undefined;
   #failed = false;
   #drain: PromiseWithResolvers<void> | null = null;
@@ -107,16 +114,14 @@ export class FrameWriter {
     const length = payload.length;
     checkLength(length);
     const at = this.#header(length <= COPY_LIMIT ? length : 0, length);
-    const batch = this.#batch;
     if (length <= COPY_LIMIT) {
-      batch.set(payload, at);
+      this.#batch.set(payload, at);
       this.#batchLength = at + length;
     } else {
       // The header ends the open batch; the payload is written on its own.
-      this.#chunks.push(batch.subarray(0, at));
+      this.#batchLength = at;
+      this.#closeBatch();
       this.#chunks.push(owned ? payload : payload.slice());
-      this.#batch = EMPTY;
-      this.#batchLength = 0;
     }
     return this.#queued(length);
   }
@@ -139,27 +144,21 @@ export class FrameWriter {
     for (let i = 0; i < parts.length; i++) length += parts[i].length;
     checkLength(length);
     if (length <= COPY_LIMIT) return this.#copyParts(parts, length);
-    let at = this.#header(parts[0].length, length);
-    let batch = this.#batch;
+    this.#batchLength = this.#header(parts[0].length, length);
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i];
       if ((i & 1) === 0) {
-        batch.set(part, at);
-        at += part.length;
+        this.#batch.set(part, this.#batchLength);
+        this.#batchLength += part.length;
         continue;
       }
       // The bytes so far end the open batch; the part goes on its own, and
       // the next copied part starts a new batch.
-      if (at > 0) this.#chunks.push(batch.subarray(0, at));
+      this.#closeBatch();
       // A stream may keep or transfer its chunks: it gets a copy.
       this.#chunks.push(this.#writeSome === null ? part.slice() : part);
-      this.#batch = EMPTY;
-      this.#batchLength = 0;
       this.#reserve(parts[i + 1].length);
-      batch = this.#batch;
-      at = 0;
     }
-    this.#batchLength = at;
     return this.#queued(length);
   }
 
@@ -276,21 +275,24 @@ export class FrameWriter {
       return this.#finish();
     }
     // The two chunk lists swap: no array per flush.
+    this.#closeBatch();
     const chunks = this.#chunks;
     this.#chunks = this.#writing;
-    if (this.#batchLength > 0) {
-      if (this.#writeSome === null) {
-        // A stream may keep the chunk: give it a copy of its own.
-        chunks.push(this.#batch.slice(0, this.#batchLength));
-        if (this.#batch.length > LARGE_BATCH) this.#batch = EMPTY;
-      } else {
-        this.#writingBuffer = this.#batch;
-        chunks.push(this.#batch.subarray(0, this.#batchLength));
-        // Frames queued during the write go into the other buffer.
+    if (this.#writeSome === null) {
+      if (this.#batch.length > LARGE_BATCH) this.#batch = EMPTY;
+    } else {
+      // Every batch buffer is written now: frames queued during the write
+      // go into another one.
+      const buffers = this.#closed;
+      this.#closed = this.#writingBuffers;
+      this.#writingBuffers = buffers;
+      if (this.#batchLength > 0) {
+        buffers.push(this.#batch);
         this.#batch = this.#spare ?? EMPTY;
         this.#spare = null;
+        this.#batchStart = 0;
+        this.#batchLength = 0;
       }
-      this.#batchLength = 0;
     }
     let bytes = 0;
     for (let i = 0; i < chunks.length; i++) bytes += chunks[i].length;
@@ -332,11 +334,7 @@ export class FrameWriter {
     if (this.#writingOffset < chunk.length) return this.#writeChunk();
     this.#writingOffset = 0;
     if (++this.#writingIndex < this.#writing.length) return this.#writeChunk();
-    const buffer = this.#writingBuffer;
-    if (buffer !== null && buffer.length <= LARGE_BATCH) {
-      this.#spare = buffer;
-    }
-    this.#writingBuffer = null;
+    this.#reuseWritten();
     this.#writing.length = 0;
     this.#queuedBytes -= this.#writingBytes;
     if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
@@ -358,7 +356,8 @@ export class FrameWriter {
   #finish(): void {
     this.#active = false;
     this.#writing.length = 0;
-    this.#writingBuffer = null;
+    // A write may still be reading them (after an abort): they are dropped.
+    this.#writingBuffers.length = 0;
     // A quiet writer holds no buffer: its pooled-size ones go back to the pools
     // (none of them is being written now).
     if (this.#batchLength === 0) {
@@ -372,12 +371,53 @@ export class FrameWriter {
     idle?.resolve();
   }
 
-  /** Makes room for `bytes` more in the open batch. */
+  /**
+   * Makes room for `bytes` more in the open batch: in a grown buffer, or,
+   * rather than grow one past the pooled 256 KiB, in another buffer after
+   * closing the open batch.
+   */
   #reserve(bytes: number): void {
-    const needed = this.#batchLength + bytes;
-    if (needed > this.#batch.length) {
-      this.#batch = grownBatch(this.#batch, this.#batchLength, needed);
+    const start = this.#batchStart;
+    const end = this.#batchLength;
+    if (end + bytes <= this.#batch.length) return;
+    if (end > start && end - start + bytes > LARGE_BATCH) {
+      this.#closeBatch();
+      return this.#reserve(bytes);
     }
+    const old = this.#batch;
+    this.#batch = grownBatch(old, start, end, end - start + bytes);
+    this.#batchStart = 0;
+    this.#batchLength = end - start;
+    // A buffer with queued chunks in it is reused once they are written.
+    if (start > 0) this.#closed.push(old);
+    else recycle(old);
+  }
+
+  /** Ends the open batch: its bytes are queued as a chunk of their own. */
+  #closeBatch(): void {
+    const start = this.#batchStart;
+    const end = this.#batchLength;
+    if (end === start) return;
+    if (this.#writeSome === null) {
+      // A stream may keep the chunk: give it a copy of its own.
+      this.#chunks.push(this.#batch.slice(start, end));
+      this.#batchLength = 0;
+    } else {
+      this.#chunks.push(this.#batch.subarray(start, end));
+      this.#batchStart = end;
+    }
+  }
+
+  /** Keeps one written batch buffer as the spare; the rest go to the pools. */
+  #reuseWritten(): void {
+    const buffers = this.#writingBuffers;
+    for (let i = 0; i < buffers.length; i++) {
+      const buffer = buffers[i];
+      if (this.#spare === null && buffer.length <= LARGE_BATCH) {
+        this.#spare = buffer;
+      } else recycle(buffer);
+    }
+    buffers.length = 0;
   }
 
   #fail(error: unknown): void {
@@ -385,6 +425,8 @@ export class FrameWriter {
     this.#failed = true;
     this.#error = error;
     this.#chunks = [];
+    this.#closed = [];
+    this.#batchStart = 0;
     this.#batchLength = 0;
     this.#queuedBytes = 0;
     this.#drain?.reject(error);

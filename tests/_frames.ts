@@ -23,3 +23,21 @@ export function concat(parts: readonly Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * Asserts `actual` holds the bytes of `expected`; on a difference it names
+ * the first differing offset instead of printing megabytes of both.
+ */
+export function assertSameBytes(
+  actual: Uint8Array,
+  expected: Uint8Array,
+  message = "bytes",
+): void {
+  let at = 0;
+  const length = Math.min(actual.length, expected.length);
+  while (at < length && actual[at] === expected[at]) at++;
+  if (at === length && actual.length === expected.length) return;
+  throw new Error(
+    `${message}: ${actual.length} bytes against ${expected.length} expected, first difference at ${at}`,
+  );
+}

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { FrameWriter } from "../../channel/_frame_writer.ts";
-import { concat, frame } from "../_frames.ts";
+import { assertSameBytes, concat, frame } from "../_frames.ts";
 
 const utf8 = new TextEncoder();
 
@@ -262,7 +262,7 @@ function bytes(size: number, seed: number): Uint8Array {
   return out;
 }
 
-Deno.test("a payload of up to 128 KiB is copied into the batch: one write with the frames around it", async () => {
+Deno.test("a payload of up to 128 KiB is copied into the batch, with the frames around it up to 256 KiB a write", async () => {
   for (const size of [64 * 1024, 128 * 1024]) {
     const { sink, writer } = recordingWriter();
     const small = utf8.encode("small");
@@ -277,9 +277,16 @@ Deno.test("a payload of up to 128 KiB is copied into the batch: one write with t
     small.fill(0);
     part.fill(0);
     await writer.drained();
-    assert.equal(sink.chunks.length, 1, `${size}: one write`);
+    // The third frame would take the batch past 256 KiB: it starts another.
     assert.deepEqual(
-      sink.chunks[0],
+      sink.chunks.map((chunk) => chunk.length),
+      size === 64 * 1024
+        ? [4 + 5 + 2 * (4 + size)]
+        : [4 + 5 + 4 + size, 4 + size],
+      `${size}: the writes`,
+    );
+    assert.deepEqual(
+      concat(sink.chunks),
       concat([
         frame(utf8.encode("small")),
         frame(bytes(size, 1)),
@@ -327,4 +334,77 @@ Deno.test("pooled large batch buffers never carry one writer's bytes into anothe
     );
     await writer.close();
   }
+});
+
+Deno.test("frames past 256 KiB in one flush start another pooled batch instead of growing one", async () => {
+  const { sink, writer } = recordingWriter();
+  const payloads = [0, 1, 2, 3, 4].map((i) => bytes(64 * 1024, 20 + i));
+  for (const payload of payloads) writer.write(payload);
+  await writer.drained();
+  // 4 × (4 + 64 KiB) is 16 bytes over 256 KiB: the fourth frame starts a
+  // second batch, and the fifth joins it.
+  assert.deepEqual(
+    sink.chunks.map((chunk) => chunk.length),
+    [3 * (4 + 64 * 1024), 2 * (4 + 64 * 1024)],
+  );
+  assertSameBytes(concat(sink.chunks), concat(payloads.map(frame)));
+  await writer.close();
+});
+
+Deno.test("batch buffers closed at 256 KiB are not touched until their write resolves", async () => {
+  // The sink reads each chunk only when its write completes; frames queued
+  // meanwhile, in several batches of their own, must use other buffers.
+  for (const large of [false, true]) {
+    const received: Uint8Array[] = [];
+    let gate = Promise.withResolvers<void>();
+    const writer = new FrameWriter(async (chunk) => {
+      await gate.promise;
+      const n = Math.min(chunk.length, 100_000);
+      received.push(chunk.slice(0, n));
+      return n;
+    }, { highWaterMark: 1 << 30, onError });
+    const expected: Uint8Array[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (let i = 0; i < 6; i++) {
+        const seed = round * 10 + i;
+        const payload = bytes((40 + 13 * i) * 1024 + round, seed);
+        expected.push(frame(payload));
+        writer.write(payload);
+        // A 1 MiB frame among them ends the batch with its header.
+        if (large && i === 2) {
+          const big = bytes(1 << 20, seed + 100);
+          expected.push(frame(big));
+          writer.write(big);
+        }
+      }
+      await microtasks(3);
+      const open = gate;
+      gate = Promise.withResolvers<void>();
+      open.resolve();
+    }
+    gate.resolve();
+    await writer.drained();
+    assertSameBytes(concat(received), concat(expected), `large: ${large}`);
+    await writer.close();
+  }
+});
+
+Deno.test("a stream gets batches of its own past 256 KiB: later frames never change what it holds", async () => {
+  const kept: Uint8Array[] = [];
+  const writer = new FrameWriter(
+    new WritableStream<Uint8Array>({ write: (chunk) => void kept.push(chunk) }),
+    { highWaterMark: 1 << 30, onError },
+  );
+  const expected: Uint8Array[] = [];
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 6; i++) {
+      const payload = bytes(70 * 1024 + i, round * 10 + i);
+      expected.push(frame(payload));
+      writer.write(payload);
+    }
+    await writer.drained();
+  }
+  await writer.close();
+  assert.ok(kept.every((chunk) => chunk.length <= 256 * 1024));
+  assertSameBytes(concat(kept), concat(expected));
 });
