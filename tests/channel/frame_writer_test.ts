@@ -198,23 +198,29 @@ Deno.test("abort releases a flush that is holding", async () => {
   assert.equal(sink.chunks.length, 0);
 });
 
-Deno.test("a buffer being written is not touched until its write resolves", async () => {
-  // This sink reads the bytes only when the write completes, as a socket
-  // may: frames queued meanwhile must go into another buffer.
+/**
+ * Writes `rounds` rounds of frames (queued by `queue`, which also returns
+ * them framed) into a sink that reads each chunk only when its write
+ * completes, as a socket may, taking at most `most` bytes a call; a round
+ * is let through once the next is queued. Returns what the sink received
+ * and what was expected.
+ */
+async function gatedRounds(
+  rounds: number,
+  queue: (writer: FrameWriter, round: number) => Uint8Array[],
+  most = Infinity,
+): Promise<{ received: Uint8Array; expected: Uint8Array }> {
   const received: Uint8Array[] = [];
   let gate = Promise.withResolvers<void>();
   const writer = new FrameWriter(async (chunk) => {
     await gate.promise;
-    received.push(chunk.slice());
-    return chunk.length;
-  }, { highWaterMark: 1 << 20, onError });
+    const n = Math.min(chunk.length, most);
+    received.push(chunk.slice(0, n));
+    return n;
+  }, { highWaterMark: 1 << 30, onError });
   const expected: Uint8Array[] = [];
-  for (let round = 0; round < 4; round++) {
-    for (let i = 0; i < 5; i++) {
-      const payload = utf8.encode(`round ${round} frame ${i} `.repeat(i + 1));
-      expected.push(frame(payload));
-      writer.write(payload);
-    }
+  for (let round = 0; round < rounds; round++) {
+    expected.push(...queue(writer, round));
     await microtasks(3);
     const open = gate;
     gate = Promise.withResolvers<void>();
@@ -222,8 +228,22 @@ Deno.test("a buffer being written is not touched until its write resolves", asyn
   }
   gate.resolve();
   await writer.drained();
-  assert.deepEqual(concat(received), concat(expected));
   await writer.close();
+  return { received: concat(received), expected: concat(expected) };
+}
+
+Deno.test("a buffer being written is not touched until its write resolves", async () => {
+  // Frames queued meanwhile must go into another buffer.
+  const { received, expected } = await gatedRounds(4, (writer, round) => {
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 5; i++) {
+      const payload = utf8.encode(`round ${round} frame ${i} `.repeat(i + 1));
+      frames.push(frame(payload));
+      writer.write(payload);
+    }
+    return frames;
+  });
+  assert.deepEqual(received, expected);
 });
 
 Deno.test("abort drops the rest of a batch that is being written", async () => {
@@ -352,40 +372,26 @@ Deno.test("frames past 256 KiB in one flush start another pooled batch instead o
 });
 
 Deno.test("batch buffers closed at 256 KiB are not touched until their write resolves", async () => {
-  // The sink reads each chunk only when its write completes; frames queued
-  // meanwhile, in several batches of their own, must use other buffers.
+  // Frames queued meanwhile, in several batches of their own, must use
+  // other buffers.
   for (const large of [false, true]) {
-    const received: Uint8Array[] = [];
-    let gate = Promise.withResolvers<void>();
-    const writer = new FrameWriter(async (chunk) => {
-      await gate.promise;
-      const n = Math.min(chunk.length, 100_000);
-      received.push(chunk.slice(0, n));
-      return n;
-    }, { highWaterMark: 1 << 30, onError });
-    const expected: Uint8Array[] = [];
-    for (let round = 0; round < 5; round++) {
+    const { received, expected } = await gatedRounds(5, (writer, round) => {
+      const frames: Uint8Array[] = [];
       for (let i = 0; i < 6; i++) {
         const seed = round * 10 + i;
         const payload = bytes((40 + 13 * i) * 1024 + round, seed);
-        expected.push(frame(payload));
+        frames.push(frame(payload));
         writer.write(payload);
         // A 1 MiB frame among them ends the batch with its header.
         if (large && i === 2) {
           const big = bytes(1 << 20, seed + 100);
-          expected.push(frame(big));
+          frames.push(frame(big));
           writer.write(big);
         }
       }
-      await microtasks(3);
-      const open = gate;
-      gate = Promise.withResolvers<void>();
-      open.resolve();
-    }
-    gate.resolve();
-    await writer.drained();
-    assertSameBytes(concat(received), concat(expected), `large: ${large}`);
-    await writer.close();
+      return frames;
+    }, 100_000);
+    assertSameBytes(received, expected, `large: ${large}`);
   }
 });
 
