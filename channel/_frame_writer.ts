@@ -274,8 +274,8 @@ export class FrameWriter {
     ) {
       return this.#finish();
     }
-    // The two chunk lists swap: no array per flush.
     this.#closeBatch();
+    // The two chunk lists swap: no array per flush.
     const chunks = this.#chunks;
     this.#chunks = this.#writing;
     if (this.#writeSome === null) {
