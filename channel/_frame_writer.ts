@@ -1,6 +1,6 @@
 import { setImmediate } from "node:timers";
-import { grownBatch, LARGE_BATCH, recycle } from "./_batch_pool.ts";
 import type { FrameSink, FrameWriterOptions } from "./_frame_writer_options.ts";
+import { WriteBatch } from "./_write_batch.ts";
 
 export type { FrameSink, FrameWriterOptions };
 
@@ -11,8 +11,6 @@ export type { FrameSink, FrameWriterOptions };
  * against 0.33–0.38 × raw), and no faster for 1 MiB.
  */
 const COPY_LIMIT = 128 * 1024;
-/** No batch buffer: the first frame takes one from the pool. */
-const EMPTY = new Uint8Array(0);
 
 /**
  * Writes frames to a byte stream, coalescing frames into as few writes as
@@ -38,18 +36,8 @@ export class FrameWriter {
   #holding: () => boolean;
   /** Chunks ready to write, in order, before the open batch. */
   #chunks: Uint8Array[] = [];
-  /**
-   * The batch buffer: frames are appended to it until a flush takes it.
-   * Its bytes before `#batchStart` are queued chunks already; the open
-   * batch runs from there to `#batchLength`.
-   */
-  #batch: Uint8Array<ArrayBuffer> = EMPTY;
-  #batchStart = 0;
-  #batchLength = 0;
-  /** Earlier batch buffers of queued chunks, to reuse once written. */
-  #closed: Uint8Array<ArrayBuffer>[] = [];
-  /** A written batch buffer, free for reuse (write functions only). */
-  #spare: Uint8Array<ArrayBuffer> | null = null;
+  /** The buffers frames are appended to until a flush takes them. */
+  #batch: WriteBatch;
   /** Bytes queued or being written, headers included. */
   #queuedBytes = 0;
   /** Whether a flush is scheduled, holding or writing. */
@@ -64,8 +52,6 @@ export class FrameWriter {
   #writingIndex = 0;
   #writingOffset = 0;
   #writingBytes = 0;
-  /** The batch buffers being written, to reuse once they are. */
-  #writingBuffers: Uint8Array<ArrayBuffer>[] = [];
   #error: unknown = undefined;
   #failed = false;
   #drain: PromiseWithResolvers<void> | null = null;
@@ -74,6 +60,7 @@ export class FrameWriter {
   constructor(sink: FrameSink, options: FrameWriterOptions) {
     if (typeof sink === "function") this.#writeSome = sink;
     else this.#writer = sink.getWriter();
+    this.#batch = new WriteBatch(this.#writeSome === null);
     this.#highWaterMark = options.highWaterMark;
     this.#onError = options.onError;
     this.#holding = options.holding ?? (() => false);
@@ -114,13 +101,14 @@ export class FrameWriter {
     const length = payload.length;
     checkLength(length);
     const at = this.#header(length <= COPY_LIMIT ? length : 0, length);
+    const batch = this.#batch;
     if (length <= COPY_LIMIT) {
-      this.#batch.set(payload, at);
-      this.#batchLength = at + length;
+      batch.buffer.set(payload, at);
+      batch.end = at + length;
     } else {
       // The header ends the open batch; the payload is written on its own.
-      this.#batchLength = at;
-      this.#closeBatch();
+      batch.end = at;
+      batch.close(this.#chunks);
       this.#chunks.push(owned ? payload : payload.slice());
     }
     return this.#queued(length);
@@ -144,20 +132,21 @@ export class FrameWriter {
     for (let i = 0; i < parts.length; i++) length += parts[i].length;
     checkLength(length);
     if (length <= COPY_LIMIT) return this.#copyParts(parts, length);
-    this.#batchLength = this.#header(parts[0].length, length);
+    const batch = this.#batch;
+    batch.end = this.#header(parts[0].length, length);
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i];
       if ((i & 1) === 0) {
-        this.#batch.set(part, this.#batchLength);
-        this.#batchLength += part.length;
+        batch.buffer.set(part, batch.end);
+        batch.end += part.length;
         continue;
       }
       // The bytes so far end the open batch; the part goes on its own, and
       // the next copied part starts a new batch.
-      this.#closeBatch();
+      batch.close(this.#chunks);
       // A stream may keep or transfer its chunks: it gets a copy.
       this.#chunks.push(this.#writeSome === null ? part.slice() : part);
-      this.#reserve(parts[i + 1].length);
+      batch.reserve(parts[i + 1].length, this.#chunks);
     }
     return this.#queued(length);
   }
@@ -168,12 +157,12 @@ export class FrameWriter {
     length: number,
   ): Promise<void> | undefined {
     let at = this.#header(length, length);
-    const batch = this.#batch;
+    const buffer = this.#batch.buffer;
     for (let i = 0; i < parts.length; i++) {
-      batch.set(parts[i], at);
+      buffer.set(parts[i], at);
       at += parts[i].length;
     }
-    this.#batchLength = at;
+    this.#batch.end = at;
     return this.#queued(length);
   }
 
@@ -183,13 +172,14 @@ export class FrameWriter {
    * payload starts.
    */
   #header(room: number, length: number): number {
-    this.#reserve(4 + room);
     const batch = this.#batch;
-    const at = this.#batchLength;
-    batch[at] = length >>> 24;
-    batch[at + 1] = length >>> 16;
-    batch[at + 2] = length >>> 8;
-    batch[at + 3] = length;
+    batch.reserve(4 + room, this.#chunks);
+    const buffer = batch.buffer;
+    const at = batch.end;
+    buffer[at] = length >>> 24;
+    buffer[at + 1] = length >>> 16;
+    buffer[at + 2] = length >>> 8;
+    buffer[at + 3] = length;
     return at + 4;
   }
 
@@ -269,31 +259,15 @@ export class FrameWriter {
 
   /** Writes everything queued as one batch, or ends the flush. */
   #next(): void {
-    if (
-      this.#failed || (this.#batchLength === 0 && this.#chunks.length === 0)
-    ) {
+    const batch = this.#batch;
+    if (this.#failed || (batch.end === 0 && this.#chunks.length === 0)) {
       return this.#finish();
     }
-    this.#closeBatch();
+    batch.close(this.#chunks);
+    batch.writing();
     // The two chunk lists swap: no array per flush.
     const chunks = this.#chunks;
     this.#chunks = this.#writing;
-    if (this.#writeSome === null) {
-      if (this.#batch.length > LARGE_BATCH) this.#batch = EMPTY;
-    } else {
-      // Every batch buffer is written now: frames queued during the write
-      // go into another one.
-      const buffers = this.#closed;
-      this.#closed = this.#writingBuffers;
-      this.#writingBuffers = buffers;
-      if (this.#batchLength > 0) {
-        buffers.push(this.#batch);
-        this.#batch = this.#spare ?? EMPTY;
-        this.#spare = null;
-        this.#batchStart = 0;
-        this.#batchLength = 0;
-      }
-    }
     let bytes = 0;
     for (let i = 0; i < chunks.length; i++) bytes += chunks[i].length;
     this.#writing = chunks;
@@ -334,7 +308,7 @@ export class FrameWriter {
     if (this.#writingOffset < chunk.length) return this.#writeChunk();
     this.#writingOffset = 0;
     if (++this.#writingIndex < this.#writing.length) return this.#writeChunk();
-    this.#reuseWritten();
+    this.#batch.written();
     this.#writing.length = 0;
     this.#queuedBytes -= this.#writingBytes;
     if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
@@ -356,68 +330,10 @@ export class FrameWriter {
   #finish(): void {
     this.#active = false;
     this.#writing.length = 0;
-    // A write may still be reading them (after an abort): they are dropped.
-    this.#writingBuffers.length = 0;
-    // A quiet writer holds no buffer: its pooled-size ones go back to the pools
-    // (none of them is being written now).
-    if (this.#batchLength === 0) {
-      recycle(this.#batch);
-      this.#batch = EMPTY;
-      if (this.#spare !== null) recycle(this.#spare);
-      this.#spare = null;
-    }
+    this.#batch.idle();
     const idle = this.#idle;
     this.#idle = null;
     idle?.resolve();
-  }
-
-  /**
-   * Makes room for `bytes` more in the open batch: in a grown buffer, or,
-   * rather than grow one past the pooled 256 KiB, in another buffer after
-   * closing the open batch.
-   */
-  #reserve(bytes: number): void {
-    const start = this.#batchStart;
-    const end = this.#batchLength;
-    if (end + bytes <= this.#batch.length) return;
-    if (end > start && end - start + bytes > LARGE_BATCH) {
-      this.#closeBatch();
-      return this.#reserve(bytes);
-    }
-    const old = this.#batch;
-    this.#batch = grownBatch(old, start, end, end - start + bytes);
-    this.#batchStart = 0;
-    this.#batchLength = end - start;
-    // A buffer with queued chunks in it is reused once they are written.
-    if (start > 0) this.#closed.push(old);
-    else recycle(old);
-  }
-
-  /** Ends the open batch: its bytes are queued as a chunk of their own. */
-  #closeBatch(): void {
-    const start = this.#batchStart;
-    const end = this.#batchLength;
-    if (end === start) return;
-    if (this.#writeSome === null) {
-      // A stream may keep the chunk: give it a copy of its own.
-      this.#chunks.push(this.#batch.slice(start, end));
-      this.#batchLength = 0;
-    } else {
-      this.#chunks.push(this.#batch.subarray(start, end));
-      this.#batchStart = end;
-    }
-  }
-
-  /** Keeps one written batch buffer as the spare; the rest go to the pools. */
-  #reuseWritten(): void {
-    const buffers = this.#writingBuffers;
-    for (let i = 0; i < buffers.length; i++) {
-      const buffer = buffers[i];
-      if (this.#spare === null && buffer.length <= LARGE_BATCH) {
-        this.#spare = buffer;
-      } else recycle(buffer);
-    }
-    buffers.length = 0;
   }
 
   #fail(error: unknown): void {
@@ -425,9 +341,7 @@ export class FrameWriter {
     this.#failed = true;
     this.#error = error;
     this.#chunks = [];
-    this.#closed = [];
-    this.#batchStart = 0;
-    this.#batchLength = 0;
+    this.#batch.clear();
     this.#queuedBytes = 0;
     this.#drain?.reject(error);
     this.#drain?.promise.catch(() => {});
