@@ -1,5 +1,6 @@
 import { ProtocolError } from "../errors.ts";
 import { type BudgetHolder, charge, release } from "./_frame_budget.ts";
+import { dropStage, giveStage, STAGE_SIZE, takeStage } from "./_stage_pool.ts";
 
 /** The default largest payload accepted: 16 MiB. */
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
@@ -31,9 +32,11 @@ export interface FrameParserOptions {
  * arrived, or 64 KiB more when read into directly, and never beyond the
  * declared length) and is charged to the process-wide budget
  * (`_frame_budget.ts`): a header alone reserves nothing (see
- * {@linkcode FrameParser.bodyTarget} for the first bytes). An assembled
- * frame's buffer is its own (`frame.buffer` is not the chunk's) and is
- * never reused: a decoder may keep views of it.
+ * {@linkcode FrameParser.bodyTarget} for the first bytes). Until it is
+ * the frame's own, that buffer is a view of a pooled staging buffer where
+ * one is free (`_stage_pool.ts`), so growing costs no fresh memory. An
+ * assembled frame's buffer is its own (`frame.buffer` is not the chunk's)
+ * and is never reused: a decoder may keep views of it.
  */
 export class FrameParser implements BudgetHolder {
   /** Bytes charged to the budget (this frame's buffer). */
@@ -47,6 +50,8 @@ export class FrameParser implements BudgetHolder {
   #length = 0;
   #body: Uint8Array | null = null;
   #bodyFilled = 0;
+  /** The staging buffer `#body` is a view of, or null. */
+  #stage: Uint8Array<ArrayBuffer> | null = null;
   #cutError: ProtocolError | null = null;
 
   /**
@@ -83,6 +88,9 @@ export class FrameParser implements BudgetHolder {
    * Drops the frame being assembled and releases its budget (on close).
    */
   release(): void {
+    // A read into it may be pending (a cut, or a close): it is not reused.
+    if (this.#stage !== null) dropStage();
+    this.#stage = null;
     this.#body = null;
     this.#length = 0;
     this.#bodyFilled = 0;
@@ -223,7 +231,10 @@ export class FrameParser implements BudgetHolder {
   /**
    * A buffer for at least `needed` bytes: double, at most the frame; the
    * whole frame once that is at most 4 times what has arrived, saving the
-   * last copies.
+   * last copies. One smaller than the frame is a view of a staging buffer
+   * where it fits one (its bytes stay where they are); the frame's own is
+   * fresh, and the staging buffer goes back to the pool (no read is
+   * pending into it: the read loop grows only between reads).
    */
   #grow(needed: number): Uint8Array {
     const old = this.#body;
@@ -231,8 +242,20 @@ export class FrameParser implements BudgetHolder {
     let size = Math.max(needed, old === null ? INITIAL_BODY : old.length * 2);
     if (size >= length || this.#bodyFilled * 4 >= length) size = length;
     charge(this, size - (old?.length ?? 0));
+    let stage = this.#stage;
+    if (size < length && size <= STAGE_SIZE) {
+      if (stage === null && (stage = takeStage()) !== null && old !== null) {
+        stage.set(old.subarray(0, this.#bodyFilled));
+      }
+      if (stage !== null) {
+        this.#stage = stage;
+        return this.#body = stage.subarray(0, size);
+      }
+    }
     const body = new Uint8Array(size);
     if (old !== null) body.set(old.subarray(0, this.#bodyFilled));
+    if (stage !== null) giveStage(stage);
+    this.#stage = null;
     this.#body = body;
     return body;
   }

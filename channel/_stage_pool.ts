@@ -1,0 +1,48 @@
+// The staging buffers of FrameParser (channel/_frame_parser.ts), pooled per
+// process.
+
+/**
+ * The size of a staging buffer: a split frame's buffer is a view of one
+ * while it is smaller than the frame and at most this size.
+ */
+export const STAGE_SIZE = 512 * 1024;
+/** How many staging buffers exist at most, process-wide (held or pooled): 2 MiB. */
+const MAX_STAGES = 4;
+
+/**
+ * Free staging buffers. A large frame grows through buffers of 4 KiB,
+ * 64 KiB and 256 KiB before its own (see `FrameParser`); fresh memory for
+ * each costs page faults and zeroing on every frame, so those steps are
+ * views of one reused buffer instead, and only the frame's own buffer is
+ * fresh. A parser that finds none grows into fresh memory.
+ */
+const pool: Uint8Array<ArrayBuffer>[] = [];
+/** Staging buffers in existence (held or pooled), at most `MAX_STAGES`. */
+let stages = 0;
+
+/** A staging buffer, pooled or new while fewer than 4 exist; else null. */
+export function takeStage(): Uint8Array<ArrayBuffer> | null {
+  const stage = pool.pop();
+  if (stage !== undefined) return stage;
+  if (stages === MAX_STAGES) return null;
+  stages++;
+  return new Uint8Array(STAGE_SIZE);
+}
+
+/** Gives a staging buffer back; nothing may read into it any more. */
+export function giveStage(stage: Uint8Array<ArrayBuffer>): void {
+  pool.push(stage);
+}
+
+/**
+ * Lets go of a staging buffer that a pending read may still fill: it is
+ * never reused, and another may be made in its place.
+ */
+export function dropStage(): void {
+  stages--;
+}
+
+/** How many staging buffers exist, and how many of them are pooled (for tests). */
+export function stagingBuffers(): { existing: number; pooled: number } {
+  return { existing: stages, pooled: pool.length };
+}
