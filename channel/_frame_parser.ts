@@ -52,6 +52,10 @@ export class FrameParser implements BudgetHolder {
   #bodyFilled = 0;
   /** The staging buffer `#body` is a view of, or null. */
   #stage: Uint8Array<ArrayBuffer> | null = null;
+  /** Whether a read into the staging buffer may be pending (see `bodyTarget`). */
+  #lent = false;
+  /** Whether `release` was called: no more bytes are taken. */
+  #released = false;
   #cutError: ProtocolError | null = null;
 
   /**
@@ -85,12 +89,17 @@ export class FrameParser implements BudgetHolder {
   }
 
   /**
-   * Drops the frame being assembled and releases its budget (on close).
+   * Drops the frame being assembled and releases its budget (on close);
+   * bytes pushed from then on are ignored.
    */
   release(): void {
-    // A read into it may be pending (a cut, or a close): it is not reused.
-    if (this.#stage !== null) dropStage();
+    this.#released = true;
+    // A read into the staging buffer may still be pending (a cut, or a
+    // close during a read): then it is never reused.
+    const stage = this.#stage;
+    if (stage !== null) this.#lent ? dropStage() : giveStage(stage);
     this.#stage = null;
+    this.#lent = false;
     this.#body = null;
     this.#length = 0;
     this.#bodyFilled = 0;
@@ -116,7 +125,9 @@ export class FrameParser implements BudgetHolder {
    * read would take just that little, and a frame with no buffer yet gets
    * one; otherwise such a frame's next bytes go through the read buffer,
    * so a peer that sent a header or a few bytes and stopped holds at most
-   * 4 KiB. Pass what was read to {@linkcode FrameParser.advance}.
+   * 4 KiB (fresh memory, never a staging buffer). Pass what was read to
+   * {@linkcode FrameParser.advance}; until then the view's memory is not
+   * reused.
    *
    * @param streaming Whether the last read filled its buffer: more bytes
    *   are waiting.
@@ -138,6 +149,7 @@ export class FrameParser implements BudgetHolder {
         Math.min(length, Math.max(filled * 4, filled + DIRECT_GROW)),
       );
     }
+    this.#lent = this.#stage !== null;
     return body.subarray(filled);
   }
 
@@ -150,6 +162,8 @@ export class FrameParser implements BudgetHolder {
    */
   advance(n: number, frames: Uint8Array[]): void {
     if (this.#cutError !== null) throw this.#cutError;
+    this.#lent = false;
+    if (this.#released) return;
     const filled = this.#bodyFilled + n;
     this.#bodyFilled = filled;
     if (filled === this.#length) {
@@ -173,6 +187,7 @@ export class FrameParser implements BudgetHolder {
     end: number = chunk.length,
   ): void {
     if (this.#cutError !== null) throw this.#cutError;
+    if (this.#released) return;
     let pos = 0;
     while (pos < end) {
       if (this.#length > 0) {
@@ -243,7 +258,7 @@ export class FrameParser implements BudgetHolder {
     if (size >= length || this.#bodyFilled * 4 >= length) size = length;
     charge(this, size - (old?.length ?? 0));
     let stage = this.#stage;
-    if (size < length && size <= STAGE_SIZE) {
+    if (size > INITIAL_BODY && size < length && size <= STAGE_SIZE) {
       if (stage === null && (stage = takeStage()) !== null && old !== null) {
         stage.set(old.subarray(0, this.#bodyFilled));
       }

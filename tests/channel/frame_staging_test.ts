@@ -8,6 +8,9 @@ import {
   setPartialFrameBudget,
 } from "../../channel/mod.ts";
 import { FrameParser } from "../../channel/_frame_parser.ts";
+import { ReadLoop } from "../../channel/_read_loop.ts";
+import { MsgPackCodec } from "../../codecs/mod.ts";
+import { readingTransport } from "./_conn_like.ts";
 import { STAGE_SIZE, stagingBuffers } from "../../channel/_stage_pool.ts";
 
 const KiB = 1024;
@@ -116,26 +119,53 @@ Deno.test("FrameParser: frames split anyhow come out whole through the staging b
 Deno.test("FrameParser: a staging buffer of a frame released mid-read is never reused", () => {
   const before = stagingBuffers();
   const a = new FrameParser();
-  const { targets: [heldA] } = feed(
-    a,
-    frame(pattern(MiB)).subarray(0, 30 * KiB),
-    1024,
-    8 * KiB,
-  );
+  feed(a, frame(pattern(MiB)).subarray(0, 30 * KiB), 1024, 8 * KiB);
+  // A read into `heldA` is pending when the connection closes.
+  const heldA = a.bodyTarget(true)!;
   assert.ok(staged(heldA));
-  // A read into `heldA` may still be pending when the connection closes.
   a.release();
+  const after = stagingBuffers();
   assert.equal(
-    stagingBuffers().existing,
-    before.existing - (before.pooled > 0 ? 1 : 0),
+    after.existing,
+    before.existing - (before.pooled > 0 ? 0 : -1) - 1,
   );
+  assert.equal(after.pooled, Math.max(0, before.pooled - 1), "not given back");
   const b = new FrameParser();
   const { targets } = feed(b, frame(pattern(MiB, 1)), 1024, 200 * KiB);
   assert.ok(staged(targets[0]));
   for (const target of targets) assert.notEqual(target.buffer, heldA.buffer);
 });
 
-Deno.test("FrameParser: a staging buffer of a frame cut by the budget is never reused", () => {
+Deno.test("FrameParser: a staging buffer of a frame released between reads goes back to the pool", () => {
+  const a = new FrameParser();
+  // The last read was handed over (advance): none is pending.
+  const { targets } = feed(
+    a,
+    frame(pattern(MiB)).subarray(0, 30 * KiB),
+    1024,
+    8 * KiB,
+  );
+  const heldA = targets.at(-1)!;
+  assert.ok(staged(heldA));
+  const before = stagingBuffers();
+  a.release();
+  assert.deepEqual(stagingBuffers(), {
+    existing: before.existing,
+    pooled: before.pooled + 1,
+  });
+  // A peer that sends a frame's start and leaves costs no new staging buffer.
+  const b = new FrameParser();
+  const { targets: [heldB] } = feed(
+    b,
+    frame(pattern(MiB, 1)).subarray(0, 30 * KiB),
+    1024,
+    8 * KiB,
+  );
+  assert.equal(heldB.buffer, heldA.buffer);
+  b.release();
+});
+
+Deno.test("FrameParser: a staging buffer of a frame cut by the budget mid-read is never reused", () => {
   const cut: unknown[] = [];
   const a = new FrameParser(undefined, {
     label: "a",
@@ -143,15 +173,22 @@ Deno.test("FrameParser: a staging buffer of a frame cut by the budget is never r
   });
   const frames: Uint8Array[] = [];
   a.push(frame(pattern(MiB)).subarray(0, 100 * KiB), frames);
-  // a holds 4 times what has arrived: about 400 KiB, staged.
+  // a holds 4 times what has arrived: about 400 KiB, staged; a read into
+  // it is pending.
   const heldA = a.bodyTarget(true)!;
   assert.ok(staged(heldA));
+  const before = stagingBuffers();
   const previous = setPartialFrameBudget(partialFrameBudget().held + 50 * KiB);
   try {
     const b = new FrameParser(undefined, { label: "b" });
     // 64 KiB more held by b: over the budget, and a holds the most.
     b.push(frame(pattern(MiB, 2)).subarray(0, 64 * KiB), frames);
     assert.equal(cut.length, 1);
+    const made = before.pooled === 0 ? 1 : 0;
+    assert.deepEqual(stagingBuffers(), {
+      existing: before.existing - 1 + made,
+      pooled: before.pooled - 1 + made,
+    }, "a's dropped, b took another");
     const heldB = b.bodyTarget(true)!;
     assert.ok(staged(heldB));
     assert.notEqual(heldB.buffer, heldA.buffer);
@@ -159,6 +196,17 @@ Deno.test("FrameParser: a staging buffer of a frame cut by the budget is never r
   } finally {
     setPartialFrameBudget(previous);
   }
+});
+
+Deno.test("FrameParser (attacker): a frame's header and a few bytes take no staging buffer", () => {
+  const before = stagingBuffers();
+  const parsers = Array.from({ length: 8 }, () => new FrameParser());
+  for (const parser of parsers) {
+    parser.push(frame(pattern(MiB)).subarray(0, 9), []);
+    assert.equal(parser.bufferSize, 4 * KiB);
+  }
+  assert.deepEqual(stagingBuffers(), before);
+  for (const parser of parsers) parser.release();
 });
 
 Deno.test("FrameParser: at most 4 staging buffers; without one a frame grows in fresh memory, and takes one once free", () => {
@@ -193,4 +241,74 @@ Deno.test("FrameParser: at most 4 staging buffers; without one a frame grows in 
     assert.equal(wasStaged.at(-1), false, "the frame's own buffer last");
   }
   assert.deepEqual(stagingBuffers(), { existing: 4, pooled: 4 });
+});
+
+Deno.test("FrameParser: bytes pushed after release start no frame and hold nothing", () => {
+  const stages = stagingBuffers();
+  const held = partialFrameBudget().held;
+  const parser = new FrameParser();
+  parser.release();
+  const frames: Uint8Array[] = [];
+  parser.push(frame(pattern(MiB)).subarray(0, 100 * KiB), frames);
+  parser.push(frame(pattern(10)), frames);
+  assert.equal(parser.bodyTarget(true), null);
+  assert.deepEqual(frames, []);
+  assert.equal(parser.partial, false);
+  assert.equal(partialFrameBudget().held, held);
+  assert.deepEqual(stagingBuffers(), stages);
+});
+
+Deno.test("read loop: bytes read while the channel waits on the unanswered budget and then closes start no frame; nothing stays held", async () => {
+  const stagesBefore = stagingBuffers();
+  const heldBefore = partialFrameBudget().held;
+  // The start of a 1 MiB frame, filling the first 1 KiB read.
+  const start = frame(pattern(MiB)).subarray(0, KiB);
+  const ended = Promise.withResolvers<null>();
+  let reads = 0;
+  const transport = readingTransport((buffer) => {
+    if (++reads > 1) return ended.promise;
+    buffer.set(start);
+    return Promise.resolve(start.length);
+  }, () => ended.resolve(null));
+  const paused = Promise.withResolvers<void>();
+  const resume = Promise.withResolvers<void>();
+  let closing = false;
+  const loop = new ReadLoop(transport, {
+    closing: () => closing,
+    dispatch() {},
+    overBudget() {
+      if (closing) return undefined;
+      paused.resolve();
+      return resume.promise;
+    },
+    blocked: () => undefined,
+    busy: () => false,
+    flush() {},
+    ended() {},
+    gone() {},
+    fail(error) {
+      throw error;
+    },
+  }, {
+    codec: new MsgPackCodec(),
+    peer: "peer",
+    maxFrameSize: 16 * MiB,
+    frameTimeout: Infinity,
+    idleTimeout: Infinity,
+  });
+  await paused.promise;
+  // As Channel's shutdown does: closing, the budget wait woken, the loop
+  // stopped (its parser released), then the transport closed.
+  closing = true;
+  resume.resolve();
+  loop.stop();
+  transport.close!();
+  await loop.done;
+  assert.equal(loop.parser.partial, false);
+  assert.equal(partialFrameBudget().held, heldBefore);
+  const after = stagingBuffers();
+  assert.equal(
+    after.existing - after.pooled,
+    stagesBefore.existing - stagesBefore.pooled,
+  );
 });
