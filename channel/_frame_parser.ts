@@ -32,9 +32,10 @@ export interface FrameParserOptions {
  * arrived, or 64 KiB more when read into directly, and never beyond the
  * declared length) and is charged to the process-wide budget
  * (`_frame_budget.ts`): a header alone reserves nothing (see
- * {@linkcode FrameParser.bodyTarget} for the first bytes). Until it is
- * the frame's own, that buffer is a view of a pooled staging buffer where
- * one is free (`_stage_pool.ts`), so growing costs no fresh memory. An
+ * {@linkcode FrameParser.bodyTarget} for the first bytes). Past its first
+ * 4 KiB and until it is the frame's own, that buffer is a view of a pooled
+ * staging buffer where one is free (`_stage_pool.ts`), so growing costs no
+ * fresh memory. An
  * assembled frame's buffer is its own (`frame.buffer` is not the chunk's)
  * and is never reused: a decoder may keep views of it.
  */
@@ -97,7 +98,10 @@ export class FrameParser implements BudgetHolder {
     // A read into the staging buffer may still be pending (a cut, or a
     // close during a read): then it is never reused.
     const stage = this.#stage;
-    if (stage !== null) this.#lent ? dropStage() : giveStage(stage);
+    if (stage !== null) {
+      if (this.#lent) dropStage();
+      else giveStage(stage);
+    }
     this.#stage = null;
     this.#lent = false;
     this.#body = null;
@@ -187,6 +191,8 @@ export class FrameParser implements BudgetHolder {
     end: number = chunk.length,
   ): void {
     if (this.#cutError !== null) throw this.#cutError;
+    // These bytes were read into the read buffer: no read into ours is pending.
+    this.#lent = false;
     if (this.#released) return;
     let pos = 0;
     while (pos < end) {

@@ -2,8 +2,9 @@
 // process.
 
 /**
- * The size of a staging buffer: a split frame's buffer is a view of one
- * while it is smaller than the frame and at most this size.
+ * The size of a staging buffer: a split frame's buffer past its first
+ * 4 KiB is a view of one while it is smaller than the frame and at most
+ * this size.
  */
 export const STAGE_SIZE = 512 * 1024;
 /** How many staging buffers exist at most, process-wide (held or pooled): 2 MiB. */
@@ -12,9 +13,10 @@ const MAX_STAGES = 4;
 /**
  * Free staging buffers. A large frame grows through buffers of 4 KiB,
  * 64 KiB and 256 KiB before its own (see `FrameParser`); fresh memory for
- * each costs page faults and zeroing on every frame, so those steps are
- * views of one reused buffer instead, and only the frame's own buffer is
- * fresh. A parser that finds none grows into fresh memory.
+ * each costs page faults and zeroing on every frame, so the steps past
+ * 4 KiB are views of one reused buffer instead, and only the first 4 KiB
+ * (all that a peer sending a few bytes gets) and the frame's own buffer
+ * are fresh. A parser that finds none grows into fresh memory.
  */
 const pool: Uint8Array<ArrayBuffer>[] = [];
 /** Staging buffers in existence (held or pooled), at most `MAX_STAGES`. */
