@@ -49,7 +49,11 @@ import { echo, echoEach } from "./_echo.ts";
 import { installIoCounter, ioCounts } from "./_io_counter.ts";
 import { serveMinimal, serveMinimalRequests } from "./_minimal.ts";
 import { parseOptions } from "./_cli.ts";
-import { meteredTelemetry, tracedTelemetry } from "./_peer_process.ts";
+import {
+  meteredTelemetry,
+  REPLY_MARK,
+  tracedTelemetry,
+} from "./_peer_process.ts";
 import { type Profiler, startProfiler, summarize } from "./_profiler.ts";
 
 const HOST = "127.0.0.1";
@@ -190,7 +194,16 @@ const calc = new Calc(container);
 
 const port = (addr: { hostname: string; port: number } | { path: string }) =>
   "port" in addr ? addr.port : 0;
-console.log(JSON.stringify({
+// Replies to the runner are one write each (atomic on a pipe), marked, as
+// V8 may print to the same stdout (`DENO_V8_FLAGS=--trace-gc`).
+const encoder = new TextEncoder();
+function reply(value: unknown): void {
+  Deno.stdout.writeSync(
+    encoder.encode(`${REPLY_MARK}${JSON.stringify(value)}\n`),
+  );
+}
+
+reply({
   raw: (raw.listener.addr as Deno.NetAddr).port,
   rawOwned: (rawOwned.listener.addr as Deno.NetAddr).port,
   minimalJson: (minimalJson.listener.addr as Deno.NetAddr).port,
@@ -207,10 +220,9 @@ console.log(JSON.stringify({
   bulkBlosc: port(bulkBlosc.addr),
   agent: calc.addr,
   pid: Deno.pid,
-}));
+});
 
 // Answer "cpu" lines until the benchmark closes our standard input.
-const encoder = new TextEncoder();
 let pending = "";
 for await (
   const text of Deno.stdin.readable.pipeThrough(new TextDecoderStream())
@@ -221,11 +233,7 @@ for await (
     pending = pending.slice(nl + 1);
     if (command === "cpu") {
       const { user, system } = process.cpuUsage();
-      await Deno.stdout.write(
-        encoder.encode(
-          JSON.stringify({ cpuUs: user + system, ...ioCounts }) + "\n",
-        ),
-      );
+      reply({ cpuUs: user + system, ...ioCounts });
     }
   }
 }

@@ -45,6 +45,9 @@ export interface Peer {
   stop(): Promise<void>;
 }
 
+/** Starts each reply the peer writes to its stdout (`_peer.ts`). */
+export const REPLY_MARK = "\x1e";
+
 /** Starts the peer; `--profile=FILE` and `--count-io` are passed on. */
 export async function startPeer(
   options: { profilePath?: string; countIo?: boolean } = {},
@@ -65,19 +68,45 @@ export async function startPeer(
     stderr: "inherit",
   }).spawn();
   const stdin = child.stdin.getWriter();
-  const output = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
+  const output = child.stdout.pipeThrough(new TextDecoderStream());
+  // Replies are marked lines, each written at once; the rest of what the
+  // peer prints (V8's traces under `DENO_V8_FLAGS=--trace-gc`, which may
+  // come in pieces around a reply) is passed on to stderr. Stdout is read
+  // all the time, so that such output never blocks the peer.
+  const replies: string[] = [];
+  let waiting = null as PromiseWithResolvers<void> | null;
+  let exited = null as Error | null;
+  const pump = (async () => {
+    let text = "";
+    for await (const chunk of output) {
+      text += chunk;
+      for (;;) {
+        const at = text.indexOf(REPLY_MARK);
+        const end = at < 0 ? -1 : text.indexOf("\n", at);
+        if (end < 0) break;
+        replies.push(text.slice(at + REPLY_MARK.length, end));
+        text = text.slice(0, at) + text.slice(end + 1);
+      }
+      const mark = text.indexOf(REPLY_MARK);
+      const lines = text.lastIndexOf("\n", mark < 0 ? text.length : mark);
+      if (lines >= 0) {
+        console.error(text.slice(0, lines));
+        text = text.slice(lines + 1);
+      }
+      waiting?.resolve();
+    }
+    if (text !== "") console.error(text);
+    exited = new Error("the peer exited");
+    waiting?.resolve();
+  })();
   const nextLine = async (): Promise<string> => {
     for (;;) {
-      const newline = text.indexOf("\n");
-      if (newline >= 0) {
-        const line = text.slice(0, newline);
-        text = text.slice(newline + 1);
-        return line;
-      }
-      const { value, done } = await output.read();
-      if (done) throw new Error(`the peer exited (it printed: ${text})`);
-      text += value;
+      const line = replies.shift();
+      if (line !== undefined) return line;
+      if (exited !== null) throw exited;
+      waiting = Promise.withResolvers<void>();
+      await waiting.promise;
+      waiting = null;
     }
   };
   let info: PeerInfo;
@@ -108,13 +137,9 @@ export async function startPeer(
         }, 10_000);
         const status = await child.status;
         clearTimeout(timer);
-        // Pass on anything else it printed (nothing is expected).
-        for (;;) {
-          const { value, done } = await output.read();
-          if (done) break;
-          text += value;
-        }
-        if (text.trim() !== "") console.error(`[peer] ${text.trim()}`);
+        await pump;
+        // Pass on any reply nobody asked for (none is expected).
+        for (const line of replies) console.error(`[peer] ${line}`);
         if (!status.success) console.error(`peer exited with ${status.code}`);
       })();
       return stopping;
