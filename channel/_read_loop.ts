@@ -186,16 +186,7 @@ export class ReadLoop {
         // Another channel may have filled the process-wide budget while
         // this read waited: the bytes wait in the buffer until it frees.
         const paused = host.overBudget();
-        if (paused !== undefined) {
-          await this.#wait(paused, host.overBudget);
-          // Closing woke it: the bytes are dropped unread, as above (the
-          // parser is released and must not start another frame).
-          if (host.closing()) {
-            expect = 0;
-            streaming = false;
-            continue;
-          }
-        }
+        if (paused !== undefined) await this.#wait(paused, host.overBudget);
         if (watchIdle) this.#lastRead = performance.now();
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.

@@ -251,7 +251,8 @@ Deno.test("FrameParser: bytes pushed after release start no frame and hold nothi
   const frames: Uint8Array[] = [];
   parser.push(frame(pattern(MiB)).subarray(0, 100 * KiB), frames);
   parser.push(frame(pattern(10)), frames);
-  assert.equal(parser.bodyTarget(true), null);
+  // Not assert.equal: a failure would print a view of 400 KiB.
+  assert.ok(parser.bodyTarget(true) === null, "no target to read into");
   assert.deepEqual(frames, []);
   assert.equal(parser.partial, false);
   assert.equal(partialFrameBudget().held, held);
