@@ -16,6 +16,11 @@ const MAX_LARGE = 16;
  * `ReadLoop`), 4 MiB.
  */
 const MAX_FRESH = 16;
+/**
+ * What a read into fresh memory takes beyond the expected frame: the next
+ * frame's header, if it has arrived, which says the frames stream in.
+ */
+export const PEEK = 4;
 /** The read buffer while large frames stream in back to back. */
 const BULK_READ = 256 * 1024;
 /** How many bulk read buffers exist at most, process-wide: 2 MiB. */
@@ -62,9 +67,9 @@ export function bulkReadBuffers(): { existing: number; pooled: number } {
  * the buffer (more is waiting); the large one goes back after the first
  * read that does not fill it, so a quiet connection holds 1 KiB. When the
  * caller expects a large frame next, it reads into fresh memory of that
- * size instead (at most 16 sources of the process at once), which the
- * frames read into it may keep: one read and no copy for a frame that has
- * arrived. When large frames stream in back to back, the caller asks for
+ * size and 4 bytes more instead (at most 16 sources of the process at
+ * once), which the frames read into it may keep: one read and no copy for
+ * a frame that has arrived, and the next one's header if it has too. When large frames stream in back to back, the caller asks for
  * a bulk read instead: into a reused buffer of 256 KiB (from a pool of at
  * most 8), which takes several frames at once; they are copied out of it.
  */
@@ -113,8 +118,8 @@ export class ByteSource {
    * @param last How many bytes the previous read gave (0 for none): a full
    *   buffer means more is waiting, so the next read takes more at once.
    * @param expect The size of a large frame expected next (0 for none): the
-   *   read goes into fresh memory of that size, unless 16 sources of the
-   *   process hold such memory already.
+   *   read goes into fresh memory of that size and `PEEK` bytes more, unless
+   *   16 sources of the process hold such memory already.
    * @param bulk Read into a bulk buffer instead, if one is to be had
    *   (large frames stream in back to back).
    * @returns How many bytes of `chunk` are new, or null at the end.
@@ -133,7 +138,7 @@ export class ByteSource {
         if (this.#buffer!.length > SMALL_READ) this.#release();
         freshHeld++;
         this.fresh = true;
-        const fresh = new Uint8Array(expect);
+        const fresh = new Uint8Array(expect + PEEK);
         this.#buffer = this.chunk = fresh;
         return this.#readSome(fresh);
       }

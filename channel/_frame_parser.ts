@@ -29,8 +29,8 @@ export interface FrameParserOptions {
  * A frame that lies inside one chunk is returned as a view of it, not a
  * copy; only frames split across chunks are assembled in a buffer of their
  * own, which grows with the bytes received (to at most 4 times what has
- * arrived, or 64 KiB more when read into directly, and never beyond the
- * declared length) and is charged to the process-wide budget
+ * arrived, or 64 KiB more when read into directly, 80 KiB if that takes
+ * the rest of the frame, and never beyond the declared length) and is charged to the process-wide budget
  * (`_frame_budget.ts`): a header alone reserves nothing (see
  * {@linkcode FrameParser.bodyTarget} for the first bytes). Past its first
  * 4 KiB and until it is the frame's own, that buffer is a view of a pooled
@@ -124,7 +124,8 @@ export class FrameParser implements BudgetHolder {
    * the bytes received, once at least 16 KiB of its payload are still to
    * come; otherwise null. A full buffer grows first (charged to the
    * budget): to 4 times the bytes received or 64 KiB more, whichever is
-   * more, at most the frame. When `streaming`, so does a buffer with room
+   * more, at most the frame; the whole frame if less than 16 KiB of it
+   * would be left. When `streaming`, so does a buffer with room
    * for less than 16 KiB (e.g. the 4 KiB a split frame starts in), or the
    * read would take just that little, and a frame with no buffer yet gets
    * one; otherwise such a frame's next bytes go through the read buffer,
@@ -149,9 +150,11 @@ export class FrameParser implements BudgetHolder {
       body === null || filled === body.length ||
       (streaming && body.length - filled < DIRECT_READ)
     ) {
-      body = this.#grow(
-        Math.min(length, Math.max(filled * 4, filled + DIRECT_GROW)),
-      );
+      let want = Math.max(filled * 4, filled + DIRECT_GROW);
+      // What would be left is less than a direct read: it would come
+      // through the read buffer and cost a copy of the whole frame.
+      if (length - want < DIRECT_READ) want = length;
+      body = this.#grow(want);
     }
     this.#lent = this.#stage !== null;
     return body.subarray(filled);

@@ -243,7 +243,10 @@ export class ReadLoop {
         // A bulk read says whether they stream: more than one frame, or
         // the start of the next one, in it. They stop with a frame that
         // is not large.
+        // So does a read into fresh memory that brought the next frame's
+        // header with its frame: it was waiting.
         if (bulkRead && woke) streaming = frames.length > 1 || parser.partial;
+        else if (source.fresh && woke && parser.partial) streaming = true;
         expect = 0;
         if (woke) {
           const k = frames.length;

@@ -9,7 +9,7 @@ import {
   type Transport,
 } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
-import { freshReadBuffers } from "../../channel/_byte_source.ts";
+import { freshReadBuffers, PEEK } from "../../channel/_byte_source.ts";
 import { concat } from "../_frames.ts";
 import { readingTransport } from "./_conn_like.ts";
 
@@ -91,7 +91,7 @@ function filledFrame(fill: number): Uint8Array {
   return frame;
 }
 
-Deno.test("read loop: after two large frames, one like them that has arrived takes one read, into fresh memory its bytes are handed over in (no copy), never read into again", async () => {
+Deno.test("read loop: after two large frames, one like them that has arrived takes one read, into fresh memory its bytes are handed over in (no copy), never read into again; the next frame's header read with it says they stream", async () => {
   const frames = [5, 6, 7, 8].map(filledFrame);
   const size = frames[0].length;
   const { contents, reads } = await receive(concat(frames), 4);
@@ -102,19 +102,22 @@ Deno.test("read loop: after two large frames, one like them that has arrived tak
   assert.deepEqual(reads, [
     ...twoReads,
     ...twoReads,
-    { room: size, got: size },
-    { room: size, got: size },
-    { room: size, got: null },
+    // The third and the fourth's header.
+    { room: size + PEEK, got: size + PEEK },
+    // The fourth's payload, straight into its own buffer, whole.
+    { room: size - 4, got: size - 4 },
+    // Streaming: into the bulk buffer.
+    { room: 256 * KiB, got: null },
   ]);
   for (const [i, content] of contents.entries()) {
     assert.equal(content.length, 64 * KiB);
     assert.ok(content.every((byte) => byte === 5 + i), `message ${i}`);
   }
-  // The third and fourth are views of the fresh memory each was read into:
-  // the third still holds its own bytes after the fourth's read.
-  assert.equal(contents[2].buffer.byteLength, size);
-  assert.equal(contents[3].buffer.byteLength, size);
-  assert.notEqual(contents[2].buffer, contents[3].buffer);
+  // The third is a view of the fresh memory it was read into, the fourth
+  // of its own buffer: the third still holds its own bytes after the
+  // fourth's read.
+  assert.equal(contents[2].buffer.byteLength, size + PEEK);
+  assert.equal(contents[3].buffer.byteLength, size - 4);
   assert.equal(freshReadBuffers(), 0, "given back when reading ended");
 });
 
@@ -147,7 +150,7 @@ Deno.test("read loop: a read into fresh memory that fails gives it back", async 
   await channel.recv();
   await assert.rejects(channel.closed, /connection reset/);
   const size = frames.length / 2;
-  assert.deepEqual(rooms, [KiB, size - KiB, KiB, size - KiB, size]);
+  assert.deepEqual(rooms, [KiB, size - KiB, KiB, size - KiB, size + PEEK]);
   assert.equal(freshReadBuffers(), 0);
 });
 
@@ -155,7 +158,7 @@ Deno.test("read loop: a small frame read into memory sized for a large one is co
   const large = requestFrame(64 * KiB);
   const small = requestFrame(10);
   const { contents, reads } = await receive(concat([large, large, small]), 3);
-  assert.deepEqual(reads[4], { room: large.length, got: small.length });
+  assert.deepEqual(reads[4], { room: large.length + PEEK, got: small.length });
   assert.equal(contents[2].length, 10);
   assert.ok(
     contents[2].buffer.byteLength < KiB,
@@ -183,10 +186,13 @@ Deno.test("read loop: a 1 MiB frame's remainder is read in reads of at least 64 
   assert.ok(body.length <= 3, `${body.length} reads after the first`);
 });
 
-/** What a channel holds for an 8 MiB frame of which `sent` bytes came. */
-async function heldAfter(sent: number): Promise<number> {
+/** What a channel holds for a frame (8 MiB) of which `sent` bytes came. */
+async function heldAfter(
+  sent: number,
+  declared = 8 * 1024 * KiB,
+): Promise<number> {
   const bytes = new Uint8Array(sent);
-  new DataView(bytes.buffer).setUint32(0, 8 * 1024 * KiB);
+  new DataView(bytes.buffer).setUint32(0, declared);
   const { transport, waiting } = arrived(bytes, true);
   const before = partialFrameBudget().held;
   const channel = new Channel(transport, { codec: new MsgPackCodec() });
@@ -203,6 +209,11 @@ Deno.test("read loop (attacker): a large frame's header, then nothing, holds not
   // Exactly the 1 KiB first read (more may be streaming in): the buffer
   // grows to take the next 64 KiB at once, as the bound allows.
   assert.equal(await heldAfter(KiB), KiB - 4 + 64 * KiB);
+  // Unless less than 16 KiB of the frame would be left after that (a read
+  // of its own, and a copy of the whole frame): then the frame, at most
+  // 16 KiB more.
+  assert.equal(await heldAfter(KiB, 80 * KiB), 80 * KiB);
+  assert.equal(await heldAfter(KiB, 81 * KiB), KiB - 4 + 64 * KiB);
 });
 
 Deno.test("read loop: while the channel closes, what still arrives is not read into fresh memory", async () => {
@@ -237,13 +248,13 @@ Deno.test("read loop: while the channel closes, what still arrives is not read i
   const requests = [await channel.recv(), await channel.recv()];
   await asked[4].promise;
   // The read after two frames waits in fresh memory sized for one like them.
-  assert.deepEqual(rooms, [KiB, size - KiB, KiB, size - KiB, size]);
+  assert.deepEqual(rooms, [KiB, size - KiB, KiB, size - KiB, size + PEEK]);
   assert.equal(freshReadBuffers(), 1);
   const closing = channel.close();
   next.resolve();
   // That read gives a whole frame, dropped unread; the next is not fresh.
   await asked[5].promise;
-  assert.notEqual(rooms[5], size);
+  assert.notEqual(rooms[5], size + PEEK);
   assert.equal(freshReadBuffers(), 0);
   for (const request of requests) await request.reply(0);
   await closing;
