@@ -12,8 +12,8 @@ const LARGE_READ = 64 * 1024;
 const MAX_LARGE = 16;
 /**
  * How many sources of the process may wait on a read into fresh memory
- * sized for the next large frame: at most 16 of up to 256 KiB (see
- * `ReadLoop`), 4 MiB.
+ * sized for the next large frame: at most 16 of up to 256 KiB and 4 bytes
+ * (see `ReadLoop`), 4 MiB.
  */
 const MAX_FRESH = 16;
 /**
@@ -69,9 +69,10 @@ export function bulkReadBuffers(): { existing: number; pooled: number } {
  * caller expects a large frame next, it reads into fresh memory of that
  * size and 4 bytes more instead (at most 16 sources of the process at
  * once), which the frames read into it may keep: one read and no copy for
- * a frame that has arrived, and the next one's header if it has too. When large frames stream in back to back, the caller asks for
- * a bulk read instead: into a reused buffer of 256 KiB (from a pool of at
- * most 8), which takes several frames at once; they are copied out of it.
+ * a frame that has arrived, and the next one's header if it has too. When
+ * large frames stream in back to back, the caller asks for a bulk read
+ * instead: into a reused buffer of 256 KiB (from a pool of at most 8),
+ * which takes several frames at once; they are copied out of it.
  */
 export class ByteSource {
   #readSome: ((buffer: Uint8Array) => Promise<number | null>) | null = null;

@@ -29,15 +29,16 @@ export interface FrameParserOptions {
  * A frame that lies inside one chunk is returned as a view of it, not a
  * copy; only frames split across chunks are assembled in a buffer of their
  * own, which grows with the bytes received (to at most 4 times what has
- * arrived, or 64 KiB more when read into directly, 80 KiB if that takes
- * the rest of the frame, and never beyond the declared length) and is charged to the process-wide budget
- * (`_frame_budget.ts`): a header alone reserves nothing (see
- * {@linkcode FrameParser.bodyTarget} for the first bytes). Past its first
- * 4 KiB and until it is the frame's own, that buffer is a view of a pooled
- * staging buffer where one is free (`_stage_pool.ts`), so growing costs no
- * fresh memory. An
- * assembled frame's buffer is its own (`frame.buffer` is not the chunk's)
- * and is never reused: a decoder may keep views of it.
+ * arrived or 64 KiB more, whichever is more, or the whole frame if less
+ * than 16 KiB of it would be left, never beyond the declared length) and
+ * is charged to the process-wide budget (`_frame_budget.ts`): a header
+ * alone reserves nothing unless it ended a read that filled its buffer
+ * (more is streaming in: see {@linkcode FrameParser.bodyTarget}). Past
+ * its first 4 KiB and until it is the frame's own, that buffer is a view
+ * of a pooled staging buffer where one is free (`_stage_pool.ts`), so
+ * growing costs no fresh memory. An assembled frame's buffer is its own
+ * (`frame.buffer` is not the chunk's) and is never reused: a decoder may
+ * keep views of it.
  */
 export class FrameParser implements BudgetHolder {
   /** Bytes charged to the budget (this frame's buffer). */

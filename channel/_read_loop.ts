@@ -157,11 +157,12 @@ export class ReadLoop {
           : null;
         let got: number | null;
         if (target === null) {
-          // Expecting a large frame: into fresh memory of its size while
-          // they come one at a time (no copy), into a reused bulk buffer
-          // while they stream in back to back (several per read, each
-          // copied once: fresh memory per frame costs more then). After 8
-          // into fresh memory, one bulk read, to notice a stream starting.
+          // Expecting a large frame: into fresh memory of its size (and
+          // the next one's header) while they come one at a time (no
+          // copy), into a reused bulk buffer while they stream in back to
+          // back (several per read, each copied once: fresh memory per
+          // frame costs more then). After 8 into fresh memory, one bulk
+          // read, to notice a stream starting.
           bulkRead = streaming || (expect > 0 && freshReads >= 8);
           if (expect > 0) freshReads = bulkRead ? 0 : freshReads + 1;
           got = await source.read(n, expect, bulkRead);
@@ -243,10 +244,11 @@ export class ReadLoop {
         // A bulk read says whether they stream: more than one frame, or
         // the start of the next one, in it. They stop with a frame that
         // is not large.
-        // So does a read into fresh memory that brought the next frame's
-        // header with its frame: it was waiting.
-        if (bulkRead && woke) streaming = frames.length > 1 || parser.partial;
-        else if (source.fresh && woke && parser.partial) streaming = true;
+        // So does a read into fresh memory (sized for a frame and the next
+        // one's header) in the same way: the next one was waiting.
+        if (target === null && woke && (bulkRead || source.fresh)) {
+          streaming = frames.length > 1 || parser.partial;
+        }
         expect = 0;
         if (woke) {
           const k = frames.length;

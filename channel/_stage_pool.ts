@@ -15,8 +15,9 @@ const MAX_STAGES = 4;
  * 64 KiB and 256 KiB before its own (see `FrameParser`); fresh memory for
  * each costs page faults and zeroing on every frame, so the steps past
  * 4 KiB are views of one reused buffer instead, and only the first 4 KiB
- * (all that a peer sending a few bytes gets) and the frame's own buffer
- * are fresh. A parser that finds none grows into fresh memory.
+ * (all that a peer sending a few bytes gets, unless they filled a read:
+ * see `FrameParser.bodyTarget`) and the frame's own buffer are fresh. A
+ * parser that finds none grows into fresh memory.
  */
 const pool: Uint8Array<ArrayBuffer>[] = [];
 /** Staging buffers in existence (held or pooled), at most `MAX_STAGES`. */

@@ -211,9 +211,34 @@ Deno.test("read loop (attacker): a large frame's header, then nothing, holds not
   assert.equal(await heldAfter(KiB), KiB - 4 + 64 * KiB);
   // Unless less than 16 KiB of the frame would be left after that (a read
   // of its own, and a copy of the whole frame): then the frame, at most
-  // 16 KiB more.
-  assert.equal(await heldAfter(KiB, 80 * KiB), 80 * KiB);
-  assert.equal(await heldAfter(KiB, 81 * KiB), KiB - 4 + 64 * KiB);
+  // 16 KiB more. At the edge: 16 KiB left, or one byte less.
+  const grown = KiB - 4 + 64 * KiB;
+  assert.equal(await heldAfter(KiB, grown + 16 * KiB), grown);
+  assert.equal(
+    await heldAfter(KiB, grown + 16 * KiB - 1),
+    grown + 16 * KiB - 1,
+  );
+});
+
+Deno.test("read loop (attacker): a large frame's header read along with the frame before it into fresh memory reserves 64 KiB for it, charged to the budget, and nothing once the channel closes", async () => {
+  const large = requestFrame(64 * KiB);
+  const header = new Uint8Array(4);
+  new DataView(header.buffer).setUint32(0, 16 * 1024 * KiB);
+  const { transport, reads, waiting } = arrived(
+    concat([large, large, large, header]),
+    true,
+  );
+  const before = partialFrameBudget().held;
+  const channel = new Channel(transport, { codec: new MsgPackCodec() });
+  await waiting;
+  // The third frame came with the header, into fresh memory sized for both.
+  assert.deepEqual(reads[4], {
+    room: large.length + PEEK,
+    got: large.length + PEEK,
+  });
+  assert.equal(partialFrameBudget().held - before, 64 * KiB);
+  await channel.close();
+  assert.equal(partialFrameBudget().held, before);
 });
 
 Deno.test("read loop: while the channel closes, what still arrives is not read into fresh memory", async () => {
