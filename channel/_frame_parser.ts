@@ -126,10 +126,10 @@ export class FrameParser implements BudgetHolder {
    * come; otherwise null. A full buffer grows first (charged to the
    * budget): to 4 times the bytes received or 64 KiB more, whichever is
    * more, at most the frame; the whole frame if less than 16 KiB of it
-   * would be left. When `streaming`, so does a buffer with room
-   * for less than 16 KiB (e.g. the 4 KiB a split frame starts in), or the
-   * read would take just that little, and a frame with no buffer yet gets
-   * one; otherwise such a frame's next bytes go through the read buffer,
+   * would be left. When `streaming`, so does a buffer with room for less
+   * than 16 KiB (e.g. the 4 KiB a split frame starts in), or the read
+   * would take just that little, and a frame with no buffer yet gets one;
+   * otherwise such a frame's next bytes go through the read buffer,
    * so a peer that sent a header or a few bytes and stopped holds at most
    * 4 KiB (fresh memory, never a staging buffer). Pass what was read to
    * {@linkcode FrameParser.advance}; until then the view's memory is not
