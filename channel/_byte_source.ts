@@ -1,3 +1,4 @@
+import { BufferPool } from "./_buffer_pool.ts";
 import type { Transport } from "./transport.ts";
 
 /** The read buffer of a connection between bursts: small, so idle ones are cheap. */
@@ -32,19 +33,15 @@ const MAX_BULK = 8;
  * only by the source whose read filled it last, before its next read, once
  * the frames in it were handled (decoded as copies: see `ReadLoop`).
  */
-const pool: Uint8Array[] = [];
-/** Large read buffers in existence (held or pooled), at most `MAX_LARGE`. */
-let largeBuffers = 0;
-/** Bulk read buffers between streams of large frames, as `pool`. */
-const bulkPool: Uint8Array[] = [];
-/** Bulk read buffers in existence (held or pooled), at most `MAX_BULK`. */
-let bulkBuffers = 0;
+const largePool = new BufferPool(LARGE_READ, MAX_LARGE);
+/** Bulk read buffers between streams of large frames, as `largePool`. */
+const bulkPool = new BufferPool(BULK_READ, MAX_BULK);
 /** Sources holding a fresh buffer (see `read`), at most `MAX_FRESH`. */
 let freshHeld = 0;
 
 /** How many large read buffers the pool holds (for tests). */
 export function pooledReadBuffers(): number {
-  return pool.length;
+  return largePool.counts().pooled;
 }
 
 /** How many sources hold a fresh read buffer (for tests). */
@@ -54,7 +51,7 @@ export function freshReadBuffers(): number {
 
 /** How many bulk read buffers exist, and how many of them are pooled (for tests). */
 export function bulkReadBuffers(): { existing: number; pooled: number } {
-  return { existing: bulkBuffers, pooled: bulkPool.length };
+  return bulkPool.counts();
 }
 
 /**
@@ -81,9 +78,9 @@ export class ByteSource {
     | ReadableStreamBYOBReader
     | null = null;
   #byob = false;
-  #small: Uint8Array | null = null;
+  #small: Uint8Array<ArrayBuffer> | null = null;
   /** The buffer of the next or current read. */
-  #buffer: Uint8Array | null = null;
+  #buffer: Uint8Array<ArrayBuffer> | null = null;
   /** The chunk of the last read (its first bytes: see `read`). */
   chunk: Uint8Array = new Uint8Array(0);
   /** Whether `chunk` is fresh memory, never read into again. */
@@ -200,28 +197,17 @@ export class ByteSource {
    * and back), else from the pool or new while fewer than 16 exist.
    */
   #enlarge(): void {
-    let large: Uint8Array | undefined;
-    if (this.#readSome === null) {
-      large = new Uint8Array(LARGE_READ);
-    } else {
-      large = pool.pop();
-      if (large === undefined && largeBuffers < MAX_LARGE) {
-        largeBuffers++;
-        large = new Uint8Array(LARGE_READ);
-      }
-    }
-    if (large !== undefined) this.#buffer = this.chunk = large;
+    const large = this.#readSome === null
+      ? new Uint8Array(LARGE_READ)
+      : largePool.take();
+    if (large !== null) this.#buffer = this.chunk = large;
   }
 
   /** Holds a bulk buffer (pooled or new while fewer than 8 exist), or says there is none. */
   #takeBulk(): boolean {
     if (this.#bulk) return true;
-    let bulk = bulkPool.pop();
-    if (bulk === undefined && bulkBuffers < MAX_BULK) {
-      bulkBuffers++;
-      bulk = new Uint8Array(BULK_READ);
-    }
-    if (bulk === undefined) return false;
+    const bulk = bulkPool.take();
+    if (bulk === null) return false;
     if (this.#buffer!.length > SMALL_READ) this.#release();
     this.#buffer = this.chunk = bulk;
     this.#bulk = true;
@@ -232,7 +218,7 @@ export class ByteSource {
   #dropBulk(): void {
     if (!this.#bulk) return;
     this.#bulk = false;
-    bulkPool.push(this.#buffer!);
+    bulkPool.give(this.#buffer!);
     this.#buffer = this.chunk = this.#small!;
   }
 
@@ -241,7 +227,7 @@ export class ByteSource {
     const large = this.#buffer!;
     this.#buffer = this.chunk = this.#small!;
     // A stream's buffers were transferred to it and back: not pooled.
-    if (this.#readSome !== null) pool.push(large);
+    if (this.#readSome !== null) largePool.give(large);
   }
 
   /** Lets go of the fresh buffer (the frames read into it own it now). */

@@ -1,6 +1,6 @@
 import { ProtocolError } from "../errors.ts";
 import { type BudgetHolder, charge, release } from "./_frame_budget.ts";
-import { dropStage, giveStage, STAGE_SIZE, takeStage } from "./_stage_pool.ts";
+import { STAGE_SIZE, stages } from "./_stage_pool.ts";
 
 /** The default largest payload accepted: 16 MiB. */
 export const DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024;
@@ -100,8 +100,8 @@ export class FrameParser implements BudgetHolder {
     // close during a read): then it is never reused.
     const stage = this.#stage;
     if (stage !== null) {
-      if (this.#lent) dropStage();
-      else giveStage(stage);
+      if (this.#lent) stages.drop();
+      else stages.give(stage);
     }
     this.#stage = null;
     this.#lent = false;
@@ -269,7 +269,7 @@ export class FrameParser implements BudgetHolder {
     charge(this, size - (old?.length ?? 0));
     let stage = this.#stage;
     if (size > INITIAL_BODY && size < length && size <= STAGE_SIZE) {
-      if (stage === null && (stage = takeStage()) !== null && old !== null) {
+      if (stage === null && (stage = stages.take()) !== null && old !== null) {
         stage.set(old.subarray(0, this.#bodyFilled));
       }
       if (stage !== null) {
@@ -279,7 +279,7 @@ export class FrameParser implements BudgetHolder {
     }
     const body = new Uint8Array(size);
     if (old !== null) body.set(old.subarray(0, this.#bodyFilled));
-    if (stage !== null) giveStage(stage);
+    if (stage !== null) stages.give(stage);
     this.#stage = null;
     this.#body = body;
     return body;

@@ -1,5 +1,6 @@
 // The staging buffers of FrameParser (channel/_frame_parser.ts), pooled per
 // process.
+import { BufferPool } from "./_buffer_pool.ts";
 
 /**
  * The size of a staging buffer: a split frame's buffer past its first
@@ -11,7 +12,7 @@ export const STAGE_SIZE = 512 * 1024;
 const MAX_STAGES = 4;
 
 /**
- * Free staging buffers. A large frame grows through buffers of 4 KiB,
+ * The staging buffers. A large frame grows through buffers of 4 KiB,
  * 64 KiB and 256 KiB before its own (see `FrameParser`); fresh memory for
  * each costs page faults and zeroing on every frame, so the steps past
  * 4 KiB are views of one reused buffer instead, and only the first 4 KiB
@@ -19,33 +20,9 @@ const MAX_STAGES = 4;
  * see `FrameParser.bodyTarget`) and the frame's own buffer are fresh. A
  * parser that finds none grows into fresh memory.
  */
-const pool: Uint8Array<ArrayBuffer>[] = [];
-/** Staging buffers in existence (held or pooled), at most `MAX_STAGES`. */
-let stages = 0;
-
-/** A staging buffer, pooled or new while fewer than 4 exist; else null. */
-export function takeStage(): Uint8Array<ArrayBuffer> | null {
-  const stage = pool.pop();
-  if (stage !== undefined) return stage;
-  if (stages === MAX_STAGES) return null;
-  stages++;
-  return new Uint8Array(STAGE_SIZE);
-}
-
-/** Gives a staging buffer back; nothing may read into it any more. */
-export function giveStage(stage: Uint8Array<ArrayBuffer>): void {
-  pool.push(stage);
-}
-
-/**
- * Lets go of a staging buffer that a pending read may still fill: it is
- * never reused, and another may be made in its place.
- */
-export function dropStage(): void {
-  stages--;
-}
+export const stages: BufferPool = new BufferPool(STAGE_SIZE, MAX_STAGES);
 
 /** How many staging buffers exist, and how many of them are pooled (for tests). */
 export function stagingBuffers(): { existing: number; pooled: number } {
-  return { existing: stages, pooled: pool.length };
+  return stages.counts();
 }
