@@ -11,6 +11,14 @@ export type { FrameSink, FrameWriterOptions };
  * against 0.33–0.38 × raw), and no faster for 1 MiB.
  */
 const COPY_LIMIT = 128 * 1024;
+/**
+ * How many of a large payload's first bytes are copied after its header:
+ * alone, the header would leave as a packet of a few bytes, and the peer's
+ * read would wake for it before the payload comes (at 1 MiB and 1 in
+ * flight, 6 reads per echo instead of 4 and 0.49–0.52 × raw instead of
+ * 0.60–0.61).
+ */
+const LEAD = 64 * 1024;
 
 /**
  * Writes frames to a byte stream, coalescing frames into as few writes as
@@ -89,7 +97,8 @@ export class FrameWriter {
 
   /**
    * Queues one frame. The payload is copied unless it is large and
-   * `owned` (then it is written as it is, and must not change). Returns a
+   * `owned` (then all of it past {@linkcode LEAD} bytes, copied with the
+   * header, is written as it is, and must not change). Returns a
    * promise while the queue is above the high-water mark; it settles once
    * the queue has drained below it.
    *
@@ -106,10 +115,8 @@ export class FrameWriter {
       batch.buffer.set(payload, at);
       batch.end = at + length;
     } else {
-      // The header ends the open batch; the payload is written on its own.
       batch.end = at;
-      batch.close(this.#chunks);
-      this.#chunks.push(owned ? payload : payload.slice());
+      this.#large(payload, !owned);
     }
     return this.#queued(length);
   }
@@ -118,9 +125,11 @@ export class FrameWriter {
    * Queues one frame whose payload is the concatenation of `parts`. A
    * payload of up to 128 KiB is copied whole. Of a larger one, the parts at
    * even indices are copied (the caller may reuse them at once), those at
-   * odd indices are written as chunks of their own: as they are with a
-   * write function, which copies them before it resolves (they must not
-   * change until then), and copied for a stream, which may keep them.
+   * odd indices are written as chunks of their own (past the first
+   * {@linkcode LEAD} bytes of one above twice that, copied with the bytes
+   * before): as they are with a write function, which copies them before
+   * it resolves (they must not change until then), and copied for a
+   * stream, which may keep them.
    * Returns as {@linkcode FrameWriter.write}.
    *
    * @throws The write error, once writing has failed.
@@ -141,14 +150,30 @@ export class FrameWriter {
         batch.end += part.length;
         continue;
       }
-      // The bytes so far end the open batch; the part goes on its own, and
-      // the next copied part starts a new batch.
-      batch.close(this.#chunks);
       // A stream may keep or transfer its chunks: it gets a copy.
-      this.#chunks.push(this.#writeSome === null ? part.slice() : part);
+      this.#large(part, this.#writeSome === null);
       batch.reserve(parts[i + 1].length, this.#chunks);
     }
     return this.#queued(length);
+  }
+
+  /**
+   * Queues a large payload (or part) after the bytes of the open batch:
+   * its first {@linkcode LEAD} bytes copied into the batch, which then
+   * ends, and the rest as a chunk of its own (`copy`: a copy of it). The
+   * next frame starts a new batch.
+   */
+  #large(payload: Uint8Array, copy: boolean): void {
+    const batch = this.#batch;
+    const lead = payload.length > 2 * LEAD ? LEAD : 0;
+    if (lead > 0) {
+      batch.reserve(lead, this.#chunks);
+      batch.buffer.set(payload.subarray(0, lead), batch.end);
+      batch.end += lead;
+    }
+    batch.close(this.#chunks);
+    const rest = lead > 0 ? payload.subarray(lead) : payload;
+    this.#chunks.push(copy ? rest.slice() : rest);
   }
 
   /** Queues a frame of `parts` (`length` bytes) copied whole into the batch. */

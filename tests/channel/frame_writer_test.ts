@@ -323,17 +323,85 @@ Deno.test("a payload of up to 128 KiB is copied into the batch, with the frames 
   }
 });
 
-Deno.test("a payload above 128 KiB is written from the caller's memory, as a chunk of its own", async () => {
-  const { sink, writer } = recordingWriter();
+/** A sink that keeps the chunks it is given, not copies. */
+function viewRecorder(): {
+  chunks: Uint8Array[];
+  writer: FrameWriter;
+} {
+  const chunks: Uint8Array[] = [];
+  const writer = new FrameWriter((chunk) => {
+    chunks.push(chunk);
+    return Promise.resolve(chunk.length);
+  }, { highWaterMark: 1 << 30, onError });
+  return { chunks, writer };
+}
+
+Deno.test("a byte string above 128 KiB is written from the caller's memory past its first 64 KiB, which go with the header", async () => {
+  const { chunks, writer } = viewRecorder();
   const large = bytes(128 * 1024 + 1, 2);
   writer.writeParts([utf8.encode("head"), large, utf8.encode("tail")]);
   await writer.drained();
-  assert.equal(sink.chunks.length, 3);
-  assert.deepEqual(sink.chunks[1], large);
-  assert.deepEqual(
-    concat(sink.chunks),
+  assert.deepEqual(chunks.map((chunk) => chunk.length), [
+    4 + 4 + 64 * 1024,
+    64 * 1024 + 1,
+    4,
+  ]);
+  // The rest is the caller's memory itself, from its 64 KiB on.
+  assert.equal(chunks[1].buffer, large.buffer);
+  assert.equal(chunks[1].byteOffset, large.byteOffset + 64 * 1024);
+  assertSameBytes(
+    concat(chunks),
     frame(concat([utf8.encode("head"), large, utf8.encode("tail")])),
   );
+  await writer.close();
+});
+
+Deno.test("a byte string of 64 to 128 KiB in a message above 128 KiB is written whole from the caller's memory", async () => {
+  const { chunks, writer } = viewRecorder();
+  const part = bytes(128 * 1024, 4);
+  writer.writeParts([utf8.encode("head"), part, utf8.encode("tail")]);
+  await writer.drained();
+  assert.deepEqual(chunks.map((chunk) => chunk.length), [8, 128 * 1024, 4]);
+  assert.equal(chunks[1].buffer, part.buffer);
+  assert.equal(chunks[1].byteOffset, part.byteOffset);
+  await writer.close();
+});
+
+Deno.test("large payloads queued together keep their order, and one not handed over is copied", async () => {
+  const { chunks, writer } = viewRecorder();
+  const owned = bytes(1024 * 1024, 5);
+  const lent = bytes(300 * 1024, 6);
+  const small = utf8.encode("between");
+  writer.write(owned, true);
+  writer.write(small);
+  writer.write(lent);
+  writer.writeParts([utf8.encode("h"), bytes(200 * 1024, 7), utf8.encode("t")]);
+  // What the writer was not handed may change at once.
+  lent.fill(0);
+  await writer.drained();
+  assertSameBytes(
+    concat(chunks),
+    concat([
+      frame(bytes(1024 * 1024, 5)),
+      frame(utf8.encode("between")),
+      frame(bytes(300 * 1024, 6)),
+      frame(concat([utf8.encode("h"), bytes(200 * 1024, 7), utf8.encode("t")])),
+    ]),
+  );
+  assert.ok(chunks.some((chunk) => chunk.buffer === owned.buffer));
+  assert.ok(chunks.every((chunk) => chunk.buffer !== lent.buffer));
+  // No chunk is a header alone: each large payload's first 64 KiB go with
+  // it, and with the frames queued before it.
+  const K64 = 64 * 1024;
+  assert.deepEqual(chunks.map((chunk) => chunk.length), [
+    4 + K64,
+    1024 * 1024 - K64,
+    4 + 7 + 4 + K64,
+    300 * 1024 - K64,
+    4 + 1 + K64,
+    200 * 1024 - K64,
+    1,
+  ]);
   await writer.close();
 });
 
