@@ -1,22 +1,26 @@
 import { setImmediate } from "node:timers";
 import type { FrameSink, FrameWriterOptions } from "./_frame_writer_options.ts";
+import { LARGE_BATCH } from "./_batch_pool.ts";
 import { WriteBatch } from "./_write_batch.ts";
 
 export type { FrameSink, FrameWriterOptions };
 
 /**
  * Payloads up to this size are copied into the batch; larger ones are
- * written on their own. One write of header and payload together measured
+ * written on their own (past their first {@linkcode LEAD} bytes). One write of header and payload together measured
  * faster for 64 KiB than two without the copy (echo at 1 in flight: 0.42–0.49
  * against 0.33–0.38 × raw), and no faster for 1 MiB.
  */
 const COPY_LIMIT = 128 * 1024;
 /**
- * How many of a large payload's first bytes are copied after its header:
- * alone, the header would leave as a packet of a few bytes, and the peer's
- * read would wake for it before the payload comes (at 1 MiB and 1 in
- * flight, 6 reads per echo instead of 4 and 0.49–0.52 × raw instead of
- * 0.60–0.61).
+ * How many of a large payload's first bytes are copied after its header,
+ * when written with a write function (a socket): alone, the header would
+ * leave as a packet of a few bytes, and the peer's read would wake for it
+ * before the payload comes (at 1 MiB and 1 in flight, 6 reads per echo
+ * instead of 4 and 0.49–0.52 × raw instead of 0.60–0.61). Not when the
+ * batch holds 192 KiB already (the header does not leave alone then, and
+ * the lead would take a buffer of another size), nor for a stream, which
+ * gets each chunk whole.
  */
 const LEAD = 64 * 1024;
 
@@ -97,8 +101,9 @@ export class FrameWriter {
 
   /**
    * Queues one frame. The payload is copied unless it is large and
-   * `owned` (then all of it past {@linkcode LEAD} bytes, copied with the
-   * header, is written as it is, and must not change). Returns a
+   * `owned` (then it is written as it is, past the first
+   * {@linkcode LEAD} bytes that may go with the header, and must not
+   * change). Returns a
    * promise while the queue is above the high-water mark; it settles once
    * the queue has drained below it.
    *
@@ -126,8 +131,8 @@ export class FrameWriter {
    * payload of up to 128 KiB is copied whole. Of a larger one, the parts at
    * even indices are copied (the caller may reuse them at once), those at
    * odd indices are written as chunks of their own (past the first
-   * {@linkcode LEAD} bytes of one above twice that, copied with the bytes
-   * before): as they are with a write function, which copies them before
+   * {@linkcode LEAD} bytes that may go with the bytes before): as they
+   * are with a write function, which copies them before
    * it resolves (they must not change until then), and copied for a
    * stream, which may keep them.
    * Returns as {@linkcode FrameWriter.write}.
@@ -159,13 +164,16 @@ export class FrameWriter {
 
   /**
    * Queues a large payload (or part) after the bytes of the open batch:
-   * its first {@linkcode LEAD} bytes copied into the batch, which then
-   * ends, and the rest as a chunk of its own (`copy`: a copy of it). The
-   * next frame starts a new batch.
+   * its first {@linkcode LEAD} bytes copied into the batch where that
+   * applies, which then ends, and the rest as a chunk of its own (`copy`:
+   * a copy of it). The next frame starts a new chunk.
    */
   #large(payload: Uint8Array, copy: boolean): void {
     const batch = this.#batch;
-    const lead = payload.length > 2 * LEAD ? LEAD : 0;
+    const lead = payload.length > 2 * LEAD && this.#writeSome !== null &&
+        batch.end - batch.start + LEAD <= LARGE_BATCH
+      ? LEAD
+      : 0;
     if (lead > 0) {
       batch.reserve(lead, this.#chunks);
       batch.buffer.set(payload.subarray(0, lead), batch.end);

@@ -405,6 +405,71 @@ Deno.test("large payloads queued together keep their order, and one not handed o
   await writer.close();
 });
 
+Deno.test("large payloads in one flush each take their lead into the batch, which grows into another pooled buffer", async () => {
+  const { chunks, writer } = viewRecorder();
+  const payloads = [1, 2, 3, 4].map((seed) => bytes(300 * 1024, seed));
+  for (const payload of payloads) writer.write(payload, true);
+  // The chunks are views of batch buffers, which go back to the pool when
+  // the writer is idle: nothing takes them again before these checks.
+  await writer.drained();
+  const K64 = 64 * 1024;
+  assert.deepEqual(
+    chunks.map((chunk) => chunk.length),
+    payloads.flatMap(() => [4 + K64, 300 * 1024 - K64]),
+  );
+  payloads.forEach((payload, i) => {
+    assert.equal(chunks[2 * i + 1].buffer, payload.buffer, `payload ${i}`);
+  });
+  assertSameBytes(
+    concat(chunks),
+    concat([1, 2, 3, 4].map((seed) => frame(bytes(300 * 1024, seed)))),
+  );
+  await writer.close();
+});
+
+Deno.test("a large payload after 192 KiB of frames takes no lead: the header leaves with them", async () => {
+  const { chunks, writer } = viewRecorder();
+  const copied = [1, 2, 3].map((seed) => bytes(64 * 1024, seed));
+  for (const payload of copied) writer.write(payload);
+  const large = bytes(1024 * 1024, 4);
+  writer.write(large, true);
+  writer.write(utf8.encode("after"));
+  await writer.drained();
+  assert.deepEqual(chunks.map((chunk) => chunk.length), [
+    3 * (4 + 64 * 1024) + 4,
+    1024 * 1024,
+    4 + 5,
+  ]);
+  assert.equal(chunks[1].buffer, large.buffer);
+  assertSameBytes(
+    concat(chunks),
+    concat([
+      ...[1, 2, 3].map((seed) => frame(bytes(64 * 1024, seed))),
+      frame(bytes(1024 * 1024, 4)),
+      frame(utf8.encode("after")),
+    ]),
+  );
+  await writer.close();
+});
+
+Deno.test("a stream gets a large byte string whole, as a copy: no lead, and the caller's buffer is free at once", async () => {
+  const kept: Uint8Array[] = [];
+  const writer = new FrameWriter(
+    new WritableStream<Uint8Array>({ write: (chunk) => void kept.push(chunk) }),
+    { highWaterMark: 1 << 30, onError },
+  );
+  const part = bytes(200 * 1024, 8);
+  writer.writeParts([utf8.encode("h"), part, utf8.encode("t")]);
+  part.fill(0);
+  await writer.close();
+  assert.deepEqual(kept.map((chunk) => chunk.length), [4 + 1, 200 * 1024, 1]);
+  assert.ok(kept.every((chunk) => chunk.buffer !== part.buffer));
+  assertSameBytes(
+    concat(kept),
+    frame(concat([utf8.encode("h"), bytes(200 * 1024, 8), utf8.encode("t")])),
+  );
+});
+
 Deno.test("pooled large batch buffers never carry one writer's bytes into another's frames", async () => {
   // Writers in turn, each filling a pooled 256 KiB buffer with its own bytes
   // and giving it back when idle; the next one writes less into it.
