@@ -7,9 +7,10 @@ export type { FrameSink, FrameWriterOptions };
 
 /**
  * Payloads up to this size are copied into the batch; larger ones are
- * written on their own (past their first {@linkcode LEAD} bytes). One write of header and payload together measured
- * faster for 64 KiB than two without the copy (echo at 1 in flight: 0.42–0.49
- * against 0.33–0.38 × raw), and no faster for 1 MiB.
+ * written on their own (past their first {@linkcode LEAD} bytes). One
+ * write of header and payload together measured faster for 64 KiB than two
+ * without the copy (echo at 1 in flight: 0.42–0.49 against 0.33–0.38 ×
+ * raw), and no faster for 1 MiB.
  */
 const COPY_LIMIT = 128 * 1024;
 /**
@@ -101,9 +102,8 @@ export class FrameWriter {
 
   /**
    * Queues one frame. The payload is copied unless it is large and
-   * `owned` (then it is written as it is, past the first
-   * {@linkcode LEAD} bytes that may go with the header, and must not
-   * change). Returns a
+   * `owned` (then it is written as it is, past the first {@linkcode LEAD}
+   * bytes that may go with the header, and must not change). Returns a
    * promise while the queue is above the high-water mark; it settles once
    * the queue has drained below it.
    *
@@ -132,10 +132,9 @@ export class FrameWriter {
    * even indices are copied (the caller may reuse them at once), those at
    * odd indices are written as chunks of their own (past the first
    * {@linkcode LEAD} bytes that may go with the bytes before): as they
-   * are with a write function, which copies them before
-   * it resolves (they must not change until then), and copied for a
-   * stream, which may keep them.
-   * Returns as {@linkcode FrameWriter.write}.
+   * are with a write function, which copies them before it resolves (they
+   * must not change until then), and copied for a stream, which may keep
+   * them. Returns as {@linkcode FrameWriter.write}.
    *
    * @throws The write error, once writing has failed.
    * @throws {RangeError} If the payload is empty or longer than 2^32 − 1 bytes.
