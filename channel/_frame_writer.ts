@@ -1,6 +1,5 @@
 import { setImmediate } from "node:timers";
 import type { FrameSink, FrameWriterOptions } from "./_frame_writer_options.ts";
-import { LARGE_BATCH } from "./_batch_pool.ts";
 import { WriteBatch } from "./_write_batch.ts";
 
 export type { FrameSink, FrameWriterOptions };
@@ -169,10 +168,10 @@ export class FrameWriter {
    */
   #large(payload: Uint8Array, copy: boolean): void {
     const batch = this.#batch;
-    const lead = payload.length > 2 * LEAD && this.#writeSome !== null &&
-        batch.end - batch.start + LEAD <= LARGE_BATCH
-      ? LEAD
-      : 0;
+    const lead =
+      payload.length > 2 * LEAD && this.#writeSome !== null && batch.fits(LEAD)
+        ? LEAD
+        : 0;
     if (lead > 0) {
       batch.reserve(lead, this.#chunks);
       batch.buffer.set(payload.subarray(0, lead), batch.end);

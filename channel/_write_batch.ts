@@ -43,7 +43,7 @@ export class WriteBatch {
     const start = this.start;
     const end = this.end;
     if (end + bytes <= this.buffer.length) return;
-    if (end > start && end - start + bytes > LARGE_BATCH) {
+    if (end > start && !this.fits(bytes)) {
       this.close(chunks);
       return this.reserve(bytes, chunks);
     }
@@ -54,6 +54,11 @@ export class WriteBatch {
     // A buffer with queued chunks in it is reused once they are written.
     if (start > 0) this.#closed.push(old);
     else recycle(old);
+  }
+
+  /** Whether `bytes` more keep the open batch within the pooled 256 KiB. */
+  fits(bytes: number): boolean {
+    return this.end - this.start + bytes <= LARGE_BATCH;
   }
 
   /** Ends the open batch: its bytes go to `chunks` as a chunk of their own. */
