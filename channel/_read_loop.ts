@@ -233,6 +233,10 @@ export class ReadLoop {
             );
           }
           host.dispatch(decoded, cost);
+          // This function's locals outlive the awaits below, and the next
+          // read may wait as long as the peer is quiet: the message must
+          // not stay reachable from here meanwhile.
+          decoded = undefined;
           const blocked = host.blocked();
           if (blocked !== undefined) await this.#wait(blocked);
         }

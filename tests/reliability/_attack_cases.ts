@@ -427,6 +427,66 @@ export async function slowThenLeave(
   };
 }
 
+/**
+ * Opens `count` connections; each calls `echo` once with an `argBytes`-byte
+ * argument, reads the reply, and stays, quiet (idle connections are
+ * allowed). Then asks the server (over a new connection, after a full GC)
+ * how much more heap it holds than before: a handled message must not stay
+ * reachable from a connection waiting for its next bytes, where no budget
+ * counts it.
+ */
+export async function answeredThenQuiet(
+  ctx: AttackContext,
+  count: number,
+  argBytes: number,
+  ms: number,
+): Promise<Outcome> {
+  const codec = codecOf(ctx.codec);
+  const request = await requestFrame(codec, 0, "echo", ["z".repeat(argBytes)]);
+  const before = await heapOf(ctx);
+  if (before === undefined) {
+    return { text: "server did not answer `heap`", ok: false };
+  }
+  const conns: Deno.Conn[] = [];
+  const t0 = performance.now();
+  let answered = 0;
+  try {
+    for (; answered < count; answered++) {
+      const conn = await connect(ctx.port);
+      conns.push(conn);
+      const reply = await Promise.race([
+        writeAll(conn, request).then(() => new FrameReader(conn).read()),
+        delay(t0 + ms - performance.now()).then(() => "deadline" as const),
+        ctx.exited.then(() => "died" as const),
+      ]);
+      if (reply === "died") return { text: "server died", ok: false };
+      if (reply === "deadline") break;
+      if (reply === null || reply.size < argBytes) {
+        return {
+          text: `call ${answered + 1} not answered with its argument`,
+          ok: false,
+        };
+      }
+    }
+    const whileThere = await ctx.rss();
+    const after = await heapOf(ctx);
+    if (after === undefined) {
+      return { text: "server died or did not answer `heap`", ok: false };
+    }
+    const kept = (after - before) / MIB;
+    return {
+      text: `${answered} of ${count} × ${
+        (argBytes / MIB).toFixed(0)
+      } MiB answered; rss ${(whileThere / MIB).toFixed(0)} MiB; ${
+        kept.toFixed(0)
+      } MiB more heap while they stay`,
+      ok: answered === count && kept < KEPT_LIMIT_MIB,
+    };
+  } finally {
+    for (const conn of conns) closeQuietly(conn);
+  }
+}
+
 /** Heap a client that left may leave behind: noise, not its arguments. */
 const KEPT_LIMIT_MIB = 32;
 

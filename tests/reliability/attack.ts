@@ -17,7 +17,8 @@
 // other targets judge); a client that never reads is held by TCP for at
 // least its last 2 s, or cut; a stalled header is cut; idle connections are
 // allowed (idleTimeout is opt-in); a client that leaves its slow calls
-// leaves < 32 MiB of heap behind (after a full GC).
+// leaves < 32 MiB of heap behind (after a full GC), and so do 200 that were
+// answered a 1 MiB echo each and stay connected, quiet.
 //
 //   deno task attack [--only=name,name] [--quick] [--rss-kill-mib=4096]
 //
@@ -25,6 +26,7 @@
 // target is met.
 import { parseArgs } from "node:util";
 import {
+  answeredThenQuiet,
   type AttackContext,
   callOnce,
   frameBomb,
@@ -146,6 +148,14 @@ const ATTACKS: Attack[] = [
     prepare: () => jsonEchoFrame(1024),
     run: (ctx, bytes) =>
       idleMany(ctx, quick ? 400 : 4000, quick ? 3_000 : 10_000, bytes),
+  },
+  {
+    // Answered, then quiet: the connections stay, their messages must not.
+    name: "answered-then-quiet",
+    codec: "json",
+    rssTargetMiB: 1024,
+    offenderTarget: "heap freed once answered",
+    run: (ctx) => answeredThenQuiet(ctx, quick ? 50 : 200, MIB, 60_000),
   },
   {
     name: "slow-then-leave",
