@@ -163,33 +163,11 @@ export async function serveSimulator(
       ),
     );
   channel.closed.then(() => lost(), lost);
-  for (;;) {
-    let request: Request;
-    try {
-      request = await channel.recv();
-    } catch (error) {
-      await channel.close({ timeout: 0 });
-      throw new ConnectionClosedError(
-        `The connection to mosaik (${channel.peer}) was lost before stop: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        { cause: error },
-      );
-    }
-    const content = request.content;
-    if (Array.isArray(content) && content[0] === "stop") {
-      options.onCall?.("stop", [], {});
-      // No reply: mosaik only waits for the connection to close.
-      try {
-        await simulator.stop();
-      } finally {
-        await channel.close({ timeout: 0 });
-      }
-      return;
-    }
+  /** Answers one call of mosaik's (not stop). */
+  const serve = async (request: Request): Promise<void> => {
     let result: unknown;
     try {
-      const [name, args, kwargs] = checkCall(content);
+      const [name, args, kwargs] = checkCall(request.content);
       options.onCall?.(name, args, kwargs);
       result = call(simulator, meta, name, args, kwargs);
       if (result instanceof Promise) {
@@ -203,7 +181,7 @@ export async function serveSimulator(
       if (name === "init") meta = checkMeta(simulator, result);
     } catch (error) {
       await request.fail(error).catch(() => {});
-      continue;
+      return;
     }
     try {
       await request.reply(result ?? null);
@@ -211,7 +189,41 @@ export async function serveSimulator(
       // A result the codec cannot encode goes back as the failure it is.
       await request.fail(error).catch(() => {});
     }
+  };
+  for (;;) {
+    let request: Request | undefined;
+    try {
+      request = await channel.recv();
+    } catch (error) {
+      await channel.close({ timeout: 0 });
+      throw new ConnectionClosedError(
+        `The connection to mosaik (${channel.peer}) was lost before stop: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+        { cause: error },
+      );
+    }
+    if (isStop(request.content)) {
+      options.onCall?.("stop", [], {});
+      // No reply: mosaik only waits for the connection to close.
+      try {
+        await simulator.stop();
+      } finally {
+        await channel.close({ timeout: 0 });
+      }
+      return;
+    }
+    // This function's locals outlive its awaits: the call is served by
+    // another, and let go of here, so that nothing of it (inputs, data
+    // sent) stays reachable while the next call is awaited.
+    await serve(request);
+    request = undefined;
   }
+}
+
+/** Whether a call's content is mosaik's stop. */
+function isStop(content: unknown): boolean {
+  return Array.isArray(content) && content[0] === "stop";
 }
 
 function call(

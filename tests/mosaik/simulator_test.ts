@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { ExampleSim } from "../../examples/mosaik/example_sim.ts";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
+import { collectGarbage } from "../_collect.ts";
 import {
   type CreateResult,
+  type InputData,
   type OutputData,
+  type OutputRequest,
   RemoteError,
   runSimulator,
   Simulator,
@@ -300,4 +303,31 @@ Deno.test("a connection lost while step hangs still exits 1", async () => {
   assert.equal(await sim.running, 1);
   assert.match(sim.logs.at(-1)!, /was lost before stop/);
   hanging.resolve(1); // too late: nobody is waiting for it
+});
+
+Deno.test("between calls, the simulator's loop keeps neither the last step's inputs nor the last data it sent", async () => {
+  const kept: { inputs?: WeakRef<object>; data?: WeakRef<object> } = {};
+  class Watched extends ExampleSim {
+    override step(time: number, inputs: InputData, maxAdvance: number): number {
+      kept.inputs = new WeakRef(inputs);
+      return super.step(time, inputs, maxAdvance);
+    }
+    override getData(outputs: OutputRequest): OutputData {
+      const data = super.getData(outputs);
+      kept.data = new WeakRef(data);
+      return data;
+    }
+  }
+  await using sim = await InProcess.start(new Watched());
+  await sim.init();
+  await sim.call("create", [1, "ExampleModel"], { init_val: 2 });
+  // After each call the simulator waits for mosaik's next one.
+  await sim.call("get_data", [{ Model_0: ["val"] }]);
+  await collectGarbage();
+  // Not assert.equal: a failure would print the whole value.
+  assert.ok(kept.data?.deref() === undefined, "the data sent is kept");
+  await sim.call("step", [0, { Model_0: { delta: { "Other-0.a": 1 } } }, 10]);
+  await collectGarbage();
+  assert.ok(kept.inputs?.deref() === undefined, "the step's inputs are kept");
+  assert.equal(await sim.stop(), 0);
 });
