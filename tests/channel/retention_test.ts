@@ -1,20 +1,15 @@
-// What a channel keeps of a message once it is handled (or sent): nothing. The read
-// loop waits for the next bytes between messages, for as long as the peer
-// is quiet; the last message it decoded (a request's content, a reply) must
-// not stay reachable from it meanwhile, or a connection that received one
-// large message and went quiet would hold it until the next one. Over a
-// memory pair (stream and conn-like) and TCP, with all three codecs, for
-// frames read whole into their own memory and frames copied out of the
+// What a channel keeps of a message once it is handled (or sent): nothing.
+// The read loop waits for the next bytes between messages, for as long as
+// the peer is quiet; the last message it decoded (a request's content, a
+// reply) must not stay reachable from it meanwhile, or a connection that
+// received one large message and went quiet would hold it until the next
+// one. Over every kind of transport (`_pairs.ts`), with all three codecs,
+// for frames read whole into their own memory and frames copied out of the
 // read buffer.
 import assert from "node:assert/strict";
 import { collectGarbage } from "../_collect.ts";
-import { connLike } from "./_conn_like.ts";
-import {
-  Channel,
-  createMemoryPair,
-  openConnection,
-  startServer,
-} from "../../channel/mod.ts";
+import { TRANSPORTS } from "./_pairs.ts";
+import type { Channel } from "../../channel/mod.ts";
 import {
   type CodecClass,
   JsonCodec,
@@ -23,59 +18,6 @@ import {
 } from "../../codecs/mod.ts";
 
 const KiB = 1024;
-
-interface Pair extends AsyncDisposable {
-  client: Channel;
-  server: Channel;
-}
-
-function pairOf(
-  client: Channel,
-  server: Channel,
-  after: () => Promise<void> = () => Promise.resolve(),
-): Pair {
-  return {
-    client,
-    server,
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      await server.close();
-      await after();
-    },
-  };
-}
-
-const TRANSPORTS: Record<string, (codec: CodecClass) => Promise<Pair>> = {
-  "memory pair": (codec) => {
-    const [a, b] = createMemoryPair();
-    return Promise.resolve(
-      pairOf(
-        new Channel(a, { codec: new codec() }),
-        new Channel(b, { codec: new codec() }),
-      ),
-    );
-  },
-  "conn-like memory pair": (codec) => {
-    const [a, b] = createMemoryPair();
-    return Promise.resolve(
-      pairOf(
-        new Channel(connLike(a), { codec: new codec() }),
-        new Channel(connLike(b), { codec: new codec() }),
-      ),
-    );
-  },
-  "TCP": async (codec) => {
-    const side = Promise.withResolvers<Channel>();
-    const server = await startServer({ hostname: "127.0.0.1", port: 0 }, (
-      channel,
-    ) => {
-      side.resolve(channel);
-      return channel.closed.catch(() => {});
-    }, { codec });
-    const client = await openConnection(server.addr, { codec });
-    return pairOf(client, await side.promise, () => server.close());
-  },
-};
 
 const CODECS: Record<string, CodecClass> = {
   JSON: JsonCodec,
