@@ -11,17 +11,39 @@ export const CODECS: Readonly<Record<string, CodecClass>> = {
 };
 
 /**
- * The name of a built-in codec class.
+ * The name of the codec of a container that `parent` starts and links to:
+ * `codec` if given, which must then be the parent's class (one codec on
+ * both ends of the link), else the parent's.
  *
- * @throws {TypeError} For any other class: it cannot be named to another process or Worker.
+ * @throws {TypeError} If `codec` is not the parent's, or the class is not
+ *   built in.
  */
-export function codecName(codec: CodecClass | undefined): string {
-  const name = Object.keys(CODECS).find((key) =>
-    CODECS[key] === (codec ?? JsonCodec)
-  );
+export function childCodecName(
+  parent: CodecClass,
+  codec: CodecClass | undefined,
+): string {
+  if (codec !== undefined && codec !== parent) {
+    throw new TypeError(
+      `Cannot start the container: its codec ${
+        codec.name || "(anonymous class)"
+      } differs from ${
+        parent.name || "the codec"
+      } of the container that starts it; both ends of their link must use one codec (leave \`codec\` out to use the container's)`,
+    );
+  }
+  return codecName(parent);
+}
+
+/** The name of a built-in codec class. */
+function codecName(codec: CodecClass): string {
+  const name = Object.keys(CODECS).find((key) => CODECS[key] === codec);
   if (name === undefined) {
     throw new TypeError(
-      "Cannot start the container: only the built-in codecs can be named to another process or Worker",
+      `Cannot start the container: its codec ${
+        codec.name || "(anonymous class)"
+      } is not built in; only ${
+        Object.values(CODECS).map((c) => c.name).join(", ")
+      } can be named to another process or Worker`,
     );
   }
   return name;

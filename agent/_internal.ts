@@ -1,4 +1,5 @@
 import type { Transport } from "../channel/transport.ts";
+import type { CodecClass } from "../codecs/codec.ts";
 import { describe } from "../codecs/serializer_registry.ts";
 import type { Agent } from "./agent.ts";
 import type { Container } from "./container.ts";
@@ -20,6 +21,8 @@ export interface ContainerInternals {
   onShutdown(task: () => Promise<void>): () => void;
   /** The class names of the container's own serializers (not the date's). */
   serializerNames(): string[];
+  /** The container's codec class: the one a container it starts must use. */
+  readonly codec: CodecClass;
 }
 
 /** Each container's internals, set by its constructor. */

@@ -138,6 +138,7 @@ export class Container implements AsyncDisposable {
         return () => this.#shutdownTasks.delete(task);
       },
       serializerNames: () => serializerNames(options.serializers ?? []),
+      codec,
     });
   }
 

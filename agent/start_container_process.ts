@@ -4,7 +4,7 @@ import {
   parseAddress,
 } from "../channel/address.ts";
 import type { CodecClass } from "../codecs/codec.ts";
-import { codecName } from "./_codec_names.ts";
+import { childCodecName } from "./_codec_names.ts";
 import { internalsOf } from "./_internal.ts";
 import { checkSameSerializers } from "./_load_serializers.ts";
 import type { AgentProxy, Container } from "./container.ts";
@@ -21,7 +21,12 @@ export interface StartContainerProcessOptions {
    * @default {"127.0.0.1:0"}
    */
   addr?: Address;
-  /** The codec class of both containers. @default {JsonCodec} */
+  /**
+   * The codec class of both containers (a built-in one): `container`'s, as
+   * it uses one codec for all its links.
+   *
+   * @default {the codec of `container`}
+   */
   codec?: CodecClass;
   /** Give the new container an `ExternalClock` starting at this date. */
   externalClockStart?: Date | string;
@@ -91,7 +96,7 @@ export interface ContainerProcess extends AsyncDisposable {
  * @param options See {@linkcode StartContainerProcessOptions}.
  * @returns The process, its address and its manager's proxy.
  * @throws {TypeError} For a malformed `addr`, a codec without a
- *   command-line name, a `container` that is not a Container, or
+ *   command-line name or not the container's, a `container` that is not a Container, or
  *   serializers that differ from the container's.
  * @throws {Error} If the process exits before it is ready (e.g. its
  *   serializers module cannot be loaded; its error is on stderr).
@@ -129,7 +134,7 @@ export async function startContainerProcess(
     "--addr",
     formatAddress(addr),
     "--codec",
-    codecName(options.codec),
+    childCodecName(containerInternals.codec, options.codec),
   ];
   if (options.externalClockStart !== undefined) {
     const start = options.externalClockStart instanceof Date

@@ -1,7 +1,7 @@
 import { pathToFileURL } from "node:url";
 import { messagePortTransport } from "../channel/message_port_transport.ts";
 import type { CodecClass } from "../codecs/codec.ts";
-import { codecName } from "./_codec_names.ts";
+import { childCodecName } from "./_codec_names.ts";
 import { internalsOf } from "./_internal.ts";
 import { checkSameSerializers } from "./_load_serializers.ts";
 import type { WorkerCommand, WorkerReport } from "./_worker_main.ts";
@@ -14,7 +14,12 @@ export interface StartContainerWorkerOptions {
   container: Container;
   /** The worker container's name: its address is `worker://<name>/`. @default {"w1", "w2", …} */
   name?: string;
-  /** The codec class of both containers (a built-in one). @default {JsonCodec} */
+  /**
+   * The codec class of both containers (a built-in one): `container`'s, as
+   * it uses one codec for all its links.
+   *
+   * @default {the codec of `container`}
+   */
   codec?: CodecClass;
   /** Give the worker container an `ExternalClock` starting at this date. */
   externalClockStart?: Date | string;
@@ -70,7 +75,8 @@ let counter = 0;
  *
  * @param options See {@linkcode StartContainerWorkerOptions}.
  * @returns The worker, its address and its manager's proxy.
- * @throws {TypeError} For a codec that is not built in, a name that is
+ * @throws {TypeError} For a codec that is not built in or not the
+ *   container's, a name that is
  *   empty, contains `/` or is in use, a `container` that is not a
  *   Container, or serializers that differ from the container's.
  * @throws {Error} If the worker fails to start (e.g. its serializers
@@ -90,7 +96,7 @@ export async function startContainerWorker(
 ): Promise<ContainerWorker> {
   const parent = options.container;
   const parentInternals = internalsOf(parent, "startContainerWorker()");
-  const codec = codecName(options.codec);
+  const codec = childCodecName(parentInternals.codec, options.codec);
   const name = options.name ?? `w${++counter}`;
   const addr = `worker://${name}/`;
   // Checked before a Worker is spent on it (the worker would refuse it too).

@@ -178,13 +178,38 @@ Deno.test("startContainerProcess with mutual TLS", async () => {
   assert.equal(await relay.call_addr(home.addr, "echo", 2), "tls-parent:2");
 });
 
+Deno.test("startContainerProcess: the child uses the container's codec unless told otherwise", async () => {
+  await using parent = await Container.create(LOCAL, { codec: MsgPackCodec });
+  await using child = await startContainerProcess({ container: parent });
+  const [echo] = await spawn(child.manager, spec("Echo"));
+  // Bytes: JSON could not carry them.
+  assert.deepEqual(await echo.bytes(3), new Uint8Array([7, 7, 7]));
+});
+
 Deno.test("startContainerProcess fails cleanly: unnamed codec, early exit, abort", async () => {
   await using parent = await Container.create(LOCAL);
   class OwnCodec extends JsonCodec {}
+  // Refused before a process is started: one codec on both ends of a link.
+  await assert.rejects(
+    startContainerProcess({ container: parent, codec: MsgPackCodec }),
+    {
+      name: "TypeError",
+      message:
+        /its codec MsgPackCodec differs from JsonCodec of the container that starts it/,
+    },
+  );
   await assert.rejects(
     startContainerProcess({ container: parent, codec: OwnCodec }),
-    TypeError,
+    { name: "TypeError", message: /its codec OwnCodec differs/ },
   );
+  {
+    await using own = await Container.create(LOCAL, { codec: OwnCodec });
+    await assert.rejects(startContainerProcess({ container: own }), {
+      name: "TypeError",
+      message:
+        /its codec OwnCodec is not built in; only JsonCodec, MsgPackCodec, MsgPackBloscCodec can be named/,
+    });
+  }
   // A malformed address fails before a process is started.
   await assert.rejects(
     startContainerProcess({ container: parent, addr: "127.0.0.1:http" }),

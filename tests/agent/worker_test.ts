@@ -252,12 +252,36 @@ Deno.test("startContainerWorker: two workers with the same name → TypeError", 
       TypeError,
     );
   }
-  // Codecs must have a name the worker understands.
+  // Codecs must be the container's, and have a name the worker understands.
   class OwnCodec extends JsonCodec {}
   await assert.rejects(
-    startContainerWorker({ container: parent, codec: OwnCodec }),
-    TypeError,
+    startContainerWorker({ container: parent, codec: MsgPackCodec }),
+    {
+      name: "TypeError",
+      message:
+        /its codec MsgPackCodec differs from JsonCodec of the container that starts it/,
+    },
   );
+  await assert.rejects(
+    startContainerWorker({ container: parent, codec: OwnCodec }),
+    { name: "TypeError", message: /its codec OwnCodec differs/ },
+  );
+  {
+    await using own = await Container.create(LOCAL, { codec: OwnCodec });
+    await assert.rejects(startContainerWorker({ container: own }), {
+      name: "TypeError",
+      message:
+        /its codec OwnCodec is not built in; only JsonCodec, MsgPackCodec, MsgPackBloscCodec can be named/,
+    });
+  }
+});
+
+Deno.test("startContainerWorker: the worker uses the container's codec unless told otherwise", async () => {
+  await using parent = await Container.create(LOCAL, { codec: MsgPackCodec });
+  await using worker = await startContainerWorker({ container: parent });
+  const [echo] = await spawn(worker.manager, spec("Echo"));
+  // Bytes: JSON could not carry them.
+  assert.deepEqual(await echo.bytes(3), new Uint8Array([7, 7, 7]));
 });
 
 Deno.test("startContainerWorker: a bad spawn spec is an error reply, and the worker keeps working", async () => {
