@@ -1,3 +1,4 @@
+import type { Codec } from "../codecs/codec.ts";
 import { describe } from "../codecs/serializer_registry.ts";
 import { ProtocolError, RemoteError } from "../errors.ts";
 
@@ -27,6 +28,18 @@ export function checkMessage(value: unknown): Message {
     );
   }
   return value as Message;
+}
+
+/**
+ * What the error that closes a channel adds when calls were made and not a
+ * byte came back: what a peer that cannot decode the first message does,
+ * most often one with another codec.
+ */
+export function neverAnswered(codec: Codec): string {
+  const name = codec.constructor?.name;
+  return ` before it answered anything (a peer with another codec than this side's${
+    name ? ` ${name}` : ""
+  } closes at the first message)`;
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   type SendOptions,
 } from "./_channel_options.ts";
 import { IncomingRequests } from "./_incoming_requests.ts";
-import { checkMessage, REQUEST } from "./_message.ts";
+import { checkMessage, neverAnswered, REQUEST } from "./_message.ts";
 import { MessageWriter } from "./_message_writer.ts";
 import { OutgoingCalls, type PendingCall } from "./_outgoing_calls.ts";
 import { PendingTable } from "./_pending_table.ts";
@@ -165,7 +165,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       flush: () => this.#writer.frames.start(),
       ended: () =>
         this.#shutdown(
-          new ConnectionClosedError(`Connection closed by ${this.peer}`),
+          new ConnectionClosedError(
+            `Connection closed by ${this.peer}${this.#unansweredHint()}`,
+          ),
           undefined,
           // The peer is gone: replies could not reach it.
           0,
@@ -325,10 +327,16 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     const reason = new ConnectionClosedError(
       `Connection to ${this.peer} failed: ${
         error instanceof Error ? error.message : error
-      }`,
+      }${error instanceof ProtocolError ? "" : this.#unansweredHint()}`,
       { cause: error },
     );
     this.#shutdown(reason, error, 0);
+  }
+
+  /** For calls made and not a byte received: what the peer may be. */
+  #unansweredHint(): string {
+    const heard = this.#readLoop === undefined || this.#readLoop.bytesRead > 0;
+    return heard || this.#calls.size === 0 ? "" : neverAnswered(this.codec);
   }
 
   /**

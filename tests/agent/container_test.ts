@@ -8,7 +8,7 @@ import {
   startContainerProcess,
   startContainerWorker,
 } from "../../agent/mod.ts";
-import { JsonCodec } from "../../codecs/mod.ts";
+import { JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
 import {
   ConnectionClosedError,
   RemoteError,
@@ -925,4 +925,15 @@ Deno.test("a proxy of one's own agent travels as a reference; other proxies do n
   assert.equal(await remote.callBack(self as never), "pong");
   // A proxy of another container's agent cannot be passed on.
   await assert.rejects(remote.callBack(remote as never), SerializationError);
+});
+
+Deno.test("containers with different codecs: connect fails with a message that says what it may be", async () => {
+  await using json = await Container.create(LOCAL);
+  await using msgpack = await Container.create(LOCAL, { codec: MsgPackCodec });
+  const callee = new Callee(json);
+  await assert.rejects(msgpack.connect(callee.addr), {
+    name: "ConnectionClosedError",
+    message:
+      /^Connection (closed by|to) 127\.0\.0\.1:\d+ .*before it answered anything \(a peer with another codec than this side's MsgPackCodec closes at the first message\)$/,
+  });
 });

@@ -454,6 +454,46 @@ Deno.test("await using closes the channel", async () => {
   await server.closed;
 });
 
+Deno.test("a peer with another codec: the calls fail with a message that says what it may be", async () => {
+  for (
+    const [mine, theirs] of [
+      [MsgPackCodec, JsonCodec],
+      [JsonCodec, MsgPackCodec],
+      [MsgPackBloscCodec, MsgPackCodec],
+    ] as const
+  ) {
+    const [a, b] = createMemoryPair();
+    const client = new Channel(a, { codec: new mine(), peer: "other" });
+    const server = new Channel(b, { codec: new theirs() });
+    await assert.rejects(
+      client.send([1, 2]),
+      isClosedError(
+        new RegExp(
+          `^Connection (closed by other|to other failed: .*) before it answered anything \\(a peer with another codec than this side's ${mine.name} closes at the first message\\)$`,
+        ),
+      ),
+    );
+    // The peer saw bytes it cannot decode; over a memory pair its failure
+    // resets the stream (over a socket, it ends it).
+    await assert.rejects(server.closed, ProtocolError);
+    await client.closed.catch(() => {});
+  }
+});
+
+Deno.test("a peer that answered before closing: the calls fail with the plain message", async () => {
+  const [a, b] = createMemoryPair();
+  const client = new Channel(a, { peer: "other" });
+  const server = new Channel(b);
+  const first = client.send(1);
+  await (await server.recv()).reply(1);
+  assert.equal(await first, 1);
+  const second = client.send(2);
+  await server.recv();
+  await server.close({ timeout: 0 });
+  await assert.rejects(second, isClosedError(/^Connection closed by other$/));
+  await client.closed;
+});
+
 Deno.test("peer EOF rejects pending sends and resolves closed", async () => {
   const [channel, raw] = rawPair({ peer: "raw-peer" });
   const pending = [channel.send(1), channel.send(2)];
