@@ -4,7 +4,11 @@
 // container's link. tests/rpc/retention_test.ts checks the same for plain
 // RPC connections.
 import assert from "node:assert/strict";
-import { collectGarbage } from "../_collect.ts";
+import {
+  assertCollected,
+  collectGarbage,
+  sentThenResult,
+} from "../_collect.ts";
 import {
   Agent,
   type AgentProxy,
@@ -71,18 +75,8 @@ for (
     const proxy = await caller.connect<Store>(store.addr);
     const refs = await callTwice(proxy, codec);
     await collectGarbage();
-    // Not assert.equal: it would print the whole value.
-    store.got.forEach((got, i) =>
-      assert.ok(got.deref() === undefined, `the callee keeps argument ${i}`)
-    );
-    refs.forEach((ref, i) =>
-      assert.ok(
-        ref.deref() === undefined,
-        `the caller keeps ${i % 2 === 0 ? "what it sent" : "the result"} (${
-          i >> 1
-        })`,
-      )
-    );
+    assertCollected(store.got, (i) => `the callee keeps argument ${i}`);
+    assertCollected(refs, sentThenResult("the caller"));
     assert.deepEqual(await proxy.keep([1]), [1]);
   });
 }
@@ -104,12 +98,5 @@ Deno.test("Worker container, MsgPackCodec: the parent keeps nothing of an answer
     return refs;
   })();
   await collectGarbage();
-  refs.forEach((ref, i) =>
-    assert.ok(
-      ref.deref() === undefined,
-      `the parent keeps ${i % 2 === 0 ? "what it sent" : "the result"} (${
-        i >> 1
-      })`,
-    )
-  );
+  assertCollected(refs, sentThenResult("the parent"));
 });

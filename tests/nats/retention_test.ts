@@ -3,7 +3,11 @@
 // put together again. tests/rpc/retention_test.ts checks the same for
 // socket connections.
 import assert from "node:assert/strict";
-import { collectGarbage } from "../_collect.ts";
+import {
+  assertCollected,
+  collectGarbage,
+  sentThenResult,
+} from "../_collect.ts";
 import { NatsServer } from "./_server.ts";
 import { type CodecClass, JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
 import { connectNats, serveNats } from "../../nats/mod.ts";
@@ -70,18 +74,8 @@ for (
       size,
     );
     await collectGarbage();
-    // Not assert.equal: it would print the whole value.
-    store.got.forEach((got, i) =>
-      assert.ok(got.deref() === undefined, `the server keeps argument ${i}`)
-    );
-    refs.forEach((ref, i) =>
-      assert.ok(
-        ref.deref() === undefined,
-        `the client keeps ${i % 2 === 0 ? "what it sent" : "the result"} (${
-          i >> 1
-        })`,
-      )
-    );
+    assertCollected(store.got, (i) => `the server keeps argument ${i}`);
+    assertCollected(refs, sentThenResult("the client"));
     assert.deepEqual(await client.remote.keep([1]), [1]);
   });
 }

@@ -6,7 +6,11 @@
 // with all three codecs. tests/channel/retention_test.ts checks the same
 // one layer down.
 import assert from "node:assert/strict";
-import { collectGarbage } from "../_collect.ts";
+import {
+  assertCollected,
+  collectGarbage,
+  sentThenResult,
+} from "../_collect.ts";
 import { connectPair, KINDS } from "./_helpers.ts";
 import {
   type CodecClass,
@@ -68,27 +72,14 @@ for (const kind of KINDS) {
     Deno.test(`${kind}, ${codec.name}: neither side keeps an answered call's arguments or result`, async () => {
       const store = new Store();
       await using pair = await connectPair<Remote>(kind, store, { codec });
-      const [sentNow, resultNow] = await call(pair.client.remote, "now", codec);
-      const [sentLater, resultLater] = await call(
-        pair.client.remote,
-        "later",
-        codec,
-      );
+      // What each call sent, then its result: `now`'s, then `later`'s.
+      const refs = [
+        ...await call(pair.client.remote, "now", codec),
+        ...await call(pair.client.remote, "later", codec),
+      ];
       await collectGarbage();
-      // Not assert.equal: it would print the whole value.
-      store.got.forEach((got, i) =>
-        assert.ok(got.deref() === undefined, `the server keeps argument ${i}`)
-      );
-      assert.ok(sentNow.deref() === undefined, "the client keeps what it sent");
-      assert.ok(
-        sentLater.deref() === undefined,
-        "the client keeps what it sent (async handler)",
-      );
-      assert.ok(resultNow.deref() === undefined, "the client keeps the result");
-      assert.ok(
-        resultLater.deref() === undefined,
-        "the client keeps the result (async handler)",
-      );
+      assertCollected(store.got, (i) => `the server keeps argument ${i}`);
+      assertCollected(refs, sentThenResult("the client"));
       // The connection still works: the read loops waited, not ended.
       assert.deepEqual(await pair.client.remote.now([1]), [1]);
     });
