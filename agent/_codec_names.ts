@@ -24,10 +24,8 @@ export function childCodecName(
 ): string {
   if (codec !== undefined && codec !== parent) {
     throw new TypeError(
-      `Cannot start the container: its codec ${
-        codec.name || "(anonymous class)"
-      } differs from ${
-        parent.name || "the codec"
+      `Cannot start the container: its codec ${nameOf(codec)} differs from ${
+        nameOf(parent)
       } of the container that starts it; both ends of their link must use one codec (leave \`codec\` out to use the container's)`,
     );
   }
@@ -40,11 +38,16 @@ function codecName(codec: CodecClass): string {
   if (name === undefined) {
     throw new TypeError(
       `Cannot start the container: its codec ${
-        codec.name || "(anonymous class)"
+        nameOf(codec)
       } is not built in; only ${
         Object.values(CODECS).map((c) => c.name).join(", ")
       } can be named to another process or Worker`,
     );
   }
   return name;
+}
+
+/** A codec class's name for error messages. */
+function nameOf(codec: CodecClass): string {
+  return codec.name || "(an anonymous class)";
 }

@@ -96,8 +96,8 @@ export interface ContainerProcess extends AsyncDisposable {
  * @param options See {@linkcode StartContainerProcessOptions}.
  * @returns The process, its address and its manager's proxy.
  * @throws {TypeError} For a malformed `addr`, a codec without a
- *   command-line name or not the container's, a `container` that is not a Container, or
- *   serializers that differ from the container's.
+ *   command-line name or not the container's, a `container` that is not
+ *   a Container, or serializers that differ from the container's.
  * @throws {Error} If the process exits before it is ready (e.g. its
  *   serializers module cannot be loaded; its error is on stderr).
  * @throws {DOMException} The signal's reason (an `AbortError` by default) if

@@ -76,9 +76,9 @@ let counter = 0;
  * @param options See {@linkcode StartContainerWorkerOptions}.
  * @returns The worker, its address and its manager's proxy.
  * @throws {TypeError} For a codec that is not built in or not the
- *   container's, a name that is
- *   empty, contains `/` or is in use, a `container` that is not a
- *   Container, or serializers that differ from the container's.
+ *   container's, a name that is empty, contains `/` or is in use, a
+ *   `container` that is not a Container, or serializers that differ from
+ *   the container's.
  * @throws {Error} If the worker fails to start (e.g. its serializers
  *   module cannot be loaded).
  *

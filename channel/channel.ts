@@ -335,6 +335,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
 
   /** For calls made and not a byte received: what the peer may be. */
   #unansweredHint(): string {
+    // A read that fails at once fails the channel inside the constructor.
     const heard = this.#readLoop === undefined || this.#readLoop.bytesRead > 0;
     return heard || this.#calls.size === 0 ? "" : neverAnswered(this.codec);
   }
