@@ -62,6 +62,8 @@ export interface ConnectionsOptions {
   nats: NatsPresence | undefined;
   /** The telemetry options of the connection to or from the container at `peer`. */
   telemetry(peer: string): RpcTelemetryOptions | false;
+  /** See `ContainerOptions.onConnectionLost`. */
+  onConnectionLost: ((error: unknown, peer: string) => void) | undefined;
 }
 
 /**
@@ -156,6 +158,7 @@ export class Connections {
    * container is the root service of both ends.
    */
   #open(channel: Channel, peer: string): Connection {
+    const { closing, onConnectionLost: lost } = this.#options;
     // Made in the root context: its server spans (and what its handlers
     // call) must not be children of the call that happened to dial it.
     const client = context.with(ROOT_CONTEXT, () =>
@@ -164,6 +167,10 @@ export class Connections {
         callTimeout: this.#options.callTimeout,
         proxyFor: (path, caller) => referenceProxy(path, caller, peer),
         telemetry: this.#options.telemetry(peer),
+        // Not what shutdown ends: links to Workers it stops go first, and
+        // the client skips only what it closed itself.
+        onConnectionReset: lost &&
+          ((error) => closing.aborted || lost(error, peer)),
       }));
     // Kept until released, so that close() waits for it.
     this.#clients.add(client);

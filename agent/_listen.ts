@@ -159,7 +159,12 @@ async function startTcpServer(
   }
   return await startServer(
     parsed,
-    (channel) => accept(channel, `tcp://${channel.peer}/`),
+    // A Unix socket's client end has no address to name.
+    (channel) =>
+      accept(
+        channel,
+        parsed.transport === "unix" ? "ipc://?/" : `tcp://${channel.peer}/`,
+      ),
     {
       codec: options.codec,
       serializers: [DATE_SERIALIZER, ...(options.serializers ?? [])],

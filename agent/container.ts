@@ -129,6 +129,7 @@ export class Container implements AsyncDisposable {
       acceptLocal,
       nats: listening.nats,
       telemetry: telemetry.connection,
+      onConnectionLost: options.onConnectionLost,
     });
     internals.set(this, {
       register: (agent) => this.#register(agent),

@@ -131,6 +131,32 @@ export interface ContainerOptions {
    * @default {the global providers of `npm:@opentelemetry/api`: nothing is recorded unless one is registered}
    */
   telemetry?: RpcTelemetryOptions | false;
+  /**
+   * Called when a connection to or from another container is lost while
+   * this container runs (not for those its `shutdown()` closes), with the
+   * error that closed it and the peer:
+   *
+   * - `error`: `undefined` when the peer closed the connection; a
+   *   `ProtocolError` when the peer sent what breaks the protocol or a
+   *   limit (e.g. another codec's bytes, a frame above the maximum size);
+   *   a `ConnectionClosedError` when the connection was reset.
+   * - `peer`: the container address of a container this one connected to
+   *   (`tcp://host:port/`, `nats://name/`, `worker://name/`); for a
+   *   connection accepted over TCP, the address of the peer's end of it
+   *   (`tcp://host:port/` with the port its system picked, not the one it
+   *   listens on); `ipc://?/` for one accepted over a Unix socket (its
+   *   client end has no address); over NATS, the `nats://name/` the peer
+   *   claims (not verified; `nats://?/` if it claims none); `local` for
+   *   one from a local container.
+   *
+   * Pending calls over the connection reject with `ConnectionClosedError`
+   * whether or not this is given. It lets a server see what its callers
+   * see: a peer dropped for a protocol error is otherwise silent on the
+   * accepting side.
+   *
+   * @default {undefined} (nothing is reported)
+   */
+  onConnectionLost?: (error: unknown, peer: string) => void;
 }
 
 /** Options of {@linkcode Container.connect}. */

@@ -363,3 +363,34 @@ Deno.test("a container's shutdown stops the Workers it started", async () => {
   await stopped.promise;
   await worker.stop();
 });
+
+Deno.test("startContainerWorker: the parent's onConnectionLost names a worker that crashed", async () => {
+  const lost = Promise.withResolvers<[unknown, string]>();
+  await using parent = await Container.create(LOCAL, {
+    onConnectionLost: (error, peer) => lost.resolve([error, peer]),
+  });
+  const worker = await startContainerWorker({ container: parent });
+  try {
+    const [crasher] = await spawn(worker.manager, spec("Crasher"));
+    await crasher.crash().catch(() => {});
+    const [, peer] = await within(10_000, "onConnectionLost", lost.promise);
+    assert.equal(peer, worker.addr);
+  } finally {
+    await worker.stop();
+  }
+});
+
+Deno.test("startContainerWorker: the parent's shutdown, which stops its Workers, reports no lost connection", async () => {
+  const lost: string[] = [];
+  const container = await Container.create(LOCAL, {
+    onConnectionLost: (_error, peer) => lost.push(peer),
+  });
+  const workers = [
+    await startContainerWorker({ container }),
+    await startContainerWorker({ container }),
+  ];
+  for (const worker of workers) await spawn(worker.manager, spec("Echo"));
+  await container.shutdown();
+  for (const worker of workers) await worker.stop();
+  assert.deepEqual(lost, []);
+});
