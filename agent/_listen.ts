@@ -157,6 +157,7 @@ async function startTcpServer(
       }; for a container reachable only in this process, "local://<name>", on NATS, "nats://<name>"`,
     );
   }
+  const lost = options.onConnectionLost;
   return await startServer(
     parsed,
     // A Unix socket's client end has no address to name.
@@ -175,6 +176,8 @@ async function startTcpServer(
         clientCaCerts: options.tls.caCerts,
       },
       handshakeTimeout: options.handshakeTimeout,
+      onHandshakeError: lost &&
+        ((error, peer) => lost(error, `tcp://${peer}/`)),
     },
   );
 }

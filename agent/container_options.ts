@@ -139,7 +139,9 @@ export interface ContainerOptions {
    * - `error`: `undefined` when the peer closed the connection; a
    *   `ProtocolError` when the peer sent what breaks the protocol or a
    *   limit (e.g. another codec's bytes, a frame above the maximum size);
-   *   a `ConnectionClosedError` when the connection was reset.
+   *   a `ConnectionClosedError` when the connection was reset; with
+   *   `tls`, TLS's error for a connecting peer whose handshake failed or
+   *   outlasted `handshakeTimeout` (no connection was made with it).
    * - `peer`: the container address of a container this one connected to
    *   (`tcp://host:port/`, `nats://name/`, `worker://name/`); for a
    *   connection accepted over TCP, the address of the peer's end of it

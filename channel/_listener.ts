@@ -39,6 +39,8 @@ export class ListenerClosed extends Error {
 export interface ListenOptions {
   /** Milliseconds a TLS client has to finish its handshake (`Infinity`: no limit). */
   handshakeTimeout: number;
+  /** Told of each TLS handshake that failed or timed out, and the client's address. */
+  onHandshakeError: ((error: Error, peer: string) => void) | undefined;
 }
 
 // setTimeout fires at once for delays beyond 2^31 - 1 ms.
@@ -156,6 +158,7 @@ class TlsAcceptor implements Acceptor {
   private constructor(
     server: tls.Server,
     addr: { hostname: string; port: number },
+    onHandshakeError: ((error: Error, peer: string) => void) | undefined,
   ) {
     this.#server = server;
     this.addr = addr;
@@ -171,10 +174,15 @@ class TlsAcceptor implements Acceptor {
     });
     // A client without a valid certificate, or too slow a handshake, costs
     // only its own connection.
-    server.on(
-      "tlsClientError",
-      (_error: Error, socket: tls.TLSSocket) => socket.destroy(),
-    );
+    server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+      socket.destroy();
+      // Not those that close() ends.
+      if (this.#closed || onHandshakeError === undefined) return;
+      // Deno's TLSSocket has no address before its handshake is done; the
+      // TCP socket under it (node's `_parent`) has.
+      const tcp = (socket as { _parent?: Socket })._parent;
+      onHandshakeError(error, peerOf(socket.remoteAddress ? socket : tcp));
+    });
   }
 
   static async listen(
@@ -210,7 +218,7 @@ class TlsAcceptor implements Acceptor {
     return new TlsAcceptor(server, {
       hostname: bound.address,
       port: bound.port,
-    });
+    }, options.onHandshakeError);
   }
 
   /** The TCP socket under `socket` is no longer handshaking. */
@@ -259,10 +267,15 @@ function accepted(socket: tls.TLSSocket): Accepted {
   socket.setNoDelay(true);
   return {
     transport: socketTransport(socket),
-    peer: formatAddress({
-      transport: "tcp",
-      hostname: socket.remoteAddress ?? "?",
-      port: socket.remotePort ?? 0,
-    }),
+    peer: peerOf(socket),
   };
+}
+
+/** `host:port` of the client end of `socket`. */
+function peerOf(socket: Socket | undefined): string {
+  return formatAddress({
+    transport: "tcp",
+    hostname: socket?.remoteAddress ?? "?",
+    port: socket?.remotePort ?? 0,
+  });
 }

@@ -43,6 +43,15 @@ export interface StartServerOptions
    */
   handshakeTimeout?: number;
   /**
+   * With `tls`: called when a client's TLS handshake fails (e.g. no client
+   * certificate from `clientCaCerts`, a cleartext client) or outlasts
+   * `handshakeTimeout`, with TLS's error and the client's `host:port`. The
+   * connection is closed either way; no channel was made for it.
+   *
+   * @default {undefined} (nothing is reported)
+   */
+  onHandshakeError?: (error: Error, peer: string) => void;
+  /**
    * Called when a connection handler throws; the connection is closed.
    *
    * @default {logs with console.error}
@@ -143,6 +152,7 @@ export class Server implements AsyncDisposable {
       serializers,
       tls: _tls,
       handshakeTimeout: _handshakeTimeout,
+      onHandshakeError: _onHandshakeError,
       onError = (error: unknown) =>
         console.error("aiomas: connection handler failed:", error),
       handler,
@@ -239,6 +249,7 @@ export async function startServer(
   createCodec(options.codec, options.serializers);
   const acceptor = await listen(parsed, options.tls, {
     handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+    onHandshakeError: options.onHandshakeError,
   });
   return new Server(acceptor, { ...options, handler, parsed });
 }

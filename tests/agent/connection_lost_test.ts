@@ -1,6 +1,7 @@
 // ContainerOptions.onConnectionLost: what each side is told when a
 // connection to or from another container ends while it runs.
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { Agent, Container } from "../../agent/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
 import { ConnectionClosedError, ProtocolError } from "../../errors.ts";
@@ -9,6 +10,12 @@ import { textFrame, writeAll } from "./_wire.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 const ACCEPTED_PEER = /^tcp:\/\/127\.0\.0\.1:\d+\/$/;
+
+function readTls(name: string): string {
+  return Deno.readTextFileSync(
+    fileURLToPath(new URL(`../fixtures/tls-agent/${name}`, import.meta.url)),
+  );
+}
 
 class Pinger extends Agent {
   @expose
@@ -210,4 +217,28 @@ Deno.test("onConnectionLost: a caller over a Unix socket is named ipc://?/", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("onConnectionLost: with TLS, a container signed by another CA is reported by the server", async () => {
+  const lost = recorder();
+  await using server = await Container.create(LOCAL, {
+    tls: {
+      cert: readTls("container.pem"),
+      key: readTls("container.key"),
+      caCerts: [readTls("ca.pem")],
+    },
+    onConnectionLost: lost.onConnectionLost,
+  });
+  const pinger = new Pinger(server);
+  await using stranger = await Container.create(LOCAL, {
+    tls: {
+      cert: readTls("other.pem"),
+      key: readTls("other.key"),
+      caCerts: [readTls("ca.pem")],
+    },
+  });
+  await assert.rejects(stranger.connect(pinger.addr));
+  const [error, peer] = await firstReport(lost);
+  assert.ok(error instanceof Error);
+  assert.match(peer, ACCEPTED_PEER);
 });

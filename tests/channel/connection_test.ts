@@ -319,17 +319,22 @@ Deno.test("TLS: an untrusted server certificate fails openConnection", async () 
   assert.equal(await channel.send("trusted"), "trusted");
 });
 
-Deno.test("TLS: a plain-TCP client fails only its own connection", async () => {
-  const errors: unknown[] = [];
+Deno.test("TLS: a plain-TCP client fails only its own connection; onHandshakeError names it", async () => {
+  const failed = Promise.withResolvers<[Error, string]>();
   await using server = await startServer(LOCAL, echo, {
     tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
-    onError: (error) => errors.push(error),
+    onHandshakeError: (error, peer) => failed.resolve([error, peer]),
   });
   // The server answers the cleartext request with a TLS alert: not a frame.
   const plain = await openConnection(server.addr);
+  const plainEnd = plain.peer;
   await assert.rejects(plain.send("hello?"), ConnectionClosedError);
   await assert.rejects(plain.closed, ProtocolError);
   await plain.close();
+  const [error, peer] = await failed.promise;
+  assert.ok(error instanceof Error);
+  assert.match(peer, /^127\.0\.0\.1:\d+$/);
+  assert.notEqual(peer, plainEnd, "the client's end, not the server's");
   // The server still accepts TLS clients.
   await using channel = await openConnection(server.addr, {
     tls: { caCerts: [tlsFiles.ca] },
@@ -358,13 +363,15 @@ async function getsReply(
   }
 }
 
-Deno.test("mutual TLS: only clients with a certificate from the CA are served", async () => {
+Deno.test("mutual TLS: only clients with a certificate from the CA are served; the others are reported", async () => {
+  const handshakeErrors: [Error, string][] = [];
   await using server = await startServer(LOCAL, echo, {
     tls: {
       cert: tlsFiles.serverCert,
       key: tlsFiles.serverKey,
       clientCaCerts: [tlsFiles.ca],
     },
+    onHandshakeError: (error, peer) => handshakeErrors.push([error, peer]),
   });
   const trusted = { caCerts: [tlsFiles.ca] };
   assert.equal(
@@ -377,6 +384,8 @@ Deno.test("mutual TLS: only clients with a certificate from the CA are served", 
   );
   // No certificate, or one the CA did not sign: nothing but a closed connection.
   assert.equal(await getsReply(server.addr, trusted), false);
+  assert.equal(handshakeErrors.length, 1);
+  assert.match(handshakeErrors[0][1], /^127\.0\.0\.1:\d+$/);
   assert.equal(
     await getsReply(server.addr, {
       ...trusted,
@@ -394,6 +403,7 @@ Deno.test("mutual TLS: only clients with a certificate from the CA are served", 
     }),
     true,
   );
+  assert.equal(handshakeErrors.length, 2);
   assert.ok(tcpAddr(server).port > 0);
 });
 
@@ -736,9 +746,11 @@ const serverTlsCases: [string, ListenTlsOptions][] = [
 ];
 for (const [name, serverTls] of serverTlsCases) {
   Deno.test(`${name} server: a client that never handshakes is dropped after handshakeTimeout; others are served meanwhile`, async () => {
+    const failed = Promise.withResolvers<[Error, string]>();
     await using server = await startServer(LOCAL, echo, {
       tls: serverTls,
       handshakeTimeout: 300,
+      onHandshakeError: (error, peer) => failed.resolve([error, peer]),
     });
     const clientTls = {
       caCerts: [tlsFiles.ca],
@@ -752,16 +764,23 @@ for (const [name, serverTls] of serverTlsCases) {
       assert.equal(await good.send("served"), "served");
       // Only finished handshakes become channels.
       assert.equal(server.channels.size, 1);
-      // The server closes the silent connection.
+      // The server closes the silent connection, and says so.
       await peerClosed(silent);
+      const [error, peer] = await failed.promise;
+      assert.match(String(error), /timeout/i);
+      assert.equal(peer, `127.0.0.1:${silent.localAddr.port}`);
       assert.equal(await good.send("still served"), "still served");
     } finally {
       silent.close();
     }
   });
 
-  Deno.test(`${name} server: closing it ends pending handshakes`, async () => {
-    const server = await startServer(LOCAL, echo, { tls: serverTls });
+  Deno.test(`${name} server: closing it ends pending handshakes, which are not reported as failed`, async () => {
+    const failed: unknown[] = [];
+    const server = await startServer(LOCAL, echo, {
+      tls: serverTls,
+      onHandshakeError: (error) => failed.push(error),
+    });
     const silent = await Deno.connect(tcpAddr(server));
     try {
       // Make sure the server accepted it: a handshake is pending then.
@@ -775,6 +794,7 @@ for (const [name, serverTls] of serverTlsCases) {
       assert.equal(await good.send("up"), "up");
       await server.close();
       await peerClosed(silent);
+      assert.deepEqual(failed, []);
     } finally {
       silent.close();
     }
