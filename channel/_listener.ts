@@ -63,14 +63,7 @@ export async function listen(
   }
   try {
     if (addr.transport === "unix") {
-      // Like asyncio, replace a stale socket file left by an earlier server.
-      try {
-        if ((await Deno.lstat(addr.path)).isSocket) {
-          await Deno.remove(addr.path);
-        }
-      } catch (error) {
-        if (!(error instanceof Deno.errors.NotFound)) throw error;
-      }
+      await removeStaleSocket(addr.path, where);
       return new DenoAcceptor(
         Deno.listen({ transport: "unix", path: addr.path }),
       );
@@ -83,6 +76,34 @@ export async function listen(
   } catch (error) {
     throw withAddress(error, where);
   }
+}
+
+/**
+ * Removes a socket file left by a server that is gone, as asyncio does;
+ * unlike asyncio, not one a server still listens on.
+ *
+ * @throws {Deno.errors.AddrInUse} If a server answers there.
+ */
+async function removeStaleSocket(path: string, where: string): Promise<void> {
+  try {
+    if (!(await Deno.lstat(path)).isSocket) return;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return;
+    throw error;
+  }
+  try {
+    const live = await Deno.connect({ transport: "unix", path });
+    live.close();
+  } catch (error) {
+    if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
+    await Deno.remove(path).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+    return;
+  }
+  throw new Deno.errors.AddrInUse(
+    `Address already in use: ${where} (a server listens on it)`,
+  );
 }
 
 function boundAddr(

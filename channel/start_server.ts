@@ -223,6 +223,8 @@ export class Server implements AsyncDisposable {
  * @throws {RangeError} If `handshakeTimeout` is negative or not a number.
  * @throws {Deno.errors.AddrInUse} If the address is taken; the message
  *   names it, e.g. `Address already in use: 127.0.0.1:5555 (os error 98)`.
+ *   A Unix socket file is taken while a server answers on it; one left by
+ *   a server that is gone is replaced.
  *
  * @example
  * ```ts

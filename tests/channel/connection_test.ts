@@ -258,6 +258,23 @@ Deno.test("Unix socket: a stale socket file is replaced", async () => {
   }
 });
 
+Deno.test("Unix socket: a socket a server listens on is AddrInUse, and that server keeps it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/live.sock`;
+    await using first = await startServer({ path }, echo);
+    await assert.rejects(
+      startServer({ path }, echo),
+      Deno.errors.AddrInUse,
+      `Address already in use: unix:${path} (a server listens on it)`,
+    );
+    await using channel = await openConnection(first.addr);
+    assert.equal(await channel.send("still mine"), "still mine");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("TLS: round trip with a CA-signed server certificate", async () => {
   await using server = await startServer(
     LOCAL,
