@@ -312,7 +312,8 @@ export class Container implements AsyncDisposable {
   }
 
   /**
-   * Stops serving, closes every connection (pending calls reject with
+   * Stops serving, stops the Worker and process containers it started,
+   * closes every connection (pending calls reject with
    * `ConnectionClosedError`) and, if the container made its clock, cancels
    * its timers. Idempotent.
    *

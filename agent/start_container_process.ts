@@ -79,7 +79,8 @@ export interface ContainerProcess extends AsyncDisposable {
   /**
    * Asks the manager to stop (or, if it cannot be reached, sends SIGTERM)
    * and waits for the process to exit; kills it if it does not exit within
-   * `timeout` milliseconds (default 5000).
+   * `timeout` milliseconds (default 5000). Idempotent: later calls get the
+   * first one's status. The container's shutdown calls it.
    *
    * @param timeout Milliseconds to wait for the exit before killing it.
    * @returns The exit status.
@@ -249,7 +250,11 @@ export async function startContainerProcess(
     }
     return await exited;
   };
-  const stop = async (timeout = 5000): Promise<Deno.CommandStatus> => {
+  let stopping: Promise<Deno.CommandStatus> | null = null;
+  const stop = (timeout = 5000): Promise<Deno.CommandStatus> =>
+    stopping ??= stopProcess(timeout);
+  const stopProcess = async (timeout: number): Promise<Deno.CommandStatus> => {
+    unregister();
     const asked = await manager.stop().then(() => true, () => false);
     if (!asked) {
       // The manager is out of reach (e.g. this container is shut down):
@@ -268,6 +273,10 @@ export async function startContainerProcess(
     clearTimeout(timer);
     return outcome === "late" ? await kill() : outcome;
   };
+  // The container's shutdown stops the process too, so none outlives it.
+  const unregister = containerInternals.onShutdown(async () => {
+    await stop();
+  });
   return {
     addr: ready.addr,
     manager,
