@@ -64,6 +64,8 @@ export interface ConnectionsOptions {
   telemetry(peer: string): RpcTelemetryOptions | false;
   /** See `ContainerOptions.onConnectionLost`. */
   onConnectionLost: ((error: unknown, peer: string) => void) | undefined;
+  /** See `ContainerOptions.maxFrameSize`. */
+  maxFrameSize: number | undefined;
 }
 
 /**
@@ -108,6 +110,7 @@ export class Connections {
     const channel = new Channel(transport, {
       codec: this.newCodec(),
       peer: addr,
+      maxFrameSize: this.#options.maxFrameSize,
     });
     const connection = this.#open(channel, addr);
     const attached = Promise.resolve(connection);
@@ -313,6 +316,7 @@ export class Connections {
       channel = new Channel(transport, {
         codec: this.newCodec(),
         peer: target.container,
+        maxFrameSize: this.#options.maxFrameSize,
       });
     } else if (target.scheme === "local") {
       const [mine, theirs] = createMemoryPair();
@@ -324,6 +328,7 @@ export class Connections {
       channel = new Channel(mine, {
         codec: this.newCodec(),
         peer: target.container,
+        maxFrameSize: this.#options.maxFrameSize,
       });
     } else {
       const closing = this.#options.closing;
@@ -335,6 +340,7 @@ export class Connections {
           codec: this.#options.codec,
           serializers: this.#options.serializers,
           tls: this.#options.tls,
+          maxFrameSize: this.#options.maxFrameSize,
           retry,
           // Shutting down stops retrying, or shutdown would wait for it.
           signal: AbortSignal.any([signal, closing]),

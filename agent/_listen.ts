@@ -94,7 +94,14 @@ export async function listen(
 ): Promise<Listening> {
   const natsName = natsNameOf(addr, options.nats);
   const serveTransport = (transport: Transport, peer: string) =>
-    accept(new Channel(transport, { codec: newCodec(), peer }), peer);
+    accept(
+      new Channel(transport, {
+        codec: newCodec(),
+        peer,
+        maxFrameSize: options.maxFrameSize,
+      }),
+      peer,
+    );
   let own: string;
   let server: Server | undefined;
   let localName: string | undefined;
@@ -176,6 +183,7 @@ async function startTcpServer(
         clientCaCerts: options.tls.caCerts,
       },
       handshakeTimeout: options.handshakeTimeout,
+      maxFrameSize: options.maxFrameSize,
       onHandshakeError: lost &&
         ((error, peer) => lost(error, `tcp://${peer}/`)),
     },

@@ -5,6 +5,7 @@ import { ConnectionClosedError } from "../errors.ts";
 import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import type { DynamicRemote } from "../rpc/remote.ts";
 import { type CallOptions, checkTimeout } from "../rpc/with_options.ts";
+import { checkCount } from "../channel/_channel_options.ts";
 import {
   Connections,
   newCodec,
@@ -130,6 +131,7 @@ export class Container implements AsyncDisposable {
       nats: listening.nats,
       telemetry: telemetry.connection,
       onConnectionLost: options.onConnectionLost,
+      maxFrameSize: options.maxFrameSize,
     });
     internals.set(this, {
       register: (agent) => this.#register(agent),
@@ -163,7 +165,8 @@ export class Container implements AsyncDisposable {
    *   lists the accepted forms), malformed NATS options, or a local or
    *   NATS name in use (by a live container).
    * @throws {RangeError} If `callTimeout` is not a number of milliseconds
-   *   from 0 up, or a NATS session timing is not above 0.
+   *   from 0 up, `maxFrameSize` not a whole number from 1 up, or a NATS
+   *   session timing is not above 0.
    * @throws {Deno.errors.AddrInUse} If the address is taken.
    * @throws {Error} If NATS cannot be reached (nats.js's error).
    *
@@ -183,6 +186,9 @@ export class Container implements AsyncDisposable {
     options: ContainerOptions = {},
   ): Promise<Container> {
     checkTimeout(options.callTimeout, "callTimeout");
+    if (options.maxFrameSize !== undefined) {
+      checkCount(options.maxFrameSize, "maxFrameSize");
+    }
     // Connections accepted before the constructor returns wait for it.
     const created = Promise.withResolvers<Container>();
     created.promise.catch(() => {});

@@ -96,6 +96,16 @@ export interface ContainerOptions {
    */
   handshakeTimeout?: number;
   /**
+   * The largest message, in bytes of its frame, sent to or accepted from
+   * other containers (`ChannelOptions.maxFrameSize`): a call or result
+   * above it fails with a `SerializationError` before anything is sent,
+   * and a peer's frame above it closes that connection. Raise it on both
+   * sides together, and only for peers you trust.
+   *
+   * @default {16777216} (16 MiB)
+   */
+  maxFrameSize?: number;
+  /**
    * The timeout in milliseconds of every call made through an agent proxy
    * of this container (to its own agents, to other containers' agents, and
    * to references received from them). A call that takes longer rejects

@@ -8,9 +8,15 @@ export interface ChannelOptions {
   /** The peer as seen locally, used as `RemoteError.origin`. @default {"peer"} */
   peer?: string;
   /**
-   * The largest frame payload accepted from the peer. Decoding a frame blocks
-   * the event loop, and a 16 MiB JSON frame takes about 0.4 s: raise it only
-   * for peers you trust.
+   * The largest frame payload accepted from the peer, and sent to it. A
+   * larger frame from the peer closes the connection with a
+   * `ProtocolError`; a message of this side's above it is refused with a
+   * `SerializationError` before anything is sent (`send` rejects, a reply
+   * may still be answered with `fail`), as a peer with the same limit would
+   * close the connection, failing every other call on it. Decoding a frame
+   * blocks the event loop, and a 16 MiB JSON frame takes about 0.4 s: raise
+   * it only for peers you trust (e.g. Python aiomas or mosaik, which have
+   * no such limit).
    *
    * @default {16777216} (16 MiB)
    */
@@ -145,6 +151,38 @@ export interface SendOptions {
    * and dropped where it cannot: the aiomas bytes never carry it.
    */
   traceContext?: Readonly<Record<string, string>>;
+}
+
+type CheckedOption =
+  | "maxFrameSize"
+  | "maxConcurrentRequests"
+  | "maxUnansweredSize"
+  | "frameTimeout"
+  | "idleTimeout";
+
+/**
+ * Checks the options a `Channel` checks, so that a server fails at start
+ * rather than at its first connection.
+ *
+ * @throws {RangeError} For a value out of range.
+ */
+export function checkChannelOptions(
+  options: Pick<ChannelOptions, CheckedOption>,
+): void {
+  for (
+    const name of [
+      "maxFrameSize",
+      "maxConcurrentRequests",
+      "maxUnansweredSize",
+    ] as const
+  ) {
+    const value = options[name];
+    if (value !== undefined) checkCount(value, name);
+  }
+  for (const name of ["frameTimeout", "idleTimeout"] as const) {
+    const value = options[name];
+    if (value !== undefined) checkTimeout(value, name);
+  }
 }
 
 /** `value` if it is a whole number from 1 up. */

@@ -1,5 +1,9 @@
 import { setImmediate } from "node:timers";
-import type { FrameSink, FrameWriterOptions } from "./_frame_writer_options.ts";
+import {
+  checkFrameLength,
+  type FrameSink,
+  type FrameWriterOptions,
+} from "./_frame_writer_options.ts";
 import { WriteBatch } from "./_write_batch.ts";
 
 export type { FrameSink, FrameWriterOptions };
@@ -68,6 +72,8 @@ export class FrameWriter {
   #failed = false;
   #drain: PromiseWithResolvers<void> | null = null;
   #onError: (error: unknown) => void;
+  #maxFrameSize: number;
+  #peer: string;
 
   constructor(sink: FrameSink, options: FrameWriterOptions) {
     if (typeof sink === "function") this.#writeSome = sink;
@@ -76,6 +82,8 @@ export class FrameWriter {
     this.#highWaterMark = options.highWaterMark;
     this.#onError = options.onError;
     this.#holding = options.holding ?? (() => false);
+    this.#maxFrameSize = options.maxFrameSize ?? 0xffffffff;
+    this.#peer = options.peer ?? "peer";
   }
 
   /**
@@ -108,11 +116,12 @@ export class FrameWriter {
    *
    * @throws The write error, once writing has failed.
    * @throws {RangeError} If the payload is empty or longer than 2^32 − 1 bytes.
+   * @throws {SerializationError} If it is longer than `maxFrameSize`.
    */
   write(payload: Uint8Array, owned = false): Promise<void> | undefined {
     if (this.#failed) throw this.#error;
     const length = payload.length;
-    checkLength(length);
+    checkFrameLength(length, this.#maxFrameSize, this.#peer);
     const at = this.#header(length <= COPY_LIMIT ? length : 0, length);
     const batch = this.#batch;
     if (length <= COPY_LIMIT) {
@@ -137,12 +146,13 @@ export class FrameWriter {
    *
    * @throws The write error, once writing has failed.
    * @throws {RangeError} If the payload is empty or longer than 2^32 − 1 bytes.
+   * @throws {SerializationError} If it is longer than `maxFrameSize`.
    */
   writeParts(parts: readonly Uint8Array[]): Promise<void> | undefined {
     if (this.#failed) throw this.#error;
     let length = 0;
     for (let i = 0; i < parts.length; i++) length += parts[i].length;
-    checkLength(length);
+    checkFrameLength(length, this.#maxFrameSize, this.#peer);
     if (length <= COPY_LIMIT) return this.#copyParts(parts, length);
     const batch = this.#batch;
     batch.end = this.#header(parts[0].length, length);
@@ -377,14 +387,5 @@ export class FrameWriter {
     this.#drain?.reject(error);
     this.#drain?.promise.catch(() => {});
     this.#drain = null;
-  }
-}
-
-/** @throws {RangeError} If a payload of `length` bytes cannot be framed. */
-function checkLength(length: number): void {
-  if (length === 0 || length > 0xffffffff) {
-    throw new RangeError(
-      `Cannot encode frame: payload length ${length} is out of range`,
-    );
   }
 }

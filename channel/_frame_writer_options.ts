@@ -1,4 +1,6 @@
-// What a FrameWriter (channel/_frame_writer.ts) writes to, and its options.
+// What a FrameWriter (channel/_frame_writer.ts) writes to, its options, and
+// the frames it refuses.
+import { SerializationError } from "../errors.ts";
 
 /**
  * Where batches go: a writable stream, or a function that writes some of a
@@ -21,4 +23,34 @@ export interface FrameWriterOptions {
    * event loop, or for `FrameWriter.nudge`, to take them along.
    */
   holding?: () => boolean;
+  /**
+   * The largest payload written; a larger one is refused with a
+   * `SerializationError` and nothing is queued. @default {2^32 − 1}
+   */
+  maxFrameSize?: number;
+  /** The peer, for that error's message. @default {"peer"} */
+  peer?: string;
+}
+
+/**
+ * @throws {RangeError} If a payload of `length` bytes cannot be framed.
+ * @throws {SerializationError} If it is above `maxFrameSize`.
+ */
+export function checkFrameLength(
+  length: number,
+  maxFrameSize: number,
+  peer: string,
+): void {
+  if (length === 0 || length > 0xffffffff) {
+    throw new RangeError(
+      `Cannot encode frame: payload length ${length} is out of range`,
+    );
+  }
+  if (length > maxFrameSize) {
+    // The peer's limit is not known; with this side's, it would close the
+    // connection, failing every other call on it.
+    throw new SerializationError(
+      `Cannot send a message of ${length} bytes to ${peer}: it is above maxFrameSize (${maxFrameSize} bytes), the largest frame a peer with the same limit reads`,
+    );
+  }
 }

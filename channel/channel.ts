@@ -103,12 +103,18 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       options.maxUnansweredSize ?? DEFAULT_MAX_UNANSWERED_SIZE,
       "maxUnansweredSize",
     );
+    const maxFrameSize = checkCount(
+      options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      "maxFrameSize",
+    );
     const formatError = errorFormatter(options.errorFormat ?? "aiomas");
     this.#writer = new MessageWriter(this.codec, transport, {
       highWaterMark: options.highWaterMark ?? 1024 * 1024,
       onError: (error) => this.#fail(error),
       // Replies to the requests just read are coming: write them together.
       holding: () => this.#requests.unanswered > 0,
+      maxFrameSize,
+      peer: this.peer,
     });
     // One table for both: while calls wait for replies, reading goes on
     // beyond the process-wide budget.
@@ -136,7 +142,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#readLoop = new ReadLoop(transport, this.#host(), {
       codec: this.codec,
       peer: this.peer,
-      maxFrameSize: options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      maxFrameSize,
       frameTimeout: checkTimeout(
         options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
         "frameTimeout",

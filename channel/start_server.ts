@@ -1,5 +1,6 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import { checkChannelOptions } from "./_channel_options.ts";
 import { createCodec } from "./_codec.ts";
 import {
   checkMilliseconds,
@@ -220,7 +221,8 @@ export class Server implements AsyncDisposable {
  * @throws {TypeError} For a malformed address (the message lists the
  *   accepted forms), TLS with a Unix address, or a class twice in
  *   `serializers`.
- * @throws {RangeError} If `handshakeTimeout` is negative or not a number.
+ * @throws {RangeError} If `handshakeTimeout` is negative or not a number,
+ *   or a channel option is out of range (e.g. `maxFrameSize: 0`).
  * @throws {Deno.errors.AddrInUse} If the address is taken; the message
  *   names it, e.g. `Address already in use: 127.0.0.1:5555 (os error 98)`.
  *   A Unix socket file is taken while a server answers on it; one left by
@@ -247,6 +249,7 @@ export async function startServer(
 ): Promise<Server> {
   const parsed = parseAddress(addr);
   checkMilliseconds("handshakeTimeout", options.handshakeTimeout);
+  checkChannelOptions(options);
   // Fail here on bad serializers, not in the accept loop at the first client.
   createCodec(options.codec, options.serializers);
   const acceptor = await listen(parsed, options.tls, {

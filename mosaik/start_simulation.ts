@@ -30,6 +30,14 @@ export interface StartSimulationOptions {
   log?: (level: LogLevel, message: string) => void;
   /** The program name in the help text. @default {"sim.ts"} */
   program?: string;
+  /**
+   * The largest message, in bytes of its frame, sent to or accepted from
+   * mosaik (`ChannelOptions.maxFrameSize`). mosaik has no such limit: raise
+   * it for steps whose inputs or data are larger.
+   *
+   * @default {16777216} (16 MiB)
+   */
+  maxFrameSize?: number;
 }
 
 /** The longest delay setTimeout takes. */
@@ -137,8 +145,8 @@ async function simulate(
   const name = simulator.constructor.name;
   log("info", `Starting ${name} ...`);
   const channel = args.mode === "cmd"
-    ? await connectToMosaik(args, log)
-    : await waitForMosaik(args, log);
+    ? await connectToMosaik(args, log, options.maxFrameSize)
+    : await waitForMosaik(args, log, options.maxFrameSize);
   if (channel === null) return ERROR;
   try {
     await serveSimulator(simulator, channel, {
@@ -166,12 +174,13 @@ type Log = (level: LogLevel, message: string) => void;
 async function connectToMosaik(
   args: SimulationArgs,
   log: Log,
+  maxFrameSize: number | undefined,
 ): Promise<Channel | null> {
   const addr = `${args.hostname}:${args.port}`;
   try {
     return await openConnection(
       { hostname: args.hostname, port: args.port },
-      { errorFormat: "mosaik", timeout: args.timeout },
+      { errorFormat: "mosaik", timeout: args.timeout, maxFrameSize },
     );
   } catch (error) {
     log(
@@ -185,6 +194,7 @@ async function connectToMosaik(
 async function waitForMosaik(
   args: SimulationArgs,
   log: Log,
+  maxFrameSize: number | undefined,
 ): Promise<Channel | null> {
   let listener: Deno.TcpListener;
   try {
@@ -240,6 +250,7 @@ async function waitForMosaik(
   const peer = conn.remoteAddr as Deno.NetAddr;
   return new Channel(transportOf(conn), {
     errorFormat: "mosaik",
+    maxFrameSize,
     peer: `${peer.hostname}:${peer.port}`,
   });
 }

@@ -85,6 +85,11 @@ class Callee extends Agent {
   }
 
   @expose
+  repeat(text: string, count: number): string {
+    return text.repeat(count);
+  }
+
+  @expose
   async wait(): Promise<string> {
     this.entered.resolve();
     await this.gate.promise;
@@ -936,4 +941,37 @@ Deno.test("containers with different codecs: connect fails with a message that s
     message:
       /^Connection (closed by|to) 127\.0\.0\.1:\d+ .*before it answered anything \(a peer with another codec than this side's MsgPackCodec closes at the first message\)$/,
   });
+});
+
+Deno.test("maxFrameSize: a call above it fails before it is sent, and the connection serves the other agents on", async () => {
+  const options = { maxFrameSize: 64 * 1024 };
+  await using a = await Container.create(LOCAL, options);
+  await using b = await Container.create(LOCAL, options);
+  const callee = new Callee(b);
+  const other = new Callee(b);
+  const proxy = await a.connect<Callee>(callee.addr);
+  const otherProxy = await a.connect<Callee>(other.addr);
+  const pending = otherProxy.service("in flight");
+  await assert.rejects(proxy.service("x".repeat(100_000)), {
+    name: "SerializationError",
+    message: /above maxFrameSize \(65536 bytes\)/,
+  });
+  assert.equal(await pending, "in flight");
+  assert.equal(await proxy.service("small"), "small");
+  // A result above it: the callee's side refuses it, the caller gets an error reply.
+  await assert.rejects(proxy.repeat("y", 100_000), {
+    name: "RemoteError",
+    remoteName: "SerializationError",
+  });
+  assert.equal(await otherProxy.service("still"), "still");
+});
+
+Deno.test("maxFrameSize: a value that is not a whole number from 1 up is a RangeError at create", async () => {
+  for (const maxFrameSize of [0, -1, 1.5, NaN]) {
+    await assert.rejects(
+      Container.create(LOCAL, { maxFrameSize }),
+      RangeError,
+      "maxFrameSize",
+    );
+  }
 });

@@ -886,9 +886,17 @@ Deno.test("channel options reach every connection of startServer and openConnect
     maxFrameSize: 16,
     onError: (error) => errors.resolve(error),
   });
+  // The client's limit: what it would send above it is refused, unsent.
   await using small = await openConnection(server.addr, { maxFrameSize: 16 });
   assert.equal(await small.send("short"), "short");
-  await assert.rejects(small.send("x".repeat(100)), ConnectionClosedError);
+  await assert.rejects(small.send("x".repeat(100)), {
+    name: "SerializationError",
+    message: /message of 108 bytes .* above maxFrameSize \(16 bytes\)/,
+  });
+  assert.equal(await small.send("still"), "still");
+  // The server's: a client without it that sends more is cut.
+  await using large = await openConnection(server.addr);
+  await assert.rejects(large.send("x".repeat(100)), ConnectionClosedError);
   const error = await errors.promise;
   assert.ok(error instanceof ProtocolError, String(error));
   assert.match(error.message, /exceeds maxFrameSize 16/);

@@ -218,3 +218,45 @@ Deno.test("startSimulation: -l debug logs every call; -l error only errors", asy
     assert.deepEqual(sim.logs, []);
   }
 });
+
+/** Runs startSimulation until mosaik's first frame of 31 bytes (above the limit of 16) cuts it. */
+async function cutByMaxFrameSize(
+  mode: "listen" | "connect",
+): Promise<string[]> {
+  const { logs, options } = collect();
+  const first = textFrame('[0, 0, ["setup_done", [], {}]]');
+  if (mode === "listen") {
+    const listening = Promise.withResolvers<number>();
+    const running = startSimulation(new ExampleSim(), ["-r", "127.0.0.1:0"], {
+      ...options,
+      maxFrameSize: 16,
+      log: (level, message) => {
+        options.log(level, message);
+        const match = /mosaik on 127\.0\.0\.1:(\d+)$/.exec(message);
+        if (match !== null) listening.resolve(Number(match[1]));
+      },
+    });
+    const port = await listening.promise;
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await writeAll(conn, first);
+    assert.equal(await running, 1);
+    return logs;
+  }
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const running = startSimulation(
+    new ExampleSim(),
+    [`127.0.0.1:${listener.addr.port}`],
+    { ...options, maxFrameSize: 16 },
+  );
+  using conn = await listener.accept();
+  await writeAll(conn, first);
+  assert.equal(await running, 1);
+  return logs;
+}
+
+for (const mode of ["listen", "connect"] as const) {
+  Deno.test(`startSimulation (${mode}): maxFrameSize reaches the channel to mosaik`, async () => {
+    const logs = await cutByMaxFrameSize(mode);
+    assert.match(logs.at(-1)!, /^error: .*maxFrameSize 16/);
+  });
+}

@@ -1,0 +1,159 @@
+// maxFrameSize on the sending side: a message above it is refused before
+// anything is sent, so the connection (and every other call on it) lives on.
+import assert from "node:assert/strict";
+import { Channel, createMemoryPair, startServer } from "../../channel/mod.ts";
+import {
+  type CodecClass,
+  JsonCodec,
+  MsgPackBloscCodec,
+  MsgPackCodec,
+} from "../../codecs/mod.ts";
+import { RemoteError, SerializationError } from "../../errors.ts";
+import { expose, RpcClient } from "../../rpc/mod.ts";
+
+const LIMIT = 64 * 1024;
+
+/** A value whose frame is above LIMIT: a large byte string, or text for JSON. */
+function tooLarge(codec: CodecClass): unknown {
+  if (codec === JsonCodec) return "x".repeat(3 * LIMIT);
+  // Random bytes: Blosc cannot shrink them below the limit.
+  const bytes = new Uint8Array(3 * LIMIT);
+  for (let at = 0; at < bytes.length; at += LIMIT) {
+    crypto.getRandomValues(bytes.subarray(at, at + LIMIT));
+  }
+  return bytes;
+}
+
+/** Two channels over a memory pair, both with maxFrameSize LIMIT. */
+function pair(codec: CodecClass): [Channel, Channel] {
+  const [a, b] = createMemoryPair();
+  const options = { maxFrameSize: LIMIT, peer: "the peer" };
+  return [
+    new Channel(a, { ...options, codec: new codec() }),
+    new Channel(b, { ...options, codec: new codec() }),
+  ];
+}
+
+const CODECS: [string, CodecClass][] = [
+  ["JSON", JsonCodec],
+  ["MsgPack", MsgPackCodec],
+  ["MsgPack+Blosc", MsgPackBloscCodec],
+];
+
+for (const [name, codec] of CODECS) {
+  Deno.test(`maxFrameSize (${name}): a request above it rejects with SerializationError and the channel goes on`, async () => {
+    const [client, server] = pair(codec);
+    const serving = (async () => {
+      for (;;) {
+        const request = await server.recv().catch(() => null);
+        if (request === null) return;
+        await request.reply(request.content);
+      }
+    })();
+    const pending = client.send("before");
+    await assert.rejects(client.send(tooLarge(codec)), (error: unknown) => {
+      assert.ok(error instanceof SerializationError, String(error));
+      assert.match(
+        error.message,
+        /^Cannot send a message of \d+ bytes to the peer: it is above maxFrameSize \(65536 bytes\)/,
+      );
+      return true;
+    });
+    assert.equal(await pending, "before");
+    assert.equal(await client.send("after"), "after");
+    assert.equal(client.isClosed, false);
+    await client.close();
+    await server.close();
+    await serving;
+  });
+
+  Deno.test(`maxFrameSize (${name}): a reply above it is refused, the request stays open for fail()`, async () => {
+    const [client, server] = pair(codec);
+    const call = client.send("give me a lot");
+    const request = await server.recv();
+    await assert.rejects(request.reply(tooLarge(codec)), SerializationError);
+    assert.equal(request.answered, false);
+    await request.fail(new RangeError("too much"));
+    await assert.rejects(call, (error: unknown) => {
+      assert.ok(error instanceof RemoteError);
+      assert.equal(error.remoteName, "RangeError");
+      return true;
+    });
+    assert.equal(server.isClosed, false);
+    await client.close();
+    await server.close();
+  });
+
+  Deno.test(`maxFrameSize (${name}): an RPC result above it becomes an error reply naming the limit`, async () => {
+    const [a, b] = createMemoryPair();
+    const options = { maxFrameSize: LIMIT };
+    class Service {
+      @expose
+      big(): unknown {
+        return tooLarge(codec);
+      }
+      @expose
+      small(): string {
+        return "fine";
+      }
+    }
+    const service = new Service();
+    const server = new RpcClient(
+      new Channel(b, { ...options, codec: new codec() }),
+      { service },
+    );
+    const client = new RpcClient<Service>(
+      new Channel(a, { ...options, codec: new codec() }),
+    );
+    await assert.rejects(client.remote.big(), (error: unknown) => {
+      assert.ok(error instanceof RemoteError);
+      assert.equal(error.remoteName, "SerializationError");
+      assert.match(error.remoteMessage, /above maxFrameSize \(65536 bytes\)/);
+      return true;
+    });
+    assert.equal(await client.remote.small(), "fine");
+    await client.close();
+    await server.close();
+  });
+}
+
+Deno.test("maxFrameSize: a frame of exactly the limit is sent, one byte more is not", async () => {
+  const [client, server] = pair(MsgPackCodec);
+  // fixarray(3), type 0, id 0 and a bin16 header: 6 bytes around the payload.
+  await assert.rejects(
+    client.send(new Uint8Array(LIMIT - 5)),
+    /message of 65537 bytes/,
+  );
+  const call = client.send(new Uint8Array(LIMIT - 6));
+  const request = await server.recv();
+  assert.equal((request.content as Uint8Array).length, LIMIT - 6);
+  await request.reply(null);
+  assert.equal(await call, null);
+  await client.close();
+  await server.close();
+});
+
+Deno.test("maxFrameSize and the other checked limits: out of range is a RangeError at once, also for a server", async () => {
+  for (const maxFrameSize of [0, -1, 1.5, NaN]) {
+    const [a, b] = createMemoryPair();
+    assert.throws(() => new Channel(a, { maxFrameSize }), RangeError);
+    await a.writable.close();
+    await b.writable.close();
+    await assert.rejects(
+      startServer("127.0.0.1:0", () => {}, { maxFrameSize }),
+      RangeError,
+      "maxFrameSize",
+    );
+  }
+  // Before, a bad limit of a server's channels threw at its first connection.
+  await assert.rejects(
+    startServer("127.0.0.1:0", () => {}, { maxConcurrentRequests: 0 }),
+    RangeError,
+    "maxConcurrentRequests",
+  );
+  await assert.rejects(
+    startServer("127.0.0.1:0", () => {}, { frameTimeout: -1 }),
+    RangeError,
+    "frameTimeout",
+  );
+});
