@@ -37,7 +37,7 @@ export function checkMessage(value: unknown): Message {
  */
 export function neverAnswered(codec: Codec): string {
   const name = codec.constructor?.name;
-  return ` before it answered anything (a peer with another codec than this side's${
+  return ` before it answered anything (e.g. a peer with another codec than this side's${
     name ? ` ${name}` : ""
   } closes at the first message)`;
 }
