@@ -43,6 +43,19 @@ export function neverAnswered(codec: Codec): string {
 }
 
 /**
+ * A peer's text (a name it asked for) as an error message quotes it: cut
+ * past 200 characters, as the message may be sent back or logged.
+ */
+export function clipPeerText(text: string): string {
+  return text.length > MAX_PEER_TEXT
+    ? `${text.slice(0, MAX_PEER_TEXT)}… (${text.length} characters)`
+    : text;
+}
+
+/** The longest text of a peer's that {@linkcode clipPeerText} keeps. */
+const MAX_PEER_TEXT = 200;
+
+/**
  * Formats a value received from a peer for an error message without
  * calling any of its methods (a peer's object may hold a "toString" key).
  */

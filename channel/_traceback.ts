@@ -5,19 +5,13 @@
  */
 export function formatError(error: unknown): string {
   const name = error instanceof Error ? error.name || "Error" : "Error";
-  const message = messageOf(error);
+  const message = cut(messageOf(error));
   const lastLine = message === "" ? `${name}\n` : `${name}: ${message}\n`;
-  const stack = error instanceof Error && typeof error.stack === "string"
-    ? error.stack
-    : "";
   const frames: string[] = [];
-  for (const line of stack.split("\n")) {
-    const match = STACK_LINE.exec(line);
-    if (match === null) continue;
-    const [, fn, location, row] = match[1] !== undefined
-      ? [match[0], match[1], match[2], match[3]]
-      : [match[0], "<module>", match[4], match[5]];
-    frames.push(`  File "${location}", line ${row}, in ${fn}\n`);
+  for (const line of stackLines(error)) {
+    const frame = parseFrame(line);
+    if (frame === null) continue;
+    frames.push(`  File "${frame[1]}", line ${frame[2]}, in ${frame[0]}\n`);
   }
   if (frames.length === 0) return lastLine;
   return "Traceback (most recent call last):\n" + frames.reverse().join("") +
@@ -32,7 +26,42 @@ export function formatError(error: unknown): string {
 export function formatErrorList(error: unknown): string[] {
   const text = formatError(error);
   const name = error instanceof Error ? error.name || "Error" : "Error";
-  return [name, messageOf(error), ...text.split(/(?<=\n)/)];
+  return [name, cut(messageOf(error)), ...text.split(/(?<=\n)/)];
+}
+
+/**
+ * The longest message an error reply carries: messages may quote a peer's
+ * input (a path, an argument), which must not come back at any size.
+ */
+const MAX_MESSAGE_TEXT = 10_000;
+/** The most frames a traceback shows (V8 keeps 10 unless told otherwise). */
+const MAX_FRAMES = 100;
+
+function cut(text: string): string {
+  return text.length > MAX_MESSAGE_TEXT
+    ? `${text.slice(0, MAX_MESSAGE_TEXT)}… (${text.length} characters)`
+    : text;
+}
+
+/**
+ * The lines of an error's stack after its message, which may hold a
+ * peer's text that looks like frames; at most {@linkcode MAX_FRAMES}.
+ */
+function stackLines(error: unknown): string[] {
+  if (!(error instanceof Error) || typeof error.stack !== "string") return [];
+  let stack = error.stack;
+  const head = error.message === ""
+    ? error.name
+    : `${error.name}: ${error.message}`;
+  if (stack.startsWith(head)) stack = stack.slice(head.length);
+  const lines: string[] = [];
+  let at = stack.indexOf("\n") + 1;
+  while (at > 0 && lines.length < MAX_FRAMES) {
+    const end = stack.indexOf("\n", at);
+    lines.push(stack.slice(at, end === -1 ? stack.length : end));
+    at = end + 1;
+  }
+  return lines;
 }
 
 /** The longest text a thrown non-error is shown as. */
@@ -84,6 +113,38 @@ export function errorFormatter(
   }
 }
 
-// "    at fn (file:///x.ts:10:5)" or "    at file:///x.ts:10:5"
-const STACK_LINE =
-  /^\s+at (?:async )?(?:(.+?) \((.+):(\d+):\d+\)|(.+):(\d+):\d+)$/;
+/**
+ * `[function, location, line]` of a V8 stack line, `"    at fn
+ * (file:///x.ts:10:5)"` or `"    at file:///x.ts:10:5"`; null for any
+ * other line. String scans, not a pattern: the line may hold a peer's text.
+ */
+function parseFrame(line: string): [string, string, string] | null {
+  const text = line.trimStart();
+  if (!text.startsWith("at ")) return null;
+  let rest = text.startsWith("at async ") ? text.slice(9) : text.slice(3);
+  let fn = "<module>";
+  if (rest.endsWith(")")) {
+    const open = rest.indexOf(" (");
+    if (open !== -1) {
+      fn = rest.slice(0, open);
+      rest = rest.slice(open + 2, -1);
+    }
+  }
+  const column = rest.lastIndexOf(":");
+  const row = rest.lastIndexOf(":", column - 1);
+  if (
+    row <= 0 || !isDigits(rest, row + 1, column) ||
+    !isDigits(rest, column + 1, rest.length)
+  ) return null;
+  return [fn, rest.slice(0, row), rest.slice(row + 1, column)];
+}
+
+/** Whether `text[start..end)` is one or more ASCII digits. */
+function isDigits(text: string, start: number, end: number): boolean {
+  if (start >= end) return false;
+  for (let i = start; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 48 || code > 57) return false;
+  }
+  return true;
+}

@@ -1,5 +1,6 @@
 import { Channel } from "../channel/channel.ts";
 import type { Request } from "../channel/request.ts";
+import { clipPeerText } from "../channel/_message.ts";
 import { ConnectionClosedError, LookupError } from "../errors.ts";
 import { exposedInfo } from "../rpc/expose.ts";
 import { bindArguments } from "../rpc/_call_content.ts";
@@ -237,7 +238,9 @@ function call(
   if (apiCall !== undefined) return apiCall(simulator, args, kwargs);
   if (!(meta.extra_methods ?? []).includes(name)) {
     throw new LookupError(
-      `${simulator.constructor.name} has no method "${name}" (not an API call and not in meta.extra_methods)`,
+      `${simulator.constructor.name} has no method "${
+        clipPeerText(name)
+      }" (not an API call and not in meta.extra_methods)`,
     );
   }
   const fn = (simulator as unknown as Record<string, unknown>)[name];

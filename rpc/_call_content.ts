@@ -1,3 +1,4 @@
+import { clipPeerText } from "../channel/_message.ts";
 import type { Resolved } from "./service.ts";
 
 /** The `[path, args, kwargs]` of a call request, checked. */
@@ -31,7 +32,7 @@ export function bindArguments(
   if (params === undefined) {
     throw new TypeError(
       `${name}() got keyword arguments (${
-        names.join(", ")
+        clipPeerText(names.join(", "))
       }) but declares no params for them (mark it @expose({ params: [...] }))`,
     );
   }
@@ -40,7 +41,7 @@ export function bindArguments(
     const index = params.indexOf(key);
     if (index < 0) {
       throw new TypeError(
-        `${name}() got an unexpected keyword argument '${key}'`,
+        `${name}() got an unexpected keyword argument '${clipPeerText(key)}'`,
       );
     }
     if (index < args.length) {

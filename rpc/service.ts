@@ -1,4 +1,5 @@
 import { LookupError } from "../errors.ts";
+import { clipPeerText } from "../channel/_message.ts";
 import { exposedInfo, type ExposeOptions, isExposedField } from "./expose.ts";
 
 /** A resolved call target: the exposed function and what to call it on. */
@@ -101,7 +102,6 @@ export class Service {
     // Walked without splitting: this runs for every call.
     let sub: Service | null = null;
     let start = 0;
-    let index = 0;
     for (
       let slash = path.indexOf("/");
       slash !== -1;
@@ -110,15 +110,14 @@ export class Service {
       const member: ServiceMember = (sub ?? this).member(
         path.slice(start, slash),
       );
-      if (member?.kind !== "service") throw notFound(path, index);
+      if (member?.kind !== "service") throw notFound(path, start, slash);
       sub = member.service;
       start = slash + 1;
-      index++;
     }
     const router = sub ?? this;
     const name = start === 0 ? path : path.slice(start);
     const member = router.member(name);
-    if (member === undefined) throw notFound(path, index);
+    if (member === undefined) throw notFound(path, start, path.length);
     if (member.kind !== "function") {
       const owner = member.kind === "hidden" ? member.owner : undefined;
       throw lookupError(`"${router.qualname(name, owner)}" is not exposed`);
@@ -269,11 +268,11 @@ function isBuiltIn(o: object): boolean {
   return BUILT_IN_PROTOTYPES.has(o);
 }
 
-function notFound(path: string, index: number): LookupError {
-  const parts = path.split("/");
-  return lookupError(
-    `Name "${parts[index]}" not found in "${parts.slice(0, index).join("/")}"`,
-  );
+/** The error for the name at `path[start..end)`, which is not there. */
+function notFound(path: string, start: number, end: number): LookupError {
+  const name = clipPeerText(path.slice(start, end));
+  const parent = clipPeerText(path.slice(0, Math.max(0, start - 1)));
+  return lookupError(`Name "${name}" not found in "${parent}"`);
 }
 
 /** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */

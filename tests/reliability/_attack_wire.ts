@@ -48,6 +48,21 @@ export async function requestFrame(
 }
 
 /**
+ * A JSON call of a path that does not exist, `start` then `unit` repeated
+ * to about `size` bytes of frame: what the server quotes in its error.
+ */
+export async function jsonPathFrame(
+  start: string,
+  unit: string,
+  size: number,
+): Promise<Uint8Array> {
+  const codec = new JsonCodec();
+  const empty = await requestFrame(codec, 0, start, []);
+  const count = Math.floor((size - empty.length) / JSON.stringify(unit).length);
+  return await requestFrame(codec, 0, start + unit.repeat(count), []);
+}
+
+/**
  * A JSON request `[0, 0, ["echo", ["xx…"], {}]]` framed in exactly `size`
  * bytes (header included).
  */

@@ -45,6 +45,7 @@ import {
   frame,
   jsonEchoFrame,
   jsonObjectsPayload,
+  jsonPathFrame,
   msgpackMapsPayload,
 } from "./_attack_wire.ts";
 
@@ -111,6 +112,25 @@ const ATTACKS: Attack[] = [
     offenderTarget: "cut or answered",
     run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
   })),
+  {
+    // A path whose error text looks like stack lines that a backtracking
+    // pattern takes quadratic time over (hours at this size before).
+    name: "stack-like-path",
+    codec: "json",
+    rssTargetMiB: 1024,
+    prepare: () => jsonPathFrame("\n at ", "a (", big),
+    offenderTarget: "cut or answered",
+    run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
+  },
+  {
+    // Millions of empty names: the error must not split them all.
+    name: "slash-path",
+    codec: "json",
+    rssTargetMiB: 1024,
+    prepare: () => jsonPathFrame("", "/", big),
+    offenderTarget: "cut or answered",
+    run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
+  },
   {
     name: "never-read-echo",
     codec: "json",

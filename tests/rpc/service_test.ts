@@ -122,6 +122,28 @@ Deno.test("service: unknown names give aiomas's LookupError texts", () => {
   assertLookupError(router, "nope/add", 'Name "nope" not found in ""');
   assertLookupError(router, "sub/nope/x", 'Name "nope" not found in "sub"');
   assertLookupError(router, "tools/nope", 'Name "nope" not found in "tools"');
+  assertLookupError(router, "sub//x", 'Name "" not found in "sub"');
+});
+
+Deno.test("service: a peer's long path is cut in the error, and not split whole", () => {
+  const router = Service.of(new MathServer());
+  const long = "n".repeat(1000);
+  assertLookupError(
+    router,
+    `sub/${long}/x`,
+    `Name "${"n".repeat(200)}… (1000 characters)" not found in "sub"`,
+  );
+  assertLookupError(
+    router,
+    `${long}`,
+    `Name "${"n".repeat(200)}… (1000 characters)" not found in ""`,
+  );
+  // Millions of empty names: only the first is looked at.
+  assertLookupError(
+    router,
+    "/".repeat(4_000_000) + "x",
+    'Name "" not found in ""',
+  );
 });
 
 Deno.test("service: non-exposed members are refused with aiomas's texts", () => {
@@ -341,6 +363,13 @@ Deno.test("service: bad kwargs give Python's TypeError texts", async () => {
   await assertRemoteTypeError(
     client.call("sub/mul", [6], { a: 1 }),
     "Sub.mul() got multiple values for argument 'a'",
+  );
+  // A peer's long name is cut.
+  await assertRemoteTypeError(
+    client.call("sub/mul", [6], { ["k".repeat(500)]: 1 }),
+    `Sub.mul() got an unexpected keyword argument '${
+      "k".repeat(200)
+    }… (500 characters)'`,
   );
   await assertRemoteTypeError(
     client.call("sub/mul", [6, 7], { b: 1 }),
