@@ -33,6 +33,12 @@ export interface FrameWriterOptions {
 }
 
 /**
+ * A message refused for its size: a `SerializationError` to its sender,
+ * told apart where an error reply may be sent again without its text.
+ */
+export class FrameSizeError extends SerializationError {}
+
+/**
  * @throws {RangeError} If a payload of `length` bytes cannot be framed.
  * @throws {SerializationError} If it is above `maxFrameSize`.
  */
@@ -49,7 +55,7 @@ export function checkFrameLength(
   if (length > maxFrameSize) {
     // The peer's limit is not known; with this side's, it would close the
     // connection, failing every other call on it.
-    throw new SerializationError(
+    throw new FrameSizeError(
       `Cannot send a message of ${length} bytes to ${peer}: it is above maxFrameSize (${maxFrameSize} bytes), the largest frame a peer with the same limit reads`,
     );
   }

@@ -7,7 +7,9 @@ import {
 import { checkCount } from "./_channel_options.ts";
 import { codecName } from "./_codec_use.ts";
 import type { FrameWriter } from "./_frame_writer.ts";
+import { FrameSizeError } from "./_frame_writer_options.ts";
 import { ERROR, formatPeerValue } from "./_message.ts";
+import { isTextless } from "./_traceback.ts";
 import type { MessageWriter } from "./_message_writer.ts";
 import { Queue } from "./_queue.ts";
 import {
@@ -257,14 +259,14 @@ export class IncomingRequests {
     try {
       written = this.#writer.write([type, id, content], true);
     } catch (error) {
-      return Promise.reject(this.#replyError(type, id, error, size));
+      return Promise.reject(this.#replyError(type, id, content, error, size));
     }
     if (written === undefined) {
       this.#answered(size);
       return RESOLVED;
     }
     // An async codec, or the socket fell behind with this reply.
-    return this.#settleReply(type, id, written, size);
+    return this.#settleReply(type, id, content, written, size);
   };
 
   async #respondLater(
@@ -286,21 +288,22 @@ export class IncomingRequests {
       }
       written = this.#writer.write([type, id, content], true);
     } catch (error) {
-      throw this.#replyError(type, id, error, size);
+      throw this.#replyError(type, id, content, error, size);
     }
-    await this.#settleReply(type, id, written, size);
+    await this.#settleReply(type, id, content, written, size);
   }
 
   async #settleReply(
     type: 1 | 2,
     id: unknown,
+    content: unknown,
     written: Promise<void> | undefined,
     size: number,
   ): Promise<void> {
     try {
       await written;
     } catch (error) {
-      throw this.#replyError(type, id, error, size);
+      throw this.#replyError(type, id, content, error, size);
     }
     this.#answered(size);
   }
@@ -309,13 +312,19 @@ export class IncomingRequests {
   #replyError(
     type: 1 | 2,
     id: unknown,
+    content: unknown,
     error: unknown,
     size: number,
   ): unknown {
     if (error instanceof SerializationError) {
-      // Not sent: the request stays open and may be answered again (fail).
-      if (type !== ERROR) return error;
-      // An error text always encodes: it is the id that cannot be sent back.
+      // Not sent: the request stays open and may be answered again (fail,
+      // which sends an error too large without its text).
+      if (
+        type !== ERROR ||
+        (error instanceof FrameSizeError && !isTextless(content))
+      ) return error;
+      // An error text always encodes, and a textless one is small: it is
+      // the id that cannot be sent back.
       this.#answered(size);
       this.#fail(
         new ProtocolError(

@@ -64,6 +64,27 @@ function stackLines(error: unknown): string[] {
   return lines;
 }
 
+/** The message of {@linkcode textless}'s errors. */
+const TEXTLESS = "(its text was above maxFrameSize)";
+
+/** An error of `error`'s name whose message says its text was too large to send. */
+export function textless(error: unknown): Error {
+  const stub = new Error(TEXTLESS);
+  const name = error instanceof Error ? error.name : "";
+  stub.name = typeof name === "string" && name !== ""
+    ? name.slice(0, 100)
+    : "Error";
+  stub.stack = "";
+  return stub;
+}
+
+/** Whether an error reply's content is that of a {@linkcode textless} error. */
+export function isTextless(content: unknown): boolean {
+  return typeof content === "string"
+    ? content.endsWith(`: ${TEXTLESS}\n`)
+    : Array.isArray(content) && content[1] === TEXTLESS;
+}
+
 /** The longest text a thrown non-error is shown as. */
 const MAX_THROWN_TEXT = 1000;
 

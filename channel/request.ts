@@ -1,6 +1,6 @@
 import { SerializationError } from "../errors.ts";
 import { ERROR, RESULT } from "./_message.ts";
-import { formatError } from "./_traceback.ts";
+import { formatError, textless } from "./_traceback.ts";
 
 /**
  * How a request sends its one reply (with its `size`, see
@@ -156,6 +156,9 @@ export class Request {
    * `"<error.name>: <error.message>"`, which Python shows as a
    * `RemoteException` and this library as a `RemoteError` (on a channel
    * with `errorFormat: "mosaik"`: `[name, message, ...traceback lines]`).
+   * The message is cut at 10 000 characters and the traceback at 100
+   * frames; a text still above the channel's `maxFrameSize` is replaced by
+   * `"<name>: (its text was above maxFrameSize)"`.
    *
    * @param error The error (any value; non-errors are sent as `Error: <value>`).
    * @returns A promise that settles once the reply is queued for sending.
@@ -163,7 +166,15 @@ export class Request {
    * @throws {ConnectionClosedError} If the channel is closed.
    */
   fail(error: unknown): Promise<void> {
-    return this.#send(ERROR, this.#format(error));
+    const sent = this.#send(ERROR, this.#format(error));
+    if (sent === RESOLVED) return sent;
+    return sent.catch((failure) => {
+      // Its text is above maxFrameSize (an error text always encodes):
+      // the peer still gets an error, of the same name. (When the id is
+      // what is too large, the channel closes instead.)
+      if (!(failure instanceof SerializationError)) throw failure;
+      return this.#send(ERROR, this.#format(textless(error)));
+    });
   }
 
   #send(type: 1 | 2, content: unknown): Promise<void> {

@@ -8,7 +8,12 @@ import {
   MsgPackBloscCodec,
   MsgPackCodec,
 } from "../../codecs/mod.ts";
-import { RemoteError, SerializationError } from "../../errors.ts";
+import {
+  ProtocolError,
+  RemoteError,
+  SerializationError,
+} from "../../errors.ts";
+import { textFrame } from "../_frames.ts";
 import { expose, RpcClient } from "../../rpc/mod.ts";
 
 const LIMIT = 64 * 1024;
@@ -116,6 +121,44 @@ for (const [name, codec] of CODECS) {
     await server.close();
   });
 }
+
+for (const [name, codec] of CODECS) {
+  Deno.test(`maxFrameSize (${name}): an error reply above it is still an error of the same name`, async () => {
+    const [a, b] = createMemoryPair();
+    const options = { maxFrameSize: 200, codec: new codec() };
+    const client = new Channel(a, { ...options, codec: new codec() });
+    const server = new Channel(b, options);
+    const call = client.send("fail");
+    const request = await server.recv();
+    await request.fail(new RangeError("x".repeat(1000)));
+    assert.equal(request.answered, true);
+    await assert.rejects(call, (error: unknown) => {
+      assert.ok(error instanceof RemoteError);
+      assert.equal(error.remoteName, "RangeError");
+      assert.equal(error.remoteMessage, "(its text was above maxFrameSize)");
+      return true;
+    });
+    await client.close();
+    await server.close();
+  });
+}
+
+Deno.test("maxFrameSize: a request whose id makes every reply too large closes the channel, naming why", async () => {
+  const [a, b] = createMemoryPair();
+  const server = new Channel(b, { maxFrameSize: 200 });
+  const id = "i".repeat(150);
+  const writer = a.writable.getWriter();
+  await writer.write(textFrame(`[0, "${id}", "x"]`));
+  const request = await server.recv();
+  await assert.rejects(request.reply("r".repeat(100)), SerializationError);
+  await assert.rejects(request.fail(new RangeError("e".repeat(100))));
+  await assert.rejects(server.closed, (error: unknown) => {
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.match(error.message, /its id cannot be sent back/);
+    return true;
+  });
+  await writer.close().catch(() => {}); // reset by the channel
+});
 
 Deno.test("maxFrameSize: a frame of exactly the limit is sent, one byte more is not", async () => {
   const [client, server] = pair(MsgPackCodec);
