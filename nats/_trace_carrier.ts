@@ -18,6 +18,18 @@ export const TRACE_HEADER = "Aiomas-Trace";
  */
 export const MAX_TRACE_CONTEXTS = 4096;
 
+/**
+ * How many bytes of received contexts a session holds (each counted as its
+ * two texts and {@linkcode CONTEXT_OVERHEAD}): a peer may send contexts
+ * for requests it never sends, and a context waits only until the
+ * request's frame is read, which comes in the same data message or soon
+ * after. Beyond it the oldest are dropped.
+ */
+export const MAX_RECEIVED_TRACE_BYTES = 64 * 1024;
+
+/** What a held context costs besides its texts: its record and Map entry. */
+const CONTEXT_OVERHEAD = 64;
+
 /** The longest `tracestate` carried (W3C: 512 characters suffice). */
 export const MAX_TRACESTATE = 512;
 
@@ -54,6 +66,7 @@ export class NatsTraceCarrier implements TraceContextCarrier {
   #out: string[] = [];
   #head = 0;
   #in = new Map<number, Readonly<Record<string, string>>>();
+  #inBytes = 0;
 
   /** Whether contexts wait to be sent: when not, messages go without headers. */
   get pending(): boolean {
@@ -63,6 +76,11 @@ export class NatsTraceCarrier implements TraceContextCarrier {
   /** How many received contexts wait for their request. */
   get held(): number {
     return this.#in.size;
+  }
+
+  /** What the received contexts that wait cost, in bytes (see {@linkcode MAX_RECEIVED_TRACE_BYTES}). */
+  get heldBytes(): number {
+    return this.#inBytes;
   }
 
   outgoing(id: number, context: Readonly<Record<string, string>>): void {
@@ -133,18 +151,35 @@ export class NatsTraceCarrier implements TraceContextCarrier {
         context.tracestate = state;
       }
       const id = Number(match[1]);
-      this.#in.delete(id);
-      if (this.#in.size >= MAX_TRACE_CONTEXTS) {
+      this.#take(id);
+      const cost = costOf(context);
+      while (
+        this.#in.size >= MAX_TRACE_CONTEXTS ||
+        (this.#in.size > 0 && this.#inBytes + cost > MAX_RECEIVED_TRACE_BYTES)
+      ) {
         // The oldest: a Map iterates in insertion order.
-        this.#in.delete(this.#in.keys().next().value!);
+        this.#take(this.#in.keys().next().value!);
       }
       this.#in.set(id, context);
+      this.#inBytes += cost;
     }
   }
 
   incoming(id: number): Readonly<Record<string, string>> | undefined {
+    return this.#take(id);
+  }
+
+  #take(id: number): Readonly<Record<string, string>> | undefined {
     const context = this.#in.get(id);
-    if (context !== undefined) this.#in.delete(id);
+    if (context !== undefined) {
+      this.#in.delete(id);
+      this.#inBytes -= costOf(context);
+    }
     return context;
   }
+}
+
+function costOf(context: Readonly<Record<string, string>>): number {
+  return CONTEXT_OVERHEAD + context.traceparent.length +
+    (context.tracestate?.length ?? 0);
 }

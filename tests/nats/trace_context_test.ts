@@ -16,6 +16,7 @@ import {
   serveNats,
 } from "../../nats/mod.ts";
 import {
+  MAX_RECEIVED_TRACE_BYTES,
   MAX_TRACE_CONTEXTS,
   NatsTraceCarrier,
   TRACE_HEADER,
@@ -372,9 +373,11 @@ Deno.test("a peer that sends trace contexts for requests that never come is held
       assert.ok(n !== null);
       read += n;
     }
-    assert.equal(carrier.held, MAX_TRACE_CONTEXTS);
+    // 64 bytes, the traceparent (55) and the tracestate (202) each.
+    assert.equal(carrier.held, Math.floor(MAX_RECEIVED_TRACE_BYTES / 321));
+    assert.ok(carrier.heldBytes <= MAX_RECEIVED_TRACE_BYTES);
     // The newest are kept, the oldest dropped.
-    assert.equal(carrier.incoming(flood - 1)?.traceparent, TRACEPARENT);
+    assert.equal(carrier.incoming(id - 1)?.traceparent, TRACEPARENT);
     assert.equal(carrier.incoming(0), undefined);
   } finally {
     await nc.close();
