@@ -26,6 +26,11 @@ const remotes = new WeakMap<object, RemoteInfo>();
 const ignore = (): void => {};
 const INSPECT = Symbol.for("Deno.customInspect");
 
+/** The `set` trap of every proxy: nothing is set on a proxy. */
+function refuse(): boolean {
+  return false;
+}
+
 /**
  * Makes a proxy whose property accesses extend the path and whose calls
  * send it through `caller`, with `options` (inherited by the proxies of
@@ -37,8 +42,9 @@ export function createRemote(
   label: string,
   options?: CallOptions,
 ): DynamicRemote {
-  const children = new Map<string, DynamicRemote>();
-  const describe = () => label;
+  // Made on first use: a peer can make a proxy with about 20 bytes (a
+  // reference), so what one holds from the start must stay small.
+  let children: Map<string, DynamicRemote> | undefined;
   // The target does the call itself: a proxy without an apply trap calls
   // it directly, which is cheaper than a trap with an arguments array.
   const target = function (...args: unknown[]): Promise<unknown> | undefined {
@@ -78,8 +84,9 @@ export function createRemote(
       if (name === "then" || name === "constructor") return undefined;
       if (
         name === "toString" || name === Symbol.toPrimitive || name === INSPECT
-      ) return describe;
+      ) return () => label;
       if (typeof name !== "string") return undefined;
+      children ??= new Map();
       let child = children.get(name);
       if (child === undefined) {
         const childPath = path === "" ? name : `${path}/${name}`;
@@ -93,7 +100,7 @@ export function createRemote(
       }
       return child;
     },
-    set: () => false,
+    set: refuse,
   });
   remotes.set(proxy, { caller, path, label, options });
   return proxy;

@@ -17,6 +17,14 @@ import { ServiceDict } from "./service_dict.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { type CallOptions, checkTimeout } from "./with_options.ts";
 
+/** How many paths' proxies the references of one turn share. */
+const MAX_SHARED_PROXIES = 64;
+/**
+ * How many proxies the references received in one turn (the messages of
+ * one read) make: about 5 MB of them.
+ */
+const MAX_REFERENCES = 10_000;
+
 /** Options of {@linkcode RpcClient}. */
 export interface RpcClientOptions {
   /**
@@ -147,6 +155,16 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     const proxyFor = options.proxyFor ??
       ((path: string, caller: Caller) =>
         createRemote(caller, path, `RpcProxy('${path}')`));
+    // A reference costs a peer about 20 bytes and a proxy some 500, which
+    // no decode budget counts: the references to one path in the messages
+    // of one turn share one proxy, and a turn makes at most
+    // MAX_REFERENCES. Nothing is kept past the turn.
+    const made = new Map<string, DynamicRemote>();
+    let count = 0;
+    const forget = () => {
+      made.clear();
+      count = 0;
+    };
     channel.codec.addSerializer(
       Object,
       (value: object) => this.#referenceTo(value),
@@ -156,7 +174,18 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
             "Cannot decode a service reference: the path is not a string",
           );
         }
-        return proxyFor(path, this.#caller);
+        let proxy = made.get(path);
+        if (proxy === undefined) {
+          if (count === MAX_REFERENCES) {
+            throw new SerializationError(
+              `Cannot decode more than ${MAX_REFERENCES} service references at once from ${channel.peer}`,
+            );
+          }
+          proxy = proxyFor(path, this.#caller);
+          if (count++ === 0) queueMicrotask(forget);
+          if (made.size < MAX_SHARED_PROXIES) made.set(path, proxy);
+        }
+        return proxy;
       },
     );
     this.remote = createRemote(this.#caller, "", "RpcProxy('')") as Remote<T>;
