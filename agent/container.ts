@@ -240,9 +240,11 @@ export class Container implements AsyncDisposable {
    * @throws {RangeError} For a `timeout` or `callTimeout` that is not a
    *   number of milliseconds from 0 up.
    * @throws {LookupError} If there is no such agent there.
-   * @throws {ConnectionClosedError} If this container is shut down, or the
-   *   other container cannot be reached (for NATS: no container holds the
-   *   name, at once, or this one is not on NATS).
+   * @throws {ConnectionClosedError} If this container is shut down, the
+   *   connection closes before the agent is found, or (for NATS) no
+   *   container holds the name, at once, or this one is not on NATS.
+   * @throws {Deno.errors.ConnectionRefused} If nothing listens at a TCP or
+   *   Unix address (without `retry`); the message names the address.
    * @throws {DOMException} `TimeoutError` when `timeout` passes first, or
    *   the signal's reason (an `AbortError` by default) when it aborts.
    *

@@ -289,7 +289,12 @@ export function withAddress(error: unknown, where: string): unknown {
     error.message.includes(where)
   ) return error;
   const type = error.constructor as ErrorClass;
-  if (!(Object.values(Deno.errors) as unknown[]).includes(type)) return error;
+  // Deno's errors, and its TypeErrors for an address it cannot use (e.g. a
+  // Unix socket path too long).
+  if (
+    type !== TypeError &&
+    !(Object.values(Deno.errors) as unknown[]).includes(type)
+  ) return error;
   const [, text, os = ""] = /^(.*?)( \(os error \d+\))?$/s.exec(
     error.message,
   )!;

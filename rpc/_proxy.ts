@@ -129,13 +129,22 @@ export function isRemote(value: unknown): boolean {
  * connection, or not at all (a proxy belongs to its own connection, and
  * anything else needs a serializer).
  */
-export function referencePath(path: string | undefined, value: object): string {
+export function referencePath(
+  path: string | undefined,
+  value: object,
+  caller?: Caller,
+): string {
   if (path !== undefined) return path;
-  if (isRemote(value)) {
+  const info = remoteInfo(value);
+  if (info !== undefined) {
     throw new SerializationError(
-      `Cannot pass ${
-        String(value)
-      } on: a proxy only works on its own connection (pass an address instead)`,
+      info.caller === caller
+        ? `Cannot pass ${
+          String(value)
+        } back to the peer it came from: a proxy is not sent, not even to its own peer (pass its path instead)`
+        : `Cannot pass ${
+          String(value)
+        } on: a proxy only works on its own connection (pass an address instead)`,
     );
   }
   throw new SerializationError(

@@ -69,8 +69,8 @@ export type ExposableFunction = (...args: any[]) => unknown;
  * @param options See {@linkcode ExposeOptions}.
  * @returns `fn`, marked as exposed.
  * @throws {TypeError} When applied to something that is not a method, field
- *   or function, or when called as a legacy `experimentalDecorators`
- *   decorator.
+ *   or function (a getter, a static or `#private` member, …), or when
+ *   called as a legacy `experimentalDecorators` decorator.
  */
 export function expose<T extends ExposableFunction>(
   fn: T,
@@ -147,6 +147,7 @@ function mark(
   context: ExposeDecoratorContext | undefined,
   options: ExposeOptions,
 ): void {
+  if (context !== undefined) checkMember(context);
   if (context?.kind === "field") {
     const name = String(context.name);
     context.addInitializer(function (this: unknown) {
@@ -170,6 +171,28 @@ function mark(
       : { params: options.params },
     configurable: true,
   });
+}
+
+/**
+ * @throws {TypeError} For what a remote call cannot reach: a getter,
+ *   setter, accessor or class, a static or a `#private` member.
+ */
+function checkMember(context: ExposeDecoratorContext): void {
+  const kind: string = context.kind;
+  const what = kind !== "method" && kind !== "field"
+    ? `a ${kind}`
+    : context.static
+    ? "a static member"
+    : context.private
+    ? "a #private member"
+    : undefined;
+  if (what !== undefined) {
+    throw new TypeError(
+      `Cannot expose ${
+        String(context.name)
+      }: only methods, fields and functions can be exposed, not ${what}`,
+    );
+  }
 }
 
 /** What `expose` recorded for a function, or undefined if it is not exposed. */

@@ -295,7 +295,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   #referenceTo(value: object): string {
     // Services of this connection's own tree (for containers: its agents,
     // also through local proxies) travel as their path.
-    return referencePath(this.service.pathOf(value), value);
+    return referencePath(this.service.pathOf(value), value, this.#caller);
   }
 
   async #serve(): Promise<void> {

@@ -275,6 +275,16 @@ Deno.test("Unix socket: a socket a server listens on is AddrInUse, and that serv
   }
 });
 
+Deno.test("Unix socket: a path too long for a socket is a TypeError naming it, at listen and connect", async () => {
+  const path = `/tmp/${"x".repeat(200)}.sock`;
+  const named = {
+    name: "TypeError",
+    message: new RegExp(`: unix:${path}$`),
+  };
+  await assert.rejects(startServer({ path }, echo), named);
+  await assert.rejects(openConnection({ path }), named);
+});
+
 Deno.test("TLS: round trip with a CA-signed server certificate", async () => {
   await using server = await startServer(
     LOCAL,

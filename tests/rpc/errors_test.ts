@@ -155,6 +155,40 @@ Deno.test("thrown non-Errors: a huge value is cut short", async () => {
   );
 });
 
+Deno.test("@expose on what a call cannot reach throws at class definition", () => {
+  const refused = (what: string) => ({
+    name: "TypeError",
+    message: new RegExp(
+      `^Cannot expose \\S+: only methods, fields and functions can be exposed, not ${what}$`,
+    ),
+  });
+  assert.throws(() => {
+    class _Getter {
+      // @ts-expect-error: a getter is not a method
+      @expose
+      get value(): number {
+        return 1;
+      }
+    }
+  }, refused("a getter"));
+  assert.throws(() => {
+    class _Static {
+      @expose
+      static make(): number {
+        return 2;
+      }
+    }
+  }, refused("a static member"));
+  assert.throws(() => {
+    class _Private {
+      @expose
+      #hidden(): number {
+        return 3;
+      }
+    }
+  }, refused("a #private member"));
+});
+
 Deno.test("@expose called as a legacy decorator throws with a hint", () => {
   class Target {
     add(a: number, b: number): number {

@@ -194,6 +194,14 @@ function passOnError(label: string) {
   };
 }
 
+function passBackError(label: string) {
+  return {
+    name: "SerializationError",
+    message:
+      `Cannot pass ${label} back to the peer it came from: a proxy is not sent, not even to its own peer (pass its path instead)`,
+  };
+}
+
 for (const kind of KINDS) {
   Deno.test(`rpc ${kind}: typed proxies and client.call`, async () => {
     const service = new MathServer();
@@ -344,23 +352,23 @@ for (const kind of KINDS) {
     // Back to its own connection.
     await assert.rejects(
       client.remote.echo(sub),
-      passOnError("RpcProxy('sub')"),
+      passBackError("RpcProxy('sub')"),
     );
     await assert.rejects(
       client.remote.echo([{ p: sub }]),
-      passOnError("RpcProxy('sub')"),
+      passBackError("RpcProxy('sub')"),
     );
     await assert.rejects(
       client.call("echo", [], { value: new Map([[1, sub]]) }),
-      passOnError("RpcProxy('sub')"),
+      passBackError("RpcProxy('sub')"),
     );
     await assert.rejects(
       client.remote.echo(client.remote.add),
-      passOnError("RpcProxy('add')"),
+      passBackError("RpcProxy('add')"),
     );
     await assert.rejects(
       client.remote.echo(client.remote),
-      passOnError("RpcProxy('')"),
+      passBackError("RpcProxy('')"),
     );
     // On to a third party.
     await assert.rejects(
@@ -368,7 +376,7 @@ for (const kind of KINDS) {
       passOnError("RpcProxy('sub')"),
     );
     // A handler that returns a proxy it received gets an error reply.
-    const { message } = passOnError("RpcProxy('')");
+    const { message } = passBackError("RpcProxy('')");
     await assert.rejects(
       client.remote.echo(client.service),
       remoteError("SerializationError", message),
@@ -557,7 +565,7 @@ for (const codec of [JsonCodec, MsgPackCodec, MsgPackBloscCodec]) {
     assert.equal(await sub.mul(6, 7), 42);
     await assert.rejects(
       client.remote.echo(sub),
-      passOnError("RpcProxy('sub')"),
+      passBackError("RpcProxy('sub')"),
     );
     assert.equal(await client.remote.add(1, 1), 2);
   });
