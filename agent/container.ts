@@ -323,7 +323,11 @@ export class Container implements AsyncDisposable {
    * Stops serving, stops the Worker and process containers it started,
    * closes every connection (pending calls reject with
    * `ConnectionClosedError`) and, if the container made its clock, cancels
-   * its timers. Idempotent.
+   * its timers. Idempotent. It answers the calls being handled first (for
+   * up to 1 s each connection), so an agent's method that awaits it waits
+   * for itself that long and its caller loses the answer: start it with
+   * `setTimeout(() => container.shutdown())` there, as `Manager.stop`
+   * does.
    *
    * @returns A promise that settles when everything is released.
    */
