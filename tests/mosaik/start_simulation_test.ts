@@ -2,7 +2,11 @@
 
 import assert from "node:assert/strict";
 import { ExampleSim } from "../../examples/mosaik/example_sim.ts";
-import { type LogLevel, startSimulation } from "../../mosaik/mod.ts";
+import {
+  type LogLevel,
+  startSimulation,
+  type StartSimulationOptions,
+} from "../../mosaik/mod.ts";
 import { parseSimulationArgs } from "../../mosaik/_args.ts";
 import { textFrame } from "../_frames.ts";
 import { FrameReader, writeAll } from "./_driver.ts";
@@ -163,18 +167,27 @@ Deno.test("startSimulation: connect mode cannot listen on a port in use", async 
   );
 });
 
-Deno.test("startSimulation: connect mode takes one connection, then stops listening", async () => {
-  const { logs, exits, options } = collect();
+/** startSimulation with `-r 127.0.0.1:0`, once it listens, and its port. */
+async function startListening(
+  options: ReturnType<typeof collect>["options"],
+  extra: StartSimulationOptions = {},
+): Promise<{ running: Promise<number>; port: number }> {
   const listening = Promise.withResolvers<number>();
   const running = startSimulation(new ExampleSim(), ["-r", "127.0.0.1:0"], {
     ...options,
+    ...extra,
     log: (level, message) => {
       options.log(level, message);
       const match = /mosaik on 127\.0\.0\.1:(\d+)$/.exec(message);
       if (match !== null) listening.resolve(Number(match[1]));
     },
   });
-  const port = await listening.promise;
+  return { running, port: await listening.promise };
+}
+
+Deno.test("startSimulation: connect mode takes one connection, then stops listening", async () => {
+  const { logs, exits, options } = collect();
+  const { running, port } = await startListening(options);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
     // Once a call is answered, the listener is closed.
@@ -226,17 +239,9 @@ async function cutByMaxFrameSize(
   const { logs, options } = collect();
   const first = textFrame('[0, 0, ["setup_done", [], {}]]');
   if (mode === "listen") {
-    const listening = Promise.withResolvers<number>();
-    const running = startSimulation(new ExampleSim(), ["-r", "127.0.0.1:0"], {
-      ...options,
+    const { running, port } = await startListening(options, {
       maxFrameSize: 16,
-      log: (level, message) => {
-        options.log(level, message);
-        const match = /mosaik on 127\.0\.0\.1:(\d+)$/.exec(message);
-        if (match !== null) listening.resolve(Number(match[1]));
-      },
     });
-    const port = await listening.promise;
     using conn = await Deno.connect({ hostname: "127.0.0.1", port });
     await writeAll(conn, first);
     assert.equal(await running, 1);

@@ -112,25 +112,20 @@ const ATTACKS: Attack[] = [
     offenderTarget: "cut or answered",
     run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
   })),
-  {
-    // A path whose error text looks like stack lines that a backtracking
-    // pattern takes quadratic time over (hours at this size before).
-    name: "stack-like-path",
+  // Paths the server's error quotes: one whose text looks like stack lines,
+  // which a backtracking pattern took quadratic time over (hours at this
+  // size before), and millions of empty names, which must not be split.
+  ...[
+    ["stack-like-path", "\n at ", "a ("],
+    ["slash-path", "", "/"],
+  ].map(([name, start, unit]): Attack => ({
+    name,
     codec: "json",
     rssTargetMiB: 1024,
-    prepare: () => jsonPathFrame("\n at ", "a (", big),
+    prepare: () => jsonPathFrame(start, unit, big),
     offenderTarget: "cut or answered",
     run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
-  },
-  {
-    // Millions of empty names: the error must not split them all.
-    name: "slash-path",
-    codec: "json",
-    rssTargetMiB: 1024,
-    prepare: () => jsonPathFrame("", "/", big),
-    offenderTarget: "cut or answered",
-    run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
-  },
+  })),
   {
     name: "never-read-echo",
     codec: "json",
