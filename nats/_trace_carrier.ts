@@ -146,9 +146,9 @@ export class NatsTraceCarrier implements TraceContextCarrier {
       const match = VALUE.exec(values[i]);
       if (match === null) continue;
       const state = match[3];
-      const context: Record<string, string> = { traceparent: match[2] };
+      const context: Record<string, string> = { traceparent: own(match[2]) };
       if (state !== undefined && state.length <= MAX_TRACESTATE) {
-        context.tracestate = state;
+        context.tracestate = own(state);
       }
       const id = Number(match[1]);
       this.#take(id);
@@ -182,4 +182,13 @@ export class NatsTraceCarrier implements TraceContextCarrier {
 function costOf(context: Readonly<Record<string, string>>): number {
   return CONTEXT_OVERHEAD + context.traceparent.length +
     (context.tracestate?.length ?? 0);
+}
+
+/**
+ * A copy of `text` that holds nothing else: a part of a header value is a
+ * slice of the whole header block, which it would keep alive (a peer's
+ * block may be megabytes).
+ */
+function own(text: string): string {
+  return JSON.parse(JSON.stringify(text));
 }

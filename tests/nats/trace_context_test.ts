@@ -22,6 +22,7 @@ import {
   TRACE_HEADER,
 } from "../../nats/_trace_carrier.ts";
 import { expose, ServiceDict } from "../../rpc/mod.ts";
+import { collectGarbage } from "../_collect.ts";
 import { Recorder } from "../_telemetry.ts";
 import { NatsServer } from "./_server.ts";
 
@@ -469,4 +470,23 @@ Deno.test("the carrier sends only well-formed contexts, splits them by room and 
     tracestate: "k=v",
   });
   assert.equal(carrier.incoming(7), undefined);
+});
+
+Deno.test("received trace contexts do not keep the header block they were cut from", async () => {
+  const carrier = new NatsTraceCarrier();
+  await collectGarbage();
+  const before = Deno.memoryUsage().heapUsed;
+  for (let message = 0; message < 8; message++) {
+    // A 4 MiB header block decoded whole, and a value cut from it, as
+    // parsing the block makes them (a slice keeps what it was cut from).
+    const value = `${message} ${TRACEPARENT} k=v`;
+    const block = `${value}\r\n${"x".repeat(4 * 1024 * 1024)}`;
+    carrier.received({ values: () => [block.slice(0, value.length)] });
+  }
+  await collectGarbage();
+  const grown = Deno.memoryUsage().heapUsed - before;
+  assert.equal(carrier.held, 8);
+  // Without a copy, each context's texts would keep their 4 MiB block.
+  assert.ok(grown < 8 * 1024 * 1024, `${grown} bytes kept`);
+  assert.equal(carrier.incoming(7)?.tracestate, "k=v");
 });
