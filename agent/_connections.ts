@@ -7,7 +7,6 @@ import type { Codec, CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { type Caller, createRemote } from "../rpc/_proxy.ts";
-import type { DynamicRemote } from "../rpc/remote.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
 import { lookupError, type Service } from "../rpc/service.ts";
 import { traceConnect } from "../rpc/_telemetry.ts";
@@ -161,6 +160,7 @@ export class Connections {
    * container is the root service of both ends.
    */
   #open(channel: Channel, peer: string): Connection {
+    const label = referenceLabel(peer);
     const { closing, onConnectionLost: lost } = this.#options;
     // Made in the root context: its server spans (and what its handlers
     // call) must not be children of the call that happened to dial it.
@@ -168,7 +168,7 @@ export class Connections {
       new RpcClient(channel, {
         service: this.#options.service,
         callTimeout: this.#options.callTimeout,
-        proxyFor: (path, caller) => referenceProxy(path, caller, peer),
+        proxyFor: (path, caller) => createRemote(caller, path, label),
         telemetry: this.#options.telemetry(peer),
         // Not what shutdown ends: links to Workers it stops go first, and
         // the client skips only what it closed itself.
@@ -377,17 +377,17 @@ export function closedError(closing: AbortSignal): ConnectionClosedError {
   return new ConnectionClosedError((closing.reason as Error).message);
 }
 
-/** A proxy for a reference received from the container `container`. */
-export function referenceProxy(
-  path: string,
-  caller: Caller,
-  container: string,
-): DynamicRemote {
-  const match = /^agents\/([^/]+)$/.exec(path);
-  const label = match
-    ? `AgentProxy('${container}${match[1]}')`
-    : `RpcProxy('${path}')`;
-  return createRemote(caller, path, label);
+/**
+ * How the proxies of references received from the container `container`
+ * are labelled, made once for all of them (a label is made when asked).
+ */
+export function referenceLabel(container: string): (path: string) => string {
+  return (path) => {
+    const match = /^agents\/([^/]+)$/.exec(path);
+    return match
+      ? `AgentProxy('${container}${match[1]}')`
+      : `RpcProxy('${path}')`;
+  };
 }
 
 /** The error for a missing agent. */

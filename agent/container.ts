@@ -10,7 +10,7 @@ import {
   Connections,
   newCodec,
   noSuchAgent,
-  referenceProxy,
+  referenceLabel,
 } from "./_connections.ts";
 import { ContainerService } from "./_container_service.ts";
 import { serializerNames } from "./_load_serializers.ts";
@@ -406,7 +406,7 @@ export class Container implements AsyncDisposable {
     const aid = /^agents\/([^/]+)$/.exec(path)?.[1];
     const agent = aid === undefined ? undefined : this.#agents.get(aid);
     return agent === undefined
-      ? referenceProxy(path, this.#localCaller, this.addr)
+      ? createRemote(this.#localCaller, path, referenceLabel(this.addr))
       : this.#localProxy(agent);
   }
 }

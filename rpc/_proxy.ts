@@ -22,9 +22,48 @@ interface RemoteInfo {
   readonly options: CallOptions | undefined;
 }
 
-const remotes = new WeakMap<object, RemoteInfo>();
+/** A proxy's label, or how to make it from its path when first asked. */
+export type Label = string | ((path: string) => string);
+
+/**
+ * What one proxy holds. A peer makes one with a reference of a dozen bytes,
+ * so it is kept small: one object, a bound function and the proxy, with
+ * the handler shared and the label and sub-path proxies made on first use.
+ */
+class Remote implements RemoteInfo {
+  readonly caller: Caller;
+  readonly path: string;
+  readonly options: CallOptions | undefined;
+  children: Map<string, DynamicRemote> | undefined = undefined;
+  #label: Label;
+
+  constructor(
+    caller: Caller,
+    path: string,
+    label: Label,
+    options: CallOptions | undefined,
+  ) {
+    this.caller = caller;
+    this.path = path;
+    this.#label = label;
+    this.options = options;
+  }
+
+  get label(): string {
+    if (typeof this.#label !== "string") this.#label = this.#label(this.path);
+    return this.#label;
+  }
+}
+
+/** Proxies to what they were made from. */
+const remotes = new WeakMap<object, Remote>();
 const ignore = (): void => {};
 const INSPECT = Symbol.for("Deno.customInspect");
+
+/** The label of a sub-path's proxy. */
+export function rpcLabel(path: string): string {
+  return `RpcProxy('${path}')`;
+}
 
 /** The `set` trap of every proxy: nothing is set on a proxy. */
 function refuse(): boolean {
@@ -32,77 +71,91 @@ function refuse(): boolean {
 }
 
 /**
+ * A call through a proxy (`this` is its {@linkcode Remote}); its target is
+ * this bound to it, which a proxy without an apply trap calls directly,
+ * cheaper than a trap with an arguments array.
+ */
+function invoke(
+  this: Remote,
+  ...args: unknown[]
+): Promise<unknown> | undefined {
+  // Called as then(resolve, reject): a peer's value held this proxy
+  // under "then" and something awaited it. Refuse, or the await hangs.
+  if (
+    args.length === 2 && typeof args[0] === "function" &&
+    typeof args[1] === "function" && !remotes.has(args[0]) &&
+    !remotes.has(args[1])
+  ) {
+    (args[1] as (reason: unknown) => void)(
+      new TypeError(
+        `Cannot await ${this.label}: a remote proxy is not a thenable`,
+      ),
+    );
+    return undefined;
+  }
+  if (this.path === "") {
+    const refused = Promise.reject(
+      new TypeError("Cannot call a remote service itself: name a method"),
+    );
+    refused.catch(() => {}); // As below: never an unhandled rejection.
+    return refused;
+  }
+  const result = this.caller(this.path, args, this.options);
+  // Code may call a proxy without awaiting it (e.g. a peer's value with
+  // a proxy under "valueOf"): its failure must not be an unhandled
+  // rejection, which ends a Deno process. Awaiting callers still see it.
+  result.catch(ignore);
+  return result;
+}
+
+/** The handler of every proxy: its state is the proxy's {@linkcode Remote}. */
+const HANDLER: ProxyHandler<object> = {
+  get(_target, name, receiver) {
+    // Not thenable, so that `await proxy` and returning it from async code work.
+    // Nor a constructor: nothing named so can be exposed, and serializers
+    // look up `value.constructor`.
+    if (name === "then" || name === "constructor") return undefined;
+    // The proxy itself, unless it is reached through a prototype chain or
+    // Reflect.get with another receiver: then it has no members.
+    const remote = remotes.get(receiver);
+    if (remote === undefined) return undefined;
+    if (
+      name === "toString" || name === Symbol.toPrimitive || name === INSPECT
+    ) return () => remote.label;
+    if (typeof name !== "string") return undefined;
+    const children = remote.children ??= new Map();
+    let child = children.get(name);
+    if (child === undefined) {
+      const path = remote.path;
+      child = createRemote(
+        remote.caller,
+        path === "" ? name : `${path}/${name}`,
+        rpcLabel,
+        remote.options,
+      );
+      children.set(name, child);
+    }
+    return child;
+  },
+  set: refuse,
+};
+
+/**
  * Makes a proxy whose property accesses extend the path and whose calls
  * send it through `caller`, with `options` (inherited by the proxies of
- * its sub-paths). `label` is what `String(proxy)` gives.
+ * its sub-paths). `label` is what `String(proxy)` gives, or makes it from
+ * the path.
  */
 export function createRemote(
   caller: Caller,
   path: string,
-  label: string,
+  label: Label,
   options?: CallOptions,
 ): DynamicRemote {
-  // Made on first use: a peer can make a proxy with about 20 bytes (a
-  // reference), so what one holds from the start must stay small.
-  let children: Map<string, DynamicRemote> | undefined;
-  // The target does the call itself: a proxy without an apply trap calls
-  // it directly, which is cheaper than a trap with an arguments array.
-  const target = function (...args: unknown[]): Promise<unknown> | undefined {
-    // Called as then(resolve, reject): a peer's value held this proxy
-    // under "then" and something awaited it. Refuse, or the await hangs.
-    if (
-      args.length === 2 && typeof args[0] === "function" &&
-      typeof args[1] === "function" && !remotes.has(args[0]) &&
-      !remotes.has(args[1])
-    ) {
-      (args[1] as (reason: unknown) => void)(
-        new TypeError(
-          `Cannot await ${label}: a remote proxy is not a thenable`,
-        ),
-      );
-      return undefined;
-    }
-    if (path === "") {
-      const refused = Promise.reject(
-        new TypeError("Cannot call a remote service itself: name a method"),
-      );
-      refused.catch(() => {}); // As below: never an unhandled rejection.
-      return refused;
-    }
-    const result = caller(path, args, options);
-    // Code may call a proxy without awaiting it (e.g. a peer's value with
-    // a proxy under "valueOf"): its failure must not be an unhandled
-    // rejection, which ends a Deno process. Awaiting callers still see it.
-    result.catch(ignore);
-    return result;
-  } as unknown as DynamicRemote;
-  const proxy = new Proxy(target, {
-    get(_target, name) {
-      // Not thenable, so that `await proxy` and returning it from async code work.
-      // Nor a constructor: nothing named so can be exposed, and serializers
-      // look up `value.constructor`.
-      if (name === "then" || name === "constructor") return undefined;
-      if (
-        name === "toString" || name === Symbol.toPrimitive || name === INSPECT
-      ) return () => label;
-      if (typeof name !== "string") return undefined;
-      children ??= new Map();
-      let child = children.get(name);
-      if (child === undefined) {
-        const childPath = path === "" ? name : `${path}/${name}`;
-        child = createRemote(
-          caller,
-          childPath,
-          `RpcProxy('${childPath}')`,
-          options,
-        );
-        children.set(name, child);
-      }
-      return child;
-    },
-    set: refuse,
-  });
-  remotes.set(proxy, { caller, path, label, options });
+  const remote = new Remote(caller, path, label, options);
+  const target = invoke.bind(remote);
+  const proxy = new Proxy(target, HANDLER) as unknown as DynamicRemote;
+  remotes.set(proxy, remote);
   return proxy;
 }
 

@@ -1,7 +1,12 @@
 import type { Channel, CloseOptions, SendOptions } from "../channel/channel.ts";
 import { type Request, RESOLVED } from "../channel/request.ts";
 import { SerializationError } from "../errors.ts";
-import { type Caller, createRemote, referencePath } from "./_proxy.ts";
+import {
+  type Caller,
+  createRemote,
+  referencePath,
+  rpcLabel,
+} from "./_proxy.ts";
 import { bindArguments, checkCall } from "./_call_content.ts";
 import {
   type ConnectionTelemetry,
@@ -19,11 +24,6 @@ import { type CallOptions, checkTimeout } from "./with_options.ts";
 
 /** How many paths' proxies the references of one turn share. */
 const MAX_SHARED_PROXIES = 64;
-/**
- * How many proxies the references received in one turn (the messages of
- * one read) make: about 5 MB of them.
- */
-const MAX_REFERENCES = 10_000;
 
 /** Options of {@linkcode RpcClient}. */
 export interface RpcClientOptions {
@@ -153,18 +153,12 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     this.#caller = (path, args, options) =>
       this.#send(path, args, EMPTY_KWARGS, options);
     const proxyFor = options.proxyFor ??
-      ((path: string, caller: Caller) =>
-        createRemote(caller, path, `RpcProxy('${path}')`));
-    // A reference costs a peer about 20 bytes and a proxy some 500, which
-    // no decode budget counts: the references to one path in the messages
-    // of one turn share one proxy, and a turn makes at most
-    // MAX_REFERENCES. Nothing is kept past the turn.
+      ((path: string, caller: Caller) => createRemote(caller, path, rpcLabel));
+    // References to one path in the messages of one turn share one proxy
+    // (a reference costs a peer a dozen bytes). Nothing is kept past the
+    // turn.
     const made = new Map<string, DynamicRemote>();
-    let count = 0;
-    const forget = () => {
-      made.clear();
-      count = 0;
-    };
+    const forget = () => made.clear();
     channel.codec.addSerializer(
       Object,
       (value: object) => this.#referenceTo(value),
@@ -176,13 +170,8 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
         }
         let proxy = made.get(path);
         if (proxy === undefined) {
-          if (count === MAX_REFERENCES) {
-            throw new SerializationError(
-              `Cannot decode more than ${MAX_REFERENCES} service references at once from ${channel.peer}`,
-            );
-          }
           proxy = proxyFor(path, this.#caller);
-          if (count++ === 0) queueMicrotask(forget);
+          if (made.size === 0) queueMicrotask(forget);
           if (made.size < MAX_SHARED_PROXIES) made.set(path, proxy);
         }
         return proxy;
