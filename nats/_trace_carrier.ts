@@ -25,7 +25,15 @@ export const MAX_TRACE_CONTEXTS = 4096;
  * request's frame is read, which comes in the same data message or soon
  * after. Beyond it the oldest are dropped.
  */
-export const MAX_RECEIVED_TRACE_BYTES = 64 * 1024;
+export const MAX_RECEIVED_TRACE_BYTES = 128 * 1024;
+
+/**
+ * The most header bytes of contexts one data message carries: what a
+ * receiver keeps of them ({@linkcode MAX_RECEIVED_TRACE_BYTES}, which
+ * counts each context about 50 bytes above its header value) must hold
+ * all of them.
+ */
+export const MAX_TRACE_HEADER_BYTES = 64 * 1024;
 
 /** What a held context costs besides its texts: its record and Map entry. */
 const CONTEXT_OVERHEAD = 64;
@@ -60,7 +68,8 @@ export interface TraceHeaders {
  * over with `outgoing` wait for the next data message
  * ({@linkcode NatsTraceCarrier.take}); contexts read from received
  * headers ({@linkcode NatsTraceCarrier.received}) wait for `incoming`.
- * Both sides are capped at {@linkcode MAX_TRACE_CONTEXTS}.
+ * Both sides are capped at {@linkcode MAX_TRACE_CONTEXTS}, the received
+ * ones at {@linkcode MAX_RECEIVED_TRACE_BYTES} too.
  */
 export class NatsTraceCarrier implements TraceContextCarrier {
   #out: string[] = [];

@@ -19,7 +19,7 @@ import {
   readControl,
 } from "./_session_wire.ts";
 import type { NatsSessionOptions } from "./_session_options.ts";
-import { NatsTraceCarrier } from "./_trace_carrier.ts";
+import { MAX_TRACE_HEADER_BYTES, NatsTraceCarrier } from "./_trace_carrier.ts";
 
 export type { NatsSessionOptions } from "./_session_options.ts";
 
@@ -226,9 +226,13 @@ export class NatsTransport implements Transport {
     }
     const room = this.#link.maxPayload - DATA_HEADER;
     for (let at = 0; at < bytes.length;) {
-      // Trace context takes at most a quarter of a message.
+      // Trace context takes at most a quarter of a message, and no more
+      // than a receiver keeps.
       const block = carrier.pending
-        ? carrier.headers(this.#link.makeHeaders, room >> 2)
+        ? carrier.headers(
+          this.#link.makeHeaders,
+          Math.min(room >> 2, MAX_TRACE_HEADER_BYTES),
+        )
         : undefined;
       const end = Math.min(bytes.length, at + room - (block?.size ?? 0));
       const piece = bytes.subarray(at, end);

@@ -18,6 +18,7 @@ import {
 import {
   MAX_RECEIVED_TRACE_BYTES,
   MAX_TRACE_CONTEXTS,
+  MAX_TRACE_HEADER_BYTES,
   NatsTraceCarrier,
   TRACE_HEADER,
 } from "../../nats/_trace_carrier.ts";
@@ -489,4 +490,32 @@ Deno.test("received trace contexts do not keep the header block they were cut fr
   // Without a copy, each context's texts would keep their 4 MiB block.
   assert.ok(grown < 8 * 1024 * 1024, `${grown} bytes kept`);
   assert.equal(carrier.incoming(7)?.tracestate, "k=v");
+});
+
+Deno.test("every context one data message carries is kept until its request is read", () => {
+  const sender = new NatsTraceCarrier();
+  const receiver = new NatsTraceCarrier();
+  // As many as a sender holds: a burst of calls before a data message.
+  for (let id = 0; id < MAX_TRACE_CONTEXTS; id++) {
+    sender.outgoing(id, { traceparent: TRACEPARENT });
+  }
+  // The default max_payload's quarter, capped as the transport caps it.
+  const room = Math.min((1024 * 1024) >> 2, MAX_TRACE_HEADER_BYTES);
+  let next = 0;
+  for (let message = 0; sender.pending; message++) {
+    const values: string[] = [];
+    const block = sender.headers(
+      () => ({ append: (_key: string, value: string) => values.push(value) }),
+      room,
+    );
+    assert.ok(block !== undefined && values.length > 0);
+    receiver.received({ values: () => values });
+    // Its frames are read after it: each finds its context.
+    for (const value of values) {
+      const id = Number(value.split(" ")[0]);
+      assert.equal(id, next++);
+      assert.equal(receiver.incoming(id)?.traceparent, TRACEPARENT, `${id}`);
+    }
+  }
+  assert.equal(next, MAX_TRACE_CONTEXTS);
 });
