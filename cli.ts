@@ -44,6 +44,8 @@ Options:
   --addr ADDRESS         where to listen: HOST:PORT, tcp://HOST:PORT, [::1]:PORT
                          or unix:/path/to.sock (default 127.0.0.1:0)
   --codec NAME           json, msgpack or msgpackblosc (default json)
+  --max-frame-size BYTES the largest message sent or accepted (default
+                         16777216); raise it on both sides together
   --serializers SPEC     MODULE#EXPORT: a module exporting an array of
                          [type, toWire, fromWire], resolved like spawn specs
   --allow-spawn PREFIX   a module URL prefix the manager may spawn agents from
@@ -96,6 +98,17 @@ export async function main(args: string[]): Promise<void> {
   if (codec === undefined) {
     throw new TypeError(`Unknown codec "${values.codec}"\n${USAGE}`);
   }
+  const maxFrameSize = values["max-frame-size"] === undefined
+    ? undefined
+    : Number(values["max-frame-size"]);
+  if (
+    maxFrameSize !== undefined &&
+    !(Number.isInteger(maxFrameSize) && maxFrameSize >= 1)
+  ) {
+    throw new TypeError(
+      `Invalid --max-frame-size "${values["max-frame-size"]}"\n${USAGE}`,
+    );
+  }
   if (values.clock !== "realtime" && values.clock !== "external") {
     throw new TypeError(`Unknown clock "${values.clock}"\n${USAGE}`);
   }
@@ -130,6 +143,7 @@ export async function main(args: string[]): Promise<void> {
     : await loadSerializers(values.serializers, base);
   const container = await Container.create(addr, {
     codec,
+    maxFrameSize,
     serializers,
     clock: values.clock === "external"
       ? new ExternalClock(values.start!, initTime)
@@ -177,6 +191,7 @@ export async function main(args: string[]): Promise<void> {
 interface CliOptions {
   addr: string;
   codec: string;
+  "max-frame-size"?: string;
   clock: string;
   start?: string;
   "init-time"?: string;
@@ -197,6 +212,7 @@ function parseOptions(args: string[]): CliOptions {
       options: {
         addr: { type: "string", default: "127.0.0.1:0" },
         codec: { type: "string", default: "json" },
+        "max-frame-size": { type: "string" },
         clock: { type: "string", default: "realtime" },
         start: { type: "string" },
         "init-time": { type: "string" },

@@ -1,4 +1,5 @@
 import { context, ROOT_CONTEXT } from "npm:@opentelemetry/api@^1.9.0";
+import { codecOptionsFor } from "../channel/_codec.ts";
 import { Channel } from "../channel/channel.ts";
 import { createMemoryPair } from "../channel/memory_pair.ts";
 import { openConnection } from "../channel/open_connection.ts";
@@ -89,7 +90,11 @@ export class Connections {
 
   /** A new codec with the container's serializers. */
   newCodec(): Codec {
-    return newCodec(this.#options.codec, this.#options.serializers);
+    return newCodec(
+      this.#options.codec,
+      this.#options.serializers,
+      this.#options.maxFrameSize,
+    );
   }
 
   /**
@@ -364,8 +369,9 @@ export class Connections {
 export function newCodec(
   codec: CodecClass,
   serializers: readonly SerializerSpec[],
+  maxFrameSize: number | undefined,
 ): Codec {
-  const instance = new codec();
+  const instance = new codec(codecOptionsFor(maxFrameSize));
   for (const [type, toWire, fromWire] of serializers) {
     instance.addSerializer(type, toWire, fromWire);
   }

@@ -23,6 +23,8 @@ export interface ContainerInternals {
   serializerNames(): string[];
   /** The container's codec class: the one a container it starts must use. */
   readonly codec: CodecClass;
+  /** The container's `maxFrameSize` option, which a container it starts takes too. */
+  readonly maxFrameSize: number | undefined;
 }
 
 /** Each container's internals, set by its constructor. */

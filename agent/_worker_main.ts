@@ -14,6 +14,8 @@ export type WorkerCommand =
     type: "init";
     name: string;
     codec: string;
+    /** The parent's `maxFrameSize`: both ends of the link need the same. */
+    maxFrameSize?: number;
     clockStart?: string;
     base: string;
     /** The spec of the module that exports the serializers. */
@@ -68,6 +70,7 @@ scope.onmessage = async (event) => {
       : await loadSerializers(command.serializers, command.base);
     const container = await Container.create(`worker://${command.name}`, {
       codec: CODECS[command.codec],
+      maxFrameSize: command.maxFrameSize,
       serializers,
       clock: command.clockStart === undefined
         ? undefined

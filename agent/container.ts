@@ -142,6 +142,7 @@ export class Container implements AsyncDisposable {
       },
       serializerNames: () => serializerNames(options.serializers ?? []),
       codec,
+      maxFrameSize: options.maxFrameSize,
     });
   }
 
@@ -206,7 +207,12 @@ export class Container implements AsyncDisposable {
         addr,
         options,
         accept,
-        () => newCodec(options.codec ?? JsonCodec, serializers),
+        () =>
+          newCodec(
+            options.codec ?? JsonCodec,
+            serializers,
+            options.maxFrameSize,
+          ),
       );
     } catch (error) {
       created.reject(error);

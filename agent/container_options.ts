@@ -100,7 +100,9 @@ export interface ContainerOptions {
    * other containers (`ChannelOptions.maxFrameSize`): a call or result
    * above it fails with a `SerializationError` before anything is sent,
    * and a peer's frame above it closes that connection. Raise it on both
-   * sides together, and only for peers you trust.
+   * sides together, and only for peers you trust. The container's codecs
+   * get a `maxDecodedSize` that grows with it, and the Worker and process
+   * containers it starts take it too.
    *
    * @default {16777216} (16 MiB)
    */

@@ -137,6 +137,11 @@ export async function startContainerProcess(
     "--codec",
     childCodecName(containerInternals.codec, options.codec),
   ];
+  // Both ends of a link need the same limit.
+  const maxFrameSize = containerInternals.maxFrameSize;
+  if (maxFrameSize !== undefined) {
+    args.push("--max-frame-size", String(maxFrameSize));
+  }
   if (options.externalClockStart !== undefined) {
     const start = options.externalClockStart instanceof Date
       ? options.externalClockStart.toISOString()

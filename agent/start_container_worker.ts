@@ -124,6 +124,7 @@ export async function startContainerWorker(
     type: "init",
     name,
     codec,
+    maxFrameSize: parentInternals.maxFrameSize,
     clockStart: start instanceof Date ? start.toISOString() : start,
     // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
     base: options.base ?? pathToFileURL(`${Deno.cwd()}/`).href,

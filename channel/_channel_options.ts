@@ -16,7 +16,10 @@ export interface ChannelOptions {
    * close the connection, failing every other call on it. Decoding a frame
    * blocks the event loop, and a 16 MiB JSON frame takes about 0.4 s: raise
    * it only for peers you trust (e.g. Python aiomas or mosaik, which have
-   * no such limit).
+   * no such limit). Above the default, the codecs made for the channel
+   * (its default `JsonCodec`, those of `startServer` and `openConnection`)
+   * get a `maxDecodedSize` of it plus 1 Mi units, as the default is; a codec
+   * instance given in `codec` keeps its own.
    *
    * @default {16777216} (16 MiB)
    */

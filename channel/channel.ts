@@ -1,6 +1,7 @@
 import type { Codec } from "../codecs/codec.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
 import { ConnectionClosedError, ProtocolError } from "../errors.ts";
+import { codecOptionsFor } from "./_codec.ts";
 import { DEFAULT_MAX_FRAME_SIZE } from "./_frame_parser.ts";
 import {
   type ChannelOptions,
@@ -91,7 +92,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
    * @param options See {@linkcode ChannelOptions}.
    */
   constructor(transport: Transport, options: ChannelOptions = {}) {
-    this.codec = options.codec ?? new JsonCodec();
+    this.codec = options.codec ??
+      new JsonCodec(codecOptionsFor(options.maxFrameSize));
     this.peer = options.peer ?? "peer";
     this.#transport = transport;
     const carrier = transport.traceContext;

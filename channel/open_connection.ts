@@ -87,7 +87,11 @@ export async function openConnection(
     ...channelOptions
   } = options;
   // Before dialing, so that bad serializers do not leave a connection open.
-  const codec = createCodec(codecClass, serializers);
+  const codec = createCodec(
+    codecClass,
+    serializers,
+    channelOptions.maxFrameSize,
+  );
   const transport = await connect(parsed, { tls, timeout, retry, signal });
   return new Channel(transport, {
     ...channelOptions,

@@ -171,7 +171,11 @@ export class Server implements AsyncDisposable {
         await this.#pause(100);
         continue;
       }
-      const codec = createCodec(codecClass, serializers);
+      const codec = createCodec(
+        codecClass,
+        serializers,
+        channelOptions.maxFrameSize,
+      );
       const channel = new Channel(accepted.transport, {
         ...channelOptions,
         codec,
@@ -251,7 +255,7 @@ export async function startServer(
   checkMilliseconds("handshakeTimeout", options.handshakeTimeout);
   checkChannelOptions(options);
   // Fail here on bad serializers, not in the accept loop at the first client.
-  createCodec(options.codec, options.serializers);
+  createCodec(options.codec, options.serializers, options.maxFrameSize);
   const acceptor = await listen(parsed, options.tls, {
     handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
     onHandshakeError: options.onHandshakeError,

@@ -127,6 +127,8 @@ Deno.test("main() refuses bad arguments with a TypeError and the usage", async (
       [["--codec", "toString"], 'Unknown codec "toString"'],
       [["--codec", "__proto__"], 'Unknown codec "__proto__"'],
       [["--clock", "wall"], 'Unknown clock "wall"'],
+      [["--max-frame-size", "0"], 'Invalid --max-frame-size "0"'],
+      [["--max-frame-size", "16M"], 'Invalid --max-frame-size "16M"'],
       [["--clock", "external"], "--clock external needs --start"],
       [
         ["--clock", "external", "--start", "yesterday"],

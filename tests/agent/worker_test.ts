@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import {
   Container,
   type DynamicRemote,
+  startContainerProcess,
   startContainerWorker,
 } from "../../agent/mod.ts";
 import {
@@ -393,4 +394,28 @@ Deno.test("startContainerWorker: the parent's shutdown, which stops its Workers,
   await container.shutdown();
   for (const worker of workers) await worker.stop();
   assert.deepEqual(lost, []);
+});
+
+Deno.test("startContainerWorker and startContainerProcess take the parent's maxFrameSize: 20 MiB both ways", async () => {
+  const maxFrameSize = 32 * 1024 * 1024;
+  await using parent = await Container.create(LOCAL, {
+    codec: MsgPackCodec,
+    maxFrameSize,
+  });
+  const home = new Echo(parent, "");
+  const text = "z".repeat(20 * 1024 * 1024);
+  await using worker = await startContainerWorker({ container: parent });
+  await using child = await startContainerProcess({ container: parent });
+  for (const manager of [worker.manager, child.manager]) {
+    const [echo] = await spawn(manager, spec("Echo"));
+    const [relay] = await spawn(manager, spec("Relay"));
+    assert.equal(
+      await within(30_000, "20 MiB there and back", echo.echo(text)),
+      text,
+    );
+    assert.equal(
+      await within(30_000, "20 MiB back home", relay.call(home, "echo", text)),
+      text,
+    );
+  }
 });

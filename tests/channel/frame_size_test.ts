@@ -1,7 +1,12 @@
 // maxFrameSize on the sending side: a message above it is refused before
 // anything is sent, so the connection (and every other call on it) lives on.
 import assert from "node:assert/strict";
-import { Channel, createMemoryPair, startServer } from "../../channel/mod.ts";
+import {
+  Channel,
+  createMemoryPair,
+  openConnection,
+  startServer,
+} from "../../channel/mod.ts";
 import {
   type CodecClass,
   JsonCodec,
@@ -199,4 +204,27 @@ Deno.test("maxFrameSize and the other checked limits: out of range is a RangeErr
     RangeError,
     "frameTimeout",
   );
+});
+
+Deno.test("maxFrameSize above the default raises the decoded-size budget of the codecs made for it", async () => {
+  const maxFrameSize = 24 * 1024 * 1024;
+  const text = "b".repeat(20 * 1024 * 1024);
+  // Codecs made from a class (startServer, openConnection) …
+  await using server = await startServer("127.0.0.1:0", async (channel) => {
+    for await (const request of channel) await request.reply(request.content);
+  }, { codec: MsgPackCodec, maxFrameSize });
+  await using client = await openConnection(server.addr, {
+    codec: MsgPackCodec,
+    maxFrameSize,
+  });
+  assert.equal(await client.send(text), text);
+  // … and a channel's default JsonCodec.
+  const [a, b] = createMemoryPair();
+  await using left = new Channel(a, { maxFrameSize });
+  await using right = new Channel(b, { maxFrameSize });
+  const call = left.send(text);
+  const request = await right.recv();
+  assert.equal((request.content as string).length, text.length);
+  await request.reply(null);
+  assert.equal(await call, null);
 });
