@@ -7,7 +7,7 @@ import type { Transport } from "../channel/transport.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { ConnectionClosedError } from "../errors.ts";
-import { type Caller, createRemote } from "../rpc/_proxy.ts";
+import { type Caller, createRemote, sendsOver } from "../rpc/_proxy.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
 import { lookupError, type Service } from "../rpc/service.ts";
 import { traceConnect } from "../rpc/_telemetry.ts";
@@ -183,12 +183,10 @@ export class Connections {
     // Kept until released, so that close() waits for it.
     this.#clients.add(client);
     client.closed.catch(() => {}).finally(() => this.#clients.delete(client));
-    return {
-      client,
-      caller: (path, args, options) =>
-        client.call(path, args, undefined, options),
-      classes: new Map(),
-    };
+    const caller: Caller = (path, args, options) =>
+      client.call(path, args, undefined, options);
+    sendsOver(caller, client);
+    return { client, caller, classes: new Map() };
   }
 
   async #agent(

@@ -55,6 +55,17 @@ class Remote implements RemoteInfo {
   }
 }
 
+/** Which connection each caller sends over (see {@linkcode sendsOver}). */
+const owners = new WeakMap<Caller, object>();
+
+/**
+ * Records that `caller` sends over `connection` (any object that stands
+ * for it), so that a proxy going back to its own peer is told apart.
+ */
+export function sendsOver(caller: Caller, connection: object): void {
+  owners.set(caller, connection);
+}
+
 /** Proxies to what they were made from. */
 const remotes = new WeakMap<object, Remote>();
 const ignore = (): void => {};
@@ -185,16 +196,16 @@ export function isRemote(value: unknown): boolean {
 export function referencePath(
   path: string | undefined,
   value: object,
-  caller?: Caller,
+  connection?: object,
 ): string {
   if (path !== undefined) return path;
   const info = remoteInfo(value);
   if (info !== undefined) {
     throw new SerializationError(
-      info.caller === caller
+      connection !== undefined && owners.get(info.caller) === connection
         ? `Cannot pass ${
           String(value)
-        } back to the peer it came from: a proxy is not sent, not even to its own peer (pass its path instead)`
+        } back to the peer it came from: a proxy is not sent, not even to its own peer (pass its path, or an agent's address, instead)`
         : `Cannot pass ${
           String(value)
         } on: a proxy only works on its own connection (pass an address instead)`,

@@ -6,6 +6,7 @@ import {
   createRemote,
   referencePath,
   rpcLabel,
+  sendsOver,
 } from "./_proxy.ts";
 import { bindArguments, checkCall } from "./_call_content.ts";
 import {
@@ -152,6 +153,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     this.#telemetry = connectionTelemetry(channel, options.telemetry);
     this.#caller = (path, args, options) =>
       this.#send(path, args, EMPTY_KWARGS, options);
+    sendsOver(this.#caller, this);
     const proxyFor = options.proxyFor ??
       ((path: string, caller: Caller) => createRemote(caller, path, rpcLabel));
     // References to one path in the messages of one turn share one proxy
@@ -284,7 +286,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   #referenceTo(value: object): string {
     // Services of this connection's own tree (for containers: its agents,
     // also through local proxies) travel as their path.
-    return referencePath(this.service.pathOf(value), value, this.#caller);
+    return referencePath(this.service.pathOf(value), value, this);
   }
 
   async #serve(): Promise<void> {

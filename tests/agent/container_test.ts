@@ -928,8 +928,12 @@ Deno.test("a proxy of one's own agent travels as a reference; other proxies do n
   const self = await a.connect(pinger.addr);
   const remote = await a.connect<Forwarder>(forwarder.addr);
   assert.equal(await remote.callBack(self as never), "pong");
-  // A proxy of another container's agent cannot be passed on.
-  await assert.rejects(remote.callBack(remote as never), SerializationError);
+  // A proxy of another container's agent cannot be passed, not even back.
+  await assert.rejects(remote.callBack(remote as never), {
+    name: "SerializationError",
+    message:
+      /^Cannot pass ForwarderProxy\('.*'\) back to the peer it came from/,
+  });
 });
 
 Deno.test("containers with different codecs: connect fails with a message that says what it may be", async () => {

@@ -198,7 +198,7 @@ function passBackError(label: string) {
   return {
     name: "SerializationError",
     message:
-      `Cannot pass ${label} back to the peer it came from: a proxy is not sent, not even to its own peer (pass its path instead)`,
+      `Cannot pass ${label} back to the peer it came from: a proxy is not sent, not even to its own peer (pass its path, or an agent's address, instead)`,
   };
 }
 
