@@ -178,7 +178,7 @@ export class Connections {
         // Not what shutdown ends: links to Workers it stops go first, and
         // the client skips only what it closed itself.
         onConnectionReset: lost &&
-          ((error) => closing.aborted || lost(error, peer)),
+          ((error) => closing.aborted || report(lost, error, peer)),
       }));
     // Kept until released, so that close() waits for it.
     this.#clients.add(client);
@@ -397,4 +397,20 @@ export function referenceLabel(container: string): (path: string) => string {
 /** The error for a missing agent. */
 export function noSuchAgent(aid: string, container: string): Error {
   return lookupError(`No agent "${aid}" in container ${container}`);
+}
+
+/**
+ * Tells `hook` of a lost connection. What it throws is logged: it would
+ * otherwise end the process as an unhandled rejection.
+ */
+export function report(
+  hook: (error: unknown, peer: string) => void,
+  error: unknown,
+  peer: string,
+): void {
+  try {
+    hook(error, peer);
+  } catch (thrown) {
+    console.error("aiomas: onConnectionLost threw:", thrown);
+  }
 }

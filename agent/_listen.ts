@@ -7,6 +7,7 @@ import { Channel } from "../channel/channel.ts";
 import { type Server, startServer } from "../channel/start_server.ts";
 import type { Transport } from "../channel/transport.ts";
 import type { Codec } from "../codecs/codec.ts";
+import { report } from "./_connections.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { natsNameOf, NatsPresence } from "./_nats_presence.ts";
 import { containerAddress } from "./agent_address.ts";
@@ -185,7 +186,7 @@ async function startTcpServer(
       handshakeTimeout: options.handshakeTimeout,
       maxFrameSize: options.maxFrameSize,
       onHandshakeError: lost &&
-        ((error, peer) => lost(error, `tcp://${peer}/`)),
+        ((error, peer) => report(lost, error, `tcp://${peer}/`)),
     },
   );
 }

@@ -164,7 +164,8 @@ export interface ContainerOptions {
    *   one from a local container.
    *
    * Pending calls over the connection reject with `ConnectionClosedError`
-   * whether or not this is given. It lets a server see what its callers
+   * whether or not this is given. What it throws is logged with
+   * `console.error`. It lets a server see what its callers
    * see: a peer dropped for a protocol error is otherwise silent on the
    * accepting side.
    *

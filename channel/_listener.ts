@@ -95,6 +95,8 @@ async function removeStaleSocket(path: string, where: string): Promise<void> {
     const live = await Deno.connect({ transport: "unix", path });
     live.close();
   } catch (error) {
+    // Removed meanwhile: nothing to replace.
+    if (error instanceof Deno.errors.NotFound) return;
     if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
     await Deno.remove(path).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
@@ -202,7 +204,12 @@ class TlsAcceptor implements Acceptor {
       // Deno's TLSSocket has no address before its handshake is done; the
       // TCP socket under it (node's `_parent`) has.
       const tcp = (socket as { _parent?: Socket })._parent;
-      onHandshakeError(error, peerOf(socket.remoteAddress ? socket : tcp));
+      try {
+        onHandshakeError(error, peerOf(socket.remoteAddress ? socket : tcp));
+      } catch (thrown) {
+        // Thrown in node's event emitter, it would end the process.
+        console.error("aiomas: onHandshakeError threw:", thrown);
+      }
     });
   }
 

@@ -34,8 +34,11 @@ export function formatErrorList(error: unknown): string[] {
  * input (a path, an argument), which must not come back at any size.
  */
 const MAX_MESSAGE_TEXT = 10_000;
-/** The most frames a traceback shows (V8 keeps 10 unless told otherwise). */
-const MAX_FRAMES = 100;
+/**
+ * The most stack lines read for frames (V8 keeps 10 frames unless told
+ * otherwise): a traceback shows at most as many.
+ */
+const MAX_STACK_LINES = 100;
 
 function cut(text: string): string {
   return text.length > MAX_MESSAGE_TEXT
@@ -45,7 +48,7 @@ function cut(text: string): string {
 
 /**
  * The lines of an error's stack after its message, which may hold a
- * peer's text that looks like frames; at most {@linkcode MAX_FRAMES}.
+ * peer's text that looks like frames; at most {@linkcode MAX_STACK_LINES}.
  */
 function stackLines(error: unknown): string[] {
   if (!(error instanceof Error) || typeof error.stack !== "string") return [];
@@ -56,7 +59,7 @@ function stackLines(error: unknown): string[] {
   if (stack.startsWith(head)) stack = stack.slice(head.length);
   const lines: string[] = [];
   let at = stack.indexOf("\n") + 1;
-  while (at > 0 && lines.length < MAX_FRAMES) {
+  while (at > 0 && lines.length < MAX_STACK_LINES) {
     const end = stack.indexOf("\n", at);
     lines.push(stack.slice(at, end === -1 ? stack.length : end));
     at = end + 1;

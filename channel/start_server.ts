@@ -47,7 +47,8 @@ export interface StartServerOptions
    * With `tls`: called when a client's TLS handshake fails (e.g. no client
    * certificate from `clientCaCerts`, a cleartext client) or outlasts
    * `handshakeTimeout`, with TLS's error and the client's `host:port`. The
-   * connection is closed either way; no channel was made for it.
+   * connection is closed either way; no channel was made for it. What it
+   * throws is logged with `console.error`.
    *
    * @default {undefined} (nothing is reported)
    */

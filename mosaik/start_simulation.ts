@@ -129,6 +129,17 @@ async function simulate(
     if (LOG_LEVELS.indexOf(level) >= threshold) write(level, message);
   };
   const program = options.program ?? "sim.ts";
+  const maxFrameSize = options.maxFrameSize;
+  if (
+    maxFrameSize !== undefined &&
+    !(Number.isInteger(maxFrameSize) && maxFrameSize >= 1)
+  ) {
+    log(
+      "error",
+      `Cannot use maxFrameSize ${maxFrameSize}: expected a whole number from 1 up`,
+    );
+    return USAGE;
+  }
   let args: SimulationArgs;
   try {
     args = parseSimulationArgs(argv);

@@ -180,7 +180,7 @@ function mark(
 function checkMember(context: ExposeDecoratorContext): void {
   const kind: string = context.kind;
   const what = kind !== "method" && kind !== "field"
-    ? `a ${kind}`
+    ? `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind}`
     : context.static
     ? "a static member"
     : context.private

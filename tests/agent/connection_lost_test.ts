@@ -242,3 +242,28 @@ Deno.test("onConnectionLost: with TLS, a container signed by another CA is repor
   assert.ok(error instanceof Error);
   assert.match(peer, ACCEPTED_PEER);
 });
+
+Deno.test("onConnectionLost: what it throws is logged, and the process goes on", async () => {
+  const logged = Promise.withResolvers<unknown[]>();
+  const error = console.error;
+  console.error = (...args: unknown[]) => logged.resolve(args);
+  try {
+    await using server = await Container.create(LOCAL, {
+      onConnectionLost: () => {
+        throw new Error("a hook's own bug");
+      },
+    });
+    const pinger = new Pinger(server);
+    const client = await Container.create(LOCAL);
+    assert.equal(
+      await (await client.connect<Pinger>(pinger.addr)).ping(),
+      "pong",
+    );
+    await client.shutdown();
+    const [text, thrown] = await logged.promise;
+    assert.equal(text, "aiomas: onConnectionLost threw:");
+    assert.equal((thrown as Error).message, "a hook's own bug");
+  } finally {
+    console.error = error;
+  }
+});

@@ -265,3 +265,16 @@ for (const mode of ["listen", "connect"] as const) {
     assert.match(logs.at(-1)!, /^error: .*maxFrameSize 16/);
   });
 }
+
+Deno.test("startSimulation: a bad maxFrameSize exits 2 before connecting", async () => {
+  const { logs, exits, options } = collect();
+  const status = await startSimulation(new ExampleSim(), ["127.0.0.1:1"], {
+    ...options,
+    maxFrameSize: 0,
+  });
+  assert.equal(status, 2);
+  assert.deepEqual(exits, [2]);
+  assert.deepEqual(logs, [
+    "error: Cannot use maxFrameSize 0: expected a whole number from 1 up",
+  ]);
+});
