@@ -1,5 +1,4 @@
 import { context, ROOT_CONTEXT } from "npm:@opentelemetry/api@^1.9.0";
-import { codecOptionsFor } from "../channel/_codec.ts";
 import { Channel } from "../channel/channel.ts";
 import { createMemoryPair } from "../channel/memory_pair.ts";
 import { openConnection } from "../channel/open_connection.ts";
@@ -13,6 +12,7 @@ import { lookupError, type Service } from "../rpc/service.ts";
 import { traceConnect } from "../rpc/_telemetry.ts";
 import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
 import type { NatsPresence } from "./_nats_presence.ts";
+import { newCodec, referenceLabel, report } from "./_peers.ts";
 import { within } from "./_within.ts";
 import type { AgentAddress } from "./agent_address.ts";
 import type {
@@ -363,54 +363,12 @@ export class Connections {
   }
 }
 
-/** A new codec of class `codec` with `serializers`, in order. */
-export function newCodec(
-  codec: CodecClass,
-  serializers: readonly SerializerSpec[],
-  maxFrameSize: number | undefined,
-): Codec {
-  const instance = new codec(codecOptionsFor(maxFrameSize));
-  for (const [type, toWire, fromWire] of serializers) {
-    instance.addSerializer(type, toWire, fromWire);
-  }
-  return instance;
-}
-
 /** A new error for each call that meets a shut-down container. */
 export function closedError(closing: AbortSignal): ConnectionClosedError {
   return new ConnectionClosedError((closing.reason as Error).message);
 }
 
-/**
- * How the proxies of references received from the container `container`
- * are labelled, made once for all of them (a label is made when asked).
- */
-export function referenceLabel(container: string): (path: string) => string {
-  return (path) => {
-    const match = /^agents\/([^/]+)$/.exec(path);
-    return match
-      ? `AgentProxy('${container}${match[1]}')`
-      : `RpcProxy('${path}')`;
-  };
-}
-
 /** The error for a missing agent. */
 export function noSuchAgent(aid: string, container: string): Error {
   return lookupError(`No agent "${aid}" in container ${container}`);
-}
-
-/**
- * Tells `hook` of a lost connection. What it throws is logged: it would
- * otherwise end the process as an unhandled rejection.
- */
-export function report(
-  hook: (error: unknown, peer: string) => void,
-  error: unknown,
-  peer: string,
-): void {
-  try {
-    hook(error, peer);
-  } catch (thrown) {
-    console.error("aiomas: onConnectionLost threw:", thrown);
-  }
 }

@@ -7,7 +7,7 @@ import { Channel } from "../channel/channel.ts";
 import { type Server, startServer } from "../channel/start_server.ts";
 import type { Transport } from "../channel/transport.ts";
 import type { Codec } from "../codecs/codec.ts";
-import { report } from "./_connections.ts";
+import { report } from "./_peers.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { natsNameOf, NatsPresence } from "./_nats_presence.ts";
 import { containerAddress } from "./agent_address.ts";

@@ -6,12 +6,8 @@ import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import type { DynamicRemote } from "../rpc/remote.ts";
 import { type CallOptions, checkTimeout } from "../rpc/with_options.ts";
 import { checkCount } from "../channel/_channel_options.ts";
-import {
-  Connections,
-  newCodec,
-  noSuchAgent,
-  referenceLabel,
-} from "./_connections.ts";
+import { Connections, noSuchAgent } from "./_connections.ts";
+import { newCodec, referenceLabel } from "./_peers.ts";
 import { ContainerService } from "./_container_service.ts";
 import { serializerNames } from "./_load_serializers.ts";
 import { LocalCalls } from "./_local_calls.ts";

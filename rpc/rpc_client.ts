@@ -9,6 +9,7 @@ import {
   sendsOver,
 } from "./_proxy.ts";
 import { bindArguments, checkCall } from "./_call_content.ts";
+import { addReferences } from "./_references.ts";
 import {
   type ConnectionTelemetry,
   connectionTelemetry,
@@ -22,9 +23,6 @@ import { type Resolved, Service } from "./service.ts";
 import { ServiceDict } from "./service_dict.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { type CallOptions, checkTimeout } from "./with_options.ts";
-
-/** How many paths' proxies the references of one turn share. */
-const MAX_SHARED_PROXIES = 64;
 
 /** Options of {@linkcode RpcClient}. */
 export interface RpcClientOptions {
@@ -156,28 +154,10 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     sendsOver(this.#caller, this);
     const proxyFor = options.proxyFor ??
       ((path: string, caller: Caller) => createRemote(caller, path, rpcLabel));
-    // References to one path in the messages of one turn share one proxy
-    // (a reference costs a peer a dozen bytes). Nothing is kept past the
-    // turn.
-    const made = new Map<string, DynamicRemote>();
-    const forget = () => made.clear();
-    channel.codec.addSerializer(
-      Object,
-      (value: object) => this.#referenceTo(value),
-      (path: unknown) => {
-        if (typeof path !== "string") {
-          throw new SerializationError(
-            "Cannot decode a service reference: the path is not a string",
-          );
-        }
-        let proxy = made.get(path);
-        if (proxy === undefined) {
-          proxy = proxyFor(path, this.#caller);
-          if (made.size === 0) queueMicrotask(forget);
-          if (made.size < MAX_SHARED_PROXIES) made.set(path, proxy);
-        }
-        return proxy;
-      },
+    addReferences(
+      channel.codec,
+      (value) => this.#referenceTo(value),
+      (path) => proxyFor(path, this.#caller),
     );
     this.remote = createRemote(this.#caller, "", "RpcProxy('')") as Remote<T>;
     const onReset = options.onConnectionReset;
