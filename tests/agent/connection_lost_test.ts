@@ -122,33 +122,35 @@ Deno.test("onConnectionLost: a caller with another codec is reported on the acce
   assert.match(peer, ACCEPTED_PEER);
 });
 
-Deno.test("onConnectionLost: a raw peer's frame above the size limit is reported, with the peer's end", async () => {
-  const lost = recorder();
-  await using server = await Container.create(LOCAL, {
-    onConnectionLost: lost.onConnectionLost,
+for (
+  const [what, bytes, pattern] of [
+    // A header that announces 4 GiB - 1 bytes: refused before any is read.
+    [
+      "a frame above the size limit",
+      new Uint8Array([0xff, 0xff, 0xff, 0xff]),
+      /frame/,
+    ],
+    [
+      "a frame that is not a message",
+      textFrame('{"not": "a message"}'),
+      /message/,
+    ],
+  ] as const
+) {
+  Deno.test(`onConnectionLost: a raw peer's ${what} is reported, with the peer's end`, async () => {
+    const lost = recorder();
+    await using server = await Container.create(LOCAL, {
+      onConnectionLost: lost.onConnectionLost,
+    });
+    const { port } = new URL(server.addr);
+    using conn = await Deno.connect({ hostname: "127.0.0.1", port: +port });
+    await writeAll(conn, bytes);
+    const [error, peer] = await firstReport(lost);
+    assert.ok(error instanceof ProtocolError, String(error));
+    assert.match(error.message, pattern);
+    assert.equal(peer, `tcp://127.0.0.1:${conn.localAddr.port}/`);
   });
-  const { port } = new URL(server.addr);
-  using conn = await Deno.connect({ hostname: "127.0.0.1", port: +port });
-  // A header that announces 4 GiB - 1 bytes: refused before any is read.
-  await writeAll(conn, new Uint8Array([0xff, 0xff, 0xff, 0xff]));
-  const [error, peer] = await firstReport(lost);
-  assert.ok(error instanceof ProtocolError, String(error));
-  assert.match((error as Error).message, /frame/i);
-  assert.match(peer, ACCEPTED_PEER);
-  assert.equal(peer, `tcp://127.0.0.1:${conn.localAddr.port}/`);
-});
-
-Deno.test("onConnectionLost: a raw peer's frame that is not a message is reported", async () => {
-  const lost = recorder();
-  await using server = await Container.create(LOCAL, {
-    onConnectionLost: lost.onConnectionLost,
-  });
-  const { port } = new URL(server.addr);
-  using conn = await Deno.connect({ hostname: "127.0.0.1", port: +port });
-  await writeAll(conn, textFrame('{"not": "a message"}'));
-  const [error] = await firstReport(lost);
-  assert.ok(error instanceof ProtocolError, String(error));
-});
+}
 
 Deno.test("onConnectionLost: shutting down with connections open in both directions reports nothing", async () => {
   const lostA = recorder();
