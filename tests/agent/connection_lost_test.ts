@@ -126,12 +126,12 @@ for (
   const [what, bytes, pattern] of [
     // A header that announces 4 GiB - 1 bytes: refused before any is read.
     [
-      "a frame above the size limit",
+      "frame above the size limit",
       new Uint8Array([0xff, 0xff, 0xff, 0xff]),
       /frame/,
     ],
     [
-      "a frame that is not a message",
+      "frame that is not a message",
       textFrame('{"not": "a message"}'),
       /message/,
     ],
