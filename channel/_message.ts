@@ -44,11 +44,12 @@ export function neverAnswered(codec: Codec): string {
 
 /**
  * A peer's text (a name it asked for) as an error message quotes it: cut
- * past 200 characters, as the message may be sent back or logged.
+ * past `max` characters (200 by default), as the message may be sent back
+ * or logged, with how long it was.
  */
-export function clipPeerText(text: string): string {
-  return text.length > MAX_PEER_TEXT
-    ? `${text.slice(0, MAX_PEER_TEXT)}… (${text.length} characters)`
+export function clipPeerText(text: string, max = MAX_PEER_TEXT): string {
+  return text.length > max
+    ? `${text.slice(0, max)}… (${text.length} characters)`
     : text;
 }
 

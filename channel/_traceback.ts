@@ -1,3 +1,5 @@
+import { clipPeerText } from "./_message.ts";
+
 /**
  * Formats an error as the text of an error reply: a Python-style traceback
  * of the JavaScript stack (most recent call last) ending in the line
@@ -41,9 +43,7 @@ const MAX_MESSAGE_TEXT = 10_000;
 const MAX_STACK_LINES = 100;
 
 function cut(text: string): string {
-  return text.length > MAX_MESSAGE_TEXT
-    ? `${text.slice(0, MAX_MESSAGE_TEXT)}… (${text.length} characters)`
-    : text;
+  return clipPeerText(text, MAX_MESSAGE_TEXT);
 }
 
 /**
@@ -111,9 +111,7 @@ export function messageOf(error: unknown): string {
     // Cycles, BigInts, a throwing toJSON: fall back to the type.
   }
   if (typeof text !== "string") return Object.prototype.toString.call(error);
-  return text.length > MAX_THROWN_TEXT
-    ? `${text.slice(0, MAX_THROWN_TEXT)}… (${text.length} characters)`
-    : text;
+  return clipPeerText(text, MAX_THROWN_TEXT);
 }
 
 /** How a channel writes the content of its error replies. */
