@@ -3,64 +3,26 @@ import {
   context,
   type MeterProvider,
   metrics,
-  ProxyTracerProvider,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
-  SpanStatusCode,
   trace,
   type Tracer,
   type TracerProvider,
 } from "npm:@opentelemetry/api@^1.9.0";
 import type { ChannelStats, SendOptions } from "../channel/channel.ts";
-import { RemoteError } from "../errors.ts";
 import {
   errorType,
   type Instruments,
   instruments,
   type MethodCounts,
-  SCOPE,
 } from "./_telemetry_metrics.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { closedEvent, parentOf, traceContextOf } from "./_telemetry_context.ts";
+import { peerAttributes, setFailed, tracerOf } from "./_telemetry_spans.ts";
 
 /** `rpc.method` of a call to a path the service does not have. */
 export const OTHER_METHOD = "_OTHER";
-
-/** The tracer of a provider, or undefined if it would record nothing. */
-function tracerOf(provider: TracerProvider): Tracer | undefined {
-  // The global default before anything is registered: a proxy to nothing.
-  if (
-    provider instanceof ProxyTracerProvider &&
-    provider.getDelegateTracer(SCOPE) === undefined
-  ) {
-    return undefined;
-  }
-  return provider.getTracer(SCOPE);
-}
-
-/** The attributes that say who the peer is, from `Channel.peer`. */
-function peerAttributes(name: string, client: boolean): Attributes {
-  // A container address names its transport: `tcp://host:port`.
-  const peer = name.startsWith("tcp://") ? name.slice(6) : name;
-  if (peer.startsWith("unix:")) {
-    return {
-      "network.transport": "unix",
-      "network.peer.address": peer.slice(5),
-      ...(client ? { "server.address": peer.slice(5) } : {}),
-    };
-  }
-  const match = /^\[?([^\]]*)\]?:(\d+)$/.exec(peer);
-  if (match === null) return { "network.peer.address": peer };
-  const port = Number(match[2]);
-  return {
-    "network.peer.address": match[1],
-    "network.peer.port": port,
-    ...(client
-      ? { "server.address": match[1], "server.port": port }
-      : { "client.address": match[1], "client.port": port }),
-  };
-}
 
 /**
  * What telemetry needs of a connection: a `Channel`, or for calls that
@@ -334,19 +296,6 @@ export function connectionTelemetry(
   );
   if (tracer === undefined && found === undefined) return undefined;
   return new ConnectionTelemetry(channel, tracer, found, settings);
-}
-
-/** Marks a span failed with `error`: `error.type`, status, exception event. */
-function setFailed(span: Span, error: unknown): void {
-  span.setAttribute("error.type", errorType(error));
-  if (error instanceof RemoteError) {
-    span.setAttribute("aiomas.remote_error.type", error.remoteName);
-  }
-  if (error instanceof Error) span.recordException(error);
-  span.setStatus({
-    code: SpanStatusCode.ERROR,
-    message: error instanceof Error ? error.message : String(error),
-  });
 }
 
 /**
