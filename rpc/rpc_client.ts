@@ -1,6 +1,5 @@
 import type { Channel, CloseOptions, SendOptions } from "../channel/channel.ts";
-import { type Request, RESOLVED } from "../channel/request.ts";
-import { SerializationError } from "../errors.ts";
+import type { Request } from "../channel/request.ts";
 import {
   type Caller,
   createRemote,
@@ -10,11 +9,11 @@ import {
 } from "./_proxy.ts";
 import { bindArguments, checkCall } from "./_call_content.ts";
 import { addReferences } from "./_references.ts";
+import { failTraced, reply, replyTraced } from "./_reply.ts";
 import {
   type ConnectionTelemetry,
   connectionTelemetry,
   OTHER_METHOD,
-  type TracedCall,
 } from "./_telemetry.ts";
 import { asError } from "./_thrown.ts";
 import { type CallContext, runInContext } from "./call_context.ts";
@@ -308,9 +307,9 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       request.fail(asError(error)).catch(() => {});
       return;
     }
-    if (!(result instanceof Promise)) return this.#reply(request, result);
+    if (!(result instanceof Promise)) return reply(request, result);
     result.then(
-      (value) => this.#reply(request, value),
+      (value) => reply(request, value),
       (error) => request.fail(asError(error)).catch(() => {}),
     );
   }
@@ -327,7 +326,8 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       method = call[0];
       bound = bindArguments(resolved, call[1], call[2]);
     } catch (error) {
-      return this.#failTraced(
+      return failTraced(
+        telemetry,
         request,
         telemetry.serve(method, request.traceContext),
         error,
@@ -345,14 +345,14 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
         bound,
       );
     } catch (error) {
-      return this.#failTraced(request, served, error);
+      return failTraced(telemetry, request, served, error);
     }
     if (!(result instanceof Promise)) {
-      return this.#replyTraced(request, result, served);
+      return replyTraced(telemetry, request, result, served);
     }
     result.then(
-      (value) => this.#replyTraced(request, value, served),
-      (error) => this.#failTraced(request, served, error),
+      (value) => replyTraced(telemetry, request, value, served),
+      (error) => failTraced(telemetry, request, served, error),
     );
   }
 
@@ -367,39 +367,8 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       : resolved.fn.apply(resolved.thisArg, bound);
   }
 
-  #failTraced(request: Request, served: TracedCall, error: unknown): void {
-    const failure = asError(error);
-    this.#telemetry!.served(served, failure);
-    request.fail(failure).catch(() => {});
-  }
-
-  #replyTraced(request: Request, result: unknown, served: TracedCall): void {
-    const sent = request.reply(result);
-    if (sent === RESOLVED) return this.#telemetry!.served(served);
-    sent.then(
-      () => this.#telemetry!.served(served),
-      (error) => {
-        if (error instanceof SerializationError) {
-          this.#failTraced(request, served, error);
-        } else this.#telemetry!.served(served, error);
-      },
-    );
-  }
-
   /** What a handler marked `@expose({ context: true })` gets from `callContext()`. */
   #contextOf(request: Request): CallContext {
     return { signal: request.signal, peer: this.channel.peer };
-  }
-
-  #reply(request: Request, result: unknown): void {
-    const sent = request.reply(result);
-    // Queued at once (the common case): nothing can fail any more.
-    if (sent === RESOLVED) return;
-    sent.catch((error) => {
-      // A result that cannot be encoded becomes an error reply.
-      if (error instanceof SerializationError) {
-        request.fail(error).catch(() => {});
-      }
-    });
   }
 }
