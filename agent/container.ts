@@ -3,14 +3,14 @@ import type { Channel } from "../channel/channel.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { type Caller, createRemote } from "../rpc/_proxy.ts";
-import type { DynamicRemote } from "../rpc/remote.ts";
 import { type CallOptions, checkTimeout } from "../rpc/with_options.ts";
 import { checkCount } from "../channel/_channel_options.ts";
-import { Connections, noSuchAgent } from "./_connections.ts";
-import { newCodec, referenceLabel } from "./_peers.ts";
+import { Connections } from "./_connections.ts";
+import { newCodec } from "./_peers.ts";
 import { ContainerService } from "./_container_service.ts";
 import { serializerNames } from "./_load_serializers.ts";
 import { LocalCalls } from "./_local_calls.ts";
+import { LocalProxies } from "./_local_proxies.ts";
 import { LocalWire } from "./_local_wire.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { internals } from "./_internal.ts";
@@ -73,7 +73,7 @@ export class Container implements AsyncDisposable {
   #listening: Listening;
   #agents = new Map<string, Agent>();
   #nextAid = 0;
-  #localProxies = new WeakMap<Agent, DynamicRemote>();
+  #proxies: LocalProxies;
   #service: ContainerService;
   #local: LocalCalls;
   #connections: Connections;
@@ -88,6 +88,7 @@ export class Container implements AsyncDisposable {
     const addr = listening.addr;
     this.addr = addr;
     this.#listening = listening;
+    this.#proxies = new LocalProxies(addr, this.#agents, this.#localCaller);
     this.#ownsClock = options.clock === undefined;
     this.clock = options.clock ?? new RealtimeClock();
     const codec = options.codec ?? JsonCodec;
@@ -110,7 +111,7 @@ export class Container implements AsyncDisposable {
         codec,
         serializers,
         (value) => this.#service.pathOf(value),
-        (path) => this.#referencedLocally(path),
+        (path) => this.#proxies.referenced(path),
       ),
       callTimeout,
       this.#closing.signal,
@@ -285,11 +286,7 @@ export class Container implements AsyncDisposable {
         ? undefined
         : { timeout: options.callTimeout };
     if (this.#listening.isSelf(target.container)) {
-      const agent = this.#agents.get(target.aid);
-      if (agent === undefined) throw noSuchAgent(target.aid, this.addr);
-      return (callOptions === undefined
-        ? this.#localProxy(agent)
-        : this.#makeLocalProxy(agent, callOptions)) as AgentProxy<T>;
+      return this.#proxies.proxyOf(target.aid, callOptions) as AgentProxy<T>;
     }
     const [caller, className] = await this.#connections.agent(
       target,
@@ -379,36 +376,5 @@ export class Container implements AsyncDisposable {
     const aid = String(this.#nextAid++);
     this.#agents.set(aid, agent);
     return aid;
-  }
-
-  /** The proxy of an agent of this container, made once. */
-  #localProxy(agent: Agent): DynamicRemote {
-    let proxy = this.#localProxies.get(agent);
-    if (proxy === undefined) {
-      proxy = this.#makeLocalProxy(agent, undefined);
-      this.#localProxies.set(agent, proxy);
-    }
-    return proxy;
-  }
-
-  #makeLocalProxy(
-    agent: Agent,
-    options: CallOptions | undefined,
-  ): DynamicRemote {
-    return createRemote(
-      this.#localCaller,
-      `agents/${agent.aid}`,
-      `${agent.constructor.name}Proxy('${agent.addr}')`,
-      options,
-    );
-  }
-
-  /** The proxy an agent reference of this container decodes to in a local call. */
-  #referencedLocally(path: string): object {
-    const aid = /^agents\/([^/]+)$/.exec(path)?.[1];
-    const agent = aid === undefined ? undefined : this.#agents.get(aid);
-    return agent === undefined
-      ? createRemote(this.#localCaller, path, referenceLabel(this.addr))
-      : this.#localProxy(agent);
   }
 }
