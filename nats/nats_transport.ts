@@ -2,6 +2,8 @@ import type { TraceContextCarrier, Transport } from "../channel/transport.ts";
 import { Heartbeat } from "./_heartbeat.ts";
 import type { NatsLink } from "./_link.ts";
 import type { Msg, Subscription } from "./_nats.ts";
+import { ReceiveQueue } from "./_receive_queue.ts";
+import { SendWindow } from "./_send_window.ts";
 import {
   ACK,
   CLOSE,
@@ -20,6 +22,7 @@ import {
 } from "./_session_wire.ts";
 import type { NatsSessionOptions } from "./_session_options.ts";
 import { MAX_TRACE_HEADER_BYTES, NatsTraceCarrier } from "./_trace_carrier.ts";
+import { readableOf, writableOf } from "./_transport_streams.ts";
 
 export type { NatsSessionOptions } from "./_session_options.ts";
 
@@ -67,22 +70,17 @@ export class NatsTransport implements Transport {
   #to: string | null = null;
   #window: number;
   // Receiving.
-  #chunks: Uint8Array[] = [];
-  #head = 0;
-  #offset = 0;
+  #inbox = new ReceiveQueue();
   #received = 0;
   #read = 0;
   /** Bytes received and not read yet. */
   #queued = 0;
   #reported = 0;
-  #wake: PromiseWithResolvers<void> | null = null;
   #ended = false;
   #error: Error | null = null;
   // Sending.
   #sent = 0;
-  #sentBytes = 0;
-  #peerRead = 0;
-  #windowOpen: PromiseWithResolvers<void> | null = null;
+  #flow: SendWindow;
   // Liveness.
   #heartbeat: Heartbeat;
   #closed = false;
@@ -117,6 +115,7 @@ export class NatsTransport implements Transport {
       fail: (error) => this.#fail(error),
     });
     this.#window = options.window ?? 4 * 1024 * 1024;
+    this.#flow = new SendWindow(this.#window);
     this.#onClose = onClose;
     this.#sub = link.nc.subscribe(subject, {
       callback: (error, msg) => {
@@ -140,28 +139,12 @@ export class NatsTransport implements Transport {
 
   /** Bytes from the peer (a view of {@linkcode NatsTransport.read}). */
   get readable(): ReadableStream<Uint8Array> {
-    this.#readable ??= new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        const buffer = new Uint8Array(64 * 1024);
-        const n = await this.read(buffer);
-        if (n === null) controller.close();
-        else controller.enqueue(buffer.subarray(0, n));
-      },
-      cancel: () => this.close(),
-    });
-    return this.#readable;
+    return this.#readable ??= readableOf(this);
   }
 
   /** Bytes to the peer (a view of {@linkcode NatsTransport.write}). */
   get writable(): WritableStream<Uint8Array> {
-    this.#writable ??= new WritableStream<Uint8Array>({
-      write: async (chunk) => {
-        await this.write(chunk);
-      },
-      close: () => this.close(),
-      abort: () => this.close(),
-    });
-    return this.#writable;
+    return this.#writable ??= writableOf(this);
   }
 
   /**
@@ -172,31 +155,12 @@ export class NatsTransport implements Transport {
    * @throws {Error} Why the session failed.
    */
   async read(buffer: Uint8Array): Promise<number | null> {
-    while (this.#head === this.#chunks.length) {
+    while (this.#inbox.empty) {
       if (this.#error !== null) throw this.#error;
       if (this.#ended) return null;
-      this.#wake = Promise.withResolvers<void>();
-      await this.#wake.promise;
+      await this.#inbox.wait();
     }
-    let n = 0;
-    while (n < buffer.length && this.#head < this.#chunks.length) {
-      const chunk = this.#chunks[this.#head];
-      const take = Math.min(buffer.length - n, chunk.length - this.#offset);
-      buffer.set(chunk.subarray(this.#offset, this.#offset + take), n);
-      n += take;
-      this.#offset += take;
-      if (this.#offset === chunk.length) {
-        this.#offset = 0;
-        this.#head++;
-      }
-    }
-    if (this.#head === this.#chunks.length) {
-      this.#chunks.length = 0;
-      this.#head = 0;
-    } else if (this.#head > 1024) {
-      this.#chunks = this.#chunks.slice(this.#head);
-      this.#head = 0;
-    }
+    const n = this.#inbox.take(buffer);
     this.#read += n;
     this.#queued -= n;
     // Tell the writer before it has to wait for a ping to learn it.
@@ -244,12 +208,11 @@ export class NatsTransport implements Transport {
       );
       at = end;
     }
-    this.#sentBytes += bytes.length;
-    while (this.#sentBytes - this.#peerRead > this.#window) {
+    this.#flow.sent(bytes.length);
+    while (this.#flow.full) {
       if (this.#error !== null) throw this.#error;
       if (this.#closed) break;
-      this.#windowOpen ??= Promise.withResolvers<void>();
-      await this.#windowOpen.promise;
+      await this.#flow.wait();
     }
     return bytes.length;
   }
@@ -293,8 +256,7 @@ export class NatsTransport implements Transport {
       // Before the bytes can be read: their requests take their contexts.
       const headers = msg.headers;
       if (headers !== undefined) this.#carrier.received(headers);
-      this.#chunks.push(data.slice(DATA_HEADER));
-      this.#wakeReader();
+      this.#inbox.push(data.slice(DATA_HEADER));
       return;
     }
     if (kind === CLOSE) {
@@ -337,10 +299,7 @@ export class NatsTransport implements Transport {
         ),
       );
     }
-    if (read > this.#peerRead) {
-      this.#peerRead = read;
-      if (this.#sentBytes - read <= this.#window) this.#openWindow();
-    }
+    this.#flow.peerRead(read);
   }
 
   /** Publishes a control message; a PING goes to the peer with our subject as reply. */
@@ -380,7 +339,7 @@ export class NatsTransport implements Transport {
     if (reason === "") {
       // Bytes still queued are read first, then the end.
       this.#ended = true;
-      this.#wakeReader();
+      this.#inbox.wake();
       this.#end();
     } else {
       this.#fail(new Error(`${this.peer} ended the session: ${reason}`), false);
@@ -414,20 +373,8 @@ export class NatsTransport implements Transport {
     } catch {
       // The connection is closed.
     }
-    this.#wakeReader();
-    this.#openWindow();
+    this.#inbox.wake();
+    this.#flow.open();
     this.#onClose?.();
-  }
-
-  #wakeReader(): void {
-    const wake = this.#wake;
-    this.#wake = null;
-    wake?.resolve();
-  }
-
-  #openWindow(): void {
-    const open = this.#windowOpen;
-    this.#windowOpen = null;
-    open?.resolve();
   }
 }
