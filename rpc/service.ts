@@ -62,6 +62,9 @@ const services = new WeakMap<object, Service>();
  * assert.equal(fn.call(thisArg, 3, 4), 7);
  * assert.throws(() => router.resolve("secret"), { message: '"MathServer.secret" is not exposed' });
  * assert.throws(() => router.resolve("nope"), { message: 'Name "nope" not found in ""' });
+ * assert.throws(() => router.resolve("add/x"), {
+ *   message: '"MathServer.add" is a function, not a service: cannot call "add/x"',
+ * });
  * ```
  */
 export class Service {
@@ -96,7 +99,9 @@ export class Service {
    * @param path Names joined by `/`.
    * @returns The function, what to call it on, and its expose options.
    * @throws {LookupError} If a name is not found or not exposed (aiomas's
-   *   message texts: `Name "x" not found in "sub"`, `"Cls.x" is not exposed`).
+   *   message texts: `Name "x" not found in "sub"`, `"Cls.x" is not exposed`),
+   *   or if a function stands where the path needs a service
+   *   (`"Cls.add" is a function, not a service: cannot call "add/x"`).
    */
   resolve(path: string): Resolved {
     // Walked without splitting: this runs for every call.
@@ -107,9 +112,13 @@ export class Service {
       slash !== -1;
       slash = path.indexOf("/", start)
     ) {
-      const member: ServiceMember = (sub ?? this).member(
-        path.slice(start, slash),
-      );
+      const parent: Service = sub ?? this;
+      const part = path.slice(start, slash);
+      const member: ServiceMember = parent.member(part);
+      if (member?.kind === "function") {
+        // The name exists, so "not found" would mislead.
+        throw notAService(parent.qualname(part, member.owner), path);
+      }
       if (member?.kind !== "service") throw notFound(path, start, slash);
       sub = member.service;
       start = slash + 1;
@@ -273,6 +282,15 @@ function notFound(path: string, start: number, end: number): LookupError {
   const name = clipPeerText(path.slice(start, end));
   const parent = clipPeerText(path.slice(0, Math.max(0, start - 1)));
   return lookupError(`Name "${name}" not found in "${parent}"`);
+}
+
+/** The error for a path that goes on past the function `qualname`. */
+function notAService(qualname: string, path: string): LookupError {
+  return lookupError(
+    `"${qualname}" is a function, not a service: cannot call "${
+      clipPeerText(path)
+    }"`,
+  );
 }
 
 /** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */

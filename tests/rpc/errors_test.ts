@@ -107,6 +107,17 @@ Deno.test("LookupError: the caller sees remoteName LookupError", async () => {
     pair.client.call("secret"),
     remote("LookupError", '"Thrower.secret" is not exposed'),
   );
+  // A sub-attribute of a method: the method exists, and the error says so.
+  const method = pair.client.remote.throwString as unknown as {
+    sub(x: number): Promise<unknown>;
+  };
+  await assert.rejects(
+    method.sub(1),
+    remote(
+      "LookupError",
+      '"Thrower.throwString" is a function, not a service: cannot call "throwString/sub"',
+    ),
+  );
 });
 
 Deno.test("thrown non-Errors reach the caller as readable text", async () => {

@@ -125,6 +125,37 @@ Deno.test("service: unknown names give aiomas's LookupError texts", () => {
   assertLookupError(router, "sub//x", 'Name "" not found in "sub"');
 });
 
+Deno.test("service: a path that goes on past a function names the function", () => {
+  const router = Service.of(new MathServer());
+  const notAService = (qualname: string, path: string) =>
+    `"${qualname}" is a function, not a service: cannot call "${path}"`;
+  assertLookupError(
+    router,
+    "add/sub",
+    notAService("MathServer.add", "add/sub"),
+  );
+  assertLookupError(
+    router,
+    "add/x/y",
+    notAService("MathServer.add", "add/x/y"),
+  );
+  assertLookupError(
+    router,
+    "inheritedExposed/x",
+    notAService("Base.inheritedExposed", "inheritedExposed/x"),
+  );
+  assertLookupError(router, "tools/neg/x", notAService("neg", "tools/neg/x"));
+  // The peer's path is cut in the message.
+  assertLookupError(
+    router,
+    `add/${"x".repeat(1000)}`,
+    notAService(
+      "MathServer.add",
+      `add/${"x".repeat(196)}… (1004 characters)`,
+    ),
+  );
+});
+
 Deno.test("service: a peer's long path is cut in the error, and not split whole", () => {
   const router = Service.of(new MathServer());
   const long = "n".repeat(1000);
@@ -202,8 +233,16 @@ Deno.test("service: Object.prototype members and the constructor are refused", (
     'Name "constructor" not found in ""',
   );
   assertLookupError(router, "toString/call", 'Name "toString" not found in ""');
-  assertLookupError(router, "add/call", 'Name "add" not found in ""');
-  assertLookupError(router, "add/constructor", 'Name "add" not found in ""');
+  assertLookupError(
+    router,
+    "add/call",
+    '"MathServer.add" is a function, not a service: cannot call "add/call"',
+  );
+  assertLookupError(
+    router,
+    "add/constructor",
+    '"MathServer.add" is a function, not a service: cannot call "add/constructor"',
+  );
 });
 
 Deno.test("service: a getter is refused and never runs", () => {
@@ -221,12 +260,24 @@ Deno.test("service: empty path parts and paths through functions", () => {
   const router = Service.of(new MathServer());
   assertLookupError(router, "", 'Name "" not found in ""');
   assertLookupError(router, "/add", 'Name "" not found in ""');
-  assertLookupError(router, "add/", 'Name "add" not found in ""');
+  assertLookupError(
+    router,
+    "add/",
+    '"MathServer.add" is a function, not a service: cannot call "add/"',
+  );
   assertLookupError(router, "sub//mul", 'Name "" not found in "sub"');
   assertLookupError(router, "sub/", 'Name "" not found in "sub"');
   assertLookupError(router, "//", 'Name "" not found in ""');
-  assertLookupError(router, "add/x", 'Name "add" not found in ""');
-  assertLookupError(router, "sub/mul/x", 'Name "mul" not found in "sub"');
+  assertLookupError(
+    router,
+    "add/x",
+    '"MathServer.add" is a function, not a service: cannot call "add/x"',
+  );
+  assertLookupError(
+    router,
+    "sub/mul/x",
+    '"Sub.mul" is a function, not a service: cannot call "sub/mul/x"',
+  );
 });
 
 Deno.test("service: ServiceDict exposes its functions and nested dicts", async () => {
@@ -270,7 +321,11 @@ Deno.test("service: ServiceDict exposes its functions and nested dicts", async (
   assertLookupError(dict, "math/secret", '"MathServer.secret" is not exposed');
   assertLookupError(dict, "n", '"n" is not exposed');
   assertLookupError(dict, "n/x", 'Name "n" not found in ""');
-  assertLookupError(dict, "add/x", 'Name "add" not found in ""');
+  assertLookupError(
+    dict,
+    "add/x",
+    '"add" is a function, not a service: cannot call "add/x"',
+  );
   // Only the dictionary's own entries exist.
   for (
     const name of ["__proto__", "constructor", "toString", "hasOwnProperty"]
