@@ -17,6 +17,12 @@ interface Entry extends HeapEntry {
  * are fully deterministic. {@linkcode ExternalClock.nextActivity} tells a
  * master the next time anything is due.
  *
+ * As in aiomas, waits must end in the future: `sleep(0)`, `callIn(0)` and a
+ * target of `time()` or earlier are a `RangeError`, since only the next
+ * `setTime` could end them. {@linkcode RealtimeClock} takes a delay of 0 (it
+ * ends after the current task), so code that may run under either clock
+ * should not wait 0 seconds.
+ *
  * @example
  * ```ts
  * import { ExternalClock } from "@aiomas/aiomas/agent";
@@ -30,6 +36,7 @@ interface Entry extends HeapEntry {
  * clock.setTime(5);
  * assert.deepEqual(seen, ["a", "b"]);
  * assert.equal(clock.utcnow().toISOString(), "2016-01-01T00:00:05.000Z");
+ * assert.throws(() => clock.sleep(0), RangeError); // as in aiomas
  * ```
  */
 export class ExternalClock implements Clock {
@@ -113,7 +120,8 @@ export class ExternalClock implements Clock {
   /**
    * Waits `dt` seconds of clock time.
    *
-   * @param dt Seconds, more than 0.
+   * @param dt Seconds, more than 0 (aiomas refuses 0 too; unlike
+   *   {@linkcode RealtimeClock.sleep}, which takes 0).
    * @param options `signal` to cancel.
    * @returns A promise that resolves when `setTime` reaches the deadline.
    * @throws {RangeError} If `dt` is not positive.
@@ -125,10 +133,10 @@ export class ExternalClock implements Clock {
   /**
    * Waits until time `t` or a date.
    *
-   * @param t Seconds, or a `Date`; later than now.
+   * @param t Seconds, or a `Date`; later than `time()`, as in aiomas.
    * @param options `signal` to cancel.
    * @returns A promise that resolves when `setTime` reaches `t`.
-   * @throws {RangeError} If `t` is not in the future.
+   * @throws {RangeError} If `t` is not later than `time()`.
    */
   sleepUntil(t: number | Date, options?: SleepOptions): Promise<void> {
     return this.#sleep(this.#deadline(t), options?.signal);
@@ -137,7 +145,8 @@ export class ExternalClock implements Clock {
   /**
    * Calls `fn(...args)` in `dt` seconds of clock time.
    *
-   * @param dt Seconds, more than 0.
+   * @param dt Seconds, more than 0 (aiomas refuses 0 too; unlike
+   *   {@linkcode RealtimeClock.callIn}, which takes 0).
    * @param fn The function.
    * @param args Its arguments.
    * @returns A handle to cancel the call.
@@ -157,11 +166,11 @@ export class ExternalClock implements Clock {
   /**
    * Calls `fn(...args)` at time `t` or a date.
    *
-   * @param t Seconds, or a `Date`; later than now.
+   * @param t Seconds, or a `Date`; later than `time()`, as in aiomas.
    * @param fn The function.
    * @param args Its arguments.
    * @returns A handle to cancel the call.
-   * @throws {RangeError} If `t` is not in the future.
+   * @throws {RangeError} If `t` is not later than `time()`.
    */
   callAt<A extends unknown[]>(
     t: number | Date,
@@ -188,7 +197,10 @@ export class ExternalClock implements Clock {
   #deadline(t: number | Date): number {
     const deadline = t instanceof Date ? (t.getTime() - this.#start) / 1000 : t;
     if (!(deadline > this.#time)) {
-      throw new RangeError(`Cannot wait until ${String(t)}: it is in the past`);
+      throw new RangeError(
+        `Cannot wait until ${String(t)} on an ExternalClock at time ` +
+          `${this.#time}: the target must be later, as in aiomas (${ONLY_SET_TIME})`,
+      );
     }
     return deadline;
   }
@@ -232,10 +244,14 @@ export class ExternalClock implements Clock {
   }
 }
 
+/** Why an ExternalClock refuses waits that do not end in the future. */
+const ONLY_SET_TIME =
+  "its time moves only when setTime is called, so only the next setTime could end the wait";
+
 function checkDelay(dt: number): number {
   if (!(dt > 0)) {
     throw new RangeError(
-      `Cannot wait ${dt} seconds: the delay must be more than 0`,
+      `Cannot wait ${dt} seconds on an ExternalClock: the delay must be more than 0, as in aiomas (${ONLY_SET_TIME})`,
     );
   }
   return dt;

@@ -10,6 +10,11 @@ interface Timer extends TimerHandle {
  * Real time: `time()` is monotonic seconds (from `performance.now()`),
  * `utcnow()` the system date. Targets in the past are a `RangeError`.
  *
+ * A delay of 0 is allowed, as with aiomas's `AsyncioClock`: `sleep(0)`
+ * resolves and `callIn(0, fn)` runs after the current task.
+ * {@linkcode ExternalClock} refuses 0 (as aiomas's does), so code that may
+ * run under either clock should not wait 0 seconds.
+ *
  * @example
  * ```ts
  * import { RealtimeClock } from "@aiomas/aiomas/agent";
@@ -19,6 +24,7 @@ interface Timer extends TimerHandle {
  * const start = clock.time();
  * await clock.sleep(0.01);
  * assert.ok(clock.time() - start >= 0.009);
+ * await clock.sleep(0); // an ExternalClock would throw
  * ```
  */
 export class RealtimeClock implements Clock {
@@ -45,7 +51,8 @@ export class RealtimeClock implements Clock {
   /**
    * Waits `dt` seconds.
    *
-   * @param dt Seconds, at least 0.
+   * @param dt Seconds, at least 0 (unlike {@linkcode ExternalClock.sleep},
+   *   which needs more than 0).
    * @param options `signal` to cancel.
    * @returns A promise that resolves after `dt` seconds.
    * @throws {RangeError} If `dt` is negative or not a number.
@@ -69,7 +76,8 @@ export class RealtimeClock implements Clock {
   /**
    * Calls `fn(...args)` in `dt` seconds.
    *
-   * @param dt Seconds, at least 0.
+   * @param dt Seconds, at least 0 (unlike {@linkcode ExternalClock.callIn},
+   *   which needs more than 0).
    * @param fn The function.
    * @param args Its arguments.
    * @returns A handle to cancel the call.

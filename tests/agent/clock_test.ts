@@ -221,7 +221,7 @@ Deno.test("ExternalClock: sleep with an AbortSignal", async () => {
 
 Deno.test("ExternalClock: targets now or in the past are a RangeError", () => {
   const clock = new ExternalClock(START, 10);
-  const past = /in the past/;
+  const past = / on an ExternalClock at time 10: the target must be later, /;
   assert.throws(() => clock.sleepUntil(10), {
     name: "RangeError",
     message: past,
@@ -253,6 +253,27 @@ Deno.test("ExternalClock: delays must be positive", () => {
     });
     assert.throws(() => clock.callIn(dt, () => {}), RangeError);
   }
+  assert.equal(clock.nextActivity(), null);
+});
+
+Deno.test("ExternalClock: a wait of 0 is refused as in aiomas, and the error says why", () => {
+  const clock = new ExternalClock(START, 5);
+  const why =
+    "as in aiomas (its time moves only when setTime is called, so only the next setTime could end the wait)";
+  const zero = {
+    name: "RangeError",
+    message:
+      `Cannot wait 0 seconds on an ExternalClock: the delay must be more than 0, ${why}`,
+  };
+  assert.throws(() => clock.sleep(0), zero);
+  assert.throws(() => clock.callIn(0, () => {}), zero);
+  const now = {
+    name: "RangeError",
+    message:
+      `Cannot wait until 5 on an ExternalClock at time 5: the target must be later, ${why}`,
+  };
+  assert.throws(() => clock.sleepUntil(5), now);
+  assert.throws(() => clock.callAt(5, () => {}), now);
   assert.equal(clock.nextActivity(), null);
 });
 
