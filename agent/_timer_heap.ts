@@ -5,12 +5,39 @@ export interface HeapEntry {
   cancelled: boolean;
 }
 
-/** A binary min-heap ordered by (deadline, insertion). */
+/** Below this many entries, cancelled ones are left until they reach the top. */
+const COMPACT_MIN = 64;
+
+/**
+ * A binary min-heap ordered by (deadline, insertion). Cancelled entries
+ * are dropped when they reach the top, or all at once when they are more
+ * than half of the heap: on a clock whose time does not move, cancelled
+ * waits would otherwise pile up without bound.
+ */
 export class TimerHeap<T extends HeapEntry> {
   #items: T[] = [];
+  /** How many entries in the heap are cancelled. */
+  #cancelled = 0;
 
   get size(): number {
     return this.#items.length;
+  }
+
+  /**
+   * Marks `entry` (in the heap, not cancelled) cancelled; rebuilds the heap
+   * without the cancelled entries once they are more than half of it.
+   */
+  cancel(entry: T): void {
+    entry.cancelled = true;
+    const items = this.#items;
+    if (++this.#cancelled * 2 <= items.length || items.length < COMPACT_MIN) {
+      return;
+    }
+    const kept = items.filter((item) => !item.cancelled);
+    // Bottom-up heapify: O(n), so the rebuild costs O(1) per cancel.
+    for (let i = (kept.length >> 1) - 1; i >= 0; i--) siftDown(kept, i);
+    this.#items = kept;
+    this.#cancelled = 0;
   }
 
   push(entry: T): void {
@@ -37,29 +64,35 @@ export class TimerHeap<T extends HeapEntry> {
     const last = items.pop();
     if (items.length > 0 && last !== undefined) {
       items[0] = last;
-      let i = 0;
-      for (;;) {
-        const left = 2 * i + 1;
-        const right = left + 1;
-        let smallest = i;
-        if (left < items.length && before(items[left], items[smallest])) {
-          smallest = left;
-        }
-        if (right < items.length && before(items[right], items[smallest])) {
-          smallest = right;
-        }
-        if (smallest === i) break;
-        [items[i], items[smallest]] = [items[smallest], items[i]];
-        i = smallest;
-      }
+      siftDown(items, 0);
     }
+    if (top?.cancelled) this.#cancelled--;
     return top;
   }
 
   clear(): T[] {
     const items = this.#items;
     this.#items = [];
+    this.#cancelled = 0;
     return items;
+  }
+}
+
+/** Moves `items[i]` down to where it belongs. */
+function siftDown(items: HeapEntry[], i: number): void {
+  for (;;) {
+    const left = 2 * i + 1;
+    const right = left + 1;
+    let smallest = i;
+    if (left < items.length && before(items[left], items[smallest])) {
+      smallest = left;
+    }
+    if (right < items.length && before(items[right], items[smallest])) {
+      smallest = right;
+    }
+    if (smallest === i) return;
+    [items[i], items[smallest]] = [items[smallest], items[i]];
+    i = smallest;
   }
 }
 

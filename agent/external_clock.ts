@@ -49,14 +49,16 @@ export class ExternalClock implements Clock {
    * Creates the clock.
    *
    * @param utcStart The date at time 0 (a `Date` or an ISO-8601 string).
-   * @param initTime The time to start at, in seconds.
-   * @throws {RangeError} If the date is invalid.
+   * @param initTime The time to start at, in seconds (a finite number).
+   * @throws {TypeError} If `initTime` is not a number.
+   * @throws {RangeError} If the date is invalid or `initTime` not finite.
    */
   constructor(utcStart: Date | string, initTime = 0) {
     this.#start = new Date(utcStart).getTime();
     if (Number.isNaN(this.#start)) {
       throw new RangeError(`Invalid start date: ${String(utcStart)}`);
     }
+    checkTime(initTime, "start at");
     this.#time = initTime;
   }
 
@@ -87,10 +89,12 @@ export class ExternalClock implements Clock {
    * sleeper due at 1 (aiomas runs both from the event loop, after
    * `set_time` returns).
    *
-   * @param t The new time; it must be later than `time()`.
-   * @throws {RangeError} If `t` is not later than `time()`.
+   * @param t The new time: a finite number later than `time()`.
+   * @throws {TypeError} If `t` is not a number (e.g. a peer's string).
+   * @throws {RangeError} If `t` is not finite or not later than `time()`.
    */
   setTime(t: number): void {
+    checkTime(t, "set time to");
     if (!(t > this.#time)) {
       throw new RangeError(
         `Cannot set time to ${t}: it must be later than ${this.#time}`,
@@ -124,6 +128,7 @@ export class ExternalClock implements Clock {
    *   {@linkcode RealtimeClock.sleep}, which takes 0).
    * @param options `signal` to cancel.
    * @returns A promise that resolves when `setTime` reaches the deadline.
+   * @throws {TypeError} If `dt` is not a number.
    * @throws {RangeError} If `dt` is not positive.
    */
   sleep(dt: number, options?: SleepOptions): Promise<void> {
@@ -136,6 +141,7 @@ export class ExternalClock implements Clock {
    * @param t Seconds, or a `Date`; later than `time()`, as in aiomas.
    * @param options `signal` to cancel.
    * @returns A promise that resolves when `setTime` reaches `t`.
+   * @throws {TypeError} If `t` is neither a number nor a `Date`.
    * @throws {RangeError} If `t` is not later than `time()`.
    */
   sleepUntil(t: number | Date, options?: SleepOptions): Promise<void> {
@@ -150,6 +156,7 @@ export class ExternalClock implements Clock {
    * @param fn The function.
    * @param args Its arguments.
    * @returns A handle to cancel the call.
+   * @throws {TypeError} If `dt` is not a number.
    * @throws {RangeError} If `dt` is not positive.
    */
   callIn<A extends unknown[]>(
@@ -170,6 +177,7 @@ export class ExternalClock implements Clock {
    * @param fn The function.
    * @param args Its arguments.
    * @returns A handle to cancel the call.
+   * @throws {TypeError} If `t` is neither a number nor a `Date`.
    * @throws {RangeError} If `t` is not later than `time()`.
    */
   callAt<A extends unknown[]>(
@@ -195,6 +203,9 @@ export class ExternalClock implements Clock {
   }
 
   #deadline(t: number | Date): number {
+    if (!(t instanceof Date) && typeof t !== "number") {
+      checkTime(t, "wait until");
+    }
     const deadline = t instanceof Date ? (t.getTime() - this.#start) / 1000 : t;
     if (!(deadline > this.#time)) {
       throw new RangeError(
@@ -209,7 +220,7 @@ export class ExternalClock implements Clock {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<void>((resolve, reject) => {
       const onAbort = () => {
-        entry.cancelled = true;
+        this.#cancel(entry);
         reject(signal!.reason);
       };
       const entry: Entry = {
@@ -237,18 +248,60 @@ export class ExternalClock implements Clock {
       get cancelled() {
         return entry.cancelled && !entry.fired;
       },
-      cancel() {
-        entry.cancelled = true;
+      cancel: () => {
+        if (!entry.cancelled && !entry.fired) this.#cancel(entry);
       },
     };
   }
+
+  /**
+   * Cancels a pending entry: it lets go of what it would have run (the
+   * sleeper's promise, the call's function and arguments) at once, and
+   * the heap drops it when cancelled entries are more than half of it.
+   */
+  #cancel(entry: Entry): void {
+    entry.fire = NOTHING;
+    entry.abandon = undefined;
+    this.#heap.cancel(entry);
+  }
 }
+
+function NOTHING(): void {}
 
 /** Why an ExternalClock refuses waits that do not end in the future. */
 const ONLY_SET_TIME =
   "its time moves only when setTime is called, so only the next setTime could end the wait";
 
+/**
+ * Refuses a time that is not a finite number: a string would be compared
+ * as text and added as text, and Infinity would leave `utcnow()` invalid.
+ */
+function checkTime(t: unknown, what: string): void {
+  if (typeof t !== "number") {
+    throw new TypeError(
+      `Cannot ${what} ${describe(t)} on an ExternalClock: not a number`,
+    );
+  }
+  if (!Number.isFinite(t)) {
+    throw new RangeError(
+      `Cannot ${what} ${t} on an ExternalClock: not a finite number`,
+    );
+  }
+}
+
+/** A value a peer sent, named without printing all of it. */
+function describe(value: unknown): string {
+  return typeof value === "string"
+    ? `the string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`
+    : Array.isArray(value)
+    ? "an array"
+    : value === null
+    ? "null"
+    : `a value of type ${typeof value}`;
+}
+
 function checkDelay(dt: number): number {
+  if (typeof dt !== "number") checkTime(dt, "wait");
   if (!(dt > 0)) {
     throw new RangeError(
       `Cannot wait ${dt} seconds on an ExternalClock: the delay must be more than 0, as in aiomas (${ONLY_SET_TIME})`,
