@@ -77,6 +77,7 @@ export class Manager extends Agent {
   #base: string | URL;
   #allowSpawn: readonly string[];
   #onStop: (() => void) | undefined;
+  #stopping = false;
 
   /**
    * Creates the manager of `container`.
@@ -129,9 +130,12 @@ export class Manager extends Agent {
   /**
    * Sets the container's external clock.
    *
-   * @param time The new time in seconds (later than the current one).
-   * @throws {TypeError} If the container's clock is not an `ExternalClock`.
-   * @throws {RangeError} If `time` is not later than the current time.
+   * @param time The new time in seconds: a finite number, later than the
+   *   current one.
+   * @throws {TypeError} If the container's clock is not an `ExternalClock`,
+   *   or `time` is not a number.
+   * @throws {RangeError} If `time` is not finite or not later than the
+   *   current time.
    */
   @expose
   set_time(time: number): void {
@@ -145,10 +149,13 @@ export class Manager extends Agent {
   }
 
   /**
-   * Shuts the container down once this call has been answered.
+   * Shuts the container down once this call has been answered; calling it
+   * again changes nothing (the shutdown and `onStop` run once).
    */
   @expose
   stop(): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
     // Let the reply go out first; shutdown then closes every connection.
     setTimeout(async () => {
       await this.container.shutdown();

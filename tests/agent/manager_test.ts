@@ -222,10 +222,13 @@ Deno.test("Manager.set_time refuses the past and a realtime clock", async () => 
     await m.proxy.set_time(5);
     await assert.rejects(m.proxy.set_time(5), remote("RangeError", /later/));
     await assert.rejects(m.proxy.set_time(1), remote("RangeError", /later/));
-    await assert.rejects(
-      m.proxy.set_time("soon" as unknown as number),
-      remote("RangeError", /later/),
-    );
+    // A peer's non-number would be compared and added as text.
+    for (const time of ["soon", "7", [7], null]) {
+      await assert.rejects(
+        m.proxy.set_time(time as unknown as number),
+        remote("TypeError", /^Cannot set time to .* not a number$/),
+      );
+    }
     assert.equal(clock.time(), 5);
   }
   {
@@ -235,6 +238,25 @@ Deno.test("Manager.set_time refuses the past and a realtime clock", async () => 
       remote("TypeError", /not an ExternalClock/),
     );
   }
+});
+
+Deno.test("Manager.stop twice shuts down and calls onStop once", async () => {
+  let stops = 0;
+  const stopped = Promise.withResolvers<void>();
+  const container = await Container.create(LOCAL);
+  const manager = new Manager(container, {
+    onStop: () => {
+      stops++;
+      stopped.resolve();
+    },
+  });
+  manager.stop();
+  manager.stop();
+  await stopped.promise;
+  // A second run would call onStop right after the first one's shutdown.
+  await container.shutdown();
+  await container.shutdown();
+  assert.equal(stops, 1);
 });
 
 Deno.test("Manager.stop answers, then shuts the container down and calls onStop", async () => {
