@@ -3,7 +3,8 @@
 // buffer, and the channel can write each as a chunk of its own. It is kept
 // out of the public Codec interface because it changes who owns the
 // bytes: the parts reference the caller's Uint8Arrays, which must not
-// change until they are written.
+// change until they are written. It takes a channel's maxFrameSize, as the
+// encoders of _encode_limit.ts do.
 
 /**
  * Encodes a message into parts whose concatenation is its encoding. Even
@@ -14,8 +15,12 @@
  * bins the array holds one view and is the same array at every call (no
  * allocation per message): it must not be changed. With them it is a new
  * array, and the codec keeps no reference to the caller's arrays.
+ *
+ * With a `limit`, it throws `EncodeLimitError` (`_encode_limit.ts`) as
+ * soon as the parts are sure to be longer than `limit` bytes in all (the
+ * bins left out count); it may return parts a little longer than `limit`.
  */
-export type EncodeParts = (value: unknown) => Uint8Array[];
+export type EncodeParts = (value: unknown, limit?: number) => Uint8Array[];
 
 /**
  * The codecs that can encode into parts: each MsgPackCodec whose class

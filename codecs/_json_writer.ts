@@ -4,6 +4,7 @@
 // escaping or are not ASCII go through JSON.stringify and TextEncoder.
 import { SerializationError } from "../errors.ts";
 import { EncodeBuffers } from "./_buffer_pool.ts";
+import { EncodeLimitError } from "./_encode_limit.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
@@ -22,12 +23,20 @@ const BACKSLASH = 0x5c;
 /**
  * Encodes values as UTF-8 JSON; one instance is not re-entrant. Its buffers
  * are kept and pooled as `MsgPackWriter`'s are (`_buffer_pool.ts`).
+ *
+ * A call may be given a limit (see `LimitedEncodeView`): it is compared
+ * where the buffer grows, with the fewest bytes the write that needs the
+ * room will add, and never per byte written. Where the room asked for is
+ * more than the write may need (escaped and non-ASCII text), at most
+ * twice the limit is allocated before it is passed.
  */
 export class JsonWriter {
   #buffers = new EncodeBuffers();
   /** The buffer of the current message. */
   #buffer: Uint8Array<ArrayBuffer> = this.#buffers.start();
   #pos = 0;
+  /** The current call's limit, in bytes. */
+  #limit = Infinity;
   #registry: SerializerRegistry;
   #maxDepth: number;
 
@@ -38,7 +47,7 @@ export class JsonWriter {
 
   /** Encodes `value` into a new array of exactly its size. */
   encode(value: unknown): Uint8Array {
-    const bytes = this.encodeView(value).slice();
+    const bytes = this.encodeView(value, Infinity).slice();
     // Nobody holds a view of a pooled buffer now: give it back at once.
     this.#buffers.release();
     return bytes;
@@ -46,12 +55,15 @@ export class JsonWriter {
 
   /**
    * Encodes `value` into this writer's buffer: valid until the next call,
-   * which may give that buffer to another writer.
+   * which may give that buffer to another writer. Throws
+   * `EncodeLimitError` once the encoding is sure to be longer than `limit`
+   * bytes (see `LimitedEncodeView`).
    */
-  encodeView(value: unknown): Uint8Array {
+  encodeView(value: unknown, limit: number): Uint8Array {
     const buffer = this.#buffers.start();
     if (buffer !== this.#buffer) this.#use(buffer);
     this.#pos = 0;
+    this.#limit = limit;
     this.#value(value, 0);
     this.#buffers.used = this.#pos;
     return this.#buffer.subarray(0, this.#pos);
@@ -61,11 +73,33 @@ export class JsonWriter {
     this.#buffer = buffer;
   }
 
+  /** Room for `bytes` more, all of which will be written (or more). */
   #reserve(bytes: number): void {
     const needed = this.#pos + bytes;
-    if (needed > this.#buffer.length) {
-      this.#use(this.#buffers.grow(this.#pos, needed));
-    }
+    if (needed > this.#buffer.length) this.#grow(needed, needed);
+  }
+
+  /** Room for `bytes` more, of which at least `least` will be written. */
+  #reserveUpTo(bytes: number, least: number): void {
+    const needed = this.#pos + bytes;
+    if (needed > this.#buffer.length) this.#grow(needed, this.#pos + least);
+  }
+
+  /**
+   * Grows the buffer to `needed` bytes, unless `least`, what the message
+   * will be at least once the write that needs them is done, is above the
+   * limit.
+   */
+  #grow(needed: number, least: number): void {
+    if (least > this.#limit) this.#refuse();
+    this.#use(this.#buffers.grow(this.#pos, needed));
+  }
+
+  /** Stops a message that passed the limit; nothing of it is handed out. */
+  #refuse(): never {
+    this.#buffers.release();
+    this.#use(this.#buffers.start());
+    throw new EncodeLimitError(this.#limit);
   }
 
   #byte(value: number): void {
@@ -130,7 +164,9 @@ export class JsonWriter {
     // escapes, so the text is well formed).
     const text = JSON.stringify(value);
     if (text.length > LARGE_TEXT) return this.#largeText(text, start);
-    this.#reserve(text.length * 3);
+    // (#pos is still `start`.) At least a byte a unit: lone surrogates
+    // are escaped.
+    this.#reserveUpTo(text.length * 3, text.length);
     const { written } = textEncoder.encodeInto(
       text,
       this.#buffer.subarray(start),
@@ -170,8 +206,10 @@ export class JsonWriter {
       this.#pos += written;
       from += read;
       if (from === text.length) return;
-      // Room for what is left at 2 bytes a unit, and at least one character.
-      this.#reserve(Math.max(2 * (text.length - from), 4));
+      // Room for what is left at 2 bytes a unit, and at least one character
+      // (of at least a byte a unit).
+      const rest = text.length - from;
+      this.#reserveUpTo(Math.max(2 * rest, 4), rest);
     }
   }
 

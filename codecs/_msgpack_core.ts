@@ -33,14 +33,19 @@ export class MsgPackCore {
     this.#reader = new MsgPackReader(this.registry, this.#maxDepth);
   }
 
-  encode(value: unknown): Uint8Array {
-    // A serializer may encode with this codec again: give it its own writer.
+  /**
+   * Encodes into a new array; with a `limit`, stops once the encoding is
+   * sure to be longer (see `LimitedEncodeView`).
+   */
+  encode(value: unknown, limit: number = Infinity): Uint8Array {
+    // A serializer may encode with this codec again: give it its own writer
+    // (and no limit: what it returns counts where it is written).
     if (this.#writing) {
       return new MsgPackWriter(this.registry, this.#maxDepth).encode(value);
     }
     this.#writing = true;
     try {
-      return this.#writer.encode(value);
+      return this.#writer.encode(value, limit);
     } finally {
       this.#writing = false;
     }
@@ -58,14 +63,17 @@ export class MsgPackCore {
     }
   }
 
-  /** See `MsgPackWriter.encodeParts`; a nested call gets copies only. */
-  encodeParts(value: unknown): Uint8Array[] {
+  /**
+   * See `MsgPackWriter.encodeParts`; a nested call gets copies only, and
+   * no limit.
+   */
+  encodeParts(value: unknown, limit: number = Infinity): Uint8Array[] {
     if (this.#writing) {
       return [new MsgPackWriter(this.registry, this.#maxDepth).encode(value)];
     }
     this.#writing = true;
     try {
-      return this.#writer.encodeParts(value);
+      return this.#writer.encodeParts(value, limit);
     } finally {
       this.#writing = false;
     }

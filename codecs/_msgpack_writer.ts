@@ -4,6 +4,7 @@
 // reused buffer; decoding is in _msgpack_reader.ts.
 import { SerializationError } from "../errors.ts";
 import { EncodeBuffers } from "./_buffer_pool.ts";
+import { EncodeLimitError } from "./_encode_limit.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
@@ -12,6 +13,12 @@ const textEncoder = new TextEncoder();
 /** Bins from this size on are left out of the buffer by `encodeParts`. */
 export const LARGE_PART = 64 * 1024;
 const EMPTY_PART = new Uint8Array(0);
+/**
+ * How far past the limit the room for a string may reach: enough that a
+ * string that does not fit shows the limit is passed even after its header
+ * shrinks (by 2 bytes at most).
+ */
+const TEXT_SLACK = 8;
 // "__type__" as a fixstr, the key of every serializer map.
 const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
 
@@ -22,6 +29,12 @@ const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
  * and is kept; a message that needs more is written into a buffer from the
  * process-wide pool, kept for messages of about its size and otherwise
  * given back at the start of the next call (`EncodeBuffers`).
+ *
+ * A call may be given a limit (see `LimitedEncodeView`): it is compared
+ * where the buffer grows, with the fewest bytes the write that needs the
+ * room will add (and the bins `encodeParts` leaves out), never per byte
+ * written. The room asked for a string (3 bytes a unit) is cut at the
+ * limit, so at most twice the limit is allocated before it is passed.
  */
 export class MsgPackWriter {
   #buffers = new EncodeBuffers();
@@ -29,6 +42,10 @@ export class MsgPackWriter {
   #buffer: Uint8Array<ArrayBuffer> = this.#buffers.start();
   #view = new DataView(this.#buffer.buffer);
   #pos = 0;
+  /** The current call's limit, in bytes. */
+  #limit = Infinity;
+  /** That limit less the bins `encodeParts` left out so far. */
+  #room = Infinity;
   /** While `encodeParts` runs: where each large bin left out would start. */
   #cuts: number[] | null = null;
   /** The bins left out. */
@@ -46,8 +63,8 @@ export class MsgPackWriter {
   }
 
   /** Encodes `value` into a new array of exactly its size. */
-  encode(value: unknown): Uint8Array {
-    const bytes = this.encodeView(value).slice();
+  encode(value: unknown, limit: number = Infinity): Uint8Array {
+    const bytes = this.encodeView(value, limit).slice();
     // Nobody holds a view of a pooled buffer now: give it back at once.
     this.#buffers.release();
     return bytes;
@@ -55,12 +72,16 @@ export class MsgPackWriter {
 
   /**
    * Encodes `value` into this writer's buffer: valid until the next call,
-   * which may give that buffer to another writer.
+   * which may give that buffer to another writer. Throws
+   * `EncodeLimitError` once the encoding is sure to be longer than `limit`
+   * bytes (see `LimitedEncodeView`).
    */
-  encodeView(value: unknown): Uint8Array {
+  encodeView(value: unknown, limit: number = Infinity): Uint8Array {
     const buffer = this.#buffers.start();
     if (buffer !== this.#buffer) this.#use(buffer);
     this.#pos = 0;
+    this.#limit = limit;
+    this.#room = limit;
     this.#value(value, 0);
     this.#buffers.used = this.#pos;
     return this.#buffer.subarray(0, this.#pos);
@@ -74,14 +95,15 @@ export class MsgPackWriter {
    * call) and those bins themselves (odd indices, the caller's arrays).
    * Without such bins the array returned holds one view and is reused by
    * the next call (no allocation per message): it must not be changed.
+   * The bins left out count towards `limit` (see `encodeView`).
    */
-  encodeParts(value: unknown): Uint8Array[] {
+  encodeParts(value: unknown, limit: number = Infinity): Uint8Array[] {
     const cuts = this.#partCuts;
     const bins = this.#bins;
     this.#cuts = cuts;
     let view: Uint8Array;
     try {
-      view = this.encodeView(value);
+      view = this.encodeView(value, limit);
     } catch (error) {
       // Keep none of the caller's arrays alive.
       cuts.length = 0;
@@ -112,11 +134,27 @@ export class MsgPackWriter {
     this.#view = new DataView(buffer.buffer);
   }
 
+  /** Room for `bytes` more, of which at least one will be written. */
   #reserve(bytes: number): void {
     const needed = this.#pos + bytes;
-    if (needed > this.#buffer.length) {
-      this.#use(this.#buffers.grow(this.#pos, needed));
-    }
+    if (needed > this.#buffer.length) this.#grow(needed, this.#pos + 1);
+  }
+
+  /**
+   * Grows the buffer to `needed` bytes, unless `least`, what the message
+   * will be at least once the write that needs them is done, is above the
+   * limit.
+   */
+  #grow(needed: number, least: number): void {
+    if (least > this.#room) this.#refuse();
+    this.#use(this.#buffers.grow(this.#pos, needed));
+  }
+
+  /** Stops a message that passed the limit; nothing of it is handed out. */
+  #refuse(): never {
+    this.#buffers.release();
+    this.#use(this.#buffers.start());
+    throw new EncodeLimitError(this.#limit);
   }
 
   #byte(value: number): void {
@@ -258,12 +296,16 @@ export class MsgPackWriter {
       : maxBytes < 0x10000
       ? 3
       : 5;
-    this.#reserve(headerSize + maxBytes);
     const start = this.#pos;
-    const { written } = textEncoder.encodeInto(
+    if (start + headerSize + maxBytes > this.#buffer.length) {
+      this.#growText(headerSize, length, maxBytes);
+    }
+    const { read, written } = textEncoder.encodeInto(
       value,
       this.#buffer.subarray(start + headerSize),
     );
+    // Only room cut at the limit can be too short (see #growText).
+    if (read < length) this.#refuse();
     const needed = written < 32
       ? 1
       : written < 0x100
@@ -282,6 +324,20 @@ export class MsgPackWriter {
     if (needed === 1) this.#byte(0xa0 | written);
     else this.#length(written, 0xd9);
     this.#pos += written;
+  }
+
+  /**
+   * Room for a string of `length` units after a header of `headerSize`
+   * bytes: `maxBytes`, but not further than {@linkcode TEXT_SLACK} bytes
+   * past the limit. A string that does not fit in room that reaches that
+   * far is longer than the limit allows, header shrink and all.
+   */
+  #growText(headerSize: number, length: number, maxBytes: number): void {
+    const at = this.#pos + headerSize;
+    // UTF-8 takes at least a byte a unit (lone surrogates are refused).
+    const needed = Math.min(at + maxBytes, this.#room + TEXT_SLACK);
+    if (needed > this.#buffer.length) this.#grow(needed, at + length);
+    else if (at + length > this.#room) this.#refuse();
   }
 
   /** Writes a str8/16/32 (or bin8/16/32) header: `first` is the 8-bit marker. */
@@ -342,14 +398,19 @@ export class MsgPackWriter {
     }
     if (value instanceof Uint8Array) {
       if (this.#cuts !== null && value.length >= LARGE_PART) {
-        // Only the header: the bin goes out as a part of its own.
+        // Only the header (a bin32's): the bin goes out as a part of its own.
+        if (this.#pos + 5 + value.length > this.#room) this.#refuse();
+        this.#room -= value.length;
         this.#reserve(5);
         this.#length(value.length, 0xc4);
         this.#cuts.push(this.#pos);
         this.#bins.push(value);
         return;
       }
-      this.#reserve(5 + value.length);
+      // A header of at least 2 bytes.
+      if (this.#pos + 5 + value.length > this.#buffer.length) {
+        this.#grow(this.#pos + 5 + value.length, this.#pos + 2 + value.length);
+      }
       this.#length(value.length, 0xc4);
       this.#buffer.set(value, this.#pos);
       this.#pos += value.length;

@@ -1,6 +1,7 @@
 import { SerializationError } from "../errors.ts";
 import { JSON_EXPANSION, maxDecodedSizeOption } from "./_budget.ts";
 import { LONG_DIGIT_RUN, parse } from "./_json.ts";
+import { viewEncoders } from "./_encode_limit.ts";
 import { jsonCost } from "./_json_cost.ts";
 import { JsonWriter } from "./_json_writer.ts";
 import type { Codec, CodecOptions } from "./codec.ts";
@@ -85,6 +86,12 @@ export class JsonCodec implements Codec {
     this.#left = this.#maxDecodedSize;
     this.#countFrom = this.#left / JSON_EXPANSION;
     this.#writer = new JsonWriter(this.#registry, this.#maxDepth);
+    if (
+      this.encode === JsonCodec.prototype.encode &&
+      this.encodeView === JsonCodec.prototype.encodeView
+    ) {
+      viewEncoders.set(this, (value, limit) => this.#encode(value, limit));
+    }
   }
 
   /**
@@ -96,7 +103,7 @@ export class JsonCodec implements Codec {
    *   without a serializer, and nesting beyond `maxDepth`.
    */
   encode(value: unknown): Uint8Array {
-    return this.#encode(value, true);
+    return this.#encode(value, -1);
   }
 
   /**
@@ -108,17 +115,24 @@ export class JsonCodec implements Codec {
    * @throws {SerializationError} Like {@linkcode JsonCodec.encode}.
    */
   encodeView(value: unknown): Uint8Array {
-    return this.#encode(value, false);
+    return this.#encode(value, Infinity);
   }
 
-  #encode(value: unknown, copy: boolean): Uint8Array {
-    // A serializer may encode with this codec again: give it its own writer.
+  /**
+   * Encodes into a copy (`limit` -1) or a view of the writer's buffer, of
+   * at most about `limit` bytes (see `LimitedEncodeView`).
+   */
+  #encode(value: unknown, limit: number): Uint8Array {
+    // A serializer may encode with this codec again: give it its own writer
+    // (and no limit: what it returns counts where it is written).
     if (this.#writing) {
       return new JsonWriter(this.#registry, this.#maxDepth).encode(value);
     }
     this.#writing = true;
     try {
-      return copy ? this.#writer.encode(value) : this.#writer.encodeView(value);
+      return limit < 0
+        ? this.#writer.encode(value)
+        : this.#writer.encodeView(value, limit);
     } finally {
       this.#writing = false;
     }

@@ -1,6 +1,7 @@
 import { bloscSize, decompressBlosc } from "./_blosc.ts";
 import { loadCompressor } from "./_blosc_compressor.ts";
 import { MSGPACK_EXPANSION } from "./_budget.ts";
+import { boundedEncoders } from "./_encode_limit.ts";
 import { MsgPackCore } from "./_msgpack_core.ts";
 import { MsgPackCostScanner } from "./_msgpack_cost.ts";
 import type { Codec, CodecOptions, DecodeOptions } from "./codec.ts";
@@ -62,6 +63,16 @@ export class MsgPackBloscCodec implements Codec {
   constructor(options: MsgPackBloscCodecOptions = {}) {
     this.#core = new MsgPackCore(options);
     this.#maxDecompressedSize = options.maxDecompressedSize ?? 16 * 1024 * 1024;
+    // A channel's encodes stop at maxDecompressedSize before compressing:
+    // a peer with the same limit would refuse such a frame (closing the
+    // connection), and compressing it first would cost the whole encoding
+    // and grow numcodecs' WebAssembly memory, which never shrinks.
+    if (this.encode === MsgPackBloscCodec.prototype.encode) {
+      boundedEncoders.set(
+        this,
+        (value) => this.#encode(value, this.#maxDecompressedSize),
+      );
+    }
   }
   /**
    * An upper bound, in cost units, of what the latest `decode` built: the
@@ -93,8 +104,12 @@ export class MsgPackBloscCodec implements Codec {
    * @throws {Error} "MsgPackBlosc codec unavailable: cannot load numcodecs
    *   …" if numcodecs cannot be imported.
    */
-  async encode(value: unknown): Promise<Uint8Array> {
-    const packed = this.#core.encode(value);
+  encode(value: unknown): Promise<Uint8Array> {
+    return this.#encode(value, Infinity);
+  }
+
+  async #encode(value: unknown, limit: number): Promise<Uint8Array> {
+    const packed = this.#core.encode(value, limit);
     return await (await loadCompressor()).encode(packed);
   }
 

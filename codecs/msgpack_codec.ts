@@ -62,7 +62,7 @@ export class MsgPackCodec implements Codec {
       this.encode === MsgPackCodec.prototype.encode &&
       this.encodeView === MsgPackCodec.prototype.encodeView
     ) {
-      partsEncoders.set(this, (value) => core.encodeParts(value));
+      partsEncoders.set(this, (value, limit) => core.encodeParts(value, limit));
     }
   }
   /**
