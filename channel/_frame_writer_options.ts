@@ -1,5 +1,6 @@
 // What a FrameWriter (channel/_frame_writer.ts) writes to, its options, and
 // the frames it refuses.
+import { EncodeLimitError } from "../codecs/_encode_limit.ts";
 import { SerializationError } from "../errors.ts";
 
 /**
@@ -53,10 +54,45 @@ export function checkFrameLength(
     );
   }
   if (length > maxFrameSize) {
-    // The peer's limit is not known; with this side's, it would close the
-    // connection, failing every other call on it.
-    throw new FrameSizeError(
-      `Cannot send a message of ${length} bytes to ${peer}: it is above maxFrameSize (${maxFrameSize} bytes), the largest frame a peer with the same limit reads`,
-    );
+    throw frameSizeError(`${length}`, maxFrameSize, peer);
   }
+}
+
+/**
+ * What a channel's send rejects with when its encoding failed: for an
+ * encoding stopped at a limit (`EncodeLimitError`), a
+ * {@linkcode FrameSizeError} that says so; any other error as it is.
+ *
+ * @param error What the encode threw.
+ * @param compressed Whether the codec compresses: it stopped at its own
+ *   limit of the bytes before compression, not at `maxFrameSize`.
+ */
+export function encodeError(
+  error: unknown,
+  maxFrameSize: number,
+  peer: string,
+  compressed: boolean,
+): unknown {
+  if (!(error instanceof EncodeLimitError)) return error;
+  if (!compressed) {
+    return frameSizeError(`more than ${maxFrameSize}`, maxFrameSize, peer);
+  }
+  // A peer with the same limit refuses the frame before decompressing it.
+  return new FrameSizeError(
+    `Cannot send a message of more than ${error.limit} bytes before compression to ${peer}: it is above its codec's maxDecompressedSize (${error.limit} bytes), the most a peer with the same limit decompresses`,
+    { cause: error },
+  );
+}
+
+/** `size`: the message's length in bytes, or "more than …". */
+function frameSizeError(
+  size: string,
+  maxFrameSize: number,
+  peer: string,
+): FrameSizeError {
+  // The peer's limit is not known; with this side's, it would close the
+  // connection, failing every other call on it.
+  return new FrameSizeError(
+    `Cannot send a message of ${size} bytes to ${peer}: it is above maxFrameSize (${maxFrameSize} bytes), the largest frame a peer with the same limit reads`,
+  );
 }

@@ -1,8 +1,15 @@
 import type { Codec } from "../codecs/codec.ts";
+import {
+  type BoundedEncode,
+  boundedEncoders,
+  type LimitedEncodeView,
+  viewEncoders,
+} from "../codecs/_encode_limit.ts";
 import { type EncodeParts, partsEncoders } from "../codecs/_encode_parts.ts";
 import type { ConnectionClosedError } from "../errors.ts";
 import { usesEncodeView } from "./_codec_use.ts";
 import { FrameWriter, type FrameWriterOptions } from "./_frame_writer.ts";
+import { encodeError } from "./_frame_writer_options.ts";
 import type { Transport } from "./transport.ts";
 
 /**
@@ -10,15 +17,33 @@ import type { Transport } from "./transport.ts";
  * and queues it on the {@linkcode FrameWriter} of its transport, in call
  * order also when the codec is async, and refuses what may no longer be
  * written once the channel closes.
+ *
+ * The codecs of this library encode within `maxFrameSize`: they stop as
+ * soon as a message is sure to be longer, so that a message far above it
+ * costs no more memory and time than one of about that size (the
+ * internal encoders of `codecs/_encode_parts.ts` and
+ * `codecs/_encode_limit.ts`, which take the limit with each call). Other
+ * codecs encode the whole message, and it is refused after.
  */
 export class MessageWriter {
   /** Where the encoded frames are queued. */
   readonly frames: FrameWriter;
   #codec: Codec;
-  /** Whether to encode with `codec.encodeView` (see {@linkcode usesEncodeView}). */
-  #encodeView: boolean;
+  /**
+   * How to encode into a view of the codec's buffer, if it can: its
+   * internal encoder that stops at a limit (JSON), or `codec.encodeView`
+   * (see {@linkcode usesEncodeView}), which ignores it.
+   */
+  #encodeView: LimitedEncodeView | undefined;
   /** The codec's internal encoder into parts, if it has one (MsgPack). */
   #encodeParts: EncodeParts | undefined;
+  /**
+   * The codec's internal encoder that bounds what it compresses, if it has
+   * one (MsgPack+Blosc).
+   */
+  #encodeBounded: BoundedEncode | undefined;
+  #maxFrameSize: number;
+  #peer: string;
   /** The frames of an async codec still to be queued, in call order. */
   #sendChain: Promise<void> | null = null;
   #closeReason: ConnectionClosedError | null = null;
@@ -27,8 +52,12 @@ export class MessageWriter {
 
   constructor(codec: Codec, transport: Transport, options: FrameWriterOptions) {
     this.#codec = codec;
-    this.#encodeView = usesEncodeView(codec);
+    this.#encodeView = viewEncoders.get(codec) ??
+      (usesEncodeView(codec) ? (value) => codec.encodeView!(value) : undefined);
     this.#encodeParts = partsEncoders.get(codec);
+    this.#encodeBounded = boundedEncoders.get(codec);
+    this.#maxFrameSize = options.maxFrameSize ?? 0xffffffff;
+    this.#peer = options.peer ?? "peer";
     // A transport's own read/write (a Deno.Conn's) skip the stream
     // machinery, which costs more than everything else per small message.
     // Only `close` can end a stuck `write` or tell the peer we are done:
@@ -69,34 +98,44 @@ export class MessageWriter {
     if (this.#final || (!reply && this.#closeReason !== null)) {
       throw this.#closeReason;
     }
-    const codec = this.#codec;
+    const limit = this.#maxFrameSize;
     let encoded: Uint8Array | Promise<Uint8Array>;
-    if (this.#sendChain === null) {
-      // Copied into the write batch at once: no buffer per message.
-      if (this.#encodeParts !== undefined) {
-        // Large byte strings are written from where they are, not copied.
-        // The array is the codec's (reused while there is one part).
-        const parts = this.#encodeParts(message);
-        return parts.length === 1
-          ? this.frames.write(parts[0])
-          : this.frames.writeParts(parts);
+    try {
+      if (this.#sendChain === null) {
+        // Copied into the write batch at once: no buffer per message.
+        if (this.#encodeParts !== undefined) {
+          // Large byte strings are written from where they are, not copied.
+          // The array is the codec's (reused while there is one part).
+          const parts = this.#encodeParts(message, limit);
+          return parts.length === 1
+            ? this.frames.write(parts[0])
+            : this.frames.writeParts(parts);
+        }
+        if (this.#encodeView !== undefined) {
+          return this.frames.write(this.#encodeView(message, limit));
+        }
+        encoded = this.#encode(message);
+        if (encoded instanceof Uint8Array) {
+          return this.frames.write(encoded, true);
+        }
+      } else {
+        encoded = this.#encode(message);
       }
-      if (this.#encodeView) {
-        return this.frames.write(codec.encodeView!(message));
-      }
-      encoded = codec.encode(message);
-      if (encoded instanceof Uint8Array) {
-        return this.frames.write(encoded, true);
-      }
-    } else {
-      encoded = codec.encode(message);
+    } catch (error) {
+      // An encoding stopped at the limit says so as the frame writer would.
+      throw encodeError(error, limit, this.#peer, false);
     }
     // The chain handles a failed async encoding when it gets there; until
     // then it must not count as unhandled.
     if (encoded instanceof Promise) encoded.catch(() => {});
     // An async codec: keep frames in call order.
     const chain = (this.#sendChain ?? Promise.resolve()).then(async () => {
-      const bytes = await encoded;
+      let bytes: Uint8Array;
+      try {
+        bytes = await encoded;
+      } catch (error) {
+        throw encodeError(error, limit, this.#peer, true);
+      }
       // Written even if close() came meanwhile: close() waits for this chain
       // so that frames queued before it (replies included) still go out. After
       // a failure the writer throws its error instead.
@@ -107,5 +146,12 @@ export class MessageWriter {
     });
     this.#sendChain = tail;
     return chain;
+  }
+
+  /** Encodes with `codec.encode`, or within the codec's bound if it has one. */
+  #encode(message: unknown[]): Uint8Array | Promise<Uint8Array> {
+    return this.#encodeBounded !== undefined
+      ? this.#encodeBounded(message)
+      : this.#codec.encode(message);
   }
 }
