@@ -334,10 +334,13 @@ export class MsgPackWriter {
    */
   #growText(headerSize: number, length: number, maxBytes: number): void {
     const at = this.#pos + headerSize;
-    // UTF-8 takes at least a byte a unit (lone surrogates are refused).
+    // UTF-8 takes at least a byte a unit (lone surrogates are refused), and
+    // the header may shrink to what that many bytes need.
+    const least = this.#pos + length +
+      (length < 32 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : 5);
     const needed = Math.min(at + maxBytes, this.#room + TEXT_SLACK);
-    if (needed > this.#buffer.length) this.#grow(needed, at + length);
-    else if (at + length > this.#room) this.#refuse();
+    if (needed > this.#buffer.length) this.#grow(needed, least);
+    else if (least > this.#room) this.#refuse();
   }
 
   /** Writes a str8/16/32 (or bin8/16/32) header: `first` is the 8-bit marker. */
