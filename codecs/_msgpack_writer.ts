@@ -5,6 +5,7 @@
 import { SerializationError } from "../errors.ts";
 import { EncodeBuffers } from "./_buffer_pool.ts";
 import { EncodeLimitError } from "./_encode_limit.ts";
+import { writeBigInt, writeInteger } from "./_msgpack_integers.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
@@ -189,64 +190,11 @@ export class MsgPackWriter {
   }
 
   #integer(value: number): void {
-    const buffer = this.#buffer;
-    if (value >= 0) {
-      if (value < 0x80) {
-        buffer[this.#pos++] = value;
-      } else if (value < 0x100) {
-        buffer[this.#pos++] = 0xcc;
-        buffer[this.#pos++] = value;
-      } else if (value < 0x10000) {
-        buffer[this.#pos++] = 0xcd;
-        this.#view.setUint16(this.#pos, value);
-        this.#pos += 2;
-      } else if (value < 0x100000000) {
-        buffer[this.#pos++] = 0xce;
-        this.#view.setUint32(this.#pos, value);
-        this.#pos += 4;
-      } else {
-        buffer[this.#pos++] = 0xcf;
-        this.#view.setUint32(this.#pos, Math.floor(value / 0x100000000));
-        this.#view.setUint32(this.#pos + 4, value >>> 0);
-        this.#pos += 8;
-      }
-    } else if (value >= -0x20) {
-      buffer[this.#pos++] = value & 0xff;
-    } else if (value >= -0x80) {
-      buffer[this.#pos++] = 0xd0;
-      buffer[this.#pos++] = value & 0xff;
-    } else if (value >= -0x8000) {
-      buffer[this.#pos++] = 0xd1;
-      this.#view.setInt16(this.#pos, value);
-      this.#pos += 2;
-    } else if (value >= -0x80000000) {
-      buffer[this.#pos++] = 0xd2;
-      this.#view.setInt32(this.#pos, value);
-      this.#pos += 4;
-    } else {
-      buffer[this.#pos++] = 0xd3;
-      this.#view.setBigInt64(this.#pos, BigInt(value));
-      this.#pos += 8;
-    }
+    this.#pos = writeInteger(this.#buffer, this.#view, this.#pos, value);
   }
 
   #bigint(value: bigint): void {
-    if (value >= -(2n ** 53n) && value <= 2n ** 53n) {
-      return this.#integer(Number(value));
-    }
-    // As msgpack-python does: positive integers as uint64, negative as int64.
-    if (value > 0n && value < 2n ** 64n) {
-      this.#byte(0xcf);
-      this.#view.setBigUint64(this.#pos, value);
-    } else if (value < 0n && value >= -(2n ** 63n)) {
-      this.#byte(0xd3);
-      this.#view.setBigInt64(this.#pos, value);
-    } else {
-      throw new SerializationError(
-        `Cannot encode ${value} as MsgPack: integers must fit in 64 bits`,
-      );
-    }
-    this.#pos += 8;
+    this.#pos = writeBigInt(this.#buffer, this.#view, this.#pos, value);
   }
 
   #float(value: number): void {
