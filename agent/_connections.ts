@@ -5,7 +5,8 @@ import { openConnection } from "../channel/open_connection.ts";
 import type { Transport } from "../channel/transport.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
-import { ConnectionClosedError } from "../errors.ts";
+import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
+import { ConnectionClosedError, ProtocolError } from "../errors.ts";
 import { type Caller, createRemote, sendsOver } from "../rpc/_proxy.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
 import { lookupError, type Service } from "../rpc/service.ts";
@@ -20,6 +21,19 @@ import type {
   ContainerTlsOptions,
 } from "./container_options.ts";
 
+/**
+ * How many agent class names a connection keeps (all are dropped when it
+ * is full, as the container's resolved paths are): a peer has as many
+ * agent ids as it likes.
+ */
+export const CACHED_CLASSES = 4096;
+
+/**
+ * The longest agent class name kept of a peer's `validate_aid` answer; a
+ * longer one is clipped (it only labels proxies).
+ */
+export const MAX_CLASS_NAME = 256;
+
 /** A connection to or from another container. */
 interface Connection {
   client: RpcClient;
@@ -27,7 +41,7 @@ interface Connection {
   caller: Caller;
   /**
    * Agent class names answered by `validate_aid`, per aid; concurrent
-   * connects to one agent share one question.
+   * connects to one agent share one question. At most CACHED_CLASSES.
    */
   classes: Map<string, Promise<string>>;
 }
@@ -198,11 +212,9 @@ export class Connections {
     let validated = connection.classes.get(target.aid);
     if (validated === undefined) {
       validated = connection.client.call("validate_aid", [target.aid]).then(
-        (answer) => {
-          if (answer === null) throw noSuchAgent(target.aid, target.container);
-          return String(answer);
-        },
+        (answer) => className(answer, target),
       );
+      if (connection.classes.size >= CACHED_CLASSES) connection.classes.clear();
       connection.classes.set(target.aid, validated);
       // A failed answer is not kept: the agent may exist later.
       const failed = validated;
@@ -366,6 +378,27 @@ export class Connections {
 /** A new error for each call that meets a shut-down container. */
 export function closedError(closing: AbortSignal): ConnectionClosedError {
   return new ConnectionClosedError((closing.reason as Error).message);
+}
+
+/**
+ * The class name in a peer's answer to `validate_aid`, clipped to
+ * MAX_CLASS_NAME characters.
+ *
+ * @throws {LookupError} If the answer is null (no such agent).
+ * @throws {ProtocolError} If it is neither null nor a string.
+ */
+function className(answer: unknown, target: AgentAddress): string {
+  if (answer === null) throw noSuchAgent(target.aid, target.container);
+  if (typeof answer !== "string") {
+    throw new ProtocolError(
+      `Container ${target.container} answered validate_aid("${target.aid}") with ${
+        formatPeerValue(answer)
+      }, not an agent class name (a string) or null`,
+    );
+  }
+  if (answer.length <= MAX_CLASS_NAME) return answer;
+  // A slice of a string keeps all of it alive in V8: keep a copy.
+  return [...clipPeerText(answer, MAX_CLASS_NAME)].join("");
 }
 
 /** The error for a missing agent. */

@@ -243,6 +243,8 @@ export class Container implements AsyncDisposable {
    * @throws {RangeError} For a `timeout` or `callTimeout` that is not a
    *   number of milliseconds from 0 up.
    * @throws {LookupError} If there is no such agent there.
+   * @throws {ProtocolError} If its container answers with something other
+   *   than the agent's class name (which is clipped at 256 characters).
    * @throws {ConnectionClosedError} If this container is shut down, the
    *   connection closes before the agent is found, or (for NATS) no
    *   container holds the name, at once, or this one is not on NATS.
