@@ -1,6 +1,6 @@
 import { Channel } from "../channel/channel.ts";
 import type { Request } from "../channel/request.ts";
-import { clipPeerText } from "../channel/_message.ts";
+import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
 import { ConnectionClosedError, LookupError } from "../errors.ts";
 import { exposedInfo } from "../rpc/expose.ts";
 import { bindArguments } from "../rpc/_call_content.ts";
@@ -38,8 +38,13 @@ const API_CALLS: Readonly<Record<string, Call>> = {
     if (typeof timeResolution !== "number") {
       throw new TypeError(
         `init() got time_resolution ${
-          JSON.stringify(timeResolution)
+          formatPeerValue(timeResolution)
         }; it must be a number`,
+      );
+    }
+    if (!(Number.isFinite(timeResolution) && timeResolution > 0)) {
+      throw new RangeError(
+        `init() got time_resolution ${timeResolution}; it must be a finite number of seconds above 0`,
       );
     }
     sim.timeResolution = timeResolution;
@@ -49,6 +54,11 @@ const API_CALLS: Readonly<Record<string, Call>> = {
     const [num, model] = args;
     if (!Number.isSafeInteger(num) || typeof model !== "string") {
       throw new TypeError("create() takes (num: integer, model: string)");
+    }
+    if ((num as number) < 0) {
+      throw new RangeError(
+        `create() got num ${num}; it must be a number of entities from 0 up`,
+      );
     }
     return sim.create(num as number, model, kwargs);
   },
@@ -67,6 +77,8 @@ const API_CALLS: Readonly<Record<string, Call>> = {
         "step() takes (time: number, inputs: object, max_advance: number)",
       );
     }
+    checkTime("time", time);
+    if (maxAdvance !== undefined) checkTime("max_advance", maxAdvance);
     return sim.step(
       time,
       inputs as InputData,
@@ -293,6 +305,18 @@ function checkCall(content: unknown): [string, unknown[], Kwargs] {
   throw new TypeError(
     "A mosaik request must be [method: string, args: array, kwargs: object]",
   );
+}
+
+/**
+ * A time of mosaik's is a whole number of time units from 0 up (NaN or
+ * -Infinity would reach the simulator as a time otherwise).
+ */
+function checkTime(name: string, value: number): void {
+  if (!(Number.isSafeInteger(value) && value >= 0)) {
+    throw new RangeError(
+      `step() got ${name} ${value}; it must be a whole number of time units from 0 up`,
+    );
+  }
 }
 
 function noArguments(name: string, args: unknown[], kwargs: Kwargs): void {

@@ -124,8 +124,8 @@ export abstract class Simulator {
    * mosaik's `init`: the first call. Returns the meta data.
    *
    * @param sid The id mosaik gave this simulator, e.g. `"ExampleSim-0"`.
-   * @param timeResolution The seconds one time unit stands for (already
-   *   stored in {@linkcode Simulator.timeResolution}).
+   * @param timeResolution The seconds one time unit stands for, a finite
+   *   number above 0 (already stored in {@linkcode Simulator.timeResolution}).
    * @param simParams The other keyword arguments of `world.start(...)`.
    * @returns The meta data; by default {@linkcode Simulator.meta}.
    */
@@ -141,7 +141,7 @@ export abstract class Simulator {
   /**
    * mosaik's `create`: makes `num` entities of a public model.
    *
-   * @param num How many entities.
+   * @param num How many entities, a whole number from 0 up.
    * @param model The model, a key of `meta.models`.
    * @param modelParams The model's parameters by name (`meta.models[model].params`).
    * @returns One {@linkcode CreateResult} per entity, `num` of them.
@@ -162,11 +162,11 @@ export abstract class Simulator {
   /**
    * mosaik's `step`: advances to `time` with `inputs`.
    *
-   * @param time The time of this step (the same time may come again, in a
-   *   same-time loop).
+   * @param time The time of this step, a whole number from 0 up (the same
+   *   time may come again, in a same-time loop).
    * @param inputs The inputs by entity, attribute and sender.
    * @param maxAdvance How far the simulator may advance without missing an
-   *   input.
+   *   input, a whole number from 0 up.
    * @returns The time of the next step, or `null` (or nothing) for none.
    */
   abstract step(

@@ -72,6 +72,16 @@ export class InProcess implements AsyncDisposable {
     return id;
   }
 
+  /**
+   * Sends a request whose content is JSON text as Python writes it (with
+   * `NaN`, `Infinity`); returns its id.
+   */
+  async requestText(content: string): Promise<number> {
+    const id = this.#nextId++;
+    await writeAll(this.conn, textFrame(`[0, ${id}, ${content}]`));
+    return id;
+  }
+
   /** The next frame of the simulator, decoded; null at its EOF. */
   async next(): Promise<unknown> {
     const payload = await this.#reader.next();

@@ -1,0 +1,84 @@
+// mosaik's arguments that type-check but are out of range: each is refused
+// with a RangeError reply, and the simulator never sees it.
+import assert from "node:assert/strict";
+import { ExampleSim } from "../../examples/mosaik/example_sim.ts";
+import type { InputData } from "../../mosaik/mod.ts";
+import { assertFailure, InProcess } from "./_mosaik.ts";
+
+/** The ExampleSim, recording the times its step got. */
+class Recording extends ExampleSim {
+  steps: [number, number][] = [];
+  override step(time: number, inputs: InputData, maxAdvance: number): number {
+    this.steps.push([time, maxAdvance]);
+    return super.step(time, inputs, maxAdvance);
+  }
+}
+
+Deno.test("init: a time_resolution that is not finite or not above 0 is a RangeError", async () => {
+  const example = new Recording();
+  await using sim = await InProcess.start(example);
+  // JSON has no NaN, but mosaik's (Python's) json writes and reads it.
+  for (const given of ["NaN", "-1", "0", "Infinity"]) {
+    await sim.requestText(
+      `["init", ["S-0"], {"time_resolution": ${given}}]`,
+    );
+    assertFailure(
+      await sim.next(),
+      "RangeError",
+      `init() got time_resolution ${
+        Number(given)
+      }; it must be a finite number of seconds above 0`,
+    );
+  }
+  assert.equal(example.timeResolution, 1);
+  const reply = await sim.call("init", ["S-0"], { time_resolution: 0.25 });
+  assert.equal((reply as unknown[])[0], 1, "a success");
+  assert.equal(example.timeResolution, 0.25);
+  assert.equal(await sim.stop(), 0);
+});
+
+Deno.test("create: a negative num is a RangeError; 0 makes no entities", async () => {
+  await using sim = await InProcess.start(new Recording());
+  await sim.init();
+  assertFailure(
+    await sim.call("create", [-5, "ExampleModel"], { init_val: 1 }),
+    "RangeError",
+    "create() got num -5; it must be a number of entities from 0 up",
+  );
+  assert.deepEqual(
+    (await sim.call("create", [0, "ExampleModel"], { init_val: 1 }) as [
+      number,
+      number,
+      unknown,
+    ])[2],
+    [],
+  );
+  assert.equal(await sim.stop(), 0);
+});
+
+Deno.test("step: a time or max_advance that is not a whole number from 0 up is a RangeError", async () => {
+  const example = new Recording();
+  await using sim = await InProcess.start(example);
+  await sim.init();
+  const refused: [string, string, string][] = [
+    ["NaN", "10", "time NaN"],
+    ["-Infinity", "10", "time -Infinity"],
+    ["-1", "10", "time -1"],
+    ["1.5", "10", "time 1.5"],
+    ["0", "NaN", "max_advance NaN"],
+    ["0", "Infinity", "max_advance Infinity"],
+    ["0", "-3", "max_advance -3"],
+  ];
+  for (const [time, maxAdvance, what] of refused) {
+    await sim.requestText(`["step", [${time}, {}, ${maxAdvance}], {}]`);
+    assertFailure(
+      await sim.next(),
+      "RangeError",
+      `step() got ${what}; it must be a whole number of time units from 0 up`,
+    );
+  }
+  assert.deepEqual(example.steps, []);
+  assert.deepEqual((await sim.call("step", [0, {}, 10]) as unknown[])[2], 1);
+  assert.deepEqual(example.steps, [[0, 10]]);
+  assert.equal(await sim.stop(), 0);
+});
