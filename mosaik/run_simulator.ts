@@ -1,4 +1,6 @@
 import { Channel } from "../channel/channel.ts";
+import { DEFAULT_MAX_FRAME_SIZE } from "../channel/_frame_parser.ts";
+import { JsonCodec } from "../codecs/json_codec.ts";
 import type { Request } from "../channel/request.ts";
 import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
 import { ConnectionClosedError, LookupError } from "../errors.ts";
@@ -17,6 +19,50 @@ export interface RunSimulatorOptions {
     args: unknown[],
     kwargs: Record<string, unknown>,
   ) => void;
+  /**
+   * The largest message, in bytes of its frame, sent to or accepted from
+   * mosaik (`ChannelOptions.maxFrameSize`). mosaik has no such limit: raise
+   * it for steps whose inputs or data are larger; `maxDecodedSize` follows
+   * it unless given.
+   *
+   * @default {16777216} (16 MiB)
+   */
+  maxFrameSize?: number;
+  /**
+   * The most one message from mosaik may build when decoded, in the JSON
+   * codec's cost units (about bytes of heap; see
+   * `CodecOptions.maxDecodedSize`). mosaik's inputs, numbers keyed by
+   * entity, attribute and full id, build about 3 units per byte of JSON, so
+   * the default lets such steps through up to `maxFrameSize`. Many small
+   * objects build up to 32 units per byte: a message that builds more
+   * closes the connection (mosaik sees it dropped) with a `RangeError`
+   * naming `maxDecodedSize`.
+   *
+   * @default {4 × maxFrameSize} (64 Mi units for 16 MiB frames)
+   */
+  maxDecodedSize?: number;
+}
+
+/** The default `maxDecodedSize` per byte of `maxFrameSize` (see {@linkcode RunSimulatorOptions}). */
+const DECODED_PER_FRAME_BYTE = 4;
+
+/**
+ * The codec of a connection to mosaik: JSON, with a decode budget that
+ * fits mosaik's steps up to `maxFrameSize` (see {@linkcode RunSimulatorOptions}).
+ *
+ * @throws {RangeError} If `maxDecodedSize` is not a positive number.
+ */
+export function mosaikCodec(
+  maxFrameSize: number | undefined,
+  maxDecodedSize: number | undefined,
+): JsonCodec {
+  // A bad maxFrameSize is the channel's to refuse, in its own words.
+  const frame = maxFrameSize !== undefined && maxFrameSize >= 1
+    ? maxFrameSize
+    : DEFAULT_MAX_FRAME_SIZE;
+  return new JsonCodec({
+    maxDecodedSize: maxDecodedSize ?? DECODED_PER_FRAME_BYTE * frame,
+  });
 }
 
 type Kwargs = Record<string, unknown>;
@@ -110,6 +156,8 @@ const API_CALLS: Readonly<Record<string, Call>> = {
  *   {@linkcode Transport} (e.g. one end of `createMemoryPair()`).
  * @param options See {@linkcode RunSimulatorOptions}.
  * @returns A promise that resolves after `stop`.
+ * @throws {RangeError} At once, for a `maxFrameSize` that is not a whole
+ *   number from 1 up or a `maxDecodedSize` that is not a positive number.
  * @throws {ConnectionClosedError} If the connection is lost before `stop`
  *   (its `cause` says why).
  * @throws {Error} Whatever `simulator.stop()` throws.
@@ -150,7 +198,12 @@ export function runSimulator(
   transport: Transport,
   options: RunSimulatorOptions = {},
 ): Promise<void> {
-  const channel = new Channel(transport, { errorFormat: "mosaik" });
+  const { maxFrameSize, maxDecodedSize } = options;
+  const channel = new Channel(transport, {
+    errorFormat: "mosaik",
+    codec: mosaikCodec(maxFrameSize, maxDecodedSize),
+    maxFrameSize,
+  });
   return serveSimulator(simulator, channel, options);
 }
 
@@ -161,7 +214,7 @@ export function runSimulator(
 export async function serveSimulator(
   simulator: Simulator,
   channel: Channel,
-  options: RunSimulatorOptions = {},
+  options: Pick<RunSimulatorOptions, "onCall"> = {},
 ): Promise<void> {
   attachMosaik(simulator, new RemoteMosaikProxy(channel));
   let meta: Meta = simulator.meta;

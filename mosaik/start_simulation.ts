@@ -1,5 +1,6 @@
+import { formatAddress } from "../channel/address.ts";
 import { Channel } from "../channel/channel.ts";
-import { openConnection } from "../channel/open_connection.ts";
+import { connect } from "../channel/_connect.ts";
 import type { Transport } from "../channel/transport.ts";
 import {
   LOG_LEVELS,
@@ -9,13 +10,22 @@ import {
   usage,
   UsageError,
 } from "./_args.ts";
-import { serveSimulator } from "./run_simulator.ts";
+import {
+  mosaikCodec,
+  type RunSimulatorOptions,
+  serveSimulator,
+} from "./run_simulator.ts";
 import type { Simulator } from "./simulator.ts";
 
 export type { LogLevel } from "./_args.ts";
 
-/** Options of {@linkcode startSimulation}. */
-export interface StartSimulationOptions {
+/**
+ * Options of {@linkcode startSimulation}; `maxFrameSize` and
+ * `maxDecodedSize` as {@linkcode RunSimulatorOptions} has them: by
+ * default, steps of mosaik's usual inputs up to 16 MiB of JSON.
+ */
+export interface StartSimulationOptions
+  extends Pick<RunSimulatorOptions, "maxFrameSize" | "maxDecodedSize"> {
   /**
    * Ends the process with the exit status (tests pass their own).
    *
@@ -30,14 +40,6 @@ export interface StartSimulationOptions {
   log?: (level: LogLevel, message: string) => void;
   /** The program name in the help text. @default {"sim.ts"} */
   program?: string;
-  /**
-   * The largest message, in bytes of its frame, sent to or accepted from
-   * mosaik (`ChannelOptions.maxFrameSize`). mosaik has no such limit: raise
-   * it for steps whose inputs or data are larger.
-   *
-   * @default {16777216} (16 MiB)
-   */
-  maxFrameSize?: number;
 }
 
 /** The longest delay setTimeout takes. */
@@ -74,7 +76,8 @@ const USAGE = 2;
  *
  * @param simulator The simulator to run.
  * @param args The command line arguments (default: `Deno.args`).
- * @param options `exit` (default `Deno.exit`) and `log`.
+ * @param options `exit` (default `Deno.exit`), `log`, `program` and the
+ *   size limits; see {@linkcode StartSimulationOptions}.
  * @returns The exit status (after calling `exit` with it, when `exit`
  *   returns).
  * @throws {never} Every failure becomes a log line and an exit status.
@@ -129,16 +132,15 @@ async function simulate(
     if (LOG_LEVELS.indexOf(level) >= threshold) write(level, message);
   };
   const program = options.program ?? "sim.ts";
-  const maxFrameSize = options.maxFrameSize;
-  if (
-    maxFrameSize !== undefined &&
-    !(Number.isInteger(maxFrameSize) && maxFrameSize >= 1)
-  ) {
-    log(
-      "error",
-      `Cannot use maxFrameSize ${maxFrameSize}: expected a whole number from 1 up`,
-    );
-    return USAGE;
+  for (const name of ["maxFrameSize", "maxDecodedSize"] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
+      log(
+        "error",
+        `Cannot use ${name} ${value}: expected a whole number from 1 up`,
+      );
+      return USAGE;
+    }
   }
   let args: SimulationArgs;
   try {
@@ -156,8 +158,8 @@ async function simulate(
   const name = simulator.constructor.name;
   log("info", `Starting ${name} ...`);
   const channel = args.mode === "cmd"
-    ? await connectToMosaik(args, log, options.maxFrameSize)
-    : await waitForMosaik(args, log, options.maxFrameSize);
+    ? await connectToMosaik(args, log, options)
+    : await waitForMosaik(args, log, options);
   if (channel === null) return ERROR;
   try {
     await serveSimulator(simulator, channel, {
@@ -182,17 +184,36 @@ async function simulate(
 
 type Log = (level: LogLevel, message: string) => void;
 
+type Sizes = Pick<StartSimulationOptions, "maxFrameSize" | "maxDecodedSize">;
+
+/** A channel to mosaik over `transport`, with the sizes asked for. */
+function mosaikChannel(
+  transport: Transport,
+  peer: string,
+  { maxFrameSize, maxDecodedSize }: Sizes,
+): Channel {
+  return new Channel(transport, {
+    errorFormat: "mosaik",
+    codec: mosaikCodec(maxFrameSize, maxDecodedSize),
+    maxFrameSize,
+    peer,
+  });
+}
+
 async function connectToMosaik(
   args: SimulationArgs,
   log: Log,
-  maxFrameSize: number | undefined,
+  sizes: Sizes,
 ): Promise<Channel | null> {
-  const addr = `${args.hostname}:${args.port}`;
+  const parsed = {
+    transport: "tcp",
+    hostname: args.hostname,
+    port: args.port,
+  } as const;
+  const addr = formatAddress(parsed);
   try {
-    return await openConnection(
-      { hostname: args.hostname, port: args.port },
-      { errorFormat: "mosaik", timeout: args.timeout, maxFrameSize },
-    );
+    const transport = await connect(parsed, { timeout: args.timeout });
+    return mosaikChannel(transport, addr, sizes);
   } catch (error) {
     log(
       "error",
@@ -205,7 +226,7 @@ async function connectToMosaik(
 async function waitForMosaik(
   args: SimulationArgs,
   log: Log,
-  maxFrameSize: number | undefined,
+  sizes: Sizes,
 ): Promise<Channel | null> {
   let listener: Deno.TcpListener;
   try {
@@ -259,11 +280,11 @@ async function waitForMosaik(
     return null;
   }
   const peer = conn.remoteAddr as Deno.NetAddr;
-  return new Channel(transportOf(conn), {
-    errorFormat: "mosaik",
-    maxFrameSize,
-    peer: `${peer.hostname}:${peer.port}`,
-  });
+  return mosaikChannel(
+    transportOf(conn),
+    `${peer.hostname}:${peer.port}`,
+    sizes,
+  );
 }
 
 function transportOf(conn: Deno.Conn): Transport {

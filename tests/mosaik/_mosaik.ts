@@ -7,6 +7,7 @@ import {
   type LogLevel,
   type Simulator,
   startSimulation,
+  type StartSimulationOptions,
 } from "../../mosaik/mod.ts";
 import { FrameReader, writeAll } from "./_driver.ts";
 
@@ -31,10 +32,11 @@ export class InProcess implements AsyncDisposable {
     this.#reader = new FrameReader(conn);
   }
 
-  /** Starts `sim` with `HOST:PORT` of a listener here, plus `args`. */
+  /** Starts `sim` with `HOST:PORT` of a listener here, plus `args` and `options`. */
   static async start(
     sim: Simulator,
     args: string[] = [],
+    options: StartSimulationOptions = {},
   ): Promise<InProcess> {
     using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const logs: string[] = [];
@@ -43,6 +45,7 @@ export class InProcess implements AsyncDisposable {
       sim,
       [`127.0.0.1:${listener.addr.port}`, ...args],
       {
+        ...options,
         exit: (code) => exits.push(code),
         log: (level: LogLevel, message) => logs.push(`${level}: ${message}`),
       },
