@@ -396,9 +396,7 @@ function className(answer: unknown, target: AgentAddress): string {
       }, not an agent class name (a string) or null`,
     );
   }
-  if (answer.length <= MAX_CLASS_NAME) return answer;
-  // A slice of a string keeps all of it alive in V8: keep a copy.
-  return [...clipPeerText(answer, MAX_CLASS_NAME)].join("");
+  return clipPeerText(answer, MAX_CLASS_NAME);
 }
 
 /** The error for a missing agent. */

@@ -45,11 +45,12 @@ export function neverAnswered(codec: Codec): string {
 /**
  * A peer's text (a name it asked for) as an error message quotes it: cut
  * past `max` characters (200 by default), as the message may be sent back
- * or logged, with how long it was.
+ * or logged, with how long it was. The cut text is a copy: a slice would
+ * keep all of the peer's text alive in V8 for as long as it is kept.
  */
 export function clipPeerText(text: string, max = MAX_PEER_TEXT): string {
   return text.length > max
-    ? `${text.slice(0, max)}… (${text.length} characters)`
+    ? `${[...text.slice(0, max)].join("")}… (${text.length} characters)`
     : text;
 }
 
