@@ -11,12 +11,17 @@ import type {
 
 const NO_KWARGS: Record<string, never> = Object.freeze({});
 
-/** The {@linkcode MosaikProxy} of a simulator's connection to mosaik. */
+/**
+ * The {@linkcode MosaikProxy} of a simulator's connection to mosaik; each
+ * call gives up after `timeout` ms (with a `TimeoutError`), if given.
+ */
 export class RemoteMosaikProxy implements MosaikProxy {
   #channel: Channel;
+  #options: { timeout: number } | undefined;
 
-  constructor(channel: Channel) {
+  constructor(channel: Channel, timeout?: number) {
     this.#channel = channel;
+    this.#options = timeout === undefined ? undefined : { timeout };
   }
 
   getProgress(): Promise<number> {
@@ -53,6 +58,6 @@ export class RemoteMosaikProxy implements MosaikProxy {
   }
 
   #call(method: string, args: unknown[]): Promise<unknown> {
-    return this.#channel.send([method, args, NO_KWARGS]);
+    return this.#channel.send([method, args, NO_KWARGS], this.#options);
   }
 }

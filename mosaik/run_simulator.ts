@@ -1,12 +1,11 @@
 import { Channel } from "../channel/channel.ts";
-import { DEFAULT_MAX_FRAME_SIZE } from "../channel/_frame_parser.ts";
-import { JsonCodec } from "../codecs/json_codec.ts";
 import type { Request } from "../channel/request.ts";
 import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
 import { ConnectionClosedError, LookupError } from "../errors.ts";
 import { exposedInfo } from "../rpc/expose.ts";
 import { bindArguments } from "../rpc/_call_content.ts";
 import type { Transport } from "../channel/transport.ts";
+import { checkCallTimeout, mosaikCodec } from "./_mosaik_channel.ts";
 import { RemoteMosaikProxy } from "./_remote_mosaik_proxy.ts";
 import { attachMosaik, type Simulator } from "./simulator.ts";
 import type { InputData, Meta, OutputRequest } from "./types.ts";
@@ -19,6 +18,17 @@ export interface RunSimulatorOptions {
     args: unknown[],
     kwargs: Record<string, unknown>,
   ) => void;
+  /**
+   * Milliseconds each call of the simulator's `this.mosaik` may wait for
+   * mosaik's answer; it then rejects with a `TimeoutError` (a step that
+   * awaits it fails, and mosaik gets the failure). By default it waits as
+   * long as the connection lasts: mosaik answers at once, but a controller
+   * that does not, or that sends more requests before its answer than the
+   * connection's limits hold (see docs/guarantees.md), stalls the step.
+   *
+   * @default {undefined} (no limit)
+   */
+  callTimeout?: number;
   /**
    * The largest message, in bytes of its frame, sent to or accepted from
    * mosaik (`ChannelOptions.maxFrameSize`). mosaik has no such limit: raise
@@ -41,28 +51,6 @@ export interface RunSimulatorOptions {
    * @default {4 × maxFrameSize} (64 Mi units for 16 MiB frames)
    */
   maxDecodedSize?: number;
-}
-
-/** The default `maxDecodedSize` per byte of `maxFrameSize` (see {@linkcode RunSimulatorOptions}). */
-const DECODED_PER_FRAME_BYTE = 4;
-
-/**
- * The codec of a connection to mosaik: JSON, with a decode budget that
- * fits mosaik's steps up to `maxFrameSize` (see {@linkcode RunSimulatorOptions}).
- *
- * @throws {RangeError} If `maxDecodedSize` is not a positive number.
- */
-export function mosaikCodec(
-  maxFrameSize: number | undefined,
-  maxDecodedSize: number | undefined,
-): JsonCodec {
-  // A bad maxFrameSize is the channel's to refuse, in its own words.
-  const frame = maxFrameSize !== undefined && maxFrameSize >= 1
-    ? maxFrameSize
-    : DEFAULT_MAX_FRAME_SIZE;
-  return new JsonCodec({
-    maxDecodedSize: maxDecodedSize ?? DECODED_PER_FRAME_BYTE * frame,
-  });
 }
 
 type Kwargs = Record<string, unknown>;
@@ -156,7 +144,8 @@ const API_CALLS: Readonly<Record<string, Call>> = {
  *   {@linkcode Transport} (e.g. one end of `createMemoryPair()`).
  * @param options See {@linkcode RunSimulatorOptions}.
  * @returns A promise that resolves after `stop`.
- * @throws {RangeError} At once, for a `maxFrameSize` that is not a whole
+ * @throws {RangeError} At once, for a `callTimeout` that is not a number
+ *   of milliseconds above 0, or a `maxFrameSize` that is not a whole
  *   number from 1 up or a `maxDecodedSize` that is not a positive number.
  * @throws {ConnectionClosedError} If the connection is lost before `stop`
  *   (its `cause` says why).
@@ -199,6 +188,7 @@ export function runSimulator(
   options: RunSimulatorOptions = {},
 ): Promise<void> {
   const { maxFrameSize, maxDecodedSize } = options;
+  checkCallTimeout(options.callTimeout);
   const channel = new Channel(transport, {
     errorFormat: "mosaik",
     codec: mosaikCodec(maxFrameSize, maxDecodedSize),
@@ -214,9 +204,12 @@ export function runSimulator(
 export async function serveSimulator(
   simulator: Simulator,
   channel: Channel,
-  options: Pick<RunSimulatorOptions, "onCall"> = {},
+  options: Pick<RunSimulatorOptions, "onCall" | "callTimeout"> = {},
 ): Promise<void> {
-  attachMosaik(simulator, new RemoteMosaikProxy(channel));
+  attachMosaik(
+    simulator,
+    new RemoteMosaikProxy(channel, checkCallTimeout(options.callTimeout)),
+  );
   let meta: Meta = simulator.meta;
   // A call still running when the connection goes is given up, so that a
   // lost connection ends the simulation even if the simulator hangs.

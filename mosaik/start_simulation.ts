@@ -10,11 +10,8 @@ import {
   usage,
   UsageError,
 } from "./_args.ts";
-import {
-  mosaikCodec,
-  type RunSimulatorOptions,
-  serveSimulator,
-} from "./run_simulator.ts";
+import { mosaikCodec } from "./_mosaik_channel.ts";
+import { type RunSimulatorOptions, serveSimulator } from "./run_simulator.ts";
 import type { Simulator } from "./simulator.ts";
 
 export type { LogLevel } from "./_args.ts";
@@ -24,8 +21,11 @@ export type { LogLevel } from "./_args.ts";
  * `maxDecodedSize` as {@linkcode RunSimulatorOptions} has them: by
  * default, steps of mosaik's usual inputs up to 16 MiB of JSON.
  */
-export interface StartSimulationOptions
-  extends Pick<RunSimulatorOptions, "maxFrameSize" | "maxDecodedSize"> {
+export interface StartSimulationOptions extends
+  Pick<
+    RunSimulatorOptions,
+    "maxFrameSize" | "maxDecodedSize" | "callTimeout"
+  > {
   /**
    * Ends the process with the exit status (tests pass their own).
    *
@@ -142,6 +142,14 @@ async function simulate(
       return USAGE;
     }
   }
+  const { callTimeout } = options;
+  if (callTimeout !== undefined && !(callTimeout > 0)) {
+    log(
+      "error",
+      `Cannot use callTimeout ${callTimeout}: expected milliseconds above 0 (or Infinity)`,
+    );
+    return USAGE;
+  }
   let args: SimulationArgs;
   try {
     args = parseSimulationArgs(argv);
@@ -163,6 +171,7 @@ async function simulate(
   if (channel === null) return ERROR;
   try {
     await serveSimulator(simulator, channel, {
+      callTimeout,
       // Only at debug level: describing a call costs as much as encoding it.
       onCall: threshold <= LOG_LEVELS.indexOf("debug")
         ? (method, callArgs, kwargs) =>
