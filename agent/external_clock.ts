@@ -1,3 +1,4 @@
+import { formatPeerValue } from "../channel/_message.ts";
 import { runCallback } from "./_run_callback.ts";
 import { type HeapEntry, TimerHeap } from "./_timer_heap.ts";
 import type { Clock, SleepOptions, TimerHandle } from "./clock.ts";
@@ -279,7 +280,7 @@ const ONLY_SET_TIME =
 function checkTime(t: unknown, what: string): void {
   if (typeof t !== "number") {
     throw new TypeError(
-      `Cannot ${what} ${describe(t)} on an ExternalClock: not a number`,
+      `Cannot ${what} ${formatPeerValue(t)} on an ExternalClock: not a number`,
     );
   }
   if (!Number.isFinite(t)) {
@@ -287,17 +288,6 @@ function checkTime(t: unknown, what: string): void {
       `Cannot ${what} ${t} on an ExternalClock: not a finite number`,
     );
   }
-}
-
-/** A value a peer sent, named without printing all of it. */
-function describe(value: unknown): string {
-  return typeof value === "string"
-    ? `the string "${value.length > 40 ? `${value.slice(0, 40)}…` : value}"`
-    : Array.isArray(value)
-    ? "an array"
-    : value === null
-    ? "null"
-    : `a value of type ${typeof value}`;
 }
 
 function checkDelay(dt: number): number {

@@ -117,7 +117,7 @@ Deno.test("ExternalClock: times that are not finite numbers are refused", async 
   );
   assert.throws(
     () => clock.sleepUntil("3" as unknown as number),
-    /^TypeError: Cannot wait until the string "3" on an ExternalClock: not a number$/,
+    /^TypeError: Cannot wait until "3" on an ExternalClock: not a number$/,
   );
   assert.throws(
     () => new ExternalClock(START, "1" as unknown as number),
