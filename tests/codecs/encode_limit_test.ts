@@ -17,16 +17,7 @@ import {
   MsgPackCodec,
 } from "../../codecs/mod.ts";
 import { SerializationError } from "../../errors.ts";
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+import { concat } from "../_frames.ts";
 
 /** A seeded generator (mulberry32), so that a failure can be replayed. */
 function random(seed: number): () => number {

@@ -5,16 +5,7 @@ import { partsEncoders } from "../../codecs/_encode_parts.ts";
 import { LARGE_PART } from "../../codecs/_msgpack_writer.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
 import { SerializationError } from "../../errors.ts";
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
+import { concat } from "../_frames.ts";
 
 function filled(size: number, byte: number): Uint8Array {
   return new Uint8Array(size).fill(byte);
