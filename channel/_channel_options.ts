@@ -146,7 +146,10 @@ export interface ChannelStats {
 export interface SendOptions {
   /** Rejects the call when aborted (the reply, if it comes, is dropped). */
   signal?: AbortSignal;
-  /** Rejects the call with a `TimeoutError` after this many milliseconds. */
+  /**
+   * Rejects the call with a `TimeoutError` after this many milliseconds
+   * (`Infinity`, or more than about 24.8 days: never).
+   */
   timeout?: number;
   /**
    * The call's trace context (`traceparent`, `tracestate`), sent beside the
@@ -197,6 +200,12 @@ export function checkCount(value: number, name: string): number {
   }
   return value;
 }
+
+/**
+ * The longest delay `setTimeout` keeps (2^31 − 1 ms, about 24.8 days):
+ * a longer one fires at once, so a timeout beyond it starts no timer.
+ */
+export const MAX_DELAY = 2 ** 31 - 1;
 
 /** `value` if it is a number of milliseconds above 0 (Infinity for none). */
 export function checkTimeout(value: number, name: string): number {

@@ -2,6 +2,7 @@
 import { isIP } from "node:net";
 import { Duplex } from "node:stream";
 import nodeTls from "node:tls";
+import { MAX_DELAY } from "./_channel_options.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
 import type { Transport } from "./transport.ts";
 
@@ -38,9 +39,6 @@ export interface ConnectOptions {
   retry?: boolean;
   signal?: AbortSignal;
 }
-
-// setTimeout fires at once for delays beyond 2^31 - 1 ms: no deadline then.
-const MAX_DELAY = 2 ** 31 - 1;
 
 const RETRYABLE = [
   Deno.errors.ConnectionRefused,

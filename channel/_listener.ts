@@ -9,6 +9,7 @@ import {
   socketTransport,
   withAddress,
 } from "./_connect.ts";
+import { MAX_DELAY } from "./_channel_options.ts";
 import { Queue } from "./_queue.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
 import type { Transport } from "./transport.ts";
@@ -42,9 +43,6 @@ export interface ListenOptions {
   /** Told of each TLS handshake that failed or timed out, and the client's address. */
   onHandshakeError: ((error: Error, peer: string) => void) | undefined;
 }
-
-// setTimeout fires at once for delays beyond 2^31 - 1 ms.
-const MAX_DELAY = 2 ** 31 - 1;
 
 /**
  * Starts listening.

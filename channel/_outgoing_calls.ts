@@ -1,5 +1,5 @@
 import { type ConnectionClosedError, ProtocolError } from "../errors.ts";
-import type { SendOptions } from "./_channel_options.ts";
+import { MAX_DELAY, type SendOptions } from "./_channel_options.ts";
 import type { FrameWriter } from "./_frame_writer.ts";
 import { ERROR, formatPeerValue, remoteError, REQUEST } from "./_message.ts";
 import type { MessageWriter } from "./_message_writer.ts";
@@ -107,13 +107,15 @@ export class OutgoingCalls {
     if (signal !== undefined || timeout !== undefined) {
       const onAbort = () => this.#giveUp(id, pending, signal!.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
-      const timer = timeout === undefined ? undefined : setTimeout(() => {
-        this.#giveUp(
-          id,
-          pending,
-          this.#timeoutError(timeout),
-        );
-      }, timeout);
+      const timer = timeout === undefined || timeout > MAX_DELAY
+        ? undefined
+        : setTimeout(() => {
+          this.#giveUp(
+            id,
+            pending,
+            this.#timeoutError(timeout),
+          );
+        }, timeout);
       pending.cleanup = () => {
         signal?.removeEventListener("abort", onAbort);
         clearTimeout(timer);
@@ -141,11 +143,13 @@ export class OutgoingCalls {
     const gaveUp = Promise.withResolvers<never>();
     const onAbort = () => gaveUp.reject(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = timeout === undefined ? undefined : setTimeout(() => {
-      gaveUp.reject(
-        this.#timeoutError(timeout),
-      );
-    }, timeout);
+    const timer = timeout === undefined || timeout > MAX_DELAY
+      ? undefined
+      : setTimeout(() => {
+        gaveUp.reject(
+          this.#timeoutError(timeout),
+        );
+      }, timeout);
     try {
       await Promise.race([ready.catch(() => {}), gaveUp.promise]);
     } finally {

@@ -10,7 +10,7 @@ import {
   usage,
   UsageError,
 } from "./_args.ts";
-import { mosaikCodec } from "./_mosaik_channel.ts";
+import { checkCallTimeout, mosaikCodec } from "./_mosaik_channel.ts";
 import { type RunSimulatorOptions, serveSimulator } from "./run_simulator.ts";
 import type { Simulator } from "./simulator.ts";
 
@@ -142,12 +142,11 @@ async function simulate(
       return USAGE;
     }
   }
-  const { callTimeout } = options;
-  if (callTimeout !== undefined && !(callTimeout > 0)) {
-    log(
-      "error",
-      `Cannot use callTimeout ${callTimeout}: expected milliseconds above 0 (or Infinity)`,
-    );
+  let callTimeout: number | undefined;
+  try {
+    callTimeout = checkCallTimeout(options.callTimeout);
+  } catch (error) {
+    log("error", (error as Error).message);
     return USAGE;
   }
   let args: SimulationArgs;

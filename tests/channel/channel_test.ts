@@ -589,6 +589,23 @@ Deno.test("timeout: rejects with a TimeoutError; a late reply is dropped", async
   await raw.close();
 });
 
+Deno.test("timeout: Infinity, or beyond setTimeout's longest delay, never times out", async () => {
+  const [channel, raw] = rawPair();
+  const replies = [Infinity, 2 ** 31].map((timeout) =>
+    channel.send("no deadline", { timeout })
+  );
+  assert.deepEqual(await raw.read(), [0, 0, "no deadline"]);
+  assert.deepEqual(await raw.read(), [0, 1, "no deadline"]);
+  // No event to await: setTimeout fires such delays after about 1 ms, so
+  // give it well over that to fail the calls before they are answered.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await raw.send([1, 0, "a"]);
+  await raw.send([1, 1, "b"]);
+  assert.deepEqual(await Promise.all(replies), ["a", "b"]);
+  await channel.close();
+  await raw.close();
+});
+
 Deno.test("timeout: closing clears the timer of a pending send", async () => {
   const [client, server] = channelPair();
   const reply = client.send("x", { timeout: 60_000 });

@@ -54,8 +54,22 @@ Deno.test("callTimeout: a step whose call mosaik does not answer fails with a Ti
   assert.equal(await sim.stop(), 0);
 });
 
+Deno.test("callTimeout: Infinity is no limit", async () => {
+  await using sim = await InProcess.start(new Asking(), [], {
+    callTimeout: Infinity,
+  });
+  await sim.init();
+  const step = await sim.request("step", [0, {}, 10]);
+  const call = await sim.next() as [number, number, [string, unknown[]]];
+  // No event to await: a timer for Infinity would fire after about 1 ms.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await sim.send([1, call[1], 0.5]);
+  assert.deepEqual(await sim.next(), [1, step, 1]);
+  assert.equal(await sim.stop(), 0);
+});
+
 Deno.test("callTimeout: a value that is not milliseconds above 0 is refused at once", async () => {
-  for (const callTimeout of [0, -1, NaN]) {
+  for (const callTimeout of [0, -1, NaN, "5" as unknown as number]) {
     const [a, b] = createMemoryPair();
     assert.throws(
       () => runSimulator(new Asking(), a, { callTimeout }),
