@@ -24,10 +24,11 @@ export class TimerHeap<T extends HeapEntry> {
   }
 
   /**
-   * Marks `entry` (in the heap, not cancelled) cancelled; rebuilds the heap
+   * Marks `entry` (in the heap) cancelled; rebuilds the heap
    * without the cancelled entries once they are more than half of it.
    */
   cancel(entry: T): void {
+    if (entry.cancelled) return;
     entry.cancelled = true;
     const items = this.#items;
     if (++this.#cancelled * 2 <= items.length || items.length < COMPACT_MIN) {

@@ -50,16 +50,18 @@ export class ExternalClock implements Clock {
    * Creates the clock.
    *
    * @param utcStart The date at time 0 (a `Date` or an ISO-8601 string).
-   * @param initTime The time to start at, in seconds (a finite number).
+   * @param initTime The time to start at, in seconds (a finite number
+   *   whose date a `Date` can hold).
    * @throws {TypeError} If `initTime` is not a number.
-   * @throws {RangeError} If the date is invalid or `initTime` not finite.
+   * @throws {RangeError} If the date is invalid, or `initTime` is not finite
+   *   or beyond the dates a `Date` holds.
    */
   constructor(utcStart: Date | string, initTime = 0) {
     this.#start = new Date(utcStart).getTime();
     if (Number.isNaN(this.#start)) {
       throw new RangeError(`Invalid start date: ${String(utcStart)}`);
     }
-    checkTime(initTime, "start at");
+    this.#checkTime(initTime, "start at");
     this.#time = initTime;
   }
 
@@ -90,12 +92,14 @@ export class ExternalClock implements Clock {
    * sleeper due at 1 (aiomas runs both from the event loop, after
    * `set_time` returns).
    *
-   * @param t The new time: a finite number later than `time()`.
+   * @param t The new time: a finite number later than `time()` (and whose
+   *   date a `Date` can hold).
    * @throws {TypeError} If `t` is not a number (e.g. a peer's string).
-   * @throws {RangeError} If `t` is not finite or not later than `time()`.
+   * @throws {RangeError} If `t` is not finite, beyond the dates a `Date`
+   *   holds, or not later than `time()`.
    */
   setTime(t: number): void {
-    checkTime(t, "set time to");
+    this.#checkTime(t, "set time to");
     if (!(t > this.#time)) {
       throw new RangeError(
         `Cannot set time to ${t}: it must be later than ${this.#time}`,
@@ -109,7 +113,10 @@ export class ExternalClock implements Clock {
     ) {
       this.#heap.pop();
       entry.fired = true;
-      entry.fire();
+      const fire = entry.fire;
+      // A handle kept after its call must not keep the call alive.
+      release(entry);
+      fire();
     }
   }
 
@@ -197,7 +204,9 @@ export class ExternalClock implements Clock {
     for (const entry of this.#heap.clear()) {
       if (entry.cancelled) continue;
       entry.cancelled = true;
-      entry.abandon?.(
+      const abandon = entry.abandon;
+      release(entry);
+      abandon?.(
         new DOMException("The clock cancelled all timers", "AbortError"),
       );
     }
@@ -205,9 +214,18 @@ export class ExternalClock implements Clock {
 
   #deadline(t: number | Date): number {
     if (!(t instanceof Date) && typeof t !== "number") {
-      checkTime(t, "wait until");
+      throw new TypeError(
+        `Cannot wait until ${
+          formatPeerValue(t)
+        } on an ExternalClock: neither a number nor a Date`,
+      );
     }
     const deadline = t instanceof Date ? (t.getTime() - this.#start) / 1000 : t;
+    if (Number.isNaN(deadline)) {
+      throw new RangeError(
+        `Cannot wait until ${String(t)} on an ExternalClock: not a time`,
+      );
+    }
     if (!(deadline > this.#time)) {
       throw new RangeError(
         `Cannot wait until ${String(t)} on an ExternalClock at time ` +
@@ -261,10 +279,39 @@ export class ExternalClock implements Clock {
    * the heap drops it when cancelled entries are more than half of it.
    */
   #cancel(entry: Entry): void {
-    entry.fire = NOTHING;
-    entry.abandon = undefined;
+    release(entry);
     this.#heap.cancel(entry);
   }
+
+  /**
+   * Refuses a time `setTime` or the constructor would take that is not a
+   * number (a peer's string would be compared and added as text), not
+   * finite (Infinity would run every timer), or beyond the dates a `Date`
+   * holds (`utcnow()` would be invalid from then on).
+   */
+  #checkTime(t: unknown, what: string): void {
+    if (typeof t !== "number") {
+      throw new TypeError(
+        `Cannot ${what} ${
+          formatPeerValue(t)
+        } on an ExternalClock: not a number`,
+      );
+    }
+    if (!(Math.abs(this.#start + t * 1000) <= MAX_DATE)) {
+      throw new RangeError(
+        `Cannot ${what} ${t} on an ExternalClock: not a finite number of seconds within the dates a Date holds`,
+      );
+    }
+  }
+}
+
+/** The largest time value of a `Date`, in ms from the epoch either way. */
+const MAX_DATE = 8.64e15;
+
+/** Lets go of what an entry that will not run again would have run. */
+function release(entry: Entry): void {
+  entry.fire = NOTHING;
+  entry.abandon = undefined;
 }
 
 function NOTHING(): void {}
@@ -273,25 +320,17 @@ function NOTHING(): void {}
 const ONLY_SET_TIME =
   "its time moves only when setTime is called, so only the next setTime could end the wait";
 
-/**
- * Refuses a time that is not a finite number: a string would be compared
- * as text and added as text, and Infinity would leave `utcnow()` invalid.
- */
-function checkTime(t: unknown, what: string): void {
-  if (typeof t !== "number") {
-    throw new TypeError(
-      `Cannot ${what} ${formatPeerValue(t)} on an ExternalClock: not a number`,
-    );
-  }
-  if (!Number.isFinite(t)) {
-    throw new RangeError(
-      `Cannot ${what} ${t} on an ExternalClock: not a finite number`,
-    );
-  }
-}
-
 function checkDelay(dt: number): number {
-  if (typeof dt !== "number") checkTime(dt, "wait");
+  if (typeof dt !== "number") {
+    throw new TypeError(
+      `Cannot wait ${
+        formatPeerValue(dt)
+      } seconds on an ExternalClock: not a number`,
+    );
+  }
+  if (Number.isNaN(dt)) {
+    throw new RangeError("Cannot wait NaN seconds on an ExternalClock");
+  }
   if (!(dt > 0)) {
     throw new RangeError(
       `Cannot wait ${dt} seconds on an ExternalClock: the delay must be more than 0, as in aiomas (${ONLY_SET_TIME})`,

@@ -246,13 +246,15 @@ Deno.test("ExternalClock: targets now or in the past are a RangeError", () => {
 
 Deno.test("ExternalClock: delays must be positive", () => {
   const clock = new ExternalClock(START);
-  for (const dt of [0, -1, -0.001, NaN]) {
+  for (const dt of [0, -1, -0.001]) {
     assert.throws(() => clock.sleep(dt), {
       name: "RangeError",
       message: /more than 0/,
     });
     assert.throws(() => clock.callIn(dt, () => {}), RangeError);
   }
+  // NaN is no delay at all (external_clock_test.ts has its message).
+  assert.throws(() => clock.callIn(NaN, () => {}), RangeError);
   assert.equal(clock.nextActivity(), null);
 });
 

@@ -1,27 +1,51 @@
 // What an ExternalClock holds for waits that were cancelled, and the times
 // it takes (a peer reaches setTime through Manager.set_time).
 import assert from "node:assert/strict";
-import { ExternalClock } from "../../agent/mod.ts";
+import { ExternalClock, type TimerHandle } from "../../agent/mod.ts";
 import { type HeapEntry, TimerHeap } from "../../agent/_timer_heap.ts";
 import { assertCollected, collectGarbage } from "../_collect.ts";
 
 const START = "2016-01-01T00:00:00+00:00";
 
-/** Cancelled sleeps and calls, each holding an object seen by a WeakRef. */
-function cancelWaits(clock: ExternalClock, n: number): WeakRef<object>[] {
+/**
+ * Sleeps cancelled by their signal: what the clock would keep of each is
+ * its signal (its entry's callbacks removed their listener from it).
+ */
+function cancelSleeps(clock: ExternalClock, n: number): WeakRef<object>[] {
   const refs: WeakRef<object>[] = [];
   for (let i = 0; i < n; i++) {
-    const held = { sleep: i };
     const controller = new AbortController();
-    clock.sleep(3600, { signal: controller.signal }).then(
-      () => held,
-      () => {},
-    );
+    clock.sleep(3600, { signal: controller.signal }).catch(() => {});
     controller.abort();
+    refs.push(new WeakRef(controller.signal));
+  }
+  return refs;
+}
+
+/** Calls cancelled by their handle, each with an argument. */
+function cancelCalls(clock: ExternalClock, n: number): WeakRef<object>[] {
+  const refs: WeakRef<object>[] = [];
+  for (let i = 0; i < n; i++) {
     const args = { call: i };
     clock.callIn(3600, (x: object) => x, args).cancel();
-    refs.push(new WeakRef(held), new WeakRef(args));
+    refs.push(new WeakRef(args));
   }
+  return refs;
+}
+
+/** Calls that ran or were cancelled by cancelAll, their handles kept. */
+function endCalls(
+  clock: ExternalClock,
+  handles: TimerHandle[],
+): WeakRef<object>[] {
+  const refs: WeakRef<object>[] = [];
+  for (const due of [1, 3600]) {
+    const args = { due };
+    handles.push(clock.callIn(due, (x: object) => x, args));
+    refs.push(new WeakRef(args));
+  }
+  clock.setTime(clock.time() + 1);
+  clock.cancelAll();
   return refs;
 }
 
@@ -29,18 +53,29 @@ Deno.test("ExternalClock: cancelled sleeps and calls let go of what they would h
   const clock = new ExternalClock(START);
   // Due sooner than the cancelled ones: they never reach the top.
   const live = clock.callIn(1, () => {});
-  const refs = cancelWaits(clock, 3);
+  const sleeps = cancelSleeps(clock, 3);
+  const calls = cancelCalls(clock, 3);
+  await collectGarbage();
+  assertCollected(sleeps, (i) => `the clock keeps cancelled sleep ${i}`);
+  assertCollected(calls, (i) => `the clock keeps cancelled call ${i}`);
+  assert.equal(clock.nextActivity(), 1);
+  live.cancel();
+  assert.equal(clock.nextActivity(), null);
+});
+
+Deno.test("ExternalClock: a handle kept after its call ran or cancelAll does not keep the call", async () => {
+  const clock = new ExternalClock(START);
+  const handles: TimerHandle[] = [];
+  const refs = endCalls(clock, handles);
   await collectGarbage();
   assertCollected(
     refs,
     (i) =>
-      `the clock keeps the ${i % 2 === 0 ? "sleeper" : "call's argument"} ${
-        i >> 1
+      `a handle keeps ${
+        i === 0 ? "a call that ran" : "a call cancelAll ended"
       }`,
   );
-  assert.equal(clock.nextActivity(), 1);
-  live.cancel();
-  assert.equal(clock.nextActivity(), null);
+  assert.equal(handles.length, 2);
 });
 
 Deno.test("ExternalClock: a wait cancelled after it ran changes nothing", async () => {
@@ -102,14 +137,29 @@ Deno.test("ExternalClock: times that are not finite numbers are refused", async 
         ),
     );
   }
-  for (const t of [Infinity, NaN, -Infinity]) {
+  // Infinity ran every timer, and 1e300 left utcnow() an invalid date.
+  for (const t of [Infinity, NaN, -Infinity, 1e300]) {
     assert.throws(
       () => clock.setTime(t),
       new RangeError(
-        `Cannot set time to ${t} on an ExternalClock: not a finite number`,
+        `Cannot set time to ${t} on an ExternalClock: not a finite number of seconds within the dates a Date holds`,
       ),
     );
   }
+  assert.throws(
+    () => clock.sleep(NaN),
+    new RangeError("Cannot wait NaN seconds on an ExternalClock"),
+  );
+  assert.throws(
+    () => clock.sleepUntil(NaN),
+    new RangeError("Cannot wait until NaN on an ExternalClock: not a time"),
+  );
+  // Waits may be Infinity: never due (only cancelled).
+  const never = new AbortController();
+  const forever = clock.sleep(Infinity, { signal: never.signal });
+  assert.equal(clock.nextActivity(), Infinity);
+  never.abort();
+  await assert.rejects(forever);
   assert.throws(() => clock.sleep("1" as unknown as number), TypeError);
   assert.throws(
     () => clock.callIn([1] as unknown as number, () => {}),
@@ -117,7 +167,7 @@ Deno.test("ExternalClock: times that are not finite numbers are refused", async 
   );
   assert.throws(
     () => clock.sleepUntil("3" as unknown as number),
-    /^TypeError: Cannot wait until "3" on an ExternalClock: not a number$/,
+    /^TypeError: Cannot wait until "3" on an ExternalClock: neither a number nor a Date$/,
   );
   assert.throws(
     () => new ExternalClock(START, "1" as unknown as number),
