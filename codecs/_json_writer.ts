@@ -28,7 +28,9 @@ const BACKSLASH = 0x5c;
  * where the buffer grows, with the fewest bytes the write that needs the
  * room will add, and never per byte written. Where the room asked for is
  * more than the write may need (escaped and non-ASCII text), at most
- * twice the limit is allocated before it is passed.
+ * twice the limit is asked for before it is passed; a buffer the writer
+ * holds, or the pool hands it, may be larger (up to the pool's 8 MiB) and
+ * is filled before the check.
  */
 export class JsonWriter {
   #buffers = new EncodeBuffers();

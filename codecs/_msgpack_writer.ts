@@ -35,7 +35,9 @@ const TYPE_KEY = new Uint8Array([0xa8, ...textEncoder.encode("__type__")]);
  * where the buffer grows, with the fewest bytes the write that needs the
  * room will add (and the bins `encodeParts` leaves out), never per byte
  * written. The room asked for a string (3 bytes a unit) is cut at the
- * limit, so at most twice the limit is allocated before it is passed.
+ * limit, so at most twice the limit is asked for before it is passed; a
+ * buffer the writer holds, or the pool hands it, may be larger (up to the
+ * pool's 8 MiB) and is filled before the check.
  */
 export class MsgPackWriter {
   #buffers = new EncodeBuffers();
