@@ -5,13 +5,13 @@ import { openConnection } from "../channel/open_connection.ts";
 import type { Transport } from "../channel/transport.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
-import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
-import { ConnectionClosedError, ProtocolError } from "../errors.ts";
+import { ConnectionClosedError } from "../errors.ts";
 import { type Caller, createRemote, sendsOver } from "../rpc/_proxy.ts";
 import { RpcClient } from "../rpc/rpc_client.ts";
-import { lookupError, type Service } from "../rpc/service.ts";
+import type { Service } from "../rpc/service.ts";
 import { traceConnect } from "../rpc/_telemetry.ts";
 import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
+import { CACHED_CLASSES, className } from "./_agent_classes.ts";
 import type { NatsPresence } from "./_nats_presence.ts";
 import { newCodec, referenceLabel, report } from "./_peers.ts";
 import { within } from "./_within.ts";
@@ -20,19 +20,6 @@ import type {
   ConnectOptions,
   ContainerTlsOptions,
 } from "./container_options.ts";
-
-/**
- * How many agent class names a connection keeps (all are dropped when it
- * is full, as the container's resolved paths are): a peer has as many
- * agent ids as it likes.
- */
-export const CACHED_CLASSES = 4096;
-
-/**
- * The longest agent class name kept of a peer's `validate_aid` answer; a
- * longer one is clipped (it only labels proxies).
- */
-export const MAX_CLASS_NAME = 256;
 
 /** A connection to or from another container. */
 interface Connection {
@@ -378,28 +365,4 @@ export class Connections {
 /** A new error for each call that meets a shut-down container. */
 export function closedError(closing: AbortSignal): ConnectionClosedError {
   return new ConnectionClosedError((closing.reason as Error).message);
-}
-
-/**
- * The class name in a peer's answer to `validate_aid`, clipped to
- * MAX_CLASS_NAME characters.
- *
- * @throws {LookupError} If the answer is null (no such agent).
- * @throws {ProtocolError} If it is neither null nor a string.
- */
-function className(answer: unknown, target: AgentAddress): string {
-  if (answer === null) throw noSuchAgent(target.aid, target.container);
-  if (typeof answer !== "string") {
-    throw new ProtocolError(
-      `Container ${target.container} answered validate_aid("${target.aid}") with ${
-        formatPeerValue(answer)
-      }, not an agent class name (a string) or null`,
-    );
-  }
-  return clipPeerText(answer, MAX_CLASS_NAME);
-}
-
-/** The error for a missing agent. */
-export function noSuchAgent(aid: string, container: string): Error {
-  return lookupError(`No agent "${aid}" in container ${container}`);
 }

@@ -4,7 +4,7 @@
 import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import type { DynamicRemote } from "../rpc/remote.ts";
 import type { CallOptions } from "../rpc/with_options.ts";
-import { noSuchAgent } from "./_connections.ts";
+import { noSuchAgent } from "./_agent_classes.ts";
 import { referenceLabel } from "./_peers.ts";
 import type { Agent } from "./agent.ts";
 

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { collectGarbage } from "../_collect.ts";
 import { Container, ProtocolError } from "../../mod.ts";
-import { CACHED_CLASSES, MAX_CLASS_NAME } from "../../agent/_connections.ts";
+import { CACHED_CLASSES, MAX_CLASS_NAME } from "../../agent/_agent_classes.ts";
 import { expose, type RpcServer, startServer } from "../../rpc/mod.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
