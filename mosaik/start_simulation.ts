@@ -76,8 +76,8 @@ const USAGE = 2;
  *
  * @param simulator The simulator to run.
  * @param args The command line arguments (default: `Deno.args`).
- * @param options `exit` (default `Deno.exit`), `log`, `program` and the
- *   size limits; see {@linkcode StartSimulationOptions}.
+ * @param options `exit` (default `Deno.exit`), `log`, `program`, the size
+ *   limits and `callTimeout`; see {@linkcode StartSimulationOptions}.
  * @returns The exit status (after calling `exit` with it, when `exit`
  *   returns).
  * @throws {never} Every failure becomes a log line and an exit status.
