@@ -104,19 +104,19 @@ const API_CALLS: Readonly<Record<string, Call>> = {
     const [time, inputs, maxAdvance] = args;
     if (
       typeof time !== "number" || !isObject(inputs) ||
-      (maxAdvance !== undefined && typeof maxAdvance !== "number") ||
+      (maxAdvance !== undefined && typeof maxAdvance !== "number" &&
+        typeof maxAdvance !== "bigint") ||
       Object.keys(kwargs).length > 0
     ) {
       throw new TypeError(
         "step() takes (time: number, inputs: object, max_advance: number)",
       );
     }
-    checkTime("time", time);
-    if (maxAdvance !== undefined) checkTime("max_advance", maxAdvance);
+    checkTime("time", time, 0);
     return sim.step(
       time,
       inputs as InputData,
-      (maxAdvance as number | undefined) ?? time,
+      maxAdvance === undefined ? time : checkMaxAdvance(maxAdvance),
     );
   },
   get_data(sim, args, kwargs) {
@@ -354,15 +354,31 @@ function checkCall(content: unknown): [string, unknown[], Kwargs] {
 }
 
 /**
- * A time of mosaik's is a whole number of time units from 0 up (NaN or
- * -Infinity would reach the simulator as a time otherwise).
+ * A time of mosaik's is a whole number of time units from `least` up (NaN
+ * or -Infinity would reach the simulator as a time otherwise).
  */
-function checkTime(name: string, value: number): void {
-  if (!(Number.isSafeInteger(value) && value >= 0)) {
+function checkTime(name: string, value: number, least: number): void {
+  if (!(Number.isSafeInteger(value) && value >= least)) {
     throw new RangeError(
-      `step() got ${name} ${value}; it must be a whole number of time units from 0 up`,
+      `step() got ${name} ${value}; it must be a whole number of time units from ${least} up`,
     );
   }
+}
+
+/**
+ * `max_advance` is one less than the earliest step another simulator may
+ * still cause, so -1 at time 0 (a same-time loop whose simulators all start
+ * at 0); mosaik passes `until` when nothing else bounds it, and an `until`
+ * beyond 2^53 − 1 (e.g. `sys.maxsize`) arrives as a bigint: the simulator
+ * gets `Number.MAX_SAFE_INTEGER` then, which no step reaches.
+ */
+function checkMaxAdvance(value: number | bigint): number {
+  if (typeof value === "bigint") {
+    if (value > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
+    value = Number(value);
+  }
+  checkTime("max_advance", value, -1);
+  return value;
 }
 
 function noArguments(name: string, args: unknown[], kwargs: Kwargs): void {

@@ -166,7 +166,10 @@ export abstract class Simulator {
    *   time may come again, in a same-time loop).
    * @param inputs The inputs by entity, attribute and sender.
    * @param maxAdvance How far the simulator may advance without missing an
-   *   input, a whole number from 0 up.
+   *   input, a whole number from -1 up: one less than the earliest step
+   *   another simulator may still cause (-1 at time 0 in a same-time loop
+   *   whose simulators start at 0), or mosaik's `until`
+   *   (`Number.MAX_SAFE_INTEGER` for an `until` beyond 2^53 − 1).
    * @returns The time of the next step, or `null` (or nothing) for none.
    */
   abstract step(
