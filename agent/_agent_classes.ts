@@ -1,17 +1,10 @@
 // What a container knows of the agents of others: the class names their
-// containers answer to validate_aid (peer text, so clipped, and cached per
-// connection within a bound), and the error for an agent that is not there.
+// containers answer to validate_aid (peer text, so clipped), and the error
+// for an agent that is not there.
 import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
 import { ProtocolError } from "../errors.ts";
 import { lookupError } from "../rpc/service.ts";
 import type { AgentAddress } from "./agent_address.ts";
-
-/**
- * How many agent class names a connection keeps (all are dropped when it
- * is full, as the container's resolved paths are): a peer has as many
- * agent ids as it likes.
- */
-export const CACHED_CLASSES = 4096;
 
 /**
  * The longest agent class name kept of a peer's `validate_aid` answer; a

@@ -11,7 +11,7 @@ import { RpcClient } from "../rpc/rpc_client.ts";
 import type { Service } from "../rpc/service.ts";
 import { traceConnect } from "../rpc/_telemetry.ts";
 import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
-import { CACHED_CLASSES, className } from "./_agent_classes.ts";
+import { className } from "./_agent_classes.ts";
 import type { NatsPresence } from "./_nats_presence.ts";
 import { newCodec, referenceLabel, report } from "./_peers.ts";
 import { within } from "./_within.ts";
@@ -27,10 +27,11 @@ interface Connection {
   /** What the agent proxies over this connection call through. */
   caller: Caller;
   /**
-   * Agent class names answered by `validate_aid`, per aid; concurrent
-   * connects to one agent share one question. At most CACHED_CLASSES.
+   * The `validate_aid` questions in flight, per aid: concurrent connects to
+   * one agent share one. An answer is not kept, as in aiomas: the agent
+   * may be removed or added between connects.
    */
-  classes: Map<string, Promise<string>>;
+  validating: Map<string, Promise<string>>;
 }
 
 /** A dial in progress and how many connects wait for it. */
@@ -187,7 +188,7 @@ export class Connections {
     const caller: Caller = (path, args, options) =>
       client.call(path, args, undefined, options);
     sendsOver(caller, client);
-    return { client, caller, classes: new Map() };
+    return { client, caller, validating: new Map() };
   }
 
   async #agent(
@@ -196,20 +197,15 @@ export class Connections {
     waiting: Waiting,
   ): Promise<[Caller, string]> {
     const connection = await this.#connection(target, options, waiting);
-    let validated = connection.classes.get(target.aid);
+    const { validating } = connection;
+    let validated = validating.get(target.aid);
     if (validated === undefined) {
-      validated = connection.client.call("validate_aid", [target.aid]).then(
+      const asked = connection.client.call("validate_aid", [target.aid]).then(
         (answer) => className(answer, target),
       );
-      if (connection.classes.size >= CACHED_CLASSES) connection.classes.clear();
-      connection.classes.set(target.aid, validated);
-      // A failed answer is not kept: the agent may exist later.
-      const failed = validated;
-      failed.catch(() => {
-        if (connection.classes.get(target.aid) === failed) {
-          connection.classes.delete(target.aid);
-        }
-      });
+      validating.set(target.aid, asked);
+      asked.catch(() => {}).finally(() => validating.delete(target.aid));
+      validated = asked;
     }
     return [connection.caller, await validated];
   }

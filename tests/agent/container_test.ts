@@ -367,6 +367,8 @@ Deno.test("A removed agent cannot be connected to or called", async () => {
     });
   }
   await assert.rejects(a.connect(local.addr), isLookupError("0"));
+  // Over the connection that found the agent before, as over a new one.
+  await assert.rejects(a.connect(remote.addr), isLookupError("0"));
   await using c = await Container.create(LOCAL);
   await assert.rejects(c.connect(remote.addr), isLookupError("0"));
 });

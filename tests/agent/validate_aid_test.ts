@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { collectGarbage } from "../_collect.ts";
 import { Container, ProtocolError } from "../../mod.ts";
-import { CACHED_CLASSES, MAX_CLASS_NAME } from "../../agent/_agent_classes.ts";
+import { MAX_CLASS_NAME } from "../../agent/_agent_classes.ts";
 import { expose, type RpcServer, startServer } from "../../rpc/mod.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
@@ -12,7 +12,7 @@ const LOCAL = { hostname: "127.0.0.1", port: 0 };
 /** A fake container: answers every validate_aid with `answer`, counting the questions by aid. */
 class FakeContainer {
   asked = new Map<string, number>();
-  constructor(readonly answer: unknown) {}
+  constructor(public answer: unknown) {}
 
   @expose
   validate_aid(aid: string): unknown {
@@ -63,22 +63,25 @@ Deno.test("validate_aid: an answer that is neither a string nor null is a Protoc
   });
 });
 
-Deno.test("validate_aid: a connection keeps the class names of at most CACHED_CLASSES agents", async () => {
+Deno.test("validate_aid: every connect asks (an agent may come and go); concurrent connects to one agent share one question", async () => {
   const fake = new FakeContainer("Agent");
   await using server = await startServer(LOCAL, fake);
   await using me = await Container.create(LOCAL);
   await me.connect(urlOf(server, "0"));
   await me.connect(urlOf(server, "0"));
-  // Kept: asked once.
-  assert.equal(fake.asked.get("0"), 1);
-  // CACHED_CLASSES other agents: the cache is full and dropped, so "0" is asked about again.
-  await Promise.all(
-    Array.from(
-      { length: CACHED_CLASSES },
-      (_, i) => me.connect(urlOf(server, `${i + 1}`)),
-    ),
-  );
-  assert.equal(fake.asked.size, CACHED_CLASSES + 1);
-  await me.connect(urlOf(server, "0"));
   assert.equal(fake.asked.get("0"), 2);
+  await Promise.all(
+    Array.from({ length: 8 }, () => me.connect(urlOf(server, "1"))),
+  );
+  assert.equal(fake.asked.get("1"), 1);
+  // Nor after many other agents were asked about.
+  await Promise.all(
+    Array.from({ length: 1000 }, (_, i) => me.connect(urlOf(server, `${i}`))),
+  );
+  assert.equal(fake.asked.get("0"), 3);
+  fake.answer = null;
+  await assert.rejects(me.connect(urlOf(server, "0")), (error: unknown) => {
+    assert.ok(error instanceof Error && error.name === "LookupError");
+    return true;
+  });
 });
