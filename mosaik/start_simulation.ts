@@ -132,15 +132,28 @@ async function simulate(
     if (LOG_LEVELS.indexOf(level) >= threshold) write(level, message);
   };
   const program = options.program ?? "sim.ts";
-  for (const name of ["maxFrameSize", "maxDecodedSize"] as const) {
-    const value = options[name];
-    if (value !== undefined && !(Number.isInteger(value) && value >= 1)) {
-      log(
-        "error",
-        `Cannot use ${name} ${value}: expected a whole number from 1 up`,
-      );
-      return USAGE;
-    }
+  // As runSimulator takes them: frames count whole bytes, the decode budget
+  // is any positive number of cost units (Infinity for none).
+  const { maxFrameSize, maxDecodedSize } = options;
+  if (
+    maxFrameSize !== undefined &&
+    !(Number.isInteger(maxFrameSize) && maxFrameSize >= 1)
+  ) {
+    log(
+      "error",
+      `Cannot use maxFrameSize ${maxFrameSize}: expected a whole number from 1 up`,
+    );
+    return USAGE;
+  }
+  if (
+    maxDecodedSize !== undefined &&
+    !(typeof maxDecodedSize === "number" && maxDecodedSize > 0)
+  ) {
+    log(
+      "error",
+      `Cannot use maxDecodedSize ${maxDecodedSize}: expected a positive number of cost units`,
+    );
+    return USAGE;
   }
   let callTimeout: number | undefined;
   try {

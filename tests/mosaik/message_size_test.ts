@@ -87,19 +87,38 @@ Deno.test("maxDecodedSize raises the budget on its own", async () => {
   assert.equal(await sim.stop(), 0);
 });
 
-Deno.test("startSimulation: a bad maxDecodedSize exits 2 before connecting", async () => {
-  const logs: string[] = [];
-  const exits: number[] = [];
-  const status = await startSimulation(new Stepper(), ["127.0.0.1:1"], {
-    exit: (code) => exits.push(code),
-    log: (level, message) => logs.push(`${level}: ${message}`),
-    maxDecodedSize: 0.5,
-  });
-  assert.equal(status, 2);
-  assert.deepEqual(exits, [2]);
-  assert.deepEqual(logs, [
-    "error: Cannot use maxDecodedSize 0.5: expected a whole number from 1 up",
-  ]);
+Deno.test("startSimulation: a maxDecodedSize that is not a positive number exits 2 before connecting", async () => {
+  for (const maxDecodedSize of [0, -1, NaN]) {
+    const logs: string[] = [];
+    const exits: number[] = [];
+    const status = await startSimulation(new Stepper(), ["127.0.0.1:1"], {
+      exit: (code) => exits.push(code),
+      log: (level, message) => logs.push(`${level}: ${message}`),
+      maxDecodedSize,
+    });
+    assert.equal(status, 2);
+    assert.deepEqual(exits, [2]);
+    assert.deepEqual(logs, [
+      `error: Cannot use maxDecodedSize ${maxDecodedSize}: expected a positive number of cost units`,
+    ]);
+  }
+});
+
+Deno.test("startSimulation takes any positive maxDecodedSize, as runSimulator does (Infinity for no budget)", async () => {
+  for (const maxDecodedSize of [0.5, Infinity]) {
+    // Port 1 refuses: getting as far as connecting shows the option was taken.
+    const logs: string[] = [];
+    const status = await startSimulation(new Stepper(), ["127.0.0.1:1"], {
+      exit: () => {},
+      log: (level, message) => logs.push(`${level}: ${message}`),
+      maxDecodedSize,
+    });
+    assert.equal(status, 1, logs.join("\n"));
+    assert.ok(
+      logs.every((line) => !line.includes("Cannot use")),
+      logs.join("\n"),
+    );
+  }
 });
 
 Deno.test("runSimulator takes maxFrameSize and maxDecodedSize too", async () => {
