@@ -1,7 +1,7 @@
 // Regression tests for the bugs the reliability suite found, one minimal
 // repro each (the fuzz families that found bugs 1–4 and 7 are in
-// _fuzz.ts). Bugs 1–6 were fixed in 9eb10ae, bug 7 in 108d9b7; close()
-// hanging on a write stuck at a peer that does not read was fixed in
+// _fuzz_families.ts). Bugs 1–6 were fixed in 9eb10ae, bug 7 in 108d9b7;
+// close() hanging on a write stuck at a peer that does not read was fixed in
 // d8b98cd and is covered in faults_test.ts. Each comment says what went
 // wrong, for the record.
 import assert from "node:assert/strict";

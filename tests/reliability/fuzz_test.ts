@@ -1,6 +1,7 @@
 // The wire fuzzer, bounded: 21 000 hostile inputs (7 000 per codec) against
 // a real RPC server over many short TCP connections, while a well-behaved
-// client keeps calling it. See _fuzz.ts for the inputs and the oracle.
+// client keeps calling it. See _fuzz_families.ts for the inputs and
+// _fuzz_oracle.ts for the oracle.
 import assert from "node:assert/strict";
 import {
   clean,

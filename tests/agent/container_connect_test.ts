@@ -1,0 +1,149 @@
+// Container.connect: one shared connection per peer container, missing agents,
+// nobody listening, and dialing again after the peer shut down.
+import assert from "node:assert/strict";
+import { Container } from "../../agent/mod.ts";
+import { ConnectionClosedError } from "../../errors.ts";
+import { countingAccepts } from "./_wire.ts";
+import {
+  Callee,
+  Caller,
+  isLookupError,
+  LOCAL,
+  Other,
+  withTempDir,
+} from "./_container_fixtures.ts";
+
+/** A port nothing listens on: listen on port 0, then close. */
+function freePort(): number {
+  const listener = Deno.listen(LOCAL);
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+Deno.test("connect: one connection per peer container, shared by its agents", async () => {
+  const { value: peer, accepted } = await countingAccepts(() =>
+    Container.create(LOCAL)
+  );
+  await using _peer = peer;
+  await using a = await Container.create(LOCAL);
+  const first = new Callee(peer);
+  const second = new Other(peer);
+  const p1 = await a.connect<Callee>(first.addr);
+  const p2 = await a.connect<Other>(second.addr);
+  assert.deepEqual(
+    await Promise.all([p1.service(1), p2.service(2), p1.service(3)]),
+    [1, ["other", 2], 3],
+  );
+  // Agents of `a` share it as well.
+  new Caller(a);
+  const again = await a.connect<Callee>(first.addr);
+  assert.equal(await again.service(4), 4);
+  assert.equal(accepted(), 1);
+  // Another container has its own connection.
+  await using c = await Container.create(LOCAL);
+  const fromC = await c.connect<Callee>(first.addr);
+  assert.equal(await fromC.service(5), 5);
+  assert.equal(accepted(), 2);
+});
+
+Deno.test("connect: concurrent connects to one container share one attempt", async () => {
+  const { value: peer, accepted } = await countingAccepts(() =>
+    Container.create(LOCAL)
+  );
+  await using _peer = peer;
+  await using a = await Container.create(LOCAL);
+  const callees = [new Callee(peer), new Other(peer), new Callee(peer)];
+  const proxies = await Promise.all(
+    [0, 1, 2, 0, 1, 2].map((i) => a.connect(callees[i].addr)),
+  );
+  assert.deepEqual(
+    proxies.map(String),
+    ["Callee", "Other", "Callee", "Callee", "Other", "Callee"].map((name, i) =>
+      `${name}Proxy('${callees[i % 3].addr}')`
+    ),
+  );
+  assert.deepEqual(
+    await Promise.all(proxies.map((proxy) => proxy.service("x"))),
+    ["x", ["other", "x"], "x", "x", ["other", "x"], "x"],
+  );
+  assert.equal(accepted(), 1);
+});
+
+Deno.test("connect: every spelling of a container address shares the connection", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/peer.sock`;
+    const { value: peer, accepted } = await countingAccepts(() =>
+      Container.create({ path })
+    );
+    await using _peer = peer;
+    await using a = await Container.create(LOCAL);
+    new Callee(peer);
+    const bracketed = await a.connect<Callee>(`ipc://[${path}]/0`);
+    const bare = await a.connect<Callee>(`ipc://${path}/0`);
+    assert.deepEqual(
+      await Promise.all([bracketed.service(1), bare.service(2)]),
+      [1, 2],
+    );
+    assert.equal(accepted(), 1);
+  });
+});
+
+Deno.test("connect: a missing agent is a LookupError naming the aid", async () => {
+  await using a = await Container.create(LOCAL);
+  await using b = await Container.create(LOCAL);
+  new Callee(b);
+  await assert.rejects(a.connect(`${b.addr}5`), isLookupError("5"));
+  await assert.rejects(a.connect(`${a.addr}0`), isLookupError("0"));
+  // The connection stays usable.
+  const proxy = await a.connect<Callee>(`${b.addr}0`);
+  assert.equal(await proxy.service("ok"), "ok");
+  // Malformed addresses are a TypeError.
+  await assert.rejects(a.connect("tcp://127.0.0.1/0"), TypeError);
+});
+
+Deno.test("connect: nobody listening rejects", async () => {
+  await using a = await Container.create(LOCAL);
+  await assert.rejects(
+    a.connect(`tcp://127.0.0.1:${freePort()}/0`),
+    Deno.errors.ConnectionRefused,
+  );
+  await withTempDir(async (dir) => {
+    const path = `${dir}/later.sock`;
+    await assert.rejects(a.connect(`ipc://[${path}]/0`), Deno.errors.NotFound);
+    // A failed attempt is not kept: once the peer exists, connect dials again.
+    await using b = await Container.create({ path });
+    new Callee(b);
+    const proxy = await a.connect<Callee>(`ipc://[${path}]/0`);
+    assert.equal(await proxy.service(1), 1);
+  });
+});
+
+Deno.test("connect: after the peer shuts down, the next connect dials again", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/peer.sock`;
+    const url = `ipc://[${path}]/0`;
+    await using a = await Container.create(LOCAL);
+    const b = await Container.create(`unix:${path}`);
+    const callee = new Callee(b);
+    const proxy = await a.connect<Callee>(url);
+    assert.equal(await proxy.service(1), 1);
+    const pending = proxy.wait();
+    await callee.entered.promise;
+    const shutdown = b.shutdown();
+    // A shutdown still answers the calls it is serving.
+    callee.gate.resolve();
+    assert.equal(await pending, "done");
+    await shutdown;
+    // Then the connection is gone: a call on the old proxy fails. (This is
+    // also how the test knows that `a` has seen the connection end.)
+    await assert.rejects(proxy.service(3), ConnectionClosedError);
+    // The same path, a new container with another agent class at aid 0.
+    await using b2 = await Container.create({ path });
+    new Other(b2);
+    const fresh = await a.connect<Other>(url);
+    assert.equal(String(fresh), `OtherProxy('${url}')`);
+    assert.deepEqual(await fresh.service(2), ["other", 2]);
+    await assert.rejects(proxy.service(4), ConnectionClosedError);
+  });
+});

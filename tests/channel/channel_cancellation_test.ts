@@ -1,0 +1,100 @@
+// Cancelling a send: the signal and timeout options, and late replies that
+// are dropped.
+import assert from "node:assert/strict";
+import { ConnectionClosedError } from "../../errors.ts";
+import { channelPair, rawPair } from "./_channel_helpers.ts";
+
+Deno.test("signal: abort rejects with the reason; a late reply is dropped", async () => {
+  const [channel, raw] = rawPair();
+  const controller = new AbortController();
+  const reason = new Error("changed my mind");
+  const reply = channel.send("slow", { signal: controller.signal });
+  assert.deepEqual(await raw.read(), [0, 0, "slow"]);
+  controller.abort(reason);
+  await assert.rejects(reply, (error) => error === reason);
+  // The late reply is dropped silently; the connection stays open.
+  await raw.send([1, 0, "late"]);
+  const next = channel.send("next");
+  assert.deepEqual(await raw.read(), [0, 1, "next"]);
+  await raw.send([1, 1, "ok"]);
+  assert.equal(await next, "ok");
+  assert.equal(channel.isClosed, false);
+  await channel.close();
+  await raw.close();
+});
+
+Deno.test("signal: an aborted signal rejects at once and sends nothing", async () => {
+  const [channel, raw] = rawPair();
+  const controller = new AbortController();
+  controller.abort();
+  await assert.rejects(
+    channel.send("never", { signal: controller.signal }),
+    (error) => error instanceof DOMException && error.name === "AbortError",
+  );
+  const reply = channel.send("sent");
+  assert.deepEqual(await raw.read(), [0, 0, "sent"]);
+  await raw.send([1, 0, "got it"]);
+  assert.equal(await reply, "got it");
+  await channel.close();
+  await raw.close();
+});
+
+Deno.test("signal: a reply before the abort wins and the listener is removed", async () => {
+  const [client, server] = channelPair();
+  const controller = new AbortController();
+  const reply = client.send("fast", {
+    signal: controller.signal,
+    timeout: 60_000,
+  });
+  await (await server.recv()).reply("done");
+  assert.equal(await reply, "done");
+  controller.abort(); // No effect any more.
+  await client.close();
+  await server.closed;
+});
+
+Deno.test("timeout: rejects with a TimeoutError; a late reply is dropped", async () => {
+  const [channel, raw] = rawPair({ peer: "slowpoke" });
+  const reply = channel.send("slow", { timeout: 1 });
+  assert.deepEqual(await raw.read(), [0, 0, "slow"]);
+  await assert.rejects(reply, (error) => {
+    assert.ok(error instanceof DOMException);
+    assert.equal(error.name, "TimeoutError");
+    assert.match(error.message, /slowpoke/);
+    return true;
+  });
+  await raw.send([2, 0, "ValueError: too late\n"]);
+  const next = channel.send("next", { timeout: 60_000 });
+  assert.deepEqual(await raw.read(), [0, 1, "next"]);
+  await raw.send([1, 1, "in time"]);
+  assert.equal(await next, "in time");
+  assert.equal(channel.isClosed, false);
+  await channel.close();
+  await raw.close();
+});
+
+Deno.test("timeout: Infinity, or beyond setTimeout's longest delay, never times out", async () => {
+  const [channel, raw] = rawPair();
+  const replies = [Infinity, 2 ** 31].map((timeout) =>
+    channel.send("no deadline", { timeout })
+  );
+  assert.deepEqual(await raw.read(), [0, 0, "no deadline"]);
+  assert.deepEqual(await raw.read(), [0, 1, "no deadline"]);
+  // No event to await: setTimeout fires such delays after about 1 ms, so
+  // give it well over that to fail the calls before they are answered.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await raw.send([1, 0, "a"]);
+  await raw.send([1, 1, "b"]);
+  assert.deepEqual(await Promise.all(replies), ["a", "b"]);
+  await channel.close();
+  await raw.close();
+});
+
+Deno.test("timeout: closing clears the timer of a pending send", async () => {
+  const [client, server] = channelPair();
+  const reply = client.send("x", { timeout: 60_000 });
+  await server.recv();
+  await client.close();
+  await assert.rejects(reply, ConnectionClosedError);
+  await server.closed;
+});

@@ -1,0 +1,98 @@
+// Options of startServer and openConnection that reach every connection:
+// codec, serializers and channel options.
+import assert from "node:assert/strict";
+import { openConnection, startServer } from "../../channel/mod.ts";
+import { MsgPackCodec, serializable } from "../../codecs/mod.ts";
+import { ConnectionClosedError, ProtocolError } from "../../errors.ts";
+import { echo, LOCAL, serve } from "./_connection_helpers.ts";
+
+Deno.test("codec option: MsgPackCodec carries bytes and integer-keyed maps", async () => {
+  await using server = await startServer(LOCAL, (channel) => {
+    assert.equal(channel.codec.name, "msgpack");
+    return serve(channel, (content) => content);
+  }, { codec: MsgPackCodec });
+  await using channel = await openConnection(server.addr, {
+    codec: MsgPackCodec,
+  });
+  assert.equal(channel.codec.name, "msgpack");
+  const value = {
+    bytes: new Uint8Array([0, 1, 255]),
+    map: new Map([[1, "a"], [2, "b"]]),
+  };
+  assert.deepEqual(await channel.send(value), value);
+});
+
+class Point {
+  constructor(public x: number, public y: number) {}
+}
+
+class Label {
+  constructor(public text: string) {}
+}
+
+Deno.test("serializers option: extra types travel in both directions", async () => {
+  const serializers = [
+    serializable(Point, ["x", "y"]),
+    serializable(Label, ["text"]),
+  ] as const;
+  await using server = await startServer(
+    LOCAL,
+    (channel) =>
+      serve(channel, (content) => {
+        const [point, label] = content as [Point, Label];
+        assert.ok(point instanceof Point);
+        assert.ok(label instanceof Label);
+        return new Point(point.x + point.y, point.x * point.y);
+      }),
+    { serializers, codec: MsgPackCodec },
+  );
+  await using channel = await openConnection(server.addr, {
+    serializers,
+    codec: MsgPackCodec,
+  });
+  const reply = await channel.send([new Point(3, 4), new Label("p")]);
+  assert.ok(reply instanceof Point);
+  assert.deepEqual(reply, new Point(7, 12));
+});
+
+Deno.test("serializers option: a duplicate registration fails without leaking a connection", async () => {
+  const twice = [
+    serializable(Point, ["x", "y"]),
+    serializable(Point, ["x", "y"]),
+  ];
+  await using server = await startServer(LOCAL, echo);
+  await assert.rejects(
+    openConnection(server.addr, { serializers: twice }),
+    TypeError,
+  );
+  await assert.rejects(
+    startServer(LOCAL, echo, { serializers: twice }),
+    TypeError,
+  );
+  await using channel = await openConnection(server.addr);
+  assert.equal(await channel.send("ok"), "ok");
+  // The failed openConnection did not connect: the server only has the good client.
+  assert.equal(server.channels.size, 1);
+});
+
+Deno.test("channel options reach every connection of startServer and openConnection", async () => {
+  const errors = Promise.withResolvers<unknown>();
+  await using server = await startServer(LOCAL, echo, {
+    maxFrameSize: 16,
+    onError: (error) => errors.resolve(error),
+  });
+  // The client's limit: what it would send above it is refused, unsent.
+  await using small = await openConnection(server.addr, { maxFrameSize: 16 });
+  assert.equal(await small.send("short"), "short");
+  await assert.rejects(small.send("x".repeat(100)), {
+    name: "SerializationError",
+    message: /message of 108 bytes .* above maxFrameSize \(16 bytes\)/,
+  });
+  assert.equal(await small.send("still"), "still");
+  // The server's: a client without it that sends more is cut.
+  await using large = await openConnection(server.addr);
+  await assert.rejects(large.send("x".repeat(100)), ConnectionClosedError);
+  const error = await errors.promise;
+  assert.ok(error instanceof ProtocolError, String(error));
+  assert.match(error.message, /exceeds maxFrameSize 16/);
+});
