@@ -43,7 +43,17 @@ Deno.test("TLS containers: mutual TLS as in aiomas", async (t) => {
       await using stranger = await Container.create(LOCAL, {
         tls: { ...tls, caCerts: [readTls("other-ca.pem")] },
       });
-      await assert.rejects(stranger.connect(callee.addr));
+      await assert.rejects(
+        stranger.connect(callee.addr),
+        (error: unknown) => {
+          assert.ok(error instanceof Deno.errors.InvalidData, String(error));
+          assert.match(
+            error.message,
+            /^TLS handshake with 127\.0\.0\.1:\d+ failed/,
+          );
+          return true;
+        },
+      );
     },
   );
 
@@ -57,7 +67,10 @@ Deno.test("TLS containers: mutual TLS as in aiomas", async (t) => {
           caCerts: [ca],
         },
       });
-      await assert.rejects(stranger.connect(callee.addr));
+      await assert.rejects(
+        stranger.connect(callee.addr),
+        ConnectionClosedError,
+      );
       // The refusal concerns that connection only.
       const proxy = await a.connect<Callee>(callee.addr);
       assert.equal(await proxy.service("still"), "still");
@@ -73,7 +86,11 @@ Deno.test("TLS containers: mutual TLS as in aiomas", async (t) => {
     try {
       const reader = new FrameReader(conn);
       await writeAll(conn, textFrame('[0, 0, ["validate_aid", ["0"], {}]]'));
-      await assert.rejects(reader.read());
+      await assert.rejects(reader.read(), (error: unknown) => {
+        assert.ok(error instanceof Deno.errors.InvalidData, String(error));
+        assert.match(error.message, /CertificateRequired/);
+        return true;
+      });
     } finally {
       conn.close();
     }

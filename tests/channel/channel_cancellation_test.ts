@@ -42,12 +42,29 @@ Deno.test("signal: an aborted signal rejects at once and sends nothing", async (
 Deno.test("signal: a reply before the abort wins and the listener is removed", async () => {
   const [client, server] = channelPair();
   const controller = new AbortController();
-  const reply = client.send("fast", {
-    signal: controller.signal,
-    timeout: 60_000,
-  });
+  // The abort listeners the call adds to the signal, less those it removes.
+  const listening = new Set<unknown>();
+  const { signal } = controller;
+  type Listen = (type: string, listener: unknown, options?: unknown) => void;
+  const spied = signal as unknown as Record<
+    "addEventListener" | "removeEventListener",
+    Listen
+  >;
+  const add = spied.addEventListener.bind(signal);
+  const remove = spied.removeEventListener.bind(signal);
+  spied.addEventListener = (type, listener, options) => {
+    if (type === "abort") listening.add(listener);
+    add(type, listener, options);
+  };
+  spied.removeEventListener = (type, listener, options) => {
+    if (type === "abort") listening.delete(listener);
+    remove(type, listener, options);
+  };
+  const reply = client.send("fast", { signal, timeout: 60_000 });
+  assert.equal(listening.size, 1);
   await (await server.recv()).reply("done");
   assert.equal(await reply, "done");
+  assert.equal(listening.size, 0);
   controller.abort(); // No effect any more.
   await client.close();
   await server.closed;
