@@ -28,8 +28,10 @@ export class EncodeLimitError extends SerializationError {
  * Encodes as `Codec.encodeView` does (a view valid until the codec's next
  * call), throwing {@linkcode EncodeLimitError} instead of writing more
  * than `limit` bytes. It never throws it for an encoding of `limit` bytes
- * or less, and may return one that is a little longer (the caller checks
- * the length, as for any codec).
+ * or less, and may return a longer one: the writer checks only where its
+ * buffer must grow, so an encoding that fit a buffer it had (up to a pooled
+ * 8 MiB, or twice the limit after a doubling) is returned whole. The
+ * caller checks the length, as for any codec.
  */
 export type LimitedEncodeView = (value: unknown, limit: number) => Uint8Array;
 

@@ -183,6 +183,9 @@ export class JsonWriter {
    */
   #longString(value: string): void {
     const start = this.#pos;
+    // At least a byte a unit and two quotes: refused before JSON.stringify
+    // copies a string that needs escapes (6 bytes a unit for controls).
+    if (start + value.length + 2 > this.#limit) this.#refuse();
     if (NEEDS_ESCAPE.test(value) || !value.isWellFormed()) {
       return this.#largeText(JSON.stringify(value), start);
     }

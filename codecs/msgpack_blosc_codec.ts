@@ -1,7 +1,7 @@
 import { bloscSize, decompressBlosc } from "./_blosc.ts";
 import { loadCompressor } from "./_blosc_compressor.ts";
 import { MSGPACK_EXPANSION } from "./_budget.ts";
-import { boundedEncoders } from "./_encode_limit.ts";
+import { boundedEncoders, EncodeLimitError } from "./_encode_limit.ts";
 import { MsgPackCore } from "./_msgpack_core.ts";
 import { MsgPackCostScanner } from "./_msgpack_cost.ts";
 import type { Codec, CodecOptions, DecodeOptions } from "./codec.ts";
@@ -110,6 +110,9 @@ export class MsgPackBloscCodec implements Codec {
 
   async #encode(value: unknown, limit: number): Promise<Uint8Array> {
     const packed = this.#core.encode(value, limit);
+    // The writer stops only where its buffer must grow: an encoding that
+    // fit a buffer it already had may be longer than the bound.
+    if (packed.length > limit) throw new EncodeLimitError(limit);
     return await (await loadCompressor()).encode(packed);
   }
 

@@ -241,3 +241,43 @@ Deno.test("encode limit: a codec of another kind is still checked after encoding
   await client.close();
   await server.close();
 });
+
+Deno.test("encode limit (MsgPack+Blosc): a request above the bound that fit the writer's buffer is refused, not sent to a peer that would close", async () => {
+  // A bound that is not a power of two: the writer's buffer doubles to
+  // 64 KiB under it and holds the whole 50 003 bytes without growing.
+  const bound = 40_000;
+  const codec = () => new MsgPackBloscCodec({ maxDecompressedSize: bound });
+  const [client, server] = pair(codec, 1024 * KiB);
+  const serving = serve(server);
+  const other = client.send("other");
+  await assert.rejects(
+    client.send(Array(5000).fill("abcdefghi")),
+    (error: unknown) => {
+      assert.ok(error instanceof SerializationError, String(error));
+      assert.match(error.message, /maxDecompressedSize \(40000 bytes\)/);
+      return true;
+    },
+  );
+  assert.equal(await other, "other");
+  assert.equal(await client.send("after"), "after");
+  await client.close();
+  await server.close();
+  await serving;
+});
+
+Deno.test("encode limit (JSON): a long string that needs escapes is refused before it is escaped whole", async () => {
+  // 20 M control characters escape to 120 MB of text ("\u0001" each):
+  // escaping before the check held that and more.
+  const big = "\x01".repeat(20_000_000);
+  big.isWellFormed(); // Flat before measuring.
+  const [client, server] = pair(() => new JsonCodec(), 64 * KiB);
+  const serving = serve(server);
+  const rss = Deno.memoryUsage().rss;
+  await assert.rejects(client.send(big), FrameSizeError);
+  const grown = Deno.memoryUsage().rss - rss;
+  assert.ok(grown < 64 * 1024 * KiB, `RSS grew ${grown} bytes`);
+  assert.equal(await client.send("after"), "after");
+  await client.close();
+  await server.close();
+  await serving;
+});

@@ -240,6 +240,27 @@ Deno.test("encode limit: MsgPack+Blosc bounds what it compresses by its maxDecom
   assert.deepEqual(await codec.decode(await encode(value)), value);
 });
 
+Deno.test("encode limit: MsgPack+Blosc refuses an encoding above its bound that fit the writer's buffer (it stops only where the buffer grows)", async () => {
+  // 5000 × 9 bytes: 50 003 bytes of MsgPack, in a buffer grown to 64 KiB
+  // while the encoding was still under the bound.
+  const bound = 40_000;
+  const value = Array(5000).fill("abcdefghi");
+  assert.equal(new MsgPackCodec().encode(value).length, 50_003);
+  const encode = boundedEncoders.get(
+    new MsgPackBloscCodec({ maxDecompressedSize: bound }),
+  )!;
+  await assert.rejects(encode(value), (error: unknown) => {
+    assert.ok(error instanceof EncodeLimitError);
+    assert.equal(error.limit, bound);
+    return true;
+  });
+  // Exactly the bound (a str16 of 39 997 bytes) still goes, one more not.
+  const codec = new MsgPackBloscCodec({ maxDecompressedSize: bound });
+  const fits = "f".repeat(bound - 3);
+  assert.equal(await codec.decode(await encode(fits)), fits);
+  await assert.rejects(encode(fits + "f"), EncodeLimitError);
+});
+
 Deno.test("encode limit: not offered by subclasses that change how they encode", () => {
   class Json extends JsonCodec {
     override encode(value: unknown): Uint8Array {
