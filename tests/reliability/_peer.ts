@@ -1,7 +1,7 @@
-// A tiny peer process for faults_test.ts: an RPC server and a container
-// with one agent, on 127.0.0.1. Prints one JSON line with the RPC port and
-// the agent's address, then one line "hang" each time a hanging call
-// starts, and serves until it is killed.
+// A tiny peer process for faults_container_test.ts: an RPC server and a
+// container with one agent, on 127.0.0.1. Prints one JSON line with the RPC
+// port and the agent's address, then one line "hang" each time a hanging
+// call starts, and serves until it is killed.
 //
 //   deno run --allow-net tests/reliability/_peer.ts [container port]
 import { Agent, Container, expose, rpc } from "../../mod.ts";

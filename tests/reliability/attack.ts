@@ -26,18 +26,17 @@
 // target is met.
 import { parseArgs } from "node:util";
 import {
-  answeredThenQuiet,
   type AttackContext,
   callOnce,
-  frameBomb,
-  headerFlood,
-  idleMany,
-  neverReads,
   type Outcome,
-  slowThenLeave,
-} from "./_attack_cases.ts";
+} from "./_attack_cases_common.ts";
+import { headerFlood, idleMany } from "./_attack_cases_conns.ts";
+import { frameBomb, neverReads } from "./_attack_cases_flood.ts";
+import { answeredThenQuiet, slowThenLeave } from "./_attack_cases_heap.ts";
 import type { ProbeCommand, ProbeReport } from "./_attack_probe.ts";
 import { memoryOnce } from "./_attack_rss.ts";
+import { startServer } from "./_attack_spawn.ts";
+import { printTable, type Row } from "./_attack_table.ts";
 import {
   bloscMapsPayload,
   checkPayloads,
@@ -181,108 +180,6 @@ const ATTACKS: Attack[] = [
   },
 ];
 
-/** A server under attack: its process, port and the tail of its stderr. */
-interface ServerProcess {
-  pid: number;
-  port: number;
-  exited: Promise<Deno.CommandStatus>;
-  /** Whether it has exited (before we killed it, if asked before kill()). */
-  hasExited(): boolean;
-  stderrTail(): string;
-  kill(): Promise<void>;
-}
-
-const SERVER = new URL("./_attack_server.ts", import.meta.url);
-const ROOT = new URL("../../", import.meta.url);
-
-/** Starts the server with the soft open-file limit raised to the hard one. */
-async function startServer(codec: CodecName): Promise<ServerProcess> {
-  const child = new Deno.Command("bash", {
-    args: [
-      "-c",
-      'ulimit -n "$(ulimit -Hn)"; exec "$@"',
-      "bash",
-      Deno.execPath(),
-      "run",
-      "--allow-net=127.0.0.1",
-      "--v8-flags=--expose-gc",
-      SERVER.pathname,
-      codec,
-    ],
-    cwd: ROOT.pathname,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let exitedNow = false;
-  const exited = child.status.then((status) => {
-    exitedNow = true;
-    return status;
-  });
-  let tail = "";
-  const stderr = child.stderr.pipeThrough(new TextDecoderStream())
-    .pipeTo(
-      new WritableStream({
-        write(chunk) {
-          tail = (tail + chunk).slice(-4096);
-        },
-      }),
-    ).catch(() => {});
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let out = "";
-  const kill = async () => {
-    if (!exitedNow) {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }
-    await exited;
-    await lines.cancel().catch(() => {});
-    await stderr;
-  };
-  const timeout = setTimeout(() => kill(), 60_000);
-  try {
-    while (!out.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) throw new Error(`the server exited before listening:\n${tail}`);
-      out += value;
-    }
-  } catch (error) {
-    await kill();
-    throw error;
-  } finally {
-    clearTimeout(timeout);
-  }
-  // Keep draining stdout so that the server never blocks on it.
-  (async () => {
-    while (!(await lines.read()).done) { /* discard */ }
-  })().catch(() => {});
-  const { port } = JSON.parse(out.slice(0, out.indexOf("\n")));
-  return {
-    pid: child.pid,
-    port,
-    exited,
-    hasExited: () => exitedNow,
-    stderrTail: () => tail,
-    kill,
-  };
-}
-
-/** One row of the table. */
-interface Row {
-  attack: string;
-  peakMiB: number;
-  hwmMiB: number;
-  worstMs: number | undefined;
-  /** The good client's replies and connection failures. */
-  goodCalls: string;
-  outcome: string;
-  target: string;
-  pass: boolean;
-}
-
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -387,37 +284,6 @@ async function runAttack(attack: Attack): Promise<Row> {
     }`,
     pass,
   };
-}
-
-function printTable(rows: Row[]): void {
-  const header = [
-    "attack",
-    "peak RSS",
-    "VmHWM",
-    "good worst",
-    "good calls",
-    "offender's outcome",
-    "target",
-    "result",
-  ];
-  const cells = rows.map((r) => [
-    r.attack,
-    `${r.peakMiB} MiB`,
-    `${r.hwmMiB} MiB`,
-    r.worstMs === undefined ? "—" : `${(r.worstMs / 1000).toFixed(2)} s`,
-    r.goodCalls,
-    r.outcome,
-    r.target,
-    r.pass ? "pass" : "MISS",
-  ]);
-  const widths = header.map((h, i) =>
-    Math.max(h.length, ...cells.map((c) => c[i].length))
-  );
-  const line = (c: string[]) =>
-    `| ${c.map((x, i) => x.padEnd(widths[i])).join(" | ")} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const c of cells) console.log(line(c));
 }
 
 const only = values.only?.split(",").map((s) => s.trim()).filter(Boolean);

@@ -2,8 +2,8 @@
 // repro each (the fuzz families that found bugs 1–4 and 7 are in
 // _fuzz_families.ts). Bugs 1–6 were fixed in 9eb10ae, bug 7 in 108d9b7;
 // close() hanging on a write stuck at a peer that does not read was fixed in
-// d8b98cd and is covered in faults_test.ts. Each comment says what went
-// wrong, for the record.
+// d8b98cd and is covered in faults_server_close_test.ts. Each comment says
+// what went wrong, for the record.
 import assert from "node:assert/strict";
 import {
   Channel,

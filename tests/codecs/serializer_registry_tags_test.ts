@@ -1,229 +1,25 @@
+// __type__ tags on the wire: unknown and malformed tags, bottom-up decoding,
+// self-referencing serializers, maxDepth, and the map serializable() sends.
 import assert from "node:assert/strict";
 import {
   type Codec,
   JsonCodec,
-  MsgPackBloscCodec,
   MsgPackCodec,
   serializable,
   SerializerRegistry,
 } from "../../codecs/mod.ts";
 import { SerializationError } from "../../errors.ts";
 import { unhex } from "./_vectors.ts";
+import {
+  CODECS,
+  Other,
+  Point,
+  roundTrip,
+} from "./_serializer_registry_fixtures.ts";
 
-class Point {
-  constructor(public x: number, public y: number) {}
-}
-class Point3 extends Point {
-  constructor(x: number, y: number, public z: number) {
-    super(x, y);
-  }
-}
 class Line {
   constructor(public a: Point, public b: Point) {}
 }
-class Other {
-  constructor(public name: string) {}
-}
-
-const CODECS: [string, () => Codec][] = [
-  ["json", () => new JsonCodec()],
-  ["msgpack", () => new MsgPackCodec()],
-  ["msgpackblosc", () => new MsgPackBloscCodec()],
-];
-
-const roundTrip = async (codec: Codec, value: unknown): Promise<unknown> =>
-  await codec.decode(await codec.encode(value));
-
-/** Asserts a plain TypeError (not its subclass SerializationError). */
-function assertTypeError(fn: () => unknown): void {
-  assert.throws(
-    fn,
-    (error: unknown) =>
-      error instanceof TypeError && !(error instanceof SerializationError),
-  );
-}
-
-Deno.test("registry: typeids are positional, in registration order", () => {
-  const registry = new SerializerRegistry();
-  assert.equal(registry.size, 0);
-  assert.equal(
-    registry.add(
-      Point,
-      (p) => [p.x, p.y],
-      (d) => new Point(...(d as [number, number])),
-    ),
-    0,
-  );
-  assert.equal(registry.add(Object, () => "any", (d) => ({ fallback: d })), 1);
-  assert.equal(
-    registry.add(Other, (o) => o.name, (d) => new Other(d as string)),
-    2,
-  );
-  assert.equal(registry.size, 3);
-  assert.deepStrictEqual(registry.toWire(new Point(1, 2)), {
-    __type__: [0, [1, 2]],
-  });
-  assert.deepStrictEqual(registry.toWire(new Date(0)), {
-    __type__: [1, "any"],
-  });
-  assert.deepStrictEqual(registry.toWire(new Other("o")), {
-    __type__: [2, "o"],
-  });
-  assert.deepStrictEqual(registry.fromWire([0, [1, 2]]), new Point(1, 2));
-  assert.deepStrictEqual(registry.fromWire([1, "x"]), { fallback: "x" });
-  assert.deepStrictEqual(registry.fromWire([2, "o"]), new Other("o"));
-});
-
-Deno.test("registry: both ends must register in the same order", async (t) => {
-  for (const [name, make] of CODECS) {
-    await t.step(name, async () => {
-      const sender = make();
-      sender.addSerializer(...serializable(Point, ["x", "y"]));
-      sender.addSerializer(
-        Other,
-        (o) => ({ x: o.name, y: 0 }),
-        (d) => new Other((d as { x: string }).x),
-      );
-      const same = make();
-      same.addSerializer(...serializable(Point, ["x", "y"]));
-      same.addSerializer(
-        Other,
-        (o) => ({ x: o.name, y: 0 }),
-        (d) => new Other((d as { x: string }).x),
-      );
-      const swapped = make();
-      swapped.addSerializer(
-        Other,
-        (o) => ({ x: o.name, y: 0 }),
-        (d) => new Other((d as { x: string }).x),
-      );
-      swapped.addSerializer(...serializable(Point, ["x", "y"]));
-
-      const bytes = await sender.encode([new Point(1, 2), new Other("o")]);
-      assert.deepStrictEqual(await same.decode(bytes), [
-        new Point(1, 2),
-        new Other("o"),
-      ]);
-      // The typeids say nothing about the class: swapped tables swap the types.
-      assert.deepStrictEqual(await swapped.decode(bytes), [
-        new Other(1 as unknown as string),
-        new Point("o" as never, 0),
-      ]);
-    });
-  }
-});
-
-Deno.test("registry: lookup is by exact class; a subclass is not matched", () => {
-  const registry = new SerializerRegistry();
-  registry.add(
-    Point,
-    (p) => [p.x, p.y],
-    (d) => new Point(...(d as [number, number])),
-  );
-  assert.deepStrictEqual(registry.toWire(new Point(1, 2)), {
-    __type__: [0, [1, 2]],
-  });
-  assert.throws(() => registry.toWire(new Point3(1, 2, 3)), SerializationError);
-  // With the Object fallback, the subclass goes to the fallback.
-  registry.add(Object, (o) => o.constructor.name, (d) => ({ fallback: d }));
-  assert.deepStrictEqual(registry.toWire(new Point3(1, 2, 3)), {
-    __type__: [1, "Point3"],
-  });
-  assert.deepStrictEqual(registry.toWire(new Point(1, 2)), {
-    __type__: [0, [1, 2]],
-  });
-});
-
-Deno.test("registry: exact class lookup in every codec", async (t) => {
-  for (const [name, make] of CODECS) {
-    await t.step(name, async () => {
-      const codec = make();
-      codec.addSerializer(...serializable(Point, ["x", "y"]));
-      assert.deepStrictEqual(await roundTrip(codec, [new Point(1, 2)]), [
-        new Point(1, 2),
-      ]);
-      await assert.rejects(
-        async () => await codec.encode([new Point3(1, 2, 3)]),
-        SerializationError,
-      );
-      await assert.rejects(
-        async () => await codec.encode([new Other("o")]),
-        SerializationError,
-      );
-
-      const withFallback = make();
-      withFallback.addSerializer(...serializable(Point, ["x", "y"]));
-      withFallback.addSerializer(
-        Object,
-        (o) => `a ${o.constructor.name}`,
-        (d) => ({ fallback: d }),
-      );
-      assert.deepStrictEqual(
-        await roundTrip(withFallback, [
-          new Point(1, 2),
-          new Point3(1, 2, 3),
-          new Other("o"),
-        ]),
-        [
-          new Point(1, 2),
-          { fallback: "a Point3" },
-          { fallback: "a Other" },
-        ],
-      );
-    });
-  }
-});
-
-Deno.test("registry: the fallback never takes native values", async (t) => {
-  for (const [name, make] of CODECS) {
-    await t.step(name, async () => {
-      const codec = make();
-      codec.addSerializer(Object, () => "fallback", () => "fallback");
-      const value = [
-        null,
-        true,
-        1,
-        0.5,
-        "s",
-        [1],
-        { a: 1 },
-        Object.assign(Object.create(null), { b: 2 }),
-      ];
-      const decoded = await roundTrip(codec, value) as unknown[];
-      assert.deepStrictEqual(decoded.slice(0, 7), value.slice(0, 7));
-      assert.deepStrictEqual({ ...decoded[7] as object }, { b: 2 });
-      if (name !== "json") {
-        const native = [new Uint8Array([1]), new Map([[1, 2]])];
-        assert.deepStrictEqual(await roundTrip(codec, native), native);
-      }
-      assert.deepStrictEqual(
-        await roundTrip(codec, [new Date(0), new Set([1])]),
-        ["fallback", "fallback"],
-      );
-    });
-  }
-});
-
-Deno.test("registry: registering a class twice is a TypeError", async (t) => {
-  const registry = new SerializerRegistry();
-  registry.add(Point, () => null, () => null);
-  assertTypeError(() => registry.add(Point, () => null, () => null));
-  registry.add(Object, () => null, () => null);
-  assertTypeError(() => registry.add(Object, () => null, () => null));
-  assert.equal(registry.size, 2, "failed registrations take no typeid");
-  // A subclass is a class of its own.
-  assert.equal(registry.add(Point3, () => null, () => null), 2);
-  for (const [name, make] of CODECS) {
-    await t.step(name, () => {
-      const codec = make();
-      codec.addSerializer(...serializable(Point, ["x", "y"]));
-      assertTypeError(() =>
-        codec.addSerializer(...serializable(Point, ["x", "y"]))
-      );
-      assert.equal(codec.addSerializer(Other, () => null, () => null), 1);
-    });
-  }
-});
 
 Deno.test("registry: an unknown typeid fails the whole message", async (t) => {
   const registry = new SerializerRegistry();
