@@ -6,11 +6,12 @@ import { clipPeerText } from "./_message.ts";
  * `"<Name>: <message>\n"`, which is what Python peers show.
  */
 export function formatError(error: unknown): string {
-  const name = error instanceof Error ? error.name || "Error" : "Error";
-  const message = cut(messageOf(error));
+  const parts = errorParts(error);
+  const name = parts.name;
+  const message = cut(parts.message);
   const lastLine = message === "" ? `${name}\n` : `${name}: ${message}\n`;
   const frames: string[] = [];
-  for (const line of stackLines(error)) {
+  for (const line of stackLines(parts)) {
     const frame = parseFrame(line);
     if (frame === null) continue;
     frames.push(`  File "${frame[1]}", line ${frame[2]}, in ${frame[0]}\n`);
@@ -27,8 +28,68 @@ export function formatError(error: unknown): string {
  */
 export function formatErrorList(error: unknown): string[] {
   const text = formatError(error);
-  const name = error instanceof Error ? error.name || "Error" : "Error";
-  return [name, cut(messageOf(error)), ...text.split(/(?<=\n)/)];
+  const { name, message } = errorParts(error);
+  return [name, cut(message), ...text.split(/(?<=\n)/)];
+}
+
+/** The parts of an error a reply shows, each a string. */
+interface ErrorParts {
+  name: string;
+  message: string;
+  stack: string | undefined;
+  /** Whether the error's own properties are these strings (none read as another value). */
+  exact: boolean;
+}
+
+/**
+ * An error's name, message and stack as strings, read so that nothing
+ * thrown escapes: a handler may throw an Error whose name is a Symbol,
+ * whose message getter throws, or a Proxy whose traps throw, and its
+ * caller must still get an error reply. A name that is not a non-empty
+ * string is "Error"; a message that is not a string is shown as a thrown
+ * value is (see {@linkcode messageOf}).
+ */
+export function errorParts(error: unknown): ErrorParts {
+  if (!isError(error)) {
+    return {
+      name: "Error",
+      message: thrownText(error),
+      stack: undefined,
+      exact: false,
+    };
+  }
+  const name = read(error, "name");
+  const message = read(error, "message");
+  const stack = read(error, "stack");
+  return {
+    name: typeof name === "string" && name !== "" ? name : "Error",
+    message: typeof message === "string"
+      ? message
+      : message === undefined
+      ? ""
+      : thrownText(message),
+    stack: typeof stack === "string" ? stack : undefined,
+    exact: typeof name === "string" && name !== "" &&
+      typeof message === "string" && typeof stack === "string",
+  };
+}
+
+/** `value instanceof Error`, false where asking throws (a Proxy's trap). */
+function isError(value: unknown): value is Error {
+  try {
+    return value instanceof Error;
+  } catch {
+    return false;
+  }
+}
+
+/** A property of an error, undefined where reading it throws. */
+function read(error: Error, key: "name" | "message" | "stack"): unknown {
+  try {
+    return error[key];
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -50,8 +111,8 @@ function cut(text: string): string {
  * The lines of an error's stack after its message, which may hold a
  * peer's text that looks like frames; at most {@linkcode MAX_STACK_LINES}.
  */
-function stackLines(error: unknown): string[] {
-  if (!(error instanceof Error) || typeof error.stack !== "string") return [];
+function stackLines(error: ErrorParts): string[] {
+  if (error.stack === undefined) return [];
   let stack = error.stack;
   const head = error.message === ""
     ? error.name
@@ -73,10 +134,7 @@ const TEXTLESS = "(its text was above maxFrameSize)";
 /** An error of `error`'s name whose message says its text was too large to send. */
 export function textless(error: unknown): Error {
   const stub = new Error(TEXTLESS);
-  const name = error instanceof Error ? error.name : "";
-  stub.name = typeof name === "string" && name !== ""
-    ? name.slice(0, 100)
-    : "Error";
+  stub.name = errorParts(error).name.slice(0, 100);
   stub.stack = "";
   return stub;
 }
@@ -98,20 +156,29 @@ const MAX_THROWN_TEXT = 1000;
  * object's own `toString` is never called: it may come from a peer.
  */
 export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  if (typeof error !== "object" || error === null) {
-    return typeof error === "function"
-      ? Object.prototype.toString.call(error)
-      : String(error);
+  return isError(error) ? errorParts(error).message : thrownText(error);
+}
+
+/** {@linkcode messageOf} of a value that is not an Error. */
+function thrownText(error: unknown): string {
+  if (typeof error !== "object" && typeof error !== "function") {
+    return String(error);
   }
-  let text: string | undefined;
+  if (error === null) return "null";
+  if (typeof error === "object") {
+    try {
+      const text = JSON.stringify(error);
+      if (typeof text === "string") return clipPeerText(text, MAX_THROWN_TEXT);
+    } catch {
+      // Cycles, BigInts, a throwing toJSON: fall back to the type.
+    }
+  }
   try {
-    text = JSON.stringify(error);
+    return Object.prototype.toString.call(error);
   } catch {
-    // Cycles, BigInts, a throwing toJSON: fall back to the type.
+    // A Proxy whose traps throw.
+    return "[object Object]";
   }
-  if (typeof text !== "string") return Object.prototype.toString.call(error);
-  return clipPeerText(text, MAX_THROWN_TEXT);
 }
 
 /** How a channel writes the content of its error replies. */

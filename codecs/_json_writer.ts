@@ -3,6 +3,7 @@
 // ASCII strings and numbers are copied byte by byte; only strings that need
 // escaping or are not ASCII go through JSON.stringify and TextEncoder.
 import { SerializationError } from "../errors.ts";
+import { encodeFailure } from "./_encode_failure.ts";
 import { EncodeBuffers } from "./_buffer_pool.ts";
 import { EncodeLimitError } from "./_encode_limit.ts";
 import { Float64, isWireInteger } from "./float64.ts";
@@ -66,7 +67,11 @@ export class JsonWriter {
     if (buffer !== this.#buffer) this.#use(buffer);
     this.#pos = 0;
     this.#limit = limit;
-    this.#value(value, 0);
+    try {
+      this.#value(value, 0);
+    } catch (error) {
+      throw encodeFailure(error, "JSON");
+    }
     this.#buffers.used = this.#pos;
     return this.#buffer.subarray(0, this.#pos);
   }

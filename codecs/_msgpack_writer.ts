@@ -3,6 +3,7 @@
 // and -0.0 as the integer 0), so encoding is done here, in one pass into a
 // reused buffer; decoding is in _msgpack_reader.ts.
 import { SerializationError } from "../errors.ts";
+import { encodeFailure } from "./_encode_failure.ts";
 import { EncodeBuffers } from "./_buffer_pool.ts";
 import { EncodeLimitError } from "./_encode_limit.ts";
 import { writeBigInt, writeInteger } from "./_msgpack_integers.ts";
@@ -85,7 +86,11 @@ export class MsgPackWriter {
     this.#pos = 0;
     this.#limit = limit;
     this.#room = limit;
-    this.#value(value, 0);
+    try {
+      this.#value(value, 0);
+    } catch (error) {
+      throw encodeFailure(error, "MsgPack");
+    }
     this.#buffers.used = this.#pos;
     return this.#buffer.subarray(0, this.#pos);
   }
