@@ -37,7 +37,10 @@ export class RemoteError extends Error {
   readonly origin: string;
   /** The complete error text the peer sent. */
   readonly remoteTraceback: string;
-  /** The error class name from the last line, e.g. `"ValueError"` (`""` if it has none). */
+  /**
+   * The error class name from the last line, e.g. `"ValueError"` (also of
+   * a bare `"AssertionError"` line; `""` if the line has none).
+   */
   readonly remoteName: string;
   /** The message from the last line, e.g. `"42"`. */
   readonly remoteMessage: string;
@@ -56,9 +59,12 @@ export class RemoteError extends Error {
     options?: RemoteErrorOptions,
   ) {
     const lastLine = lastNonEmptyLine(remoteTraceback);
-    const match = /^([A-Za-z_][\w.]*): ?([\s\S]*)$/.exec(lastLine);
+    // "Name: message", or a bare "Name": Python's last line for an
+    // exception without a message (`raise AssertionError`).
+    const match = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/.exec(lastLine);
     const name = options?.remoteName ?? (match ? match[1] : "");
-    const message = options?.remoteMessage ?? (match ? match[2] : lastLine);
+    const message = options?.remoteMessage ??
+      (match ? match[2] ?? "" : lastLine);
     super(
       options === undefined
         ? `${lastLine} (raised by ${origin})`

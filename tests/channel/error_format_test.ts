@@ -132,3 +132,27 @@ Deno.test("errorFormat: other error contents are shown, never called into", asyn
   assert.equal(error.remoteName, "");
   await raw.close?.();
 });
+
+Deno.test("RemoteError: a bare last line is the name of an error without a message (Python's `raise AssertionError`)", async () => {
+  const python = new RemoteError(
+    "peer",
+    'Traceback (most recent call last):\n  File "x.py", line 1, in f\nAssertionError\n',
+  );
+  assert.equal(python.remoteName, "AssertionError");
+  assert.equal(python.remoteMessage, "");
+  assert.equal(python.message, "AssertionError (raised by peer)");
+  // Text that is not a name stays the message.
+  const text = new RemoteError("peer", "something went wrong\n");
+  assert.equal(text.remoteName, "");
+  assert.equal(text.remoteMessage, "something went wrong");
+  // Ours, the same way.
+  const [a, b] = createMemoryPair();
+  await using client = new Channel(a);
+  await using server = new Channel(b);
+  const reply = client.send("x");
+  await (await server.recv()).fail(new TypeError());
+  const error = await reply.catch((e) => e);
+  assert.ok(error instanceof RemoteError);
+  assert.equal(error.remoteName, "TypeError");
+  assert.equal(error.remoteMessage, "");
+});
