@@ -1,5 +1,6 @@
 import { describe } from "../codecs/serializer_registry.ts";
 import { SerializationError } from "../errors.ts";
+import { exposedInfo } from "./expose.ts";
 import type { DynamicRemote } from "./remote.ts";
 import type { CallOptions } from "./with_options.ts";
 
@@ -92,17 +93,18 @@ function invoke(
 ): Promise<unknown> | undefined {
   // Called as then(resolve, reject): a peer's value held this proxy
   // under "then" and something awaited it. Refuse, or the await hangs.
+  // (Two plain functions cannot be sent anyway: the caller gets the same
+  // error; exposed ones and proxies can, and are a call.)
   if (
-    args.length === 2 && typeof args[0] === "function" &&
-    typeof args[1] === "function" && !remotes.has(args[0]) &&
-    !remotes.has(args[1])
+    args.length === 2 && isPlainFunction(args[0]) && isPlainFunction(args[1])
   ) {
-    (args[1] as (reason: unknown) => void)(
-      new TypeError(
-        `Cannot await ${this.label}: a remote proxy is not a thenable`,
-      ),
+    const error = new TypeError(
+      `Cannot await ${this.label}: a remote proxy is not a thenable`,
     );
-    return undefined;
+    (args[1] as (reason: unknown) => void)(error);
+    const refused = Promise.reject(error);
+    refused.catch(ignore);
+    return refused;
   }
   if (this.path === "") {
     const refused = Promise.reject(
@@ -119,13 +121,28 @@ function invoke(
   return result;
 }
 
+/** A function that is neither a proxy nor exposed (which can be sent). */
+function isPlainFunction(value: unknown): boolean {
+  return typeof value === "function" && !remotes.has(value) &&
+    exposedInfo(value) === undefined;
+}
+
+/**
+ * The most sub-path proxies a proxy keeps (all are dropped when it is
+ * full): code may read as many names as it likes (`remote.items[id]`).
+ */
+const MAX_CHILDREN = 1024;
+
 /** The handler of every proxy: its state is the proxy's {@linkcode Remote}. */
 const HANDLER: ProxyHandler<object> = {
   get(_target, name, receiver) {
     // Not thenable, so that `await proxy` and returning it from async code work.
     // Nor a constructor: nothing named so can be exposed, and serializers
-    // look up `value.constructor`.
-    if (name === "then" || name === "constructor") return undefined;
+    // look up `value.constructor`. Nor JSON: JSON.stringify of a value
+    // holding a proxy would call "toJSON" on the peer.
+    if (name === "then" || name === "constructor" || name === "toJSON") {
+      return undefined;
+    }
     // The proxy itself, unless it is reached through a prototype chain or
     // Reflect.get with another receiver: then it has no members.
     const remote = remotes.get(receiver);
@@ -144,6 +161,7 @@ const HANDLER: ProxyHandler<object> = {
         rpcLabel,
         remote.options,
       );
+      if (children.size >= MAX_CHILDREN) children.clear();
       children.set(name, child);
     }
     return child;

@@ -4,8 +4,11 @@ import type { ExposableFunction } from "./expose.ts";
  * The typed remote proxy of a service of type `T`: each public method
  * returning `R` or `Promise<R>` becomes `(...args) => Promise<R>`, each
  * public object field a nested proxy (for sub-services). Fields that hold
- * data and the `router` field are left out; which members are really
- * exposed is decided by the peer (`@expose`), which refuses the rest.
+ * data (primitives, arrays, `Map`, `Set`, `Date`, `RegExp`, byte arrays
+ * and buffers) and the `router` field are left out; which members are
+ * really exposed is decided by the peer (`@expose`), which refuses the
+ * rest. A method that returns a service gives a proxy of it at run time,
+ * while its result type is the local class: type it as `Remote<Sub>`.
  *
  * With `T = unknown` (a peer whose type is not known, e.g. a Python
  * service) it is a {@linkcode DynamicRemote}.
@@ -25,13 +28,27 @@ import type { ExposableFunction } from "./expose.ts";
 export type Remote<T> = unknown extends T ? DynamicRemote : {
   readonly [
     K in keyof T as K extends "router" ? never
-      : K extends string
-        ? (T[K] extends ExposableFunction ? K : T[K] extends object ? K : never)
+      : K extends string ? (
+          T[K] extends ExposableFunction ? K
+            : T[K] extends Data ? never
+            : T[K] extends object ? K
+            : never
+        )
       : never
   ]: T[K] extends ExposableFunction
     ? (...args: Parameters<T[K]>) => Promise<Awaited<ReturnType<T[K]>>>
     : Remote<T[K]>;
 };
+
+/** Objects that only hold data: never a sub-service. */
+type Data =
+  | readonly unknown[]
+  | ReadonlyMap<unknown, unknown>
+  | ReadonlySet<unknown>
+  | Date
+  | RegExp
+  | ArrayBufferView
+  | ArrayBufferLike;
 
 /**
  * A proxy of a service whose type is not known: any path can be called and
