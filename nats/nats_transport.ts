@@ -171,10 +171,11 @@ export class NatsTransport implements Transport {
   }
 
   /**
-   * Publishes `bytes` (in as many messages as `max_payload` needs); waits
-   * while the peer has more than `window` bytes unread.
+   * Publishes `bytes` (in as many messages as `max_payload` needs); before
+   * each message, waits while the peer has more than `window` bytes
+   * unread, so that a large write never sends more than the peer keeps.
    *
-   * @param bytes The bytes; copied, so the caller may reuse them.
+   * @param bytes The bytes; not kept once the write settles.
    * @returns How many bytes were written: all of them.
    * @throws {Error} If the session has failed or is closed.
    */
@@ -190,6 +191,10 @@ export class NatsTransport implements Transport {
     }
     const room = this.#link.maxPayload - DATA_HEADER;
     for (let at = 0; at < bytes.length;) {
+      // The peer fails a session with more than window + max_payload
+      // bytes unread: a message goes only when what it has is within the
+      // window.
+      if (this.#flow.full) await this.#room();
       // Trace context takes at most a quarter of a message, and no more
       // than a receiver keeps.
       const block = carrier.pending
@@ -206,15 +211,29 @@ export class NatsTransport implements Transport {
         dataMessage(this.#sent, piece),
         block === undefined ? undefined : { headers: block.headers },
       );
+      this.#flow.sent(piece.length);
       at = end;
     }
-    this.#flow.sent(bytes.length);
+    // The next write finds room (backpressure for the channel); these
+    // bytes are all sent, even if the session is closed meanwhile.
+    if (this.#flow.full) await this.#room(false);
+    return bytes.length;
+  }
+
+  /**
+   * Waits until the peer has at most `window` bytes unread; throws if the
+   * session fails, or, `unsent` (bytes of the write are still to go), is
+   * closed.
+   */
+  async #room(unsent = true): Promise<void> {
     while (this.#flow.full) {
       if (this.#error !== null) throw this.#error;
-      if (this.#closed) break;
+      if (this.#closed) {
+        if (!unsent) return;
+        throw new Error(`Cannot write to ${this.peer}: the session is closed`);
+      }
       await this.#flow.wait();
     }
-    return bytes.length;
   }
 
   /** Ends the session: tells the peer, unsubscribes. Idempotent. */
@@ -256,7 +275,7 @@ export class NatsTransport implements Transport {
       // Before the bytes can be read: their requests take their contexts.
       const headers = msg.headers;
       if (headers !== undefined) this.#carrier.received(headers);
-      this.#inbox.push(data.slice(DATA_HEADER));
+      this.#inbox.push(data.subarray(DATA_HEADER));
       return;
     }
     if (kind === CLOSE) {

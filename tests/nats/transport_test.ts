@@ -62,6 +62,32 @@ Deno.test("NatsTransport: a writer waits while the peer has a window of bytes un
   }
 });
 
+Deno.test("NatsTransport: a write larger than the window waits for room before each message, so an unread peer keeps the session", async () => {
+  await using server = await NatsServer.start();
+  const window = 64 * 1024;
+  await using p = await pair(server, window);
+  // Above window + max_payload, which the peer fails a session beyond.
+  const maxPayload = p.serving.connection.info!.max_payload;
+  const size = window + 2 * maxPayload + 1000;
+  const data = Uint8Array.from({ length: size }, (_, i) => i & 0xff);
+  const writing = p.mine.write(data);
+  const probe = await NatsEndpoint.create({ nats: { servers: server.url } });
+  try {
+    assert.ok(await pendingAfterRoundTrip(writing, probe));
+    const out = new Uint8Array(size);
+    let read = 0;
+    while (read < size) {
+      const n = await p.theirs.read(out.subarray(read));
+      assert.notEqual(n, null);
+      read += n!;
+    }
+    assert.equal(await writing, size);
+    assert.deepEqual(out, data);
+  } finally {
+    await probe.close();
+  }
+});
+
 Deno.test("NatsTransport: a forged message on a session subject fails the session, both sides", async () => {
   await using server = await NatsServer.start();
   await using p = await pair(server);
