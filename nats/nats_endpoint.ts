@@ -11,6 +11,7 @@ import {
 } from "./_nats.ts";
 import type { NatsClient, NatsOption, NatsStatus } from "./nats_client.ts";
 import { type NatsSessionOptions, NatsTransport } from "./nats_transport.ts";
+import { closeMessage } from "./_session_wire.ts";
 
 /** The largest hello we read; a real one is a few hundred bytes. */
 const MAX_HELLO = 4096;
@@ -205,15 +206,27 @@ export class NatsEndpoint implements AsyncDisposable {
     }
     const timeout = options.timeout ?? 5000;
     const nc = this.#link.nc;
-    const transport: NatsTransport = this.#track(
-      new NatsTransport(
-        this.#link,
-        newInbox(nc),
-        options.peer ?? subject,
-        this.#options,
-        () => this.#sessions.delete(transport),
-      ),
-    );
+    const cannot = (why: string, cause?: unknown) =>
+      new ConnectionClosedError(
+        `Cannot open a NATS session on "${subject}": ${why}`,
+        { cause },
+      );
+    if (nc.isClosed()) throw cannot("the NATS connection is closed");
+    let transport: NatsTransport;
+    try {
+      transport = this.#track(
+        new NatsTransport(
+          this.#link,
+          newInbox(nc),
+          options.peer ?? subject,
+          this.#options,
+          () => this.#sessions.delete(transport),
+        ),
+      );
+    } catch (error) {
+      // E.g. the connection closed meanwhile: subscribing throws.
+      throw cannot((error as Error).message, error);
+    }
     let answer: unknown;
     try {
       const reply = await nc.request(
@@ -228,26 +241,32 @@ export class NatsEndpoint implements AsyncDisposable {
       answer = parseJson(reply.data);
     } catch (error) {
       transport.close();
-      throw new ConnectionClosedError(
+      throw cannot(
         isNoResponders(error)
-          ? `Cannot open a NATS session on "${subject}": nobody listens there (no responders)`
+          ? "nobody listens there (no responders)"
           : isTimeout(error)
-          ? `Cannot open a NATS session on "${subject}": no answer within ${timeout} ms`
-          : `Cannot open a NATS session on "${subject}": ${
-            (error as Error).message
-          }`,
-        { cause: error },
+          ? `no answer within ${timeout} ms`
+          : (error as Error).message,
+        error,
       );
     }
     const to = (answer as { subject?: unknown } | null)?.subject;
     if (!isPlainSubject(to)) {
       transport.close();
       const why = (answer as { error?: unknown } | null)?.error;
-      throw new ConnectionClosedError(
-        `Cannot open a NATS session on "${subject}": ${
-          typeof why === "string" ? why : "the answer is not a session"
-        }`,
+      throw cannot(
+        typeof why === "string" ? why : "the answer is not a session",
       );
+    }
+    if (this.#closing !== null) {
+      // Closed while the peer answered (which closed this side): tell the
+      // peer's side, which would wait for pings otherwise.
+      try {
+        if (!nc.isClosed()) nc.publish(to, closeMessage(""));
+      } catch {
+        // Closed meanwhile: the peer learns it from its pings.
+      }
+      throw cannot("the endpoint was closed meanwhile");
     }
     transport.start(to);
     return transport;
@@ -261,11 +280,7 @@ export class NatsEndpoint implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      try {
-        this.#sub?.unsubscribe();
-      } catch {
-        // The connection is closed.
-      }
+      this.stopAccepting();
       for (const session of [...this.#sessions]) session.close();
       if (!this.#link.nc.isClosed()) {
         await this.#link.nc.flush().catch(() => {});
@@ -273,6 +288,29 @@ export class NatsEndpoint implements AsyncDisposable {
       await this.#link.close();
     })();
     return this.#closing;
+  }
+
+  /**
+   * Stops accepting sessions (unsubscribes from `subject`: hellos go to
+   * the other members of its queue group, or find no responders); the
+   * sessions open go on. Idempotent; `close` does it first.
+   *
+   * @example
+   * ```ts ignore
+   * // A graceful stop: no new sessions while the open ones finish.
+   * endpoint.stopAccepting();
+   * await Promise.all(openChannels.map((channel) => channel.close()));
+   * await endpoint.close();
+   * ```
+   */
+  stopAccepting(): void {
+    const sub = this.#sub;
+    this.#sub = null;
+    try {
+      sub?.unsubscribe();
+    } catch {
+      // The connection is closed.
+    }
   }
 
   /**

@@ -70,6 +70,8 @@ export class NatsRpcServer implements AsyncDisposable {
    */
   close(options?: CloseOptions): Promise<void> {
     this.#closing ??= (async () => {
+      // New clients go to the other servers of the queue group meanwhile.
+      this.endpoint.stopAccepting();
       await Promise.all([...this.#clients].map((c) => c.close(options)));
       await this.endpoint.close();
     })();
