@@ -30,7 +30,15 @@ export type Remote<T> = unknown extends T ? DynamicRemote : {
     K in keyof T as K extends "router" ? never
       : K extends string ? (
           T[K] extends ExposableFunction ? K
-            : T[K] extends Data ? never
+            // Objects that only hold data: never a sub-service.
+            : T[K] extends
+              | readonly unknown[]
+              | ReadonlyMap<unknown, unknown>
+              | ReadonlySet<unknown>
+              | Date
+              | RegExp
+              | ArrayBufferView
+              | ArrayBufferLike ? never
             : T[K] extends object ? K
             : never
         )
@@ -39,16 +47,6 @@ export type Remote<T> = unknown extends T ? DynamicRemote : {
     ? (...args: Parameters<T[K]>) => Promise<Awaited<ReturnType<T[K]>>>
     : Remote<T[K]>;
 };
-
-/** Objects that only hold data: never a sub-service. */
-type Data =
-  | readonly unknown[]
-  | ReadonlyMap<unknown, unknown>
-  | ReadonlySet<unknown>
-  | Date
-  | RegExp
-  | ArrayBufferView
-  | ArrayBufferLike;
 
 /**
  * A proxy of a service whose type is not known: any path can be called and
