@@ -12,6 +12,7 @@ import {
 import type { NatsClient, NatsOption, NatsStatus } from "./nats_client.ts";
 import { type NatsSessionOptions, NatsTransport } from "./nats_transport.ts";
 import { closeMessage } from "./_session_wire.ts";
+import { Claim, parseJson } from "./_claim.ts";
 
 /** The largest hello we read; a real one is a few hundred bytes. */
 const MAX_HELLO = 4096;
@@ -96,7 +97,7 @@ export class NatsEndpoint implements AsyncDisposable {
   #link: NatsLink;
   #options: NatsEndpointOptions;
   #sub: Subscription | null = null;
-  #claimId = crypto.randomUUID();
+  #claim: Claim | null = null;
   #sessions = new Set<NatsTransport>();
   #accepted = 0;
   #closing: Promise<void> | null = null;
@@ -129,7 +130,9 @@ export class NatsEndpoint implements AsyncDisposable {
     const endpoint = new NatsEndpoint(link, options);
     try {
       if (subject !== undefined) {
-        if (options.exclusive) await endpoint.#checkClaim(subject);
+        const claim = options.exclusive ? new Claim(options.name ?? "") : null;
+        await claim?.ask(link.nc, subject, options.timeout ?? 1000);
+        endpoint.#claim = claim;
         let refused: Error | null = null;
         endpoint.#sub = link.nc.subscribe(subject, {
           queue: options.queue,
@@ -140,6 +143,7 @@ export class NatsEndpoint implements AsyncDisposable {
         });
         // The subscription is in place at the server before create
         // returns; a refusal (permissions) comes before the flush's answer.
+        const flushed = performance.now();
         await link.nc.flush();
         if (refused !== null) {
           throw new Error(
@@ -149,6 +153,7 @@ export class NatsEndpoint implements AsyncDisposable {
             { cause: refused },
           );
         }
+        await claim?.confirm(link.nc, subject, performance.now() - flushed);
       }
     } catch (error) {
       await endpoint.close();
@@ -328,41 +333,12 @@ export class NatsEndpoint implements AsyncDisposable {
     return transport;
   }
 
-  /** Fails if a live endpoint answers a claim on `subject`. */
-  async #checkClaim(subject: string): Promise<void> {
-    let owner: unknown;
-    try {
-      const reply = await this.#link.nc.request(
-        subject,
-        JSON.stringify({ op: "claim", id: this.#claimId }),
-        { timeout: this.#options.timeout ?? 1000 },
-      );
-      owner = parseJson(reply.data);
-    } catch (error) {
-      if (isNoResponders(error)) return;
-      throw new TypeError(
-        `Cannot claim NATS subject "${subject}": something subscribes to it and did not answer the claim (${
-          (error as Error).message
-        })`,
-        { cause: error },
-      );
-    }
-    const name = (owner as { name?: unknown } | null)?.name;
-    throw new TypeError(
-      `Cannot claim NATS subject "${subject}": ${
-        typeof name === "string" && name !== "" ? name : "another endpoint"
-      } has it and is alive`,
-    );
-  }
-
   #hello(msg: Msg): void {
     if (!msg.reply || this.#closing !== null) return;
     const hello = msg.data.length <= MAX_HELLO ? parseJson(msg.data) : null;
     const op = (hello as { op?: unknown } | null)?.op;
     if (op === "claim") {
-      if (this.#options.exclusive) {
-        msg.respond(JSON.stringify({ name: this.#options.name ?? "" }));
-      }
+      this.#claim?.answer(msg, hello as { id?: unknown; name?: unknown });
       return;
     }
     const { subject: to, from } = (hello ?? {}) as {
@@ -402,13 +378,5 @@ export class NatsEndpoint implements AsyncDisposable {
     transport.start(to);
     msg.respond(JSON.stringify({ subject: transport.subject }));
     onSession(transport, { from: name });
-  }
-}
-
-function parseJson(data: Uint8Array): unknown {
-  try {
-    return JSON.parse(new TextDecoder().decode(data));
-  } catch {
-    return null;
   }
 }

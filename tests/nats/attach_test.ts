@@ -25,6 +25,38 @@ Deno.test("attachNats: a name held by a live container is refused; free again on
   assert.equal(again.addr, "nats://alice/");
 });
 
+Deno.test("attachNats: of containers claiming one name at the same moment, exactly one gets it", async () => {
+  await using server = await NatsServer.start();
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  // Connections open before, so that the claims start together.
+  const connections = await Promise.all(
+    Array.from({ length: 4 }, () => connect({ servers: server.url })),
+  );
+  try {
+    const results = await Promise.allSettled(
+      connections.map((nats) =>
+        attachNats({ nats, name: "sim-1", onSession: () => {} })
+      ),
+    );
+    const attached = results.flatMap((r) =>
+      r.status === "fulfilled" ? [r.value] : []
+    );
+    assert.equal(attached.length, 1);
+    for (const result of results) {
+      if (result.status === "rejected") {
+        assert.ok(result.reason instanceof TypeError, String(result.reason));
+        assert.match(
+          result.reason.message,
+          /nats:\/\/sim-1\/: the name is taken/,
+        );
+      }
+    }
+    await attached[0].close();
+  } finally {
+    await Promise.all(connections.map((nc) => nc.close()));
+  }
+});
+
 Deno.test("attachNats: a session from one container to another (the opener named); a missing one fails at once", async () => {
   await using server = await NatsServer.start();
   const nats = { servers: server.url };
