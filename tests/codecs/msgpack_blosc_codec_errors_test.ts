@@ -86,8 +86,14 @@ Deno.test("blosc: truncated and padded frames are a SerializationError", async (
 
 Deno.test("blosc: frames with an impossible header are a SerializationError", async () => {
   const body = new Uint8Array(64).fill(0x41);
-  const bad: [string, Uint8Array][] = [
-    ["not blosc", new TextEncoder().encode('[1, 0, "not a blosc frame"]')],
+  // Each with the reason it must be refused for: without the check for it,
+  // a frame would fail later for another reason, or not at all.
+  const bad: [string, Uint8Array, string][] = [
+    [
+      "not blosc",
+      new TextEncoder().encode('[1, 0, "not a blosc frame"]'),
+      "no blosc 1.x header",
+    ],
     [
       "version 1",
       (() => {
@@ -95,33 +101,52 @@ Deno.test("blosc: frames with an impossible header are a SerializationError", as
         bytes[0] = 1;
         return bytes;
       })(),
+      "no blosc 1.x header",
     ],
     [
       "memcpy, nbytes larger than the data",
       frame(0x13, 8, 100, 100, new Uint8Array(10)),
+      "a stored frame of 26 bytes cannot hold 100",
     ],
     [
       "memcpy, nbytes smaller than the data",
       frame(0x13, 8, 4, 4, new Uint8Array(10)),
+      "a stored frame of 26 bytes cannot hold 4",
     ],
-    ["compressed, blocksize 0", frame(0x01, 8, 100, 0, body)],
-    ["compressed, typesize 0", frame(0x01, 0, 100, 100, body)],
-    ["compressed, block table past the end", frame(0x11, 8, 100_000, 1, body)],
+    [
+      "compressed, blocksize 0",
+      frame(0x01, 8, 100, 0, body),
+      "block size or type size is 0",
+    ],
+    [
+      "compressed, typesize 0",
+      frame(0x01, 0, 100, 100, body),
+      "block size or type size is 0",
+    ],
+    [
+      "compressed, block table past the end",
+      frame(0x11, 8, 100_000, 1, body),
+      "no room for 100000 block offsets",
+    ],
     [
       "compressed, block start past the end",
       frame(0x11, 8, 100, 100, new Uint8Array([0xff, 0, 0, 0])),
+      "block 0 starts outside the frame",
     ],
     [
       "compressed, block start inside the header",
       frame(0x11, 8, 100, 100, new Uint8Array([2, 0, 0, 0, 0, 0, 0, 0])),
+      "block 0 starts outside the frame",
     ],
     [
       "compressed, stream size past the end",
       frame(0x11, 8, 100, 100, new Uint8Array([20, 0, 0, 0, 0xff, 0, 0, 0, 1])),
+      "block 0 has a stream of 255 bytes",
     ],
     [
       "compressed, stream size 0",
       frame(0x11, 8, 100, 100, new Uint8Array([20, 0, 0, 0, 0, 0, 0, 0])),
+      "block 0 has a stream of 0 bytes",
     ],
     [
       "compressed, stream size negative",
@@ -132,21 +157,63 @@ Deno.test("blosc: frames with an impossible header are a SerializationError", as
         100,
         new Uint8Array([20, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]),
       ),
+      "block 0 has a stream of -1 bytes",
     ],
-    ["bit shuffle", frame(0x05, 8, 100, 100, body)],
-    ["lz4 compressor", frame(0x21, 8, 100, 100, body)],
-    ["zstd compressor", frame(0x81, 8, 100, 100, body)],
     [
-      "garbage streams, split",
+      "bit shuffle",
+      frame(0x05, 8, 100, 100, body),
+      "bit shuffle is not supported",
+    ],
+    [
+      "lz4 compressor",
+      frame(0x21, 8, 100, 100, body),
+      "compressor 1 is not blosclz",
+    ],
+    [
+      "zstd compressor",
+      frame(0x81, 8, 100, 100, body),
+      "compressor 4 is not blosclz",
+    ],
+    [
+      "a garbage block table, split",
       frame(0x01, 8, 4000, 4000, new Uint8Array(200).fill(0x7f)),
+      "block 0 starts outside the frame",
     ],
     [
       "garbage streams, not split",
-      frame(0x11, 8, 1000, 1000, new Uint8Array(40).fill(0xff)),
+      frame(
+        0x11,
+        8,
+        1000,
+        1000,
+        new Uint8Array([
+          20,
+          0,
+          0,
+          0,
+          36,
+          0,
+          0,
+          0,
+          ...new Uint8Array(36).fill(0xff),
+        ]),
+      ),
+      "block 0 does not decompress to 1000 bytes",
     ],
   ];
-  for (const [label, bytes] of bad) {
-    await assertRejects(new MsgPackBloscCodec().decode(bytes), label);
+  for (const [label, bytes, reason] of bad) {
+    await assert.rejects(
+      new MsgPackBloscCodec().decode(bytes),
+      (error: unknown) => {
+        assert.ok(error instanceof SerializationError, `${label}: ${error}`);
+        assert.equal(
+          error.message,
+          `Cannot decode blosc frame: ${reason}`,
+          label,
+        );
+        return true;
+      },
+    );
   }
 });
 
