@@ -112,7 +112,7 @@ export class Connections {
   }
 
   /** Makes `transport` the shared connection to the container at `addr`. */
-  attach(addr: string, transport: Transport): void {
+  attach(addr: string, transport: Transport): Promise<void> {
     const channel = new Channel(transport, {
       codec: this.newCodec(),
       peer: addr,
@@ -126,7 +126,7 @@ export class Connections {
         this.#byAddress.delete(addr);
       }
     };
-    connection.client.closed.then(drop, drop);
+    return connection.client.closed.then(drop, drop);
   }
 
   /**

@@ -8,11 +8,14 @@ import type { Container } from "./container.ts";
 export interface ContainerInternals {
   /** Registers an agent and returns its id. */
   register(agent: Agent): string;
+  /** The id (a number) the next agent registered gets. */
+  nextAid(): number;
   /**
    * Uses `transport` as the connection to the container at `addr` (a link
-   * to or from a Worker): both ends serve their container over it.
+   * to or from a Worker): both ends serve their container over it. The
+   * promise settles (never rejects) when the connection closes.
    */
-  attach(addr: string, transport: Transport): void;
+  attach(addr: string, transport: Transport): Promise<void>;
   /**
    * Runs `task` when the container shuts down, before its connections
    * close (e.g. to stop the Workers it started). Returns a function that

@@ -34,13 +34,30 @@ export type WorkerReport =
   /** `serializers`: the class names of the worker container's serializers. */
   | { type: "ready"; manager: string; serializers: string[] }
   | { type: "error"; message: string }
-  | { type: "stopped" };
+  | { type: "stopped" }
+  /** The worker ends otherwise (`self.close()` or `Deno.exit()` in it). */
+  | { type: "ended" };
 
 const scope = self as unknown as {
   onmessage: ((event: MessageEvent<WorkerCommand>) => void) | null;
   postMessage(report: WorkerReport): void;
   close(): void;
 };
+
+// A Worker that closes itself or exits tells its parent nothing: say so,
+// or the parent's calls to its agents and its shutdown wait forever.
+let told = false;
+function ended(): void {
+  if (told) return;
+  told = true;
+  scope.postMessage({ type: "ended" });
+}
+const closeWorker = scope.close.bind(scope);
+scope.close = () => {
+  ended();
+  closeWorker();
+};
+self.addEventListener("unload", ended);
 
 const created = Promise.withResolvers<Container>();
 created.promise.catch(() => {});
@@ -84,8 +101,9 @@ scope.onmessage = async (event) => {
       base: command.base,
       allowSpawn: command.allowSpawn,
       onStop: () => {
+        told = true;
         scope.postMessage({ type: "stopped" });
-        scope.close();
+        closeWorker();
       },
     });
     created.resolve(container);

@@ -132,6 +132,7 @@ export class Container implements AsyncDisposable {
     });
     internals.set(this, {
       register: (agent) => this.#register(agent),
+      nextAid: () => this.#nextAid,
       attach: (addr, transport) => this.#connections.attach(addr, transport),
       onShutdown: (task) => {
         this.#shutdownTasks.add(task);

@@ -3,6 +3,7 @@ import { expose } from "../rpc/expose.ts";
 import { Agent } from "./agent.ts";
 import type { Container } from "./container.ts";
 import { ExternalClock } from "./external_clock.ts";
+import { internalsOf } from "./_internal.ts";
 
 /** An agent class as `Manager.spawn` finds it: constructed with its container first. */
 // deno-lint-ignore no-explicit-any
@@ -123,7 +124,19 @@ export class Manager extends Agent {
     const { url, name } = parseSpec(spec, this.#base);
     const allowed = allowedUrl(url, this.#allowSpawn);
     const AgentClass = await importAgentClass(spec, allowed, name);
-    const agent = new AgentClass(this.container, ...args);
+    const container = internalsOf(this.container, "Manager.spawn()");
+    const first = container.nextAid();
+    let agent: Agent;
+    try {
+      agent = new AgentClass(this.container, ...args);
+    } catch (error) {
+      // Its super() registered it (and any agent it made) before the
+      // throw: none of them may stay, reachable and half made.
+      for (let aid = first; aid < container.nextAid(); aid++) {
+        this.container.removeAgent(String(aid));
+      }
+      throw error;
+    }
     return [agent, agent.addr];
   }
 

@@ -79,8 +79,10 @@ export interface ContainerProcess extends AsyncDisposable {
   /**
    * Asks the manager to stop (or, if it cannot be reached, sends SIGTERM)
    * and waits for the process to exit; kills it if it does not exit within
-   * `timeout` milliseconds (default 5000). Idempotent: later calls get the
-   * first one's status. The container's shutdown calls it.
+   * `timeout` milliseconds (default 5000) of the call, the manager's
+   * answer included (a container busy in a loop never answers).
+   * Idempotent: later calls get the first one's status. The container's
+   * shutdown calls it.
    *
    * @param timeout Milliseconds to wait for the exit before killing it.
    * @returns The exit status.
@@ -260,8 +262,17 @@ export async function startContainerProcess(
     stopping ??= stopProcess(timeout);
   const stopProcess = async (timeout: number): Promise<Deno.CommandStatus> => {
     unregister();
-    const asked = await manager.stop().then(() => true, () => false);
-    if (!asked) {
+    // The deadline covers the manager's answer too: a container busy in a
+    // loop never gives one.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((resolve) =>
+      timer = setTimeout(() => resolve("late"), timeout)
+    );
+    const asked = await Promise.race([
+      manager.stop().then(() => true, () => false),
+      late,
+    ]);
+    if (asked === false) {
       // The manager is out of reach (e.g. this container is shut down):
       // SIGTERM asks cli.ts for the same clean shutdown.
       try {
@@ -270,11 +281,9 @@ export async function startContainerProcess(
         // Exited already.
       }
     }
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((resolve) =>
-      timer = setTimeout(() => resolve("late"), timeout)
-    );
-    const outcome = await Promise.race([exited, late]);
+    const outcome = asked === "late"
+      ? asked
+      : await Promise.race([exited, late]);
     clearTimeout(timer);
     return outcome === "late" ? await kill() : outcome;
   };

@@ -53,13 +53,23 @@ export interface ContainerWorker extends AsyncDisposable {
   readonly manager: AgentProxy<Manager>;
   /** The Worker. */
   readonly worker: Worker;
-  /** Asks the manager to stop, waits for the worker container to shut down, ends the Worker. */
-  stop(): Promise<void>;
+  /**
+   * Asks the manager to stop, waits for the worker container to shut down
+   * (at most `timeout` ms, default 5000: a worker busy in a loop never
+   * answers), ends the Worker.
+   */
+  stop(timeout?: number): Promise<void>;
   /**
    * Ends the Worker at once. Calls waiting for its agents (from the parent
    * container or sibling workers) fail with `ConnectionClosedError`.
    */
   terminate(): void;
+  /**
+   * Settles when the Worker has ended and its name is free again: by
+   * `stop` or `terminate`, its manager stopped by any peer, an uncaught
+   * error, or `self.close()` or `Deno.exit()` in it.
+   */
+  readonly ended: Promise<void>;
 }
 
 const workersOf = new WeakMap<Container, Map<string, Worker>>();
@@ -118,7 +128,7 @@ export async function startContainerWorker(
     worker.postMessage(command, transfer);
   const link = new MessageChannel();
   const parentLink = messagePortTransport(link.port1);
-  parentInternals.attach(addr, parentLink);
+  const linkClosed = parentInternals.attach(addr, parentLink);
   const start = options.externalClockStart;
   post({
     type: "init",
@@ -145,6 +155,7 @@ export async function startContainerWorker(
     );
   }
   siblings.set(name, worker);
+  const ended = Promise.withResolvers<void>();
   let unregister = () => {};
   const terminate = () => {
     if (siblings.get(name) !== worker) return;
@@ -157,9 +168,13 @@ export async function startContainerWorker(
     for (const sibling of siblings.values()) {
       sibling.postMessage({ type: "detach", addr } satisfies WorkerCommand);
     }
+    reports.end(new Error(`The worker container ${addr} ended`));
+    ended.resolve();
   };
-  // An uncaught error ends the Worker, just as silently.
-  reports.onError = terminate;
+  let linkIsClosed = false;
+  // An uncaught error ends the Worker, just as silently; so does its own
+  // close, exit or manager's stop, which it reports.
+  reports.onEnd = terminate;
 
   let manager: AgentProxy<Manager>;
   try {
@@ -182,53 +197,92 @@ export async function startContainerWorker(
     throw error;
   }
   let stopping: Promise<void> | null = null;
-  const stop = () =>
+  const stop = (timeout = 5000) =>
     stopping ??= (async () => {
       unregister();
       const stopped = reports.next();
       stopped.catch(() => {});
-      // Without an answer (the worker or the parent container is gone
-      // already), no "stopped" report may ever come: do not wait for it.
-      const asked = await manager.stop().then(() => true, () => false);
-      if (asked) await stopped.catch(() => {});
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, timeout);
+      });
+      await Promise.race([
+        (async () => {
+          const asked = await manager.stop().then(() => true, () => false);
+          // Without an answer (the worker or the parent container is gone
+          // already), no "stopped" report may come, unless the link is
+          // down because the worker container is stopping anyway.
+          if (asked || linkIsClosed) await stopped.catch(() => {});
+        })(),
+        late,
+      ]);
+      clearTimeout(timer);
       terminate();
     })();
   // The parent's shutdown stops the worker too, so no Worker outlives it.
   unregister = parentInternals.onShutdown(() => stop());
+  // The worker container closed the link: its manager was stopped (by any
+  // peer, as a Python master does). Drop it once it reports so.
+  linkClosed.then(() => {
+    linkIsClosed = true;
+    stop();
+  });
   return {
     addr,
     manager,
     worker,
     stop,
     terminate,
-    [Symbol.asyncDispose]: stop,
+    ended: ended.promise,
+    [Symbol.asyncDispose]: () => stop(),
   };
 }
 
-/** The worker's reports, in order; an error event rejects the next one. */
+/**
+ * The worker's reports, in order; its end (an error event, or an "ended"
+ * report) rejects the next one.
+ */
 class ReportQueue {
-  /** Called on an uncaught error in the worker, which ends it. */
-  onError: () => void = () => {};
+  /**
+   * Called when the worker ends by itself: an uncaught error, its own close
+   * or exit, or a "stopped" report nobody waits for (its manager was told
+   * to stop by someone else).
+   */
+  onEnd: () => void = () => {};
   #reports: WorkerReport[] = [];
   #waiter: PromiseWithResolvers<WorkerReport> | null = null;
   #error: unknown = undefined;
 
   constructor(worker: Worker) {
     worker.onmessage = (event: MessageEvent<WorkerReport>) => {
+      const report = event.data;
+      if (report.type === "ended") {
+        return this.#end(new Error("The worker ended (it closed or exited)"));
+      }
       if (this.#waiter !== null) {
-        this.#waiter.resolve(event.data);
+        this.#waiter.resolve(report);
         this.#waiter = null;
       } else {
-        this.#reports.push(event.data);
+        this.#reports.push(report);
+        if (report.type === "stopped") this.onEnd();
       }
     };
     worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
-      this.#error = new Error(`The worker failed: ${event.message}`);
-      this.#waiter?.reject(this.#error);
-      this.#waiter = null;
-      this.onError();
+      this.#end(new Error(`The worker failed: ${event.message}`));
     };
+  }
+
+  /** The worker ended: the next report never comes. */
+  end(error: Error): void {
+    this.#end(error);
+  }
+
+  #end(error: Error): void {
+    this.#error ??= error;
+    this.#waiter?.reject(this.#error);
+    this.#waiter = null;
+    this.onEnd();
   }
 
   next(): Promise<WorkerReport> {

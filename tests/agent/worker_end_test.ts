@@ -1,0 +1,108 @@
+// How a Worker or process container ends when it is not its parent that
+// ends it: by its own close or exit, or its manager stopped by another
+// peer; and a stop that its container, busy in a loop, never answers.
+import assert from "node:assert/strict";
+import {
+  Container,
+  type DynamicRemote,
+  startContainerProcess,
+  startContainerWorker,
+} from "../../agent/mod.ts";
+import { ConnectionClosedError } from "../../errors.ts";
+
+const LOCAL = { hostname: "127.0.0.1", port: 0 };
+const AGENTS_URL = new URL("../fixtures/agents/agents.ts", import.meta.url);
+const spec = (name: string) => `${AGENTS_URL.href}#${name}`;
+
+/** Fails if `promise` has not settled after `ms`: a hang fails the test. */
+async function bounded<T>(
+  ms: number,
+  what: string,
+  promise: Promise<T>,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not settle within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function spawn(
+  manager: { spawn(spec: string, ...args: unknown[]): Promise<unknown> },
+  name: string,
+): Promise<DynamicRemote> {
+  const [agent] = await manager.spawn(spec(name)) as [DynamicRemote, string];
+  return agent;
+}
+
+for (const how of ["close", "exit"] as const) {
+  Deno.test(`startContainerWorker: a worker whose agent calls ${how === "close" ? "self.close()" : "Deno.exit()"} is dropped: waiting calls fail, shutdown ends, the name is free`, async () => {
+    await using parent = await Container.create(LOCAL);
+    const worker = await startContainerWorker({ container: parent, name: "q" });
+    // A regression fails here instead of hanging the parent's shutdown.
+    try {
+      const hanger = await spawn(worker.manager, "Hanger");
+      const quitter = await spawn(worker.manager, "Quitter");
+      const pending = assert.rejects(hanger.hang(), ConnectionClosedError);
+      const answer = await quitter.quit(how).catch((error: unknown) => error);
+      assert.ok(
+        answer === "quitting" || answer instanceof ConnectionClosedError,
+        String(answer),
+      );
+      await bounded(30_000, "the waiting call", pending);
+      await bounded(30_000, "the worker's end", worker.ended);
+      await using again = await startContainerWorker({
+        container: parent,
+        name: "q",
+      });
+      assert.equal(again.addr, "worker://q/");
+    } finally {
+      worker.terminate();
+    }
+  });
+}
+
+Deno.test("startContainerWorker: a worker whose manager another peer stops is dropped; its name is free", async () => {
+  await using parent = await Container.create(LOCAL);
+  const worker = await startContainerWorker({ container: parent, name: "s" });
+  try {
+    const hanger = await spawn(worker.manager, "Hanger");
+    const pending = assert.rejects(hanger.hang(), ConnectionClosedError);
+    // As a Python master would: the manager's own stop, not worker.stop().
+    await worker.manager.stop();
+    await bounded(30_000, "the waiting call", pending);
+    await bounded(30_000, "the worker's end", worker.ended);
+    await using again = await startContainerWorker({
+      container: parent,
+      name: "s",
+    });
+    assert.equal(await (await spawn(again.manager, "Hanger")).ping(), "pong");
+  } finally {
+    worker.terminate();
+  }
+});
+
+Deno.test("stop(timeout) ends a Worker or process container busy in a loop, which never answers the stop", async () => {
+  await using parent = await Container.create(LOCAL);
+  const worker = await startContainerWorker({ container: parent });
+  const process = await startContainerProcess({ container: parent });
+  try {
+    for (const child of [worker, process]) {
+      const spinner = await spawn(child.manager, "Spinner");
+      const spinning = spinner.spin(600_000).catch(() => "cut");
+      // The stop goes after the spin, which the container runs first.
+      await bounded<unknown>(60_000, "stop(100)", child.stop(100));
+      assert.equal(await spinning, "cut");
+    }
+  } finally {
+    worker.terminate();
+    await process.kill();
+  }
+});
