@@ -59,6 +59,8 @@ Options:
   --tls-cert FILE        PEM certificate chain: serve (and connect) with TLS
   --tls-key FILE         PEM private key of --tls-cert
   --tls-ca FILE          PEM CA certificates: mutual TLS, as in aiomas
+  --exit-with-stdin      shut down when stdin ends: the parent process that
+                         piped it has gone (startContainerProcess passes it)
   -h, --help             print this help and exit`;
 
 /**
@@ -173,6 +175,22 @@ export async function main(args: string[]): Promise<void> {
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+  // A parent killed at once (SIGKILL) cannot stop its child: the end of
+  // the pipe it held open can.
+  const stdin = values["exit-with-stdin"]
+    ? Deno.stdin.readable.getReader()
+    : undefined;
+  stdin?.closed.catch(() => {});
+  const watching = stdin && (async () => {
+    try {
+      while (!(await stdin.read()).done) {
+        // Its bytes mean nothing.
+      }
+    } catch {
+      // A read error ends it as well.
+    }
+    onSignal();
+  })();
   console.log(JSON.stringify({
     addr: container.addr,
     manager: manager.addr,
@@ -184,6 +202,9 @@ export async function main(args: string[]): Promise<void> {
     await stopped.promise;
   } finally {
     for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+    // A pending read would keep the process alive.
+    await stdin?.cancel().catch(() => {});
+    await watching;
   }
 }
 
@@ -201,6 +222,7 @@ interface CliOptions {
   base?: string;
   serializers?: string;
   "allow-spawn"?: string[];
+  "exit-with-stdin"?: boolean;
   help?: boolean;
 }
 
@@ -222,6 +244,7 @@ function parseOptions(args: string[]): CliOptions {
         base: { type: "string" },
         serializers: { type: "string" },
         "allow-spawn": { type: "string", multiple: true },
+        "exit-with-stdin": { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,

@@ -164,16 +164,24 @@ export async function startContainerProcess(
   for (const prefix of options.allowSpawn ?? []) {
     args.push("--allow-spawn", prefix);
   }
+  // The child ends with this process, even one killed at once: it watches
+  // the pipe only this process holds.
+  args.push("--exit-with-stdin");
   const signal = options.signal;
   signal?.throwIfAborted();
   // Not `Deno.Command`'s `signal`: that would kill the process whenever the
   // signal is aborted, also long after it is ready.
   const process = new Deno.Command(Deno.execPath(), {
     args,
-    stdin: "null",
+    stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  // Closed once the child has exited (the resource goes with it).
+  const status = process.status.then(async (status) => {
+    await process.stdin.close().catch(() => {});
+    return status;
+  });
   const lines = process.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
     new LineSplitter(),
   );
@@ -209,7 +217,7 @@ export async function startContainerProcess(
     } catch {
       // Exited already.
     }
-    await process.status;
+    await status;
     throw error;
   } finally {
     signal?.removeEventListener("abort", onAbort);
@@ -226,9 +234,9 @@ export async function startContainerProcess(
     }
   })();
   const exited = (async () => {
-    const status = await process.status;
+    const exit = await status;
     await drained;
-    return status;
+    return exit;
   })();
   let manager: AgentProxy<Manager>;
   try {

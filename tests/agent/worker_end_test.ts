@@ -1,6 +1,7 @@
 // How a Worker or process container ends when it is not its parent that
-// ends it: by its own close or exit, or its manager stopped by another
-// peer; and a stop that its container, busy in a loop, never answers.
+// ends it: by its own close or exit, its manager stopped by another peer,
+// or its parent process killed; and a stop that its container, busy in a
+// loop, never answers.
 import assert from "node:assert/strict";
 import {
   Container,
@@ -104,5 +105,48 @@ Deno.test("stop(timeout) ends a Worker or process container busy in a loop, whic
   } finally {
     worker.terminate();
     await process.kill();
+  }
+});
+
+Deno.test("startContainerProcess: the child ends when its parent process is killed (SIGKILL)", async () => {
+  const parentProcess = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      "--allow-run",
+      "--allow-env",
+      new URL("./_process_parent.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const lines = parentProcess.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    text += value;
+  }
+  await lines.cancel();
+  const { addr, pid } = JSON.parse(text) as { addr: string; pid: number };
+  await using me = await Container.create(LOCAL);
+  try {
+    const hanger = await spawn(
+      await me.connect<{ spawn(spec: string): Promise<unknown> }>(`${addr}0`),
+      "Hanger",
+    );
+    const pending = assert.rejects(hanger.hang(), ConnectionClosedError);
+    parentProcess.kill("SIGKILL");
+    await parentProcess.status;
+    // The child shuts down: its connections close.
+    await bounded(30_000, "the orphan's shutdown", pending);
+  } finally {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch {
+      // Gone, as it should be.
+    }
   }
 });
