@@ -10,30 +10,11 @@ import {
   startContainerWorker,
 } from "../../agent/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
+import { within } from "../_within.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 const AGENTS_URL = new URL("../fixtures/agents/agents.ts", import.meta.url);
 const spec = (name: string) => `${AGENTS_URL.href}#${name}`;
-
-/** Fails if `promise` has not settled after `ms`: a hang fails the test. */
-async function bounded<T>(
-  ms: number,
-  what: string,
-  promise: Promise<T>,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not settle within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 async function spawn(
   manager: { spawn(spec: string, ...args: unknown[]): Promise<unknown> },
@@ -57,8 +38,8 @@ for (const how of ["close", "exit"] as const) {
         answer === "quitting" || answer instanceof ConnectionClosedError,
         String(answer),
       );
-      await bounded(30_000, "the waiting call", pending);
-      await bounded(30_000, "the worker's end", worker.ended);
+      await within(30_000, "the waiting call", pending);
+      await within(30_000, "the worker's end", worker.ended);
       await using again = await startContainerWorker({
         container: parent,
         name: "q",
@@ -78,8 +59,8 @@ Deno.test("startContainerWorker: a worker whose manager another peer stops is dr
     const pending = assert.rejects(hanger.hang(), ConnectionClosedError);
     // As a Python master would: the manager's own stop, not worker.stop().
     await worker.manager.stop();
-    await bounded(30_000, "the waiting call", pending);
-    await bounded(30_000, "the worker's end", worker.ended);
+    await within(30_000, "the waiting call", pending);
+    await within(30_000, "the worker's end", worker.ended);
     await using again = await startContainerWorker({
       container: parent,
       name: "s",
@@ -99,7 +80,7 @@ Deno.test("stop(timeout) ends a Worker or process container busy in a loop, whic
       const spinner = await spawn(child.manager, "Spinner");
       const spinning = spinner.spin(600_000).catch(() => "cut");
       // The stop goes after the spin, which the container runs first.
-      await bounded<unknown>(60_000, "stop(100)", child.stop(100));
+      await within<unknown>(60_000, "stop(100)", child.stop(100));
       assert.equal(await spinning, "cut");
     }
   } finally {
@@ -141,7 +122,7 @@ Deno.test("startContainerProcess: the child ends when its parent process is kill
     parentProcess.kill("SIGKILL");
     await parentProcess.status;
     // The child shuts down: its connections close.
-    await bounded(30_000, "the orphan's shutdown", pending);
+    await within(30_000, "the orphan's shutdown", pending);
   } finally {
     try {
       Deno.kill(pid, "SIGKILL");

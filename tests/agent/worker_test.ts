@@ -18,6 +18,7 @@ import {
 } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import { Echo } from "../fixtures/agents/agents.ts";
+import { within } from "../_within.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 const AGENTS_URL = new URL("../fixtures/agents/agents.ts", import.meta.url);
@@ -30,29 +31,6 @@ async function spawn(
   ...args: unknown[]
 ): Promise<[DynamicRemote, string]> {
   return await manager.spawn(spec, ...args) as [DynamicRemote, string];
-}
-
-/**
- * Fails if `promise` has not settled after `ms`: a bound on a hang, so
- * that a bug fails the test instead of stalling the whole run.
- */
-async function within<T>(
-  ms: number,
-  what: string,
-  promise: Promise<T>,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not settle within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 Deno.test("startContainerWorker: spawn in a worker, calls from the parent and back", async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Channel, messagePortTransport } from "../../channel/mod.ts";
 import { type CodecClass, JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
+import { within } from "../_within.ts";
 
 /** Two channels over the ends of a MessageChannel. */
 function channelPair(codec: CodecClass = JsonCodec) {
@@ -18,25 +19,6 @@ async function serve(
 ): Promise<void> {
   for await (const request of channel) {
     await request.reply(await answer(request.content));
-  }
-}
-
-/**
- * Fails if `promise` has not settled after `ms`: a bound on a hang, so
- * that a bug fails the test instead of stalling the whole run.
- */
-async function within<T>(ms: number, what: string, promise: Promise<T>) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not settle within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
