@@ -214,7 +214,7 @@ export class NatsEndpoint implements AsyncDisposable {
     const cannot = (why: string, cause?: unknown) =>
       new ConnectionClosedError(
         `Cannot open a NATS session on "${subject}": ${why}`,
-        { cause },
+        cause === undefined ? undefined : { cause },
       );
     if (nc.isClosed()) throw cannot("the NATS connection is closed");
     let transport: NatsTransport;
