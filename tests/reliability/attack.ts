@@ -20,7 +20,7 @@
 // leaves < 32 MiB of heap behind (after a full GC), and so do 200 that were
 // answered a 1 MiB echo each and stay connected, quiet.
 //
-//   deno task attack [--only=name,name] [--quick] [--rss-kill-mib=4096]
+//   deno task attack [--only=name,name] [--quick] [--rss-kill-mib=4096] [--help]
 //
 // Latencies are wall-clock on a shared machine: noisy. Exits 1 unless every
 // target is met.
@@ -52,15 +52,35 @@ const MIB = 1024 * 1024;
 const MAX_FRAME = 16 * MIB; // the default maxFrameSize
 const LATENCY_TARGET_MS = 2000;
 
-const { values } = parseArgs({
-  args: Deno.args,
-  strict: true,
-  options: {
-    only: { type: "string" },
-    quick: { type: "boolean", default: false },
-    "rss-kill-mib": { type: "string", default: "4096" },
-  },
-});
+const USAGE = `Usage: deno task attack [options]
+
+  --only=NAME,NAME    run only these attacks
+  --quick             smaller payloads: a check in about two minutes
+  --rss-kill-mib=MIB  kill the server past this RSS (default 4096)
+  -h, --help          print this text`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        only: { type: "string" },
+        quick: { type: "boolean", default: false },
+        "rss-kill-mib": { type: "string", default: "4096" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    console.error(`${(error as Error).message}\n\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+const values = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 const quick = values.quick;
 const rssKillBytes = Number(values["rss-kill-mib"]) * MIB;
 if (!(rssKillBytes > 0)) throw new TypeError("--rss-kill-mib must be > 0");
