@@ -156,7 +156,7 @@ const MAX_THROWN_TEXT = 1000;
  * object's own `toString` is never called: it may come from a peer.
  */
 export function messageOf(error: unknown): string {
-  return isError(error) ? errorParts(error).message : thrownText(error);
+  return errorParts(error).message;
 }
 
 /** {@linkcode messageOf} of a value that is not an Error. */
