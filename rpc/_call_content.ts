@@ -19,16 +19,27 @@ export function checkCall(
   );
 }
 
-/** The arguments of a call in order: positional, then keyword by `params`. */
+/**
+ * The arguments of a call in order: positional, then keyword by `params`.
+ * Declared `params` are all the parameters, so more positional arguments
+ * than that are refused, as Python refuses them.
+ */
 export function bindArguments(
   resolved: Resolved,
   args: unknown[],
   kwargs: Record<string, unknown>,
 ): unknown[] {
-  const names = Object.keys(kwargs);
-  if (names.length === 0) return args;
   const params = resolved.options.params;
   const name = resolved.qualname;
+  if (params !== undefined && args.length > params.length) {
+    throw new TypeError(
+      `${name}() takes at most ${params.length} positional argument${
+        params.length === 1 ? "" : "s"
+      } but ${args.length} ${args.length === 1 ? "was" : "were"} given`,
+    );
+  }
+  const names = Object.keys(kwargs);
+  if (names.length === 0) return args;
   if (params === undefined) {
     throw new TypeError(
       `${name}() got keyword arguments (${

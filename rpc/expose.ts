@@ -3,7 +3,9 @@ export interface ExposeOptions {
   /**
    * The parameter names in order, so that keyword arguments from the peer
    * (the `kwargs` map of a call, e.g. Python's `mul(6, b=7)`) can be bound
-   * by name. Without them, a call with keyword arguments is refused.
+   * by name. Without them, a call with keyword arguments is refused. They
+   * list every parameter: a call with more positional arguments than
+   * `params` is refused with a `TypeError`, as Python refuses it.
    */
   params?: readonly string[];
   /**

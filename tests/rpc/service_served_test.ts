@@ -82,6 +82,34 @@ Deno.test("service: bad kwargs give Python's TypeError texts", async () => {
   assert.equal(await client.call("add", [1, 2]), 3);
 });
 
+Deno.test("service: declared params refuse extra positional arguments", async () => {
+  await using math = servedPair(new MathServer());
+  await assertRemoteTypeError(
+    math.client.call("sub/mul", [6, 7, 8]),
+    "Sub.mul() takes at most 2 positional arguments but 3 were given",
+  );
+  await assertRemoteTypeError(
+    math.client.call("sub/mul", [6, 7, 8], { a: 1 }),
+    "Sub.mul() takes at most 2 positional arguments but 3 were given",
+  );
+  assert.equal(await math.client.call("sub/mul", [6, 7]), 42);
+  await using pair = servedPair(
+    new ServiceDict({
+      none: expose(() => 0, { params: [] }),
+      add: (a: number, b: number) => a + b,
+    }),
+  );
+  const { client } = pair;
+  await assertRemoteTypeError(
+    client.call("none", [1]),
+    "none() takes at most 0 positional arguments but 1 was given",
+  );
+  // Without params nothing says how many there are: extra ones are
+  // ignored, as JavaScript ignores them.
+  assert.equal(await client.call("add", [1, 2, 3]), 3);
+  assert.equal(await client.call("none", []), 0);
+});
+
 Deno.test("service: kwargs for ServiceDict functions need expose(fn, {params})", async () => {
   await using pair = servedPair(
     new ServiceDict({
