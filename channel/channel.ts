@@ -14,6 +14,7 @@ import {
   DEFAULT_MAX_UNANSWERED_SIZE,
   type SendOptions,
 } from "./_channel_options.ts";
+import { releaseChannel } from "./_channel_release.ts";
 import { IncomingRequests } from "./_incoming_requests.ts";
 import { checkMessage, neverAnswered, REQUEST } from "./_message.ts";
 import { MessageWriter } from "./_message_writer.ts";
@@ -364,62 +365,21 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.#requests.close(reason, error);
     this.#readLoop.stop();
     this.#abort.abort(reason);
-    this.#closing = this.#release(error, timeout);
-  }
-
-  async #release(error: unknown, timeout: number): Promise<void> {
-    if (error === undefined) {
-      const graceful = (async () => {
-        const answered = this.#requests.allAnswered();
-        if (answered !== undefined) await answered;
-        this.#writer.finish();
-        await this.#writer.sendChain;
-        await this.#writer.frames.drained();
-      })();
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((resolve) => {
-        timer = setTimeout(() => resolve("late"), timeout);
-      });
-      this.#readEnded = Promise.withResolvers<"gone">();
-      const outcome = await Promise.race([
-        graceful.then(() => "done" as const),
-        late,
-        this.#readEnded.promise,
-      ]);
-      clearTimeout(timer);
-      this.#writer.finish();
-      // Cut the connection only if frames are stuck; unanswered requests
-      // alone still allow a clean close.
-      if (outcome !== "done" && !this.#writer.frames.idle) {
-        this.#writer.frames.abort(
-          new ConnectionClosedError(
-            outcome === "late"
-              ? `Closing the channel to ${this.peer} timed out after ${timeout} ms`
-              : `Connection to ${this.peer} ended while closing`,
-          ),
-        );
-      } else {
-        await this.#writer.frames.close();
-      }
-    } else {
-      this.#writer.finish();
-      this.#writer.frames.abort(error);
-    }
-    // Closing the transport also ends a write stuck on a peer that does
-    // not read, which an abort alone would wait for.
-    this.#closeTransport();
-    await this.#readLoop.cancel();
-    await this.#readLoop.done;
-    this.#readLoop.releaseLock();
-    if (error === undefined) this.#closed.resolve();
-    else this.#closed.reject(error);
-  }
-
-  #closeTransport(): void {
-    try {
-      this.#transport.close?.();
-    } catch {
-      // Gone already.
-    }
+    this.#readEnded = Promise.withResolvers<"gone">();
+    this.#closing = releaseChannel(
+      {
+        peer: this.peer,
+        transport: this.#transport,
+        writer: this.#writer,
+        requests: this.#requests,
+        readLoop: this.#readLoop,
+      },
+      error,
+      timeout,
+      this.#readEnded.promise,
+    ).then(() => {
+      if (error === undefined) this.#closed.resolve();
+      else this.#closed.reject(error);
+    });
   }
 }
