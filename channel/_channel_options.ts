@@ -216,3 +216,18 @@ export function checkTimeout(value: number, name: string): number {
   }
   return value;
 }
+
+/**
+ * Throws a `RangeError` unless `value` is undefined or a number of
+ * milliseconds (0 or more, `Infinity` for none).
+ */
+export function checkMilliseconds(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !(value >= 0)) {
+    throw new RangeError(
+      `Invalid ${name} ${
+        typeof value === "string" ? JSON.stringify(value) : String(value)
+      }: expected milliseconds, 0 or more`,
+    );
+  }
+}

@@ -2,7 +2,7 @@
 import { isIP } from "node:net";
 import { Duplex } from "node:stream";
 import nodeTls from "node:tls";
-import { MAX_DELAY } from "./_channel_options.ts";
+import { checkMilliseconds, MAX_DELAY } from "./_channel_options.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
 import type { Transport } from "./transport.ts";
 
@@ -103,19 +103,6 @@ export async function connect(
   } finally {
     clearTimeout(timer);
     signal?.removeEventListener("abort", onAbort);
-  }
-}
-
-/**
- * Throws a `RangeError` unless `value` is undefined or a number of
- * milliseconds (0 or more, `Infinity` for none).
- */
-export function checkMilliseconds(name: string, value: unknown): void {
-  if (value === undefined) return;
-  if (typeof value !== "number" || !(value >= 0)) {
-    throw new RangeError(
-      `Invalid ${name} ${String(value)}: expected milliseconds, 0 or more`,
-    );
   }
 }
 

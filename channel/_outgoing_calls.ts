@@ -1,5 +1,9 @@
 import { type ConnectionClosedError, ProtocolError } from "../errors.ts";
-import { MAX_DELAY, type SendOptions } from "./_channel_options.ts";
+import {
+  checkMilliseconds,
+  MAX_DELAY,
+  type SendOptions,
+} from "./_channel_options.ts";
 import type { FrameWriter } from "./_frame_writer.ts";
 import { ERROR, formatPeerValue, remoteError, REQUEST } from "./_message.ts";
 import type { MessageWriter } from "./_message_writer.ts";
@@ -66,6 +70,11 @@ export class OutgoingCalls {
   /** See `Channel.send`. */
   send(content: unknown, options?: SendOptions): Promise<unknown> {
     if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
+    try {
+      checkMilliseconds("timeout", options?.timeout);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.#pending.size >= this.#maxPendingRequests) {

@@ -250,6 +250,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
    * @throws {ConnectionClosedError} If the channel closed before the reply.
    * @throws {SerializationError} If `content` cannot be encoded (nothing is sent).
    * @throws {DOMException} `AbortError`/`TimeoutError` when cancelled.
+   * @throws {RangeError} If `timeout` is not a number of milliseconds from 0 up.
    */
   send(content: unknown, options?: SendOptions): Promise<unknown> {
     return this.#calls.send(content, options);

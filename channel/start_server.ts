@@ -1,12 +1,8 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
-import { checkChannelOptions } from "./_channel_options.ts";
+import { checkChannelOptions, checkMilliseconds } from "./_channel_options.ts";
 import { createCodec } from "./_codec.ts";
-import {
-  checkMilliseconds,
-  type ListenTlsOptions,
-  removeSocketFile,
-} from "./_connect.ts";
+import { type ListenTlsOptions, removeSocketFile } from "./_connect.ts";
 import { type Acceptor, listen, ListenerClosed } from "./_listener.ts";
 import { type Address, parseAddress, type ParsedAddress } from "./address.ts";
 import { Channel, type ChannelOptions, type CloseOptions } from "./channel.ts";

@@ -115,3 +115,34 @@ Deno.test("timeout: closing clears the timer of a pending send", async () => {
   await assert.rejects(reply, ConnectionClosedError);
   await server.closed;
 });
+
+Deno.test("timeout: anything but milliseconds from 0 up is refused, and nothing is sent", async () => {
+  const [channel, raw] = rawPair();
+  for (
+    const [timeout, shown] of [
+      [NaN, "NaN"],
+      [-1, "-1"],
+      ["5", '"5"'],
+      [null, "null"],
+    ] as const
+  ) {
+    await assert.rejects(
+      channel.send("x", { timeout: timeout as number }),
+      (error: unknown) => {
+        assert.ok(error instanceof RangeError);
+        assert.equal(
+          error.message,
+          `Invalid timeout ${shown}: expected milliseconds, 0 or more`,
+        );
+        return true;
+      },
+    );
+  }
+  // The first request the peer sees is the next valid one, with id 0.
+  const reply = channel.send("ok", { timeout: 60_000 });
+  assert.deepEqual(await raw.read(), [0, 0, "ok"]);
+  await raw.send([1, 0, "fine"]);
+  assert.equal(await reply, "fine");
+  await channel.close();
+  await raw.close();
+});
