@@ -239,7 +239,9 @@ export class FrameParser implements BudgetHolder {
       }
       if (length > this.#maxFrameSize) {
         throw new ProtocolError(
-          `Cannot decode frame: length ${length} exceeds maxFrameSize ${this.#maxFrameSize}`,
+          `Cannot decode frame: length ${length} exceeds maxFrameSize ${this.#maxFrameSize}${
+            headerHint(length)
+          }`,
         );
       }
       if (end - pos >= length) {
@@ -311,4 +313,26 @@ export function encodeFrames(payloads: readonly Uint8Array[]): Uint8Array {
     pos += 4 + length;
   }
   return out;
+}
+
+/**
+ * What a frame header far too long may really be: the start of a TLS
+ * record (one side speaks TLS, the other not) or text (another protocol).
+ */
+function headerHint(header: number): string {
+  const bytes = [
+    header >>> 24,
+    (header >>> 16) & 0xff,
+    (header >>> 8) & 0xff,
+    header & 0xff,
+  ];
+  if (bytes[0] >= 0x14 && bytes[0] <= 0x17 && bytes[1] === 0x03) {
+    return " (the bytes start a TLS record: is the peer using TLS and this side not?)";
+  }
+  if (bytes.every((byte) => byte >= 0x20 && byte < 0x7f)) {
+    return ` (the bytes are the text ${
+      JSON.stringify(String.fromCharCode(...bytes))
+    }: is the peer speaking another protocol?)`;
+  }
+  return "";
 }

@@ -11,7 +11,7 @@ const badInputs: [string, Uint8Array, RegExp, ChannelOptions?][] = [
   [
     "an oversized header",
     new Uint8Array([0xff, 0xff, 0xff, 0xff]),
-    /length 4294967295 exceeds maxFrameSize 16777216/,
+    /length 4294967295 exceeds maxFrameSize 16777216$/,
   ],
   [
     "a frame above the maxFrameSize option",
@@ -23,7 +23,7 @@ const badInputs: [string, Uint8Array, RegExp, ChannelOptions?][] = [
   [
     "garbage bytes",
     utf8.encode("GET / HTTP/1.1\r\n\r\n"),
-    /exceeds maxFrameSize/,
+    /exceeds maxFrameSize 16777216 \(the bytes are the text "GET ": is the peer speaking another protocol\?\)$/,
   ],
   ["a 0-length frame", new Uint8Array(4), /length 0/],
   [
