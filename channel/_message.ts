@@ -32,14 +32,15 @@ export function checkMessage(value: unknown): Message {
 
 /**
  * What the error that closes a channel adds when calls were made and not a
- * byte came back: what a peer that cannot decode the first message does,
- * most often one with another codec.
+ * byte came back. A peer that cannot decode the first message does that,
+ * most often one with another codec; so does one that shut down or died
+ * meanwhile, hence the condition.
  */
 export function neverAnswered(codec: Codec): string {
   const name = codec.constructor?.name;
-  return ` before it answered anything (e.g. a peer with another codec than this side's${
+  return ` before it answered anything (if it does so at every first call, it may use another codec than this side's${
     name ? ` ${name}` : ""
-  } closes at the first message)`;
+  } or lack one of its serializers)`;
 }
 
 /**
