@@ -76,7 +76,27 @@ export async function useNats(nats: NatsOption): Promise<NatsHandle> {
     return { nc: nats as unknown as NatsConnection, owned: false };
   }
   const { connect } = await loadNatsClient();
-  return { nc: await connect(nats as ConnectionOptions), owned: true };
+  try {
+    return { nc: await connect(nats as ConnectionOptions), owned: true };
+  } catch (error) {
+    throw withServers(
+      error,
+      (nats as NatsConnectOptions).servers ?? "127.0.0.1:4222",
+    );
+  }
+}
+
+/**
+ * nats.js's connect error (`connection refused`, …) naming the servers it
+ * tried. The error is new and ours alone, so it keeps its class and code
+ * and only its message grows.
+ */
+function withServers(error: unknown, servers: string | string[]): unknown {
+  if (error instanceof Error) {
+    const list = typeof servers === "string" ? servers : servers.join(", ");
+    error.message = `${error.message} (NATS servers: ${list})`;
+  }
+  return error;
 }
 
 /**

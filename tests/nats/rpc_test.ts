@@ -191,3 +191,24 @@ Deno.test("serveNats: a queue group shares the clients among its servers", async
     await Promise.all(servers.map((s) => s.close()));
   }
 });
+
+Deno.test("a NATS server that cannot be reached is named in the error", async () => {
+  // A port that was free a moment ago: nothing listens on it now.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  const servers = `127.0.0.1:${port}`;
+  for (const nats of [{ servers }, { servers: [servers] }]) {
+    await assert.rejects(
+      connectNats("math", { nats }),
+      (error: unknown) => {
+        assert.ok(error instanceof Error);
+        assert.match(
+          error.message,
+          new RegExp(`\\(NATS servers: 127\\.0\\.0\\.1:${port}\\)$`),
+        );
+        return true;
+      },
+    );
+  }
+});
