@@ -312,6 +312,6 @@ function allowedUrl(url: URL, allowed: readonly string[]): URL {
   throw new Deno.errors.NotCapable(
     `Manager refuses to spawn ${
       JSON.stringify(url.href)
-    }: the rule is to import only modules under an allowSpawn prefix (${why}); widen it with ManagerOptions.allowSpawn or cli.ts --allow-spawn <prefix>`,
+    }: the rule is to import only modules under an allowSpawn prefix (${why}); widen it with the allowSpawn option (ManagerOptions, startContainerWorker, startContainerProcess) or cli.ts --allow-spawn <prefix>`,
   );
 }

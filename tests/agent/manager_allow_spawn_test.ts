@@ -21,7 +21,7 @@ const refused = (href: string) => (error: unknown) => {
   assert.match(message, /allowSpawn prefix/);
   assert.match(
     message,
-    /ManagerOptions\.allowSpawn or cli\.ts --allow-spawn <prefix>/,
+    /the allowSpawn option \(ManagerOptions, startContainerWorker, startContainerProcess\) or cli\.ts --allow-spawn <prefix>$/,
   );
   return true;
 };
