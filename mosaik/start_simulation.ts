@@ -38,7 +38,11 @@ export interface StartSimulationOptions extends
    * @default {writes `LEVEL:mosaik:message` to stderr}
    */
   log?: (level: LogLevel, message: string) => void;
-  /** The program name in the help text. @default {"sim.ts"} */
+  /**
+   * The program name in the help text.
+   *
+   * @default {the file name of `Deno.mainModule`, e.g. `"example_sim.ts"`}
+   */
   program?: string;
 }
 
@@ -131,7 +135,7 @@ async function simulate(
   const log = (level: LogLevel, message: string) => {
     if (LOG_LEVELS.indexOf(level) >= threshold) write(level, message);
   };
-  const program = options.program ?? "sim.ts";
+  const program = options.program ?? mainFileName();
   // As runSimulator takes them: frames count whole bytes, the decode budget
   // is any positive number of cost units (Infinity for none).
   const { maxFrameSize, maxDecodedSize } = options;
@@ -353,4 +357,10 @@ function show(value: unknown): string {
   } catch {
     return String(value);
   }
+}
+
+/** The running script's file name, as a user typed it to run it. */
+function mainFileName(): string {
+  const path = new URL(Deno.mainModule).pathname;
+  return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1)) || "sim.ts";
 }

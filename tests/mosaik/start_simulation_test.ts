@@ -110,6 +110,23 @@ Deno.test("startSimulation: a bad command line exits 2 with the usage", async ()
   );
 });
 
+Deno.test("startSimulation: --help names the script that runs, and exits 0", async () => {
+  const script = new URL(
+    "../../examples/mosaik/example_sim.ts",
+    import.meta.url,
+  );
+  const { code, stdout } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", script.pathname, "--help"],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.equal(code, 0);
+  assert.match(
+    new TextDecoder().decode(stdout),
+    /\nUsage:\n {4}example_sim\.ts \[options\] HOST:PORT\n/,
+  );
+});
+
 Deno.test("startSimulation: cmd mode with nobody listening exits 1 naming the address", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = listener.addr.port;
