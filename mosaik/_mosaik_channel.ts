@@ -6,7 +6,7 @@ import { DEFAULT_MAX_FRAME_SIZE } from "../channel/_frame_parser.ts";
 import { JsonCodec } from "../codecs/json_codec.ts";
 
 /** The default `maxDecodedSize` per byte of `maxFrameSize` (see `RunSimulatorOptions`). */
-const DECODED_PER_FRAME_BYTE = 4;
+const DECODED_PER_FRAME_BYTE = 10;
 
 /**
  * The codec of a connection to mosaik: JSON, with a decode budget that

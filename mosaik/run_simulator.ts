@@ -41,14 +41,14 @@ export interface RunSimulatorOptions {
   /**
    * The most one message from mosaik may build when decoded, in the JSON
    * codec's cost units (about bytes of heap; see
-   * `CodecOptions.maxDecodedSize`). mosaik's inputs, numbers keyed by
-   * entity, attribute and full id, build about 3 units per byte of JSON, so
-   * the default lets such steps through up to `maxFrameSize`. Many small
-   * objects build up to 32 units per byte: a message that builds more
-   * closes the connection (mosaik sees it dropped) with a `RangeError`
+   * `CodecOptions.maxDecodedSize`). mosaik's inputs, numbers or short
+   * lists keyed by entity, attribute and full id, build 2–8 units per byte
+   * of JSON, so the default lets such steps through up to `maxFrameSize`.
+   * Many small objects build up to 32 units per byte: a message that builds
+   * more closes the connection (mosaik sees it dropped) with a `RangeError`
    * naming `maxDecodedSize`.
    *
-   * @default {4 × maxFrameSize} (64 Mi units for 16 MiB frames)
+   * @default {10 × maxFrameSize} (160 Mi units for 16 MiB frames)
    */
   maxDecodedSize?: number;
 }

@@ -1,5 +1,5 @@
 // How large a step mosaik may send: frames up to maxFrameSize, and what
-// they build when decoded up to maxDecodedSize (by default 4 units per
+// they build when decoded up to maxDecodedSize (by default 10 units per
 // byte of maxFrameSize, which mosaik's usual inputs stay under). Small
 // frame sizes keep these tests fast; the ratio is the same at 16 MiB.
 import assert from "node:assert/strict";
@@ -49,8 +49,8 @@ function stepOf(bytes: number, value: unknown): unknown[] {
 
 /** mosaik's usual inputs: numbers, keyed by full ids. */
 const NUMBERS = 1.5;
-/** Far denser: an empty object for every source (about 10 units per byte). */
-const EMPTY_OBJECTS = {};
+/** Far denser: eight empty objects for every source (about 15 units per byte). */
+const EMPTY_OBJECTS = Array.from({ length: 8 }, () => ({}));
 
 Deno.test("a step of mosaik's usual inputs just under maxFrameSize decodes by default", async () => {
   await using sim = await InProcess.start(new Stepper(), [], {
@@ -59,6 +59,23 @@ Deno.test("a step of mosaik's usual inputs just under maxFrameSize decodes by de
   const args = stepOf(FRAME - 200, NUMBERS);
   const id = await sim.request("step", args);
   assert.ok(JSON.stringify([0, id, ["step", args, {}]]).length > FRAME - 200);
+  assert.deepEqual(await sim.next(), [1, id, 1]);
+  assert.equal(await sim.stop(), 0);
+});
+
+Deno.test("a step of one short-named source per entity just under maxFrameSize decodes by default", async () => {
+  await using sim = await InProcess.start(new Stepper(), [], {
+    maxFrameSize: FRAME,
+  });
+  // The densest usual shape: {"L7": {"P": {"S.7": 1}}}, about 8 units per byte.
+  const inputs: Record<string, unknown> = {};
+  for (let i = 0, length = 0; length < FRAME - 200; i++) {
+    inputs[`L${i}`] = { P: { [`S.${i}`]: 1 } };
+    length += JSON.stringify(inputs[`L${i}`]).length + `L${i}`.length + 4;
+  }
+  const args = [0, inputs, 10];
+  const id = await sim.request("step", args);
+  assert.ok(JSON.stringify([0, id, ["step", args, {}]]).length > FRAME - 400);
   assert.deepEqual(await sim.next(), [1, id, 1]);
   assert.equal(await sim.stop(), 0);
 });
@@ -73,7 +90,7 @@ Deno.test("a step that builds more than maxDecodedSize closes the connection and
   assert.equal(await sim.running, 1);
   assert.match(
     sim.logs.at(-1)!,
-    /^error: The connection to mosaik \(127\.0\.0\.1:\d+\) was lost before stop: .*Cannot decode JSON: the message builds more than maxDecodedSize \(262144 units\)/,
+    /^error: The connection to mosaik \(127\.0\.0\.1:\d+\) was lost before stop: .*Cannot decode JSON: the message builds more than maxDecodedSize \(655360 units\)/,
   );
 });
 
@@ -149,7 +166,7 @@ Deno.test("runSimulator takes maxFrameSize and maxDecodedSize too", async () => 
         assert.ok(error instanceof ConnectionClosedError, String(error));
         assert.match(
           error.message,
-          /more than maxDecodedSize \(262144 units\)/,
+          /more than maxDecodedSize \(655360 units\)/,
         );
         return true;
       });
