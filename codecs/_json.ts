@@ -11,13 +11,14 @@ import type { SerializerRegistry } from "./serializer_registry.ts";
 export const LONG_DIGIT_RUN = 16;
 
 /**
- * Decodes JSON text, resolving `__type__` maps. `longDigits` says whether
- * the text has a run of {@linkcode LONG_DIGIT_RUN} digits, `typed` whether
- * it may hold a `__type__` key (it has an underscore or an escape).
+ * Decodes JSON text, resolving `__type__` maps unless `registry` is null
+ * (they stay maps). `longDigits` says whether the text has a run of
+ * {@linkcode LONG_DIGIT_RUN} digits, `typed` whether it may hold a
+ * `__type__` key (it has an underscore or an escape).
  */
 export function parse(
   text: string,
-  registry: SerializerRegistry,
+  registry: SerializerRegistry | null,
   maxDepth: number,
   longDigits: boolean,
   typed: boolean,
@@ -51,7 +52,7 @@ function syntaxError(error: unknown): SerializationError {
 /** Resolves `__type__` maps bottom-up and enforces the depth limit. */
 function revive(
   value: unknown,
-  registry: SerializerRegistry,
+  registry: SerializerRegistry | null,
   maxDepth: number,
   depth: number,
 ): unknown {
@@ -77,7 +78,7 @@ function revive(
       record[key] = revive(item, registry, maxDepth, depth + 1);
     }
   }
-  return Object.hasOwn(record, "__type__")
+  return registry !== null && Object.hasOwn(record, "__type__")
     ? registry.fromWire(record.__type__)
     : record;
 }

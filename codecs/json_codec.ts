@@ -9,6 +9,20 @@ import { DEFAULT_MAX_DEPTH } from "./codec.ts";
 import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
 import { SerializerRegistry } from "./serializer_registry.ts";
 
+/** Options of {@linkcode JsonCodec}. */
+export interface JsonCodecOptions extends CodecOptions {
+  /**
+   * Whether a decoded map with a `__type__` key is a serialized object,
+   * as aiomas reads it (`{"__type__": [typeid, data]}`), or data like any
+   * other map. Turn it off to read plain JSON from peers that are not
+   * aiomas (mosaik's simulators are, and their data may hold such a key);
+   * a codec without type tags takes no serializers.
+   *
+   * @default {true}
+   */
+  typeTags?: boolean;
+}
+
 // The lenient decoder is much faster; it marks invalid bytes with U+FFFD,
 // and only a text with a U+FFFD in it is decoded again strictly.
 const lenient = new TextDecoder("utf-8");
@@ -56,6 +70,8 @@ export class JsonCodec implements Codec {
   /** Always `"json"`. */
   readonly name: string = "json";
   #registry = new SerializerRegistry();
+  /** The registry `__type__` maps are resolved with; null: they stay maps. */
+  #tags: SerializerRegistry | null;
   #maxDepth: number;
   /** Character codes of a short text being decoded, reused. */
   #units: number[] = [];
@@ -77,10 +93,11 @@ export class JsonCodec implements Codec {
   /**
    * Creates a JSON codec.
    *
-   * @param options Limits; see {@linkcode CodecOptions}.
+   * @param options Limits and type tags; see {@linkcode JsonCodecOptions}.
    * @throws {RangeError} If `maxDecodedSize` is not a positive number.
    */
-  constructor(options: CodecOptions = {}) {
+  constructor(options: JsonCodecOptions = {}) {
+    this.#tags = options.typeTags === false ? null : this.#registry;
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.#maxDecodedSize = maxDecodedSizeOption(options.maxDecodedSize);
     this.#left = this.#maxDecodedSize;
@@ -215,11 +232,11 @@ export class JsonCodec implements Codec {
       // One flat string from the character codes, without TextDecoder's
       // many layers (slow when the process wakes with cold caches).
       text = String.fromCharCode.apply(null, units);
-      return parse(text, this.#registry, this.#maxDepth, longDigits, typed);
+      return parse(text, this.#tags, this.#maxDepth, longDigits, typed);
     }
     text = lenient.decode(data);
     if (!ascii && text.includes("\uFFFD")) text = strictText(data);
-    return parse(text, this.#registry, this.#maxDepth, longDigits, true);
+    return parse(text, this.#tags, this.#maxDepth, longDigits, true);
   }
 
   /** Decodes a large text: the checks of the byte loop, as string searches. */
@@ -227,7 +244,7 @@ export class JsonCodec implements Codec {
     let text = lenient.decode(data);
     if (text.includes("\uFFFD")) text = strictText(data);
     const longDigits = LONG_DIGITS.test(text);
-    return parse(text, this.#registry, this.#maxDepth, longDigits, true);
+    return parse(text, this.#tags, this.#maxDepth, longDigits, true);
   }
 
   #decodeCounted(data: Uint8Array): unknown {
@@ -252,13 +269,19 @@ export class JsonCodec implements Codec {
    * @param toWire Turns an instance into encodable data.
    * @param fromWire Turns that data back into an instance.
    * @returns The serializer's typeid.
-   * @throws {TypeError} If the class has a serializer already.
+   * @throws {TypeError} If the class has a serializer already, or the
+   *   codec has no type tags (`JsonCodecOptions.typeTags` false).
    */
   addSerializer<T>(
     type: Constructor<T>,
     toWire: ToWire<T>,
     fromWire: FromWire<T>,
   ): number {
+    if (this.#tags === null) {
+      throw new TypeError(
+        "Cannot add a serializer to a JsonCodec without type tags (typeTags: false)",
+      );
+    }
     return this.#registry.add(type, toWire, fromWire);
   }
 }

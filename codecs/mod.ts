@@ -27,7 +27,7 @@ export type {
 } from "./codec.ts";
 export { DEFAULT_MAX_DECODED_SIZE, DEFAULT_MAX_DEPTH } from "./codec.ts";
 export { Float64 } from "./float64.ts";
-export { JsonCodec } from "./json_codec.ts";
+export { JsonCodec, type JsonCodecOptions } from "./json_codec.ts";
 export { MsgPackCodec } from "./msgpack_codec.ts";
 export { MsgPackBloscCodec } from "./msgpack_blosc_codec.ts";
 export type { MsgPackBloscCodecOptions } from "./msgpack_blosc_codec.ts";
