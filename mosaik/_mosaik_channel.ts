@@ -9,8 +9,16 @@ import { JsonCodec } from "../codecs/json_codec.ts";
 const DECODED_PER_FRAME_BYTE = 10;
 
 /**
- * The codec of a connection to mosaik: JSON, with a decode budget that
- * fits mosaik's steps up to `maxFrameSize` (see `RunSimulatorOptions`).
+ * How deep mosaik's data may nest: Python's json module reads and writes
+ * up to its recursion limit, about 1000 levels.
+ */
+const MOSAIK_MAX_DEPTH = 1000;
+
+/**
+ * The codec of a connection to mosaik: plain JSON as mosaik's Python side
+ * reads it (a `__type__` key is data, as deep as Python nests), with a
+ * decode budget that fits mosaik's steps up to `maxFrameSize` (see
+ * `RunSimulatorOptions`).
  *
  * @throws {RangeError} If `maxDecodedSize` is not a positive number.
  */
@@ -24,6 +32,8 @@ export function mosaikCodec(
     : DEFAULT_MAX_FRAME_SIZE;
   return new JsonCodec({
     maxDecodedSize: maxDecodedSize ?? DECODED_PER_FRAME_BYTE * frame,
+    maxDepth: MOSAIK_MAX_DEPTH,
+    typeTags: false,
   });
 }
 

@@ -86,7 +86,10 @@ const API_CALLS: Readonly<Record<string, Call>> = {
   },
   create(sim, args, kwargs) {
     const [num, model] = args;
-    if (!Number.isSafeInteger(num) || typeof model !== "string") {
+    if (
+      !Number.isSafeInteger(num) || typeof model !== "string" ||
+      args.length > 2
+    ) {
       throw new TypeError("create() takes (num: integer, model: string)");
     }
     if ((num as number) < 0) {
@@ -106,7 +109,7 @@ const API_CALLS: Readonly<Record<string, Call>> = {
       typeof time !== "number" || !isObject(inputs) ||
       (maxAdvance !== undefined && typeof maxAdvance !== "number" &&
         typeof maxAdvance !== "bigint") ||
-      Object.keys(kwargs).length > 0
+      args.length > 3 || Object.keys(kwargs).length > 0
     ) {
       throw new TypeError(
         "step() takes (time: number, inputs: object, max_advance: number)",
@@ -121,7 +124,9 @@ const API_CALLS: Readonly<Record<string, Call>> = {
   },
   get_data(sim, args, kwargs) {
     const [outputs] = args;
-    if (!isObject(outputs) || Object.keys(kwargs).length > 0) {
+    if (
+      !isObject(outputs) || args.length > 1 || Object.keys(kwargs).length > 0
+    ) {
       throw new TypeError("get_data() takes (outputs: {eid: [attr, ...]})");
     }
     return sim.getData(outputs as OutputRequest);
@@ -369,14 +374,15 @@ function checkTime(name: string, value: number, least: number): void {
  * `max_advance` is one less than the earliest step another simulator may
  * still cause, so -1 at time 0 (a same-time loop whose simulators all start
  * at 0); mosaik passes `until` when nothing else bounds it, and an `until`
- * beyond 2^53 − 1 (e.g. `sys.maxsize`) arrives as a bigint: the simulator
- * gets `Number.MAX_SAFE_INTEGER` then, which no step reaches.
+ * beyond 2^53 − 1 (e.g. `sys.maxsize` as a bigint, or a float such as
+ * `1e20` or `inf`) gives the simulator `Number.MAX_SAFE_INTEGER`, which no
+ * step reaches.
  */
 function checkMaxAdvance(value: number | bigint): number {
   if (typeof value === "bigint") {
     if (value > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
     value = Number(value);
-  }
+  } else if (value > Number.MAX_SAFE_INTEGER) return Number.MAX_SAFE_INTEGER;
   checkTime("max_advance", value, -1);
   return value;
 }

@@ -151,6 +151,28 @@ Deno.test("calls that cannot be served get failures in mosaik's form", async () 
   assert.equal(await sim.stop(), 0);
 });
 
+Deno.test("more positional arguments than Python's API takes are refused", async () => {
+  await using sim = await InProcess.start(new ProbeSim());
+  await sim.init("ExampleSim-0");
+  // More arguments than Python's API takes are refused too.
+  assertFailure(
+    await sim.call("create", [1, "ExampleModel", 5]),
+    "TypeError",
+    "create() takes (num: integer, model: string)",
+  );
+  assertFailure(
+    await sim.call("step", [0, {}, 10, 11]),
+    "TypeError",
+    "step() takes (time: number, inputs: object, max_advance: number)",
+  );
+  assertFailure(
+    await sim.call("get_data", [{}, {}]),
+    "TypeError",
+    "get_data() takes (outputs: {eid: [attr, ...]})",
+  );
+  assert.equal(await sim.stop(), 0);
+});
+
 Deno.test("keyword arguments to an extra method without @expose params are refused", async () => {
   class Plain extends ExampleSim {
     constructor() {
