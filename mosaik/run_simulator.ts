@@ -254,10 +254,14 @@ export async function serveSimulator(
       await request.fail(error).catch(() => {});
     }
   };
+  // The next request is taken while a call runs: a stop that mosaik sends
+  // meanwhile (it shuts down) is seen even if the connection then closes
+  // before the call ends, which drops the requests not taken yet.
+  let next: Promise<Request> | null = null;
   for (;;) {
     let request: Request | undefined;
     try {
-      request = await channel.recv();
+      request = await (next ?? channel.recv());
     } catch (error) {
       await channel.close({ timeout: 0 });
       throw new ConnectionClosedError(
@@ -280,8 +284,11 @@ export async function serveSimulator(
     // This function's locals outlive its awaits: the call is served by
     // another, and let go of here, so that nothing of it (inputs, data
     // sent) stays reachable while the next call is awaited.
-    await serve(request);
+    const served = serve(request);
     request = undefined;
+    next = channel.recv();
+    next.catch(() => {});
+    await served;
   }
 }
 

@@ -1,0 +1,81 @@
+// mosaik's stop while a call is still running: mosaik shuts down (another
+// simulator failed, say), sends stop and closes the connection without
+// waiting for the step.
+import assert from "node:assert/strict";
+import {
+  type CreateResult,
+  type OutputData,
+  Simulator,
+} from "../../mosaik/mod.ts";
+import { InProcess } from "./_mosaik.ts";
+
+/** A simulator whose step runs until `release` is called. */
+class Slow extends Simulator {
+  readonly started = Promise.withResolvers<void>();
+  readonly release = Promise.withResolvers<void>();
+  stopped = 0;
+  constructor() {
+    super({ models: {} });
+  }
+  create(): CreateResult[] {
+    return [];
+  }
+  async step(time: number): Promise<number> {
+    this.started.resolve();
+    await this.release.promise;
+    return time + 1;
+  }
+  getData(): OutputData {
+    return {};
+  }
+  override stop(): void {
+    this.stopped++;
+  }
+}
+
+Deno.test("a stop that arrives during a step runs simulator.stop() even when mosaik closes before the step ends", async () => {
+  const slow = new Slow();
+  await using sim = await InProcess.start(slow);
+  await sim.init();
+  await sim.request("step", [0, {}, 10]);
+  await slow.started.promise;
+  // TCP delivers the stop before the end of the stream.
+  await sim.request("stop");
+  sim.close();
+  assert.equal(await sim.running, 0);
+  assert.equal(slow.stopped, 1);
+  assert.deepEqual(sim.exits, [0]);
+  assert.equal(sim.logs.at(-1), "info: Slow stopped");
+  slow.release.resolve();
+});
+
+Deno.test("a stop that arrives during a step waits for the step while the connection stays", async () => {
+  const slow = new Slow();
+  await using sim = await InProcess.start(slow);
+  await sim.init();
+  const id = await sim.request("step", [0, {}, 10]);
+  await slow.started.promise;
+  await sim.request("stop");
+  slow.release.resolve();
+  // The step is answered first; then the simulator stops and closes.
+  assert.deepEqual(await sim.next(), [1, id, 1]);
+  assert.equal(await sim.next(), null);
+  assert.equal(await sim.running, 0);
+  assert.equal(slow.stopped, 1);
+});
+
+Deno.test("a connection lost during a step without a stop still exits 1, naming the loss", async () => {
+  const slow = new Slow();
+  await using sim = await InProcess.start(slow);
+  await sim.init();
+  await sim.request("step", [0, {}, 10]);
+  await slow.started.promise;
+  sim.close();
+  assert.equal(await sim.running, 1);
+  assert.equal(slow.stopped, 0);
+  assert.match(
+    sim.logs.at(-1)!,
+    /^error: The connection to mosaik \(127\.0\.0\.1:\d+\) was lost before stop/,
+  );
+  slow.release.resolve();
+});
