@@ -1,14 +1,12 @@
 import { Channel } from "../channel/channel.ts";
 import type { Request } from "../channel/request.ts";
-import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
-import { ConnectionClosedError, LookupError } from "../errors.ts";
-import { exposedInfo } from "../rpc/expose.ts";
-import { bindArguments } from "../rpc/_call_content.ts";
+import { ConnectionClosedError } from "../errors.ts";
 import type { Transport } from "../channel/transport.ts";
+import { callSimulator, checkCall, checkMeta } from "./_api_calls.ts";
 import { checkCallTimeout, mosaikCodec } from "./_mosaik_channel.ts";
 import { RemoteMosaikProxy } from "./_remote_mosaik_proxy.ts";
 import { attachMosaik, type Simulator } from "./simulator.ts";
-import type { InputData, Meta, OutputRequest } from "./types.ts";
+import type { Meta } from "./types.ts";
 
 /** Options of {@linkcode runSimulator}. */
 export interface RunSimulatorOptions {
@@ -52,86 +50,6 @@ export interface RunSimulatorOptions {
    */
   maxDecodedSize?: number;
 }
-
-type Kwargs = Record<string, unknown>;
-type Call = (sim: Simulator, args: unknown[], kwargs: Kwargs) => unknown;
-
-/**
- * mosaik's calls by wire name: the one place where snake_case becomes the
- * simulator's camelCase methods and positional/keyword arguments become
- * parameters.
- */
-const API_CALLS: Readonly<Record<string, Call>> = {
-  init(sim, args, kwargs) {
-    const [sid, ...rest] = args;
-    if (typeof sid !== "string" || rest.length > 1) {
-      throw new TypeError("init() takes the simulator id as its one argument");
-    }
-    const { time_resolution: given, ...simParams } = kwargs;
-    const timeResolution = rest.length === 1 ? rest[0] : given ?? 1;
-    if (typeof timeResolution !== "number") {
-      throw new TypeError(
-        `init() got time_resolution ${
-          formatPeerValue(timeResolution)
-        }; it must be a number`,
-      );
-    }
-    if (!(Number.isFinite(timeResolution) && timeResolution > 0)) {
-      throw new RangeError(
-        `init() got time_resolution ${timeResolution}; it must be a finite number of seconds above 0`,
-      );
-    }
-    sim.timeResolution = timeResolution;
-    return sim.init(sid, timeResolution, simParams);
-  },
-  create(sim, args, kwargs) {
-    const [num, model] = args;
-    if (
-      !Number.isSafeInteger(num) || typeof model !== "string" ||
-      args.length > 2
-    ) {
-      throw new TypeError("create() takes (num: integer, model: string)");
-    }
-    if ((num as number) < 0) {
-      throw new RangeError(
-        `create() got num ${num}; it must be a number of entities from 0 up`,
-      );
-    }
-    return sim.create(num as number, model, kwargs);
-  },
-  setup_done(sim, args, kwargs) {
-    noArguments("setup_done", args, kwargs);
-    return sim.setupDone();
-  },
-  step(sim, args, kwargs) {
-    const [time, inputs, maxAdvance] = args;
-    if (
-      typeof time !== "number" || !isObject(inputs) ||
-      (maxAdvance !== undefined && typeof maxAdvance !== "number" &&
-        typeof maxAdvance !== "bigint") ||
-      args.length > 3 || Object.keys(kwargs).length > 0
-    ) {
-      throw new TypeError(
-        "step() takes (time: number, inputs: object, max_advance: number)",
-      );
-    }
-    checkTime("time", time, 0);
-    return sim.step(
-      time,
-      inputs as InputData,
-      maxAdvance === undefined ? time : checkMaxAdvance(maxAdvance),
-    );
-  },
-  get_data(sim, args, kwargs) {
-    const [outputs] = args;
-    if (
-      !isObject(outputs) || args.length > 1 || Object.keys(kwargs).length > 0
-    ) {
-      throw new TypeError("get_data() takes (outputs: {eid: [attr, ...]})");
-    }
-    return sim.getData(outputs as OutputRequest);
-  },
-};
 
 /**
  * Serves mosaik's calls to a simulator on a connection, one at a time,
@@ -233,7 +151,7 @@ export async function serveSimulator(
     try {
       const [name, args, kwargs] = checkCall(request.content);
       options.onCall?.(name, args, kwargs);
-      result = call(simulator, meta, name, args, kwargs);
+      result = callSimulator(simulator, meta, name, args, kwargs);
       if (result instanceof Promise) {
         const running = result;
         result = await new Promise((resolve, reject) => {
@@ -295,111 +213,4 @@ export async function serveSimulator(
 /** Whether a call's content is mosaik's stop. */
 function isStop(content: unknown): boolean {
   return Array.isArray(content) && content[0] === "stop";
-}
-
-function call(
-  simulator: Simulator,
-  meta: Meta,
-  name: string,
-  args: unknown[],
-  kwargs: Kwargs,
-): unknown {
-  const apiCall = Object.hasOwn(API_CALLS, name) ? API_CALLS[name] : undefined;
-  if (apiCall !== undefined) return apiCall(simulator, args, kwargs);
-  if (!(meta.extra_methods ?? []).includes(name)) {
-    throw new LookupError(
-      `${simulator.constructor.name} has no method "${
-        clipPeerText(name)
-      }" (not an API call and not in meta.extra_methods)`,
-    );
-  }
-  const fn = (simulator as unknown as Record<string, unknown>)[name];
-  if (typeof fn !== "function") {
-    throw new LookupError(
-      `${simulator.constructor.name} has no method "${name}" though meta.extra_methods lists it`,
-    );
-  }
-  const resolved = {
-    fn: fn as (...args: unknown[]) => unknown,
-    thisArg: simulator,
-    options: exposedInfo(fn) ?? {},
-    qualname: name,
-  };
-  return fn.apply(simulator, bindArguments(resolved, args, kwargs));
-}
-
-/** What `init` returned must be meta data whose extra methods exist. */
-function checkMeta(simulator: Simulator, meta: unknown): Meta {
-  if (!isObject(meta)) {
-    throw new TypeError(
-      `${simulator.constructor.name}.init() must return the meta data, not ${
-        JSON.stringify(meta)
-      }`,
-    );
-  }
-  const names = (meta as Partial<Meta>).extra_methods ?? [];
-  if (!Array.isArray(names)) {
-    throw new TypeError("meta.extra_methods must be a list of method names");
-  }
-  for (const name of names) {
-    const fn = (simulator as unknown as Record<string, unknown>)[name];
-    if (typeof fn !== "function") {
-      throw new TypeError(
-        `meta.extra_methods lists "${name}", but ${simulator.constructor.name} has no such method`,
-      );
-    }
-  }
-  return meta as unknown as Meta;
-}
-
-function checkCall(content: unknown): [string, unknown[], Kwargs] {
-  if (
-    Array.isArray(content) && content.length === 3 &&
-    typeof content[0] === "string" && Array.isArray(content[1]) &&
-    isObject(content[2])
-  ) {
-    return content as [string, unknown[], Kwargs];
-  }
-  throw new TypeError(
-    "A mosaik request must be [method: string, args: array, kwargs: object]",
-  );
-}
-
-/**
- * A time of mosaik's is a whole number of time units from `least` up (NaN
- * or -Infinity would reach the simulator as a time otherwise).
- */
-function checkTime(name: string, value: number, least: number): void {
-  if (!(Number.isSafeInteger(value) && value >= least)) {
-    throw new RangeError(
-      `step() got ${name} ${value}; it must be a whole number of time units from ${least} up`,
-    );
-  }
-}
-
-/**
- * `max_advance` is one less than the earliest step another simulator may
- * still cause, so -1 at time 0 (a same-time loop whose simulators all start
- * at 0); mosaik passes `until` when nothing else bounds it, and an `until`
- * beyond 2^53 − 1 (e.g. `sys.maxsize` as a bigint, or a float such as
- * `1e20` or `inf`) gives the simulator `Number.MAX_SAFE_INTEGER`, which no
- * step reaches.
- */
-function checkMaxAdvance(value: number | bigint): number {
-  if (typeof value === "bigint") {
-    if (value > BigInt(Number.MAX_SAFE_INTEGER)) return Number.MAX_SAFE_INTEGER;
-    value = Number(value);
-  } else if (value > Number.MAX_SAFE_INTEGER) return Number.MAX_SAFE_INTEGER;
-  checkTime("max_advance", value, -1);
-  return value;
-}
-
-function noArguments(name: string, args: unknown[], kwargs: Kwargs): void {
-  if (args.length > 0 || Object.keys(kwargs).length > 0) {
-    throw new TypeError(`${name}() takes no arguments`);
-  }
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
