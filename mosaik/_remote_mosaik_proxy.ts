@@ -1,4 +1,5 @@
 import type { Channel } from "../channel/channel.ts";
+import { formatPeerValue } from "../channel/_message.ts";
 import type { MosaikProxy } from "./mosaik_proxy.ts";
 import type {
   Attr,
@@ -24,8 +25,12 @@ export class RemoteMosaikProxy implements MosaikProxy {
     this.#options = timeout === undefined ? undefined : { timeout };
   }
 
-  getProgress(): Promise<number> {
-    return this.#call("get_progress", []) as Promise<number>;
+  async getProgress(): Promise<number> {
+    const progress = await this.#call("get_progress", []);
+    if (typeof progress !== "number") {
+      throw unexpected("get_progress", progress, "a number");
+    }
+    return progress;
   }
 
   getRelatedEntities(): Promise<EntityGraph>;
@@ -33,18 +38,22 @@ export class RemoteMosaikProxy implements MosaikProxy {
   getRelatedEntities(
     entities: readonly FullId[],
   ): Promise<Record<FullId, Record<FullId, EntitySpec>>>;
-  getRelatedEntities(
+  async getRelatedEntities(
     entities?: FullId | readonly FullId[],
   ): Promise<unknown> {
-    return this.#call("get_related_entities", [entities ?? null]);
+    return expectMap(
+      "get_related_entities",
+      await this.#call("get_related_entities", [entities ?? null]),
+    );
   }
 
-  getData(
+  async getData(
     request: OutputRequest,
   ): Promise<Record<FullId, Record<Attr, unknown>>> {
-    return this.#call("get_data", [request]) as Promise<
-      Record<FullId, Record<Attr, unknown>>
-    >;
+    return expectMap(
+      "get_data",
+      await this.#call("get_data", [request]),
+    ) as Record<FullId, Record<Attr, unknown>>;
   }
 
   async setData(
@@ -60,4 +69,24 @@ export class RemoteMosaikProxy implements MosaikProxy {
   #call(method: string, args: unknown[]): Promise<unknown> {
     return this.#channel.send([method, args, NO_KWARGS], this.#options);
   }
+}
+
+/** A reply of mosaik's of the type its API promises, or a `TypeError`. */
+function expectMap(method: string, reply: unknown): Record<string, unknown> {
+  if (typeof reply !== "object" || reply === null || Array.isArray(reply)) {
+    throw unexpected(method, reply, "an object");
+  }
+  return reply as Record<string, unknown>;
+}
+
+function unexpected(
+  method: string,
+  reply: unknown,
+  expected: string,
+): TypeError {
+  return new TypeError(
+    `mosaik answered ${method} with ${
+      formatPeerValue(reply)
+    }; expected ${expected}`,
+  );
 }

@@ -17,8 +17,9 @@ import type {
  * Every method rejects with a `RemoteError` whose `remoteName` and
  * `remoteMessage` are mosaik's exception type and message when mosaik
  * answers with a failure (e.g. `"SimulationError"` for `setEvent` outside
- * real-time mode), and with a `ConnectionClosedError` when the connection
- * is gone. Requests to read or set other simulators' data need the
+ * real-time mode), with a `ConnectionClosedError` when the connection is
+ * gone, and with a `TypeError` when a reply is not of the type promised
+ * here (a number of percent, an object). Requests to read or set other simulators' data need the
  * scenario to connect them with `async_requests=True`.
  *
  * @example
