@@ -192,6 +192,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
    * @throws {SerializationError} If an argument cannot be encoded.
    * @throws {DOMException} `TimeoutError` or `AbortError` when the call
    *   timed out or was aborted (its late reply is dropped).
+   * @throws {TypeError} If `path` is empty (nothing is sent).
    *
    * @example
    * ```ts
@@ -214,6 +215,12 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     kwargs: Record<string, unknown> = EMPTY_KWARGS,
     options?: CallOptions,
   ): Promise<unknown> {
+    if (path === "") {
+      // As a proxy refuses it: the root is a service, not a function.
+      return Promise.reject(
+        new TypeError("Cannot call a remote service itself: name a method"),
+      );
+    }
     return this.#send(path, args, kwargs, options);
   }
 

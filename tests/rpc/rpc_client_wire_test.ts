@@ -129,7 +129,7 @@ Deno.test("rpc wire: user serializers come first, the reference fallback last", 
   }]);
 });
 
-Deno.test("rpc wire: calling the root proxy rejects locally and sends nothing", async () => {
+Deno.test('rpc wire: calling the root proxy, or call(""), rejects locally and sends nothing', async () => {
   await using pair = wirePair(new MathServer());
   const rootError = {
     name: "TypeError",
@@ -140,6 +140,8 @@ Deno.test("rpc wire: calling the root proxy rejects locally and sends nothing", 
   await assert.rejects(root(), rootError);
   const self = await pair.client.remote.getSelf() as unknown as DynamicRemote;
   await assert.rejects(self(1, 2), rootError);
+  // The explicit form too.
+  await assert.rejects(pair.client.call(""), rootError);
   assert.equal(await pair.client.remote.add(1, 2), 3);
   assert.deepEqual(pair.sent(), [
     [0, 0, ["getSelf", [], {}]],
