@@ -182,12 +182,14 @@ export async function serveSimulator(
       request = await (next ?? channel.recv());
     } catch (error) {
       await channel.close({ timeout: 0 });
-      throw new ConnectionClosedError(
+      const lostBeforeStop = new ConnectionClosedError(
         `The connection to mosaik (${channel.peer}) was lost before stop: ${
           error instanceof Error ? error.message : String(error)
         }`,
         { cause: error },
       );
+      lostConnections.add(lostBeforeStop);
+      throw lostBeforeStop;
     }
     if (isStop(request.content)) {
       options.onCall?.("stop", [], {});
@@ -208,6 +210,17 @@ export async function serveSimulator(
     next.catch(() => {});
     await served;
   }
+}
+
+/**
+ * The errors that say the connection was lost before stop, as opposed to
+ * what `simulator.stop()` threw (which may be a `ConnectionClosedError` too).
+ */
+const lostConnections = new WeakSet<Error>();
+
+/** Whether `serveSimulator` threw `error` for a connection lost before stop. */
+export function isLostConnection(error: unknown): boolean {
+  return error instanceof Error && lostConnections.has(error);
 }
 
 /** Whether a call's content is mosaik's stop. */

@@ -11,7 +11,11 @@ import {
   UsageError,
 } from "./_args.ts";
 import { checkCallTimeout, mosaikCodec } from "./_mosaik_channel.ts";
-import { type RunSimulatorOptions, serveSimulator } from "./run_simulator.ts";
+import {
+  isLostConnection,
+  type RunSimulatorOptions,
+  serveSimulator,
+} from "./run_simulator.ts";
 import type { Simulator } from "./simulator.ts";
 
 export type { LogLevel } from "./_args.ts";
@@ -197,8 +201,8 @@ async function simulate(
   } catch (error) {
     log(
       "error",
-      error instanceof Error && error.name === "ConnectionClosedError"
-        ? error.message
+      isLostConnection(error)
+        ? (error as Error).message
         : `${name}.stop() failed: ${describeError(error)}`,
     );
     return ERROR;

@@ -3,6 +3,7 @@
 // waiting for the step.
 import assert from "node:assert/strict";
 import {
+  ConnectionClosedError,
   type CreateResult,
   type OutputData,
   Simulator,
@@ -78,4 +79,20 @@ Deno.test("a connection lost during a step without a stop still exits 1, naming 
     /^error: The connection to mosaik \(127\.0\.0\.1:\d+\) was lost before stop/,
   );
   slow.release.resolve();
+});
+
+Deno.test("a simulator.stop() that throws a ConnectionClosedError is reported as stop() failing", async () => {
+  class ClosedStop extends Slow {
+    override stop(): void {
+      throw new ConnectionClosedError("the results server went away");
+    }
+  }
+  const sim = await InProcess.start(new ClosedStop());
+  await using _ = sim;
+  await sim.init();
+  assert.equal(await sim.stop(), 1);
+  assert.equal(
+    sim.logs.at(-1),
+    "error: ClosedStop.stop() failed: the results server went away",
+  );
 });
