@@ -3,7 +3,7 @@ import type { Request } from "../channel/request.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import type { Transport } from "../channel/transport.ts";
 import { callSimulator, checkCall, checkMeta } from "./_api_calls.ts";
-import { checkCallTimeout, mosaikCodec } from "./_mosaik_channel.ts";
+import { checkCallTimeout, mosaikChannelOptions } from "./_mosaik_channel.ts";
 import { RemoteMosaikProxy } from "./_remote_mosaik_proxy.ts";
 import { attachMosaik, type Simulator } from "./simulator.ts";
 import type { Meta } from "./types.ts";
@@ -112,11 +112,10 @@ export function runSimulator(
 ): Promise<void> {
   const { maxFrameSize, maxDecodedSize } = options;
   checkCallTimeout(options.callTimeout);
-  const channel = new Channel(transport, {
-    errorFormat: "mosaik",
-    codec: mosaikCodec(maxFrameSize, maxDecodedSize),
-    maxFrameSize,
-  });
+  const channel = new Channel(
+    transport,
+    mosaikChannelOptions(maxFrameSize, maxDecodedSize),
+  );
   return serveSimulator(simulator, channel, options);
 }
 

@@ -10,7 +10,7 @@ import {
   usage,
   UsageError,
 } from "./_args.ts";
-import { checkCallTimeout, mosaikCodec } from "./_mosaik_channel.ts";
+import { checkCallTimeout, mosaikChannelOptions } from "./_mosaik_channel.ts";
 import {
   isLostConnection,
   type RunSimulatorOptions,
@@ -222,9 +222,7 @@ function mosaikChannel(
   { maxFrameSize, maxDecodedSize }: Sizes,
 ): Channel {
   return new Channel(transport, {
-    errorFormat: "mosaik",
-    codec: mosaikCodec(maxFrameSize, maxDecodedSize),
-    maxFrameSize,
+    ...mosaikChannelOptions(maxFrameSize, maxDecodedSize),
     peer,
   });
 }

@@ -80,6 +80,47 @@ Deno.test("a step of one short-named source per entity just under maxFrameSize d
   assert.equal(await sim.stop(), 0);
 });
 
+Deno.test("during a step of several MiB the simulator still reads mosaik's replies and a stop", async () => {
+  // Such a step is charged more than a channel's default maxUnansweredSize
+  // (64 Mi units at 32 per byte): reading would stop behind it.
+  class Asking extends Simulator {
+    readonly release = Promise.withResolvers<void>();
+    progress: number[] = [];
+    stopped = false;
+    constructor() {
+      super({ models: {} });
+    }
+    create(): CreateResult[] {
+      return [];
+    }
+    getData(): OutputData {
+      return {};
+    }
+    async step(time: number): Promise<number> {
+      this.progress.push(await this.mosaik.getProgress());
+      await this.release.promise;
+      return time + 1;
+    }
+    override stop(): void {
+      this.stopped = true;
+    }
+  }
+  const asking = new Asking();
+  await using sim = await InProcess.start(asking);
+  const args = stepOf(3 * 1024 * 1024, NUMBERS);
+  await sim.request("step", args);
+  const request = await sim.next() as [number, number, [string]];
+  assert.deepEqual(request[2], ["get_progress", [], {}]);
+  await sim.send([1, request[1], 50]);
+  // The reply was read; now mosaik shuts down while the step still runs.
+  await sim.request("stop");
+  sim.close();
+  assert.equal(await sim.running, 0);
+  assert.deepEqual(asking.progress, [50]);
+  assert.ok(asking.stopped);
+  asking.release.resolve();
+});
+
 Deno.test("a step that builds more than maxDecodedSize closes the connection and exits 1 naming it", async () => {
   await using sim = await InProcess.start(new Stepper(), [], {
     maxFrameSize: FRAME,
