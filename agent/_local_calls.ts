@@ -2,11 +2,15 @@ import { formatError } from "../channel/_traceback.ts";
 import { RemoteError } from "../errors.ts";
 import { type ConnectionTelemetry, OTHER_METHOD } from "../rpc/_telemetry.ts";
 import { asError } from "../rpc/_thrown.ts";
+import { bindArguments } from "../rpc/_call_content.ts";
 import { type CallContext, runInContext } from "../rpc/call_context.ts";
 import type { Resolved, Service } from "../rpc/service.ts";
 import type { CallOptions } from "../rpc/with_options.ts";
 import { closedError } from "./_connections.ts";
 import type { LocalWire } from "./_local_wire.ts";
+
+/** Local calls have positional arguments only. */
+const NO_KWARGS: Record<string, never> = Object.freeze({});
 
 /**
  * Calls between agents of one container, with the semantics of a call
@@ -84,9 +88,10 @@ export class LocalCalls {
     let result: unknown;
     try {
       const resolved = this.#service.resolve(path);
+      const bound = bindArguments(resolved, received, NO_KWARGS);
       result = resolved.options.context === true
-        ? runInContext(this.#context, resolved.fn, resolved.thisArg, received)
-        : resolved.fn.apply(resolved.thisArg, received);
+        ? runInContext(this.#context, resolved.fn, resolved.thisArg, bound)
+        : resolved.fn.apply(resolved.thisArg, bound);
     } catch (error) {
       throw this.#remoteError(error);
     }

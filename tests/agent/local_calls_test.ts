@@ -84,6 +84,11 @@ class Callee extends Agent {
   make(name: string): unknown {
     return VALUES[name]();
   }
+
+  @expose({ params: ["a", "b"] })
+  pair(a: unknown, b: unknown = "default"): unknown[] {
+    return [a, b];
+  }
 }
 
 type Outcome =
@@ -180,4 +185,29 @@ Deno.test("Local calls: a proxy of another container's agent is refused, as remo
   // One's own agents travel as references.
   const back = await localProxy.echo(here) as AgentProxy<Callee>;
   assert.equal(await back.echo(5), 5);
+});
+
+Deno.test("Local calls: argument counts are checked as remotely (declared params)", async () => {
+  await using a = await Container.create(LOCAL);
+  await using b = await Container.create(LOCAL);
+  const callee = new Callee(b);
+  const remote = await a.connect(callee.addr) as unknown as Record<
+    string,
+    (...args: unknown[]) => Promise<unknown>
+  >;
+  const local = await b.connect(callee.addr) as unknown as typeof remote;
+  for (const args of [[1], [1, 2], [1, 2, 3]]) {
+    const there = await outcome(remote.pair(...args));
+    const here = await outcome(local.pair(...args));
+    assert.deepStrictEqual(here, there, `pair(${args})`);
+  }
+  assert.deepStrictEqual(await outcome(local.pair(1, 2, 3)), {
+    error: "RemoteError",
+    message:
+      "TypeError: Callee.pair() takes at most 2 positional arguments but 3 were given",
+    remote: [
+      "TypeError",
+      "Callee.pair() takes at most 2 positional arguments but 3 were given",
+    ],
+  });
 });
