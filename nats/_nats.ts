@@ -79,10 +79,7 @@ export async function useNats(nats: NatsOption): Promise<NatsHandle> {
   try {
     return { nc: await connect(nats as ConnectionOptions), owned: true };
   } catch (error) {
-    throw withServers(
-      error,
-      (nats as NatsConnectOptions).servers ?? "127.0.0.1:4222",
-    );
+    throw withServers(error, (nats as NatsConnectOptions).servers);
   }
 }
 
@@ -91,9 +88,15 @@ export async function useNats(nats: NatsOption): Promise<NatsHandle> {
  * tried. The error is new and ours alone, so it keeps its class and code
  * and only its message grows.
  */
-function withServers(error: unknown, servers: string | string[]): unknown {
+function withServers(
+  error: unknown,
+  servers: string | string[] | undefined,
+): unknown {
   if (error instanceof Error) {
-    const list = typeof servers === "string" ? servers : servers.join(", ");
+    // Without servers nats.js tries its default.
+    const list = typeof servers === "string"
+      ? servers
+      : servers?.join(", ") || "127.0.0.1:4222";
     error.message = `${error.message} (NATS servers: ${list})`;
   }
   return error;
