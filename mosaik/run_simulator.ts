@@ -179,6 +179,11 @@ export async function serveSimulator(
     let request: Request | undefined;
     try {
       request = await (next ?? channel.recv());
+      // A call taken ahead is not served once mosaik is gone: this
+      // rejects with why the connection closed.
+      if (channel.isClosed && !isStop(request.content)) {
+        request = await channel.recv();
+      }
     } catch (error) {
       await channel.close({ timeout: 0 });
       const lostBeforeStop = new ConnectionClosedError(

@@ -26,7 +26,9 @@ class Slow extends Simulator {
     await this.release.promise;
     return time + 1;
   }
+  dataCalls = 0;
   getData(): OutputData {
+    this.dataCalls++;
     return {};
   }
   override stop(): void {
@@ -95,4 +97,20 @@ Deno.test("a simulator.stop() that throws a ConnectionClosedError is reported as
     sim.logs.at(-1),
     "error: ClosedStop.stop() failed: the results server went away",
   );
+});
+
+Deno.test("a call taken during a step is not served once the connection has closed", async () => {
+  const slow = new Slow();
+  await using sim = await InProcess.start(slow);
+  await sim.init();
+  await sim.request("step", [0, {}, 10]);
+  await slow.started.promise;
+  await sim.request("get_data", [{}]);
+  sim.close();
+  assert.equal(await sim.running, 1);
+  assert.match(sim.logs.at(-1)!, /was lost before stop/);
+  // The step ends after mosaik has gone; the call behind it never runs.
+  slow.release.resolve();
+  await slow.release.promise;
+  assert.equal(slow.dataCalls, 0);
 });
