@@ -15,8 +15,10 @@ export interface JsonCodecOptions extends CodecOptions {
    * Whether a decoded map with a `__type__` key is a serialized object,
    * as aiomas reads it (`{"__type__": [typeid, data]}`), or data like any
    * other map. Turn it off to read plain JSON from peers that are not
-   * aiomas (mosaik's simulators are, and their data may hold such a key);
-   * a codec without type tags takes no serializers.
+   * aiomas (mosaik's simulators are, and their data may hold such a key).
+   * A codec without type tags takes no serializers, so neither an
+   * `RpcClient` (which adds one for references) nor a container can use
+   * it; a plain `Channel` can.
    *
    * @default {true}
    */

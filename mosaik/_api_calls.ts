@@ -193,6 +193,6 @@ function noArguments(name: string, args: unknown[], kwargs: Kwargs): void {
 }
 
 /** Whether `value` is a JSON object (not null, not an array). */
-export function isObject(value: unknown): value is Record<string, unknown> {
+function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

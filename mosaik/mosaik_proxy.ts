@@ -19,8 +19,9 @@ import type {
  * answers with a failure (e.g. `"SimulationError"` for `setEvent` outside
  * real-time mode), with a `ConnectionClosedError` when the connection is
  * gone, and with a `TypeError` when a reply is not of the type promised
- * here (a number of percent, an object). Requests to read or set other simulators' data need the
- * scenario to connect them with `async_requests=True`.
+ * here (a number of percent, an object). Requests to read or set other
+ * simulators' data need the scenario to connect them with
+ * `async_requests=True`.
  *
  * @example
  * ```ts

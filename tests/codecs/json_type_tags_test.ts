@@ -20,6 +20,7 @@ const TEXTS: [string, unknown][] = [
     { __type__: [0, 3], n: 12345678901234567890n },
   ],
   ['{"__type__": NaN}', { __type__: NaN }],
+  ['{"__type__": "Bätterie"}', { __type__: "Bätterie" }],
   [`["${pad}", {"__type__": [0, 3]}]`, [pad, { __type__: [0, 3] }]],
 ];
 
@@ -28,6 +29,12 @@ Deno.test("json typeTags false: __type__ maps stay maps on every decoding path",
   const tagged = new JsonCodec();
   for (const [source, expected] of TEXTS) {
     assert.deepStrictEqual(decodeText(source, plain), expected, source);
+    // A text longer than maxDecodedSize / 32 bytes is counted first.
+    const counted = new JsonCodec({
+      typeTags: false,
+      maxDecodedSize: 16 * utf8.encode(source).length,
+    });
+    assert.deepStrictEqual(decodeText(source, counted), expected, source);
     // The default codec reads them as serialized objects, and has none.
     assert.throws(() => decodeText(source, tagged), SerializationError, source);
   }

@@ -61,7 +61,7 @@ Deno.test("mosaik: a __type__ key in inputs and outputs is plain data", async ()
   assert.equal(await sim.stop(), 0);
 });
 
-Deno.test("mosaik: values nest up to 1000 levels, as Python's json takes them; deeper is refused", async () => {
+Deno.test("mosaik: values nest up to 1000 levels both ways, as Python's json takes them; an output deeper is refused", async () => {
   const deep = nested(900, 1);
   const relay = new Relay(deep);
   await using sim = await InProcess.start(relay);

@@ -154,7 +154,6 @@ Deno.test("calls that cannot be served get failures in mosaik's form", async () 
 Deno.test("more positional arguments than Python's API takes are refused", async () => {
   await using sim = await InProcess.start(new ProbeSim());
   await sim.init("ExampleSim-0");
-  // More arguments than Python's API takes are refused too.
   assertFailure(
     await sim.call("create", [1, "ExampleModel", 5]),
     "TypeError",
