@@ -146,6 +146,8 @@ export class SerializerRegistry {
  * @param type The class; its constructor takes the fields in this order.
  * @param fields The field names, in constructor parameter order.
  * @returns A `[type, toWire, fromWire]` spec for `addSerializer(...spec)`.
+ *   Its `toWire` throws a `SerializationError` for an instance without one
+ *   of the fields (not even as `undefined`).
  *
  * @example
  * ```ts
@@ -167,7 +169,17 @@ export function serializable<T extends object>(
 ): SerializerSpec<T> {
   const toWire = (value: T): Record<string, unknown> => {
     const data: Record<string, unknown> = {};
-    for (const field of fields) data[field] = value[field];
+    for (const field of fields) {
+      // A misspelt field would travel as undefined; Python's getattr fails.
+      if (!(field in value)) {
+        throw new SerializationError(
+          `Cannot encode ${type.name}: it has no field "${field}" (serializable fields: ${
+            fields.join(", ")
+          })`,
+        );
+      }
+      data[field] = value[field];
+    }
     return data;
   };
   const fromWire = (data: unknown): T => {

@@ -206,3 +206,35 @@ Deno.test("registry: registering a class twice is a TypeError", async (t) => {
     });
   }
 });
+
+Deno.test("serializable: a field the instance lacks fails the encode in every codec, naming it", async (t) => {
+  class Loose {
+    constructor(public x: number, public maybe?: number) {}
+  }
+  for (const [name, make] of CODECS) {
+    await t.step(name, async () => {
+      const codec = make();
+      // A misspelt field (as plain JavaScript, or through a cast, allows).
+      codec.addSerializer(
+        ...serializable(Loose, ["x", "z" as keyof Loose & string]),
+      );
+      await assert.rejects(
+        async () => await codec.encode([new Loose(1)]),
+        (error: unknown) => {
+          assert.ok(error instanceof SerializationError);
+          assert.match(
+            error.message,
+            /Cannot encode Loose: it has no field "z" \(serializable fields: x, z\)/,
+          );
+          return true;
+        },
+      );
+      // A field that is there as undefined travels.
+      const fine = make();
+      fine.addSerializer(...serializable(Loose, ["x", "maybe"]));
+      assert.deepStrictEqual(await roundTrip(fine, [new Loose(1)]), [
+        new Loose(1),
+      ]);
+    });
+  }
+});
