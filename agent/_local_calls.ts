@@ -1,3 +1,4 @@
+import { deadlineTimer } from "../channel/_channel_options.ts";
 import { formatError } from "../channel/_traceback.ts";
 import { RemoteError } from "../errors.ts";
 import { type ConnectionTelemetry, OTHER_METHOD } from "../rpc/_telemetry.ts";
@@ -179,15 +180,16 @@ export class LocalCalls {
     running.then(resolve, (error) => reject(this.#remoteError(error)));
     this.#inFlight.add(reject);
     const timeout = ownTimeout ?? this.#callTimeout;
-    const timer = timeout === undefined || timeout === Infinity
-      ? undefined
-      : setTimeout(() =>
+    const timer = timeout === undefined ? undefined : deadlineTimer(
+      timeout,
+      () =>
         reject(
           new DOMException(
             `Request to ${this.#addr} timed out after ${timeout} ms`,
             "TimeoutError",
           ),
-        ), timeout);
+        ),
+    );
     const onAbort = () => reject(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
     const cleanup = () => {

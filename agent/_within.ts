@@ -1,3 +1,5 @@
+import { deadlineTimer } from "../channel/_channel_options.ts";
+
 /**
  * `promise`, or a rejection when `timeout` (ms) passes or `signal` aborts
  * first (then `onGiveUp` is called); `promise` goes on (it may be shared)
@@ -23,15 +25,16 @@ export function within<T>(
     giveUp(signal.reason);
     return outcome;
   }
-  const timer = timeout === undefined || timeout === Infinity
-    ? undefined
-    : setTimeout(() =>
+  const timer = timeout === undefined ? undefined : deadlineTimer(
+    timeout,
+    () =>
       giveUp(
         new DOMException(
           `${what} timed out after ${timeout} ms`,
           "TimeoutError",
         ),
-      ), timeout);
+      ),
+  );
   const onAbort = () => giveUp(signal!.reason);
   signal?.addEventListener("abort", onAbort, { once: true });
   const cleanup = () => {

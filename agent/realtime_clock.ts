@@ -1,3 +1,4 @@
+import { MAX_DELAY } from "../channel/_channel_options.ts";
 import { runCallback } from "./_run_callback.ts";
 import type { Clock, SleepOptions, TimerHandle } from "./clock.ts";
 
@@ -9,6 +10,9 @@ interface Timer extends TimerHandle {
 /**
  * Real time: `time()` is monotonic seconds (from `performance.now()`),
  * `utcnow()` the system date. Targets in the past are a `RangeError`.
+ *
+ * Any delay works: one beyond `setTimeout`'s range (about 24.8 days) is
+ * waited in steps, and `Infinity` never ends.
  *
  * A delay of 0 is allowed, as with aiomas's `AsyncioClock`: `sleep(0)`
  * resolves and `callIn(0, fn)` runs after the current task.
@@ -55,7 +59,8 @@ export class RealtimeClock implements Clock {
    *   which needs more than 0).
    * @param options `signal` to cancel.
    * @returns A promise that resolves after `dt` seconds.
-   * @throws {RangeError} If `dt` is negative or not a number.
+   * @throws {RangeError} If `dt` is negative or NaN.
+   * @throws {TypeError} If `dt` is not a number.
    */
   sleep(dt: number, options?: SleepOptions): Promise<void> {
     return this.#sleep(checkDelay(dt), options?.signal);
@@ -68,6 +73,7 @@ export class RealtimeClock implements Clock {
    * @param options `signal` to cancel.
    * @returns A promise that resolves at `t`.
    * @throws {RangeError} If `t` is in the past.
+   * @throws {TypeError} If `t` is neither a number nor a `Date`.
    */
   sleepUntil(t: number | Date, options?: SleepOptions): Promise<void> {
     return this.#sleep(this.#until(t), options?.signal);
@@ -81,7 +87,8 @@ export class RealtimeClock implements Clock {
    * @param fn The function.
    * @param args Its arguments.
    * @returns A handle to cancel the call.
-   * @throws {RangeError} If `dt` is negative.
+   * @throws {RangeError} If `dt` is negative or NaN.
+   * @throws {TypeError} If `dt` is not a number.
    */
   callIn<A extends unknown[]>(
     dt: number,
@@ -99,6 +106,7 @@ export class RealtimeClock implements Clock {
    * @param args Its arguments.
    * @returns A handle to cancel the call.
    * @throws {RangeError} If `t` is in the past.
+   * @throws {TypeError} If `t` is neither a number nor a `Date`.
    */
   callAt<A extends unknown[]>(
     t: number | Date,
@@ -119,6 +127,11 @@ export class RealtimeClock implements Clock {
   }
 
   #until(t: number | Date): number {
+    if (!(t instanceof Date) && typeof t !== "number") {
+      throw new TypeError(
+        `Cannot wait until ${String(t)}: expected seconds or a Date`,
+      );
+    }
     const dt = t instanceof Date
       ? (t.getTime() - Date.now()) / 1000
       : t - this.time();
@@ -150,10 +163,20 @@ export class RealtimeClock implements Clock {
   #schedule(dt: number, fire: () => void): Timer {
     let cancelled = false;
     const timers = this.#timers;
-    const id = setTimeout(() => {
-      timers.delete(timer);
-      fire();
-    }, dt * 1000);
+    let id: ReturnType<typeof setTimeout> | undefined;
+    const due = performance.now() + dt * 1000;
+    // setTimeout fires a delay beyond MAX_DELAY at once: wait in steps.
+    // An infinite one never fires and holds no timer.
+    const arm = (ms: number): void => {
+      if (ms === Infinity) return;
+      id = ms > MAX_DELAY
+        ? setTimeout(() => arm(due - performance.now()), MAX_DELAY)
+        : setTimeout(() => {
+          timers.delete(timer);
+          fire();
+        }, ms);
+    };
+    arm(dt * 1000);
     const timer: Timer = {
       get cancelled() {
         return cancelled;
@@ -170,6 +193,9 @@ export class RealtimeClock implements Clock {
 }
 
 function checkDelay(dt: number): number {
+  if (typeof dt !== "number") {
+    throw new TypeError(`Cannot wait ${String(dt)}: expected seconds`);
+  }
   if (!(dt >= 0)) {
     throw new RangeError(
       `Cannot wait ${dt} seconds: the delay must be at least 0`,

@@ -3,6 +3,7 @@ import {
   formatAddress,
   parseAddress,
 } from "../channel/address.ts";
+import { deadlineTimer } from "../channel/_channel_options.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import { childCodecName } from "./_codec_names.ts";
 import { internalsOf } from "./_internal.ts";
@@ -274,7 +275,7 @@ export async function startContainerProcess(
     // loop never gives one.
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) =>
-      timer = setTimeout(() => resolve("late"), timeout)
+      timer = deadlineTimer(timeout, () => resolve("late"))
     );
     const asked = await Promise.race([
       manager.stop().then(() => true, () => false),

@@ -1,4 +1,5 @@
 import { pathToFileURL } from "node:url";
+import { deadlineTimer } from "../channel/_channel_options.ts";
 import { messagePortTransport } from "../channel/message_port_transport.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import { childCodecName } from "./_codec_names.ts";
@@ -204,7 +205,7 @@ export async function startContainerWorker(
       stopped.catch(() => {});
       let timer: ReturnType<typeof setTimeout> | undefined;
       const late = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, timeout);
+        timer = deadlineTimer(timeout, resolve);
       });
       await Promise.race([
         (async () => {

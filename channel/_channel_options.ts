@@ -207,6 +207,18 @@ export function checkCount(value: number, name: string): number {
  */
 export const MAX_DELAY = 2 ** 31 - 1;
 
+/**
+ * `setTimeout(fire, ms)` for a deadline, or no timer at all for one beyond
+ * {@linkcode MAX_DELAY}: a deadline that far (or `Infinity`) is none, and
+ * `setTimeout` would fire it at once.
+ */
+export function deadlineTimer(
+  ms: number,
+  fire: () => void,
+): ReturnType<typeof setTimeout> | undefined {
+  return ms > MAX_DELAY ? undefined : setTimeout(fire, ms);
+}
+
 /** `value` if it is a number of milliseconds above 0 (Infinity for none). */
 export function checkTimeout(value: number, name: string): number {
   if (typeof value !== "number" || !(value > 0)) {

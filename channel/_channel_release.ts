@@ -1,4 +1,5 @@
 import { ConnectionClosedError } from "../errors.ts";
+import { deadlineTimer } from "./_channel_options.ts";
 import type { IncomingRequests } from "./_incoming_requests.ts";
 import type { MessageWriter } from "./_message_writer.ts";
 import type { ReadLoop } from "./_read_loop.ts";
@@ -37,7 +38,7 @@ export async function releaseChannel(
     })();
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) => {
-      timer = setTimeout(() => resolve("late"), timeout);
+      timer = deadlineTimer(timeout, () => resolve("late"));
     });
     const outcome = await Promise.race([
       graceful.then(() => "done" as const),

@@ -2,7 +2,7 @@ import { setImmediate } from "node:timers";
 import type { Codec } from "../codecs/codec.ts";
 import { ProtocolError } from "../errors.ts";
 import { ByteSource } from "./_byte_source.ts";
-import { UNREPORTED_COST_FACTOR } from "./_channel_options.ts";
+import { MAX_DELAY, UNREPORTED_COST_FACTOR } from "./_channel_options.ts";
 import { FrameParser } from "./_frame_parser.ts";
 import type { Transport } from "./transport.ts";
 
@@ -320,7 +320,11 @@ export class ReadLoop {
       clearTimeout(this.#timer);
     }
     this.#due = due;
-    this.#timer = setTimeout(this.#check, Math.max(1, Math.ceil(ms)));
+    // One beyond setTimeout's range checks again when it ends.
+    this.#timer = setTimeout(
+      this.#check,
+      Math.min(MAX_DELAY, Math.max(1, Math.ceil(ms))),
+    );
   }
 
   /** The timer: closes on a passed deadline, or re-arms for the next one. */

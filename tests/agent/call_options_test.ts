@@ -129,6 +129,29 @@ Deno.test("withOptions bounds one proxy's calls: timeout, abort, Infinity over t
   assert.deepEqual(await Promise.all([remote, local]), ["late", "late"]);
 });
 
+Deno.test("a timeout beyond setTimeout's range (about 24.8 days) is no deadline, locally as remotely", async () => {
+  const month = 30 * 24 * 3600 * 1000;
+  await using t = await setUp({ callTimeout: month });
+  const calls = proxiesOf(t).map(([name, proxy]) =>
+    Promise.all([
+      proxy.hang(),
+      withOptions(proxy, { timeout: month }).hang(),
+    ]).then((replies) => [name, replies])
+  );
+  await t.slow.entered.promise;
+  // No event to await: setTimeout fires such delays after about 1 ms, so
+  // give it well over that to fail the calls before they are answered.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  t.slow.release();
+  assert.deepEqual(await Promise.all(calls), [
+    ["remote", ["late", "late"]],
+    ["local", ["late", "late"]],
+  ]);
+  // connect's own deadline as well.
+  const again = await t.a.connect<Slow>(t.slow.addr, { timeout: month });
+  assert.equal(await again.add(1, 2), 3);
+});
+
 Deno.test("connect(url, { callTimeout }) bounds the calls of that proxy", async () => {
   await using t = await setUp();
   const remote = await t.a.connect<Slow>(t.slow.addr, { callTimeout: 10 });

@@ -84,6 +84,45 @@ Deno.test("RealtimeClock: negative delays and past targets are a RangeError", ()
   });
 });
 
+Deno.test("RealtimeClock: anything but seconds or a Date is a TypeError", () => {
+  const clock = new RealtimeClock();
+  const wrong = ["0.01", null, undefined, {}] as unknown as number[];
+  for (const value of wrong) {
+    assert.throws(() => clock.sleep(value), TypeError, String(value));
+    assert.throws(() => clock.callIn(value, () => {}), TypeError);
+    assert.throws(() => clock.sleepUntil(value), TypeError);
+    assert.throws(() => clock.callAt(value, () => {}), TypeError);
+  }
+});
+
+Deno.test("RealtimeClock: delays beyond setTimeout's range (about 24.8 days) and Infinity do not fire at once", async () => {
+  const clock = new RealtimeClock();
+  const fired: string[] = [];
+  const month = 30 * 24 * 3600;
+  const handles = [
+    clock.callIn(month, () => fired.push("callIn 30 days")),
+    clock.callIn(Infinity, () => fired.push("callIn Infinity")),
+    clock.callAt(clock.time() + month, () => fired.push("callAt +30 days")),
+    clock.callAt(
+      new Date(Date.now() + month * 1000),
+      () => fired.push("callAt a date 30 days on"),
+    ),
+  ];
+  const controller = new AbortController();
+  const sleeping = clock.sleep(month, { signal: controller.signal }).then(
+    () => fired.push("sleep 30 days"),
+    () => {},
+  );
+  // No event to await: setTimeout fires such delays after about 1 ms, so
+  // give it well over that.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.deepEqual(fired, []);
+  for (const handle of handles) handle.cancel();
+  controller.abort();
+  await sleeping;
+  assert.deepEqual(fired, []);
+});
+
 Deno.test("RealtimeClock: cancelAll rejects sleepers, cancels calls, leaks no timers", async () => {
   const clock = new RealtimeClock();
   let ran = false;

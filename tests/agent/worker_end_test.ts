@@ -89,6 +89,22 @@ Deno.test("stop(timeout) ends a Worker or process container busy in a loop, whic
   }
 });
 
+Deno.test("stop(Infinity) (or beyond about 24.8 days) waits for a process's clean stop: no kill", async () => {
+  await using parent = await Container.create(LOCAL);
+  const process = await startContainerProcess({ container: parent });
+  try {
+    const status = await within(
+      60_000,
+      "stop(Infinity)",
+      process.stop(Infinity),
+    );
+    // setTimeout fired such a deadline at once: the child was killed.
+    assert.deepEqual([status.code, status.signal], [0, null]);
+  } finally {
+    await process.kill();
+  }
+});
+
 Deno.test("startContainerProcess: the child ends when its parent process is killed (SIGKILL)", async () => {
   const parentProcess = new Deno.Command(Deno.execPath(), {
     args: [

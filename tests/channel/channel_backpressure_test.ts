@@ -112,3 +112,22 @@ Deno.test("backpressure: a send waiting for the socket honours its timeout and s
   // The stuck frames were not delivered: the peer sees the connection reset.
   await assert.rejects(b.readable.getReader().read(), { name: "NetworkError" });
 });
+
+Deno.test("close({ timeout }) beyond setTimeout's range (about 24.8 days) waits for stuck frames rather than cutting them", async () => {
+  const [a, b] = createMemoryPair();
+  // The peer does not read yet, so the frames stay queued.
+  const channel = new Channel(a, { highWaterMark: 16 });
+  channel.send("x".repeat(64)).catch(() => {});
+  const closing = channel.close({ timeout: 30 * 24 * 3600 * 1000 });
+  // No event to await: setTimeout fires such delays after about 1 ms, so
+  // give it well over that to cut the frames.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Now the peer reads: the frame arrives whole, then the end.
+  const frames = b.readable.pipeThrough(new FrameDecoderStream()).getReader();
+  const first = await frames.read();
+  assert.equal(first.done, false);
+  assert.match(new TextDecoder().decode(first.value), /^\[0, ?0, ?"x{64}"\]$/);
+  await closing;
+  assert.equal((await frames.read()).done, true);
+  await b.writable.close().catch(() => {});
+});
