@@ -190,6 +190,23 @@ export async function startContainerProcess(
   // Cancelling ends the pending read below, which then throws the reason.
   const onAbort = () => reader.cancel().catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
+  // Until it is ready, the container's shutdown ends a starting process:
+  // one that hangs while it starts (in its serializers module, say) would
+  // keep this process alive.
+  let endedWhileStarting: Error | undefined;
+  let unregister = containerInternals.onShutdown(async () => {
+    endedWhileStarting = new Error(
+      "The container process was ended while it started: its parent container shut down",
+    );
+    onAbort();
+    try {
+      // Nothing of a starting container is worth a clean stop.
+      process.kill("SIGKILL");
+    } catch {
+      // Exited already.
+    }
+    await status;
+  });
   let ready:
     | { addr: string; manager: string; serializers?: string[] }
     | undefined;
@@ -198,6 +215,7 @@ export async function startContainerProcess(
       const { value, done } = await reader.read();
       if (done) {
         signal?.throwIfAborted();
+        if (endedWhileStarting !== undefined) throw endedWhileStarting;
         throw new Error("The container process exited before it was ready");
       }
       try {
@@ -212,6 +230,7 @@ export async function startContainerProcess(
       }
     }
   } catch (error) {
+    unregister();
     await reader.cancel().catch(() => {});
     try {
       process.kill();
@@ -250,6 +269,7 @@ export async function startContainerProcess(
       signal,
     });
   } catch (error) {
+    unregister();
     try {
       process.kill();
     } catch {
@@ -297,7 +317,8 @@ export async function startContainerProcess(
     return outcome === "late" ? await kill() : outcome;
   };
   // The container's shutdown stops the process too, so none outlives it.
-  const unregister = containerInternals.onShutdown(async () => {
+  unregister();
+  unregister = containerInternals.onShutdown(async () => {
     await stop();
   });
   return {

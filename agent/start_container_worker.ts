@@ -176,6 +176,17 @@ export async function startContainerWorker(
   // An uncaught error ends the Worker, just as silently; so does its own
   // close, exit or manager's stop, which it reports.
   reports.onEnd = terminate;
+  // Until it is ready, the parent's shutdown ends a starting worker: one
+  // that hangs while it starts (in its serializers module, say) would
+  // keep the process alive.
+  unregister = parentInternals.onShutdown(() => {
+    reports.end(
+      new Error(
+        `The worker container ${addr} was ended while it started: its parent container shut down`,
+      ),
+    );
+    return Promise.resolve();
+  });
 
   let manager: AgentProxy<Manager>;
   try {
@@ -221,6 +232,7 @@ export async function startContainerWorker(
       terminate();
     })();
   // The parent's shutdown stops the worker too, so no Worker outlives it.
+  unregister();
   unregister = parentInternals.onShutdown(() => stop());
   // The worker container closed the link: its manager was stopped (by any
   // peer, as a Python master does). Drop it once it reports so.

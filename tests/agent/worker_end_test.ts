@@ -105,6 +105,34 @@ Deno.test("stop(Infinity) (or beyond about 24.8 days) waits for a process's clea
   }
 });
 
+Deno.test("the parent's shutdown ends a Worker or process container that hangs while it starts", async () => {
+  const serializers = new URL(
+    "../fixtures/agents/hanging_serializers.ts#serializers",
+    import.meta.url,
+  ).href;
+  const parent = await Container.create(LOCAL);
+  // Both register with the parent before their first await: the shutdown
+  // below finds them starting.
+  const starts = [
+    startContainerWorker({ container: parent, serializers }),
+    startContainerProcess({ container: parent, serializers }),
+  ].map((start) => start.then(() => "ready", (error: Error) => error.message));
+  await parent.shutdown();
+  const [worker, process] = await within(
+    30_000,
+    "the starts",
+    Promise.all(starts),
+  );
+  assert.match(
+    worker,
+    /^The worker container worker:\/\/w\d+\/ was ended while it started: its parent container shut down$/,
+  );
+  assert.equal(
+    process,
+    "The container process was ended while it started: its parent container shut down",
+  );
+});
+
 Deno.test("startContainerProcess: the child ends when its parent process is killed (SIGKILL)", async () => {
   const parentProcess = new Deno.Command(Deno.execPath(), {
     args: [
