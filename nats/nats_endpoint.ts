@@ -137,8 +137,17 @@ export class NatsEndpoint implements AsyncDisposable {
         endpoint.#sub = link.nc.subscribe(subject, {
           queue: options.queue,
           callback: (error, msg) => {
-            if (error === null) endpoint.#hello(msg);
-            else refused ??= error;
+            if (error !== null) {
+              refused ??= error;
+              return;
+            }
+            // nats.js reads the whole connection in the loop that calls
+            // this: a throw would end it for every session on it.
+            try {
+              endpoint.#hello(msg);
+            } catch (thrown) {
+              endpoint.#refuse(msg, thrown);
+            }
           },
         });
         // The subscription is in place at the server before create
@@ -377,6 +386,27 @@ export class NatsEndpoint implements AsyncDisposable {
     this.#track(transport, true);
     transport.start(to);
     msg.respond(JSON.stringify({ subject: transport.subject }));
-    onSession(transport, { from: name });
+    try {
+      onSession(transport, { from: name });
+    } catch (error) {
+      // As a socket server reports a failing connection handler.
+      console.error("aiomas: onSession failed:", error);
+      transport.close();
+    }
+  }
+
+  /** Answers a hello that failed before a session began (e.g. the connection drains). */
+  #refuse(msg: Msg, error: unknown): void {
+    try {
+      msg.respond(
+        JSON.stringify({
+          error: `cannot open a session: ${
+            error instanceof Error ? error.message : String(error)
+          }`.slice(0, 1000),
+        }),
+      );
+    } catch {
+      // The connection is closed or draining: the opener times out.
+    }
   }
 }

@@ -119,8 +119,22 @@ export class NatsTransport implements Transport {
     this.#onClose = onClose;
     this.#sub = link.nc.subscribe(subject, {
       callback: (error, msg) => {
-        if (error !== null) this.#fail(error);
-        else this.#receive(msg);
+        // nats.js reads the whole connection in the loop that calls this:
+        // a throw (a peer's malformed headers, say) would end it for every
+        // session on it. Only this session fails.
+        try {
+          if (error !== null) this.#fail(error);
+          else this.#receive(msg);
+        } catch (thrown) {
+          this.#fail(
+            new Error(
+              `Cannot read a message from ${this.peer}: ${
+                thrown instanceof Error ? thrown.message : String(thrown)
+              }`,
+              { cause: thrown },
+            ),
+          );
+        }
       },
     });
   }
