@@ -73,7 +73,14 @@ export class NatsLink {
         } else if (status.type === "close") {
           this.connected = false;
         }
-        for (const listener of this.#listeners) listener(status);
+        for (const listener of this.#listeners) {
+          // A listener's bug must not end the watch: liveness depends on it.
+          try {
+            listener(status);
+          } catch (error) {
+            console.error("aiomas: a NATS status listener failed:", error);
+          }
+        }
       }
     } catch {
       // The connection closed.

@@ -114,3 +114,33 @@ Deno.test("NATS: an onSession that throws is reported and closes that session; t
     console.error = original;
   }
 });
+
+Deno.test("NATS: a status listener that throws is reported; the others, and liveness, still see the statuses", async () => {
+  const first = await NatsServer.start();
+  const port = first.port;
+  const errors: unknown[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  let second: NatsServer | undefined;
+  try {
+    await using endpoint = await NatsEndpoint.create({
+      nats: { servers: first.url, reconnectTimeWait: 50 },
+    });
+    endpoint.onStatus(() => {
+      throw new Error("listener bug");
+    });
+    const reconnected = Promise.withResolvers<void>();
+    endpoint.onStatus((status) => {
+      if (status.type === "reconnect") reconnected.resolve();
+    });
+    await first.stop();
+    second = await NatsServer.start({ port });
+    await within(30_000, "the reconnect", reconnected.promise);
+    assert.ok(errors.length >= 1);
+    assert.match(String((errors[0] as unknown[])[0]), /status listener failed/);
+  } finally {
+    console.error = original;
+    await first.stop();
+    await second?.stop();
+  }
+});
