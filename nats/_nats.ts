@@ -168,3 +168,23 @@ export function isPlainSubject(subject: unknown): subject is string {
   return typeof subject === "string" && subject.length > 0 &&
     subject.length <= 256 && /^[^\s*>.]+(\.[^\s*>.]+)*$/.test(subject);
 }
+
+/**
+ * A subscription callback that never throws: nats.js reads the whole
+ * connection in the loop that calls it, and a throw (a peer's malformed
+ * headers, a user callback's bug) would end that loop, leaving every
+ * subscription on the connection deaf. `onThrow` gets what it threw, and
+ * the message.
+ */
+export function guarded(
+  callback: (error: Error | null, msg: Msg) => void,
+  onThrow: (thrown: unknown, msg: Msg) => void,
+): (error: Error | null, msg: Msg) => void {
+  return (error, msg) => {
+    try {
+      callback(error, msg);
+    } catch (thrown) {
+      onThrow(thrown, msg);
+    }
+  };
+}

@@ -30,6 +30,11 @@ export class ReceiveQueue {
     return this.#size === 0;
   }
 
+  /** How many bytes are queued. */
+  get size(): number {
+    return this.#size;
+  }
+
   /** Queues a copy of the bytes of a data message and wakes the reader. */
   push(bytes: Uint8Array): void {
     const blocks = this.#blocks;

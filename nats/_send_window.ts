@@ -14,6 +14,14 @@ export class SendWindow {
     this.#window = window;
   }
 
+  /**
+   * Lowers the window to what the peer reads ahead (its own `window`): a
+   * peer fails a session that sends more than that unread.
+   */
+  limit(window: number): void {
+    if (window < this.#window) this.#window = window;
+  }
+
   /** Whether more than `window` bytes sent are unread by the peer. */
   get full(): boolean {
     return this.#sentBytes - this.#peerRead > this.#window;

@@ -20,9 +20,22 @@ export interface NatsSessionOptions {
   timeout?: number;
   /**
    * How many bytes may be sent and not yet read by the peer; writing
-   * waits beyond it (NATS itself has no flow control).
+   * waits beyond it (NATS itself has no flow control). Each side tells the
+   * other its own when the session opens, and sends at most the smaller
+   * one ahead: a side fails a session whose peer sends more than its
+   * window (plus one message) unread.
    *
    * @default {4194304} (4 MiB)
    */
   window?: number;
+}
+
+/** The default of {@linkcode NatsSessionOptions.window}: 4 MiB. */
+export const DEFAULT_WINDOW = 4 * 1024 * 1024;
+
+/** A `window` a peer announced: a whole number of bytes from 1 up, or none. */
+export function peerWindow(value: unknown): number | undefined {
+  return Number.isSafeInteger(value) && (value as number) >= 1
+    ? value as number
+    : undefined;
 }

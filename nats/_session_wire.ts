@@ -4,9 +4,11 @@
 //   PING  [1][sent u32][read f64] the sender's subject (reply: that subject)
 //   PONG  [2][sent u32][read f64]
 //   ACK   [3][sent u32][read f64]
-//   CLOSE [4] reason (UTF-8; empty: a clean end)
+//   CLOSE [4][sent u32] reason (UTF-8; empty: a clean end)
 // `sent` is the number of the sender's last data message, `read` how many
 // bytes it has read.
+
+import { clipPeerText } from "../channel/_message.ts";
 
 export const DATA = 0;
 export const PING = 1;
@@ -14,6 +16,7 @@ export const PONG = 2;
 export const ACK = 3;
 export const CLOSE = 4;
 export const DATA_HEADER = 5;
+export const CLOSE_HEADER = 5;
 export const CONTROL_SIZE = 13;
 
 const encoder = new TextEncoder();
@@ -61,14 +64,20 @@ export function dataSeq(data: Uint8Array): number {
   return ((data[1] << 24) | (data[2] << 16) | (data[3] << 8) | data[4]) >>> 0;
 }
 
-export function closeMessage(reason: string): Uint8Array {
+/**
+ * A CLOSE after data message number `sent`: the peer checks that it got
+ * them all, so that a gap before the end is not taken for a clean end.
+ */
+export function closeMessage(sent: number, reason: string): Uint8Array {
   const text = encoder.encode(reason.slice(0, 1000));
-  const message = new Uint8Array(1 + text.length);
+  const message = new Uint8Array(CLOSE_HEADER + text.length);
   message[0] = CLOSE;
-  message.set(text, 1);
+  new DataView(message.buffer).setUint32(1, sent);
+  message.set(text, CLOSE_HEADER);
   return message;
 }
 
+/** The reason of a CLOSE (at least CLOSE_HEADER bytes), cut as peer text is. */
 export function closeReason(data: Uint8Array): string {
-  return decoder.decode(data.subarray(1));
+  return clipPeerText(decoder.decode(data.subarray(CLOSE_HEADER)));
 }

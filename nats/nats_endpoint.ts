@@ -1,6 +1,7 @@
 import { ConnectionClosedError } from "../errors.ts";
 import { NatsLink } from "./_link.ts";
 import {
+  guarded,
   isNoResponders,
   isPlainSubject,
   isTimeout,
@@ -9,60 +10,24 @@ import {
   type Subscription,
   useNats,
 } from "./_nats.ts";
-import type { NatsClient, NatsOption, NatsStatus } from "./nats_client.ts";
-import { type NatsSessionOptions, NatsTransport } from "./nats_transport.ts";
+import type { NatsClient, NatsStatus } from "./nats_client.ts";
+import { NatsTransport } from "./nats_transport.ts";
 import { closeMessage } from "./_session_wire.ts";
+import { DEFAULT_WINDOW, peerWindow } from "./_session_options.ts";
 import { Claim, parseJson } from "./_claim.ts";
+import type {
+  NatsEndpointOptions,
+  NatsOpenOptions,
+} from "./_endpoint_options.ts";
 
 /** The largest hello we read; a real one is a few hundred bytes. */
 const MAX_HELLO = 4096;
 
-/** Who opened a session, as it says in its hello (not verified). */
-export interface NatsHello {
-  /** The opener's name (e.g. its container address), or `""`. */
-  readonly from: string;
-}
-
-/** Options of {@linkcode NatsEndpoint.create}. */
-export interface NatsEndpointOptions extends NatsSessionOptions {
-  /**
-   * The NATS connection: one you opened (and close after the endpoint),
-   * or nats.js `connect` options (`servers`, `user`/`pass`, `token`,
-   * `tls`, reconnect settings…) for a connection the endpoint opens and
-   * closes.
-   */
-  nats: NatsOption;
-  /** The subject to accept sessions on; without it, the endpoint only opens sessions. */
-  subject?: string;
-  /** The queue group of `subject`: each hello goes to one member. */
-  queue?: string;
-  /**
-   * Claim `subject`: creating fails if a live endpoint answers on it, and
-   * this one answers later claims.
-   *
-   * @default {false}
-   */
-  exclusive?: boolean;
-  /** The name sent in hellos, for the peer's error messages and references. @default {""} */
-  name?: string;
-  /** Called with each accepted session; it owns the transport from then on. */
-  onSession?: (transport: NatsTransport, hello: NatsHello) => void;
-  /**
-   * How many accepted sessions may be open at once; further hellos are
-   * refused.
-   *
-   * @default {1024}
-   */
-  maxSessions?: number;
-}
-
-/** Options of {@linkcode NatsEndpoint.open}. */
-export interface NatsOpenOptions {
-  /** How long to wait for the peer's answer, in milliseconds. @default {5000} */
-  timeout?: number;
-  /** The peer as named in error messages. @default {the subject} */
-  peer?: string;
-}
+export type {
+  NatsEndpointOptions,
+  NatsHello,
+  NatsOpenOptions,
+} from "./_endpoint_options.ts";
 
 /**
  * One side of NATS sessions: accepts them on a subject (optionally in a
@@ -136,19 +101,14 @@ export class NatsEndpoint implements AsyncDisposable {
         let refused: Error | null = null;
         endpoint.#sub = link.nc.subscribe(subject, {
           queue: options.queue,
-          callback: (error, msg) => {
-            if (error !== null) {
-              refused ??= error;
-              return;
-            }
-            // nats.js reads the whole connection in the loop that calls
-            // this: a throw would end it for every session on it.
-            try {
-              endpoint.#hello(msg);
-            } catch (thrown) {
-              endpoint.#refuse(msg, thrown);
-            }
-          },
+          callback: guarded(
+            (error, msg) => {
+              if (error === null) endpoint.#hello(msg);
+              else refused ??= error;
+            },
+            // The hello is answered; other sessions are not concerned.
+            (thrown, msg) => endpoint.#refuse(msg, thrown),
+          ),
         });
         // The subscription is in place at the server before create
         // returns; a refusal (permissions) comes before the flush's answer.
@@ -249,6 +209,7 @@ export class NatsEndpoint implements AsyncDisposable {
           op: "open",
           from: this.#options.name ?? "",
           subject: transport.subject,
+          window: this.#options.window ?? DEFAULT_WINDOW,
         }),
         { timeout },
       );
@@ -276,13 +237,13 @@ export class NatsEndpoint implements AsyncDisposable {
       // Closed while the peer answered (which closed this side): tell the
       // peer's side, which would wait for pings otherwise.
       try {
-        if (!nc.isClosed()) nc.publish(to, closeMessage(""));
+        if (!nc.isClosed()) nc.publish(to, closeMessage(0, ""));
       } catch {
         // Closed meanwhile: the peer learns it from its pings.
       }
       throw cannot("the endpoint was closed meanwhile");
     }
-    transport.start(to);
+    transport.start(to, peerWindow((answer as { window?: unknown }).window));
     return transport;
   }
 
@@ -350,9 +311,10 @@ export class NatsEndpoint implements AsyncDisposable {
       this.#claim?.answer(msg, hello as { id?: unknown; name?: unknown });
       return;
     }
-    const { subject: to, from } = (hello ?? {}) as {
+    const { subject: to, from, window } = (hello ?? {}) as {
       subject?: unknown;
       from?: unknown;
+      window?: unknown;
     };
     if (op !== "open" || !isPlainSubject(to)) {
       msg.respond(JSON.stringify({ error: "not a session hello" }));
@@ -384,8 +346,13 @@ export class NatsEndpoint implements AsyncDisposable {
       },
     );
     this.#track(transport, true);
-    transport.start(to);
-    msg.respond(JSON.stringify({ subject: transport.subject }));
+    transport.start(to, peerWindow(window));
+    msg.respond(
+      JSON.stringify({
+        subject: transport.subject,
+        window: this.#options.window ?? DEFAULT_WINDOW,
+      }),
+    );
     try {
       onSession(transport, { from: name });
     } catch (error) {

@@ -1,26 +1,11 @@
 import type { TraceContextCarrier, Transport } from "../channel/transport.ts";
 import { Heartbeat } from "./_heartbeat.ts";
 import type { NatsLink } from "./_link.ts";
-import type { Msg, Subscription } from "./_nats.ts";
+import { guarded, type Msg, type Subscription } from "./_nats.ts";
 import { ReceiveQueue } from "./_receive_queue.ts";
 import { SendWindow } from "./_send_window.ts";
-import {
-  ACK,
-  CLOSE,
-  closeMessage,
-  closeReason,
-  CONTROL_SIZE,
-  controlMessage,
-  DATA,
-  DATA_HEADER,
-  dataMessage,
-  dataSeq,
-  PING,
-  pingFrom,
-  PONG,
-  readControl,
-} from "./_session_wire.ts";
-import type { NatsSessionOptions } from "./_session_options.ts";
+import * as wire from "./_session_wire.ts";
+import { DEFAULT_WINDOW, type NatsSessionOptions } from "./_session_options.ts";
 import { MAX_TRACE_HEADER_BYTES, NatsTraceCarrier } from "./_trace_carrier.ts";
 import { readableOf, writableOf } from "./_transport_streams.ts";
 
@@ -34,28 +19,12 @@ export type { NatsSessionOptions } from "./_session_options.ts";
  *
  * Each side subscribes to a subject of its own and publishes to the
  * peer's. The channel's writes (all the frames of one tick, batched)
- * become one NATS message each, split at the server's `max_payload`. NATS
- * keeps the order of the messages of one publisher to one subscriber; the
- * messages are numbered, and a gap (a message lost to a server failover)
- * fails the session at once instead of corrupting the stream.
- *
- * Liveness: every `heartbeat` ms each side publishes a ping to the peer's
- * subject with its own subject as reply subject. The peer answers with a
- * pong; if the peer's process is gone, the server answers with NATS's
- * no-responders status instead. A ping unanswered for `timeout` ms, or a
- * peer without subscriber for `min(500, timeout / 2)` ms, fails the session, and the
- * channel's pending calls reject with `ConnectionClosedError`. While this
- * side's own NATS connection is down (reconnecting), the peer is not
- * judged.
- *
- * Flow control: each side tells the other how much it has read (in pings,
- * pongs and acks); a writer waits while more than `window` bytes are
- * unread by the peer.
- *
- * Trace context: the calls' W3C trace context travels in the NATS headers
- * of the data messages (`Aiomas-Trace`, see `docs/observability.md`), so a
- * server span is the child of its client span across processes; messages
- * of calls without one have no headers.
+ * become one NATS message each, split at the server's `max_payload`. The
+ * messages are numbered (a gap fails the session), each side pings the
+ * other every `heartbeat` ms and fails the session when the peer is gone,
+ * a writer waits while more than `window` bytes are unread by the peer,
+ * and the calls' trace context travels in NATS headers (`Aiomas-Trace`):
+ * the protocol is in `docs/nats.md` ("How it works").
  */
 export class NatsTransport implements Transport {
   /** The subject this side receives on. */
@@ -73,8 +42,6 @@ export class NatsTransport implements Transport {
   #inbox = new ReceiveQueue();
   #received = 0;
   #read = 0;
-  /** Bytes received and not read yet. */
-  #queued = 0;
   #reported = 0;
   #ended = false;
   #error: Error | null = null;
@@ -111,31 +78,21 @@ export class NatsTransport implements Transport {
     this.peer = peer;
     this.traceContext = this.#carrier;
     this.#heartbeat = new Heartbeat(link, options, peer, {
-      ping: () => this.#control(PING, null),
+      ping: () => this.#control(wire.PING, null),
       fail: (error) => this.#fail(error),
     });
-    this.#window = options.window ?? 4 * 1024 * 1024;
+    this.#window = options.window ?? DEFAULT_WINDOW;
     this.#flow = new SendWindow(this.#window);
     this.#onClose = onClose;
     this.#sub = link.nc.subscribe(subject, {
-      callback: (error, msg) => {
-        // nats.js reads the whole connection in the loop that calls this:
-        // a throw (a peer's malformed headers, say) would end it for every
-        // session on it. Only this session fails.
-        try {
+      callback: guarded(
+        (error, msg) => {
           if (error !== null) this.#fail(error);
           else this.#receive(msg);
-        } catch (thrown) {
-          this.#fail(
-            new Error(
-              `Cannot read a message from ${this.peer}: ${
-                thrown instanceof Error ? thrown.message : String(thrown)
-              }`,
-              { cause: thrown },
-            ),
-          );
-        }
-      },
+        },
+        // Only this session fails.
+        (thrown) => this.#fail(this.#bad("", thrown)),
+      ),
     });
   }
 
@@ -144,10 +101,13 @@ export class NatsTransport implements Transport {
    * the peer.
    *
    * @param to The peer's subject.
+   * @param window The peer's `window`, if it said: this side sends no
+   *   more than the smaller of the two ahead of the peer's reading.
    */
-  start(to: string): void {
+  start(to: string, window?: number): void {
     if (this.#closed) return;
     this.#to = to;
+    if (window !== undefined) this.#flow.limit(window);
     this.#heartbeat.start();
   }
 
@@ -176,10 +136,9 @@ export class NatsTransport implements Transport {
     }
     const n = this.#inbox.take(buffer);
     this.#read += n;
-    this.#queued -= n;
     // Tell the writer before it has to wait for a ping to learn it.
     if (this.#read - this.#reported >= this.#window / 4) {
-      this.#control(ACK, null);
+      this.#control(wire.ACK, null);
     }
     return n;
   }
@@ -203,7 +162,7 @@ export class NatsTransport implements Transport {
     if (this.#closed || this.#to === null) {
       throw new Error(`Cannot write to ${this.peer}: the session is closed`);
     }
-    const room = this.#link.maxPayload - DATA_HEADER;
+    const room = this.#link.maxPayload - wire.DATA_HEADER;
     for (let at = 0; at < bytes.length;) {
       // The peer fails a session with more than window + max_payload
       // bytes unread: a message goes only when what it has is within the
@@ -222,7 +181,7 @@ export class NatsTransport implements Transport {
       this.#sent = (this.#sent + 1) >>> 0;
       this.#link.nc.publish(
         this.#to,
-        dataMessage(this.#sent, piece),
+        wire.dataMessage(this.#sent, piece),
         block === undefined ? undefined : { headers: block.headers },
       );
       this.#flow.sent(piece.length);
@@ -266,70 +225,77 @@ export class NatsTransport implements Transport {
       return;
     }
     const kind = data[0];
-    if (kind === DATA) {
-      if (data.length <= DATA_HEADER) return this.#fail(this.#bad("data"));
-      const seq = dataSeq(data);
+    if (kind === wire.DATA) {
+      if (data.length <= wire.DATA_HEADER) return this.#fail(this.#bad("data"));
+      const seq = wire.dataSeq(data);
       if (seq !== ((this.#received + 1) >>> 0)) {
         return this.#fail(
-          new Error(
-            `Messages from ${this.peer} were lost (got #${seq} after #${this.#received}), e.g. in a NATS server failover`,
-          ),
+          this.#lost(`got #${seq} after #${this.#received}`),
         );
       }
       this.#received = seq;
       // A peer that ignores the window would fill our memory.
-      this.#queued += data.length - DATA_HEADER;
-      if (this.#queued > this.#window + this.#link.maxPayload) {
+      const unread = this.#inbox.size + data.length - wire.DATA_HEADER;
+      if (unread > this.#window + this.#link.maxPayload) {
         return this.#fail(
           new Error(
-            `${this.peer} sent ${this.#queued} bytes that were not read yet, beyond the window of ${this.#window}`,
+            `${this.peer} sent ${unread} bytes that were not read yet, beyond the window of ${this.#window}`,
           ),
         );
       }
       // Before the bytes can be read: their requests take their contexts.
       const headers = msg.headers;
       if (headers !== undefined) this.#carrier.received(headers);
-      this.#inbox.push(data.subarray(DATA_HEADER));
+      this.#inbox.push(data.subarray(wire.DATA_HEADER));
       return;
     }
-    if (kind === CLOSE) {
-      this.#closedByPeer(closeReason(data));
+    if (kind === wire.CLOSE) {
+      if (data.length < wire.CLOSE_HEADER) {
+        return this.#fail(this.#bad("close"));
+      }
+      const last = wire.dataSeq(data);
+      if (last !== this.#received) {
+        return this.#fail(
+          this.#lost(`it ended after #${last}, got up to #${this.#received}`),
+        );
+      }
+      this.#closedByPeer(wire.closeReason(data));
       return;
     }
-    if (data.length < CONTROL_SIZE) return this.#fail(this.#bad("control"));
-    if (kind === PING) {
-      const from = pingFrom(data);
+    if (data.length < wire.CONTROL_SIZE) {
+      return this.#fail(this.#bad("control"));
+    }
+    if (kind === wire.PING) {
+      const from = wire.pingFrom(data);
       if (this.#to !== null && from !== this.#to) {
         // A ping from a session that is not this one (e.g. the second
         // answer to a hello): end it.
         if (msg.reply) {
-          this.#publish(msg.reply, closeMessage("unknown session"));
+          this.#publish(msg.reply, wire.closeMessage(0, "unknown session"));
         }
         return;
       }
       this.#peerState(data);
-      if (msg.reply) this.#control(PONG, msg.reply);
+      if (msg.reply) this.#control(wire.PONG, msg.reply);
       return;
     }
-    if (kind === PONG) {
+    if (kind === wire.PONG) {
       this.#heartbeat.pong();
       this.#peerState(data);
       return;
     }
-    if (kind === ACK) return this.#peerState(data);
+    if (kind === wire.ACK) return this.#peerState(data);
     this.#fail(this.#bad(`kind ${kind}`));
   }
 
   /** What the peer says it has sent and read. */
   #peerState(data: Uint8Array): void {
-    const { sent, read } = readControl(data);
+    const { sent, read } = wire.readControl(data);
     // Everything the peer sent before this message came before it.
     const behind = (sent - this.#received) >>> 0;
     if (behind !== 0 && behind < 0x80000000) {
       return this.#fail(
-        new Error(
-          `Messages from ${this.peer} were lost (it sent #${sent}, the last received is #${this.#received}), e.g. in a NATS server failover`,
-        ),
+        this.#lost(`it sent #${sent}, the last received is #${this.#received}`),
       );
     }
     this.#flow.peerRead(read);
@@ -337,16 +303,16 @@ export class NatsTransport implements Transport {
 
   /** Publishes a control message; a PING goes to the peer with our subject as reply. */
   #control(
-    kind: typeof PING | typeof PONG | typeof ACK,
+    kind: typeof wire.PING | typeof wire.PONG | typeof wire.ACK,
     to: string | null,
   ): void {
-    const target = kind === PONG ? to! : this.#to;
+    const target = kind === wire.PONG ? to! : this.#to;
     if (target === null) return;
-    const ping = kind === PING;
+    const ping = kind === wire.PING;
     this.#reported = this.#read;
     this.#publish(
       target,
-      controlMessage(
+      wire.controlMessage(
         kind,
         this.#sent,
         this.#read,
@@ -364,8 +330,23 @@ export class NatsTransport implements Transport {
     }
   }
 
-  #bad(what: string): Error {
-    return new Error(`Cannot read a ${what} message from ${this.peer}`);
+  /** A gap in the peer's data messages, `what` says where. */
+  #lost(what: string): Error {
+    return new Error(
+      `Messages from ${this.peer} were lost (${what}), e.g. in a NATS server failover`,
+    );
+  }
+
+  /** A message of kind `what` that cannot be read, or why (`cause`). */
+  #bad(what: string, cause?: unknown): Error {
+    return new Error(
+      `Cannot read a ${what}${what && " "}message from ${this.peer}${
+        cause === undefined
+          ? ""
+          : `: ${cause instanceof Error ? cause.message : String(cause)}`
+      }`,
+      { cause },
+    );
   }
 
   #closedByPeer(reason: string): void {
@@ -390,7 +371,7 @@ export class NatsTransport implements Transport {
   #tell(reason: string): void {
     if (this.#to === null) return;
     try {
-      this.#link.nc.publish(this.#to, closeMessage(reason));
+      this.#link.nc.publish(this.#to, wire.closeMessage(this.#sent, reason));
     } catch {
       // The connection is closed: the peer learns it from its pings.
     }
