@@ -218,16 +218,12 @@ export async function startContainerProcess(
         if (endedWhileStarting !== undefined) throw endedWhileStarting;
         throw new Error("The container process exited before it was ready");
       }
-      try {
-        const parsed = JSON.parse(value);
-        if (
-          typeof parsed?.addr === "string" &&
-          typeof parsed?.manager === "string"
-        ) ready = parsed;
-        else console.log(value);
-      } catch {
-        console.log(value);
-      }
+      // The ready line may end a line that the child's own code began
+      // without a newline (a progress message, say).
+      const at = value.lastIndexOf('{"addr":');
+      ready = at < 0 ? undefined : readyLine(value.slice(at));
+      const noise = ready === undefined ? value : value.slice(0, at);
+      if (noise !== "") console.log(noise);
     }
   } catch (error) {
     unregister();
@@ -331,6 +327,21 @@ export async function startContainerProcess(
       await stop();
     },
   };
+}
+
+/** What cli.ts prints once ready, if `text` is that. */
+function readyLine(
+  text: string,
+): { addr: string; manager: string; serializers?: string[] } | undefined {
+  try {
+    const parsed = JSON.parse(text);
+    return typeof parsed?.addr === "string" &&
+        typeof parsed?.manager === "string"
+      ? parsed
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Splits text into lines. */

@@ -253,6 +253,32 @@ Deno.test("startContainerProcess: a later abort of its signal leaves the process
   assert.equal((await child.stop()).code, 0);
 });
 
+Deno.test("startContainerProcess: a ready line that continues the child's unfinished stdout line is found; the rest is passed on", async () => {
+  await using parent = await Container.create(LOCAL);
+  const printed: unknown[] = [];
+  const original = console.log;
+  console.log = (...args: unknown[]) => printed.push(args.join(" "));
+  let child;
+  try {
+    const serializers = new URL(
+      "../fixtures/agents/noisy_serializers.ts#serializers",
+      import.meta.url,
+    ).href;
+    // Without the fix the start never ends: a signal bounds it.
+    child = await startContainerProcess({
+      container: parent,
+      serializers,
+      signal: AbortSignal.timeout(30_000),
+    });
+  } finally {
+    console.log = original;
+  }
+  await using _ = child;
+  assert.deepEqual(printed, ["loading serializers... "]);
+  const [echo] = await spawn(child.manager, spec("Echo"), "ok:");
+  assert.equal(await echo.echo("ready"), "ok:ready");
+});
+
 Deno.test("startContainerProcess: the parent container's shutdown stops the process cleanly; stop() afterwards gives its status", async () => {
   const parent = await Container.create(LOCAL);
   const child = await startContainerProcess({ container: parent });
