@@ -140,7 +140,7 @@ export class ExternalClock implements Clock {
    * @throws {RangeError} If `dt` is not positive.
    */
   sleep(dt: number, options?: SleepOptions): Promise<void> {
-    return this.#sleep(this.#time + checkDelay(dt), options?.signal);
+    return this.#sleep(this.#after(dt), options?.signal);
   }
 
   /**
@@ -173,7 +173,7 @@ export class ExternalClock implements Clock {
     ...args: A
   ): TimerHandle {
     return this.#schedule(
-      this.#time + checkDelay(dt),
+      this.#after(dt),
       () => runCallback(() => fn(...args)),
     );
   }
@@ -233,6 +233,16 @@ export class ExternalClock implements Clock {
       );
     }
     return deadline;
+  }
+
+  /**
+   * The deadline `dt` seconds from now: at least the next number after
+   * now, so that `nextActivity()` is a time `setTime` takes even for a
+   * delay below the float's step at this time.
+   */
+  #after(dt: number): number {
+    const deadline = this.#time + checkDelay(dt);
+    return deadline > this.#time ? deadline : nextUp(this.#time);
   }
 
   #sleep(deadline: number, signal: AbortSignal | undefined): Promise<void> {
@@ -337,4 +347,14 @@ function checkDelay(dt: number): number {
     );
   }
   return dt;
+}
+
+/** The smallest number above `x` (finite). */
+function nextUp(x: number): number {
+  if (x === 0) return Number.MIN_VALUE;
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigInt64(0);
+  view.setBigInt64(0, x > 0 ? bits + 1n : bits - 1n);
+  return view.getFloat64(0);
 }

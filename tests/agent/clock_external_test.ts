@@ -345,3 +345,16 @@ Deno.test("ExternalClock: a throwing callback is logged and the others still run
   assert.equal(logged.length, 2);
   assert.ok(logged[1].includes(asyncFailure));
 });
+
+Deno.test("ExternalClock: a delay below the float's step at this time still ends at a time setTime takes", () => {
+  for (const start of [1.7e9, -5, 8e12]) {
+    const clock = new ExternalClock(new Date(0), start);
+    const ran: number[] = [];
+    clock.callIn(1e-7, () => ran.push(clock.time()));
+    const next = clock.nextActivity()!;
+    // It was equal to time(), which setTime refuses (strictly later).
+    assert.ok(next > clock.time(), `${start}: ${next}`);
+    clock.setTime(next);
+    assert.deepEqual(ran, [next]);
+  }
+});
