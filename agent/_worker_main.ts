@@ -17,6 +17,7 @@ export type WorkerCommand =
     /** The parent's `maxFrameSize`: both ends of the link need the same. */
     maxFrameSize?: number;
     clockStart?: string;
+    clockInitTime?: number;
     base: string;
     /** The spec of the module that exports the serializers. */
     serializers?: string;
@@ -91,7 +92,7 @@ scope.onmessage = async (event) => {
       serializers,
       clock: command.clockStart === undefined
         ? undefined
-        : new ExternalClock(command.clockStart),
+        : new ExternalClock(command.clockStart, command.clockInitTime ?? 0),
     });
     internals.get(container)!.attach(
       command.parent,

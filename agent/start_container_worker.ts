@@ -24,6 +24,8 @@ export interface StartContainerWorkerOptions {
   codec?: CodecClass;
   /** Give the worker container an `ExternalClock` starting at this date. */
   externalClockStart?: Date | string;
+  /** The external clock's initial time in seconds (aiomas masters use -1). @default {0} */
+  externalClockInitTime?: number;
   /** Where relative `spawn` and `serializers` specs are resolved from. @default {the current directory} */
   base?: string;
   /**
@@ -108,14 +110,20 @@ export async function startContainerWorker(
   const parent = options.container;
   const parentInternals = internalsOf(parent, "startContainerWorker()");
   const codec = childCodecName(parentInternals.codec, options.codec);
-  const name = options.name ?? `w${++counter}`;
+  let siblings = workersOf.get(parent);
+  if (siblings === undefined) workersOf.set(parent, siblings = new Map());
+  let name = options.name;
+  // A name of its own, not one given to another worker of this parent.
+  while (
+    name === undefined || (options.name === undefined && siblings.has(name))
+  ) {
+    name = `w${++counter}`;
+  }
   const addr = `worker://${name}/`;
   // Checked before a Worker is spent on it (the worker would refuse it too).
   if (name === "" || name.includes("/")) {
     throw new TypeError(`Cannot start worker: invalid name "${name}"`);
   }
-  let siblings = workersOf.get(parent);
-  if (siblings === undefined) workersOf.set(parent, siblings = new Map());
   if (siblings.has(name)) {
     throw new TypeError(`Cannot start worker: "${addr}" exists already`);
   }
@@ -137,6 +145,7 @@ export async function startContainerWorker(
     codec,
     maxFrameSize: parentInternals.maxFrameSize,
     clockStart: start instanceof Date ? start.toISOString() : start,
+    clockInitTime: options.externalClockInitTime,
     // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
     base: options.base ?? pathToFileURL(`${Deno.cwd()}/`).href,
     serializers: options.serializers,
