@@ -44,7 +44,7 @@ Deno.test("NATS: a message whose headers cannot be parsed fails its session only
   const nats = { servers: server.url };
   const accepted: NatsTransport[] = [];
   const next: PromiseWithResolvers<void>[] = [];
-  await using serving = await NatsEndpoint.create({
+  await using _serving = await NatsEndpoint.create({
     nats,
     subject: "s",
     onSession: (transport) => {
@@ -91,7 +91,7 @@ Deno.test("NATS: an onSession that throws is reported and closes that session; t
   try {
     let calls = 0;
     const accepted = Promise.withResolvers<NatsTransport>();
-    await using serving = await NatsEndpoint.create({
+    await using _serving = await NatsEndpoint.create({
       nats,
       subject: "s",
       onSession: (transport) => {
