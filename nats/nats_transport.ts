@@ -166,8 +166,9 @@ export class NatsTransport implements Transport {
     for (let at = 0; at < bytes.length;) {
       // The peer fails a session with more than window + max_payload
       // bytes unread: a message goes only when what it has is within the
-      // window.
-      if (this.#flow.full) await this.#room();
+      // window. Checked again right before the publish: another write
+      // woken by the same ack may have sent meanwhile.
+      while (this.#flow.full) await this.#room();
       // Trace context takes at most a quarter of a message, and no more
       // than a receiver keeps.
       const block = carrier.pending
