@@ -1,7 +1,7 @@
 import { type ConnectionClosedError, ProtocolError } from "../errors.ts";
 import {
   checkMilliseconds,
-  MAX_DELAY,
+  deadlineTimer,
   type SendOptions,
 } from "./_channel_options.ts";
 import type { FrameWriter } from "./_frame_writer.ts";
@@ -116,15 +116,10 @@ export class OutgoingCalls {
     if (signal !== undefined || timeout !== undefined) {
       const onAbort = () => this.#giveUp(id, pending, signal!.reason);
       signal?.addEventListener("abort", onAbort, { once: true });
-      const timer = timeout === undefined || timeout > MAX_DELAY
-        ? undefined
-        : setTimeout(() => {
-          this.#giveUp(
-            id,
-            pending,
-            this.#timeoutError(timeout),
-          );
-        }, timeout);
+      const timer = timeout === undefined ? undefined : deadlineTimer(
+        timeout,
+        () => this.#giveUp(id, pending, this.#timeoutError(timeout)),
+      );
       pending.cleanup = () => {
         signal?.removeEventListener("abort", onAbort);
         clearTimeout(timer);
@@ -152,13 +147,10 @@ export class OutgoingCalls {
     const gaveUp = Promise.withResolvers<never>();
     const onAbort = () => gaveUp.reject(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = timeout === undefined || timeout > MAX_DELAY
-      ? undefined
-      : setTimeout(() => {
-        gaveUp.reject(
-          this.#timeoutError(timeout),
-        );
-      }, timeout);
+    const timer = timeout === undefined ? undefined : deadlineTimer(
+      timeout,
+      () => gaveUp.reject(this.#timeoutError(timeout)),
+    );
     try {
       await Promise.race([ready.catch(() => {}), gaveUp.promise]);
     } finally {

@@ -11,6 +11,7 @@ import {
   UsageError,
 } from "./_args.ts";
 import { checkCallTimeout, mosaikChannelOptions } from "./_mosaik_channel.ts";
+import { deadlineTimer } from "../channel/_channel_options.ts";
 import {
   isLostConnection,
   type RunSimulatorOptions,
@@ -49,9 +50,6 @@ export interface StartSimulationOptions extends
    */
   program?: string;
 }
-
-/** The longest delay setTimeout takes. */
-const MAX_TIMER = 2 ** 31 - 1;
 
 /** Exit status after `stop`. */
 const OK = 0;
@@ -271,10 +269,7 @@ async function waitForMosaik(
   log("info", `Waiting for connection from mosaik on ${addr}`);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => {
-    // Beyond setTimeout's range: wait without a deadline.
-    if (args.timeout <= MAX_TIMER) {
-      timer = setTimeout(() => resolve("late"), args.timeout);
-    }
+    timer = deadlineTimer(args.timeout, () => resolve("late"));
   });
   const accepted = listener.accept().then(
     (conn) => ({ conn }),
