@@ -30,10 +30,9 @@ export function bindArguments(
   kwargs: Record<string, unknown>,
 ): unknown[] {
   const params = resolved.options.params;
-  const name = resolved.qualname;
   if (params !== undefined && args.length > params.length) {
     throw new TypeError(
-      `${name}() takes at most ${params.length} positional argument${
+      `${resolved.qualname}() takes at most ${params.length} positional argument${
         params.length === 1 ? "" : "s"
       } but ${args.length} ${args.length === 1 ? "was" : "were"} given`,
     );
@@ -42,7 +41,7 @@ export function bindArguments(
   if (names.length === 0) return args;
   if (params === undefined) {
     throw new TypeError(
-      `${name}() got keyword arguments (${
+      `${resolved.qualname}() got keyword arguments (${
         clipPeerText(names.join(", "))
       }) but declares no params for them (mark it @expose({ params: [...] }))`,
     );
@@ -52,12 +51,14 @@ export function bindArguments(
     const index = params.indexOf(key);
     if (index < 0) {
       throw new TypeError(
-        `${name}() got an unexpected keyword argument '${clipPeerText(key)}'`,
+        `${resolved.qualname}() got an unexpected keyword argument '${
+          clipPeerText(key)
+        }'`,
       );
     }
     if (index < args.length) {
       throw new TypeError(
-        `${name}() got multiple values for argument '${key}'`,
+        `${resolved.qualname}() got multiple values for argument '${key}'`,
       );
     }
     bound[index] = kwargs[key];
