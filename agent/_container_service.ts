@@ -70,14 +70,16 @@ export class ContainerService extends Service {
     if (resolved === undefined) {
       resolved = super.resolve(path);
       if (resolved.options.context === true) {
-        resolved = { ...resolved, fn: this.#withShutdown(resolved.fn) };
+        resolved = withFn(resolved, this.#withShutdown(resolved.fn));
       }
       const aid = this.#traced === undefined
         ? undefined
         : /^agents\/([^/]+)\//.exec(path)?.[1];
       if (aid !== undefined) {
-        const fn = markServing(this.#traced + aid, resolved.fn);
-        resolved = { ...resolved, fn };
+        resolved = withFn(
+          resolved,
+          markServing(this.#traced + aid, resolved.fn),
+        );
       }
       if (this.#resolved.size >= CACHED_PATHS) this.#resolved.clear();
       this.#resolved.set(path, resolved);
@@ -165,4 +167,22 @@ class AgentsService extends Service {
   protected override qualname(name: string): string {
     return `agents.${name}`;
   }
+}
+
+/**
+ * `resolved` calling `fn` instead. Not a spread: that would drop the
+ * `qualname` getter, and error messages would name `undefined()`.
+ */
+function withFn(
+  resolved: Resolved,
+  fn: (...args: unknown[]) => unknown,
+): Resolved {
+  return {
+    fn,
+    thisArg: resolved.thisArg,
+    options: resolved.options,
+    get qualname(): string {
+      return resolved.qualname;
+    },
+  };
 }

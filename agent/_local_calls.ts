@@ -130,7 +130,8 @@ export class LocalCalls {
     const served = telemetry.serve(path);
     let result: unknown;
     try {
-      result = telemetry.within(served, this.#invoke, this, resolved, received);
+      const bound = bindArguments(resolved, received, NO_KWARGS);
+      result = telemetry.within(served, this.#invoke, this, resolved, bound);
     } catch (error) {
       telemetry.served(served, asError(error));
       throw this.#remoteError(error);
@@ -161,10 +162,10 @@ export class LocalCalls {
     }
   }
 
-  #invoke(resolved: Resolved, received: unknown[]): unknown {
+  #invoke(resolved: Resolved, bound: unknown[]): unknown {
     return resolved.options.context === true
-      ? runInContext(this.#context, resolved.fn, resolved.thisArg, received)
-      : resolved.fn.apply(resolved.thisArg, received);
+      ? runInContext(this.#context, resolved.fn, resolved.thisArg, bound)
+      : resolved.fn.apply(resolved.thisArg, bound);
   }
 
   /**

@@ -11,7 +11,8 @@ import {
   serializable,
 } from "../../codecs/mod.ts";
 import { RemoteError } from "../../errors.ts";
-import { expose } from "../../rpc/mod.ts";
+import { callContext, expose } from "../../rpc/mod.ts";
+import { Recorder } from "../_telemetry.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 
@@ -210,4 +211,36 @@ Deno.test("Local calls: argument counts are checked as remotely (declared params
       "Callee.pair() takes at most 2 positional arguments but 3 were given",
     ],
   });
+});
+
+class Aware extends Agent {
+  @expose({ context: true, params: ["a"] })
+  pair(a: unknown): unknown[] {
+    return [a, callContext().signal.aborted];
+  }
+}
+
+Deno.test("Argument errors name the method also when it reads its context or the container traces", async (t) => {
+  for (const traced of [false, true]) {
+    await t.step(traced ? "traced" : "not traced", async () => {
+      await using recorder = new Recorder();
+      const options = traced ? { telemetry: recorder.options } : {};
+      await using a = await Container.create(LOCAL, options);
+      await using b = await Container.create(LOCAL, options);
+      const callee = new Aware(b);
+      const remote = await a.connect(callee.addr) as unknown as Record<
+        string,
+        (...args: unknown[]) => Promise<unknown>
+      >;
+      const local = await b.connect(callee.addr) as unknown as typeof remote;
+      for (const proxy of [remote, local]) {
+        assert.deepStrictEqual(await proxy.pair(1), [1, false]);
+        await assert.rejects(proxy.pair(1, 2), {
+          name: "RemoteError",
+          message:
+            /^TypeError: Aware\.pair\(\) takes at most 1 positional argument but 2 were given/,
+        });
+      }
+    });
+  }
 });
