@@ -20,7 +20,8 @@ export interface ExposeOptions {
 }
 
 const EXPOSED: unique symbol = Symbol("aiomas.exposed");
-const exposedFieldsOf = new WeakMap<object, Set<string>>();
+/** Per object, its exposed fields and the options they were exposed with. */
+const exposedFieldsOf = new WeakMap<object, Map<string, ExposeOptions>>();
 
 /** The decorator contexts `expose` accepts: methods and fields. */
 export type ExposeDecoratorContext =
@@ -37,7 +38,8 @@ export type ExposableFunction = (...args: any[]) => unknown;
  *
  * - `@expose` on a method makes it callable: `remote.add(3, 4)`.
  * - `@expose` on a field makes the object in it a sub-service:
- *   `remote.sub.mul(6, 7)` calls path `"sub/mul"`.
+ *   `remote.sub.mul(6, 7)` calls path `"sub/mul"`; a function in it is
+ *   called as a method (`@expose add = (a, b) => a + b`).
  * - `@expose({ params: ["a", "b"] })` also binds keyword arguments by name.
  * - `@expose({ context: true })` lets the function call `callContext()`,
  *   whose `signal` aborts when its caller is gone.
@@ -114,17 +116,16 @@ export function expose(
 ): unknown {
   // A legacy decorator gets (prototype, key, descriptor): key is a name.
   if (isLegacyKey(second)) throw legacyDecorator(second);
+  // Before the options check: an accessor's value is a { get, set } object.
+  if (isContext(second)) return mark(value, second, {});
   if (typeof value === "object" && value !== null) {
     const options = value as ExposeOptions;
     return (target: unknown, context: ExposeDecoratorContext) => {
       if (isLegacyKey(context)) throw legacyDecorator(context);
-      mark(target, context, options);
-      return target;
+      return mark(target, context, options);
     };
   }
-  if (isContext(second)) mark(value, second, {});
-  else mark(value, undefined, second ?? {});
-  return value;
+  return mark(value, undefined, second ?? {});
 }
 
 function isLegacyKey(value: unknown): value is string | symbol {
@@ -144,21 +145,28 @@ function isContext(value: unknown): value is ExposeDecoratorContext {
     typeof (value as { kind?: unknown }).kind === "string";
 }
 
+/**
+ * Records `value` as exposed and returns what the decorator returns: the
+ * value itself, or for a field the initializer that records the field.
+ */
 function mark(
   value: unknown,
   context: ExposeDecoratorContext | undefined,
   options: ExposeOptions,
-): void {
+): unknown {
   if (context !== undefined) checkMember(context);
   if (context?.kind === "field") {
     const name = String(context.name);
-    context.addInitializer(function (this: unknown) {
+    // An initializer, not context.addInitializer: Deno (swc) runs a field's
+    // addInitializer callbacks only in a class that also has a decorated
+    // method (denoland/deno#22962).
+    return function (this: unknown, initial: unknown): unknown {
       const target = this as object;
-      let names = exposedFieldsOf.get(target);
-      if (names === undefined) exposedFieldsOf.set(target, names = new Set());
-      names.add(name);
-    });
-    return;
+      let fields = exposedFieldsOf.get(target);
+      if (fields === undefined) exposedFieldsOf.set(target, fields = new Map());
+      fields.set(name, options);
+      return initial;
+    };
   }
   if (typeof value !== "function") {
     throw new TypeError(
@@ -173,6 +181,7 @@ function mark(
       : { params: options.params },
     configurable: true,
   });
+  return value;
 }
 
 /**
@@ -204,7 +213,13 @@ export function exposedInfo(fn: unknown): ExposeOptions | undefined {
     : undefined;
 }
 
-/** Whether `name` is an exposed sub-service field of `target`. */
-export function isExposedField(target: object, name: string): boolean {
-  return exposedFieldsOf.get(target)?.has(name) ?? false;
+/**
+ * The options `name` was exposed with if it is an exposed field of
+ * `target` (a sub-service, or a function), else undefined.
+ */
+export function exposedField(
+  target: object,
+  name: string,
+): ExposeOptions | undefined {
+  return exposedFieldsOf.get(target)?.get(name);
 }

@@ -1,6 +1,6 @@
 import { LookupError } from "../errors.ts";
 import { clipPeerText } from "../channel/_message.ts";
-import { exposedInfo, type ExposeOptions, isExposedField } from "./expose.ts";
+import { exposedField, exposedInfo, type ExposeOptions } from "./expose.ts";
 
 /** A resolved call target: the exposed function and what to call it on. */
 export interface Resolved {
@@ -216,10 +216,12 @@ export class Service {
       if (options !== undefined) {
         return { kind: "function", fn: value, options, owner: o };
       }
-      if (
-        isExposedField(this.target, name) && typeof value === "object" &&
-        value !== null
-      ) {
+      const field = exposedField(this.target, name);
+      if (field !== undefined && typeof value === "function") {
+        // `@expose add = (a, b) => a + b`: a function held by a field.
+        return { kind: "function", fn: value, options: field, owner: o };
+      }
+      if (field !== undefined && typeof value === "object" && value !== null) {
         return { kind: "service", service: Service.of(value) };
       }
       return { kind: "hidden", owner: o };

@@ -198,6 +198,13 @@ Deno.test("@expose on what a call cannot reach throws at class definition", () =
       }
     }
   }, refused("a #private member"));
+  assert.throws(() => {
+    class _Accessor {
+      // @ts-expect-error: an accessor is not a method
+      @expose
+      accessor count = 0;
+    }
+  }, refused("an accessor"));
 });
 
 Deno.test("@expose called as a legacy decorator throws with a hint", () => {

@@ -310,3 +310,45 @@ Deno.test("service: expose refuses what is neither a method, a field nor a funct
   assert.equal(expose(fn, { params: ["a"] }), fn);
   assert.deepEqual(dict.resolve("fn").options, { params: ["a"] });
 });
+
+Deno.test("service: an exposed field holding a function is an exposed function, with its options", async () => {
+  class Calc {
+    factor = 10;
+    @expose
+    add = (a: number, b: number): number => a + b;
+    @expose({ params: ["a", "b"] })
+    scaled = function (this: Calc, a: number, b = 1): number {
+      return this.factor * a * b;
+    };
+    @expose
+    sub = { value: 1 };
+    plain = (): number => 0;
+  }
+  const router = Service.of(new Calc());
+  assert.equal(await call(router, "add", 3, 4), 7);
+  const scaled = router.resolve("scaled");
+  assert.deepStrictEqual(scaled.options.params, ["a", "b"]);
+  assert.equal(scaled.qualname, "Calc.scaled");
+  assert.equal(await call(router, "scaled", 2), 20);
+  // Only marked fields: an unmarked function field stays out of reach.
+  assertLookupError(router, "plain", '"Calc.plain" is not exposed');
+  // A field holding an object is still a sub-service, not a function.
+  assertLookupError(router, "sub", '"Calc.sub" is not exposed');
+});
+
+Deno.test("service: sub-service fields work in a class with no exposed method, and in a subclass", async () => {
+  // Deno runs a field decorator's addInitializer only beside a decorated
+  // method (denoland/deno#22962): these classes have none.
+  class Root {
+    @expose
+    math = new Sub();
+  }
+  class Derived extends Root {
+    @expose
+    more = new Sub();
+  }
+  for (const router of [Service.of(new Root()), Service.of(new Derived())]) {
+    assert.equal(await call(router, "math/mul", 6, 7), 42);
+  }
+  assert.equal(await call(Service.of(new Derived()), "more/mul", 2, 3), 6);
+});
