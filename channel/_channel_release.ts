@@ -28,6 +28,7 @@ export async function releaseChannel(
   readEnded: Promise<"gone">,
 ): Promise<void> {
   const { writer, readLoop } = parts;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   if (error === undefined) {
     const graceful = (async () => {
       const answered = parts.requests.allAnswered();
@@ -36,7 +37,6 @@ export async function releaseChannel(
       await writer.sendChain;
       await writer.frames.drained();
     })();
-    let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<"late">((resolve) => {
       timer = deadlineTimer(timeout, () => resolve("late"));
     });
@@ -45,7 +45,6 @@ export async function releaseChannel(
       late,
       readEnded,
     ]);
-    clearTimeout(timer);
     writer.finish();
     // Cut the connection only if frames are stuck; unanswered requests
     // alone still allow a clean close.
@@ -58,12 +57,22 @@ export async function releaseChannel(
         ),
       );
     } else {
-      await writer.frames.close();
+      // Bounded too: a node socket's stream closes only once its buffer
+      // has reached the peer, which may have stopped reading. Past the
+      // deadline, or with the peer gone, it gets a turn; the transport's
+      // close below ends it.
+      await Promise.race([
+        writer.frames.close(),
+        outcome === "done"
+          ? Promise.race([late, readEnded])
+          : new Promise<void>((resolve) => setImmediate(resolve)),
+      ]);
     }
   } else {
     writer.finish();
     writer.frames.abort(error);
   }
+  clearTimeout(timer);
   // Closing the transport also ends a write stuck on a peer that does
   // not read, which an abort alone would wait for.
   try {

@@ -1,9 +1,9 @@
 // The only place of the channel layer that opens connections.
 import { isIP } from "node:net";
-import { Duplex } from "node:stream";
 import nodeTls from "node:tls";
 import { checkMilliseconds, MAX_DELAY } from "./_channel_options.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
+import { socketTransport } from "./_node_socket_transport.ts";
 import type { Transport } from "./transport.ts";
 
 export type { Address, ParsedAddress } from "./address.ts";
@@ -169,20 +169,6 @@ function connectTls(
     resolve(socketTransport(socket));
   });
   return promise;
-}
-
-/** Wraps a connected node socket as a transport. */
-export function socketTransport(
-  socket: Duplex & { destroy(): void },
-): Transport {
-  // The web streams report errors; this keeps one from being unhandled.
-  socket.on("error", () => {});
-  const { readable, writable } = Duplex.toWeb(socket);
-  return {
-    readable: readable as ReadableStream<Uint8Array>,
-    writable: writable as WritableStream<Uint8Array>,
-    close: () => socket.destroy(),
-  };
 }
 
 type ErrorClass = new (message: string, options?: ErrorOptions) => Error;

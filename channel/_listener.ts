@@ -6,10 +6,10 @@ import {
   formatPeer,
   fromNodeError,
   type ListenTlsOptions,
-  socketTransport,
   withAddress,
 } from "./_connect.ts";
 import { MAX_DELAY } from "./_channel_options.ts";
+import { socketTransport } from "./_node_socket_transport.ts";
 import { Queue } from "./_queue.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
 import type { Transport } from "./transport.ts";
