@@ -46,7 +46,8 @@ export interface StartSimulationOptions extends
   /**
    * The program name in the help text.
    *
-   * @default {the file name of `Deno.mainModule`, e.g. `"example_sim.ts"`}
+   * @default {the file name of `Deno.mainModule`, e.g. `"example_sim.ts"`, or
+   *   `"sim.ts"` where there is none (in a Worker)}
    */
   program?: string;
 }
@@ -137,7 +138,6 @@ async function simulate(
   const log = (level: LogLevel, message: string) => {
     if (LOG_LEVELS.indexOf(level) >= threshold) write(level, message);
   };
-  const program = options.program ?? mainFileName();
   // As runSimulator takes them: frames count whole bytes, the decode budget
   // is any positive number of cost units (Infinity for none).
   const { maxFrameSize, maxDecodedSize } = options;
@@ -173,11 +173,11 @@ async function simulate(
     args = parseSimulationArgs(argv);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    log("error", `${error.message}\n\n${usage(program)}`);
+    log("error", `${error.message}\n\n${usage(programOf(options))}`);
     return USAGE;
   }
   if (args.help) {
-    console.log(usage(program));
+    console.log(usage(programOf(options)));
     return OK;
   }
   threshold = LOG_LEVELS.indexOf(args.logLevel);
@@ -357,7 +357,17 @@ function show(value: unknown): string {
 }
 
 /** The running script's file name, as a user typed it to run it. */
-function mainFileName(): string {
-  const path = new URL(Deno.mainModule).pathname;
-  return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1)) || "sim.ts";
+/**
+ * The program name of the help text: asked for only there, as a Worker
+ * has no `Deno.mainModule` (its `new URL` threw at every start).
+ */
+function programOf(options: StartSimulationOptions): string {
+  if (options.program !== undefined) return options.program;
+  try {
+    const path = new URL(Deno.mainModule).pathname;
+    return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1)) ||
+      "sim.ts";
+  } catch {
+    return "sim.ts";
+  }
 }

@@ -295,3 +295,26 @@ Deno.test("startSimulation: a bad maxFrameSize exits 2 before connecting", async
     "error: Cannot use maxFrameSize 0: expected a whole number from 1 up",
   ]);
 });
+
+Deno.test("startSimulation in a Worker (no Deno.mainModule) starts and names its program sim.ts", async () => {
+  const worker = new Worker(
+    new URL("../fixtures/mosaik/worker_sim.ts", import.meta.url),
+    { type: "module" },
+  );
+  try {
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    worker.onmessage = (event) => resolve(event.data);
+    worker.onerror = (event) => {
+      event.preventDefault();
+      reject(new Error(event.message));
+    };
+    const result = await promise as { status?: number; logs?: string[] };
+    assert.equal(result.status, 2, JSON.stringify(result));
+    assert.match(
+      result.logs!.join("\n"),
+      /Usage:\n +sim\.ts \[options\] HOST:PORT/,
+    );
+  } finally {
+    worker.terminate();
+  }
+});
