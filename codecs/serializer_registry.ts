@@ -170,15 +170,17 @@ export function serializable<T extends object>(
   const toWire = (value: T): Record<string, unknown> => {
     const data: Record<string, unknown> = {};
     for (const field of fields) {
+      const item = value[field];
       // A misspelt field would travel as undefined; Python's getattr fails.
-      if (!(field in value)) {
+      // Looked up only then: this runs for every field of every encode.
+      if (item === undefined && !(field in value)) {
         throw new SerializationError(
           `Cannot encode ${type.name}: it has no field "${field}" (serializable fields: ${
             fields.join(", ")
           })`,
         );
       }
-      data[field] = value[field];
+      data[field] = item;
     }
     return data;
   };
