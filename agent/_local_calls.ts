@@ -10,9 +10,6 @@ import type { CallOptions } from "../rpc/with_options.ts";
 import { closedError } from "./_connections.ts";
 import type { LocalWire } from "./_local_wire.ts";
 
-/** Local calls have positional arguments only. */
-const NO_KWARGS: Record<string, never> = Object.freeze({});
-
 /**
  * Calls between agents of one container, with the semantics of a call
  * over a connection: values take the codec's round trip ({@linkcode LocalWire}),
@@ -89,7 +86,7 @@ export class LocalCalls {
     let result: unknown;
     try {
       const resolved = this.#service.resolve(path);
-      const bound = bindArguments(resolved, received, NO_KWARGS);
+      const bound = bindArguments(resolved, received);
       result = resolved.options.context === true
         ? runInContext(this.#context, resolved.fn, resolved.thisArg, bound)
         : resolved.fn.apply(resolved.thisArg, bound);
@@ -130,7 +127,7 @@ export class LocalCalls {
     const served = telemetry.serve(path);
     let result: unknown;
     try {
-      const bound = bindArguments(resolved, received, NO_KWARGS);
+      const bound = bindArguments(resolved, received);
       result = telemetry.within(served, this.#invoke, this, resolved, bound);
     } catch (error) {
       telemetry.served(served, asError(error));

@@ -27,7 +27,7 @@ export function checkCall(
 export function bindArguments(
   resolved: Resolved,
   args: unknown[],
-  kwargs: Record<string, unknown>,
+  kwargs?: Record<string, unknown>,
 ): unknown[] {
   const params = resolved.options.params;
   if (params !== undefined && args.length > params.length) {
@@ -37,6 +37,8 @@ export function bindArguments(
       } but ${args.length} ${args.length === 1 ? "was" : "were"} given`,
     );
   }
+  // Local calls have none: no keys to list.
+  if (kwargs === undefined) return args;
   const names = Object.keys(kwargs);
   if (names.length === 0) return args;
   if (params === undefined) {
