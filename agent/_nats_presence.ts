@@ -7,6 +7,10 @@ import type { Transport } from "../channel/transport.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import type { NatsAttachment } from "../nats/attach_nats.ts";
 import type { NatsConnectOptions } from "../nats/nats_client.ts";
+import {
+  checkPositive,
+  checkSessionOptions,
+} from "../nats/_session_options.ts";
 import type { ContainerNatsOptions } from "./container_options.ts";
 
 /** A container's name on NATS: tokens of letters, digits, `_` and `-`, separated by dots. */
@@ -82,10 +86,7 @@ export function natsNameOf(
       "options.nats.connection must be an open nats.js connection",
     );
   }
-  const { heartbeat, timeout, window } = options.session ?? {};
-  checkPositive("options.nats.session.heartbeat", heartbeat, false);
-  checkPositive("options.nats.session.timeout", timeout, false);
-  checkPositive("options.nats.session.window", window, true);
+  checkSessionOptions(options.session ?? {}, "options.nats.session");
   checkPositive("options.nats.maxSessions", options.maxSessions, true);
   return name;
 }
@@ -181,24 +182,6 @@ export class NatsPresence {
    */
   close(): Promise<void> {
     return this.#attachment.close();
-  }
-}
-
-function checkPositive(
-  name: string,
-  value: unknown,
-  integer: boolean,
-): void {
-  if (value === undefined) return;
-  if (
-    typeof value !== "number" || !(value > 0) || !Number.isFinite(value) ||
-    (integer && !Number.isInteger(value))
-  ) {
-    throw new RangeError(
-      `Invalid ${name} ${String(value)}: expected ${
-        integer ? "a whole number" : "milliseconds"
-      } above 0`,
-    );
   }
 }
 

@@ -6,7 +6,9 @@
 // claimants that see each other (by an answer or by the other's claim),
 // the one with the lower id keeps the name.
 import {
+  flushWithin,
   isNoResponders,
+  isTimeout,
   type Msg,
   type NatsConnection,
   newInbox,
@@ -44,6 +46,9 @@ export class Claim {
       owner = parseJson(reply.data);
     } catch (error) {
       if (isNoResponders(error)) return;
+      // No answer: from a holder, or from the server itself? Only the
+      // first is a name conflict.
+      if (isTimeout(error)) await flushWithin(nc, timeout);
       throw new TypeError(
         `Cannot claim NATS subject "${subject}": something subscribes to it and did not answer the claim (${
           (error as Error).message
@@ -64,12 +69,14 @@ export class Claim {
   /**
    * Once subscribed (`rtt`: how long a round trip to the server took):
    * asks again and waits a few round trips for answers; fails if a holder
-   * answers, or another claimant with a lower id is seen.
+   * answers, or another claimant with a lower id is seen, and with a
+   * `TimeoutError` if the server does not answer within `timeout` ms.
    */
   async confirm(
     nc: NatsConnection,
     subject: string,
     rtt: number,
+    timeout: number,
   ): Promise<void> {
     const inbox = newInbox(nc);
     let winner: unknown = null;
@@ -82,7 +89,7 @@ export class Claim {
     });
     try {
       nc.publish(subject, this.#message(), { reply: inbox });
-      await nc.flush();
+      await flushWithin(nc, timeout);
       await new Promise((resolve) =>
         setTimeout(resolve, Math.max(MIN_WINDOW, 4 * rtt))
       );

@@ -138,6 +138,45 @@ function isConnection(nats: NatsOption): boolean {
     typeof candidate.subscribe === "function";
 }
 
+/**
+ * `nc.flush()`, or a `TimeoutError` naming the server when it has not
+ * answered within `ms` (frozen, or the connection reconnecting): nats.js's
+ * own flush waits for as long as that lasts.
+ */
+export async function flushWithin(
+  nc: NatsConnection,
+  ms: number,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() =>
+      reject(
+        new DOMException(
+          `No answer from the NATS server ${
+            serverOf(nc)
+          } within ${ms} ms (slow, frozen or unreachable)`,
+          "TimeoutError",
+        ),
+      ), ms);
+  });
+  const flushed = nc.flush();
+  flushed.catch(() => {});
+  try {
+    await Promise.race([flushed, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The server `nc` is connected (or reconnecting) to, for messages. */
+export function serverOf(nc: NatsConnection): string {
+  try {
+    return nc.getServer() || "(none)";
+  } catch {
+    return "(unknown)";
+  }
+}
+
 /** Whether a nats.js request failed because nobody subscribes to the subject. */
 export function isNoResponders(error: unknown): boolean {
   const candidate = error as { isNoResponders?: () => boolean } | null;

@@ -39,3 +39,39 @@ export function peerWindow(value: unknown): number | undefined {
     ? value as number
     : undefined;
 }
+
+/**
+ * Throws a `RangeError` for a session option out of range: `heartbeat`
+ * and `timeout` milliseconds above 0, `window` a whole number from 1 up
+ * (a fraction was announced to no peer, which then sent past it).
+ *
+ * @param options The options.
+ * @param prefix How the message names them, e.g. `"options"`.
+ */
+export function checkSessionOptions(
+  options: NatsSessionOptions,
+  prefix: string,
+): void {
+  checkPositive(`${prefix}.heartbeat`, options.heartbeat, false);
+  checkPositive(`${prefix}.timeout`, options.timeout, false);
+  checkPositive(`${prefix}.window`, options.window, true);
+}
+
+/** Throws a `RangeError` unless `value` is undefined or a positive number. */
+export function checkPositive(
+  name: string,
+  value: unknown,
+  integer: boolean,
+): void {
+  if (value === undefined) return;
+  if (
+    typeof value !== "number" || !(value > 0) || !Number.isFinite(value) ||
+    (integer && !Number.isInteger(value))
+  ) {
+    throw new RangeError(
+      `Invalid ${name} ${String(value)}: expected ${
+        integer ? "a whole number" : "milliseconds"
+      } above 0`,
+    );
+  }
+}

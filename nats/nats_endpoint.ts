@@ -1,6 +1,7 @@
 import { ConnectionClosedError } from "../errors.ts";
 import { NatsLink } from "./_link.ts";
 import {
+  flushWithin,
   guarded,
   isNoResponders,
   isPlainSubject,
@@ -13,7 +14,11 @@ import {
 import type { NatsClient, NatsStatus } from "./nats_client.ts";
 import { NatsTransport } from "./nats_transport.ts";
 import { closeMessage } from "./_session_wire.ts";
-import { DEFAULT_WINDOW, peerWindow } from "./_session_options.ts";
+import {
+  checkSessionOptions,
+  DEFAULT_WINDOW,
+  peerWindow,
+} from "./_session_options.ts";
 import { Claim, parseJson } from "./_claim.ts";
 import type {
   NatsEndpointOptions,
@@ -80,6 +85,10 @@ export class NatsEndpoint implements AsyncDisposable {
    * @returns The endpoint.
    * @throws {TypeError} For an invalid subject, or an exclusive subject
    *   that a live endpoint claims.
+   * @throws {RangeError} For a `heartbeat`, `timeout` or `window` out of
+   *   range.
+   * @throws {DOMException} `TimeoutError` if the NATS server does not
+   *   answer within `timeout` (default 1000 ms here).
    * @throws {Error} If NATS cannot be reached (nats.js's error).
    */
   static async create(options: NatsEndpointOptions): Promise<NatsEndpoint> {
@@ -91,12 +100,14 @@ export class NatsEndpoint implements AsyncDisposable {
         }: tokens separated by ".", without spaces or wildcards`,
       );
     }
+    checkSessionOptions(options, "options");
+    const timeout = options.timeout ?? 1000;
     const link = new NatsLink(await useNats(options.nats));
     const endpoint = new NatsEndpoint(link, options);
     try {
       if (subject !== undefined) {
         const claim = options.exclusive ? new Claim(options.name ?? "") : null;
-        await claim?.ask(link.nc, subject, options.timeout ?? 1000);
+        await claim?.ask(link.nc, subject, timeout);
         endpoint.#claim = claim;
         let refused: Error | null = null;
         endpoint.#sub = link.nc.subscribe(subject, {
@@ -113,7 +124,7 @@ export class NatsEndpoint implements AsyncDisposable {
         // The subscription is in place at the server before create
         // returns; a refusal (permissions) comes before the flush's answer.
         const flushed = performance.now();
-        await link.nc.flush();
+        await flushWithin(link.nc, timeout);
         if (refused !== null) {
           throw new Error(
             `Cannot accept sessions on "${subject}": ${
@@ -122,7 +133,12 @@ export class NatsEndpoint implements AsyncDisposable {
             { cause: refused },
           );
         }
-        await claim?.confirm(link.nc, subject, performance.now() - flushed);
+        await claim?.confirm(
+          link.nc,
+          subject,
+          performance.now() - flushed,
+          timeout,
+        );
       }
     } catch (error) {
       await endpoint.close();
@@ -257,8 +273,9 @@ export class NatsEndpoint implements AsyncDisposable {
     this.#closing ??= (async () => {
       this.stopAccepting();
       for (const session of [...this.#sessions]) session.close();
+      // Bounded: a frozen server must not hold the close.
       if (!this.#link.nc.isClosed()) {
-        await this.#link.nc.flush().catch(() => {});
+        await flushWithin(this.#link.nc, 1000).catch(() => {});
       }
       await this.#link.close();
     })();

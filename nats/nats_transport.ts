@@ -38,6 +38,8 @@ export class NatsTransport implements Transport {
   #sub: Subscription;
   #to: string | null = null;
   #window: number;
+  /** Read bytes that make an ack: a quarter of the smaller window. */
+  #ackEvery: number;
   // Receiving.
   #inbox = new ReceiveQueue();
   #received = 0;
@@ -82,6 +84,7 @@ export class NatsTransport implements Transport {
       fail: (error) => this.#fail(error),
     });
     this.#window = options.window ?? DEFAULT_WINDOW;
+    this.#ackEvery = this.#window / 4;
     this.#flow = new SendWindow(this.#window);
     this.#onClose = onClose;
     this.#sub = link.nc.subscribe(subject, {
@@ -107,7 +110,12 @@ export class NatsTransport implements Transport {
   start(to: string, window?: number): void {
     if (this.#closed) return;
     this.#to = to;
-    if (window !== undefined) this.#flow.limit(window);
+    if (window !== undefined) {
+      this.#flow.limit(window);
+      // The peer sends at most its own window ahead: acks at a quarter of
+      // ours alone would leave a smaller one waiting for a ping.
+      this.#ackEvery = Math.min(this.#window, window) / 4;
+    }
     this.#heartbeat.start();
   }
 
@@ -137,7 +145,7 @@ export class NatsTransport implements Transport {
     const n = this.#inbox.take(buffer);
     this.#read += n;
     // Tell the writer before it has to wait for a ping to learn it.
-    if (this.#read - this.#reported >= this.#window / 4) {
+    if (this.#read - this.#reported >= this.#ackEvery) {
       this.#control(wire.ACK, null);
     }
     return n;

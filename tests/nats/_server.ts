@@ -108,6 +108,25 @@ export class NatsServer implements AsyncDisposable {
     }
   }
 
+  /**
+   * Freezes the process (SIGSTOP): it keeps its sockets and answers
+   * nothing until {@linkcode thaw}. `stop` ends a frozen one too. Settles
+   * once the kernel shows it stopped (a signal is delivered later).
+   */
+  async freeze(): Promise<void> {
+    Deno.kill(this.pid, "SIGSTOP");
+    const stat = `/proc/${this.pid}/stat`;
+    // The state is the field after the parenthesised command name.
+    while (!/\) T /.test(await Deno.readTextFile(stat))) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** Lets a frozen process run again (SIGCONT). */
+  thaw(): void {
+    Deno.kill(this.pid, "SIGCONT");
+  }
+
   /** Kills the process (SIGKILL by default) and waits for it. Idempotent. */
   stop(signal: Deno.Signal = "SIGKILL"): Promise<Deno.CommandStatus> {
     this.#stopped ??= (async () => {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Channel } from "../../channel/channel.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import { NatsEndpoint, type NatsTransport } from "../../nats/mod.ts";
+import { within } from "../_within.ts";
 import { NatsServer } from "./_server.ts";
 
 /** Two endpoints on one server: `server` accepts on "s", `client` opens. */
@@ -175,6 +176,21 @@ Deno.test("NatsEndpoint: invalid subjects, refused hellos", async () => {
     NatsEndpoint.create({ nats, subject: "a.*" }),
     TypeError,
   );
+  // A fraction was announced to no peer, which then sent past it.
+  for (
+    const bad of [{ window: 100000.5 }, { window: 0 }, { heartbeat: -1 }, {
+      timeout: NaN,
+    }]
+  ) {
+    await assert.rejects(
+      NatsEndpoint.create({ nats, ...bad }),
+      {
+        name: "RangeError",
+        message: /^Invalid options\.(window|heartbeat|timeout) /,
+      },
+      JSON.stringify(bad),
+    );
+  }
   await using noSessions = await NatsEndpoint.create({ nats, subject: "x" });
   await using full = await NatsEndpoint.create({
     nats,
@@ -273,4 +289,48 @@ Deno.test("NatsTransport: closing the shared NATS connection under a session rej
   await channel.close();
   await client.close();
   assert.equal(serving.subject, "s");
+});
+
+Deno.test("NatsTransport: a reader with the larger window acks often enough for a writer with a smaller one (no wait for a ping)", async () => {
+  await using server = await NatsServer.start();
+  const accepted = Promise.withResolvers<NatsTransport>();
+  const nats = { servers: server.url };
+  // Pings an hour apart: only acks can open the writer's window.
+  const heartbeat = 3_600_000;
+  const timeout = 7_200_000;
+  await using _serving = await NatsEndpoint.create({
+    nats,
+    subject: "s",
+    window: 4 * 1024 * 1024,
+    heartbeat,
+    timeout,
+    onSession: (transport) => accepted.resolve(transport),
+  });
+  await using client = await NatsEndpoint.create({
+    nats,
+    window: 64 * 1024,
+    heartbeat,
+    timeout,
+  });
+  const mine = await client.open("s");
+  const theirs = await accepted.promise;
+  const total = 2 * 1024 * 1024;
+  const chunk = new Uint8Array(16 * 1024).fill(7);
+  const writing = (async () => {
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      await mine.write(chunk);
+    }
+  })();
+  writing.catch(() => {}); // Awaited below, unless reading fails first.
+  const buffer = new Uint8Array(64 * 1024);
+  let read = 0;
+  await within(
+    10_000,
+    "reading 2 MiB",
+    (async () => {
+      while (read < total) read += (await theirs.read(buffer))!;
+    })(),
+  );
+  await writing;
+  assert.equal(read, total);
 });
