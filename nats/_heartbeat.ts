@@ -1,4 +1,5 @@
 import type { NatsLink } from "./_link.ts";
+import { serverOf } from "./_nats.ts";
 
 /** While a ping waits, or the peer's subject had no subscriber, check this often. */
 const SHORT_TICK = 100;
@@ -18,8 +19,9 @@ const MAX_GRACE = 500;
  * The liveness of a session's peer: pings every `heartbeat` ms; fails
  * when a ping is unanswered for `timeout` ms, or when the peer's subject
  * has had no subscriber (NATS no-responders) for `min(500, timeout / 2)`
- * ms. Judges nothing while our own connection is down, and forgets what
- * was pending when it comes back (the epoch changed). Time our own event
+ * ms. Judges nothing while our own connection is down, for up to
+ * `timeout` ms (then it fails), and forgets what was pending when it comes
+ * back (the epoch changed). Time our own event
  * loop was blocked is not counted: an answer may be waiting unread.
  */
 export class Heartbeat {
@@ -34,6 +36,8 @@ export class Heartbeat {
   #pingAt: number | null = null;
   #epoch = 0;
   #silentSince: number | null = null;
+  /** Since when our own connection has been down, or null. */
+  #downSince: number | null = null;
   #stopped = false;
   #unwatch: (() => void) | undefined;
 
@@ -85,19 +89,37 @@ export class Heartbeat {
     if (this.#stopped) return;
     const link = this.#link;
     if (link.nc.isClosed()) {
-      // Closed by its owner, or nats.js gave up reconnecting.
       return this.#actions.fail(
-        new Error(`The NATS connection to ${this.#peer} is closed`),
+        new Error(
+          `The NATS connection (server ${
+            serverOf(link.nc)
+          }) is closed: by its owner, or nats.js gave up reconnecting`,
+        ),
       );
     }
+    const now = performance.now();
     if (!link.connected || this.#epoch !== link.epoch) {
       // Our own connection moved: what was pending says nothing of the peer.
       this.#pingAt = null;
       this.#silentSince = null;
       this.#epoch = link.epoch;
-      if (!link.connected) return this.#schedule(this.#heartbeat);
+      if (!link.connected) {
+        // Not for ever: what the peer sent meanwhile is lost, and calls
+        // would wait for as long as the server is gone.
+        this.#downSince ??= now;
+        if (now - this.#downSince >= this.#timeout) {
+          return this.#actions.fail(
+            new Error(
+              `The NATS connection (server ${
+                serverOf(link.nc)
+              }) has been down for ${this.#timeout} ms: ${this.#peer} cannot be reached`,
+            ),
+          );
+        }
+        return this.#schedule(Math.min(this.#heartbeat, this.#timeout));
+      }
     }
-    const now = performance.now();
+    this.#downSince = null;
     const late = now - this.#due;
     if (late > STALL) {
       // Our own event loop was blocked: answers may wait unread. Do not

@@ -13,7 +13,8 @@ export interface NatsSessionOptions {
    * fails; time this side's own event loop was blocked is not counted.
    * Half of it, at most 500 ms, is how long the peer's subject may have no
    * subscriber (NATS no-responders: its process or its NATS connection is
-   * gone, or it is moving to another server).
+   * gone, or it is moving to another server), and all of it how long this
+   * side's own connection may be down.
    *
    * @default {5000}
    */

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { ConnectionClosedError } from "../../errors.ts";
-import { connectNats } from "../../nats/mod.ts";
+import { connectNats, serveNats } from "../../nats/mod.ts";
+import { ServiceDict } from "../../rpc/service_dict.ts";
+import { within } from "../_within.ts";
 import { NatsServer } from "./_server.ts";
 
 const SERVE = new URL("./_serve_process.ts", import.meta.url);
@@ -60,5 +62,46 @@ Deno.test("a peer process killed with SIGKILL: pending calls reject with Connect
     }
     await child.status;
     await child.stdout.cancel().catch(() => {});
+  }
+});
+
+Deno.test("the NATS server gone for good: pending calls reject after `timeout`, naming the server, even with endless reconnects", async () => {
+  const server = await NatsServer.start();
+  try {
+    const accepted = Promise.withResolvers<void>();
+    const nats = { servers: server.url, maxReconnectAttempts: -1 };
+    await using _served = await serveNats(
+      new ServiceDict({
+        hold: () => {
+          accepted.resolve();
+          return new Promise(() => {});
+        },
+      }),
+      { nats, subject: "held", timeout: 1000 },
+    );
+    await using client = await connectNats<{ hold(): Promise<void> }>(
+      "held",
+      { nats, timeout: 1000 },
+    );
+    const call = client.remote.hold();
+    call.catch(() => {});
+    await accepted.promise;
+    await server.stop();
+    await within(
+      10_000,
+      "the pending call",
+      assert.rejects(call, (error: unknown) => {
+        assert.ok(error instanceof ConnectionClosedError, String(error));
+        assert.match(
+          error.message,
+          new RegExp(
+            `The NATS connection \\(server 127\\.0\\.0\\.1:${server.port}\\) has been down for 1000 ms`,
+          ),
+        );
+        return true;
+      }),
+    );
+  } finally {
+    await server.stop();
   }
 });
