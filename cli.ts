@@ -263,4 +263,7 @@ if (import.meta.main) {
     console.error(error instanceof Error ? error.message : error);
     Deno.exit(2);
   }
+  // Shut down: a handler still running (its timers, its awaits) must not
+  // keep the process alive until its parent's stop deadline kills it.
+  Deno.exit(0);
 }

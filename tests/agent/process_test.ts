@@ -13,6 +13,7 @@ import {
 } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import { Echo } from "../fixtures/agents/agents.ts";
+import { within } from "../_within.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
 const AGENTS_URL = new URL("../fixtures/agents/agents.ts", import.meta.url);
@@ -289,4 +290,21 @@ Deno.test("startContainerProcess: the parent container's shutdown stops the proc
   assert.equal(status.signal, null);
   assert.deepEqual(await child.stop(), status);
   assert.deepEqual(await child.stop(), status, "idempotent");
+});
+
+Deno.test("startContainerProcess: stop() while an agent waits on a timer ends the process with 0 after the close grace, not killed at stop's deadline", async () => {
+  await using parent = await Container.create(LOCAL);
+  const child = await startContainerProcess({ container: parent });
+  const [hanger] = await spawn(child.manager, spec("Hanger"));
+  // A timer of the agent's own (the container's clock is cancelled at
+  // shutdown, this is not): it kept the process alive after its shutdown.
+  const waiting = hanger.wait(3_600_000);
+  waiting.catch(() => {});
+  await hanger.ping();
+  // With stop's deadline at 60 s, a kill would take a minute: within()
+  // gives up first.
+  const status = await within(20_000, "child.stop()", child.stop(60_000));
+  assert.equal(status.signal, null);
+  assert.equal(status.code, 0);
+  await assert.rejects(waiting, ConnectionClosedError);
 });
