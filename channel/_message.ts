@@ -34,13 +34,22 @@ export function checkMessage(value: unknown): Message {
  * What the error that closes a channel adds when calls were made and not a
  * byte came back. A peer that cannot decode the first message does that,
  * most often one with another codec; so does one that shut down or died
- * meanwhile, hence the condition.
+ * meanwhile: both are named.
  */
 export function neverAnswered(codec: Codec): string {
   const name = codec.constructor?.name;
-  return ` before it answered anything (if it does so at every first call, it may use another codec than this side's${
+  return ` before it answered anything (it may have shut down; if this happens at every first call, it may use another codec than this side's${
     name ? ` ${name}` : ""
   } or lack one of its serializers)`;
+}
+
+/**
+ * Whether a transport's failure names its own cause (a TLS alert or
+ * certificate), so that no guess about the peer's codec is added.
+ */
+export function explainsItself(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : String(error);
+  return /\b(alert|certificate|TLS|SSL)\b/i.test(message);
 }
 
 /**

@@ -16,7 +16,12 @@ import {
 } from "./_channel_options.ts";
 import { releaseChannel } from "./_channel_release.ts";
 import { IncomingRequests } from "./_incoming_requests.ts";
-import { checkMessage, neverAnswered, REQUEST } from "./_message.ts";
+import {
+  checkMessage,
+  explainsItself,
+  neverAnswered,
+  REQUEST,
+} from "./_message.ts";
 import { MessageWriter } from "./_message_writer.ts";
 import { OutgoingCalls, type PendingCall } from "./_outgoing_calls.ts";
 import { PendingTable } from "./_pending_table.ts";
@@ -337,7 +342,11 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     const reason = new ConnectionClosedError(
       `Connection to ${this.peer} failed: ${
         error instanceof Error ? error.message : error
-      }${error instanceof ProtocolError ? "" : this.#unansweredHint()}`,
+      }${
+        error instanceof ProtocolError || explainsItself(error)
+          ? ""
+          : this.#unansweredHint()
+      }`,
       { cause: error },
     );
     this.#shutdown(reason, error, 0);

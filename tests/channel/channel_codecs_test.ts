@@ -86,7 +86,7 @@ Deno.test("a peer with another codec: the calls fail with a message that says wh
       client.send([1, 2]),
       isClosedError(
         new RegExp(
-          `^Connection (closed by other|to other failed: .*) before it answered anything \\(if it does so at every first call, it may use another codec than this side's ${mine.name} or lack one of its serializers\\)$`,
+          `^Connection (closed by other|to other failed: .*) before it answered anything \\(it may have shut down; if this happens at every first call, it may use another codec than this side's ${mine.name} or lack one of its serializers\\)$`,
         ),
       ),
     );

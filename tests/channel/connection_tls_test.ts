@@ -114,6 +114,7 @@ Deno.test("TLS: a plain-TCP client fails only its own connection; onHandshakeErr
 async function getsReply(
   addr: Server["addr"],
   tls: { caCerts: string[]; cert?: string; key?: string },
+  errors?: string[],
 ): Promise<boolean> {
   let channel: Channel;
   try {
@@ -125,6 +126,7 @@ async function getsReply(
     return await channel.send("let me in") === "let me in";
   } catch (error) {
     assert.ok(error instanceof ConnectionClosedError, String(error));
+    errors?.push(error.message);
     return false;
   } finally {
     await channel.close();
@@ -151,7 +153,10 @@ Deno.test("mutual TLS: only clients with a certificate from the CA are served; t
     true,
   );
   // No certificate, or one the CA did not sign: nothing but a closed connection.
-  assert.equal(await getsReply(server.addr, trusted), false);
+  const errors: string[] = [];
+  assert.equal(await getsReply(server.addr, trusted, errors), false);
+  // The TLS alert says why: no guess about the peer's codec beside it.
+  assert.match(errors[0], /fatal alert: CertificateRequired$/);
   assert.equal(handshakeErrors.length, 1);
   assert.match(handshakeErrors[0][1], /^127\.0\.0\.1:\d+$/);
   assert.equal(
