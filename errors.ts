@@ -16,10 +16,11 @@ export interface RemoteErrorOptions {
 /**
  * The peer answered a request with an error (message type 2).
  *
- * An aiomas peer sends a traceback text whose last line reads
- * `"<ErrorName>: <message>"`; {@linkcode RemoteError.remoteName} and
- * {@linkcode RemoteError.remoteMessage} are taken from that line unless
- * `options` gives them (mosaik sends them as fields of their own).
+ * An aiomas peer sends a traceback text that ends in
+ * `"<ErrorName>: <message>"` (after the last frame: a message may have
+ * lines of its own); {@linkcode RemoteError.remoteName} and
+ * {@linkcode RemoteError.remoteMessage} are taken from it unless `options`
+ * gives them (mosaik sends them as fields of their own).
  *
  * @example Inspecting a remote error
  * ```ts
@@ -38,11 +39,11 @@ export class RemoteError extends Error {
   /** The complete error text the peer sent. */
   readonly remoteTraceback: string;
   /**
-   * The error class name from the last line, e.g. `"ValueError"` (also of
-   * a bare `"AssertionError"` line; `""` if the line has none).
+   * The error class name, e.g. `"ValueError"` (also of a bare
+   * `"AssertionError"` line; `""` if the text has none).
    */
   readonly remoteName: string;
-  /** The message from the last line, e.g. `"42"`. */
+  /** The message, e.g. `"42"`: all its lines, as Python prints them. */
   readonly remoteMessage: string;
 
   /**
@@ -58,16 +59,22 @@ export class RemoteError extends Error {
     remoteTraceback: string,
     options?: RemoteErrorOptions,
   ) {
-    const lastLine = lastNonEmptyLine(remoteTraceback);
-    // "Name: message", or a bare "Name": Python's last line for an
-    // exception without a message (`raise AssertionError`).
-    const match = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/.exec(lastLine);
+    // "Name: message" (the message may have lines of its own), or a bare
+    // "Name": Python's last line for an exception without a message
+    // (`raise AssertionError`).
+    let text = exceptionText(remoteTraceback);
+    let match = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/.exec(text);
+    if (match === null) {
+      // Not Python's form: its last line, as before.
+      text = lastNonEmptyLine(text);
+      match = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/.exec(text);
+    }
     const name = options?.remoteName ?? (match ? match[1] : "");
     const message = options?.remoteMessage ??
-      (match ? match[2] ?? "" : lastLine);
+      (match ? match[2] ?? "" : text);
     super(
       options === undefined
-        ? `${lastLine} (raised by ${origin})`
+        ? `${text} (raised by ${origin})`
         : `${name}: ${message} (raised by ${origin})`,
     );
     this.name = "RemoteError";
@@ -188,6 +195,26 @@ export class LookupError extends Error {
 }
 
 /** The last line of `text` that is not blank, without its newline. */
+/**
+ * The exception part of a traceback: what follows its last frame (a
+ * `  File "…"` line and the indented source lines under it), without
+ * trailing blank lines; the whole text if it has no frame.
+ */
+function exceptionText(traceback: string): string {
+  let start = 0;
+  const frame = traceback.lastIndexOf('\n  File "');
+  if (frame !== -1 || traceback.startsWith('  File "')) {
+    start = traceback.indexOf("\n", frame + 1) + 1;
+    while (start > 0 && traceback.startsWith("    ", start)) {
+      start = traceback.indexOf("\n", start) + 1;
+    }
+    if (start === 0) return "";
+  } else if (traceback.startsWith("Traceback (most recent call last):\n")) {
+    start = traceback.indexOf("\n") + 1;
+  }
+  return traceback.slice(start).replace(/\s+$/, "");
+}
+
 function lastNonEmptyLine(text: string): string {
   const lines = text.split("\n");
   for (let i = lines.length - 1; i >= 0; i--) {

@@ -298,12 +298,14 @@ console.log(JSON.stringify(results));
 });
 
 Deno.test("errorFormat: rpc.startServer and rpc.openConnection pass it to their channels", async () => {
-  // A message of two lines tells the formats apart: aiomas's traceback
-  // text keeps only its last line, mosaik sends the message as a field.
+  // A name that is no identifier tells the formats apart: mosaik sends
+  // it as a field, aiomas's traceback text cannot carry it.
   class Lines {
     @expose
     fail(): never {
-      throw new Error("line one\nline two");
+      throw Object.assign(new Error("line one\nline two"), {
+        name: "Odd Name",
+      });
     }
   }
   const connected = Promise.withResolvers<RpcClient>();
@@ -323,17 +325,42 @@ Deno.test("errorFormat: rpc.startServer and rpc.openConnection pass it to their 
     });
     await assert.rejects(
       client.remote.fail(),
-      remote("Error", "line one\nline two"),
+      remote("Odd Name", "line one\nline two"),
     );
     const serverSide = await connected.promise;
     await assert.rejects(
       serverSide.call("fail"),
-      remote("Error", "line one\nline two"),
+      remote("Odd Name", "line one\nline two"),
     );
   } finally {
     await server?.close();
   }
-  // The default is aiomas's text.
+  // The default is aiomas's text: its last line, without a name.
+  await using pair = memoryPair(new Lines() as unknown as Thrower);
+  await assert.rejects(
+    (pair.client.remote as unknown as Lines).fail(),
+    remote("", "line two"),
+  );
+});
+
+Deno.test("RemoteError: a message of several lines keeps them all, and its error's name (aiomas's text, Python's too)", async () => {
   await using pair = memoryPair(new Thrower());
-  await assert.rejects(pair.client.remote.throwLines(), remote("", "line two"));
+  await assert.rejects(
+    pair.client.remote.throwLines(),
+    remote("Error", "line one\nline two"),
+  );
+  // What Python's traceback.format_exception gives for
+  // ValueError("first\nsecond"), and a chained one.
+  const python =
+    'Traceback (most recent call last):\n  File "x.py", line 1, in <module>\n    raise ValueError("first\\nsecond")\nValueError: first\nsecond\n';
+  const error = new RemoteError("peer", python);
+  assert.equal(error.remoteName, "ValueError");
+  assert.equal(error.remoteMessage, "first\nsecond");
+  assert.equal(error.message, "ValueError: first\nsecond (raised by peer)");
+  const chained = new RemoteError(
+    "peer",
+    `${python}\nDuring handling of the above exception, another exception occurred:\n\nTraceback (most recent call last):\n  File "y.py", line 2, in f\n    g()\n    ^^^\nKeyError: 'k'\n`,
+  );
+  assert.equal(chained.remoteName, "KeyError");
+  assert.equal(chained.remoteMessage, "'k'");
 });
