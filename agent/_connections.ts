@@ -1,5 +1,6 @@
 import { context, ROOT_CONTEXT } from "npm:@opentelemetry/api@^1.9.0";
 import { Channel } from "../channel/channel.ts";
+import { abandonCalls } from "../channel/_outgoing_calls.ts";
 import { createMemoryPair } from "../channel/memory_pair.ts";
 import { openConnection } from "../channel/open_connection.ts";
 import type { Transport } from "../channel/transport.ts";
@@ -148,6 +149,14 @@ export class Connections {
       `Connecting to ${url}`,
       () => waiting.leave?.(),
     );
+  }
+
+  /**
+   * Rejects the calls pending on every connection with `reason`, leaving
+   * the connections open (calls made from now on are sent).
+   */
+  abandonCalls(reason: unknown): void {
+    for (const client of this.#clients) abandonCalls(client.channel, reason);
   }
 
   /** Closes every connection; pending calls reject with `ConnectionClosedError`. */

@@ -335,9 +335,12 @@ export class Container implements AsyncDisposable {
    */
   shutdown(): Promise<void> {
     this.#shutdown ??= (async () => {
-      this.#closing.abort(
-        new ConnectionClosedError(`Container ${this.addr} is shut down`),
+      const reason = new ConnectionClosedError(
+        `Container ${this.addr} is shut down`,
       );
+      this.#closing.abort(reason);
+      // At once, not after the children have stopped (up to seconds).
+      this.#connections.abandonCalls(reason);
       this.#listening.unlist();
       // E.g. Workers it started: stopped while their links still work.
       await Promise.all(

@@ -197,6 +197,16 @@ export class OutgoingCalls {
     }
   }
 
+  /**
+   * Rejects every waiting call with `reason` and forgets it (a late reply
+   * is dropped); calls made from now on are sent as usual.
+   */
+  abandon(reason: unknown): void {
+    for (const pending of this.#pending.clear()) {
+      this.#settle(pending, reason, false);
+    }
+  }
+
   /** A call that will get no reply it waits for: forget it (a late reply is dropped). */
   #giveUp(id: number, pending: PendingCall, reason: unknown): void {
     if (this.#pending.get(id) === pending) this.#pending.take(id);
@@ -210,4 +220,16 @@ export class OutgoingCalls {
     if (ok) pending.resolve(outcome);
     else pending.reject(outcome);
   }
+}
+
+/** The calls of each channel, for {@linkcode abandonCalls}. */
+export const outgoingCallsOf: WeakMap<object, OutgoingCalls> = new WeakMap();
+
+/**
+ * Rejects the calls waiting on `channel` with `reason` and forgets them,
+ * leaving the channel open: a container that shuts down rejects its
+ * pending calls at once, then still stops its children over their links.
+ */
+export function abandonCalls(channel: object, reason: unknown): void {
+  outgoingCallsOf.get(channel)?.abandon(reason);
 }

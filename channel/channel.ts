@@ -23,7 +23,11 @@ import {
   REQUEST,
 } from "./_message.ts";
 import { MessageWriter } from "./_message_writer.ts";
-import { OutgoingCalls, type PendingCall } from "./_outgoing_calls.ts";
+import {
+  OutgoingCalls,
+  outgoingCallsOf,
+  type PendingCall,
+} from "./_outgoing_calls.ts";
 import { PendingTable } from "./_pending_table.ts";
 import { ReadLoop, type ReadLoopHost } from "./_read_loop.ts";
 import type { Request } from "./request.ts";
@@ -144,6 +148,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       carrier,
       reading: this.#requests,
     });
+    outgoingCallsOf.set(this, this.#calls);
     this.#closed.promise.catch(() => {});
     // Frames are decoded before the next read, which may reuse the buffer
     // the bytes came in (see ReadLoop for those handed over instead).

@@ -10,6 +10,7 @@ import {
   startContainerWorker,
 } from "../../agent/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
+import { Hanger } from "../fixtures/agents/agents.ts";
 import { within } from "../_within.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
@@ -174,4 +175,32 @@ Deno.test("startContainerProcess: the child ends when its parent process is kill
       // Gone, as it should be.
     }
   }
+});
+
+Deno.test("Container shutdown rejects its pending calls at once, not after its Worker child has stopped", async () => {
+  await using other = await Container.create(LOCAL);
+  const elsewhere = new Hanger(other);
+  const parent = await Container.create(LOCAL);
+  const child = await startContainerWorker({ container: parent });
+  // A call the child is handling: its stop waits out its close grace.
+  const busy = await spawn(child.manager, "Hanger");
+  const handled = busy.hang();
+  handled.catch(() => {});
+  await busy.ping();
+  const proxy = await parent.connect<Hanger>(elsewhere.addr);
+  const order: string[] = [];
+  const outcome = proxy.hang().then(
+    () => order.push("answered"),
+    (error) => {
+      order.push("call rejected");
+      return error;
+    },
+  );
+  child.ended.then(() => order.push("child ended"));
+  await within(10_000, "parent.shutdown()", parent.shutdown());
+  await child.ended;
+  const error = await outcome;
+  assert.deepEqual(order, ["call rejected", "child ended"]);
+  assert.ok(error instanceof ConnectionClosedError, String(error));
+  assert.equal(error.message, `Container ${parent.addr} is shut down`);
 });
