@@ -205,6 +205,21 @@ export class Connections {
     options: ConnectOptions,
     waiting: Waiting,
   ): Promise<[Caller, string]> {
+    try {
+      return await this.#validated(target, options, waiting);
+    } catch (error) {
+      // A shared connection whose peer closed it just now (its end not
+      // read yet when it was handed out): dial once more.
+      if (!(error instanceof ConnectionClosedError)) throw error;
+      return await this.#validated(target, options, waiting);
+    }
+  }
+
+  async #validated(
+    target: AgentAddress,
+    options: ConnectOptions,
+    waiting: Waiting,
+  ): Promise<[Caller, string]> {
     const connection = await this.#connection(target, options, waiting);
     const { validating } = connection;
     let validated = validating.get(target.aid);

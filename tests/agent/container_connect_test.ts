@@ -147,3 +147,18 @@ Deno.test("connect: after the peer shuts down, the next connect dials again", as
     await assert.rejects(proxy.service(4), ConnectionClosedError);
   });
 });
+
+Deno.test("connect: right after the peer shut down, before its end is read, dials again", async () => {
+  await using a = await Container.create(LOCAL);
+  const b = await Container.create(LOCAL);
+  new Callee(b);
+  const url = `${b.addr}0`;
+  assert.equal(await (await a.connect<Callee>(url)).service(1), 1);
+  const port = Number(new URL(b.addr).port);
+  await b.shutdown();
+  // No call in between: `a` may not have read the connection's end yet.
+  await using b2 = await Container.create({ hostname: "127.0.0.1", port });
+  new Other(b2);
+  const fresh = await a.connect<Other>(url);
+  assert.deepEqual(await fresh.service(2), ["other", 2]);
+});
