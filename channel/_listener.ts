@@ -202,8 +202,11 @@ class TlsAcceptor implements Acceptor {
       // Deno's TLSSocket has no address before its handshake is done; the
       // TCP socket under it (node's `_parent`) has.
       const tcp = (socket as { _parent?: Socket })._parent;
+      const peer = peerOf(socket.remoteAddress ? socket : tcp);
       try {
-        onHandshakeError(error, peerOf(socket.remoteAddress ? socket : tcp));
+        // Named as a handshake error: node's own text may be no more than
+        // "socket hang up" (e.g. for a client certificate it refused).
+        onHandshakeError(fromNodeError(error, peer, true) as Error, peer);
       } catch (thrown) {
         // Thrown in node's event emitter, it would end the process.
         console.error("aiomas: onHandshakeError threw:", thrown);

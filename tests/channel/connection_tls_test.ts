@@ -159,6 +159,11 @@ Deno.test("mutual TLS: only clients with a certificate from the CA are served; t
   assert.match(errors[0], /fatal alert: CertificateRequired$/);
   assert.equal(handshakeErrors.length, 1);
   assert.match(handshakeErrors[0][1], /^127\.0\.0\.1:\d+$/);
+  // Named as a handshake error with that peer, whatever node's text says.
+  assert.match(
+    handshakeErrors[0][0].message,
+    new RegExp(`^TLS handshake with ${handshakeErrors[0][1]} failed: `),
+  );
   assert.equal(
     await getsReply(server.addr, {
       ...trusted,
