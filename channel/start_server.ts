@@ -42,8 +42,10 @@ export interface StartServerOptions
   /**
    * With `tls`: called when a client's TLS handshake fails (e.g. no client
    * certificate from `clientCaCerts`, a cleartext client) or outlasts
-   * `handshakeTimeout`, with the error (`TLS handshake with <peer> failed:
-   * …`, TLS's own as its `cause`) and the client's `host:port`. The
+   * `handshakeTimeout`, with the error (named as Deno's sockets name
+   * theirs: `TLS handshake with <peer> failed: …`, or e.g. `Connection
+   * reset by peer: <peer>`; TLS's own as its `cause`) and the client's
+   * `host:port`. The
    * connection is closed either way; no channel was made for it. What it
    * throws is logged with `console.error`.
    *
