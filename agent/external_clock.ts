@@ -123,10 +123,12 @@ export class ExternalClock implements Clock {
   /**
    * The earliest deadline of a pending sleep or call.
    *
-   * @returns Seconds, or null if nothing is pending.
+   * @returns Seconds, or null if nothing is pending but waits without end
+   *   (`sleep(Infinity)`), which no `setTime` reaches.
    */
   nextActivity(): number | null {
-    return this.#heap.peek()?.deadline ?? null;
+    const deadline = this.#heap.peek()?.deadline;
+    return deadline === undefined || deadline === Infinity ? null : deadline;
   }
 
   /**

@@ -91,6 +91,16 @@ Deno.test("ExternalClock: sleep, sleepUntil and calls wake in (deadline, inserti
   assert.deepEqual(slept.slice(4), ["until 5@100"]);
   assert.deepEqual(called.slice(4), ["at 6"]);
   assert.equal(clock.nextActivity(), null);
+  // A wait without end is no activity: no setTime reaches it.
+  const forever = new AbortController();
+  clock.sleep(Infinity, { signal: forever.signal }).catch(() => {});
+  const never = clock.callIn(Infinity, () => {});
+  assert.equal(clock.nextActivity(), null);
+  const soon = clock.callIn(7, () => {});
+  assert.equal(clock.nextActivity(), 107);
+  forever.abort();
+  never.cancel();
+  soon.cancel();
 });
 
 Deno.test("ExternalClock: sleepers woken together run in (deadline, insertion) order", async () => {
