@@ -190,8 +190,16 @@ export function serializable<T extends object>(
         `Cannot decode ${type.name}: expected a map of ${fields.join(", ")}`,
       );
     }
+    // Own fields only: a peer's map without "toString" must not pass
+    // Object.prototype's. A missing one is undefined, as an encode leaves
+    // out a field that is undefined.
+    const map = data instanceof Map ? data : undefined;
     const args = fields.map((field) =>
-      (data as Record<string, unknown>)[field]
+      map !== undefined
+        ? map.get(field)
+        : Object.hasOwn(data, field)
+        ? (data as Record<string, unknown>)[field]
+        : undefined
     );
     return new (type as new (...args: unknown[]) => T)(...args);
   };

@@ -1,7 +1,11 @@
 // SerializerRegistry registration: positional typeids, lookup by exact class,
 // the Object fallback (never for native values) and duplicate registrations.
 import assert from "node:assert/strict";
-import { serializable, SerializerRegistry } from "../../codecs/mod.ts";
+import {
+  JsonCodec,
+  serializable,
+  SerializerRegistry,
+} from "../../codecs/mod.ts";
 import { SerializationError } from "../../errors.ts";
 import {
   CODECS,
@@ -237,4 +241,23 @@ Deno.test("serializable: a field the instance lacks fails the encode in every co
       ]);
     });
   }
+});
+
+Deno.test("serializable: a field the peer's map lacks is undefined, never read from Object.prototype", () => {
+  class Named {
+    constructor(public toString: unknown, public x: number) {}
+  }
+  const codec = new JsonCodec();
+  codec.addSerializer(
+    ...serializable(Named, ["toString", "x"] as (keyof Named & string)[]),
+  );
+  const decoded = codec.decode(
+    new TextEncoder().encode('{"__type__":[0,{"x":1}]}'),
+  ) as Named;
+  assert.ok(decoded instanceof Named);
+  assert.equal(
+    Object.getOwnPropertyDescriptor(decoded, "toString")?.value,
+    undefined,
+  );
+  assert.equal(decoded.x, 1);
 });
