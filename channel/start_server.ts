@@ -54,6 +54,7 @@ export interface StartServerOptions
   onHandshakeError?: (error: Error, peer: string) => void;
   /**
    * Called when a connection handler throws; the connection is closed.
+   * What it throws in turn is logged with `console.error`.
    *
    * @default {logs with console.error}
    */
@@ -206,7 +207,12 @@ export class Server implements AsyncDisposable {
     try {
       await handler(channel);
     } catch (error) {
-      onError(error, channel);
+      try {
+        onError(error, channel);
+      } catch (thrown) {
+        // Unawaited here: it would end the process as an unhandled rejection.
+        console.error("aiomas: onError threw:", thrown);
+      }
       await channel.close();
     }
   }

@@ -133,6 +133,35 @@ Deno.test("a handler that throws closes only its connection; onError is called",
   assert.equal(server.channels.size, 1);
 });
 
+Deno.test("an onError that throws is logged; its connection closes and the others are served", async () => {
+  const logged = Promise.withResolvers<unknown[]>();
+  const error = console.error;
+  console.error = (...args: unknown[]) => logged.resolve(args);
+  try {
+    await using server = await startServer(LOCAL, async (channel) => {
+      for await (const request of channel) {
+        if (request.content === "boom") throw new Error("handler failed");
+        await request.reply(`${request.content} ok`);
+      }
+    }, {
+      onError: () => {
+        throw new Error("onError failed");
+      },
+    });
+    await using good = await openConnection(server.addr);
+    await using bad = await openConnection(server.addr);
+    const pending = bad.send("boom");
+    const [text, thrown] = await logged.promise;
+    assert.equal(text, "aiomas: onError threw:");
+    assert.equal((thrown as Error).message, "onError failed");
+    await assert.rejects(pending, ConnectionClosedError);
+    await bad.closed;
+    assert.equal(await good.send("after"), "after ok");
+  } finally {
+    console.error = error;
+  }
+});
+
 Deno.test("an error reply travels over TCP as a RemoteError", async () => {
   await using server = await startServer(LOCAL, async (channel) => {
     for await (const request of channel) {
