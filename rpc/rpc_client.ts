@@ -33,7 +33,8 @@ export interface RpcClientOptions {
   service?: object;
   /**
    * Called once when the connection is lost (closed by the peer or by an
-   * error), not after `close()`; the argument is the error, if any.
+   * error), not after `close()`; the argument is the error, if any. What
+   * it throws is logged with `console.error`.
    */
   onConnectionReset?: (error: unknown) => void;
   /**
@@ -161,10 +162,17 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     this.remote = createRemote(this.#caller, "", "RpcProxy('')") as Remote<T>;
     const onReset = options.onConnectionReset;
     if (onReset !== undefined) {
-      channel.closed.then(
-        () => this.#closedLocally || onReset(undefined),
-        (error) => this.#closedLocally || onReset(error),
-      );
+      const reset = (error: unknown): void => {
+        if (this.#closedLocally) return;
+        try {
+          onReset(error);
+        } catch (thrown) {
+          // In a promise callback it would be an unhandled rejection,
+          // which ends the process.
+          console.error("aiomas: onConnectionReset threw:", thrown);
+        }
+      };
+      channel.closed.then(() => reset(undefined), reset);
     }
     if (this.#telemetry === undefined) this.#serve();
     else this.#telemetry.inRoot(() => this.#serve());

@@ -124,3 +124,25 @@ Deno.test("rpc: await using closes both ends", async () => {
   await client.closed;
   await server.closed;
 });
+
+Deno.test("rpc: an onConnectionReset that throws is logged, not an unhandled rejection", async () => {
+  const logged = Promise.withResolvers<unknown[]>();
+  const error = console.error;
+  console.error = (...args: unknown[]) => logged.resolve(args);
+  try {
+    const [a, b] = createMemoryPair();
+    await using client = new RpcClient(new Channel(a), {
+      onConnectionReset: () => {
+        throw new Error("hook failed");
+      },
+    });
+    await using peer = new RpcClient(new Channel(b));
+    await peer.close();
+    const [text, thrown] = await logged.promise;
+    assert.equal(text, "aiomas: onConnectionReset threw:");
+    assert.equal((thrown as Error).message, "hook failed");
+    await client.closed;
+  } finally {
+    console.error = error;
+  }
+});
