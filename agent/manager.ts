@@ -41,7 +41,10 @@ export interface ManagerOptions {
    * @default {`file:` modules under the working directory when the manager is created (`[pathToFileURL(Deno.cwd() + "/").href]`)}
    */
   allowSpawn?: readonly string[];
-  /** Called after `stop()` has shut the container down (e.g. to exit the process). */
+  /**
+   * Called after `stop()` has shut the container down (e.g. to exit the
+   * process). What it throws is logged with `console.error`.
+   */
   onStop?: () => void;
 }
 
@@ -172,7 +175,13 @@ export class Manager extends Agent {
     // Let the reply go out first; shutdown then closes every connection.
     setTimeout(async () => {
       await this.container.shutdown();
-      this.#onStop?.();
+      try {
+        this.#onStop?.();
+      } catch (thrown) {
+        // In this callback it would be an unhandled rejection, which ends
+        // the process.
+        console.error("aiomas: onStop threw:", thrown);
+      }
     }, 0);
   }
 }

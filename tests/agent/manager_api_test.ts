@@ -216,6 +216,26 @@ Deno.test("Manager.stop twice shuts down and calls onStop once", async () => {
   assert.equal(stops, 1);
 });
 
+Deno.test("Manager: an onStop that throws is logged, not an unhandled rejection", async () => {
+  const logged = Promise.withResolvers<unknown[]>();
+  const error = console.error;
+  console.error = (...args: unknown[]) => logged.resolve(args);
+  try {
+    const container = await Container.create(LOCAL);
+    const manager = new Manager(container, {
+      onStop: () => {
+        throw new Error("onStop failed");
+      },
+    });
+    manager.stop();
+    const [text, thrown] = await logged.promise;
+    assert.equal(text, "aiomas: onStop threw:");
+    assert.equal((thrown as Error).message, "onStop failed");
+  } finally {
+    console.error = error;
+  }
+});
+
 Deno.test("Manager.stop answers, then shuts the container down and calls onStop", async () => {
   await using m = await managed();
   const [agent] = await spawn(m.proxy, spec("Echo"));
