@@ -81,3 +81,36 @@ export function closeMessage(sent: number, reason: string): Uint8Array {
 export function closeReason(data: Uint8Array): string {
   return clipPeerText(decoder.decode(data.subarray(CLOSE_HEADER)));
 }
+
+/** A gap in `peer`'s data messages, `what` says where. */
+export function lostError(peer: string, what: string): Error {
+  return new Error(
+    `Messages from ${peer} were lost (${what}), e.g. in a NATS server failover`,
+  );
+}
+
+/** A message of kind `what` from `peer` that cannot be read, or why (`cause`). */
+export function badMessage(peer: string, what: string, cause?: unknown): Error {
+  return new Error(
+    `Cannot read a ${what}${what && " "}message from ${peer}${
+      cause === undefined
+        ? ""
+        : `: ${cause instanceof Error ? cause.message : String(cause)}`
+    }`,
+    { cause },
+  );
+}
+
+/** A data message to `peer` that NATS did not take (`closed`: the connection is). */
+export function notSent(peer: string, closed: boolean, cause: unknown): Error {
+  return new Error(
+    `Cannot write to ${peer}: ${
+      closed
+        ? "the NATS connection is closed"
+        : cause instanceof Error
+        ? cause.message
+        : String(cause)
+    }`,
+    { cause },
+  );
+}

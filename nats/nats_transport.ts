@@ -94,7 +94,7 @@ export class NatsTransport implements Transport {
           else this.#receive(msg);
         },
         // Only this session fails.
-        (thrown) => this.#fail(this.#bad("", thrown)),
+        (thrown) => this.#fail(wire.badMessage(this.peer, "", thrown)),
       ),
     });
   }
@@ -188,11 +188,22 @@ export class NatsTransport implements Transport {
       const end = Math.min(bytes.length, at + room - (block?.size ?? 0));
       const piece = bytes.subarray(at, end);
       this.#sent = (this.#sent + 1) >>> 0;
-      this.#link.nc.publish(
-        this.#to,
-        wire.dataMessage(this.#sent, piece),
-        block === undefined ? undefined : { headers: block.headers },
-      );
+      try {
+        this.#link.nc.publish(
+          this.#to,
+          wire.dataMessage(this.#sent, piece),
+          block === undefined ? undefined : { headers: block.headers },
+        );
+      } catch (error) {
+        // A message numbered and not sent: the session cannot go on.
+        const failure = wire.notSent(
+          this.peer,
+          this.#link.nc.isClosed(),
+          error,
+        );
+        this.#fail(failure);
+        throw failure;
+      }
       this.#flow.sent(piece.length);
       at = end;
     }
@@ -235,11 +246,13 @@ export class NatsTransport implements Transport {
     }
     const kind = data[0];
     if (kind === wire.DATA) {
-      if (data.length <= wire.DATA_HEADER) return this.#fail(this.#bad("data"));
+      if (data.length <= wire.DATA_HEADER) {
+        return this.#fail(wire.badMessage(this.peer, "data"));
+      }
       const seq = wire.dataSeq(data);
       if (seq !== ((this.#received + 1) >>> 0)) {
         return this.#fail(
-          this.#lost(`got #${seq} after #${this.#received}`),
+          wire.lostError(this.peer, `got #${seq} after #${this.#received}`),
         );
       }
       this.#received = seq;
@@ -260,19 +273,22 @@ export class NatsTransport implements Transport {
     }
     if (kind === wire.CLOSE) {
       if (data.length < wire.CLOSE_HEADER) {
-        return this.#fail(this.#bad("close"));
+        return this.#fail(wire.badMessage(this.peer, "close"));
       }
       const last = wire.dataSeq(data);
       if (last !== this.#received) {
         return this.#fail(
-          this.#lost(`it ended after #${last}, got up to #${this.#received}`),
+          wire.lostError(
+            this.peer,
+            `it ended after #${last}, got up to #${this.#received}`,
+          ),
         );
       }
       this.#closedByPeer(wire.closeReason(data));
       return;
     }
     if (data.length < wire.CONTROL_SIZE) {
-      return this.#fail(this.#bad("control"));
+      return this.#fail(wire.badMessage(this.peer, "control"));
     }
     if (kind === wire.PING) {
       const from = wire.pingFrom(data);
@@ -294,7 +310,7 @@ export class NatsTransport implements Transport {
       return;
     }
     if (kind === wire.ACK) return this.#peerState(data);
-    this.#fail(this.#bad(`kind ${kind}`));
+    this.#fail(wire.badMessage(this.peer, `kind ${kind}`));
   }
 
   /** What the peer says it has sent and read. */
@@ -304,7 +320,10 @@ export class NatsTransport implements Transport {
     const behind = (sent - this.#received) >>> 0;
     if (behind !== 0 && behind < 0x80000000) {
       return this.#fail(
-        this.#lost(`it sent #${sent}, the last received is #${this.#received}`),
+        wire.lostError(
+          this.peer,
+          `it sent #${sent}, the last received is #${this.#received}`,
+        ),
       );
     }
     this.#flow.peerRead(read);
@@ -337,25 +356,6 @@ export class NatsTransport implements Transport {
     } catch (error) {
       this.#fail(error as Error);
     }
-  }
-
-  /** A gap in the peer's data messages, `what` says where. */
-  #lost(what: string): Error {
-    return new Error(
-      `Messages from ${this.peer} were lost (${what}), e.g. in a NATS server failover`,
-    );
-  }
-
-  /** A message of kind `what` that cannot be read, or why (`cause`). */
-  #bad(what: string, cause?: unknown): Error {
-    return new Error(
-      `Cannot read a ${what}${what && " "}message from ${this.peer}${
-        cause === undefined
-          ? ""
-          : `: ${cause instanceof Error ? cause.message : String(cause)}`
-      }`,
-      { cause },
-    );
   }
 
   #closedByPeer(reason: string): void {

@@ -287,6 +287,16 @@ Deno.test("NatsTransport: closing the shared NATS connection under a session rej
     return true;
   });
   await channel.close();
+  // A write on a session of the closed connection says so (nats.js's own
+  // text was "closed connection").
+  const other = await NatsEndpoint.create({ nats: { servers: server.url } });
+  const session = await other.open("s");
+  await other.connection.close();
+  await assert.rejects(
+    session.write(new Uint8Array(8)),
+    /^Error: Cannot write to s: the NATS connection is closed$/,
+  );
+  await other.close();
   await client.close();
   assert.equal(serving.subject, "s");
 });
