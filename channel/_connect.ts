@@ -1,5 +1,5 @@
 // The only place of the channel layer that opens connections.
-import { isIP } from "node:net";
+import { connect as connectTcp, isIP } from "node:net";
 import nodeTls from "node:tls";
 import { checkMilliseconds, MAX_DELAY } from "./_channel_options.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
@@ -141,32 +141,46 @@ function connectTls(
 ): Promise<Transport> {
   const { promise, resolve, reject } = Promise.withResolvers<Transport>();
   signal.throwIfAborted();
-  const socket = nodeTls.connect({
-    host: addr.hostname,
-    port: addr.port,
-    // The server certificate is verified against `hostname`; SNI is for
-    // names only.
-    servername: isIP(addr.hostname) === 0 ? addr.hostname : undefined,
-    ca: options.caCerts,
-    cert: options.cert,
-    key: options.key,
-  });
+  // TLS over a TCP socket of our own: as the TLS socket's `_parent`, its
+  // reads stop while the channel takes no bytes (nodeTls.connect's own
+  // socket reads on, into memory, however paused).
+  const tcp = connectTcp({ host: addr.hostname, port: addr.port });
+  // Its errors also reach the TLS socket; unheard here, they would throw.
+  tcp.on("error", () => {});
+  let socket: ReturnType<typeof nodeTls.connect> | undefined;
   const onAbort = () => {
-    socket.destroy();
+    socket?.destroy();
+    tcp.destroy();
     reject(signal.reason);
   };
   signal.addEventListener("abort", onAbort, { once: true });
   const onError = (error: Error) => {
     signal.removeEventListener("abort", onAbort);
-    socket.destroy();
+    socket?.destroy();
+    tcp.destroy();
     reject(fromNodeError(error, where, true));
   };
-  socket.once("error", onError);
-  socket.once("secureConnect", () => {
-    signal.removeEventListener("abort", onAbort);
-    socket.off("error", onError);
-    socket.setNoDelay(true);
-    resolve(socketTransport(socket));
+  tcp.once("error", onError);
+  tcp.once("connect", () => {
+    const tls = nodeTls.connect({
+      socket: tcp,
+      host: addr.hostname,
+      // The server certificate is verified against `hostname`; SNI is for
+      // names only.
+      servername: isIP(addr.hostname) === 0 ? addr.hostname : undefined,
+      ca: options.caCerts,
+      cert: options.cert,
+      key: options.key,
+    });
+    socket = tls;
+    tls.once("error", onError);
+    tls.once("secureConnect", () => {
+      signal.removeEventListener("abort", onAbort);
+      tcp.off("error", onError);
+      tls.off("error", onError);
+      tcp.setNoDelay(true);
+      resolve(socketTransport(tls));
+    });
   });
   return promise;
 }

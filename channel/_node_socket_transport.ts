@@ -5,20 +5,28 @@ import type { Transport } from "./transport.ts";
 /** What of a node socket the transport uses. */
 type NodeSocket = Duplex & { destroy(): void };
 
-/** The read switch of a TCP handle under a TLS socket (node's `_parent`). */
-interface ReadSwitch {
-  readStop?(): unknown;
-  readStart?(): unknown;
+/** The TCP socket under a TLS socket (node's `_parent`), and its read switch. */
+interface TcpParent {
+  destroy?(): void;
+  _handle?: { readStop?(): unknown; readStart?(): unknown };
 }
 
-/** Wraps a connected node socket as a transport. */
+/**
+ * Wraps a connected node socket as a transport. A TLS socket must have
+ * its TCP socket as `_parent` (accepted ones have; make a client's with
+ * `tls.connect({ socket })`): that is what stops reading.
+ */
 export function socketTransport(socket: NodeSocket): Transport {
   // The web streams report errors; this keeps one from being unhandled.
   socket.on("error", () => {});
+  const parent = (socket as { _parent?: TcpParent })._parent;
   return {
-    readable: socketReadable(socket),
+    readable: socketReadable(socket, parent),
     writable: socketWritable(socket),
-    close: () => socket.destroy(),
+    close: () => {
+      socket.destroy();
+      parent?.destroy?.();
+    },
   };
 }
 
@@ -30,12 +38,18 @@ export function socketTransport(socket: NodeSocket): Transport {
  * MiB from a client whose writes all completed); only stopping the TCP
  * handle's reads holds the peer back.
  */
-function socketReadable(socket: NodeSocket): ReadableStream<Uint8Array> {
-  const tcp = (socket as { _parent?: { _handle?: ReadSwitch } })._parent
-    ?._handle;
+function socketReadable(
+  socket: NodeSocket,
+  parent: TcpParent | undefined,
+): ReadableStream<Uint8Array> {
+  const tcp = parent?._handle;
   let paused = false;
+  // Cancelled or ended: node may still emit what it had buffered (a
+  // resume() flows on the next tick), which must not reach the stream.
+  let done = false;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   socket.on("data", (chunk: Uint8Array) => {
+    if (done) return;
     // A copy, as Duplex.toWeb makes: the channel may keep views of it.
     controller.enqueue(new Uint8Array(chunk));
     if ((controller.desiredSize ?? 0) <= 0 && !paused) {
@@ -45,6 +59,8 @@ function socketReadable(socket: NodeSocket): ReadableStream<Uint8Array> {
     }
   });
   finished(socket, { writable: false }, (error) => {
+    if (done) return;
+    done = true;
     try {
       if (error === undefined || error === null) controller.close();
       else controller.error(error);
@@ -63,6 +79,7 @@ function socketReadable(socket: NodeSocket): ReadableStream<Uint8Array> {
       socket.resume();
     },
     cancel() {
+      done = true;
       socket.destroy();
     },
   }, { highWaterMark: 64 * 1024, size: (chunk) => chunk.byteLength });

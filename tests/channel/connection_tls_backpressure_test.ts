@@ -6,7 +6,7 @@ import {
   openConnection,
   startServer,
 } from "../../channel/mod.ts";
-import { ConnectionClosedError } from "../../errors.ts";
+import { ConnectionClosedError, ProtocolError } from "../../errors.ts";
 import { within } from "../_within.ts";
 import { assertOtherPairWorks } from "./_channel_helpers.ts";
 import { LOCAL, tcpAddr, tlsFiles } from "./_connection_helpers.ts";
@@ -50,5 +50,111 @@ Deno.test("TLS: a server that takes no requests holds its client back, and the c
   await within(5_000, "client.close()", client.close());
   for (const send of sends) {
     await assert.rejects(send, ConnectionClosedError);
+  }
+});
+
+/** `payload` as a frame: a 4-byte big-endian length, then the bytes. */
+function frameOf(payload: Uint8Array): Uint8Array {
+  const frame = new Uint8Array(4 + payload.length);
+  new DataView(frame.buffer).setUint32(0, payload.length);
+  frame.set(payload, 4);
+  return frame;
+}
+
+Deno.test("TLS: a client that takes no requests holds its server back", async () => {
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: tlsFiles.serverCert,
+    key: tlsFiles.serverKey,
+  });
+  const request = frameOf(
+    new TextEncoder().encode(JSON.stringify([0, 1, "x".repeat(MiB)])),
+  );
+  let written = 0;
+  const serving = (async () => {
+    const conn = await listener.accept();
+    const writer = conn.writable.getWriter();
+    try {
+      for (let i = 0; i < 48; i++) {
+        await writer.write(request);
+        written += request.length;
+      }
+    } catch {
+      // The client closed.
+    } finally {
+      await writer.abort().catch(() => {});
+    }
+  })();
+  const client = await openConnection(
+    { hostname: "127.0.0.1", port: listener.addr.port },
+    { tls: { caCerts: [tlsFiles.ca] }, maxQueuedRequests: 1 },
+  );
+  try {
+    // Round trips over another TLS connection: time for the 48 MiB to go
+    // out if nothing held them back (before the fix, all did).
+    await using echo = await startServer(
+      LOCAL,
+      async (channel) => {
+        for await (const request of channel) {
+          await request.reply(request.content);
+        }
+      },
+      { tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey } },
+    );
+    await using other = await openConnection(tcpAddr(echo), {
+      tls: { caCerts: [tlsFiles.ca] },
+    });
+    for (let i = 0; i < 200 && written < 16 * MiB; i++) {
+      await other.send(i);
+    }
+    assert.ok(written < 16 * MiB, `the server wrote ${written / MiB} MiB`);
+    assert.ok(
+      client.stats.bytesReceived < 16 * MiB,
+      `the client read ${client.stats.bytesReceived / MiB} MiB`,
+    );
+  } finally {
+    await client.close();
+    listener.close();
+    await serving;
+  }
+});
+
+Deno.test("TLS: bytes node had buffered when the channel failed do not crash the client", async () => {
+  const listener = Deno.listenTls({
+    hostname: "127.0.0.1",
+    port: 0,
+    cert: tlsFiles.serverCert,
+    key: tlsFiles.serverKey,
+  });
+  const encoder = new TextEncoder();
+  let size = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      // A large request, then a frame that is no JSON, then more bytes:
+      // the client fails while node still holds some of them.
+      const big = frameOf(
+        encoder.encode(JSON.stringify([0, 1, "x".repeat(size)])),
+      );
+      const bad = frameOf(encoder.encode("not json"));
+      const all = new Uint8Array(big.length + bad.length + 3_000_000);
+      all.set(big);
+      all.set(bad, big.length);
+      const writer = conn.writable.getWriter();
+      writer.write(all).then(() => writer.close()).catch(() => {});
+    }
+  })();
+  try {
+    for (let i = 0; i < 60; i++) {
+      size = 60_000 + i * 7_919;
+      const client = await openConnection(
+        { hostname: "127.0.0.1", port: listener.addr.port },
+        { tls: { caCerts: [tlsFiles.ca] } },
+      );
+      await assert.rejects(client.closed, ProtocolError);
+    }
+  } finally {
+    listener.close();
+    await serving;
   }
 });
