@@ -62,13 +62,8 @@ export class RemoteError extends Error {
     // "Name: message" (the message may have lines of its own), or a bare
     // "Name": Python's last line for an exception without a message
     // (`raise AssertionError`).
-    let text = exceptionText(remoteTraceback);
-    let match = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/.exec(text);
-    if (match === null) {
-      // Not Python's form: its last line, as before.
-      text = lastNonEmptyLine(text);
-      match = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/.exec(text);
-    }
+    const text = exceptionText(remoteTraceback);
+    const match = NAMED.exec(text);
     const name = options?.remoteName ?? (match ? match[1] : "");
     const message = options?.remoteMessage ??
       (match ? match[2] ?? "" : text);
@@ -195,24 +190,39 @@ export class LookupError extends Error {
 }
 
 /** The last line of `text` that is not blank, without its newline. */
+/** `Name: message` (the message may span lines), or a bare `Name`. */
+const NAMED = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/;
+
 /**
  * The exception part of a traceback: what follows its last frame (a
- * `  File "…"` line and the indented source lines under it), without
- * trailing blank lines; the whole text if it has no frame.
+ * `  File "…"` line and the indented source lines under it) or its
+ * header. Without either, the whole text if it reads `Name: message` over
+ * several lines and its last line does not (what a Deno peer sends for an
+ * error without a stack); otherwise, and for a traceback cut short, its
+ * last line.
  */
 function exceptionText(traceback: string): string {
-  let start = 0;
+  let start = -1;
   const frame = traceback.lastIndexOf('\n  File "');
   if (frame !== -1 || traceback.startsWith('  File "')) {
     start = traceback.indexOf("\n", frame + 1) + 1;
     while (start > 0 && traceback.startsWith("    ", start)) {
       start = traceback.indexOf("\n", start) + 1;
     }
-    if (start === 0) return "";
   } else if (traceback.startsWith("Traceback (most recent call last):\n")) {
     start = traceback.indexOf("\n") + 1;
   }
-  return traceback.slice(start).replace(/\s+$/, "");
+  if (start > 0) {
+    // trimEnd, not a regular expression: linear on a peer's whitespace.
+    const part = traceback.slice(start).trimEnd();
+    if (part !== "" && NAMED.test(part)) return part;
+  }
+  const last = lastNonEmptyLine(traceback);
+  if (start === -1 && !/^[A-Za-z_][\w.]*: /.test(last)) {
+    const whole = traceback.trimEnd();
+    if (/^[A-Za-z_][\w.]*: /.test(whole)) return whole;
+  }
+  return last;
 }
 
 function lastNonEmptyLine(text: string): string {
