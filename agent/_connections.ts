@@ -205,22 +205,28 @@ export class Connections {
     options: ConnectOptions,
     waiting: Waiting,
   ): Promise<[Caller, string]> {
+    const { connection, fresh } = await this.#connection(
+      target,
+      options,
+      waiting,
+    );
     try {
-      return await this.#validated(target, options, waiting);
+      return await this.#validate(connection, target);
     } catch (error) {
-      // A shared connection whose peer closed it just now (its end not
-      // read yet when it was handed out): dial once more.
-      if (!(error instanceof ConnectionClosedError)) throw error;
-      return await this.#validated(target, options, waiting);
+      // A shared connection, open before this connect, whose peer closed
+      // it just now (its end not read yet when it was handed out): dial
+      // once more. Not for a dial of this connect's own.
+      if (fresh || !(error instanceof ConnectionClosedError)) throw error;
+      const again = await this.#connection(target, options, waiting);
+      return await this.#validate(again.connection, target);
     }
   }
 
-  async #validated(
+  /** The agent's caller and class name, once its container said it has it. */
+  async #validate(
+    connection: Connection,
     target: AgentAddress,
-    options: ConnectOptions,
-    waiting: Waiting,
   ): Promise<[Caller, string]> {
-    const connection = await this.#connection(target, options, waiting);
     const { validating } = connection;
     let validated = validating.get(target.aid);
     if (validated === undefined) {
@@ -239,7 +245,7 @@ export class Connections {
     target: AgentAddress,
     options: ConnectOptions,
     waiting: Waiting,
-  ): Promise<Connection> {
+  ): Promise<{ connection: Connection; fresh: boolean }> {
     const key = target.container;
     for (;;) {
       this.#checkOpen();
@@ -277,7 +283,10 @@ export class Connections {
       // `closed` (and so the drop above) settles only once the connection is
       // released; a connection the peer has closed must not be handed out
       // meanwhile, so drop it now and dial again.
-      if (!connection.client.channel.isClosed) return connection;
+      // Fresh: dialed for this connect, or while it waited.
+      if (!connection.client.channel.isClosed) {
+        return { connection, fresh: dial !== undefined };
+      }
       if (this.#byAddress.get(key) === pending) this.#byAddress.delete(key);
     }
   }

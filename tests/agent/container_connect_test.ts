@@ -162,3 +162,29 @@ Deno.test("connect: right after the peer shut down, before its end is read, dial
   const fresh = await a.connect<Other>(url);
   assert.deepEqual(await fresh.service(2), ["other", 2]);
 });
+
+Deno.test("connect: a connection of its own dial that the peer closes is not dialed again", async () => {
+  // A peer that reads the first request and hangs up (as one with another
+  // codec does): one connection, one failure.
+  const listener = Deno.listen(LOCAL);
+  let accepts = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      accepts++;
+      await conn.read(new Uint8Array(1024)).catch(() => null);
+      conn.close();
+    }
+  })();
+  try {
+    await using a = await Container.create(LOCAL);
+    const { port } = listener.addr as Deno.NetAddr;
+    await assert.rejects(
+      a.connect(`tcp://127.0.0.1:${port}/0`),
+      ConnectionClosedError,
+    );
+    assert.equal(accepts, 1);
+  } finally {
+    listener.close();
+    await serving;
+  }
+});
