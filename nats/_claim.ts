@@ -5,6 +5,7 @@
 // once it subscribes, and answers others' claims meanwhile: of two
 // claimants that see each other (by an answer or by the other's claim),
 // the one with the lower id keeps the name.
+import { MAX_DELAY } from "../channel/_channel_options.ts";
 import {
   flushWithin,
   isNoResponders,
@@ -42,7 +43,10 @@ export class Claim {
   ): Promise<void> {
     let owner: unknown;
     try {
-      const reply = await nc.request(subject, this.#message(), { timeout });
+      // nats.js's own timer: beyond setTimeout's range it fires at once.
+      const reply = await nc.request(subject, this.#message(), {
+        timeout: Math.min(timeout, MAX_DELAY),
+      });
       owner = parseJson(reply.data);
     } catch (error) {
       if (isNoResponders(error)) return;

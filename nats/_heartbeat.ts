@@ -1,3 +1,4 @@
+import { deadlineTimer } from "../channel/_channel_options.ts";
 import type { NatsLink } from "./_link.ts";
 import { serverOf } from "./_nats.ts";
 
@@ -158,6 +159,7 @@ export class Heartbeat {
     if (this.#stopped) return;
     clearTimeout(this.#timer);
     this.#due = performance.now() + ms;
-    this.#timer = setTimeout(this.#tick, ms);
+    // A heartbeat beyond setTimeout's range is none (it would fire at once).
+    this.#timer = deadlineTimer(ms, this.#tick);
   }
 }

@@ -1,3 +1,4 @@
+import { deadlineTimer } from "../channel/_channel_options.ts";
 import type {
   NatsConnectOptions,
   NatsOption,
@@ -149,7 +150,8 @@ export async function flushWithin(
 ): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() =>
+    // Beyond setTimeout's range: no bound (it would fire at once).
+    timer = deadlineTimer(ms, () =>
       reject(
         new DOMException(
           `No answer from the NATS server ${
@@ -157,7 +159,7 @@ export async function flushWithin(
           } within ${ms} ms (slow, frozen or unreachable)`,
           "TimeoutError",
         ),
-      ), ms);
+      ));
   });
   const flushed = nc.flush();
   flushed.catch(() => {});

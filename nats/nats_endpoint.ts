@@ -1,3 +1,4 @@
+import { MAX_DELAY } from "../channel/_channel_options.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { NatsLink } from "./_link.ts";
 import {
@@ -227,7 +228,8 @@ export class NatsEndpoint implements AsyncDisposable {
           subject: transport.subject,
           window: this.#options.window ?? DEFAULT_WINDOW,
         }),
-        { timeout },
+        // nats.js's own timer: beyond setTimeout's range it fires at once.
+        { timeout: Math.min(timeout, MAX_DELAY) },
       );
       answer = parseJson(reply.data);
     } catch (error) {

@@ -191,6 +191,14 @@ Deno.test("NatsEndpoint: invalid subjects, refused hellos", async () => {
       JSON.stringify(bad),
     );
   }
+  // Times beyond setTimeout's range are none, not "at once".
+  await using _far = await NatsEndpoint.create({
+    nats,
+    subject: "far",
+    exclusive: true,
+    timeout: 2 ** 32,
+    heartbeat: 2 ** 32,
+  });
   await using noSessions = await NatsEndpoint.create({ nats, subject: "x" });
   await using full = await NatsEndpoint.create({
     nats,
