@@ -41,6 +41,8 @@ export class OutgoingCalls {
   #writer: MessageWriter;
   #frames: FrameWriter;
   #pending: PendingTable<PendingCall>;
+  /** How to give up the calls that wait for the socket before they are sent. */
+  #waiting = new Set<(reason: unknown) => void>();
   #peer: string;
   #carrier: TraceContextCarrier | undefined;
   #reading: { called(): void };
@@ -151,9 +153,12 @@ export class OutgoingCalls {
       timeout,
       () => gaveUp.reject(this.#timeoutError(timeout)),
     );
+    // Abandoned with the calls that wait for their reply.
+    this.#waiting.add(gaveUp.reject);
     try {
       await Promise.race([ready.catch(() => {}), gaveUp.promise]);
     } finally {
+      this.#waiting.delete(gaveUp.reject);
       signal?.removeEventListener("abort", onAbort);
       clearTimeout(timer);
     }
@@ -202,6 +207,8 @@ export class OutgoingCalls {
    * is dropped); calls made from now on are sent as usual.
    */
   abandon(reason: unknown): void {
+    for (const giveUp of this.#waiting) giveUp(reason);
+    this.#waiting.clear();
     for (const pending of this.#pending.clear()) {
       this.#settle(pending, reason, false);
     }

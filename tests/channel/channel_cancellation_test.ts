@@ -1,6 +1,8 @@
 // Cancelling a send: the signal and timeout options, and late replies that
 // are dropped.
 import assert from "node:assert/strict";
+import { Channel } from "../../channel/channel.ts";
+import { abandonCalls } from "../../channel/_outgoing_calls.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import { channelPair, rawPair } from "./_channel_helpers.ts";
 
@@ -145,4 +147,25 @@ Deno.test("timeout: anything but milliseconds from 0 up is refused, and nothing 
   assert.equal(await reply, "fine");
   await channel.close();
   await raw.close();
+});
+
+Deno.test("abandonCalls: the calls waiting for a reply and those waiting for the socket reject; the channel stays open", async () => {
+  // A socket that never takes a write: the first call fills it, the
+  // others wait before they are sent.
+  const transport = {
+    readable: new ReadableStream<Uint8Array>(),
+    writable: new WritableStream<Uint8Array>({
+      write: () => new Promise<void>(() => {}),
+    }),
+  };
+  const channel = new Channel(transport, { highWaterMark: 1024 });
+  const calls = Array.from(
+    { length: 5 },
+    () => channel.send("x".repeat(4096)),
+  );
+  const reason = new ConnectionClosedError("abandoned");
+  abandonCalls(channel, reason);
+  for (const call of calls) await assert.rejects(call, (e) => e === reason);
+  assert.equal(channel.isClosed, false);
+  await channel.close({ timeout: 10 });
 });
