@@ -216,7 +216,11 @@ export class Service {
       if (options !== undefined) {
         return { kind: "function", fn: value, options, owner: o };
       }
-      const field = exposedField(this.target, name);
+      // A field is the instance's own: a prototype's member of its name
+      // (the field deleted) is not exposed by it.
+      const field = o === this.target
+        ? exposedField(this.target, name)
+        : undefined;
       if (field !== undefined && typeof value === "function") {
         // `@expose add = (a, b) => a + b`: a function held by a field.
         return { kind: "function", fn: value, options: field, owner: o };

@@ -334,6 +334,21 @@ Deno.test("service: an exposed field holding a function is an exposed function, 
   assertLookupError(router, "plain", '"Calc.plain" is not exposed');
   // A field holding an object is still a sub-service, not a function.
   assertLookupError(router, "sub", '"Calc.sub" is not exposed');
+  // Deleted, an exposed field exposes nothing of its name further up.
+  class Base {
+    add(): string {
+      return "the prototype's, never exposed";
+    }
+  }
+  class Shadowing extends Base {
+    @expose
+    override add = (): string => "the field's";
+  }
+  const shadowing = new Shadowing();
+  const shadowed = Service.of(shadowing);
+  assert.equal(await call(shadowed, "add"), "the field's");
+  delete (shadowing as { add?: unknown }).add;
+  assertLookupError(shadowed, "add", '"Base.add" is not exposed');
 });
 
 Deno.test("service: sub-service fields work in a class with no exposed method, and in a subclass", async () => {
