@@ -58,13 +58,14 @@ export async function releaseChannel(
       );
     } else {
       // Bounded too: a node socket's stream closes only once its buffer
-      // has reached the peer, which may have stopped reading. Past the
-      // deadline, or with the peer gone, it gets a turn; the transport's
-      // close below ends it.
+      // has reached the peer, which may have stopped reading (one that
+      // only ended its own side still reads: not cut short for that). Past
+      // the deadline, or with the peer gone, it gets a turn; the
+      // transport's close below ends it.
       await Promise.race([
         writer.frames.close(),
         outcome === "done"
-          ? Promise.race([late, readEnded])
+          ? late
           : new Promise<void>((resolve) => setImmediate(resolve)),
       ]);
     }
