@@ -7,6 +7,7 @@ import {
   startServer,
 } from "../../channel/mod.ts";
 import { ConnectionClosedError, ProtocolError } from "../../errors.ts";
+import { frame } from "../_frames.ts";
 import { within } from "../_within.ts";
 import { assertOtherPairWorks } from "./_channel_helpers.ts";
 import { LOCAL, tcpAddr, tlsFiles } from "./_connection_helpers.ts";
@@ -53,22 +54,19 @@ Deno.test("TLS: a server that takes no requests holds its client back, and the c
   }
 });
 
-/** `payload` as a frame: a 4-byte big-endian length, then the bytes. */
-function frameOf(payload: Uint8Array): Uint8Array {
-  const frame = new Uint8Array(4 + payload.length);
-  new DataView(frame.buffer).setUint32(0, payload.length);
-  frame.set(payload, 4);
-  return frame;
-}
-
-Deno.test("TLS: a client that takes no requests holds its server back", async () => {
-  const listener = Deno.listenTls({
+/** A TLS server of Deno's own on a free loopback port, for a raw peer. */
+function rawTlsListener(): Deno.TlsListener {
+  return Deno.listenTls({
     hostname: "127.0.0.1",
     port: 0,
     cert: tlsFiles.serverCert,
     key: tlsFiles.serverKey,
   });
-  const request = frameOf(
+}
+
+Deno.test("TLS: a client that takes no requests holds its server back", async () => {
+  const listener = rawTlsListener();
+  const request = frame(
     new TextEncoder().encode(JSON.stringify([0, 1, "x".repeat(MiB)])),
   );
   let written = 0;
@@ -121,22 +119,17 @@ Deno.test("TLS: a client that takes no requests holds its server back", async ()
 });
 
 Deno.test("TLS: bytes node had buffered when the channel failed do not crash the client", async () => {
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: tlsFiles.serverCert,
-    key: tlsFiles.serverKey,
-  });
+  const listener = rawTlsListener();
   const encoder = new TextEncoder();
   let size = 0;
   const serving = (async () => {
     for await (const conn of listener) {
       // A large request, then a frame that is no JSON, then more bytes:
       // the client fails while node still holds some of them.
-      const big = frameOf(
+      const big = frame(
         encoder.encode(JSON.stringify([0, 1, "x".repeat(size)])),
       );
-      const bad = frameOf(encoder.encode("not json"));
+      const bad = frame(encoder.encode("not json"));
       const all = new Uint8Array(big.length + bad.length + 3_000_000);
       all.set(big);
       all.set(bad, big.length);
