@@ -196,10 +196,9 @@ const NAMED = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/;
 /**
  * The exception part of a traceback: what follows its last frame (a
  * `  File "…"` line and the indented source lines under it) or its
- * header. Without either, the whole text if it reads `Name: message` over
- * several lines and its last line does not (what a Deno peer sends for an
- * error without a stack); otherwise, and for a traceback cut short, its
- * last line.
+ * header. Without either, the whole text if it starts `Name: ` (what a
+ * Deno peer sends for an error without a stack); otherwise, and for a
+ * traceback cut short, its last line.
  */
 function exceptionText(traceback: string): string {
   let start = -1;
@@ -217,12 +216,13 @@ function exceptionText(traceback: string): string {
     const part = traceback.slice(start).trimEnd();
     if (part !== "" && NAMED.test(part)) return part;
   }
-  const last = lastNonEmptyLine(traceback);
-  if (start === -1 && !/^[A-Za-z_][\w.]*: /.test(last)) {
+  if (start === -1) {
+    // No traceback: what formatError sends for an error without a stack,
+    // its message's lines and all.
     const whole = traceback.trimEnd();
     if (/^[A-Za-z_][\w.]*: /.test(whole)) return whole;
   }
-  return last;
+  return lastNonEmptyLine(traceback);
 }
 
 function lastNonEmptyLine(text: string): string {
