@@ -141,6 +141,13 @@ function connectTls(
 ): Promise<Transport> {
   const { promise, resolve, reject } = Promise.withResolvers<Transport>();
   signal.throwIfAborted();
+  // Made first: bad certificates or keys throw here, at once, not later in
+  // an event listener (where the connect would never settle).
+  const secureContext = nodeTls.createSecureContext({
+    ca: options.caCerts,
+    cert: options.cert,
+    key: options.key,
+  });
   // TLS over a TCP socket of our own: as the TLS socket's `_parent`, its
   // reads stop while the channel takes no bytes (nodeTls.connect's own
   // socket reads on, into memory, however paused).
@@ -162,16 +169,19 @@ function connectTls(
   };
   tcp.once("error", onError);
   tcp.once("connect", () => {
-    const tls = nodeTls.connect({
-      socket: tcp,
-      host: addr.hostname,
-      // The server certificate is verified against `hostname`; SNI is for
-      // names only.
-      servername: isIP(addr.hostname) === 0 ? addr.hostname : undefined,
-      ca: options.caCerts,
-      cert: options.cert,
-      key: options.key,
-    });
+    let tls: ReturnType<typeof nodeTls.connect>;
+    try {
+      tls = nodeTls.connect({
+        socket: tcp,
+        host: addr.hostname,
+        // The server certificate is verified against `hostname`; SNI is
+        // for names only.
+        servername: isIP(addr.hostname) === 0 ? addr.hostname : undefined,
+        secureContext,
+      });
+    } catch (error) {
+      return onError(error as Error);
+    }
     socket = tls;
     tls.once("error", onError);
     tls.once("secureConnect", () => {

@@ -9,6 +9,7 @@ import {
   startServer,
 } from "../../channel/mod.ts";
 import { ConnectionClosedError, ProtocolError } from "../../errors.ts";
+import { within } from "../_within.ts";
 import {
   echo,
   LOCAL,
@@ -281,4 +282,20 @@ Deno.test("startServer: a bad handshakeTimeout is a RangeError", async () => {
       "handshakeTimeout",
     );
   }
+});
+
+Deno.test("TLS: options node refuses reject the connect, which leaves nothing open", async () => {
+  await using server = await startServer(LOCAL, echo, {
+    tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
+  });
+  await within(
+    5_000,
+    "openConnection with a bad caCerts",
+    assert.rejects(
+      openConnection(server.addr, {
+        tls: { caCerts: [123 as unknown as string] },
+      }),
+      TypeError,
+    ),
+  );
 });
