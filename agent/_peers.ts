@@ -1,4 +1,5 @@
 import { codecOptionsFor } from "../channel/_codec.ts";
+import { callHook } from "../channel/_hook.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 
@@ -41,9 +42,5 @@ export function report(
   error: unknown,
   peer: string,
 ): void {
-  try {
-    hook(error, peer);
-  } catch (thrown) {
-    console.error("aiomas: onConnectionLost threw:", thrown);
-  }
+  callHook("onConnectionLost", hook, error, peer);
 }

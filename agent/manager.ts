@@ -1,4 +1,5 @@
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { callHook } from "../channel/_hook.ts";
 import { expose } from "../rpc/expose.ts";
 import { Agent } from "./agent.ts";
 import type { Container } from "./container.ts";
@@ -175,13 +176,7 @@ export class Manager extends Agent {
     // Let the reply go out first; shutdown then closes every connection.
     setTimeout(async () => {
       await this.container.shutdown();
-      try {
-        this.#onStop?.();
-      } catch (thrown) {
-        // In this callback it would be an unhandled rejection, which ends
-        // the process.
-        console.error("aiomas: onStop threw:", thrown);
-      }
+      if (this.#onStop !== undefined) callHook("onStop", this.#onStop);
     }, 0);
   }
 }

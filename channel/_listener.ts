@@ -9,6 +9,7 @@ import {
   withAddress,
 } from "./_connect.ts";
 import { MAX_DELAY } from "./_channel_options.ts";
+import { callHook } from "./_hook.ts";
 import { socketTransport } from "./_node_socket_transport.ts";
 import { Queue } from "./_queue.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
@@ -203,14 +204,14 @@ class TlsAcceptor implements Acceptor {
       // TCP socket under it (node's `_parent`) has.
       const tcp = (socket as { _parent?: Socket })._parent;
       const peer = peerOf(socket.remoteAddress ? socket : tcp);
-      try {
-        // Named as a handshake error: node's own text may be no more than
-        // "socket hang up" (e.g. for a client certificate it refused).
-        onHandshakeError(fromNodeError(error, peer, true) as Error, peer);
-      } catch (thrown) {
-        // Thrown in node's event emitter, it would end the process.
-        console.error("aiomas: onHandshakeError threw:", thrown);
-      }
+      // Named as a handshake error: node's own text may be no more than
+      // "socket hang up" (e.g. for a client certificate it refused).
+      callHook(
+        "onHandshakeError",
+        onHandshakeError,
+        fromNodeError(error, peer, true) as Error,
+        peer,
+      );
     });
   }
 

@@ -1,5 +1,6 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import { callHook } from "./_hook.ts";
 import { checkChannelOptions, checkMilliseconds } from "./_channel_options.ts";
 import { createCodec } from "./_codec.ts";
 import { type ListenTlsOptions, removeSocketFile } from "./_connect.ts";
@@ -207,12 +208,7 @@ export class Server implements AsyncDisposable {
     try {
       await handler(channel);
     } catch (error) {
-      try {
-        onError(error, channel);
-      } catch (thrown) {
-        // Unawaited here: it would end the process as an unhandled rejection.
-        console.error("aiomas: onError threw:", thrown);
-      }
+      callHook("onError", onError, error, channel);
       await channel.close();
     }
   }

@@ -1,5 +1,6 @@
 import type { Channel, CloseOptions, SendOptions } from "../channel/channel.ts";
 import type { Request } from "../channel/request.ts";
+import { callHook } from "../channel/_hook.ts";
 import {
   type Caller,
   createRemote,
@@ -163,13 +164,8 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     const onReset = options.onConnectionReset;
     if (onReset !== undefined) {
       const reset = (error: unknown): void => {
-        if (this.#closedLocally) return;
-        try {
-          onReset(error);
-        } catch (thrown) {
-          // In a promise callback it would be an unhandled rejection,
-          // which ends the process.
-          console.error("aiomas: onConnectionReset threw:", thrown);
+        if (!this.#closedLocally) {
+          callHook("onConnectionReset", onReset, error);
         }
       };
       channel.closed.then(() => reset(undefined), reset);
