@@ -15,7 +15,7 @@ import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
 import { className } from "./_agent_classes.ts";
 import type { NatsPresence } from "./_nats_presence.ts";
 import { newCodec, referenceLabel, report } from "./_peers.ts";
-import { within } from "./_within.ts";
+import { within } from "../channel/_within.ts";
 import type { AgentAddress } from "./agent_address.ts";
 import type {
   ConnectOptions,

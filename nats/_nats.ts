@@ -1,4 +1,4 @@
-import { deadlineTimer } from "../channel/_channel_options.ts";
+import { within } from "../channel/_within.ts";
 import type {
   NatsConnectOptions,
   NatsOption,
@@ -144,30 +144,14 @@ function isConnection(nats: NatsOption): boolean {
  * answered within `ms` (frozen, or the connection reconnecting): nats.js's
  * own flush waits for as long as that lasts.
  */
-export async function flushWithin(
-  nc: NatsConnection,
-  ms: number,
-): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    // Beyond setTimeout's range: no bound (it would fire at once).
-    timer = deadlineTimer(ms, () =>
-      reject(
-        new DOMException(
-          `No answer from the NATS server ${
-            serverOf(nc)
-          } within ${ms} ms (slow, frozen or unreachable)`,
-          "TimeoutError",
-        ),
-      ));
-  });
-  const flushed = nc.flush();
-  flushed.catch(() => {});
-  try {
-    await Promise.race([flushed, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+export function flushWithin(nc: NatsConnection, ms: number): Promise<void> {
+  return within(
+    nc.flush(),
+    ms,
+    undefined,
+    `Waiting for an answer from the NATS server ${serverOf(nc)}`,
+    () => {},
+  );
 }
 
 /** The server `nc` is connected (or reconnecting) to, for messages. */

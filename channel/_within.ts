@@ -1,4 +1,4 @@
-import { deadlineTimer } from "../channel/_channel_options.ts";
+import { deadlineTimer } from "./_channel_options.ts";
 
 /**
  * `promise`, or a rejection when `timeout` (ms) passes or `signal` aborts
