@@ -165,7 +165,9 @@ function connectTls(
     signal.removeEventListener("abort", onAbort);
     socket?.destroy();
     tcp.destroy();
-    reject(fromNodeError(error, where, true));
+    // Before the TCP connection there is no handshake to blame (a host
+    // that does not resolve, a refused port).
+    reject(fromNodeError(error, where, socket !== undefined));
   };
   tcp.once("error", onError);
   tcp.once("connect", () => {
@@ -212,7 +214,8 @@ const SYSTEM_ERRORS: Record<string, [ErrorClass, string]> = {
 /**
  * A node socket error as the Deno error class its sockets would throw,
  * naming the address: `Connection refused: 127.0.0.1:5555 (os error 111)`.
- * Other errors of a TLS handshake (certificates, alerts) become
+ * A host that does not resolve is a plain `Error`, as Deno's connect
+ * throws it. Other errors of a TLS handshake (certificates, alerts) become
  * `InvalidData`, as Deno reports them; others are returned as they are.
  */
 export function fromNodeError(
@@ -230,6 +233,15 @@ export function fromNodeError(
     return Object.assign(new type(`${text}: ${where}${os}`, { cause: error }), {
       code,
     });
+  }
+  if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    // As Deno's own connect words it (a plain Error).
+    return Object.assign(
+      new Error(`failed to lookup address information: ${where} (${code})`, {
+        cause: error,
+      }),
+      { code },
+    );
   }
   if (!handshake) return error;
   const message = error instanceof Error ? error.message : String(error);
@@ -284,10 +296,11 @@ export function withAddress(error: unknown, where: string): unknown {
     error.message.includes(where)
   ) return error;
   const type = error.constructor as ErrorClass;
-  // Deno's errors, and its TypeErrors for an address it cannot use (e.g. a
-  // Unix socket path too long).
+  // Deno's errors, its TypeErrors for an address it cannot use (e.g. a
+  // Unix socket path too long) and its plain Errors for a host that does
+  // not resolve.
   if (
-    type !== TypeError &&
+    type !== TypeError && type !== Error &&
     !(Object.values(Deno.errors) as unknown[]).includes(type)
   ) return error;
   const [, text, os = ""] = /^(.*?)( \(os error \d+\))?$/s.exec(

@@ -125,6 +125,24 @@ Deno.test("openConnection with TLS: a closed port is ConnectionRefused, naming t
   );
 });
 
+Deno.test("openConnection: a host that does not resolve is named, over TCP and TLS alike (not as a TLS handshake)", async () => {
+  // `.invalid` never resolves (RFC 2606).
+  for (const tls of [undefined, { caCerts: [tlsFiles.ca] }]) {
+    await assert.rejects(
+      openConnection("nohost.invalid:5555", { tls }),
+      (error) => {
+        assert.ok(error instanceof Error, String(error));
+        assert.match(
+          error.message,
+          /^failed to lookup address information.*nohost\.invalid:5555/,
+        );
+        assert.doesNotMatch(error.message, /TLS/);
+        return true;
+      },
+    );
+  }
+});
+
 Deno.test("openConnection: timeout is milliseconds (timeout: 5 gives up after 5 ms, not 5 s)", async () => {
   const port = freePort();
   await withRefusalHook(async (_refused, refusals) => {
