@@ -15,8 +15,9 @@ export interface Resolved {
 }
 
 /**
- * What a name on a service is: an exposed function, a sub-service,
- * something that exists but is not exposed (`hidden`), or nothing.
+ * What a name on a service is: an exposed function, a sub-service, an
+ * exposed field holding neither (`value`, e.g. `null`), something that
+ * exists but is not exposed (`hidden`), or nothing.
  * `owner` is the object the member was found on (the instance or a
  * prototype), so that error messages name the class that defines it.
  */
@@ -28,6 +29,7 @@ export type ServiceMember =
     owner?: object;
   }
   | { kind: "service"; service: Service }
+  | { kind: "value"; value: unknown; owner?: object }
   | { kind: "hidden"; owner?: object }
   | undefined;
 
@@ -119,6 +121,9 @@ export class Service {
         // The name exists, so "not found" would mislead.
         throw notAService(parent.qualname(part, member.owner), path);
       }
+      if (member?.kind === "value") {
+        throw notAService(parent.qualname(part, member.owner), path, member);
+      }
       if (member?.kind !== "service") throw notFound(path, start, slash);
       sub = member.service;
       start = slash + 1;
@@ -127,6 +132,13 @@ export class Service {
     const name = start === 0 ? path : path.slice(start);
     const member = router.member(name);
     if (member === undefined) throw notFound(path, start, path.length);
+    if (member.kind === "value") {
+      throw lookupError(
+        `"${router.qualname(name, member.owner)}" is ${
+          describe(member.value)
+        }, not a function`,
+      );
+    }
     if (member.kind !== "function") {
       const owner = member.kind === "hidden" ? member.owner : undefined;
       throw lookupError(`"${router.qualname(name, owner)}" is not exposed`);
@@ -228,6 +240,7 @@ export class Service {
       if (field !== undefined && typeof value === "object" && value !== null) {
         return { kind: "service", service: Service.of(value) };
       }
+      if (field !== undefined) return { kind: "value", value, owner: o };
       return { kind: "hidden", owner: o };
     }
     return undefined;
@@ -290,13 +303,27 @@ function notFound(path: string, start: number, end: number): LookupError {
   return lookupError(`Name "${name}" not found in "${parent}"`);
 }
 
-/** The error for a path that goes on past the function `qualname`. */
-function notAService(qualname: string, path: string): LookupError {
+/**
+ * The error for a path that goes on past `qualname`, a function or (given
+ * `member`) an exposed field's value.
+ */
+function notAService(
+  qualname: string,
+  path: string,
+  member?: { value: unknown },
+): LookupError {
+  const what = member === undefined ? "a function" : describe(member.value);
   return lookupError(
-    `"${qualname}" is a function, not a service: cannot call "${
+    `"${qualname}" is ${what}, not a service: cannot call "${
       clipPeerText(path)
     }"`,
   );
+}
+
+/** A field's value for an error message: `null`, `a number`, … */
+function describe(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  return `a ${typeof value}`;
 }
 
 /** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */

@@ -101,6 +101,40 @@ Deno.test("service: a path that goes on past a function names the function", () 
   );
 });
 
+Deno.test('service: an exposed field holding null or a plain value names the field and its value, not "not found"', () => {
+  class Root {
+    @expose
+    nothing: Sub | null = null;
+    @expose
+    count = 3;
+  }
+  const router = Service.of(new Root());
+  assertLookupError(
+    router,
+    "nothing/mul",
+    '"Root.nothing" is null, not a service: cannot call "nothing/mul"',
+  );
+  assertLookupError(
+    router,
+    "count/x/y",
+    '"Root.count" is a number, not a service: cannot call "count/x/y"',
+  );
+  assertLookupError(
+    router,
+    "nothing",
+    '"Root.nothing" is null, not a function',
+  );
+  assertLookupError(
+    router,
+    "count",
+    '"Root.count" is a number, not a function',
+  );
+  // Set later, the field is a sub-service.
+  const root = new Root();
+  root.nothing = new Sub();
+  assert.equal(Service.of(root).resolve("nothing/mul").qualname, "Sub.mul");
+});
+
 Deno.test("service: a peer's long path is cut in the error, and not split whole", () => {
   const router = Service.of(new MathServer());
   const long = "n".repeat(1000);
