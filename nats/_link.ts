@@ -5,6 +5,7 @@ import {
   type NatsHandle,
   type Status,
 } from "./_nats.ts";
+import { callHook } from "../channel/_hook.ts";
 
 /** The default of `max_payload` when the server has not said. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -75,11 +76,7 @@ export class NatsLink {
         }
         for (const listener of this.#listeners) {
           // A listener's bug must not end the watch: liveness depends on it.
-          try {
-            listener(status);
-          } catch (error) {
-            console.error("aiomas: a NATS status listener failed:", error);
-          }
+          callHook("a NATS status listener", listener, status);
         }
       }
     } catch {
