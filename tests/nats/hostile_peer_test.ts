@@ -137,7 +137,10 @@ Deno.test("NATS: a status listener that throws is reported; the others, and live
     second = await NatsServer.start({ port });
     await within(30_000, "the reconnect", reconnected.promise);
     assert.ok(errors.length >= 1);
-    assert.match(String((errors[0] as unknown[])[0]), /aiomas: a NATS status listener threw:/);
+    assert.match(
+      String((errors[0] as unknown[])[0]),
+      /aiomas: a NATS status listener threw:/,
+    );
   } finally {
     console.error = original;
     await first.stop();
