@@ -17,6 +17,10 @@
  *     agents = world.start("Controller", step_size=1).Agent.create(3)
  *     for model, agent in zip(models, agents):
  *         world.connect(model, agent, async_requests=True)
+ *     # An event-based simulator is stepped only when something triggers
+ *     # it; no input does here, so it needs a first step (then it asks for
+ *     # the next ones itself).
+ *     world.set_initial_event(agents[0].sid)
  *     world.run(until=10)
  *
  * @module
