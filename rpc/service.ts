@@ -1,5 +1,5 @@
 import { LookupError } from "../errors.ts";
-import { clipPeerText } from "../channel/_message.ts";
+import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
 import { exposedField, exposedInfo, type ExposeOptions } from "./expose.ts";
 
 /** A resolved call target: the exposed function and what to call it on. */
@@ -135,7 +135,7 @@ export class Service {
     if (member.kind === "value") {
       throw lookupError(
         `"${router.qualname(name, member.owner)}" is ${
-          describe(member.value)
+          formatPeerValue(member.value)
         }, not a function`,
       );
     }
@@ -312,18 +312,14 @@ function notAService(
   path: string,
   member?: { value: unknown },
 ): LookupError {
-  const what = member === undefined ? "a function" : describe(member.value);
+  const what = member === undefined
+    ? "a function"
+    : formatPeerValue(member.value);
   return lookupError(
     `"${qualname}" is ${what}, not a service: cannot call "${
       clipPeerText(path)
     }"`,
   );
-}
-
-/** A field's value for an error message: `null`, `a number`, … */
-function describe(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  return `a ${typeof value}`;
 }
 
 /** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */

@@ -117,7 +117,7 @@ Deno.test('service: an exposed field holding null or a plain value names the fie
   assertLookupError(
     router,
     "count/x/y",
-    '"Root.count" is a number, not a service: cannot call "count/x/y"',
+    '"Root.count" is 3, not a service: cannot call "count/x/y"',
   );
   assertLookupError(
     router,
@@ -127,7 +127,7 @@ Deno.test('service: an exposed field holding null or a plain value names the fie
   assertLookupError(
     router,
     "count",
-    '"Root.count" is a number, not a function',
+    '"Root.count" is 3, not a function',
   );
   // Set later, the field is a sub-service.
   const root = new Root();
