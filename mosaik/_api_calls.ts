@@ -124,7 +124,7 @@ export function checkMeta(simulator: Simulator, meta: unknown): Meta {
   if (!isObject(meta)) {
     throw new TypeError(
       `${simulator.constructor.name}.init() must return the meta data, not ${
-        JSON.stringify(meta)
+        formatPeerValue(meta)
       }`,
     );
   }

@@ -209,6 +209,29 @@ Deno.test("init fails when meta.extra_methods lists a method the simulator lacks
   assert.equal(await sim.stop(), 0);
 });
 
+Deno.test("init fails, naming what init() returned, when it is not meta data", async () => {
+  for (
+    const [returned, shown] of [
+      [() => {}, "a function"],
+      [5n, "5"],
+      [undefined, "undefined"],
+    ] as const
+  ) {
+    class Wrong extends ExampleSim {
+      override init(): never {
+        return returned as never;
+      }
+    }
+    await using sim = await InProcess.start(new Wrong());
+    assertFailure(
+      await sim.init(),
+      "TypeError",
+      `Wrong.init() must return the meta data, not ${shown}`,
+    );
+    assert.equal(await sim.stop(), 0);
+  }
+});
+
 Deno.test("a result the codec cannot encode becomes a failure", async () => {
   class Odd extends ExampleSim {
     override getData(): OutputData {
