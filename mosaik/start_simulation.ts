@@ -254,18 +254,20 @@ async function waitForMosaik(
   sizes: Sizes,
 ): Promise<Channel | null> {
   let listener: Deno.TcpListener;
+  const { hostname, port } = args;
   try {
-    listener = Deno.listen({ hostname: args.hostname, port: args.port });
+    listener = Deno.listen({ hostname, port });
   } catch (error) {
-    log(
-      "error",
-      `Could not listen on ${args.hostname}:${args.port}: ${
-        describeError(error)
-      }`,
-    );
+    const where = formatAddress({ transport: "tcp", hostname, port });
+    log("error", `Could not listen on ${where}: ${describeError(error)}`);
     return null;
   }
-  const addr = `${listener.addr.hostname}:${listener.addr.port}`;
+  // `[::1]:port`, as mosaik's `-r` takes it back.
+  const addr = formatAddress({
+    transport: "tcp",
+    hostname: listener.addr.hostname,
+    port: listener.addr.port,
+  });
   log("info", `Waiting for connection from mosaik on ${addr}`);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<"late">((resolve) => {

@@ -184,6 +184,19 @@ Deno.test("startSimulation: connect mode cannot listen on a port in use", async 
   );
 });
 
+Deno.test("startSimulation: an IPv6 address it cannot listen on is named in brackets, as -r takes it", async () => {
+  // ::2 is no address of this machine: listening fails before any socket
+  // is open (or IPv6 is off, which fails as well).
+  const { logs, options } = collect();
+  const status = await startSimulation(
+    new ExampleSim(),
+    ["-r", "[::2]:0"],
+    options,
+  );
+  assert.equal(status, 1);
+  assert.match(logs[1], /^error: Could not listen on \[::2\]:0: /);
+});
+
 /** startSimulation with `-r 127.0.0.1:0`, once it listens, and its port. */
 async function startListening(
   options: ReturnType<typeof collect>["options"],
