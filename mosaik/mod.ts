@@ -44,6 +44,8 @@
 // The channel types that appear in runSimulator's signature.
 export type { TraceContextCarrier, Transport } from "../channel/transport.ts";
 export { ConnectionClosedError, RemoteError } from "../errors.ts";
+// A whole number is an int in mosaik's JSON; Float64 sends a float.
+export { Float64 } from "../codecs/float64.ts";
 export type { MosaikProxy } from "./mosaik_proxy.ts";
 export { runSimulator } from "./run_simulator.ts";
 export type { RunSimulatorOptions } from "./run_simulator.ts";

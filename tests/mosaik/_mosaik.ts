@@ -87,10 +87,14 @@ export class InProcess implements AsyncDisposable {
 
   /** The next frame of the simulator, decoded; null at its EOF. */
   async next(): Promise<unknown> {
+    const text = await this.nextText();
+    return text === null ? null : JSON.parse(text);
+  }
+
+  /** The next frame of the simulator as its JSON text; null at its EOF. */
+  async nextText(): Promise<string | null> {
     const payload = await this.#reader.next();
-    return payload === null
-      ? null
-      : JSON.parse(new TextDecoder().decode(payload));
+    return payload === null ? null : new TextDecoder().decode(payload);
   }
 
   /** Calls and returns the reply's frame. */

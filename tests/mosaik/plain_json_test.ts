@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import {
   type CreateResult,
+  Float64,
   type InputData,
   type OutputData,
   Simulator,
@@ -59,6 +60,16 @@ Deno.test("mosaik: a __type__ key in inputs and outputs is plain data", async ()
   assert.deepEqual(await sim.call("step", [1, aiomasLike, 10]), [1, 3, 2]);
   assert.deepEqual(relay.inputs[1], aiomasLike);
   assert.equal(await sim.stop(), 0);
+});
+
+Deno.test("mosaik: a whole number goes out as an int; wrapped in Float64 (exported here) as a float", async () => {
+  for (const [value, json] of [[2, "2"], [new Float64(2), "2.0"]] as const) {
+    await using sim = await InProcess.start(new Relay(value));
+    await sim.call("init", ["Relay-0"]);
+    const id = await sim.request("get_data", [{ E0: ["v"] }]);
+    assert.equal(await sim.nextText(), `[1,${id},{"E0":{"v":${json}}}]`);
+    assert.equal(await sim.stop(), 0);
+  }
 });
 
 Deno.test("mosaik: values nest up to 1000 levels both ways, as Python's json takes them; an output deeper is refused", async () => {
