@@ -57,8 +57,8 @@ export interface ChannelOptions {
    * How much the peer's requests received and not yet answered (queued or
    * being handled) may hold, in decoded cost units (about bytes of heap,
    * an upper bound): each request is charged what its codec reports it
-   * built (`Codec.lastDecodedCost`: the counted cost, or its length times
-   * the codec's worst expansion, 128 per byte for MsgPack, 32 for JSON),
+   * built (`Codec.lastDecodedCost`: for MsgPack the counted cost, or 128
+   * units per byte when it did not count; for JSON 32 per byte),
    * or, for a codec that reports nothing, its payload bytes times
    * {@linkcode UNREPORTED_COST_FACTOR}. At the limit the channel stops
    * reading until replies are sent. The request that crosses it is still
