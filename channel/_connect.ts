@@ -349,8 +349,3 @@ export function connTransport(conn: Deno.Conn): Transport {
   };
 }
 
-/** Removes a Unix socket file after its listener closed. */
-export async function removeSocketFile(addr: ParsedAddress): Promise<void> {
-  if (addr.transport !== "unix") return;
-  await Deno.remove(addr.path).catch(() => {});
-}

@@ -3,9 +3,9 @@ import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { callHook } from "./_hook.ts";
 import { checkChannelOptions, checkMilliseconds } from "./_channel_options.ts";
 import { createCodec } from "./_codec.ts";
-import { type ListenTlsOptions, removeSocketFile } from "./_connect.ts";
+import type { ListenTlsOptions } from "./_connect.ts";
 import { type Acceptor, listen, ListenerClosed } from "./_listener.ts";
-import { type Address, parseAddress, type ParsedAddress } from "./address.ts";
+import { type Address, parseAddress } from "./address.ts";
 import { Channel, type ChannelOptions, type CloseOptions } from "./channel.ts";
 
 /**
@@ -78,7 +78,6 @@ export class Server implements AsyncDisposable {
    */
   readonly addr: { hostname: string; port: number } | { path: string };
   #acceptor: Acceptor;
-  #parsed: ParsedAddress;
   #channels = new Set<Channel>();
   #closed = Promise.withResolvers<void>();
   #closing: Promise<void> | null = null;
@@ -93,13 +92,9 @@ export class Server implements AsyncDisposable {
    */
   constructor(
     acceptor: Acceptor,
-    options: StartServerOptions & {
-      handler: ConnectionHandler;
-      parsed: ParsedAddress;
-    },
+    options: StartServerOptions & { handler: ConnectionHandler },
   ) {
     this.#acceptor = acceptor;
-    this.#parsed = options.parsed;
     this.addr = acceptor.addr;
     this.#acceptLoop = this.#accept(options);
   }
@@ -126,10 +121,12 @@ export class Server implements AsyncDisposable {
       this.#acceptor.close();
       this.#retry?.resolve();
       await this.#acceptLoop;
+      // A Unix socket's file went with its listener (Deno unlinks it on
+      // close): removing the path now would take it from a server that
+      // listens there since.
       await Promise.all(
         [...this.#channels].map((channel) => channel.close(options)),
       );
-      await removeSocketFile(this.#parsed);
       this.#closed.resolve();
     })();
     return this.#closing;
@@ -145,10 +142,7 @@ export class Server implements AsyncDisposable {
   }
 
   async #accept(
-    options: StartServerOptions & {
-      handler: ConnectionHandler;
-      parsed: ParsedAddress;
-    },
+    options: StartServerOptions & { handler: ConnectionHandler },
   ): Promise<void> {
     const {
       codec: codecClass,
@@ -159,7 +153,6 @@ export class Server implements AsyncDisposable {
       onError = (error: unknown) =>
         console.error("aiomas: connection handler failed:", error),
       handler,
-      parsed: _parsed,
       ...channelOptions
     } = options;
     while (this.#closing === null) {
@@ -262,5 +255,5 @@ export async function startServer(
     handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
     onHandshakeError: options.onHandshakeError,
   });
-  return new Server(acceptor, { ...options, handler, parsed });
+  return new Server(acceptor, { ...options, handler });
 }

@@ -41,6 +41,38 @@ Deno.test("Unix socket: round trip; the socket file is removed on close", async 
   }
 });
 
+Deno.test("Unix socket: a server that took the path while the old one was still closing keeps its socket file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/restart.sock`;
+    const entered = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    const old = await startServer({ path }, async (channel) => {
+      for await (const request of channel) {
+        entered.resolve();
+        await release.promise;
+        await request.reply("old");
+      }
+    });
+    await using client = await openConnection({ path });
+    const reply = client.send("slow");
+    await entered.promise;
+    // Its listener is closed at once; its close then waits for the call.
+    const closing = old.close({ timeout: 10_000 });
+    await using next = await startServer({ path }, echo);
+    release.resolve();
+    assert.equal(await reply, "old");
+    await closing;
+    assert.ok((await Deno.lstat(path)).isSocket);
+    await using channel = await openConnection({ path });
+    assert.equal(await channel.send("new"), "new");
+    await next.close();
+    await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("Unix socket: a stale socket file is replaced", async () => {
   const dir = await Deno.makeTempDir();
   try {
