@@ -1,5 +1,5 @@
 import type { Codec } from "../codecs/codec.ts";
-import type { ErrorFormat } from "./_traceback.ts";
+import { type ErrorFormat, errorFormatter } from "./_traceback.ts";
 
 /** Options of `Channel`. */
 export interface ChannelOptions {
@@ -163,14 +163,19 @@ type CheckedOption =
   | "maxFrameSize"
   | "maxConcurrentRequests"
   | "maxUnansweredSize"
+  | "maxQueuedRequests"
+  | "maxPendingRequests"
+  | "highWaterMark"
   | "frameTimeout"
-  | "idleTimeout";
+  | "idleTimeout"
+  | "errorFormat";
 
 /**
- * Checks the options a `Channel` checks, so that a server fails at start
- * rather than at its first connection.
+ * Checks the options a `Channel` takes, so that a server fails at start
+ * rather than at its first connection, and a client before it connects.
  *
  * @throws {RangeError} For a value out of range.
+ * @throws {TypeError} For an unknown `errorFormat`.
  */
 export function checkChannelOptions(
   options: Pick<ChannelOptions, CheckedOption>,
@@ -180,15 +185,28 @@ export function checkChannelOptions(
       "maxFrameSize",
       "maxConcurrentRequests",
       "maxUnansweredSize",
+      "maxQueuedRequests",
+      "maxPendingRequests",
     ] as const
   ) {
     const value = options[name];
     if (value !== undefined) checkCount(value, name);
   }
+  const { highWaterMark } = options;
+  // 0 is allowed: every write then waits until the previous one is out.
+  if (
+    highWaterMark !== undefined &&
+    (!Number.isInteger(highWaterMark) || highWaterMark < 0)
+  ) {
+    throw new RangeError(
+      `Cannot use highWaterMark ${highWaterMark}: expected a whole number of bytes from 0 up`,
+    );
+  }
   for (const name of ["frameTimeout", "idleTimeout"] as const) {
     const value = options[name];
     if (value !== undefined) checkTimeout(value, name);
   }
+  if (options.errorFormat !== undefined) errorFormatter(options.errorFormat);
 }
 
 /** `value` if it is a whole number from 1 up. */

@@ -348,4 +348,3 @@ export function connTransport(conn: Deno.Conn): Transport {
     close: () => closeQuietly(conn),
   };
 }
-

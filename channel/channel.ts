@@ -6,8 +6,7 @@ import { DEFAULT_MAX_FRAME_SIZE } from "./_frame_parser.ts";
 import {
   type ChannelOptions,
   type ChannelStats,
-  checkCount,
-  checkTimeout,
+  checkChannelOptions,
   type CloseOptions,
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
@@ -107,18 +106,11 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
     this.peer = options.peer ?? "peer";
     this.#transport = transport;
     const carrier = transport.traceContext;
-    const maxConcurrentRequests = checkCount(
-      options.maxConcurrentRequests ?? 1024,
-      "maxConcurrentRequests",
-    );
-    const maxUnansweredSize = checkCount(
-      options.maxUnansweredSize ?? DEFAULT_MAX_UNANSWERED_SIZE,
-      "maxUnansweredSize",
-    );
-    const maxFrameSize = checkCount(
-      options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
-      "maxFrameSize",
-    );
+    checkChannelOptions(options);
+    const maxConcurrentRequests = options.maxConcurrentRequests ?? 1024;
+    const maxUnansweredSize = options.maxUnansweredSize ??
+      DEFAULT_MAX_UNANSWERED_SIZE;
+    const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     const formatError = errorFormatter(options.errorFormat ?? "aiomas");
     this.#writer = new MessageWriter(this.codec, transport, {
       highWaterMark: options.highWaterMark ?? 1024 * 1024,
@@ -156,11 +148,8 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       codec: this.codec,
       peer: this.peer,
       maxFrameSize,
-      frameTimeout: checkTimeout(
-        options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
-        "frameTimeout",
-      ),
-      idleTimeout: checkTimeout(options.idleTimeout ?? Infinity, "idleTimeout"),
+      frameTimeout: options.frameTimeout ?? DEFAULT_FRAME_TIMEOUT,
+      idleTimeout: options.idleTimeout ?? Infinity,
     });
   }
 

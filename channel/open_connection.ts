@@ -1,5 +1,6 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import { checkChannelOptions } from "./_channel_options.ts";
 import { createCodec } from "./_codec.ts";
 import { connect, type ConnectTlsOptions } from "./_connect.ts";
 import { type Address, formatAddress, parseAddress } from "./address.ts";
@@ -49,9 +50,10 @@ export interface OpenConnectionOptions
  *   {@linkcode OpenConnectionOptions}.
  * @returns The channel.
  * @throws {TypeError} For a malformed address (the message lists the
- *   accepted forms), TLS with a Unix address, or a class twice in
- *   `serializers`.
- * @throws {RangeError} If `timeout` is negative or not a number.
+ *   accepted forms), TLS with a Unix address, a class twice in
+ *   `serializers`, or an unknown `errorFormat`.
+ * @throws {RangeError} If `timeout` is negative or not a number, or a
+ *   channel option is out of range (checked before connecting).
  * @throws {Deno.errors.ConnectionRefused} (or `NotFound` for Unix sockets)
  *   when no server answered; the message names the address, e.g.
  *   `Connection refused: 127.0.0.1:5555 (os error 111)`.
@@ -86,7 +88,9 @@ export async function openConnection(
     signal,
     ...channelOptions
   } = options;
-  // Before dialing, so that bad serializers do not leave a connection open.
+  // Before dialing, so that bad options or serializers do not leave a
+  // connection open.
+  checkChannelOptions(channelOptions);
   const codec = createCodec(
     codecClass,
     serializers,

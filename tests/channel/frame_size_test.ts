@@ -211,6 +211,47 @@ Deno.test("maxFrameSize and the other checked limits: out of range is a RangeErr
   );
 });
 
+Deno.test("every channel option that could hang a channel is checked: by Channel, by startServer, and by openConnection before it connects", async () => {
+  const bad: [Record<string, unknown>, RegExp, typeof Error][] = [
+    [{ maxQueuedRequests: 0 }, /maxQueuedRequests/, RangeError],
+    [{ maxQueuedRequests: -1 }, /maxQueuedRequests/, RangeError],
+    [{ maxQueuedRequests: NaN }, /maxQueuedRequests/, RangeError],
+    [{ maxPendingRequests: NaN }, /maxPendingRequests/, RangeError],
+    [{ maxPendingRequests: 0 }, /maxPendingRequests/, RangeError],
+    [{ highWaterMark: -5 }, /highWaterMark/, RangeError],
+    [{ highWaterMark: NaN }, /highWaterMark/, RangeError],
+    [{ maxConcurrentRequests: 0 }, /maxConcurrentRequests/, RangeError],
+    [{ frameTimeout: -1 }, /frameTimeout/, RangeError],
+    [{ errorFormat: "bogus" }, /errorFormat/, TypeError],
+  ];
+  let accepted = 0;
+  await using server = await startServer("127.0.0.1:0", async (channel) => {
+    accepted++;
+    for await (const request of channel) await request.reply(request.content);
+  });
+  for (const [options, message, type] of bad) {
+    const [a, b] = createMemoryPair();
+    assert.throws(() => new Channel(a, options), type, String(message));
+    await a.writable.close();
+    await b.writable.close();
+    await assert.rejects(
+      startServer("127.0.0.1:0", () => {}, options),
+      type,
+      String(message),
+    );
+    await assert.rejects(openConnection(server.addr, options), (error) => {
+      assert.ok(error instanceof type, String(error));
+      assert.match((error as Error).message, message);
+      return true;
+    });
+  }
+  // Connections are accepted in order: had a refused one connected, it
+  // would have come before this one.
+  await using good = await openConnection(server.addr, { highWaterMark: 0 });
+  assert.equal(await good.send("ok"), "ok");
+  assert.equal(accepted, 1);
+});
+
 Deno.test("maxFrameSize above the default raises the decoded-size budget of the codecs made for it", async () => {
   const maxFrameSize = 24 * 1024 * 1024;
   const text = "b".repeat(20 * 1024 * 1024);
