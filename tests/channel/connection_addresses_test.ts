@@ -6,6 +6,7 @@ import {
   openConnection,
   startServer,
 } from "../../channel/mod.ts";
+import { within } from "../_within.ts";
 import { echo, LOCAL, tcpAddr, tlsFiles } from "./_connection_helpers.ts";
 
 Deno.test("Unix socket: round trip; the socket file is removed on close", async () => {
@@ -57,8 +58,20 @@ Deno.test("Unix socket: a server that took the path while the old one was still 
     await using client = await openConnection({ path });
     const reply = client.send("slow");
     await entered.promise;
-    // Its listener is closed at once; its close then waits for the call.
+    // Its listener closes first (Deno unlinks the file when its pending
+    // accept ends); its close then waits for the call.
+    const watcher = Deno.watchFs(dir);
     const closing = old.close({ timeout: 10_000 });
+    await within(
+      10_000,
+      "the old socket file's removal",
+      (async () => {
+        for await (const event of watcher) {
+          if (event.kind === "remove" && event.paths.includes(path)) return;
+        }
+      })(),
+    );
+    watcher.close();
     await using next = await startServer({ path }, echo);
     release.resolve();
     assert.equal(await reply, "old");
