@@ -4,6 +4,7 @@ import nodeTls from "node:tls";
 import { checkMilliseconds, MAX_DELAY } from "./_channel_options.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
 import { socketTransport } from "./_node_socket_transport.ts";
+import { checkTlsMaterial } from "./_tls_material.ts";
 import type { Transport } from "./transport.ts";
 
 export type { Address, ParsedAddress } from "./address.ts";
@@ -141,8 +142,14 @@ function connectTls(
 ): Promise<Transport> {
   const { promise, resolve, reject } = Promise.withResolvers<Transport>();
   signal.throwIfAborted();
-  // Made first: bad certificates or keys throw here, at once, not later in
-  // an event listener (where the connect would never settle).
+  checkTlsMaterial({
+    cert: options.cert,
+    key: options.key,
+    cas: options.caCerts,
+    casName: "caCerts",
+  });
+  // Made first: what node refuses throws here, at once, not later in an
+  // event listener (where the connect would never settle).
   const secureContext = nodeTls.createSecureContext({
     ca: options.caCerts,
     cert: options.cert,

@@ -11,6 +11,7 @@ import {
 import { MAX_DELAY } from "./_channel_options.ts";
 import { callHook } from "./_hook.ts";
 import { socketTransport } from "./_node_socket_transport.ts";
+import { checkTlsMaterial } from "./_tls_material.ts";
 import { Queue } from "./_queue.ts";
 import { formatAddress, type ParsedAddress } from "./address.ts";
 import type { Transport } from "./transport.ts";
@@ -48,7 +49,8 @@ export interface ListenOptions {
 /**
  * Starts listening.
  *
- * @throws {TypeError} For TLS on a Unix socket.
+ * @throws {TypeError} For TLS on a Unix socket, or TLS material that is
+ *   missing, does not parse, or does not match.
  * @throws The listen error (e.g. `AddrInUse`) with the address in its message.
  */
 export async function listen(
@@ -59,6 +61,17 @@ export async function listen(
   const where = formatAddress(addr);
   if (tlsOptions !== undefined && addr.transport !== "tcp") {
     throw new TypeError(`TLS needs a TCP address, not ${where}`);
+  }
+  if (tlsOptions !== undefined) {
+    if (tlsOptions.cert === undefined && tlsOptions.key === undefined) {
+      throw new TypeError("Cannot use tls: a server needs its cert and key");
+    }
+    checkTlsMaterial({
+      cert: tlsOptions.cert,
+      key: tlsOptions.key,
+      cas: tlsOptions.clientCaCerts,
+      casName: "clientCaCerts",
+    });
   }
   try {
     if (addr.transport === "unix") {

@@ -50,8 +50,10 @@ export interface OpenConnectionOptions
  *   {@linkcode OpenConnectionOptions}.
  * @returns The channel.
  * @throws {TypeError} For a malformed address (the message lists the
- *   accepted forms), TLS with a Unix address, a class twice in
- *   `serializers`, or an unknown `errorFormat`.
+ *   accepted forms), TLS with a Unix address, a TLS `cert` without `key`
+ *   (or the other way round), one that does not parse or match, a
+ *   `caCerts` entry that does not parse, a class twice in `serializers`, or
+ *   an unknown `errorFormat`.
  * @throws {RangeError} If `timeout` is negative or not a number, or a
  *   channel option is out of range (checked before connecting).
  * @throws {Deno.errors.ConnectionRefused} (or `NotFound` for Unix sockets)

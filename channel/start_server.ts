@@ -218,8 +218,9 @@ export class Server implements AsyncDisposable {
  *   channel options of every connection; see {@linkcode StartServerOptions}.
  * @returns The server; its `addr` has the real port.
  * @throws {TypeError} For a malformed address (the message lists the
- *   accepted forms), TLS with a Unix address, or a class twice in
- *   `serializers`.
+ *   accepted forms), TLS with a Unix address, a TLS `cert` or `key` that is
+ *   missing, does not parse or does not match (or a `clientCaCerts` entry
+ *   that does not parse), or a class twice in `serializers`.
  * @throws {RangeError} If `handshakeTimeout` is negative or not a number,
  *   or a channel option is out of range (e.g. `maxFrameSize: 0`).
  * @throws {Deno.errors.AddrInUse} If the address is taken; the message

@@ -299,3 +299,67 @@ Deno.test("TLS: options node refuses reject the connect, which leaves nothing op
     ),
   );
 });
+
+Deno.test("TLS material that cannot work is a TypeError naming it, before listening or connecting", async () => {
+  const { serverCert, serverKey, clientCert, clientKey, ca } = tlsFiles;
+  const badServer: [Partial<ListenTlsOptions>, RegExp][] = [
+    [
+      { cert: "not a pem", key: serverKey },
+      /tls\.cert: it holds no PEM certificate/,
+    ],
+    [{ cert: "", key: serverKey }, /tls\.cert: it holds no PEM certificate/],
+    [
+      { cert: serverCert, key: "not a pem" },
+      /tls\.key: it is not a PEM private key/,
+    ],
+    [
+      { cert: serverCert, key: clientKey },
+      /key is not the private key of the certificate in cert/,
+    ],
+    [{ cert: serverCert }, /cert and key go together, and key is missing/],
+    [{}, /a server needs its cert and key/],
+    [
+      { cert: serverCert, key: serverKey, clientCaCerts: ["garbage"] },
+      /tls\.clientCaCerts\[0\]: it holds no PEM certificate/,
+    ],
+  ];
+  for (const [tls, message] of badServer) {
+    await assert.rejects(
+      startServer(LOCAL, echo, { tls: tls as ListenTlsOptions }),
+      (error) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(error.message, message);
+        return true;
+      },
+    );
+  }
+  // A client's: nothing reaches the server.
+  let accepted = 0;
+  await using server = await startServer(LOCAL, (channel) => {
+    accepted++;
+    return echo(channel);
+  }, { tls: { cert: serverCert, key: serverKey } });
+  const badClient: [Record<string, unknown>, RegExp][] = [
+    [{ caCerts: [ca], cert: clientCert }, /key is missing/],
+    [{ caCerts: [ca], key: clientKey }, /cert is missing/],
+    [
+      { caCerts: [ca], cert: clientCert, key: serverKey },
+      /not the private key/,
+    ],
+    [{
+      caCerts: ["-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----"],
+    }, /tls\.caCerts\[0\]: its certificate 1 does not parse/],
+  ];
+  for (const [tls, message] of badClient) {
+    await assert.rejects(openConnection(server.addr, { tls }), (error) => {
+      assert.ok(error instanceof TypeError, String(error));
+      assert.match(error.message, message);
+      return true;
+    });
+  }
+  await using good = await openConnection(server.addr, {
+    tls: { caCerts: [ca] },
+  });
+  assert.equal(await good.send("ok"), "ok");
+  assert.equal(accepted, 1);
+});
