@@ -234,12 +234,12 @@ export class FrameParser implements BudgetHolder {
       }
       if (length === 0) {
         throw new ProtocolError(
-          "Cannot decode frame: length 0 (an empty payload)",
+          `Cannot decode frame from ${this.label}: length 0 (an empty payload)`,
         );
       }
       if (length > this.#maxFrameSize) {
         throw new ProtocolError(
-          `Cannot decode frame: length ${length} exceeds maxFrameSize ${this.#maxFrameSize}${
+          `Cannot decode frame from ${this.label}: length ${length} exceeds maxFrameSize ${this.#maxFrameSize}${
             headerHint(length)
           }`,
         );

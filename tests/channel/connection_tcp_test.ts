@@ -210,9 +210,13 @@ Deno.test("bad input over a real socket closes that connection only", async () =
       error instanceof ProtocolError,
       `expected ProtocolError, got ${error}`,
     );
+    // It names the client, as the server's log shows it.
+    const { port } = raw.localAddr as Deno.NetAddr;
     assert.match(
       error.message,
-      /length 4294967295 exceeds maxFrameSize 16777216/,
+      new RegExp(
+        `^Cannot decode frame from 127\\.0\\.0\\.1:${port}: length 4294967295 exceeds maxFrameSize 16777216`,
+      ),
     );
     assert.equal(await good.send(2), 2);
     try {
