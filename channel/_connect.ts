@@ -216,14 +216,18 @@ const SYSTEM_ERRORS: Record<string, [ErrorClass, string]> = {
   EADDRINUSE: [Deno.errors.AddrInUse, "Address already in use"],
   EADDRNOTAVAIL: [Deno.errors.AddrNotAvailable, "Address not available"],
   EACCES: [Deno.errors.PermissionDenied, "Permission denied"],
+  // Deno has no class of its own for these.
+  EHOSTUNREACH: [Error, "No route to host"],
+  ENETUNREACH: [Error, "Network is unreachable"],
 };
 
 /**
  * A node socket error as the Deno error class its sockets would throw,
  * naming the address: `Connection refused: 127.0.0.1:5555 (os error 111)`.
  * A host that does not resolve is a plain `Error`, as Deno's connect
- * throws it. Other errors of a TLS handshake (certificates, alerts) become
- * `InvalidData`, as Deno reports them; others are returned as they are.
+ * throws it. Errors of a TLS handshake (certificates, alerts, a reset)
+ * become `InvalidData`, as Deno reports them; others are returned as they
+ * are.
  */
 export function fromNodeError(
   error: unknown,
@@ -231,6 +235,17 @@ export function fromNodeError(
   handshake = false,
 ): unknown {
   const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
+  if (handshake && (code === "ECONNRESET" || code === "EPIPE")) {
+    // A server that does not speak TLS resets at the ClientHello; as a
+    // handshake failure it is not retried like a refused connection.
+    return Object.assign(
+      new Deno.errors.InvalidData(
+        `TLS handshake with ${where} failed: the server reset the connection (is it using TLS?)`,
+        { cause: error },
+      ),
+      { code },
+    );
+  }
   const known = typeof code === "string" ? SYSTEM_ERRORS[code] : undefined;
   if (known !== undefined) {
     const [type, text] = known;

@@ -363,3 +363,30 @@ Deno.test("TLS material that cannot work is a TypeError naming it, before listen
   assert.equal(await good.send("ok"), "ok");
   assert.equal(accepted, 1);
 });
+
+Deno.test("TLS: a TLS client of a plain server fails once with a hint, and is not retried as a refused connection is", async () => {
+  let accepted = 0;
+  await using server = await startServer(LOCAL, (channel) => {
+    accepted++;
+    return echo(channel);
+  }, { onError: () => {} });
+  await within(
+    10_000,
+    "openConnection with retry",
+    assert.rejects(
+      openConnection(server.addr, {
+        tls: { caCerts: [tlsFiles.ca] },
+        retry: true,
+      }),
+      (error) => {
+        assert.ok(error instanceof Deno.errors.InvalidData, String(error));
+        assert.match(
+          error.message,
+          /^TLS handshake with 127\.0\.0\.1:\d+ failed: the server reset the connection \(is it using TLS\?\)$/,
+        );
+        return true;
+      },
+    ),
+  );
+  assert.equal(accepted, 1);
+});
