@@ -89,7 +89,7 @@ export interface ContainerOptions {
   tls?: ContainerTlsOptions;
   /**
    * With `tls`: milliseconds a connecting container has to complete the
-   * TLS handshake before its connection is dropped; `Infinity` waits
+   * TLS handshake before its connection is dropped, above 0; `Infinity` waits
    * forever (see `StartServerOptions.handshakeTimeout`).
    *
    * @default {10000}

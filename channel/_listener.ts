@@ -241,10 +241,9 @@ class TlsAcceptor implements Acceptor {
       ca: tlsOptions.clientCaCerts,
       requestCert: mutual,
       rejectUnauthorized: mutual,
-      // node's own default (120 s) stands in for "no limit".
-      handshakeTimeout: options.handshakeTimeout <= MAX_DELAY
-        ? options.handshakeTimeout
-        : undefined,
+      // node has no "no limit" (its default is 120 s), and a longer delay
+      // than a timer takes fires at once: the longest one, 24.8 days.
+      handshakeTimeout: Math.min(options.handshakeTimeout, MAX_DELAY),
     });
     try {
       await new Promise<void>((resolve, reject) => {

@@ -1,7 +1,7 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 import { callHook } from "./_hook.ts";
-import { checkChannelOptions, checkMilliseconds } from "./_channel_options.ts";
+import { checkChannelOptions, checkTimeout } from "./_channel_options.ts";
 import { createCodec } from "./_codec.ts";
 import type { ListenTlsOptions } from "./_connect.ts";
 import { type Acceptor, listen, ListenerClosed } from "./_listener.ts";
@@ -34,8 +34,8 @@ export interface StartServerOptions
   /**
    * With `tls`: milliseconds a client has to complete the TLS handshake
    * before its connection is closed. Clients that are still handshaking
-   * hold no channel and do not delay other clients. `Infinity` waits
-   * forever.
+   * hold no channel and do not delay other clients. Above 0; `Infinity`
+   * waits forever.
    *
    * @default {10000}
    */
@@ -221,7 +221,7 @@ export class Server implements AsyncDisposable {
  *   accepted forms), TLS with a Unix address, a TLS `cert` or `key` that is
  *   missing, does not parse or does not match (or a `clientCaCerts` entry
  *   that does not parse), or a class twice in `serializers`.
- * @throws {RangeError} If `handshakeTimeout` is negative or not a number,
+ * @throws {RangeError} If `handshakeTimeout` is not a number above 0,
  *   or a channel option is out of range (e.g. `maxFrameSize: 0`).
  * @throws {Deno.errors.AddrInUse} If the address is taken; the message
  *   names it, e.g. `Address already in use: 127.0.0.1:5555 (os error 98)`.
@@ -248,7 +248,10 @@ export async function startServer(
   options: StartServerOptions = {},
 ): Promise<Server> {
   const parsed = parseAddress(addr);
-  checkMilliseconds("handshakeTimeout", options.handshakeTimeout);
+  // 0 is no choice here: node reads it as its default of 120 s.
+  if (options.handshakeTimeout !== undefined) {
+    checkTimeout(options.handshakeTimeout, "handshakeTimeout");
+  }
   checkChannelOptions(options);
   // Fail here on bad serializers, not in the accept loop at the first client.
   createCodec(options.codec, options.serializers, options.maxFrameSize);

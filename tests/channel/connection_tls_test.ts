@@ -274,14 +274,23 @@ for (const [name, serverTls] of serverTlsCases) {
   });
 }
 
-Deno.test("startServer: a bad handshakeTimeout is a RangeError", async () => {
-  for (const handshakeTimeout of [-1, NaN]) {
+Deno.test("startServer: a bad handshakeTimeout is a RangeError; Infinity serves", async () => {
+  // 0 too: node would read it as its own default of 120 s.
+  for (const handshakeTimeout of [-1, NaN, 0]) {
     await assert.rejects(
       startServer(LOCAL, echo, { handshakeTimeout }),
       RangeError,
       "handshakeTimeout",
     );
   }
+  await using server = await startServer(LOCAL, echo, {
+    tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
+    handshakeTimeout: Infinity,
+  });
+  await using channel = await openConnection(server.addr, {
+    tls: { caCerts: [tlsFiles.ca] },
+  });
+  assert.equal(await channel.send("ok"), "ok");
 });
 
 Deno.test("TLS: options node refuses reject the connect, which leaves nothing open", async () => {
