@@ -3,6 +3,7 @@ import type { Request } from "../channel/request.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import type { Transport } from "../channel/transport.ts";
 import { callSimulator, checkCall, checkMeta } from "./_api_calls.ts";
+import { checkResult } from "./_results.ts";
 import { checkCallTimeout, mosaikChannelOptions } from "./_mosaik_channel.ts";
 import { RemoteMosaikProxy } from "./_remote_mosaik_proxy.ts";
 import { attachMosaik, type Simulator } from "./simulator.ts";
@@ -160,6 +161,7 @@ export async function serveSimulator(
         }).finally(() => interrupt = null);
       }
       if (name === "init") meta = checkMeta(simulator, result);
+      else checkResult(simulator, name, result);
     } catch (error) {
       await request.fail(error).catch(() => {});
       return;
