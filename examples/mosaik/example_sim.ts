@@ -68,12 +68,22 @@ export class ExampleSim extends Simulator {
     super(META);
   }
 
-  /** Takes `eid_prefix` (default `"Model_"`) from the simulator's parameters. */
+  /**
+   * Takes `eid_prefix` (default `"Model_"`) from the simulator's
+   * parameters; others are refused, as Python refuses an unexpected
+   * keyword argument (a misspelt name would be ignored otherwise).
+   */
   override init(
     _sid: string,
     _timeResolution: number,
-    { eid_prefix }: { eid_prefix?: unknown },
+    { eid_prefix, ...others }: { eid_prefix?: unknown },
   ): Meta {
+    const unexpected = Object.keys(others);
+    if (unexpected.length > 0) {
+      throw new TypeError(
+        `init() got an unexpected keyword argument '${unexpected[0]}'`,
+      );
+    }
     if (eid_prefix !== undefined && eid_prefix !== null) {
       this.#eidPrefix = String(eid_prefix);
     }
@@ -105,10 +115,15 @@ export class ExampleSim extends Simulator {
     for (const [eid, model] of this.entities) {
       const deltas = inputs[eid]?.delta;
       if (deltas !== undefined) {
-        model.delta = Object.values(deltas).reduce<number>(
-          (sum, value) => sum + (value as number),
-          0,
-        );
+        model.delta = Object.values(deltas).reduce<number>((sum, value) => {
+          // As Python's sum() refuses a string.
+          if (typeof value !== "number") {
+            throw new TypeError(
+              `delta of ${eid} must be a number, not ${JSON.stringify(value)}`,
+            );
+          }
+          return sum + value;
+        }, 0);
       }
       model.step();
     }
