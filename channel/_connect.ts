@@ -225,9 +225,10 @@ const SYSTEM_ERRORS: Record<string, [ErrorClass, string]> = {
  * A node socket error as the Deno error class its sockets would throw,
  * naming the address: `Connection refused: 127.0.0.1:5555 (os error 111)`.
  * A host that does not resolve is a plain `Error`, as Deno's connect
- * throws it. Errors of a TLS handshake (certificates, alerts, a reset)
- * become `InvalidData`, as Deno reports them; others are returned as they
- * are.
+ * throws it. A connection closed during a TLS handshake is a
+ * `ConnectionReset` that says so; other errors of a handshake (certificates,
+ * alerts) become `InvalidData`, as Deno reports them; others are returned
+ * as they are.
  */
 export function fromNodeError(
   error: unknown,
@@ -236,11 +237,12 @@ export function fromNodeError(
 ): unknown {
   const { code, errno } = (error ?? {}) as { code?: unknown; errno?: unknown };
   if (handshake && (code === "ECONNRESET" || code === "EPIPE")) {
-    // A server that does not speak TLS resets at the ClientHello; as a
-    // handshake failure it is not retried like a refused connection.
+    // node says ECONNRESET for any close before the handshake ends: a
+    // server that does not speak TLS, or one closing or not up yet behind
+    // a proxy. Still a reset, so retried as aiomas retries it.
     return Object.assign(
-      new Deno.errors.InvalidData(
-        `TLS handshake with ${where} failed: the server reset the connection (is it using TLS?)`,
+      new Deno.errors.ConnectionReset(
+        `TLS handshake with ${where} failed: the connection was closed (by a server that does not use TLS, or one that is closing)`,
         { cause: error },
       ),
       { code },

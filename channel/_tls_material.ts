@@ -3,7 +3,7 @@
 // message ("unsupported protocol"), where Deno's own TLS refuses at once.
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 
-/** The TLS material of a server (`side` "listen") or a client ("connect"). */
+/** The TLS material of a server or a client. */
 export interface TlsMaterial {
   cert?: unknown;
   key?: unknown;
@@ -15,6 +15,9 @@ export interface TlsMaterial {
 
 const PEM_CERTIFICATE =
   /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+/** A private key block; the key text may hold the certificate too. */
+const PEM_PRIVATE_KEY =
+  /-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?-----END \1PRIVATE KEY-----/;
 
 /**
  * Checks that `cert` and `key` come together, parse, and match, and that
@@ -35,7 +38,7 @@ export function checkTlsMaterial(material: TlsMaterial): void {
     const privateKey = parseKey(key);
     if (!first.checkPrivateKey(privateKey)) {
       throw new TypeError(
-        "Cannot use tls: key is not the private key of the certificate in cert",
+        "Cannot use tls: key is not the private key of the first certificate in cert (the chain starts with the certificate the key belongs to)",
       );
     }
   }
@@ -83,11 +86,22 @@ function parseKey(pem: unknown): KeyObject {
       `Cannot use tls.key: expected a PEM text, not a ${typeof pem}`,
     );
   }
+  const block = PEM_PRIVATE_KEY.exec(pem)?.[0];
+  if (block === undefined) {
+    throw new TypeError(
+      'Cannot use tls.key: it holds no PEM private key ("-----BEGIN PRIVATE KEY-----")',
+    );
+  }
+  if (block.startsWith("-----BEGIN ENCRYPTED")) {
+    throw new TypeError(
+      "Cannot use tls.key: it is encrypted, and there is no passphrase option (decrypt it: openssl pkey -in encrypted.key -out plain.key)",
+    );
+  }
   try {
-    return createPrivateKey(pem);
+    return createPrivateKey(block);
   } catch (error) {
     throw new TypeError(
-      `Cannot use tls.key: it is not a PEM private key (${
+      `Cannot use tls.key: its private key does not parse (${
         error instanceof Error ? error.message : String(error)
       })`,
       { cause: error },
