@@ -1,5 +1,5 @@
 import { LookupError } from "../errors.ts";
-import { clipPeerText, formatPeerValue } from "../channel/_message.ts";
+import { clipPeerText } from "../channel/_message.ts";
 import { exposedField, exposedInfo, type ExposeOptions } from "./expose.ts";
 
 /** A resolved call target: the exposed function and what to call it on. */
@@ -103,7 +103,9 @@ export class Service {
    * @throws {LookupError} If a name is not found or not exposed (aiomas's
    *   message texts: `Name "x" not found in "sub"`, `"Cls.x" is not exposed`),
    *   or if a function stands where the path needs a service
-   *   (`"Cls.add" is a function, not a service: cannot call "add/x"`).
+   *   (`"Cls.add" is a function, not a service: cannot call "add/x"`),
+   *   or if an exposed field holds neither a service nor a function
+   *   (`"Cls.x" is null, not a service: cannot call "x/y"`).
    */
   resolve(path: string): Resolved {
     // Walked without splitting: this runs for every call.
@@ -135,7 +137,7 @@ export class Service {
     if (member.kind === "value") {
       throw lookupError(
         `"${router.qualname(name, member.owner)}" is ${
-          formatPeerValue(member.value)
+          kindOf(member.value)
         }, not a function`,
       );
     }
@@ -312,9 +314,7 @@ function notAService(
   path: string,
   member?: { value: unknown },
 ): LookupError {
-  const what = member === undefined
-    ? "a function"
-    : formatPeerValue(member.value);
+  const what = member === undefined ? "a function" : kindOf(member.value);
   return lookupError(
     `"${qualname}" is ${what}, not a service: cannot call "${
       clipPeerText(path)
@@ -325,4 +325,13 @@ function notAService(
 /** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */
 export function lookupError(message: string): LookupError {
   return new LookupError(message);
+}
+
+/**
+ * What a field holds, for a peer's error message: its type only, never the
+ * value (which may be a secret).
+ */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  return `a ${typeof value}`;
 }

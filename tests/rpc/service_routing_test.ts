@@ -107,6 +107,9 @@ Deno.test('service: an exposed field holding null or a plain value names the fie
     nothing: Sub | null = null;
     @expose
     count = 3;
+    // Told to the peer by type only: never its value.
+    @expose
+    dsn: Sub | string = "postgres://app:s3cret@db/prod";
   }
   const router = Service.of(new Root());
   assertLookupError(
@@ -117,7 +120,7 @@ Deno.test('service: an exposed field holding null or a plain value names the fie
   assertLookupError(
     router,
     "count/x/y",
-    '"Root.count" is 3, not a service: cannot call "count/x/y"',
+    '"Root.count" is a number, not a service: cannot call "count/x/y"',
   );
   assertLookupError(
     router,
@@ -127,7 +130,12 @@ Deno.test('service: an exposed field holding null or a plain value names the fie
   assertLookupError(
     router,
     "count",
-    '"Root.count" is 3, not a function',
+    '"Root.count" is a number, not a function',
+  );
+  assertLookupError(
+    router,
+    "dsn/x",
+    '"Root.dsn" is a string, not a service: cannot call "dsn/x"',
   );
   // Set later, the field is a sub-service.
   const root = new Root();
