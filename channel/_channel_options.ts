@@ -32,14 +32,16 @@ export interface ChannelOptions {
    * replies is not served more, and TCP slows its sending. (A channel that
    * owes no replies keeps reading, so two peers sending each other large
    * requests do not wait for each other forever; two peers that both
-   * serve and both stop reading their replies do.)
+   * serve and both stop reading their replies do.) A whole number from 0
+   * up; `Infinity` never waits (and so bounds nothing).
    *
    * @default {1048576} (1 MiB)
    */
   highWaterMark?: number;
   /**
    * How many received requests may wait for `recv()` before the channel
-   * stops reading from the peer until they are taken.
+   * stops reading from the peer until they are taken: a whole number from
+   * 1 up, or `Infinity` for no limit.
    *
    * @default {1024}
    */
@@ -88,7 +90,8 @@ export interface ChannelOptions {
   idleTimeout?: number;
   /**
    * How many of this side's requests may wait for a reply at once; `send`
-   * beyond it rejects with a `RangeError` (nothing is sent).
+   * beyond it rejects with a `RangeError` (nothing is sent). A whole number
+   * from 1 up, or `Infinity` for no limit.
    *
    * @default {65536}
    */
@@ -185,21 +188,24 @@ export function checkChannelOptions(
       "maxFrameSize",
       "maxConcurrentRequests",
       "maxUnansweredSize",
-      "maxQueuedRequests",
-      "maxPendingRequests",
     ] as const
   ) {
     const value = options[name];
     if (value !== undefined) checkCount(value, name);
   }
+  // These take Infinity for no limit, as they always did.
+  for (const name of ["maxQueuedRequests", "maxPendingRequests"] as const) {
+    const value = options[name];
+    if (value !== undefined && value !== Infinity) checkCount(value, name);
+  }
   const { highWaterMark } = options;
   // 0 is allowed: every write then waits until the previous one is out.
   if (
-    highWaterMark !== undefined &&
+    highWaterMark !== undefined && highWaterMark !== Infinity &&
     (!Number.isInteger(highWaterMark) || highWaterMark < 0)
   ) {
     throw new RangeError(
-      `Cannot use highWaterMark ${highWaterMark}: expected a whole number of bytes from 0 up`,
+      `Cannot use highWaterMark ${highWaterMark}: expected a whole number of bytes from 0 up, or Infinity`,
     );
   }
   for (const name of ["frameTimeout", "idleTimeout"] as const) {

@@ -247,7 +247,24 @@ Deno.test("every channel option that could hang a channel is checked: by Channel
   }
   // Connections are accepted in order: had a refused one connected, it
   // would have come before this one.
-  await using good = await openConnection(server.addr, { highWaterMark: 0 });
+  // 0 and Infinity (no limit) are taken.
+  for (
+    const limits of [{ highWaterMark: 0 }, {
+      highWaterMark: Infinity,
+      maxQueuedRequests: Infinity,
+      maxPendingRequests: Infinity,
+    }]
+  ) {
+    const [a, b] = createMemoryPair();
+    await using left = new Channel(a, limits);
+    await using right = new Channel(b);
+    right.recv().then((request) => request.reply("pong"), () => {});
+    assert.equal(await left.send("ping"), "pong");
+  }
+  await using good = await openConnection(server.addr, {
+    highWaterMark: Infinity,
+    maxPendingRequests: Infinity,
+  });
   assert.equal(await good.send("ok"), "ok");
   assert.equal(accepted, 1);
 });
