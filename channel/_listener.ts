@@ -109,6 +109,12 @@ async function removeStaleSocket(path: string, where: string): Promise<void> {
   } catch (error) {
     // Removed meanwhile: nothing to replace.
     if (error instanceof Deno.errors.NotFound) return;
+    if (error instanceof Deno.errors.ConnectionReset) {
+      // A listener that is closing: its file goes when it has closed.
+      throw new Deno.errors.AddrInUse(
+        `Address already in use: ${where} (a server there is closing; try again when it has closed)`,
+      );
+    }
     if (!(error instanceof Deno.errors.ConnectionRefused)) throw error;
     await Deno.remove(path).catch((error) => {
       if (!(error instanceof Deno.errors.NotFound)) throw error;

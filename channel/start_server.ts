@@ -121,9 +121,10 @@ export class Server implements AsyncDisposable {
       this.#acceptor.close();
       this.#retry?.resolve();
       await this.#acceptLoop;
-      // A Unix socket's file went with its listener (Deno unlinks it on
-      // close): removing the path now would take it from a server that
-      // listens there since.
+      // A Unix socket's file goes with its listener (Deno unlinks it when
+      // the pending accept ends, by the end of the accept loop): removing
+      // the path after that would take it from a server that listens
+      // there since.
       await Promise.all(
         [...this.#channels].map((channel) => channel.close(options)),
       );
