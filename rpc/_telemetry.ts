@@ -16,6 +16,7 @@ import {
   type Instruments,
   instruments,
   type MethodCounts,
+  telemetryFailed,
 } from "./_telemetry_metrics.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { closedEvent, parentOf, traceContextOf } from "./_telemetry_context.ts";
@@ -98,11 +99,13 @@ export class ConnectionTelemetry {
     if (tracer !== undefined && signal !== undefined && !signal.aborted) {
       const open = this.#open = new Set();
       // Aborted when the channel closes, before its pending calls settle.
-      signal.addEventListener(
-        "abort",
-        () => closedEvent(open, signal.reason, channel.peer),
-        { once: true },
-      );
+      signal.addEventListener("abort", () => {
+        try {
+          closedEvent(open, signal.reason, channel.peer);
+        } catch (error) {
+          telemetryFailed(error);
+        }
+      }, { once: true });
     }
   }
 
@@ -117,7 +120,7 @@ export class ConnectionTelemetry {
       (span) => {
         const traceContext = span === undefined
           ? undefined
-          : traceContextOf(span);
+          : guarded(traceContextOf, span);
         return this.#channel.send!(
           content,
           traceContext === undefined ? options : { ...options, traceContext },
@@ -190,7 +193,7 @@ export class ConnectionTelemetry {
     thisArg: unknown,
     ...args: A
   ): R {
-    if (call.span === undefined) return fn.apply(thisArg, args);
+    if (call.span === undefined) return Reflect.apply(fn, thisArg, args);
     const active = trace.setSpan(context.active(), call.span);
     return context.with(active, fn, thisArg, ...args);
   }
@@ -216,28 +219,31 @@ export class ConnectionTelemetry {
         instruments.serverPending++;
       }
     }
-    const tracer = this.#tracer;
-    let span: Span | undefined;
-    if (tracer !== undefined) {
-      const attributes: Attributes = {
-        ...(client ? this.#clientAttributes : this.#serverAttributes),
-        "rpc.method": method,
-      };
-      const simTime = this.#simTime?.();
-      if (simTime !== undefined) attributes["aiomas.sim_time"] = simTime;
-      const extra = this.#callAttributes?.(
-        method,
-        client ? "client" : "server",
-      );
-      if (extra !== undefined) Object.assign(attributes, extra);
-      span = tracer.startSpan(
-        `aiomas/${method}`,
-        { kind: client ? SpanKind.CLIENT : SpanKind.SERVER, attributes },
-        traceContext === undefined ? context.active() : parentOf(traceContext),
-      );
-      this.#open?.add(span);
-    }
+    const span = this.#tracer === undefined
+      ? undefined
+      : guarded(() => this.#startSpan(method, client, traceContext));
+    if (span !== undefined) this.#open?.add(span);
     return { method, span, start: performance.now(), counts };
+  }
+
+  #startSpan(
+    method: string,
+    client: boolean,
+    traceContext: Readonly<Record<string, string>> | undefined,
+  ): Span {
+    const attributes: Attributes = {
+      ...(client ? this.#clientAttributes : this.#serverAttributes),
+      "rpc.method": method,
+    };
+    const simTime = this.#simTime?.();
+    if (simTime !== undefined) attributes["aiomas.sim_time"] = simTime;
+    const extra = this.#callAttributes?.(method, client ? "client" : "server");
+    if (extra !== undefined) Object.assign(attributes, extra);
+    return this.#tracer!.startSpan(
+      `aiomas/${method}`,
+      { kind: client ? SpanKind.CLIENT : SpanKind.SERVER, attributes },
+      traceContext === undefined ? context.active() : parentOf(traceContext),
+    );
   }
 
   #finish(
@@ -248,9 +254,13 @@ export class ConnectionTelemetry {
     const failed = error !== undefined;
     const span = call.span;
     if (span !== undefined) {
-      if (failed) setFailed(span, error);
-      span.end();
       this.#open?.delete(span);
+      try {
+        if (failed) setFailed(span, error);
+        span.end();
+      } catch (thrown) {
+        telemetryFailed(thrown);
+      }
     }
     const instruments = this.#instruments;
     const counts = call.counts;
@@ -264,12 +274,13 @@ export class ConnectionTelemetry {
       }
       : counts.ok;
     const elapsed = performance.now() - call.start;
-    if (client) {
-      instruments.clientPending--;
-      instruments.clientDuration.record(elapsed, attributes);
-    } else {
-      instruments.serverPending--;
-      instruments.serverDuration.record(elapsed, attributes);
+    if (client) instruments.clientPending--;
+    else instruments.serverPending--;
+    try {
+      (client ? instruments.clientDuration : instruments.serverDuration)
+        .record(elapsed, attributes);
+    } catch (thrown) {
+      telemetryFailed(thrown);
     }
   }
 }
@@ -360,4 +371,17 @@ export function localTelemetry(
   options: RpcTelemetryOptions | false | undefined,
 ): ConnectionTelemetry | undefined {
   return connectionTelemetry({ peer, codec: { name: codec } }, options);
+}
+
+/** `fn(...args)`, or undefined if it throws (reported, never thrown). */
+function guarded<A extends unknown[], R>(
+  fn: (...args: A) => R,
+  ...args: A
+): R | undefined {
+  try {
+    return fn(...args);
+  } catch (error) {
+    telemetryFailed(error);
+    return undefined;
+  }
 }

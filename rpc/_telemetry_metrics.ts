@@ -255,11 +255,15 @@ export class Instruments {
         kept.bytesReceived += stats.bytesReceived;
         kept.bytesSent += stats.bytesSent;
       }
-      this.connectionsClosed.add(1, {
-        "rpc.system": "aiomas",
-        "aiomas.codec": codec,
-        "aiomas.close_reason": reason,
-      });
+      try {
+        this.connectionsClosed.add(1, {
+          "rpc.system": "aiomas",
+          "aiomas.codec": codec,
+          "aiomas.close_reason": reason,
+        });
+      } catch (error) {
+        telemetryFailed(error);
+      }
     };
     connection.closed!.then(
       () => closed("closed"),
@@ -374,4 +378,20 @@ export function instruments(provider: MeterProvider): Instruments | undefined {
   found = new Instruments(meter);
   instrumentsOf.set(provider, found);
   return found;
+}
+
+let telemetryFailedBefore = false;
+
+/**
+ * Reports that a tracer, meter, propagator or telemetry option threw:
+ * telemetry must never fail or stop a call. Only the first failure is
+ * logged (a broken exporter would log at every call).
+ */
+export function telemetryFailed(error: unknown): void {
+  if (telemetryFailedBefore) return;
+  telemetryFailedBefore = true;
+  console.error(
+    "aiomas: telemetry threw (a provider or a telemetry option); calls go on without it, and further failures are not logged:",
+    error,
+  );
 }
