@@ -89,7 +89,7 @@ export class LocalCalls {
       const bound = bindArguments(resolved, received);
       result = resolved.options.context === true
         ? runInContext(this.#context, resolved.fn, resolved.thisArg, bound)
-        : resolved.fn.apply(resolved.thisArg, bound);
+        : Reflect.apply(resolved.fn, resolved.thisArg, bound);
     } catch (error) {
       throw this.#remoteError(error);
     }
@@ -162,7 +162,7 @@ export class LocalCalls {
   #invoke(resolved: Resolved, bound: unknown[]): unknown {
     return resolved.options.context === true
       ? runInContext(this.#context, resolved.fn, resolved.thisArg, bound)
-      : resolved.fn.apply(resolved.thisArg, bound);
+      : Reflect.apply(resolved.fn, resolved.thisArg, bound);
   }
 
   /**

@@ -116,7 +116,7 @@ export function callSimulator(
     options: exposedInfo(fn) ?? {},
     qualname: name,
   };
-  return fn.apply(simulator, bindArguments(resolved, args, kwargs));
+  return Reflect.apply(fn, simulator, bindArguments(resolved, args, kwargs));
 }
 
 /** What `init` returned must be meta data whose extra methods exist. */

@@ -82,5 +82,5 @@ export function runInContext(
   thisArg: unknown,
   args: unknown[],
 ): unknown {
-  return storage.run(context, () => fn.apply(thisArg, args));
+  return storage.run(context, () => Reflect.apply(fn, thisArg, args));
 }

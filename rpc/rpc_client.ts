@@ -375,7 +375,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
         resolved.thisArg,
         bound,
       )
-      : resolved.fn.apply(resolved.thisArg, bound);
+      : Reflect.apply(resolved.fn, resolved.thisArg, bound);
   }
 
   /** What a handler marked `@expose({ context: true })` gets from `callContext()`. */

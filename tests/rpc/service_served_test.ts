@@ -149,3 +149,18 @@ Deno.test("service: lookup errors travel as LookupError replies", async () => {
     });
   }
 });
+
+Deno.test("a gateway serves another peer's remote functions as its own (they are applied, never asked for .apply)", async () => {
+  await using upstream = servedPair(new MathServer());
+  const up = upstream.client.remote as unknown as {
+    add(a: number, b: number): Promise<number>;
+  };
+  class Gateway {
+    @expose
+    add = up.add;
+  }
+  for (const gateway of [new ServiceDict({ add: up.add }), new Gateway()]) {
+    await using pair = servedPair(gateway);
+    assert.equal(await pair.client.call("add", [1, 2]), 3);
+  }
+});
