@@ -72,6 +72,8 @@ const services = new WeakMap<object, Service>();
 export class Service {
   /** The object whose exposed members this router serves. */
   readonly target: object;
+  /** Paths of this turn's `pathOf`, by router and by service object. */
+  #paths: Map<object, string> | null = null;
 
   /**
    * Creates the router of `target`.
@@ -155,19 +157,31 @@ export class Service {
 
   /**
    * Finds the path of a sub-service reachable from this router, for
-   * passing it to the peer as a reference.
+   * passing it to the peer as a reference. The tree is walked once per
+   * turn of the event loop, however many references a message holds.
    *
    * @param value A service object or router.
    * @returns Its path (`""` for this router), or undefined if unreachable.
    */
   pathOf(value: object): string | undefined {
-    const seen = new Set<Service>();
+    let paths = this.#paths;
+    if (paths === null) {
+      paths = this.#paths = this.#walk();
+      // Fields may change between turns: the next turn walks again.
+      queueMicrotask(() => this.#paths = null);
+    }
+    return paths.get(value);
+  }
+
+  /** The path of every router and service object, shortest first. */
+  #walk(): Map<object, string> {
+    const paths = new Map<object, string>();
     const queue: [Service, string][] = [[this, ""]];
     for (let i = 0; i < queue.length; i++) {
       const [router, path] = queue[i];
-      if (router === value || router.target === value) return path;
-      if (seen.has(router)) continue;
-      seen.add(router);
+      if (paths.has(router)) continue;
+      paths.set(router, path);
+      if (!paths.has(router.target)) paths.set(router.target, path);
       for (const name of router.memberNames()) {
         const member = router.member(name);
         if (member?.kind === "service") {
@@ -175,7 +189,7 @@ export class Service {
         }
       }
     }
-    return undefined;
+    return paths;
   }
 
   /**

@@ -2,7 +2,12 @@
 // small, and the references to one path in a read share one.
 import assert from "node:assert/strict";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
-import { type DynamicRemote, expose, RpcClient } from "../../rpc/mod.ts";
+import {
+  type DynamicRemote,
+  expose,
+  RpcClient,
+  ServiceDict,
+} from "../../rpc/mod.ts";
 import { textFrame } from "../_frames.ts";
 import { connectPair } from "./_helpers.ts";
 
@@ -70,4 +75,27 @@ Deno.test("many references in the messages of one read are all served", async ()
   reader.releaseLock();
   await writer.close();
   await server.closed;
+});
+
+Deno.test("a reply holding many references walks the service tree once, not once per reference", async () => {
+  let walks = 0;
+  /** A ServiceDict that counts how often its entries are listed. */
+  class Counted extends ServiceDict {
+    protected override memberNames(): Iterable<string> {
+      walks++;
+      return super.memberNames();
+    }
+  }
+  const items = Array.from({ length: 200 }, () => new Pinger());
+  const service = new Counted({
+    items: new ServiceDict(
+      Object.fromEntries(items.map((item, i) => [String(i), item])),
+    ),
+    all: () => items,
+  });
+  await using pair = await connectPair("memory", service);
+  const all = await pair.client.call("all") as DynamicRemote[];
+  assert.equal(all.length, 200);
+  assert.equal(await all[199].ping(), "pong");
+  assert.equal(walks, 1);
 });
