@@ -1,8 +1,7 @@
 import { context, ROOT_CONTEXT } from "npm:@opentelemetry/api@^1.9.0";
 import { Channel } from "../channel/channel.ts";
 import { abandonCalls } from "../channel/_outgoing_calls.ts";
-import { createMemoryPair } from "../channel/memory_pair.ts";
-import { openConnection } from "../channel/open_connection.ts";
+import { isRetryable } from "../channel/_connect.ts";
 import type { Transport } from "../channel/transport.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
@@ -16,6 +15,7 @@ import { className } from "./_agent_classes.ts";
 import type { NatsPresence } from "./_nats_presence.ts";
 import { newCodec, referenceLabel, report } from "./_peers.ts";
 import { within } from "../channel/_within.ts";
+import { dialChannel, type DialOptions } from "./_dial.ts";
 import type { AgentAddress } from "./agent_address.ts";
 import type {
   ConnectOptions,
@@ -40,6 +40,10 @@ interface Dial {
   waiters: number;
   /** Aborted when every connect waiting for it has given up. */
   controller: AbortController;
+  /** Whether it retries refused attempts (the `retry` of the connect that began it). */
+  retrying: boolean;
+  /** Rejects at its first refused attempt: connects without `retry` fail then. */
+  refused: PromiseWithResolvers<never>;
 }
 
 /** How a connect leaves the dial it waits for, set while it waits. */
@@ -253,16 +257,23 @@ export class Connections {
       let dial = pending && this.#dials.get(pending);
       // A dial that everyone gave up on is not joined: it is stopping.
       if (pending === undefined || dial?.controller.signal.aborted) {
-        dial = { waiters: 0, controller: new AbortController() };
+        const refused = Promise.withResolvers<never>();
+        refused.promise.catch(() => {});
+        const begun: Dial = dial = {
+          waiters: 0,
+          controller: new AbortController(),
+          retrying: options.retry === true,
+          refused,
+        };
         const dialing = traceConnect(
           key,
           this.#options.telemetry(key),
-          this.#dial.bind(
-            this,
-            target,
-            options.retry === true,
-            dial.controller.signal,
-          ),
+          () =>
+            this.#dial(target, {
+              retry: begun.retrying,
+              signal: begun.controller.signal,
+              onRetry: refused.reject,
+            }),
         );
         this.#dials.set(dialing, dial);
         const settled = () => this.#dials.delete(dialing);
@@ -277,9 +288,23 @@ export class Connections {
         this.#byAddress.set(key, dialing);
         pending = dialing;
       }
-      const connection = dial === undefined
-        ? await pending
-        : await this.#join(pending, dial, waiting);
+      let connection: Connection;
+      try {
+        connection = dial === undefined
+          ? await pending
+          : await this.#join(pending, dial, waiting, options.retry !== true);
+      } catch (error) {
+        // Joined to another connect's single attempt, which was refused:
+        // dial again, retrying as this connect asked.
+        if (
+          options.retry === true && dial?.retrying !== true &&
+          isRetryable(error) && !this.#options.closing.aborted
+        ) {
+          if (this.#byAddress.get(key) === pending) this.#byAddress.delete(key);
+          continue;
+        }
+        throw error;
+      }
       // `closed` (and so the drop above) settles only once the connection is
       // released; a connection the peer has closed must not be handed out
       // meanwhile, so drop it now and dial again.
@@ -291,11 +316,15 @@ export class Connections {
     }
   }
 
-  /** Waits for a dial in progress, as one of the connects it serves. */
+  /**
+   * Waits for a dial in progress, as one of the connects it serves; with
+   * `once` (no `retry`), only until its first refused attempt.
+   */
   async #join(
     dialing: Promise<Connection>,
     dial: Dial,
     waiting: Waiting,
+    once: boolean,
   ): Promise<Connection> {
     dial.waiters++;
     let left = false;
@@ -309,7 +338,9 @@ export class Connections {
       }
     };
     try {
-      return await dialing;
+      return await (once && dial.retrying
+        ? Promise.race([dialing, dial.refused.promise])
+        : dialing);
     } finally {
       // Settled: leaving no longer stops anything.
       waiting.leave();
@@ -318,66 +349,11 @@ export class Connections {
   }
 
   /**
-   * Opens a connection to the container of `target`: the one place that
-   * connects. `signal` stops it (every connect waiting for it gave up).
+   * Opens a connection to the container of `target` (see `dialChannel`,
+   * the one place that connects) and serves the container's service on it.
    */
-  async #dial(
-    target: AgentAddress,
-    retry: boolean,
-    signal: AbortSignal,
-  ): Promise<Connection> {
-    let channel: Channel;
-    if (target.scheme === "worker") {
-      throw new ConnectionClosedError(
-        `No link to ${target.container}: a worker container is reached from the container that started it, its siblings and itself`,
-      );
-    }
-    if (target.scheme === "nats") {
-      const nats = this.#options.nats;
-      if (nats === undefined) {
-        throw new ConnectionClosedError(
-          `Cannot connect to ${target.container}: this container is not on NATS (create it with options.nats)`,
-        );
-      }
-      const transport = await nats.dial(
-        target.container,
-        retry,
-        AbortSignal.any([signal, this.#options.closing]),
-      );
-      channel = new Channel(transport, {
-        codec: this.newCodec(),
-        peer: target.container,
-        maxFrameSize: this.#options.maxFrameSize,
-      });
-    } else if (target.scheme === "local") {
-      const [mine, theirs] = createMemoryPair();
-      if (!this.#options.acceptLocal(target.name, theirs)) {
-        throw new ConnectionClosedError(
-          `No container at ${target.container} in this process`,
-        );
-      }
-      channel = new Channel(mine, {
-        codec: this.newCodec(),
-        peer: target.container,
-        maxFrameSize: this.#options.maxFrameSize,
-      });
-    } else {
-      const closing = this.#options.closing;
-      channel = await openConnection(
-        target.scheme === "tcp"
-          ? { hostname: target.hostname, port: target.port }
-          : { path: target.path },
-        {
-          codec: this.#options.codec,
-          serializers: this.#options.serializers,
-          tls: this.#options.tls,
-          maxFrameSize: this.#options.maxFrameSize,
-          retry,
-          // Shutting down stops retrying, or shutdown would wait for it.
-          signal: AbortSignal.any([signal, closing]),
-        },
-      );
-    }
+  async #dial(target: AgentAddress, dial: DialOptions): Promise<Connection> {
+    const channel = await dialChannel(target, this.#options, dial);
     if (this.#options.closing.aborted) {
       await channel.close();
       this.#checkOpen();

@@ -39,6 +39,8 @@ export interface ConnectOptions {
   timeout?: number;
   retry?: boolean;
   signal?: AbortSignal;
+  /** Told of each failed attempt that will be retried. */
+  onRetry?: (error: unknown) => void;
 }
 
 const RETRYABLE = [
@@ -46,6 +48,14 @@ const RETRYABLE = [
   Deno.errors.NotFound,
   Deno.errors.ConnectionReset,
 ];
+
+/**
+ * Whether `retry` retries a connect that failed with `error` (refused, no
+ * Unix socket yet, closed during the TLS handshake).
+ */
+export function isRetryable(error: unknown): boolean {
+  return RETRYABLE.some((type) => error instanceof type);
+}
 
 /**
  * Opens one connection: retries refused attempts if asked, and gives up
@@ -91,9 +101,9 @@ export async function connect(
         return await dial(addr, where, options.tls, controller.signal);
       } catch (error) {
         controller.signal.throwIfAborted();
-        const retryable = RETRYABLE.some((type) => error instanceof type);
-        if (!options.retry || !retryable) throw error;
+        if (!options.retry || !isRetryable(error)) throw error;
         lastError = error;
+        options.onRetry?.(withAddress(error, where));
         await delay(wait, controller.signal);
         wait = Math.min(wait * 1.5, 30_000);
       }

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { Container } from "../../agent/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
+import { within } from "../_within.ts";
 import { countingAccepts } from "./_wire.ts";
 import {
   Callee,
@@ -187,4 +188,39 @@ Deno.test("connect: a connection of its own dial that the peer closes is not dia
     listener.close();
     await serving;
   }
+});
+
+Deno.test("connect: without retry it fails at the first refusal even while another connect to that container retries; with retry it does not fail with another's single attempt", async () => {
+  const port = freePort();
+  await using a = await Container.create(LOCAL);
+  const giveUp = new AbortController();
+  const retrying = a.connect(`tcp://127.0.0.1:${port}/0`, {
+    retry: true,
+    signal: giveUp.signal,
+  });
+  retrying.catch(() => {});
+  await within(
+    5_000,
+    "a connect without retry",
+    assert.rejects(
+      a.connect(`tcp://127.0.0.1:${port}/1`),
+      Deno.errors.ConnectionRefused,
+    ),
+  );
+  giveUp.abort();
+  await assert.rejects(retrying);
+  // The other way round: a single attempt first, then a connect that
+  // retries until the container is up.
+  await using b = await Container.create(LOCAL);
+  const once = b.connect(`tcp://127.0.0.1:${port}/1`);
+  once.catch(() => {});
+  const later = b.connect(`tcp://127.0.0.1:${port}/0`, {
+    retry: true,
+    timeout: 20_000,
+  });
+  await assert.rejects(once, Deno.errors.ConnectionRefused);
+  await using peer = await Container.create(`127.0.0.1:${port}`);
+  new Callee(peer);
+  const proxy = await within(10_000, "the retrying connect", later);
+  assert.equal(typeof proxy, "function");
 });

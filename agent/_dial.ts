@@ -1,0 +1,90 @@
+// Opening a channel to another container, by the scheme of its address:
+// the one place of the agent layer that connects.
+import { Channel } from "../channel/channel.ts";
+import { connect } from "../channel/_connect.ts";
+import { formatAddress, type ParsedAddress } from "../channel/address.ts";
+import { createMemoryPair } from "../channel/memory_pair.ts";
+import { ConnectionClosedError } from "../errors.ts";
+import type { ConnectionsOptions } from "./_connections.ts";
+import { newCodec } from "./_peers.ts";
+import type { AgentAddress } from "./agent_address.ts";
+
+/** How one dial goes. */
+export interface DialOptions {
+  /** Retry refused attempts (TCP, Unix and NATS). */
+  retry: boolean;
+  /** Stops it (every connect waiting for it gave up, or shutdown). */
+  signal: AbortSignal;
+  /** Told of each failed TCP or Unix attempt that will be retried. */
+  onRetry: (error: unknown) => void;
+}
+
+/**
+ * A channel to the container of `target`, with the container's codec and
+ * serializers.
+ *
+ * @throws {ConnectionClosedError} For a worker or local container this
+ *   one cannot reach, or NATS when this container is not on it.
+ * @throws The connect error, naming the address.
+ */
+export async function dialChannel(
+  target: AgentAddress,
+  options: ConnectionsOptions,
+  dial: DialOptions,
+): Promise<Channel> {
+  const codec = () =>
+    newCodec(options.codec, options.serializers, options.maxFrameSize);
+  const { maxFrameSize } = options;
+  if (target.scheme === "worker") {
+    throw new ConnectionClosedError(
+      `No link to ${target.container}: a worker container is reached from the container that started it, its siblings and itself`,
+    );
+  }
+  if (target.scheme === "nats") {
+    if (options.nats === undefined) {
+      throw new ConnectionClosedError(
+        `Cannot connect to ${target.container}: this container is not on NATS (create it with options.nats)`,
+      );
+    }
+    const transport = await options.nats.dial(
+      target.container,
+      dial.retry,
+      AbortSignal.any([dial.signal, options.closing]),
+    );
+    return new Channel(transport, {
+      codec: codec(),
+      peer: target.container,
+      maxFrameSize,
+    });
+  }
+  if (target.scheme === "local") {
+    const [mine, theirs] = createMemoryPair();
+    if (!options.acceptLocal(target.name, theirs)) {
+      throw new ConnectionClosedError(
+        `No container at ${target.container} in this process`,
+      );
+    }
+    return new Channel(mine, {
+      codec: codec(),
+      peer: target.container,
+      maxFrameSize,
+    });
+  }
+  const parsed: ParsedAddress = target.scheme === "tcp"
+    ? { transport: "tcp", hostname: target.hostname, port: target.port }
+    : { transport: "unix", path: target.path };
+  // Made first, as openConnection does: a codec that throws opens nothing.
+  const made = codec();
+  const transport = await connect(parsed, {
+    tls: options.tls,
+    retry: dial.retry,
+    onRetry: dial.onRetry,
+    // Shutting down stops retrying, or shutdown would wait for it.
+    signal: AbortSignal.any([dial.signal, options.closing]),
+  });
+  return new Channel(transport, {
+    codec: made,
+    peer: formatAddress(parsed),
+    maxFrameSize,
+  });
+}
