@@ -8,6 +8,7 @@ import type { CodecClass } from "../codecs/codec.ts";
 import { childCodecName } from "./_codec_names.ts";
 import { internalsOf } from "./_internal.ts";
 import { checkSameSerializers } from "./_load_serializers.ts";
+import { LineSplitter } from "./_line_splitter.ts";
 import type { AgentProxy, Container } from "./container.ts";
 import type { Manager } from "./manager.ts";
 
@@ -341,23 +342,5 @@ function readyLine(
       : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** Splits text into lines. */
-class LineSplitter extends TransformStream<string, string> {
-  constructor() {
-    let buffer = "";
-    super({
-      transform(chunk, controller) {
-        buffer += chunk;
-        const lines = buffer.split("\n");
-        buffer = lines.pop()!;
-        for (const line of lines) controller.enqueue(line);
-      },
-      flush(controller) {
-        if (buffer !== "") controller.enqueue(buffer);
-      },
-    });
   }
 }
