@@ -69,13 +69,30 @@ export class SerializerRegistry {
    * @param toWire Turns an instance into encodable data.
    * @param fromWire Turns that data back into an instance.
    * @returns The typeid, which is the number of earlier registrations.
-   * @throws {TypeError} If `type` is registered already.
+   * @throws {TypeError} If `type` is registered already, or `type`,
+   *   `toWire` or `fromWire` is not a function.
    */
   add<T>(
     type: Constructor<T>,
     toWire: ToWire<T>,
     fromWire: FromWire<T>,
   ): number {
+    // Checked here, not at the first message that needs them (plain
+    // JavaScript, a serializers module of the wrong shape).
+    for (
+      const [name, value] of [["type", type], ["toWire", toWire], [
+        "fromWire",
+        fromWire,
+      ]] as const
+    ) {
+      if (typeof value !== "function") {
+        throw new TypeError(
+          `Cannot add serializer: its ${name} must be a function, not ${
+            describe(value)
+          }`,
+        );
+      }
+    }
     const isFallback = (type as unknown) === Object;
     if (isFallback ? this.#fallback : this.#byClass.has(type)) {
       throw new TypeError(
@@ -208,7 +225,7 @@ export function serializable<T extends object>(
 
 /** A short description of a value's type for error messages. */
 export function describe(value: unknown): string {
-  if (value === null) return "null";
+  if (value === null || value === undefined) return String(value);
   if (typeof value === "function") return "a function";
   if (typeof value === "object") {
     // Never call into the value: it may come from a peer (a "toString" key,

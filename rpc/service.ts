@@ -1,5 +1,7 @@
 import { LookupError } from "../errors.ts";
 import { clipPeerText } from "../channel/_message.ts";
+// By type only: a field's value (which may be a secret) never goes to the peer.
+import { describe } from "../codecs/serializer_registry.ts";
 import { exposedField, exposedInfo, type ExposeOptions } from "./expose.ts";
 
 /** A resolved call target: the exposed function and what to call it on. */
@@ -139,7 +141,7 @@ export class Service {
     if (member.kind === "value") {
       throw lookupError(
         `"${router.qualname(name, member.owner)}" is ${
-          kindOf(member.value)
+          describe(member.value)
         }, not a function`,
       );
     }
@@ -328,7 +330,7 @@ function notAService(
   path: string,
   member?: { value: unknown },
 ): LookupError {
-  const what = member === undefined ? "a function" : kindOf(member.value);
+  const what = member === undefined ? "a function" : describe(member.value);
   return lookupError(
     `"${qualname}" is ${what}, not a service: cannot call "${
       clipPeerText(path)
@@ -339,13 +341,4 @@ function notAService(
 /** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */
 export function lookupError(message: string): LookupError {
   return new LookupError(message);
-}
-
-/**
- * What a field holds, for a peer's error message: its type only, never the
- * value (which may be a secret).
- */
-function kindOf(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  return `a ${typeof value}`;
 }

@@ -211,6 +211,44 @@ Deno.test("registry: registering a class twice is a TypeError", async (t) => {
   }
 });
 
+Deno.test("registry: a class, toWire or fromWire that is not a function is a TypeError naming it, in every codec", async (t) => {
+  const bad: [unknown, unknown, unknown, RegExp][] = [
+    [Point, "nope", () => null, /its toWire must be a function, not a string/],
+    [
+      Point,
+      () => null,
+      undefined,
+      /its fromWire must be a function, not undefined/,
+    ],
+    [{}, () => null, () => null, /its type must be a function, not an Object/],
+  ];
+  for (const [name, make] of CODECS) {
+    await t.step(name, () => {
+      const codec = make();
+      for (const [type, toWire, fromWire, message] of bad) {
+        assert.throws(
+          () =>
+            codec.addSerializer(
+              type as typeof Point,
+              toWire as () => null,
+              fromWire as () => Point,
+            ),
+          (error) => {
+            assert.ok(error instanceof TypeError, String(error));
+            assert.match(error.message, message);
+            return true;
+          },
+        );
+      }
+      // Nothing was registered: the next one takes typeid 0.
+      assert.equal(
+        codec.addSerializer(Point, () => null, () => new Point(0, 0)),
+        0,
+      );
+    });
+  }
+});
+
 Deno.test("serializable: a field the instance lacks fails the encode in every codec, naming it", async (t) => {
   class Loose {
     constructor(public x: number, public maybe?: number) {}
