@@ -199,24 +199,26 @@ export class Container implements AsyncDisposable {
       }
     };
     const serializers = [DATE_SERIALIZER, ...(options.serializers ?? [])];
+    const codec = () =>
+      newCodec(options.codec ?? JsonCodec, serializers, options.maxFrameSize);
     let listening: Listening;
+    let container: Container;
     try {
-      listening = await listen(
-        addr,
-        options,
-        accept,
-        () =>
-          newCodec(
-            options.codec ?? JsonCodec,
-            serializers,
-            options.maxFrameSize,
-          ),
-      );
+      // A codec that throws (a serializer twice, say) throws here, before
+      // a name, a port or a NATS presence is taken.
+      codec();
+      listening = await listen(addr, options, accept, codec);
     } catch (error) {
       created.reject(error);
       throw error;
     }
-    const container = new Container(listening, options);
+    try {
+      container = new Container(listening, options);
+    } catch (error) {
+      created.reject(error);
+      await listening.close(Promise.resolve());
+      throw error;
+    }
     created.resolve(container);
     return container;
   }

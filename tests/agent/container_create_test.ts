@@ -2,6 +2,7 @@
 // forms that are refused.
 import assert from "node:assert/strict";
 import { Container } from "../../agent/mod.ts";
+import type { SerializerSpec } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import {
   Callee,
@@ -135,4 +136,25 @@ Deno.test("Container.create with local:// names", async () => {
   for (const bad of ["local://", "local:///", "local://a/b"]) {
     await assert.rejects(Container.create(bad), TypeError, bad);
   }
+});
+
+Deno.test("Container.create with serializers its codec refuses takes nothing: the local name is free afterwards", async () => {
+  class Point {
+    constructor(readonly x = 0) {}
+  }
+  const twice: SerializerSpec = [
+    Point,
+    (p: Point) => p.x,
+    (x: unknown) => new Point(x as number),
+  ];
+  for (const serializers of [[twice, twice], [[Point, "nope", "nope"]]]) {
+    await assert.rejects(
+      Container.create("local://create-refused", {
+        serializers: serializers as SerializerSpec[],
+      }),
+      TypeError,
+    );
+  }
+  await using container = await Container.create("local://create-refused");
+  assert.equal(container.addr, "local://create-refused/");
 });
