@@ -112,12 +112,17 @@ export async function startContainerWorker(
   const codec = childCodecName(parentInternals.codec, options.codec);
   let siblings = workersOf.get(parent);
   if (siblings === undefined) workersOf.set(parent, siblings = new Map());
+  // A worker's own workers are named after it (`w1.1`): each Worker
+  // counts from 1, and `w1` would be its own name.
+  const prefix = parent.addr.startsWith("worker://")
+    ? `${parent.addr.slice("worker://".length, -1)}.`
+    : "w";
   let name = options.name;
   // A name of its own, not one given to another worker of this parent.
   while (
     name === undefined || (options.name === undefined && siblings.has(name))
   ) {
-    name = `w${++counter}`;
+    name = `${prefix}${++counter}`;
   }
   const addr = `worker://${name}/`;
   // Checked before a Worker is spent on it (the worker would refuse it too).
@@ -126,6 +131,11 @@ export async function startContainerWorker(
   }
   if (siblings.has(name)) {
     throw new TypeError(`Cannot start worker: "${addr}" exists already`);
+  }
+  if (addr === parent.addr) {
+    throw new TypeError(
+      `Cannot start worker: "${addr}" is the address of the container that starts it`,
+    );
   }
 
   const worker = new Worker(

@@ -1,5 +1,6 @@
 // startContainerWorker's options beyond the basics: names picked for
-// unnamed workers, and the external clock's initial time.
+// unnamed workers (also by a worker for its own), and the external clock's
+// initial time.
 import assert from "node:assert/strict";
 import {
   Container,
@@ -52,4 +53,27 @@ Deno.test("startContainerWorker: externalClockInitTime sets the worker's clock, 
   const woken = sleeper.sleep(1);
   assert.equal(await worker.manager.set_time(0), null);
   assert.deepEqual(await woken, [0, "2016-01-01T00:00:00.000Z"]);
+});
+
+Deno.test("startContainerWorker in a worker: its worker is named after it, never with its own name", async () => {
+  await using parent = await Container.create(LOCAL);
+  await using worker = await startContainerWorker({
+    container: parent,
+    allowSpawn: [new URL("../fixtures/", import.meta.url).href],
+  });
+  const nester = await spawn(worker.manager, "Nester");
+  const [own, child, spawned] = await nester.nest() as string[];
+  assert.equal(own, worker.addr);
+  const name = /^worker:\/\/(.*)\/$/.exec(own)![1];
+  assert.equal(child, `worker://${name}.1/`);
+  // Spawned in the child, not in the worker that started it.
+  assert.ok(spawned.startsWith(child), spawned);
+  // Its own name given explicitly is refused.
+  await assert.rejects(nester.nest(name), (error) => {
+    assert.match(
+      String(error),
+      /is the address of the container that starts it/,
+    );
+    return true;
+  });
 });
