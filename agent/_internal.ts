@@ -19,9 +19,12 @@ export interface ContainerInternals {
   /**
    * Runs `task` when the container shuts down, before its connections
    * close (e.g. to stop the Workers it started). Returns a function that
-   * unregisters it.
+   * unregisters it. Throws a `ConnectionClosedError` once the shutdown has
+   * begun (the task would never run).
    */
   onShutdown(task: () => Promise<void>): () => void;
+  /** Throws a `ConnectionClosedError` once the shutdown has begun. */
+  checkOpen(): void;
   /** The class names of the container's own serializers (not the date's). */
   serializerNames(): string[];
   /** The container's codec class: the one a container it starts must use. */

@@ -135,9 +135,11 @@ export class Container implements AsyncDisposable {
       nextAid: () => this.#nextAid,
       attach: (addr, transport) => this.#connections.attach(addr, transport),
       onShutdown: (task) => {
+        this.#checkOpen();
         this.#shutdownTasks.add(task);
         return () => this.#shutdownTasks.delete(task);
       },
+      checkOpen: () => this.#checkOpen(),
       serializerNames: () => serializerNames(options.serializers ?? []),
       codec,
       maxFrameSize: options.maxFrameSize,

@@ -107,6 +107,8 @@ export interface ContainerProcess extends AsyncDisposable {
  *   serializers module cannot be loaded; its error is on stderr).
  * @throws {DOMException} The signal's reason (an `AbortError` by default) if
  *   `options.signal` is aborted first.
+ * @throws {ConnectionClosedError} If the container is shutting down (no
+ *   process is started).
  *
  * @example
  * ```ts ignore
@@ -124,6 +126,8 @@ export async function startContainerProcess(
     options.container,
     "startContainerProcess()",
   );
+  // Not a process its shutdown would never end.
+  containerInternals.checkOpen();
   const addr = parseAddress(options.addr ?? "127.0.0.1:0");
   // Listening on a Unix socket creates a file.
   const permissions = options.permissions ??

@@ -94,6 +94,8 @@ let counter = 0;
  *   the container's.
  * @throws {Error} If the worker fails to start (e.g. its serializers
  *   module cannot be loaded).
+ * @throws {ConnectionClosedError} If the container is shutting down (no
+ *   Worker is started).
  *
  * @example
  * ```ts ignore
@@ -109,6 +111,8 @@ export async function startContainerWorker(
 ): Promise<ContainerWorker> {
   const parent = options.container;
   const parentInternals = internalsOf(parent, "startContainerWorker()");
+  // Not a Worker its shutdown would never end.
+  parentInternals.checkOpen();
   const codec = childCodecName(parentInternals.codec, options.codec);
   let siblings = workersOf.get(parent);
   if (siblings === undefined) workersOf.set(parent, siblings = new Map());

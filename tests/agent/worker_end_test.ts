@@ -204,3 +204,28 @@ Deno.test("Container shutdown rejects its pending calls at once, not after its W
   assert.ok(error instanceof ConnectionClosedError, String(error));
   assert.equal(error.message, `Container ${parent.addr} is shut down`);
 });
+
+Deno.test("startContainerWorker and startContainerProcess on a container that is shutting down start nothing and say so", async () => {
+  // A child that would hang while it starts: had one been started, no
+  // shutdown task would end it (the shutdown has begun), and the start
+  // would never settle.
+  const serializers = new URL(
+    "../fixtures/agents/hanging_serializers.ts#serializers",
+    import.meta.url,
+  ).href;
+  const parent = await Container.create(LOCAL);
+  const shutdown = parent.shutdown();
+  for (
+    const start of [
+      startContainerWorker({ container: parent, serializers }),
+      startContainerProcess({ container: parent, serializers }),
+    ]
+  ) {
+    await within(
+      10_000,
+      "a start during shutdown",
+      assert.rejects(start, ConnectionClosedError),
+    );
+  }
+  await shutdown;
+});
