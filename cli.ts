@@ -60,7 +60,8 @@ Options:
   --tls-key FILE         PEM private key of --tls-cert
   --tls-ca FILE          PEM CA certificates: mutual TLS, as in aiomas
   --exit-with-stdin      shut down when stdin ends: the parent process that
-                         piped it has gone (startContainerProcess passes it)
+                         piped it has gone (startContainerProcess passes
+                         it); while starting, exit at once
   -h, --help             print this help and exit`;
 
 /**
@@ -138,6 +139,25 @@ export async function main(args: string[]): Promise<void> {
   if (values["tls-ca"] !== undefined && values["tls-cert"] === undefined) {
     throw new TypeError(`--tls-ca needs --tls-cert and --tls-key\n${USAGE}`);
   }
+  // A parent killed at once (SIGKILL) cannot stop its child: the end of
+  // the pipe it held open can. Watched from the start: a parent that dies
+  // while this starts (its serializers module hanging, say) ends it too,
+  // at once, as there is nothing to shut down yet.
+  const stdin = values["exit-with-stdin"]
+    ? Deno.stdin.readable.getReader()
+    : undefined;
+  stdin?.closed.catch(() => {});
+  let onStdinEnd: () => unknown = () => Deno.exit(1);
+  const watching = stdin && (async () => {
+    try {
+      while (!(await stdin.read()).done) {
+        // Its bytes mean nothing.
+      }
+    } catch {
+      // A read error ends it as well.
+    }
+    onStdinEnd();
+  })();
   // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
   const base = values.base ?? pathToFileURL(`${Deno.cwd()}/`).href;
   const serializers = values.serializers === undefined
@@ -175,22 +195,7 @@ export async function main(args: string[]): Promise<void> {
     ? ["SIGINT"]
     : ["SIGINT", "SIGTERM"];
   for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-  // A parent killed at once (SIGKILL) cannot stop its child: the end of
-  // the pipe it held open can.
-  const stdin = values["exit-with-stdin"]
-    ? Deno.stdin.readable.getReader()
-    : undefined;
-  stdin?.closed.catch(() => {});
-  const watching = stdin && (async () => {
-    try {
-      while (!(await stdin.read()).done) {
-        // Its bytes mean nothing.
-      }
-    } catch {
-      // A read error ends it as well.
-    }
-    onSignal();
-  })();
+  onStdinEnd = onSignal;
   console.log(JSON.stringify({
     addr: container.addr,
     manager: manager.addr,

@@ -3,7 +3,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { Container, type Manager, MsgPackCodec } from "../mod.ts";
-import { LOCAL, readTls, runCli, spawn, spec, startCli } from "./_cli.ts";
+import { CLI, LOCAL, readTls, runCli, spawn, spec, startCli } from "./_cli.ts";
+import { within } from "./_within.ts";
 
 // --- Running -----------------------------------------------------------------
 
@@ -215,4 +216,40 @@ Deno.test("cli.ts --allow-spawn: only modules under the given prefixes are spawn
   }
   cli.child.kill("SIGTERM");
   assert.equal((await cli.finish()).status.code, 0);
+});
+
+Deno.test("cli.ts --exit-with-stdin exits when stdin ends while it still starts (its serializers module hanging)", async () => {
+  const serializers = new URL(
+    "./fixtures/agents/hanging_serializers.ts#serializers",
+    import.meta.url,
+  ).href;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      CLI,
+      "--addr",
+      "127.0.0.1:0",
+      "--serializers",
+      serializers,
+      "--exit-with-stdin",
+    ],
+    stdin: "piped",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    // As when the parent dies: the end of the pipe it held.
+    await child.stdin.close();
+    const status = await within(20_000, "the child's exit", child.status);
+    assert.equal(status.code, 1);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited.
+    }
+    await child.status;
+  }
 });
