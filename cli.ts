@@ -33,6 +33,7 @@ import { ExternalClock } from "./agent/external_clock.ts";
 import { Manager } from "./agent/manager.ts";
 import { type Address, parseAddress } from "./channel/address.ts";
 import { CODECS } from "./agent/_codec_names.ts";
+import { baseUrl } from "./agent/_base_url.ts";
 import { loadSerializers, serializerNames } from "./agent/_load_serializers.ts";
 
 const USAGE = `Usage: cli.ts [options]
@@ -51,7 +52,7 @@ Options:
   --allow-spawn PREFIX   a module URL prefix the manager may spawn agents from
                          (repeatable; default: file: modules under the
                          working directory)
-  --base URL             where relative spawn and serializers specs are
+  --base URL|DIR         where relative spawn and serializers specs are
                          resolved from (default: the working directory)
   --clock NAME           realtime or external (default realtime)
   --start ISO_DATE       the external clock's start date (with --clock external)
@@ -159,7 +160,9 @@ export async function main(args: string[]): Promise<void> {
     onStdinEnd();
   })();
   // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
-  const base = values.base ?? pathToFileURL(`${Deno.cwd()}/`).href;
+  const base = values.base === undefined
+    ? pathToFileURL(`${Deno.cwd()}/`).href
+    : String(baseUrl(values.base));
   const serializers = values.serializers === undefined
     ? []
     : await loadSerializers(values.serializers, base);

@@ -5,6 +5,7 @@ import { Agent } from "./agent.ts";
 import type { Container } from "./container.ts";
 import { ExternalClock } from "./external_clock.ts";
 import { internalsOf } from "./_internal.ts";
+import { baseUrl } from "./_base_url.ts";
 
 /** An agent class as `Manager.spawn` finds it: constructed with its container first. */
 // deno-lint-ignore no-explicit-any
@@ -13,7 +14,9 @@ export type AgentClass = new (container: Container, ...args: any[]) => Agent;
 /** Options of {@linkcode Manager}. */
 export interface ManagerOptions {
   /**
-   * Where relative module specifiers in `spawn` are resolved from.
+   * Where relative module specifiers in `spawn` are resolved from: a URL,
+   * or a directory's path (`"/srv/app"`, `"./agents"`, from the current
+   * directory).
    *
    * @default {the current working directory}
    */
@@ -95,7 +98,7 @@ export class Manager extends Agent {
     super(container);
     // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
     const cwd = pathToFileURL(`${Deno.cwd()}/`).href;
-    this.#base = options.base ?? cwd;
+    this.#base = options.base === undefined ? cwd : baseUrl(options.base);
     this.#allowSpawn = options.allowSpawn === undefined
       ? [cwd]
       : options.allowSpawn.map((prefix) => normalizePrefix(prefix, this.#base));

@@ -5,6 +5,7 @@ import {
 } from "../channel/address.ts";
 import { deadlineTimer } from "../channel/_channel_options.ts";
 import type { CodecClass } from "../codecs/codec.ts";
+import { baseUrl } from "./_base_url.ts";
 import { childCodecName } from "./_codec_names.ts";
 import { internalsOf } from "./_internal.ts";
 import { checkSameSerializers } from "./_load_serializers.ts";
@@ -36,7 +37,7 @@ export interface StartContainerProcessOptions {
   externalClockInitTime?: number;
   /** TLS files (paths) for the new container. */
   tls?: { cert: string; key: string; ca?: string };
-  /** Where relative `spawn` and `serializers` specs are resolved from. @default {the current directory} */
+  /** Where relative `spawn` and `serializers` specs are resolved from: a URL or a directory's path. @default {the current directory} */
   base?: string;
   /**
    * The module that exports the new container's serializers, as
@@ -163,7 +164,10 @@ export async function startContainerProcess(
     args.push("--tls-cert", options.tls.cert, "--tls-key", options.tls.key);
     if (options.tls.ca !== undefined) args.push("--tls-ca", options.tls.ca);
   }
-  if (options.base !== undefined) args.push("--base", options.base);
+  // A path is resolved here, from this process's directory.
+  if (options.base !== undefined) {
+    args.push("--base", String(baseUrl(options.base)));
+  }
   if (options.serializers !== undefined) {
     args.push("--serializers", options.serializers);
   }

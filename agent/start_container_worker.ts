@@ -2,6 +2,7 @@ import { pathToFileURL } from "node:url";
 import { deadlineTimer } from "../channel/_channel_options.ts";
 import { messagePortTransport } from "../channel/message_port_transport.ts";
 import type { CodecClass } from "../codecs/codec.ts";
+import { baseUrl } from "./_base_url.ts";
 import { childCodecName } from "./_codec_names.ts";
 import { internalsOf } from "./_internal.ts";
 import { checkSameSerializers } from "./_load_serializers.ts";
@@ -26,7 +27,7 @@ export interface StartContainerWorkerOptions {
   externalClockStart?: Date | string;
   /** The external clock's initial time in seconds (aiomas masters use -1). @default {0} */
   externalClockInitTime?: number;
-  /** Where relative `spawn` and `serializers` specs are resolved from. @default {the current directory} */
+  /** Where relative `spawn` and `serializers` specs are resolved from: a URL or a directory's path. @default {the current directory} */
   base?: string;
   /**
    * The module that exports the serializers of the worker container, as
@@ -161,7 +162,9 @@ export async function startContainerWorker(
     clockStart: start instanceof Date ? start.toISOString() : start,
     clockInitTime: options.externalClockInitTime,
     // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
-    base: options.base ?? pathToFileURL(`${Deno.cwd()}/`).href,
+    base: options.base === undefined
+      ? pathToFileURL(`${Deno.cwd()}/`).href
+      : String(baseUrl(options.base)),
     serializers: options.serializers,
     allowSpawn: options.allowSpawn,
     parent: parent.addr,

@@ -2,7 +2,7 @@
 // refuses before importing them, and how prefixes match and are checked.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { Container, Manager } from "../../agent/mod.ts";
 import type { RemoteError } from "../../errors.ts";
 import {
@@ -204,4 +204,16 @@ Deno.test("Manager: an empty allowSpawn refuses everything; a bad prefix is a Ty
     () => new Manager(container, { allowSpawn: ["file://elsewhere/srv/"] }),
     /Invalid allowSpawn prefix .*not a local file path/,
   );
+});
+
+Deno.test("base may be a directory's path, with or without its slash: relative specs and prefixes resolve from it", async () => {
+  const directory = fileURLToPath(
+    new URL("../fixtures/agents/", import.meta.url),
+  );
+  for (const base of [directory, directory.slice(0, -1)]) {
+    await using m = await managed({ base, allowSpawn: ["./"] });
+    assert.deepEqual(m.manager.allowSpawn, [pathToFileURL(directory).href]);
+    const [echo] = await spawn(m.proxy, "./agents.ts#Echo", "> ");
+    assert.equal(await echo.echo("hi"), "> hi");
+  }
 });
