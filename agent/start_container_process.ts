@@ -6,6 +6,7 @@ import {
 import { deadlineTimer } from "../channel/_channel_options.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import { baseUrl } from "./_base_url.ts";
+import { clockStart } from "./_clock_start.ts";
 import { childCodecName } from "./_codec_names.ts";
 import { internalsOf } from "./_internal.ts";
 import { checkSameSerializers } from "./_load_serializers.ts";
@@ -110,6 +111,8 @@ export interface ContainerProcess extends AsyncDisposable {
  *   `options.signal` is aborted first.
  * @throws {ConnectionClosedError} If the container is shutting down (no
  *   process is started).
+ * @throws {RangeError} For an `externalClockStart` that is no date, or an
+ *   `externalClockInitTime` out of range (checked before starting).
  *
  * @example
  * ```ts ignore
@@ -152,9 +155,10 @@ export async function startContainerProcess(
     args.push("--max-frame-size", String(maxFrameSize));
   }
   if (options.externalClockStart !== undefined) {
-    const start = options.externalClockStart instanceof Date
-      ? options.externalClockStart.toISOString()
-      : options.externalClockStart;
+    const start = clockStart(
+      options.externalClockStart,
+      options.externalClockInitTime,
+    );
     args.push("--clock", "external", "--start", start);
     if (options.externalClockInitTime !== undefined) {
       args.push(`--init-time=${options.externalClockInitTime}`);
@@ -225,7 +229,12 @@ export async function startContainerProcess(
       if (done) {
         signal?.throwIfAborted();
         if (endedWhileStarting !== undefined) throw endedWhileStarting;
-        throw new Error("The container process exited before it was ready");
+        const { code, signal: killedBy } = await status;
+        throw new Error(
+          `The container process exited before it was ready (${
+            killedBy === null ? `exit code ${code}` : `killed by ${killedBy}`
+          }; its error is on stderr)`,
+        );
       }
       // The ready line may end a line that the child's own code began
       // without a newline (a progress message, say).

@@ -3,6 +3,7 @@ import { deadlineTimer } from "../channel/_channel_options.ts";
 import { messagePortTransport } from "../channel/message_port_transport.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import { baseUrl } from "./_base_url.ts";
+import { clockStart } from "./_clock_start.ts";
 import { childCodecName } from "./_codec_names.ts";
 import { internalsOf } from "./_internal.ts";
 import { checkSameSerializers } from "./_load_serializers.ts";
@@ -97,6 +98,8 @@ let counter = 0;
  *   module cannot be loaded).
  * @throws {ConnectionClosedError} If the container is shutting down (no
  *   Worker is started).
+ * @throws {RangeError} For an `externalClockStart` that is no date, or an
+ *   `externalClockInitTime` out of range (checked before starting).
  *
  * @example
  * ```ts ignore
@@ -114,6 +117,10 @@ export async function startContainerWorker(
   const parentInternals = internalsOf(parent, "startContainerWorker()");
   // Not a Worker its shutdown would never end.
   parentInternals.checkOpen();
+  // Checked here, before a Worker is spent on a clock it would refuse.
+  const start = options.externalClockStart === undefined
+    ? undefined
+    : clockStart(options.externalClockStart, options.externalClockInitTime);
   const codec = childCodecName(parentInternals.codec, options.codec);
   let siblings = workersOf.get(parent);
   if (siblings === undefined) workersOf.set(parent, siblings = new Map());
@@ -153,13 +160,12 @@ export async function startContainerWorker(
   const link = new MessageChannel();
   const parentLink = messagePortTransport(link.port1);
   const linkClosed = parentInternals.attach(addr, parentLink);
-  const start = options.externalClockStart;
   post({
     type: "init",
     name,
     codec,
     maxFrameSize: parentInternals.maxFrameSize,
-    clockStart: start instanceof Date ? start.toISOString() : start,
+    clockStart: start,
     clockInitTime: options.externalClockInitTime,
     // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
     base: options.base === undefined

@@ -229,3 +229,27 @@ Deno.test("startContainerWorker and startContainerProcess on a container that is
   }
   await shutdown;
 });
+
+Deno.test("a bad external clock is refused before a Worker or process is started; a process that exits early gives its exit code", async () => {
+  await using parent = await Container.create(LOCAL);
+  for (
+    const start of [startContainerWorker, startContainerProcess] as const
+  ) {
+    await assert.rejects(
+      start({ container: parent, externalClockStart: "not a date" }),
+      { name: "RangeError", message: "Invalid start date: not a date" },
+    );
+  }
+  // A child that cannot start: its serializers module does not exist.
+  await assert.rejects(
+    startContainerProcess({
+      container: parent,
+      serializers: new URL("../fixtures/agents/missing.ts#x", import.meta.url)
+        .href,
+    }),
+    {
+      message:
+        /^The container process exited before it was ready \(exit code 2; its error is on stderr\)$/,
+    },
+  );
+});
