@@ -135,6 +135,9 @@ export class RealtimeClock implements Clock {
     const dt = t instanceof Date
       ? (t.getTime() - Date.now()) / 1000
       : t - this.time();
+    if (Number.isNaN(dt)) {
+      throw new RangeError(`Cannot wait until ${String(t)}: not a time`);
+    }
     if (!(dt >= 0)) {
       throw new RangeError(`Cannot wait until ${String(t)}: it is in the past`);
     }

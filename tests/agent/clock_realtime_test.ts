@@ -82,6 +82,17 @@ Deno.test("RealtimeClock: negative delays and past targets are a RangeError", ()
     name: "RangeError",
     message: /in the past/,
   });
+  // Not a time at all: said so, not "in the past".
+  for (const t of [new Date("garbage"), NaN]) {
+    assert.throws(() => clock.callAt(t, () => {}), {
+      name: "RangeError",
+      message: /: not a time$/,
+    });
+    assert.throws(() => clock.sleepUntil(t), {
+      name: "RangeError",
+      message: /: not a time$/,
+    });
+  }
 });
 
 Deno.test("RealtimeClock: anything but seconds or a Date is a TypeError", () => {
