@@ -25,6 +25,7 @@ export interface DialOptions {
  *
  * @throws {ConnectionClosedError} For a worker or local container this
  *   one cannot reach, or NATS when this container is not on it.
+ * @throws {TypeError} For TCP port 0.
  * @throws The connect error, naming the address.
  */
 export async function dialChannel(
@@ -69,6 +70,12 @@ export async function dialChannel(
       peer: target.container,
       maxFrameSize,
     });
+  }
+  if (target.scheme === "tcp" && target.port === 0) {
+    // Port 0 means "any port" to a listener: no container is reached there.
+    throw new TypeError(
+      `Cannot connect to ${target.container}: port 0 is no container's port (a container started on port 0 reports the port it got in its addr)`,
+    );
   }
   const parsed: ParsedAddress = target.scheme === "tcp"
     ? { transport: "tcp", hostname: target.hostname, port: target.port }

@@ -72,7 +72,8 @@ export class RealtimeClock implements Clock {
    * @param t Seconds on this clock, or a `Date`.
    * @param options `signal` to cancel.
    * @returns A promise that resolves at `t`.
-   * @throws {RangeError} If `t` is in the past.
+   * @throws {RangeError} If `t` is in the past, or not a time (NaN, an
+   *   invalid Date).
    * @throws {TypeError} If `t` is neither a number nor a `Date`.
    */
   sleepUntil(t: number | Date, options?: SleepOptions): Promise<void> {
@@ -105,7 +106,8 @@ export class RealtimeClock implements Clock {
    * @param fn The function.
    * @param args Its arguments.
    * @returns A handle to cancel the call.
-   * @throws {RangeError} If `t` is in the past.
+   * @throws {RangeError} If `t` is in the past, or not a time (NaN, an
+   *   invalid Date).
    * @throws {TypeError} If `t` is neither a number nor a `Date`.
    */
   callAt<A extends unknown[]>(

@@ -109,6 +109,12 @@ Deno.test("connect: nobody listening rejects", async () => {
     a.connect(`tcp://127.0.0.1:${freePort()}/0`),
     Deno.errors.ConnectionRefused,
   );
+  // Port 0 is no container's: said so, naming the address.
+  await assert.rejects(a.connect("tcp://127.0.0.1:0/0"), {
+    name: "TypeError",
+    message:
+      /^Cannot connect to tcp:\/\/127\.0\.0\.1:0\/: port 0 is no container's port/,
+  });
   await withTempDir(async (dir) => {
     const path = `${dir}/later.sock`;
     await assert.rejects(a.connect(`ipc://[${path}]/0`), Deno.errors.NotFound);
