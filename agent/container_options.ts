@@ -188,7 +188,9 @@ export interface ConnectOptions {
   /**
    * Retry a refused connection as aiomas does (after 0.5 s, then 1.5 times
    * longer each time, at most 30 s apart) until `timeout` or `signal` ends
-   * it; without either, forever. Without `retry`, one attempt.
+   * it; without either, forever. Without `retry`, one attempt. TCP, Unix
+   * and NATS containers are retried; a `local://` container that does not
+   * exist yet is not (it is refused at once: create it first).
    *
    * @default {false}
    */
