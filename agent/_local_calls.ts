@@ -4,7 +4,11 @@ import { RemoteError } from "../errors.ts";
 import { type ConnectionTelemetry, OTHER_METHOD } from "../rpc/_telemetry.ts";
 import { asError } from "../rpc/_thrown.ts";
 import { bindArguments } from "../rpc/_call_content.ts";
-import { type CallContext, runInContext } from "../rpc/call_context.ts";
+import {
+  applyOutsideContext,
+  type CallContext,
+  runInContext,
+} from "../rpc/call_context.ts";
 import type { Resolved, Service } from "../rpc/service.ts";
 import type { CallOptions } from "../rpc/with_options.ts";
 import { closedError } from "./_connections.ts";
@@ -89,7 +93,7 @@ export class LocalCalls {
       const bound = bindArguments(resolved, received);
       result = resolved.options.context === true
         ? runInContext(this.#context, resolved.fn, resolved.thisArg, bound)
-        : Reflect.apply(resolved.fn, resolved.thisArg, bound);
+        : applyOutsideContext(resolved.fn, resolved.thisArg, bound);
     } catch (error) {
       throw this.#remoteError(error);
     }
@@ -162,7 +166,7 @@ export class LocalCalls {
   #invoke(resolved: Resolved, bound: unknown[]): unknown {
     return resolved.options.context === true
       ? runInContext(this.#context, resolved.fn, resolved.thisArg, bound)
-      : Reflect.apply(resolved.fn, resolved.thisArg, bound);
+      : applyOutsideContext(resolved.fn, resolved.thisArg, bound);
   }
 
   /**

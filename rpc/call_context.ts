@@ -84,3 +84,23 @@ export function runInContext(
 ): unknown {
   return storage.run(context, () => Reflect.apply(fn, thisArg, args));
 }
+
+/**
+ * Calls `fn`, not exposed with `context: true`, outside any call's
+ * context: a connection made while serving a call (its reads continue in
+ * that call's context) must not hand that context to its own calls.
+ *
+ * @param fn The exposed function.
+ * @param thisArg What to call it on.
+ * @param args Its arguments.
+ * @returns What `fn` returns.
+ */
+export function applyOutsideContext(
+  fn: (...args: unknown[]) => unknown,
+  thisArg: unknown,
+  args: unknown[],
+): unknown {
+  return storage.getStore() === undefined
+    ? Reflect.apply(fn, thisArg, args)
+    : storage.exit(() => Reflect.apply(fn, thisArg, args));
+}

@@ -17,7 +17,11 @@ import {
   OTHER_METHOD,
 } from "./_telemetry.ts";
 import { asError } from "./_thrown.ts";
-import { type CallContext, runInContext } from "./call_context.ts";
+import {
+  applyOutsideContext,
+  type CallContext,
+  runInContext,
+} from "./call_context.ts";
 import type { DynamicRemote, Remote } from "./remote.ts";
 import { type Resolved, Service } from "./service.ts";
 import { ServiceDict } from "./service_dict.ts";
@@ -375,7 +379,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
         resolved.thisArg,
         bound,
       )
-      : Reflect.apply(resolved.fn, resolved.thisArg, bound);
+      : applyOutsideContext(resolved.fn, resolved.thisArg, bound);
   }
 
   /** What a handler marked `@expose({ context: true })` gets from `callContext()`. */

@@ -119,3 +119,36 @@ Deno.test("callContext: plain functions in a ServiceDict can ask for it", async 
   await _server.closed;
   assert.equal(signal.aborted, true);
 });
+
+Deno.test("callContext: a connection made inside a context handler does not hand that call's context to its own calls", async () => {
+  class Inner {
+    @expose
+    plain(): string {
+      try {
+        return `leaked: ${callContext().peer}`;
+      } catch {
+        return "no context";
+      }
+    }
+  }
+  let inner: RpcClient<Inner> | undefined;
+  const closers: RpcClient[] = [];
+  class Outer {
+    @expose({ context: true })
+    setup(): void {
+      const [x, y] = createMemoryPair();
+      closers.push(new RpcClient(new Channel(x), { service: new Inner() }));
+      inner = new RpcClient<Inner>(new Channel(y));
+      closers.push(inner as RpcClient);
+    }
+  }
+  const [a, b] = createMemoryPair();
+  await using _server = new RpcClient(new Channel(b), { service: new Outer() });
+  await using client = new RpcClient<Outer>(new Channel(a));
+  await client.remote.setup();
+  try {
+    assert.equal(await inner!.remote.plain(), "no context");
+  } finally {
+    for (const closer of closers) await closer.close();
+  }
+});
