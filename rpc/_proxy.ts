@@ -147,9 +147,9 @@ const HANDLER: ProxyHandler<object> = {
     // Reflect.get with another receiver: then it has no members.
     const remote = remotes.get(receiver);
     if (remote === undefined) return undefined;
-    if (
-      name === "toString" || name === Symbol.toPrimitive || name === INSPECT
-    ) return () => remote.label;
+    if (name === "toString" || name === Symbol.toPrimitive) {
+      return () => remote.label;
+    }
     if (typeof name !== "string") return undefined;
     const children = remote.children ??= new Map();
     let child = children.get(name);
@@ -183,6 +183,8 @@ export function createRemote(
 ): DynamicRemote {
   const remote = new Remote(caller, path, label, options);
   const target = invoke.bind(remote);
+  // Deno's console shows a proxy's target, not what the proxy answers.
+  Object.defineProperty(target, INSPECT, { value: () => remote.label });
   const proxy = new Proxy(target, HANDLER) as unknown as DynamicRemote;
   remotes.set(proxy, remote);
   return proxy;

@@ -73,6 +73,13 @@ Deno.test("proxy: JSON.stringify of a value holding one calls nothing on the pee
   assert.equal(called, 0);
 });
 
+Deno.test("proxy: Deno's console shows it by its label", async () => {
+  await using p = pair(new ServiceDict({}));
+  assert.equal(Deno.inspect(p.remote), "RpcProxy('')");
+  assert.equal(Deno.inspect(p.remote.sub.add), "RpcProxy('sub/add')");
+  assert.equal(Deno.inspect({ a: p.remote.x }), "{ a: RpcProxy('x') }");
+});
+
 Deno.test("proxy: sub-path proxies are kept (one per name), within a bound", async () => {
   await using p = pair(new ServiceDict({}));
   const items = p.remote.items;
