@@ -1,6 +1,5 @@
 import { describe } from "../codecs/serializer_registry.ts";
 import { SerializationError } from "../errors.ts";
-import { exposedInfo } from "./expose.ts";
 import type { DynamicRemote } from "./remote.ts";
 import type { CallOptions } from "./with_options.ts";
 
@@ -93,11 +92,7 @@ function invoke(
 ): Promise<unknown> | undefined {
   // Called as then(resolve, reject): a peer's value held this proxy
   // under "then" and something awaited it. Refuse, or the await hangs.
-  // (Two plain functions cannot be sent anyway: the caller gets the same
-  // error; exposed ones and proxies can, and are a call.)
-  if (
-    args.length === 2 && isPlainFunction(args[0]) && isPlainFunction(args[1])
-  ) {
+  if (args.length === 2 && isResolver(args[0]) && isResolver(args[1])) {
     const error = new TypeError(
       `Cannot await ${this.label}: a remote proxy is not a thenable`,
     );
@@ -121,11 +116,17 @@ function invoke(
   return result;
 }
 
-/** A function that is neither a proxy nor exposed (which can be sent). */
-function isPlainFunction(value: unknown): boolean {
-  return typeof value === "function" && !remotes.has(value) &&
-    exposedInfo(value) === undefined;
+/**
+ * One of the functions `await` passes to a thenable: native and nameless
+ * (a user's callbacks are neither, and are sent, or refused, as any
+ * argument).
+ */
+function isResolver(value: unknown): boolean {
+  return typeof value === "function" && value.name === "" &&
+    NATIVE_CODE.test(Function.prototype.toString.call(value));
 }
+
+const NATIVE_CODE = /\{ \[native code\] \}$/;
 
 /**
  * The most sub-path proxies a proxy keeps (all are dropped when it is
