@@ -29,9 +29,11 @@ export type Remote<T> = unknown extends T ? DynamicRemote : {
   readonly [
     K in keyof T as K extends "router" ? never
       : K extends string ? (
-          T[K] extends ExposableFunction ? K
+          // A field that may be null or undefined (`sub?: Sub`) is typed as
+          // what it holds when set.
+          NonNullable<T[K]> extends ExposableFunction ? K
             // Objects that only hold data: never a sub-service.
-            : T[K] extends
+            : NonNullable<T[K]> extends
               | readonly unknown[]
               | ReadonlyMap<unknown, unknown>
               | ReadonlySet<unknown>
@@ -39,13 +41,13 @@ export type Remote<T> = unknown extends T ? DynamicRemote : {
               | RegExp
               | ArrayBufferView
               | ArrayBufferLike ? never
-            : T[K] extends object ? K
+            : NonNullable<T[K]> extends object ? K
             : never
         )
       : never
-  ]: T[K] extends ExposableFunction
-    ? (...args: Parameters<T[K]>) => Promise<Awaited<ReturnType<T[K]>>>
-    : Remote<T[K]>;
+  ]-?: NonNullable<T[K]> extends infer F extends ExposableFunction
+    ? (...args: Parameters<F>) => Promise<Awaited<ReturnType<F>>>
+    : Remote<NonNullable<T[K]>>;
 };
 
 /**

@@ -104,7 +104,15 @@ class Sub {
 class Service {
   @expose
   sub = new Sub();
+  // Typed as what they hold when set.
+  @expose
+  maybe: Sub | undefined = new Sub();
+  @expose
+  nullable: Sub | null = new Sub();
+  @expose
+  later?: (a: number) => number = (a) => a + 1;
   tags: string[] = [];
+  dates?: Date[];
   when = new Date(0);
   table = new Map<string, number>();
   bytes = new Uint8Array(1);
@@ -126,8 +134,16 @@ Deno.test("Remote<T>: methods and sub-services are typed, fields that hold data 
   const sum: Promise<number> = remote.add(1, 2);
   const product: Promise<number> = remote.sub.mul(6, 7);
   assert.deepEqual(await Promise.all([sum, product]), [3, 42]);
+  const optional: Promise<number>[] = [
+    remote.maybe.mul(2, 3),
+    remote.nullable.mul(2, 4),
+    remote.later(1),
+  ];
+  assert.deepEqual(await Promise.all(optional), [6, 8, 2]);
   // @ts-expect-error: an array is data
   void remote.tags;
+  // @ts-expect-error: an optional array is data too
+  void remote.dates;
   // @ts-expect-error: a Date is data
   void remote.when;
   // @ts-expect-error: a Map is data
