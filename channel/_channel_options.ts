@@ -151,7 +151,8 @@ export interface SendOptions {
   signal?: AbortSignal;
   /**
    * Rejects the call with a `TimeoutError` after this many milliseconds
-   * (`Infinity`, or more than about 24.8 days: never).
+   * (`Infinity`, or more than about 24.8 days: never; 0: at once, and
+   * nothing is sent).
    */
   timeout?: number;
   /**

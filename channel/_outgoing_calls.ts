@@ -79,6 +79,10 @@ export class OutgoingCalls {
     }
     const signal = options?.signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    // No time at all: nothing is sent (the peer would run it for nobody).
+    if (options?.timeout === 0) {
+      return Promise.reject(this.#timeoutError(0));
+    }
     if (this.#pending.size >= this.#maxPendingRequests) {
       return Promise.reject(
         new RangeError(

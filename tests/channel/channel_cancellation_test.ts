@@ -92,6 +92,21 @@ Deno.test("timeout: rejects with a TimeoutError; a late reply is dropped", async
   await raw.close();
 });
 
+Deno.test("timeout: 0 rejects at once with a TimeoutError and sends nothing", async () => {
+  const [channel, raw] = rawPair();
+  await assert.rejects(channel.send("never", { timeout: 0 }), {
+    name: "TimeoutError",
+    message: /timed out after 0 ms/,
+  });
+  // The next frame the peer reads is the next request, with the first id.
+  const reply = channel.send("sent");
+  assert.deepEqual(await raw.read(), [0, 0, "sent"]);
+  await raw.send([1, 0, "got it"]);
+  assert.equal(await reply, "got it");
+  await channel.close();
+  await raw.close();
+});
+
 Deno.test("timeout: Infinity, or beyond setTimeout's longest delay, never times out", async () => {
   const [channel, raw] = rawPair();
   const replies = [Infinity, 2 ** 31].map((timeout) =>
