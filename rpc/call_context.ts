@@ -85,6 +85,9 @@ export function runInContext(
   return storage.run(context, () => Reflect.apply(fn, thisArg, args));
 }
 
+/** What the store holds outside a call: nothing. */
+const NO_CONTEXT = undefined as unknown as CallContext;
+
 /**
  * Calls `fn`, not exposed with `context: true`, outside any call's
  * context: a connection made while serving a call (its reads continue in
@@ -100,7 +103,9 @@ export function applyOutsideContext(
   thisArg: unknown,
   args: unknown[],
 ): unknown {
+  // run(undefined), not exit(): exit hides the store only until the
+  // function's first await.
   return storage.getStore() === undefined
     ? Reflect.apply(fn, thisArg, args)
-    : storage.exit(() => Reflect.apply(fn, thisArg, args));
+    : storage.run(NO_CONTEXT, () => Reflect.apply(fn, thisArg, args));
 }

@@ -130,6 +130,13 @@ Deno.test("callContext: a connection made inside a context handler does not hand
         return "no context";
       }
     }
+
+    // Also after its first await.
+    @expose
+    async later(): Promise<string> {
+      await null;
+      return this.plain();
+    }
   }
   let inner: RpcClient<Inner> | undefined;
   const closers: RpcClient[] = [];
@@ -148,6 +155,7 @@ Deno.test("callContext: a connection made inside a context handler does not hand
   await client.remote.setup();
   try {
     assert.equal(await inner!.remote.plain(), "no context");
+    assert.equal(await inner!.remote.later(), "no context");
   } finally {
     for (const closer of closers) await closer.close();
   }
