@@ -35,6 +35,7 @@ import { type Address, parseAddress } from "./channel/address.ts";
 import { CODECS } from "./agent/_codec_names.ts";
 import { baseUrl } from "./agent/_base_url.ts";
 import { loadSerializers, serializerNames } from "./agent/_load_serializers.ts";
+import type { SerializerSpec } from "./codecs/serializer_registry.ts";
 
 const USAGE = `Usage: cli.ts [options]
 
@@ -73,6 +74,10 @@ Options:
  * @returns A promise that settles after the container has shut down.
  * @throws {TypeError} For invalid arguments (with the usage text), or a
  *   `--serializers` module that exports no serializers.
+ *
+ * With `--exit-with-stdin`, the end of stdin shuts the container down, and
+ * while it still starts ends the process (`Deno.exit(1)`); if starting
+ * fails, stdin is no longer watched.
  *
  * @example
  * ```ts ignore
@@ -159,38 +164,50 @@ export async function main(args: string[]): Promise<void> {
     }
     onStdinEnd();
   })();
-  // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
-  const base = values.base === undefined
-    ? pathToFileURL(`${Deno.cwd()}/`).href
-    : String(baseUrl(values.base));
-  const serializers = values.serializers === undefined
-    ? []
-    : await loadSerializers(values.serializers, base);
-  const container = await Container.create(addr, {
-    codec,
-    maxFrameSize,
-    serializers,
-    clock: values.clock === "external"
-      ? new ExternalClock(values.start!, initTime)
-      : undefined,
-    tls: values["tls-cert"] === undefined ? undefined : {
-      cert: await Deno.readTextFile(values["tls-cert"]),
-      key: await Deno.readTextFile(values["tls-key"]!),
-      caCerts: values["tls-ca"] === undefined
-        ? undefined
-        : [await Deno.readTextFile(values["tls-ca"])],
-    },
-  });
   const stopped = Promise.withResolvers<void>();
+  let serializers: SerializerSpec[];
+  let container: Container;
   let manager: Manager;
   try {
-    manager = new Manager(container, {
-      base,
-      allowSpawn: values["allow-spawn"],
-      onStop: stopped.resolve,
+    // pathToFileURL escapes `#`, `%` and spaces and knows Windows drives.
+    const base = values.base === undefined
+      ? pathToFileURL(`${Deno.cwd()}/`).href
+      : String(baseUrl(values.base));
+    serializers = values.serializers === undefined
+      ? []
+      : await loadSerializers(values.serializers, base);
+    container = await Container.create(addr, {
+      codec,
+      maxFrameSize,
+      serializers,
+      clock: values.clock === "external"
+        ? new ExternalClock(values.start!, initTime)
+        : undefined,
+      tls: values["tls-cert"] === undefined ? undefined : {
+        cert: await Deno.readTextFile(values["tls-cert"]),
+        key: await Deno.readTextFile(values["tls-key"]!),
+        caCerts: values["tls-ca"] === undefined
+          ? undefined
+          : [await Deno.readTextFile(values["tls-ca"])],
+      },
     });
+    try {
+      manager = new Manager(container, {
+        base,
+        allowSpawn: values["allow-spawn"],
+        onStop: stopped.resolve,
+      });
+    } catch (error) {
+      await container.shutdown();
+      throw error;
+    }
   } catch (error) {
-    await container.shutdown();
+    // Not started: the watch ends with main, which must not then exit a
+    // process that called it and caught this, and stdin is left to it
+    // (released, not cancelled: its pending read just rejects).
+    onStdinEnd = () => {};
+    stdin?.releaseLock();
+    await watching;
     throw error;
   }
   const onSignal = () => container.shutdown().then(stopped.resolve);

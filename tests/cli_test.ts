@@ -253,3 +253,50 @@ Deno.test("cli.ts --exit-with-stdin exits when stdin ends while it still starts 
     await child.status;
   }
 });
+
+Deno.test("main() with --exit-with-stdin that fails to start leaves its caller running, with stdin free", async () => {
+  const script = `
+    import { main } from ${
+    JSON.stringify(new URL("../cli.ts", import.meta.url).href)
+  };
+    try {
+      await main(["--addr", "127.0.0.1:0", "--exit-with-stdin",
+        "--tls-cert", "/nonexistent/cert.pem", "--tls-key", "/nonexistent/key.pem"]);
+    } catch (error) {
+      console.log("caught", error.name);
+    }
+    for await (const _ of Deno.stdin.readable) {
+      // Read to its end, as the caller's own code may.
+    }
+    console.log("alive");
+  `;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    const first = await within(20_000, "main's failure", reader.read());
+    assert.equal(first.value, "caught NotFound\n");
+    await child.stdin.close();
+    let rest = "";
+    for (;;) {
+      const { value, done } = await within(20_000, "the rest", reader.read());
+      if (done) break;
+      rest += value;
+    }
+    const { code } = await child.status;
+    assert.deepEqual([rest, code], ["alive\n", 0]);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Exited.
+    }
+    await reader.cancel().catch(() => {});
+    await child.stderr.cancel();
+    await child.status;
+  }
+});
