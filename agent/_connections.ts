@@ -1,7 +1,6 @@
 import { context, ROOT_CONTEXT } from "npm:@opentelemetry/api@^1.9.0";
 import { Channel } from "../channel/channel.ts";
 import { abandonCalls } from "../channel/_outgoing_calls.ts";
-import { isRetryable } from "../channel/_connect.ts";
 import type { Transport } from "../channel/transport.ts";
 import type { Codec, CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
@@ -42,7 +41,10 @@ interface Dial {
   controller: AbortController;
   /** Whether it retries refused attempts (the `retry` of the connect that began it). */
   retrying: boolean;
-  /** Rejects at its first refused attempt: connects without `retry` fail then. */
+  /**
+   * Rejects at its next refused attempt (then a new one takes its place):
+   * connects without `retry` fail then.
+   */
   refused: PromiseWithResolvers<never>;
 }
 
@@ -257,13 +259,11 @@ export class Connections {
       let dial = pending && this.#dials.get(pending);
       // A dial that everyone gave up on is not joined: it is stopping.
       if (pending === undefined || dial?.controller.signal.aborted) {
-        const refused = Promise.withResolvers<never>();
-        refused.promise.catch(() => {});
         const begun: Dial = dial = {
           waiters: 0,
           controller: new AbortController(),
           retrying: options.retry === true,
-          refused,
+          refused: nextRefusal(),
         };
         const dialing = traceConnect(
           key,
@@ -272,7 +272,13 @@ export class Connections {
             this.#dial(target, {
               retry: begun.retrying,
               signal: begun.controller.signal,
-              onRetry: refused.reject,
+              onRetry: (error) => {
+                // Those waiting now fail; those who join later wait for
+                // the next attempt.
+                const refused = begun.refused;
+                begun.refused = nextRefusal();
+                refused.reject(error);
+              },
             }),
         );
         this.#dials.set(dialing, dial);
@@ -294,11 +300,12 @@ export class Connections {
           ? await pending
           : await this.#join(pending, dial, waiting, options.retry !== true);
       } catch (error) {
-        // Joined to another connect's single attempt, which was refused:
-        // dial again, retrying as this connect asked.
+        // Joined to another connect's single attempt, which failed: dial
+        // again, retrying as this connect asked (a dial that fails for
+        // good, retrying or not, fails at once).
         if (
           options.retry === true && dial?.retrying !== true &&
-          isRetryable(error) && !this.#options.closing.aborted
+          !this.#options.closing.aborted
         ) {
           if (this.#byAddress.get(key) === pending) this.#byAddress.delete(key);
           continue;
@@ -370,4 +377,11 @@ export class Connections {
 /** A new error for each call that meets a shut-down container. */
 export function closedError(closing: AbortSignal): ConnectionClosedError {
   return new ConnectionClosedError((closing.reason as Error).message);
+}
+
+/** The promise a dial's next refused attempt rejects. */
+function nextRefusal(): PromiseWithResolvers<never> {
+  const refused = Promise.withResolvers<never>();
+  refused.promise.catch(() => {});
+  return refused;
 }

@@ -15,7 +15,7 @@ export interface DialOptions {
   retry: boolean;
   /** Stops it (every connect waiting for it gave up, or shutdown). */
   signal: AbortSignal;
-  /** Told of each failed TCP or Unix attempt that will be retried. */
+  /** Told of each failed attempt that will be retried. */
   onRetry: (error: unknown) => void;
 }
 
@@ -51,6 +51,7 @@ export async function dialChannel(
       target.container,
       dial.retry,
       AbortSignal.any([dial.signal, options.closing]),
+      dial.onRetry,
     );
     return new Channel(transport, {
       codec: codec(),

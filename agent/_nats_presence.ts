@@ -146,7 +146,8 @@ export class NatsPresence {
    * Opens a session to the container at `container` (`"nats://<name>/"`);
    * with `retry`, one that has no holder yet is asked again as a refused
    * TCP connection is (after 0.5 s, then 1.5 times longer each time, at
-   * most 30 s apart) until `signal` aborts.
+   * most 30 s apart) until `signal` aborts; `onRetry` is told of each
+   * attempt that will be retried.
    *
    * @throws {ConnectionClosedError} Naming the address: no container holds
    *   the name (at once: NATS no-responders), it did not answer, or this
@@ -157,6 +158,7 @@ export class NatsPresence {
     container: string,
     retry: boolean,
     signal: AbortSignal,
+    onRetry?: (error: unknown) => void,
   ): Promise<Transport> {
     let wait = 500;
     for (;;) {
@@ -164,12 +166,12 @@ export class NatsPresence {
         return await this.#attachment.dial(container, { signal });
       } catch (error) {
         signal.throwIfAborted();
-        if (!retry || !isNoResponders(error)) {
-          throw new ConnectionClosedError(
-            `Cannot connect to ${container}: ${(error as Error).message}`,
-            { cause: error },
-          );
-        }
+        const failed = new ConnectionClosedError(
+          `Cannot connect to ${container}: ${(error as Error).message}`,
+          { cause: error },
+        );
+        if (!retry || !isNoResponders(error)) throw failed;
+        onRetry?.(failed);
         await delay(wait, signal);
         wait = Math.min(wait * 1.5, 30_000);
       }

@@ -53,7 +53,7 @@ const RETRYABLE = [
  * Whether `retry` retries a connect that failed with `error` (refused, no
  * Unix socket yet, closed during the TLS handshake).
  */
-export function isRetryable(error: unknown): boolean {
+function isRetryable(error: unknown): boolean {
   return RETRYABLE.some((type) => error instanceof type);
 }
 

@@ -230,3 +230,29 @@ Deno.test("connect: without retry it fails at the first refusal even while anoth
   const proxy = await within(10_000, "the retrying connect", later);
   assert.equal(typeof proxy, "function");
 });
+
+Deno.test("connect: without retry, joining a retrying dial after an earlier refusal waits for the next attempt, which may succeed", async () => {
+  const port = freePort();
+  await using a = await Container.create(LOCAL);
+  const giveUp = new AbortController();
+  // Its first attempt is refused (the peer is not up).
+  const retrying = a.connect(`tcp://127.0.0.1:${port}/0`, {
+    retry: true,
+    signal: giveUp.signal,
+  });
+  retrying.catch(() => {});
+  const once = a.connect(`tcp://127.0.0.1:${port}/1`);
+  await assert.rejects(once, Deno.errors.ConnectionRefused);
+  await using peer = await Container.create(`127.0.0.1:${port}`);
+  new Callee(peer);
+  new Callee(peer);
+  // Joins the dial that is still retrying: its next attempt connects.
+  const later = await within(
+    10_000,
+    "a connect without retry after the peer came up",
+    a.connect(`tcp://127.0.0.1:${port}/1`),
+  );
+  assert.equal(typeof later, "function");
+  assert.equal(typeof await retrying, "function");
+  giveUp.abort();
+});

@@ -17,6 +17,7 @@ import {
 } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import { expose } from "../../rpc/expose.ts";
+import { within } from "../_within.ts";
 import { NatsCluster, NatsServer } from "./_server.ts";
 
 /** `Container.create` with the `nats` option (typed loosely until it is there). */
@@ -316,5 +317,42 @@ Deno.test({
       await child.status;
       await child.stdout.cancel().catch(() => {});
     }
+  },
+});
+
+Deno.test({
+  name:
+    "nats:// containers: a connect without retry fails at a retrying dial's next no-responders; one with retry that joined a single attempt dials again",
+  ignore,
+  fn: async () => {
+    await using server = await NatsServer.start();
+    const nats = { servers: server.url };
+    await using alice = await create("nats://alice", { nats });
+    const giveUp = new AbortController();
+    const retrying = alice.connect("nats://later/0", {
+      retry: true,
+      signal: giveUp.signal,
+    });
+    retrying.catch(() => {});
+    await within(
+      10_000,
+      "a connect without retry",
+      assert.rejects(alice.connect("nats://later/1"), /no responders/),
+    );
+    giveUp.abort();
+    await assert.rejects(retrying);
+    // A single attempt first, then a connect that retries until the name
+    // is taken.
+    const once = alice.connect("nats://later/0");
+    once.catch(() => {});
+    const eventually = alice.connect("nats://later/0", {
+      retry: true,
+      timeout: 20_000,
+    });
+    await assert.rejects(once, /no responders/);
+    await using later = await create("nats://later", { nats });
+    new Peer(later);
+    const proxy = await within(10_000, "the retrying connect", eventually);
+    assert.equal(await (proxy as DynamicRemote).echo(5), 5);
   },
 });
