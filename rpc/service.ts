@@ -76,6 +76,7 @@ export class Service {
   readonly target: object;
   /** Paths of this turn's `pathOf`, by router and by service object. */
   #paths: Map<object, string> | null = null;
+  #resetQueued = false;
 
   /**
    * Creates the router of `target`.
@@ -159,20 +160,42 @@ export class Service {
 
   /**
    * Finds the path of a sub-service reachable from this router, for
-   * passing it to the peer as a reference. The tree is walked once per
-   * turn of the event loop, however many references a message holds.
+   * passing it to the peer as a reference. The tree is walked into an
+   * index kept for the rest of the turn, so a message with many references
+   * walks it once; a path found is checked against the tree as it is now,
+   * and a miss walks again, so a field changed meanwhile is seen.
    *
    * @param value A service object or router.
    * @returns Its path (`""` for this router), or undefined if unreachable.
    */
   pathOf(value: object): string | undefined {
     let paths = this.#paths;
-    if (paths === null) {
-      paths = this.#paths = this.#walk();
-      // Fields may change between turns: the next turn walks again.
-      queueMicrotask(() => this.#paths = null);
+    if (paths !== null) {
+      const path = paths.get(value);
+      if (path !== undefined && this.#at(path, value)) return path;
+    }
+    paths = this.#paths = this.#walk();
+    if (!this.#resetQueued) {
+      this.#resetQueued = true;
+      queueMicrotask(() => {
+        this.#paths = null;
+        this.#resetQueued = false;
+      });
     }
     return paths.get(value);
+  }
+
+  /** Whether `path` leads to `value` (as router or service object). */
+  #at(path: string, value: object): boolean {
+    let router: Service = this;
+    if (path !== "") {
+      for (const name of path.split("/")) {
+        const member = router.member(name);
+        if (member?.kind !== "service") return false;
+        router = member.service;
+      }
+    }
+    return router === value || router.target === value;
   }
 
   /** The path of every router and service object, shortest first. */

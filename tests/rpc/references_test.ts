@@ -99,3 +99,44 @@ Deno.test("a reply holding many references walks the service tree once, not once
   assert.equal(await all[199].ping(), "pong");
   assert.equal(walks, 1);
 });
+
+Deno.test("a service put in a field, or moved to another, in the same turn as an earlier reference travels as its path now", async () => {
+  class Sub {
+    constructor(readonly n: number) {}
+    @expose
+    value(): number {
+      return this.n;
+    }
+  }
+  class Root {
+    @expose
+    a = new Sub(1);
+    @expose
+    b: Sub | null = null;
+    @expose
+    c: Sub | null = new Sub(3);
+    @expose
+    d: Sub | null = null;
+  }
+  class Taker {
+    @expose
+    async take(sub: Sub | DynamicRemote): Promise<unknown> {
+      return await (sub as DynamicRemote).value();
+    }
+  }
+  const root = new Root();
+  await using pair = await connectPair<Taker>("memory", new Taker(), {
+    clientService: root,
+  });
+  // The first reference indexes the tree for this turn.
+  const first = pair.client.remote.take(root.a);
+  // Then, in the same turn: a new service in b, and c's moved to d.
+  const added = new Sub(2);
+  root.b = added;
+  const second = pair.client.remote.take(added);
+  const moved = root.c!;
+  root.c = null;
+  root.d = moved;
+  const third = pair.client.remote.take(moved);
+  assert.deepEqual(await Promise.all([first, second, third]), [1, 2, 3]);
+});
