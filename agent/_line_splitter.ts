@@ -32,8 +32,7 @@ export class LineSplitter extends TransformStream<string, string> {
         size += chunk.length - start;
         if (size <= MAX_PARTIAL_LINE) return;
         const partial = parts.join("");
-        const ready = partial.lastIndexOf('{"addr":');
-        const cut = ready > 0 ? ready : partial.length;
+        const cut = readyStart(partial);
         controller.enqueue(partial.slice(0, cut));
         parts = cut < partial.length ? [partial.slice(cut)] : [];
         size = partial.length - cut;
@@ -43,4 +42,21 @@ export class LineSplitter extends TransformStream<string, string> {
       },
     });
   }
+}
+
+/** How cli.ts's ready line begins. */
+const READY = '{"addr":';
+
+/**
+ * Where a partial line may have the ready line begin: at its last `{"addr":`,
+ * or at a tail that may be the start of one; else its end.
+ */
+function readyStart(partial: string): number {
+  const at = partial.lastIndexOf(READY);
+  if (at > 0) return at;
+  if (at === 0) return partial.length;
+  for (let k = Math.min(READY.length - 1, partial.length); k > 0; k--) {
+    if (partial.endsWith(READY.slice(0, k))) return partial.length - k;
+  }
+  return partial.length;
 }

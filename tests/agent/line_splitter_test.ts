@@ -24,19 +24,24 @@ Deno.test("LineSplitter: lines across and within chunks, an empty line, and the 
 });
 
 Deno.test("LineSplitter: a line that never ends is passed on in parts of about 1 MiB; the ready line after it arrives whole", async () => {
-  const dots = Array.from({ length: 3 * 1024 }, () => ".".repeat(1024));
+  const dots = Array.from({ length: 1024 }, () => ".".repeat(1024));
   const ready = '{"addr":"tcp://127.0.0.1:1/","manager":"tcp://127.0.0.1:1/0"}';
-  // The ready line's start straddles the 1 MiB cut.
-  const lines = await split([
-    ...dots,
-    ready.slice(0, 5),
-    ready.slice(5) + "\n",
-  ]);
-  assert.ok(lines.length >= 3, `${lines.length} parts`);
-  for (const part of lines.slice(0, -1)) {
+  // The 1 MiB cut comes right after each of the ready line's first bytes.
+  for (let k = 1; k <= 8; k++) {
+    const lines = await split([
+      ...dots,
+      "." + ready.slice(0, k),
+      ready.slice(k) + "\n",
+    ]);
+    assert.equal(lines.length, 2, `cut after ${k}: ${lines.length} lines`);
+    assert.equal(lines[0], ".".repeat(1024 * 1024 + 1));
+    assert.equal(lines[1], ready);
+  }
+  // Far more: every part is about 1 MiB.
+  const many = await split([...dots, ...dots, ...dots, "x\n"]);
+  assert.ok(many.length >= 3, `${many.length} parts`);
+  for (const part of many) {
     assert.ok(part.length <= 1024 * 1024 + 1024, `a part of ${part.length}`);
   }
-  const last = lines.at(-1)!;
-  assert.ok(last.endsWith(ready), last.slice(-100));
-  assert.equal(lines.join("").length, 3 * 1024 * 1024 + ready.length);
+  assert.equal(many.join("").length, 3 * 1024 * 1024 + 1);
 });
