@@ -185,7 +185,11 @@ export function createRemote(
   const remote = new Remote(caller, path, label, options);
   const target = invoke.bind(remote);
   // Deno's console shows a proxy's target, not what the proxy answers.
-  Object.defineProperty(target, INSPECT, { value: () => remote.label });
+  // Configurable: the get trap answers undefined for it.
+  Object.defineProperty(target, INSPECT, {
+    value: () => remote.label,
+    configurable: true,
+  });
   const proxy = new Proxy(target, HANDLER) as unknown as DynamicRemote;
   remotes.set(proxy, remote);
   return proxy;

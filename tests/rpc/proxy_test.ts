@@ -81,6 +81,13 @@ Deno.test("proxy: Deno's console shows it by its label", async () => {
   assert.equal(Deno.inspect(p.remote), "RpcProxy('')");
   assert.equal(Deno.inspect(p.remote.sub.add), "RpcProxy('sub/add')");
   assert.equal(Deno.inspect({ a: p.remote.x }), "{ a: RpcProxy('x') }");
+  // Reading the hook through the proxy is no error (a Proxy invariant).
+  assert.equal(
+    (p.remote as unknown as Record<symbol, unknown>)[
+      Symbol.for("Deno.customInspect")
+    ],
+    undefined,
+  );
 });
 
 Deno.test("proxy: sub-path proxies are kept (one per name), within a bound", async () => {
