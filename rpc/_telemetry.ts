@@ -255,12 +255,9 @@ export class ConnectionTelemetry {
     const span = call.span;
     if (span !== undefined) {
       this.#open?.delete(span);
-      try {
-        if (failed) setFailed(span, error);
-        span.end();
-      } catch (thrown) {
-        telemetryFailed(thrown);
-      }
+      // Ended even if marking it failed threw.
+      if (failed) guarded(setFailed, span, error);
+      guarded(() => span.end());
     }
     const instruments = this.#instruments;
     const counts = call.counts;
