@@ -85,6 +85,7 @@ export class LocalCalls {
     if (this.#closing.aborted) throw closedError(this.#closing);
     const signal = options?.signal;
     signal?.throwIfAborted();
+    this.#checkTime(options);
     let received = this.#wire.args(args);
     if (received instanceof Promise) received = await received;
     let result: unknown;
@@ -118,6 +119,7 @@ export class LocalCalls {
     if (this.#closing.aborted) throw closedError(this.#closing);
     const signal = options?.signal;
     signal?.throwIfAborted();
+    this.#checkTime(options);
     let received = this.#wire.args(args);
     if (received instanceof Promise) received = await received;
     let resolved: Resolved;
@@ -160,6 +162,16 @@ export class LocalCalls {
     } catch (error) {
       telemetry.served(served, asError(error));
       throw this.#remoteError(error);
+    }
+  }
+
+  /** A timeout of 0 runs nothing, as a send with it sends nothing. */
+  #checkTime(options: CallOptions | undefined): void {
+    if ((options?.timeout ?? this.#callTimeout) === 0) {
+      throw new DOMException(
+        `Request to ${this.#addr} timed out after 0 ms`,
+        "TimeoutError",
+      );
     }
   }
 

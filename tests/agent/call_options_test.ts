@@ -284,3 +284,27 @@ Deno.test("local calls in flight reject when the container shuts down, as remote
   await t.b.shutdown();
   await outcomes;
 });
+
+Deno.test("a timeout of 0 runs nothing, locally as remotely", async () => {
+  await using own = await Container.create(LOCAL);
+  await using other = await Container.create(LOCAL);
+  let ran = 0;
+  class Counted extends Agent {
+    @expose
+    ping(): string {
+      ran++;
+      return "pong";
+    }
+  }
+  const agent = new Counted(own);
+  for (const container of [own, other]) {
+    const proxy = withOptions(await container.connect<Counted>(agent.addr), {
+      timeout: 0,
+    });
+    await assert.rejects(proxy.ping(), {
+      name: "TimeoutError",
+      message: /timed out after 0 ms$/,
+    });
+  }
+  assert.equal(ran, 0);
+});
