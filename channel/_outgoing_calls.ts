@@ -169,6 +169,8 @@ export class OutgoingCalls {
     const left = timeout === undefined
       ? undefined
       : Math.max(0, timeout - (performance.now() - started));
+    // Spent waiting: the caller's timeout is what ran out.
+    if (left === 0) throw this.#timeoutError(timeout!);
     return await this.send(content, { ...options, timeout: left });
   }
 
