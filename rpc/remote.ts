@@ -30,8 +30,10 @@ export type Remote<T> = unknown extends T ? DynamicRemote : {
     K in keyof T as K extends "router" ? never
       : K extends string ? (
           // A field that may be null or undefined (`sub?: Sub`) is typed as
-          // what it holds when set.
-          NonNullable<T[K]> extends ExposableFunction ? K
+          // what it holds when set; one that only ever holds those is left
+          // out.
+          [NonNullable<T[K]>] extends [never] ? never
+            : NonNullable<T[K]> extends ExposableFunction ? K
             // Objects that only hold data: never a sub-service.
             : NonNullable<T[K]> extends
               | readonly unknown[]

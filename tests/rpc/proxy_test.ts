@@ -120,6 +120,7 @@ class Service {
   later?: (a: number) => number = (a) => a + 1;
   tags: string[] = [];
   dates?: Date[];
+  nothing: null = null;
   when = new Date(0);
   table = new Map<string, number>();
   bytes = new Uint8Array(1);
@@ -151,6 +152,8 @@ Deno.test("Remote<T>: methods and sub-services are typed, fields that hold data 
   void remote.tags;
   // @ts-expect-error: an optional array is data too
   void remote.dates;
+  // @ts-expect-error: a field that only holds null is nothing to call
+  void remote.nothing;
   // @ts-expect-error: a Date is data
   void remote.when;
   // @ts-expect-error: a Map is data
