@@ -6,8 +6,15 @@ import { pathToFileURL } from "node:url";
  * path is no URL: `"/srv/app/"` would be resolved against nothing).
  */
 export function baseUrl(base: string | URL): string | URL {
-  if (base instanceof URL || URL.canParse(base)) return base;
+  // `C:\\srv` parses as a URL of scheme "c:": a drive letter is a path.
+  if (
+    base instanceof URL || (URL.canParse(base) && !WINDOWS_DRIVE.test(base))
+  ) {
+    return base;
+  }
   // pathToFileURL resolves a relative path from the current directory.
   const url = pathToFileURL(base.endsWith("/") ? base : `${base}/`);
   return url.href;
 }
+
+const WINDOWS_DRIVE = /^[a-zA-Z]:[\\/]/;
