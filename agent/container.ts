@@ -255,6 +255,7 @@ export class Container implements AsyncDisposable {
    *   container holds the name, at once, or this one is not on NATS.
    * @throws {Deno.errors.ConnectionRefused} If nothing listens at a TCP or
    *   Unix address (without `retry`); the message names the address.
+   * @throws {TypeError} For a malformed address, or TCP port 0.
    * @throws {DOMException} `TimeoutError` when `timeout` passes first, or
    *   the signal's reason (an `AbortError` by default) when it aborts.
    *

@@ -104,7 +104,8 @@ export interface ContainerProcess extends AsyncDisposable {
  * @returns The process, its address and its manager's proxy.
  * @throws {TypeError} For a malformed `addr`, a codec without a
  *   command-line name or not the container's, a `container` that is not
- *   a Container, or serializers that differ from the container's.
+ *   a Container, serializers that differ from the container's, or an
+ *   `externalClockInitTime` that is not a number.
  * @throws {Error} If the process exits before it is ready (e.g. its
  *   serializers module cannot be loaded; its error is on stderr).
  * @throws {DOMException} The signal's reason (an `AbortError` by default) if

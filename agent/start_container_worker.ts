@@ -91,9 +91,10 @@ let counter = 0;
  * @param options See {@linkcode StartContainerWorkerOptions}.
  * @returns The worker, its address and its manager's proxy.
  * @throws {TypeError} For a codec that is not built in or not the
- *   container's, a name that is empty, contains `/` or is in use, a
- *   `container` that is not a Container, or serializers that differ from
- *   the container's.
+ *   container's, a name that is empty, contains `/`, is in use or is the
+ *   container's own, a `container` that is not a Container, serializers
+ *   that differ from the container's, or an `externalClockInitTime` that is
+ *   not a number.
  * @throws {Error} If the worker fails to start (e.g. its serializers
  *   module cannot be loaded).
  * @throws {ConnectionClosedError} If the container is shutting down (no
