@@ -244,7 +244,7 @@ export class Container implements AsyncDisposable {
    * @param options Deadline (`timeout`, ms), `retry`, `signal`, and the
    *   proxy's `callTimeout`; see {@linkcode ConnectOptions}.
    * @returns The proxy, printed as `ClassNameProxy('<url>')`.
-   * @throws {TypeError} For a malformed address.
+   * @throws {TypeError} For a malformed address, or TCP port 0.
    * @throws {RangeError} For a `timeout` or `callTimeout` that is not a
    *   number of milliseconds from 0 up.
    * @throws {LookupError} If there is no such agent there.
@@ -255,7 +255,6 @@ export class Container implements AsyncDisposable {
    *   container holds the name, at once, or this one is not on NATS.
    * @throws {Deno.errors.ConnectionRefused} If nothing listens at a TCP or
    *   Unix address (without `retry`); the message names the address.
-   * @throws {TypeError} For a malformed address, or TCP port 0.
    * @throws {DOMException} `TimeoutError` when `timeout` passes first, or
    *   the signal's reason (an `AbortError` by default) when it aborts.
    *
