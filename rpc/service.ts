@@ -187,15 +187,16 @@ export class Service {
 
   /** Whether `path` leads to `value` (as router or service object). */
   #at(path: string, value: object): boolean {
-    let router: Service = this;
+    let router: Service | undefined;
     if (path !== "") {
       for (const name of path.split("/")) {
-        const member = router.member(name);
+        const member = (router ?? this).member(name);
         if (member?.kind !== "service") return false;
         router = member.service;
       }
     }
-    return router === value || router.target === value;
+    const found = router ?? this;
+    return found === value || found.target === value;
   }
 
   /** The path of every router and service object, shortest first. */
