@@ -26,6 +26,11 @@ export class MsgPackCore {
   /** An upper bound of what the latest outermost decode built (cost units). */
   lastCost = 0;
 
+  /** What a decode may build now: the budget, less what the messages being decoded were charged. */
+  get left(): number {
+    return this.maxDecodedSize - this.#spent;
+  }
+
   constructor(options: CodecOptions) {
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.maxDecodedSize = maxDecodedSizeOption(options.maxDecodedSize);
@@ -91,16 +96,26 @@ export class MsgPackCore {
       return this.#read(
         new MsgPackReader(this.registry, this.#maxDepth),
         data,
-        this.maxDecodedSize - this.#spent,
+        this.left,
         owned,
         cost,
       );
     }
     this.#reading = true;
     try {
-      return this.#read(this.#reader, data, this.maxDecodedSize, owned, cost);
+      const value = this.#read(
+        this.#reader,
+        data,
+        this.maxDecodedSize,
+        owned,
+        cost,
+      );
+      // The message and what its serializers decoded from it.
+      this.lastCost = this.#spent;
+      return value;
     } finally {
       this.#reading = false;
+      this.#spent = 0;
     }
   }
 
@@ -122,13 +137,8 @@ export class MsgPackCore {
     } else {
       spare = budget - cost;
     }
-    const outer = this.#spent;
-    if (outer === 0) this.lastCost = cost;
-    this.#spent = outer + cost;
-    try {
-      return reader.read(data, spare, budget, owned);
-    } finally {
-      this.#spent = outer;
-    }
+    // Kept after a nested decode returns: its siblings share what is left.
+    this.#spent += cost;
+    return reader.read(data, spare, budget, owned);
   }
 }

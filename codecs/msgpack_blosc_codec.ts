@@ -141,7 +141,8 @@ export class MsgPackBloscCodec implements Codec {
   }
 
   #decode(data: Uint8Array, owned: boolean): unknown {
-    const budget = this.#core.maxDecodedSize;
+    // Less, in a serializer's decode: what its message left.
+    const budget = this.#core.left;
     const nbytes = bloscSize(data);
     if (nbytes * MSGPACK_EXPANSION <= budget) {
       const out = decompressBlosc(data, this.#maxDecompressedSize);

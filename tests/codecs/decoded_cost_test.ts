@@ -36,7 +36,7 @@ Deno.test("MsgPackCodec.lastDecodedCost: the counted cost for a frame that was c
   assert.equal(codec.lastDecodedCost, exact);
 });
 
-Deno.test("MsgPackCodec.lastDecodedCost: a serializer's nested decode does not lower the outer message's cost", () => {
+Deno.test("MsgPackCodec.lastDecodedCost: a serializer's nested decode adds its cost to the outer message's", () => {
   class Box {
     constructor(readonly inner: Uint8Array) {}
   }
@@ -51,7 +51,45 @@ Deno.test("MsgPackCodec.lastDecodedCost: a serializer's nested decode does not l
   );
   const frame = codec.encode([new Box(new Uint8Array(100)), "x".repeat(500)]);
   codec.decode(frame);
-  assert.equal(codec.lastDecodedCost, frame.length * MSGPACK_EXPANSION);
+  // The frame, and the one byte its serializer decoded again.
+  assert.equal(codec.lastDecodedCost, (frame.length + 1) * MSGPACK_EXPANSION);
+});
+
+Deno.test("MsgPackCodec and MsgPackBloscCodec: a serializer's nested decodes share what the message left of the budget, siblings too", async () => {
+  class Blob {
+    constructor(readonly value: unknown) {}
+  }
+  // 1 KiB of MsgPack that builds about 64 Ki units: 1021 empty maps.
+  const inner = new Uint8Array(1024).fill(0x80);
+  inner.set([0xdc, 0x03, 0xfd]);
+  const budget = 1024 * 1024;
+  for (const blosc of [false, true]) {
+    const codec = blosc
+      ? new MsgPackBloscCodec({ maxDecodedSize: budget })
+      : new MsgPackCodec({ maxDecodedSize: budget });
+    const innerCodec = blosc ? new MsgPackBloscCodec() : codec;
+    const innerFrame = await innerCodec.encode(
+      new MsgPackCodec().decode(inner),
+    );
+    codec.addSerializer(
+      Blob,
+      () => innerFrame,
+      (bytes) => new Blob(codec.decode(bytes as Uint8Array)),
+    );
+    // Each alone fits the budget; 64 of them build 4 Mi units.
+    const frame = await codec.encode(
+      Array.from({ length: 64 }, () => new Blob(null)),
+    );
+    await assert.rejects(
+      (async () => {
+        const decoded = codec.decode(frame) as unknown;
+        const values = await decoded as Blob[];
+        await Promise.all(values.map((blob) => blob.value));
+      })(),
+      RangeError,
+      blosc ? "MsgPackBlosc" : "MsgPack",
+    );
+  }
 });
 
 Deno.test("JsonCodec.lastDecodedCost: length × 32, at most maxDecodedSize when counted", () => {
