@@ -81,14 +81,17 @@ export class JsonCodec implements Codec {
   #writing = false;
   #maxDecodedSize: number;
   /**
-   * The budget left while a counted message is decoded: a serializer that
-   * decodes with this codec again gets what is left.
+   * The budget left while a message is decoded: a serializer that decodes
+   * with this codec again gets what is left, and what it decodes is
+   * charged.
    */
   #left: number;
   /** Texts longer than this may reach what is left: they are counted. */
   #countFrom: number;
   /** Set for the one call of `decode` that decodes a counted text. */
   #counted = false;
+  /** An outermost decode runs (a serializer's decodes are nested in it). */
+  #decoding = false;
   /** See {@linkcode JsonCodec.lastDecodedCost}. */
   #lastCost = 0;
 
@@ -169,12 +172,23 @@ export class JsonCodec implements Codec {
    *   `maxDecodedSize` (checked before it is parsed).
    */
   decode(data: Uint8Array): unknown {
-    const value = this.#decode(data);
-    // Set after a serializer's nested decodes: the outermost text's bound
-    // wins. A counted text built at most the budget.
-    const cost = data.length * JSON_EXPANSION;
-    this.#lastCost = cost < this.#maxDecodedSize ? cost : this.#maxDecodedSize;
-    return value;
+    if (this.#decoding) return this.#decode(data);
+    this.#decoding = true;
+    try {
+      const value = this.#decode(data);
+      // The text's bound, or more if its serializers decoded more; a
+      // counted text built at most the budget.
+      const max = this.#maxDecodedSize;
+      const charged = max - this.#left;
+      const cost = data.length * JSON_EXPANSION;
+      this.#lastCost = Math.min(max, cost > charged ? cost : charged);
+      return value;
+    } finally {
+      this.#decoding = false;
+      this.#left = this.#maxDecodedSize;
+      this.#countFrom = this.#left / JSON_EXPANSION;
+      this.#counted = false;
+    }
   }
 
   /**
@@ -199,13 +213,16 @@ export class JsonCodec implements Codec {
   }
 
   #decode(data: Uint8Array): unknown {
-    // A text this short cannot reach the budget: no counting.
     if (data.length > this.#countFrom) {
       if (!this.#counted) return this.#decodeCounted(data);
       // This is that text, counted: what a serializer decodes again is not.
       this.#counted = false;
-      this.#countFrom = this.#left / JSON_EXPANSION;
+    } else {
+      // A text this short cannot reach what is left: not counted, charged
+      // its bound, so that what its serializers decode gets the rest.
+      this.#left -= data.length * JSON_EXPANSION;
     }
+    this.#countFrom = this.#left / JSON_EXPANSION;
     if (data.length >= LARGE_TEXT) return this.#decodeLarge(data);
     // One pass over the bytes tells whether the text can hold a U+FFFD (a
     // sign of bad UTF-8), whether it has an integer too long for the fast
@@ -250,18 +267,13 @@ export class JsonCodec implements Codec {
   }
 
   #decodeCounted(data: Uint8Array): unknown {
-    const left = this.#left;
-    this.#left = left - jsonCost(data, left);
+    // Kept once it returns: a serializer's decodes share one running total
+    // with their message, siblings too.
+    this.#left -= jsonCost(data, this.#left);
     // Makes the next call take the branch that clears #counted.
     this.#countFrom = -1;
     this.#counted = true;
-    try {
-      return this.#decode(data);
-    } finally {
-      this.#counted = false;
-      this.#left = left;
-      this.#countFrom = left / JSON_EXPANSION;
-    }
+    return this.#decode(data);
   }
 
   /**

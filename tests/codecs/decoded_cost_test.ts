@@ -113,3 +113,23 @@ Deno.test("MsgPackBloscCodec.lastDecodedCost: charged by the decompressed bytes"
   assert.ok(frame.length < raw.length, "the frame is compressed");
   assert.equal(codec.lastDecodedCost, raw.length * MSGPACK_EXPANSION);
 });
+
+Deno.test("JsonCodec: a serializer's nested decodes share what the message left of the budget, siblings too", () => {
+  class Blob {
+    constructor(readonly value: unknown) {}
+  }
+  // About 1.5 KB of JSON that builds about 32 Ki units: 511 empty objects.
+  const inner = `[${Array(511).fill("{}").join(",")}]`;
+  const codec = new JsonCodec({ maxDecodedSize: 1024 * 1024 });
+  codec.addSerializer(
+    Blob,
+    () => inner,
+    (text) => new Blob(codec.decode(new TextEncoder().encode(text as string))),
+  );
+  // One fits; 64 build 2 Mi units, each alone within what is left.
+  assert.ok(codec.decode(codec.encode([new Blob(null)]) as Uint8Array));
+  const frame = codec.encode(Array.from({ length: 64 }, () => new Blob(null)));
+  assert.throws(() => codec.decode(frame as Uint8Array), RangeError);
+  // The next message has the whole budget again.
+  assert.ok(codec.decode(codec.encode([new Blob(null)]) as Uint8Array));
+});
