@@ -10,6 +10,7 @@ const HEADER_SIZE = 16;
 const DOSHUFFLE = 0x01;
 const MEMCPYED = 0x02;
 const DOBITSHUFFLE = 0x04;
+const DODELTA = 0x08;
 const DONT_SPLIT = 0x10;
 /**
  * The largest block of a frame whose output is counted as it comes: a block
@@ -77,6 +78,8 @@ export function decompressBlosc(
   }
   if (flags >> 5 !== 0) fail(`compressor ${flags >> 5} is not blosclz`);
   if (flags & DOBITSHUFFLE) fail("bit shuffle is not supported");
+  // c-blosc would undo a delta filter: decoding without it gives other bytes.
+  if (flags & DODELTA) fail("the delta filter is not supported");
   if (nbytes === 0) return new Uint8Array(0);
   if (blocksize === 0 || typesize === 0) fail("block size or type size is 0");
   if (

@@ -165,6 +165,11 @@ Deno.test("blosc: frames with an impossible header are a SerializationError", as
       "bit shuffle is not supported",
     ],
     [
+      "delta filter",
+      frame(0x09, 8, 100, 100, body),
+      "the delta filter is not supported",
+    ],
+    [
       "lz4 compressor",
       frame(0x21, 8, 100, 100, body),
       "compressor 1 is not blosclz",
