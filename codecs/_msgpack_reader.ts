@@ -305,18 +305,32 @@ export class MsgPackReader {
       const key = entries[i] as string;
       if (key === "__proto__") {
         // Plain assignment would set the prototype: the key must stay data.
-        Object.defineProperty(record, key, {
-          value: entries[i + 1],
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
+        defineData(record, key, entries[i + 1]);
       } else {
-        record[key] = entries[i + 1];
+        try {
+          record[key] = entries[i + 1];
+        } catch {
+          // A frozen Object.prototype refuses "constructor", "toString", …
+          defineData(record, key, entries[i + 1]);
+        }
       }
     }
     return Object.hasOwn(record, "__type__")
       ? this.#registry.fromWire(record.__type__)
       : record;
   }
+}
+
+/** Sets `record[key]` as an own data property, whatever the prototype has. */
+function defineData(
+  record: Record<string, unknown>,
+  key: string,
+  value: unknown,
+): void {
+  Object.defineProperty(record, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
 }

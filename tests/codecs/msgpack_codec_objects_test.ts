@@ -126,3 +126,25 @@ Deno.test("msgpack: a serializer may encode with the same codec while encodeView
   assert.deepEqual(bytes, codec.encode(value));
   assert.deepStrictEqual(codec.decode(bytes), value);
 });
+
+Deno.test("msgpack: keys Object.prototype has decode as data also when it is frozen (in a process of its own)", async () => {
+  const codecs = new URL("../../codecs/mod.ts", import.meta.url).href;
+  const script = `
+    import { MsgPackCodec } from ${JSON.stringify(codecs)};
+    Object.freeze(Object.prototype);
+    const codec = new MsgPackCodec();
+    const value = codec.decode(codec.encode({ constructor: 1, toString: "x", a: 2 }));
+    console.log(JSON.stringify(value));
+  `;
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  assert.equal(code, 0, decoder.decode(stderr));
+  assert.equal(
+    decoder.decode(stdout),
+    '{"constructor":1,"toString":"x","a":2}\n',
+  );
+});
