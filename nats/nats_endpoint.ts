@@ -84,8 +84,8 @@ export class NatsEndpoint implements AsyncDisposable {
    *
    * @param options See {@linkcode NatsEndpointOptions}.
    * @returns The endpoint.
-   * @throws {TypeError} For an invalid subject, or an exclusive subject
-   *   that a live endpoint claims.
+   * @throws {TypeError} For an invalid subject or queue group, or an
+   *   exclusive subject that a live endpoint claims.
    * @throws {RangeError} For a `heartbeat`, `timeout` or `window` out of
    *   range.
    * @throws {DOMException} `TimeoutError` if the NATS server does not
@@ -98,6 +98,15 @@ export class NatsEndpoint implements AsyncDisposable {
       throw new TypeError(
         `Invalid NATS subject ${
           JSON.stringify(subject)
+        }: tokens separated by ".", without spaces or wildcards`,
+      );
+    }
+    // nats.js writes it into the protocol line as it is: a space or a line
+    // break there makes the server drop the whole connection.
+    if (options.queue !== undefined && !isPlainSubject(options.queue)) {
+      throw new TypeError(
+        `Invalid NATS queue group ${
+          JSON.stringify(options.queue)
         }: tokens separated by ".", without spaces or wildcards`,
       );
     }

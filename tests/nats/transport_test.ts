@@ -176,6 +176,14 @@ Deno.test("NatsEndpoint: invalid subjects, refused hellos", async () => {
     NatsEndpoint.create({ nats, subject: "a.*" }),
     TypeError,
   );
+  // A queue group with a space or a line break would have the server
+  // drop the whole connection.
+  for (const queue of ["a b", "a\r\nPUB x 1", "q.>"]) {
+    await assert.rejects(
+      NatsEndpoint.create({ nats, subject: "queued", queue }),
+      { name: "TypeError", message: /^Invalid NATS queue group / },
+    );
+  }
   // A fraction was announced to no peer, which then sent past it.
   for (
     const bad of [{ window: 100000.5 }, { window: 0 }, { heartbeat: -1 }, {
