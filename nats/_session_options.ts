@@ -76,3 +76,22 @@ export function checkPositive(
     );
   }
 }
+
+/**
+ * Throws a `RangeError` unless `value` is undefined or milliseconds from 1
+ * up (`Infinity` for none): nats.js refuses less than 1 ms for a request,
+ * and reads 0 and NaN as its own 1 s.
+ *
+ * @param name How the message names it, e.g. `"openTimeout"`.
+ * @param value The option.
+ */
+export function checkRequestTimeout(name: string, value: unknown): void {
+  if (value === undefined) return;
+  if (typeof value !== "number" || !(value >= 1)) {
+    throw new RangeError(
+      `Invalid ${name} ${
+        String(value)
+      }: expected milliseconds from 1 up (or Infinity)`,
+    );
+  }
+}

@@ -8,6 +8,7 @@ import type { Remote } from "../rpc/remote.ts";
 import { RpcClient, type RpcClientOptions } from "../rpc/rpc_client.ts";
 import type { CallOptions } from "../rpc/with_options.ts";
 import { sessionCodec } from "./_codec.ts";
+import { checkRequestTimeout } from "./_session_options.ts";
 import type { NatsOption } from "./nats_client.ts";
 import { NatsEndpoint } from "./nats_endpoint.ts";
 import type { NatsSessionOptions } from "./nats_transport.ts";
@@ -195,6 +196,7 @@ export class NatsRpcClient<T = unknown> implements AsyncDisposable {
  * @returns The client, with its first session open.
  * @throws {ConnectionClosedError} If nobody serves the subject (at once,
  *   by NATS's no-responders) or no server answers within `openTimeout`.
+ * @throws {RangeError} For an `openTimeout` below 1 ms or not a number.
  * @throws {Error} If NATS cannot be reached.
  *
  * @example
@@ -213,6 +215,7 @@ export async function connectNats<T = unknown>(
   options: ConnectNatsOptions,
 ): Promise<NatsRpcClient<T>> {
   sessionCodec(options.codec, options.serializers);
+  checkRequestTimeout("openTimeout", options.openTimeout);
   const endpoint = await NatsEndpoint.create({
     ...options,
     subject: undefined,

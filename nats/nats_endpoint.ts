@@ -16,6 +16,7 @@ import type { NatsClient, NatsStatus } from "./nats_client.ts";
 import { NatsTransport } from "./nats_transport.ts";
 import { closeMessage } from "./_session_wire.ts";
 import {
+  checkRequestTimeout,
   checkSessionOptions,
   DEFAULT_WINDOW,
   peerWindow,
@@ -193,6 +194,7 @@ export class NatsEndpoint implements AsyncDisposable {
    * @throws {ConnectionClosedError} If nobody listens on the subject (at
    *   once), the peer refused or did not answer in time, or the endpoint
    *   is closed.
+   * @throws {RangeError} For a `timeout` below 1 ms or not a number.
    */
   async open(
     subject: string,
@@ -204,6 +206,7 @@ export class NatsEndpoint implements AsyncDisposable {
     if (!isPlainSubject(subject)) {
       throw new TypeError(`Invalid NATS subject ${JSON.stringify(subject)}`);
     }
+    checkRequestTimeout("timeout", options.timeout);
     const timeout = options.timeout ?? 5000;
     const nc = this.#link.nc;
     const cannot = (why: string, cause?: unknown) =>

@@ -218,6 +218,14 @@ Deno.test("NatsEndpoint: invalid subjects, refused hellos", async () => {
   await assert.rejects(client.open("x"), /accepts no sessions/);
   await assert.rejects(client.open("full"), /too many sessions \(0\)/);
   await assert.rejects(client.open("a b"), TypeError);
+  // nats.js read 0 and NaN as 1 s, and refused less than 1 ms with an
+  // error about its own option.
+  for (const timeout of [0, NaN, 0.5, -1]) {
+    await assert.rejects(client.open("x", { timeout }), {
+      name: "RangeError",
+      message: /^Invalid timeout .*: expected milliseconds from 1 up/,
+    });
+  }
   assert.equal(noSessions.subject, "x");
   assert.equal(full.subject, "full");
 });
