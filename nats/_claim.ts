@@ -56,7 +56,7 @@ export class Claim {
       throw new TypeError(
         `Cannot claim NATS subject "${subject}": something subscribes to it and did not answer the claim (${
           (error as Error).message
-        })`,
+        }): a holder that is stuck, or a subscriber that is no aiomas endpoint (a wildcard such as "aiomas.>" or ">" gets every claim)`,
         { cause: error },
       );
     }

@@ -187,8 +187,12 @@ export async function attachNats(
     return new NatsAttachment(endpoint, name, prefix);
   } catch (error) {
     if (error instanceof TypeError && /claim/.test(error.message)) {
+      // Unanswered, the name may be free: a wildcard subscriber got it.
+      const why = /did not answer the claim/.test(error.message)
+        ? "no holder answered"
+        : "the name is taken";
       throw new TypeError(
-        `Cannot attach nats://${name}/: the name is taken (${error.message})`,
+        `Cannot attach nats://${name}/: ${why} (${error.message})`,
         { cause: error },
       );
     }

@@ -25,6 +25,34 @@ Deno.test("attachNats: a name held by a live container is refused; free again on
   assert.equal(again.addr, "nats://alice/");
 });
 
+Deno.test("attachNats: a wildcard subscriber that answers no claim is named as such, not as a holder of the name", async () => {
+  await using server = await NatsServer.start();
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const monitor = await connect({ servers: server.url });
+  try {
+    monitor.subscribe("aiomas.>");
+    await monitor.flush();
+    await assert.rejects(
+      attachNats({
+        nats: { servers: server.url },
+        name: "fresh",
+        onSession: () => {},
+        timeout: 200,
+      }),
+      (error: Error) => {
+        assert.ok(error instanceof TypeError);
+        assert.match(
+          error.message,
+          /^Cannot attach nats:\/\/fresh\/: no holder answered .*a wildcard such as "aiomas\.>"/,
+        );
+        return true;
+      },
+    );
+  } finally {
+    await monitor.close();
+  }
+});
+
 Deno.test("attachNats: of containers claiming one name at the same moment, exactly one gets it", async () => {
   await using server = await NatsServer.start();
   const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
