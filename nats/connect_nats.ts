@@ -1,6 +1,7 @@
 import { Channel, type CloseOptions } from "../channel/channel.ts";
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
+import { within } from "../channel/_within.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import { createRemote } from "../rpc/_proxy.ts";
 import { traceConnect } from "../rpc/_telemetry.ts";
@@ -100,9 +101,28 @@ export class NatsRpcClient<T = unknown> implements AsyncDisposable {
     if (current !== null && !current.channel.isClosed) {
       return current.call(path, args, kwargs, options);
     }
-    return this.session().then((client) =>
-      client.call(path, args, kwargs, options)
-    );
+    const timeout = options?.timeout ?? this.#options.callTimeout;
+    const signal = options?.signal;
+    if (timeout === undefined && signal === undefined) {
+      return this.session().then((client) =>
+        client.call(path, args, kwargs, options)
+      );
+    }
+    // The call's deadline and signal count from now, the session's opening
+    // included.
+    const started = performance.now();
+    return within(
+      this.session(),
+      timeout,
+      signal,
+      `Request to nats:${this.subject} (while its session opened)`,
+      () => {},
+    ).then((client) => {
+      const left = timeout === undefined
+        ? undefined
+        : Math.max(0, timeout - (performance.now() - started));
+      return client.call(path, args, kwargs, { ...options, timeout: left });
+    });
   }
 
   /**
@@ -166,9 +186,10 @@ export class NatsRpcClient<T = unknown> implements AsyncDisposable {
    */
   close(options?: CloseOptions): Promise<void> {
     this.#closing ??= (async () => {
-      const session = this.#session;
-      await session?.catch(() => {});
       await this.#current?.close(options);
+      // Not waiting for a session being opened: closing the endpoint ends
+      // it (its NATS request, on a connection of its own), and one that
+      // opens after this is closed at once.
       await this.endpoint.close();
     })();
     return this.#closing;

@@ -12,6 +12,7 @@ import { expose } from "../../rpc/expose.ts";
 import { withOptions } from "../../rpc/with_options.ts";
 import type { RpcClient } from "../../rpc/rpc_client.ts";
 import { ServiceDict } from "../../rpc/service_dict.ts";
+import { within } from "../_within.ts";
 import { NatsServer } from "./_server.ts";
 
 class Point {
@@ -210,5 +211,52 @@ Deno.test("a NATS server that cannot be reached is named in the error", async ()
         return true;
       },
     );
+  }
+});
+
+Deno.test("connectNats: a call's timeout and signal, and close(), count while a session is being opened", async () => {
+  await using server = await NatsServer.start();
+  const nats = { servers: server.url };
+  const served = await serveNats(new ServiceDict({ ping: () => "pong" }), {
+    nats,
+    subject: "svc",
+  });
+  const client = await connectNats<{ ping(): string }>("svc", {
+    nats,
+    openTimeout: 60_000,
+  });
+  const { connect } = await import("npm:@nats-io/transport-node@3.4.0");
+  const mute = await connect({ servers: server.url });
+  try {
+    assert.equal(await client.remote.ping(), "pong");
+    await served.close();
+    // A member of the subject that never answers (a stopped process):
+    // every new session waits for it until openTimeout.
+    mute.subscribe("svc", { callback: () => {} });
+    await mute.flush();
+    await within(
+      10_000,
+      "a call with a timeout",
+      assert.rejects(client.call("ping", [], {}, { timeout: 50 }), {
+        name: "TimeoutError",
+        message: /timed out after 50 ms/,
+      }),
+    );
+    const controller = new AbortController();
+    const aborted = client.call("ping", [], {}, {
+      signal: controller.signal,
+    });
+    controller.abort(new Error("changed my mind"));
+    await within(
+      10_000,
+      "an aborted call",
+      assert.rejects(aborted, /changed my mind/),
+    );
+    const pending = client.remote.ping().catch(() => {});
+    await within(10_000, "close while a session opens", client.close());
+    await pending;
+  } finally {
+    await client.close();
+    await mute.close();
   }
 });
