@@ -1,6 +1,5 @@
 // Running cli.ts in a subprocess for the CLI tests.
 import { fileURLToPath } from "node:url";
-import type { DynamicRemote } from "../mod.ts";
 
 export const LOCAL = { hostname: "127.0.0.1", port: 0 };
 export const CLI = fileURLToPath(new URL("../cli.ts", import.meta.url));
@@ -16,14 +15,8 @@ export function readTls(name: string): string {
   );
 }
 
-/** Calls `spawn` through a manager proxy; the agent arrives as a proxy. */
-export async function spawn(
-  manager: { spawn(spec: string, ...args: unknown[]): Promise<unknown> },
-  spec: string,
-  ...args: unknown[]
-): Promise<[DynamicRemote, string]> {
-  return await manager.spawn(spec, ...args) as [DynamicRemote, string];
-}
+// Calls `spawn` through a manager proxy, as the manager tests do.
+export { spawn } from "./agent/_manager_fixtures.ts";
 
 export interface Finished {
   status: Deno.CommandStatus;
