@@ -14,6 +14,17 @@ import {
   withTempDir,
 } from "./_container_fixtures.ts";
 
+/** A connect to agent 0 at `port` that retries until `giveUp` aborts. */
+function retryingConnect(container: Container, port: number) {
+  const giveUp = new AbortController();
+  const retrying = container.connect(`tcp://127.0.0.1:${port}/0`, {
+    retry: true,
+    signal: giveUp.signal,
+  });
+  retrying.catch(() => {});
+  return { retrying, giveUp };
+}
+
 /** A port nothing listens on: listen on port 0, then close. */
 function freePort(): number {
   const listener = Deno.listen(LOCAL);
@@ -199,12 +210,7 @@ Deno.test("connect: a connection of its own dial that the peer closes is not dia
 Deno.test("connect: without retry it fails at the first refusal even while another connect to that container retries; with retry it does not fail with another's single attempt", async () => {
   const port = freePort();
   await using a = await Container.create(LOCAL);
-  const giveUp = new AbortController();
-  const retrying = a.connect(`tcp://127.0.0.1:${port}/0`, {
-    retry: true,
-    signal: giveUp.signal,
-  });
-  retrying.catch(() => {});
+  const { retrying, giveUp } = retryingConnect(a, port);
   await within(
     5_000,
     "a connect without retry",
@@ -234,13 +240,8 @@ Deno.test("connect: without retry it fails at the first refusal even while anoth
 Deno.test("connect: without retry, joining a retrying dial after an earlier refusal waits for the next attempt, which may succeed", async () => {
   const port = freePort();
   await using a = await Container.create(LOCAL);
-  const giveUp = new AbortController();
   // Its first attempt is refused (the peer is not up).
-  const retrying = a.connect(`tcp://127.0.0.1:${port}/0`, {
-    retry: true,
-    signal: giveUp.signal,
-  });
-  retrying.catch(() => {});
+  const { retrying, giveUp } = retryingConnect(a, port);
   const once = a.connect(`tcp://127.0.0.1:${port}/1`);
   await assert.rejects(once, Deno.errors.ConnectionRefused);
   await using peer = await Container.create(`127.0.0.1:${port}`);
