@@ -193,6 +193,7 @@ function noArguments(name: string, args: unknown[], kwargs: Kwargs): void {
 }
 
 /** Whether `value` is a JSON object (not null, not an array). */
-function isObject(value: unknown): value is Record<string, unknown> {
+/** A plain object (not null, not an array): what mosaik sends as a dict. */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }

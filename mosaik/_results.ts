@@ -2,6 +2,7 @@
 // shape fails the call here, naming the method and the value, instead of
 // failing inside mosaik ("'int' object has no attribute 'items'").
 import { formatPeerValue } from "../channel/_message.ts";
+import { isObject } from "./_api_calls.ts";
 import type { Simulator } from "./simulator.ts";
 
 /**
@@ -39,7 +40,7 @@ function checkEntities(method: string, result: unknown, where: string): void {
   for (const [i, entity] of result.entries()) {
     const at = `${where}[${i}]`;
     if (
-      !isRecord(entity) || typeof entity.eid !== "string" ||
+      !isObject(entity) || typeof entity.eid !== "string" ||
       typeof entity.type !== "string"
     ) {
       throw new TypeError(
@@ -72,7 +73,7 @@ function isTime(value: unknown): boolean {
 
 /** `getData`'s outputs: `{eid: {attr: value}, time?: number}`. */
 function checkOutputs(method: string, result: unknown): void {
-  if (!isRecord(result)) {
+  if (!isObject(result)) {
     throw new TypeError(
       `${method} must return {eid: {attr: value}}, not ${
         formatPeerValue(result)
@@ -89,7 +90,7 @@ function checkOutputs(method: string, result: unknown): void {
         }`,
       );
     }
-    if (value !== undefined && !isRecord(value)) {
+    if (value !== undefined && !isObject(value)) {
       throw new TypeError(
         `${method} must return {eid: {attr: value}}; ${
           formatPeerValue(key)
@@ -100,12 +101,8 @@ function checkOutputs(method: string, result: unknown): void {
 }
 
 function describeEntity(entity: unknown): string {
-  if (!isRecord(entity)) return formatPeerValue(entity);
+  if (!isObject(entity)) return formatPeerValue(entity);
   return `{ eid: ${formatPeerValue(entity.eid)}, type: ${
     formatPeerValue(entity.type)
   } }`;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
