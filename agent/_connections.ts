@@ -12,7 +12,8 @@ import { traceConnect } from "../rpc/_telemetry.ts";
 import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
 import { className } from "./_agent_classes.ts";
 import type { NatsPresence } from "./_nats_presence.ts";
-import { newCodec, referenceLabel, report } from "./_peers.ts";
+import { createCodec } from "../channel/_codec.ts";
+import { referenceLabel, report } from "./_peers.ts";
 import { within } from "../channel/_within.ts";
 import { dialChannel, type DialOptions } from "./_dial.ts";
 import type { AgentAddress } from "./agent_address.ts";
@@ -99,7 +100,7 @@ export class Connections {
 
   /** A new codec with the container's serializers. */
   newCodec(): Codec {
-    return newCodec(
+    return createCodec(
       this.#options.codec,
       this.#options.serializers,
       this.#options.maxFrameSize,

@@ -6,7 +6,7 @@ import { formatAddress, type ParsedAddress } from "../channel/address.ts";
 import { createMemoryPair } from "../channel/memory_pair.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import type { ConnectionsOptions } from "./_connections.ts";
-import { newCodec } from "./_peers.ts";
+import { createCodec } from "../channel/_codec.ts";
 import type { AgentAddress } from "./agent_address.ts";
 
 /** How one dial goes. */
@@ -34,7 +34,7 @@ export async function dialChannel(
   dial: DialOptions,
 ): Promise<Channel> {
   const codec = () =>
-    newCodec(options.codec, options.serializers, options.maxFrameSize);
+    createCodec(options.codec, options.serializers, options.maxFrameSize);
   const { maxFrameSize } = options;
   if (target.scheme === "worker") {
     throw new ConnectionClosedError(

@@ -1,24 +1,8 @@
-import { codecOptionsFor } from "../channel/_codec.ts";
 import { callHook } from "../channel/_hook.ts";
-import type { Codec, CodecClass } from "../codecs/codec.ts";
-import type { SerializerSpec } from "../codecs/serializer_registry.ts";
 
-// What a container's connections share with the rest of it: the codec of
-// a connection, the labels of the references a peer sends, and telling
-// the container's owner of a lost connection.
-
-/** A new codec of class `codec` with `serializers`, in order. */
-export function newCodec(
-  codec: CodecClass,
-  serializers: readonly SerializerSpec[],
-  maxFrameSize: number | undefined,
-): Codec {
-  const instance = new codec(codecOptionsFor(maxFrameSize));
-  for (const [type, toWire, fromWire] of serializers) {
-    instance.addSerializer(type, toWire, fromWire);
-  }
-  return instance;
-}
+// What a container's connections share with the rest of it: the labels
+// of the references a peer sends, and telling the container's owner of a
+// lost connection.
 
 /**
  * How the proxies of references received from the container `container`

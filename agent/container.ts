@@ -6,7 +6,7 @@ import { type Caller, createRemote } from "../rpc/_proxy.ts";
 import { type CallOptions, checkTimeout } from "../rpc/with_options.ts";
 import { checkCount } from "../channel/_channel_options.ts";
 import { Connections } from "./_connections.ts";
-import { newCodec } from "./_peers.ts";
+import { createCodec } from "../channel/_codec.ts";
 import { ContainerService } from "./_container_service.ts";
 import { serializerNames } from "./_load_serializers.ts";
 import { LocalCalls } from "./_local_calls.ts";
@@ -202,7 +202,11 @@ export class Container implements AsyncDisposable {
     };
     const serializers = [DATE_SERIALIZER, ...(options.serializers ?? [])];
     const codec = () =>
-      newCodec(options.codec ?? JsonCodec, serializers, options.maxFrameSize);
+      createCodec(
+        options.codec ?? JsonCodec,
+        serializers,
+        options.maxFrameSize,
+      );
     let listening: Listening;
     let container: Container;
     try {
