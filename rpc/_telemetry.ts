@@ -257,7 +257,7 @@ export class ConnectionTelemetry {
       this.#open?.delete(span);
       // Ended even if marking it failed threw.
       if (failed) guarded(setFailed, span, error);
-      guarded(() => span.end());
+      guarded(endSpan, span);
     }
     const instruments = this.#instruments;
     const counts = call.counts;
@@ -381,4 +381,8 @@ function guarded<A extends unknown[], R>(
     telemetryFailed(error);
     return undefined;
   }
+}
+
+function endSpan(span: Span): void {
+  span.end();
 }
