@@ -91,6 +91,7 @@ class Parser {
   #text: string;
   #pos = 0;
   #maxDepth: number;
+  #stack: unknown[] = [];
 
   constructor(text: string, maxDepth: number) {
     this.#text = text;
@@ -153,13 +154,21 @@ class Parser {
       const key = this.#string();
       this.#space();
       if (this.#text[this.#pos++] !== ":") this.#fail('expected ":"');
-      // defineProperty: a "__proto__" key must stay data, as in JSON.parse.
-      Object.defineProperty(object, key, {
-        value: this.#value(depth + 1),
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
+      const value = this.#value(depth + 1);
+      if (key === "__proto__") {
+        // Plain assignment would set the prototype: the key must stay data,
+        // as in JSON.parse.
+        defineData(object, key, value);
+      } else {
+        try {
+          // Assignment, as JSON.parse does: defineProperty for every key
+          // made objects with many keys take a quarter more memory.
+          object[key] = value;
+        } catch {
+          // A frozen Object.prototype refuses "constructor", "toString", …
+          defineData(object, key, value);
+        }
+      }
       this.#space();
       const next = this.#text[this.#pos++];
       if (next === "}") return object;
@@ -168,20 +177,27 @@ class Parser {
   }
 
   #array(depth: number): unknown[] {
-    const array: unknown[] = [];
     this.#pos++;
     this.#space();
     if (this.#text[this.#pos] === "]") {
       this.#pos++;
-      return array;
+      return [];
     }
+    // Elements gather on one stack shared by every array of the text, and
+    // each array is copied off it at its exact size: an array grown by
+    // push holds up to 17 slots for one element.
+    const stack = this.#stack;
+    const start = stack.length;
     for (;;) {
-      array.push(this.#value(depth + 1));
+      stack.push(this.#value(depth + 1));
       this.#space();
       const next = this.#text[this.#pos++];
-      if (next === "]") return array;
+      if (next === "]") break;
       if (next !== ",") this.#fail('expected "," or "]"');
     }
+    const array = stack.slice(start);
+    stack.length = start;
+    return array;
   }
 
   #string(): string {
@@ -211,6 +227,13 @@ class Parser {
     const value = Number(literal);
     // Number() rounds 2^53 + 1 down to 2^53, so compare exactly.
     if (match[1] === undefined && Math.abs(value) >= 2 ** 53) {
+      const digits = literal.length - (literal[0] === "-" ? 1 : 0);
+      if (digits > MAX_INTEGER_DIGITS) {
+        this.#pos -= literal.length;
+        this.#fail(
+          `an integer of ${digits} digits, more than ${MAX_INTEGER_DIGITS} (Python's limit for int, which bounds the time a bigint takes to parse)`,
+        );
+      }
       const integer = BigInt(literal);
       if (integer > 2n ** 53n || integer < -(2n ** 53n)) return integer;
     }
@@ -227,5 +250,25 @@ const TOKENS: readonly (readonly [string, unknown])[] = [
   ["-Infinity", -Infinity],
 ];
 
+/**
+ * The most digits an integer may have: Python's default int_max_str_digits
+ * (since 3.11), which bounds the time `BigInt()` takes (2 s for 16 MiB).
+ */
+export const MAX_INTEGER_DIGITS = 4300;
+
 // Group 1 is set for anything but an integer literal.
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)?/y;
+
+/** Sets `record[key]` as an own data property, whatever the prototype has. */
+function defineData(
+  record: Record<string, unknown>,
+  key: string,
+  value: unknown,
+): void {
+  Object.defineProperty(record, key, {
+    value,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  });
+}

@@ -4,7 +4,15 @@
 // full parser in _json.ts) makes one. For a text that is not JSON the count
 // holds up to the first error, which is where the parsers stop.
 import type { Tally } from "./_budget.ts";
-import { ARRAY, OBJECT, overBudget, SLOT, STRING } from "./_budget.ts";
+import {
+  ARRAY,
+  bigintCost,
+  NUMBER,
+  OBJECT,
+  overBudget,
+  SLOT,
+  STRING,
+} from "./_budget.ts";
 
 /**
  * The cost of the values the JSON text in `data` builds, refused beyond
@@ -51,6 +59,23 @@ export function jsonCost(data: Uint8Array, budget: number): number {
         } else if (c === 0x5b) {
           containers++;
           cost += ARRAY;
+        } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
+          // A number: a slot if it is a small integer, a bigint if the
+          // full parser makes one (an integer beyond ±2^53), else boxed.
+          const start = c === 0x2d ? i + 1 : i;
+          let end = start;
+          while (end < length && data[end] >= 0x30 && data[end] <= 0x39) end++;
+          const digits = end - start;
+          const next = end < length ? data[end] : 0;
+          if (next === 0x2e || (next | 0x20) === 0x65) cost += NUMBER;
+          else if (digits < 10) {
+            cost += c === 0x2d && data[start] === 0x30 ? NUMBER : SLOT;
+          } else if (
+            digits > 16 || (digits === 16 && beyond2p53(data, start))
+          ) {
+            cost += bigintCost(digits);
+          } else cost += NUMBER;
+          i = end - 1;
         } else {
           cost += SLOT;
         }
@@ -63,4 +88,17 @@ export function jsonCost(data: Uint8Array, budget: number): number {
     }
   }
   return cost;
+}
+
+/** 2^53 in decimal: an integer of 16 digits beyond it is a bigint. */
+const TWO_TO_53 = "9007199254740992";
+
+/** Whether the 16 digits at `start` are beyond 2^53. */
+function beyond2p53(data: Uint8Array, start: number): boolean {
+  for (let k = 0; k < 16; k++) {
+    const d = data[start + k] - 0x30;
+    const m = TWO_TO_53.charCodeAt(k) - 0x30;
+    if (d !== m) return d > m;
+  }
+  return false;
 }

@@ -7,6 +7,7 @@ import { encodeFailure } from "./_encode_failure.ts";
 import { EncodeBuffers } from "./_buffer_pool.ts";
 import { EncodeLimitError } from "./_encode_limit.ts";
 import { Float64, isWireInteger } from "./float64.ts";
+import { MAX_INTEGER_DIGITS } from "./_json.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
 
@@ -124,6 +125,17 @@ export class JsonWriter {
     this.#pos = at + length;
   }
 
+  #bigint(value: bigint): void {
+    const text = value.toString();
+    const digits = text.length - (value < 0n ? 1 : 0);
+    if (digits > MAX_INTEGER_DIGITS) {
+      throw new SerializationError(
+        `Cannot encode a bigint of ${digits} digits as JSON: more than ${MAX_INTEGER_DIGITS}, which no peer decodes (Python's limit for int)`,
+      );
+    }
+    this.#ascii(text);
+  }
+
   #value(value: unknown, depth: number): void {
     switch (typeof value) {
       case "string":
@@ -133,7 +145,7 @@ export class JsonWriter {
       case "boolean":
         return this.#ascii(value ? "true" : "false");
       case "bigint":
-        return this.#ascii(value.toString());
+        return this.#bigint(value);
       case "undefined":
         return this.#ascii("null");
       case "object":

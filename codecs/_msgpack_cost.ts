@@ -5,7 +5,16 @@
 // resumed as more bytes arrive (blosc decompresses block by block).
 import { SerializationError } from "../errors.ts";
 import type { Tally } from "./_budget.ts";
-import { ARRAY, BYTES, OBJECT, overBudget, SLOT, STRING } from "./_budget.ts";
+import {
+  ARRAY,
+  BIGINT,
+  BYTES,
+  NUMBER,
+  OBJECT,
+  overBudget,
+  SLOT,
+  STRING,
+} from "./_budget.ts";
 
 /** Bytes of a value with a fixed size, by its first byte; 0 if it has none. */
 const FIXED_SIZE = new Uint8Array(256);
@@ -16,16 +25,11 @@ for (
     [0xc0, 1],
     [0xc2, 1],
     [0xc3, 1],
-    [0xca, 5],
-    [0xcb, 9],
     [0xcc, 2],
     [0xcd, 3],
-    [0xce, 5],
-    [0xcf, 9],
     [0xd0, 2],
     [0xd1, 3],
     [0xd2, 5],
-    [0xd3, 9],
   ]
 ) {
   FIXED_SIZE[byte] = size;
@@ -83,6 +87,16 @@ export class MsgPackCostScanner {
         this.#pending--;
         continue;
       }
+      const number = NUMBER_SIZE[byte];
+      if (number !== 0) {
+        // A number V8 may box, or a bigint: its bytes tell.
+        if (pos + number > limit) break;
+        this.#pos = pos;
+        this.#charge(numberCost(data, pos) - SLOT, pos + number);
+        pos += number;
+        this.#pending--;
+        continue;
+      }
       let header = 1;
       let length: number;
       if (byte < 0x90) length = byte & 0x0f;
@@ -129,21 +143,26 @@ export class MsgPackCostScanner {
       }
       this.#pos = pos;
       this.#check();
-      if (this.#cost > this.#budget) {
-        throw overBudget(
-          "MsgPack",
-          this.#budget,
-          this.#cost,
-          pos,
-          end,
-          tally,
-        );
-      }
+      this.#charge(0, pos);
     }
     this.#pos = pos;
     // Bytes after a whole value are never read: no need to decompress them.
     if (this.#pending === 0 && pos < end) {
       this.#fail(`${end - pos} bytes after the value`);
+    }
+  }
+
+  /** Adds `cost`, and throws if the total passes the budget (at byte `at`). */
+  #charge(cost: number, at: number): void {
+    if ((this.#cost += cost) > this.#budget) {
+      throw overBudget(
+        "MsgPack",
+        this.#budget,
+        this.#cost,
+        at,
+        this.#end,
+        this.#tally,
+      );
     }
   }
 
@@ -163,6 +182,38 @@ export class MsgPackCostScanner {
       `Cannot decode MsgPack: ${what} (at byte ${this.#pos})`,
     );
   }
+}
+
+/** Bytes of the numbers that may not be small integers, by first byte. */
+const NUMBER_SIZE = new Uint8Array(256);
+NUMBER_SIZE[0xca] = 5;
+NUMBER_SIZE[0xcb] = 9;
+NUMBER_SIZE[0xce] = 5;
+NUMBER_SIZE[0xcf] = 9;
+NUMBER_SIZE[0xd3] = 9;
+
+/**
+ * The cost of the float32/64, uint32 or 64-bit integer at `pos`: a slot if
+ * it is a small integer (31 bits and a sign), a bigint beyond ±2^53 (as the
+ * reader decodes it), else a number V8 boxes.
+ */
+function numberCost(data: Uint8Array, pos: number): number {
+  const byte = data[pos];
+  if (byte === 0xca || byte === 0xcb) return NUMBER;
+  if (byte === 0xce) return data[pos + 1] < 0x80 ? SLOT : NUMBER;
+  const high = (data[pos + 1] << 24) | (data[pos + 2] << 16) |
+    (data[pos + 3] << 8) | data[pos + 4];
+  const low = (data[pos + 5] << 24) | (data[pos + 6] << 16) |
+    (data[pos + 7] << 8) | data[pos + 8];
+  if (byte === 0xd3 && high < 0) {
+    if (high === -1 && low < 0) return SLOT;
+    return high < -0x200000 ? BIGINT : NUMBER;
+  }
+  if (high === 0 && low >= 0) return SLOT;
+  // The high word unsigned: 2^53 is 0x00200000 00000000.
+  return high >>> 0 > 0x200000 || (high === 0x200000 && low !== 0)
+    ? BIGINT
+    : NUMBER;
 }
 
 const STR = 1;

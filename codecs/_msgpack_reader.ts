@@ -4,7 +4,7 @@
 // done here, in one pass: standard types only, UTF-8 checked, every length
 // checked against the bytes that are left, nesting limited by maxDepth.
 import { SerializationError } from "../errors.ts";
-import { MAP_EXTRA } from "./_budget.ts";
+import { mapExtra } from "./_budget.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 
 // ignoreBOM: a string that starts with U+FEFF keeps it. The lenient decoder
@@ -285,9 +285,10 @@ export class MsgPackReader {
       entries[i + 1] = this.#value(depth + 1);
     }
     if (!stringKeys) {
-      if ((this.#spare -= MAP_EXTRA) < 0) {
+      const extra = mapExtra(size);
+      if ((this.#spare -= extra) < 0) {
         throw new RangeError(
-          `Cannot decode MsgPack: the message builds more than maxDecodedSize (${this.#budget} units): its maps with keys that are not strings cost ${MAP_EXTRA} units more each, ${-this
+          `Cannot decode MsgPack: the message builds more than maxDecodedSize (${this.#budget} units): a map with keys that are not strings becomes a Map, which costs ${extra} units more for ${size} entries, ${-this
             .#spare} units too many (at byte ${this.#pos})`,
         );
       }

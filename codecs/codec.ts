@@ -110,9 +110,10 @@ export interface CodecOptions {
   /**
    * The most one decoded message may build, in cost units of about a byte
    * of JavaScript heap each (the cost model is in the codec docs and
-   * `docs/limits-codecs.md`): every value costs 8, an array 56, an object
-   * 64 and a `Map` 192 in all, a string 24 and a `Uint8Array` 256 plus
-   * their length in bytes. The cost is counted before the values are
+   * `docs/limits-codecs.md`): every value costs 8, a number V8 boxes (a
+   * float, an integer beyond 31 bits) 24, a bigint 32 and more, an array
+   * 56, an object 64 and a `Map` 192 and more in all, a string 24 and a
+   * `Uint8Array` 256 plus their length in bytes. The cost is counted before the values are
    * built, so a frame that would build more is refused with a
    * `RangeError` that says how much it builds, without building it.
    * Frames too short to reach the budget even at the worst expansion per

@@ -48,9 +48,12 @@ const LONG_DIGITS = new RegExp(`[0-9]{${LONG_DIGIT_RUN}}`);
  * `1.0`. Bytes cannot be encoded (use `MsgPackCodec`).
  *
  * Decoding is charged against {@linkcode CodecOptions.maxDecodedSize}
- * before the text is parsed: every value costs 8 units (its slot), an
- * array 56 and an object 64 in all, a string 24 plus its bytes between the
- * quotes (keys too). One byte of JSON builds at most 32 units (`{}` is 2
+ * before the text is parsed: every value costs 8 units (its slot), a
+ * number that is no integer of up to 9 digits 24 (V8 boxes it), an
+ * integer beyond ±2^53 (a bigint) 32 and 8 more per 19 digits beyond 19,
+ * an array 56 and an object 64 in all, a string 24 plus its bytes between
+ * the quotes (keys too). An integer of more than 4300 digits is refused
+ * with a `SerializationError` (Python's limit), both ways. One byte of JSON builds at most 32 units (`{}` is 2
  * bytes), so a text shorter than `maxDecodedSize / 32` bytes is parsed
  * without counting; a longer one is counted in one pass over its bytes
  * first and refused with a `RangeError` if it would build more. (The text

@@ -12,9 +12,11 @@ import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
  * error.
  *
  * Decoding is charged against {@linkcode CodecOptions.maxDecodedSize}
- * before anything is built: every value costs 8 units (its slot), an array
- * 56 and a map 64 in all (a `Map`, for keys that are not all strings,
- * 192), a string 24 and a bin 256 plus their length. One byte of MsgPack
+ * before anything is built: every value costs 8 units (its slot), a float
+ * or an integer beyond 31 bits and a sign 24 (V8 boxes it), a bigint (an
+ * integer beyond ±2^53) 32, an array 56 and a map 64 in all (a `Map`, for
+ * keys that are not all strings, 192, and 40 more per entry beyond 4), a
+ * string 24 and a bin 256 plus their length. One byte of MsgPack
  * builds at most 128 units (an empty bin is 2 bytes), so a frame shorter
  * than `maxDecodedSize / 128` bytes is decoded without counting; a longer
  * one is scanned first, header by header, and refused with a `RangeError`

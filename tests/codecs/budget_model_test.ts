@@ -54,6 +54,11 @@ Deno.test("no frame builds more than the expansion factor per byte (the no-count
     0,
     new Uint8Array(0),
     [new Uint8Array(0), new Uint8Array(0)],
+    [0.5],
+    [-0],
+    [2 ** 31],
+    [2n ** 60n],
+    [-(2n ** 63n)],
   ];
   const mp = new MsgPackCodec();
   const js = new JsonCodec();
