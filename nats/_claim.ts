@@ -5,7 +5,12 @@
 // once it subscribes, and answers others' claims meanwhile: of two
 // claimants that see each other (by an answer or by the other's claim),
 // the one with the lower id keeps the name.
-import { MAX_DELAY } from "../channel/_channel_options.ts";
+//
+// A holder whose connection is down is not on NATS: another endpoint may
+// claim the name meanwhile, and nats.js subscribes the first again when it
+// is back. So a holder that comes back asserts its claim again (`again`
+// in its claim and its answers meanwhile): a holder that stayed on NATS
+// keeps the name, and of two that came back at once the lower id keeps it.
 import {
   flushWithin,
   isNoResponders,
@@ -14,17 +19,44 @@ import {
   type NatsConnection,
   newInbox,
 } from "./_nats.ts";
+import { MAX_DELAY } from "../channel/_channel_options.ts";
 
 /** How long a claimant waits for answers after it subscribed, at least. */
 const MIN_WINDOW = 20;
+/**
+ * How long a holder that came back waits for answers, at least: an answer
+ * missed leaves two holders for good, while a longer wait only keeps the
+ * one that yields a little longer (and fails the sessions it accepted
+ * meanwhile).
+ */
+const MIN_REASSERT_WINDOW = 100;
+
+/** What a claim or an answer says of its endpoint. */
+interface Claimant {
+  id?: unknown;
+  name?: unknown;
+  held?: unknown;
+  again?: unknown;
+}
+
+/** The holder a claim asserted again yields to. */
+export interface LostTo {
+  /** Its name (`""` if it gave none). */
+  readonly name: string;
+  /** It stayed on NATS (else it came back at the same time, with a lower id). */
+  readonly stayed: boolean;
+}
 
 /** One endpoint's claim of a subject. */
 export class Claim {
   readonly #id = crypto.randomUUID();
   readonly #name: string;
-  #held = false;
-  /** Another claimant that keeps the subject, seen while claiming. */
-  #lostTo: string | null = null;
+  /** Held, being claimed, or away (held, and to be asserted again). */
+  #state: "claiming" | "held" | "away" = "claiming";
+  /** A claimant or holder this one yields to, seen by its claim. */
+  #lostTo: LostTo | null = null;
+  /** One that outranks this one answered while it asserted its claim again. */
+  #outranked: LostTo | null = null;
 
   /** @param name This endpoint's name, for the others' error messages. */
   constructor(name: string) {
@@ -65,7 +97,7 @@ export class Claim {
 
   /** Whether an answer is from a claimant that yields to this one. */
   #beats(answer: unknown): boolean {
-    const { id, held } = (answer ?? {}) as { id?: unknown; held?: unknown };
+    const { id, held } = (answer ?? {}) as Claimant;
     // An endpoint of an older version answers holding: { name }.
     return typeof id === "string" && held === false && id > this.#id;
   }
@@ -82,45 +114,136 @@ export class Claim {
     rtt: number,
     timeout: number,
   ): Promise<void> {
-    const inbox = newInbox(nc);
     let winner: unknown = null;
+    const window = Math.max(MIN_WINDOW, 4 * rtt);
+    await this.#contest(nc, subject, window, timeout, undefined, (answer) => {
+      if (winner === null && !this.#beats(answer)) winner = answer ?? {};
+    });
+    if (winner !== null) throw taken(subject, winner);
+    if (this.#lostTo !== null) throw taken(subject, this.#lostTo);
+    this.#state = "held";
+  }
+
+  /**
+   * The holder's connection is down: claims seen from now on are judged as
+   * by a holder that comes back, and the claim is to be asserted again.
+   */
+  away(): void {
+    if (this.#state === "claiming") return;
+    this.#state = "away";
+    this.#lostTo = null;
+    this.#outranked = null;
+  }
+
+  /**
+   * The holder's connection is back (nats.js has subscribed it again):
+   * asserts the claim again and waits a few round trips for answers.
+   *
+   * @returns The holder this one yields to, or null if it keeps the
+   *   subject.
+   * @throws A `TimeoutError` if the server does not answer within
+   *   `timeout` ms, or the signal's reason (then it is still away).
+   */
+  async reassert(
+    nc: NatsConnection,
+    subject: string,
+    timeout: number,
+    signal: AbortSignal,
+  ): Promise<LostTo | null> {
+    this.#state = "away";
+    const started = performance.now();
+    await flushWithin(nc, timeout, signal);
+    const window = Math.max(
+      MIN_REASSERT_WINDOW,
+      4 * (performance.now() - started),
+    );
+    await this.#contest(nc, subject, window, timeout, signal, (answer) => {
+      const { id, name, held, again } = (answer ?? {}) as Claimant;
+      // A claimant, or one that yields itself: it does not keep the name.
+      if (held === false) return;
+      const lostTo = {
+        name: typeof name === "string" ? name : "",
+        stayed: again !== true,
+      };
+      if (lostTo.stayed || typeof id !== "string" || id < this.#id) {
+        this.#outranked ??= lostTo;
+      }
+    });
+    const lostTo = this.#outranked ?? this.#lostTo;
+    if (lostTo !== null) return lostTo;
+    this.#state = "held";
+    return null;
+  }
+
+  /**
+   * Publishes this claim on `subject` and calls `onAnswer` with each answer
+   * that comes within `window` ms after the server has it.
+   */
+  async #contest(
+    nc: NatsConnection,
+    subject: string,
+    window: number,
+    timeout: number,
+    signal: AbortSignal | undefined,
+    onAnswer: (answer: unknown) => void,
+  ): Promise<void> {
+    const inbox = newInbox(nc);
     const answers = nc.subscribe(inbox, {
       callback: (error, msg) => {
-        if (error !== null || winner !== null) return;
-        const answer = parseJson(msg.data);
-        if (!this.#beats(answer)) winner = answer ?? {};
+        if (error === null) onAnswer(parseJson(msg.data));
       },
     });
     try {
       nc.publish(subject, this.#message(), { reply: inbox });
-      await flushWithin(nc, timeout);
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.max(MIN_WINDOW, 4 * rtt))
-      );
+      await flushWithin(nc, timeout, signal);
+      await pause(window, signal);
     } finally {
       answers.unsubscribe();
     }
-    if (winner !== null) throw taken(subject, winner);
-    if (this.#lostTo !== null) {
-      throw taken(subject, { name: this.#lostTo });
-    }
-    this.#held = true;
   }
 
   /** Answers another endpoint's claim of the subject (ours is ignored). */
-  answer(msg: Msg, claim: { id?: unknown; name?: unknown }): void {
+  answer(msg: Msg, claim: Claimant): void {
     if (claim.id === this.#id) return;
-    if (!this.#held && typeof claim.id === "string" && claim.id < this.#id) {
+    const name = typeof claim.name === "string" ? claim.name : "";
+    const lower = typeof claim.id === "string" && claim.id < this.#id;
+    if (claim.again === true) {
+      // A holder that came back: a claimant yields to it; one that came
+      // back too, if its id is lower; one that stayed keeps the name.
+      if (this.#state === "claiming" || (this.#state === "away" && lower)) {
+        this.#lostTo ??= { name, stayed: false };
+      }
+    } else if (this.#state === "claiming" && lower) {
       // It asked after subscribing or before: either way it keeps it.
-      this.#lostTo ??= typeof claim.name === "string" ? claim.name : "";
+      this.#lostTo ??= { name, stayed: false };
     }
-    msg.respond(
-      JSON.stringify({ name: this.#name, id: this.#id, held: this.#held }),
-    );
+    msg.respond(JSON.stringify(this.#answer()));
+  }
+
+  #answer(): Claimant {
+    const answer: Claimant = {
+      name: this.#name,
+      id: this.#id,
+      held: this.#state !== "claiming",
+    };
+    if (this.#state === "away") {
+      // Once it knows it yields, it answers as one that does not hold:
+      // otherwise two could each yield to the other.
+      if (this.#outranked !== null || this.#lostTo !== null) {
+        answer.held = false;
+      } else answer.again = true;
+    }
+    return answer;
   }
 
   #message(): string {
-    return JSON.stringify({ op: "claim", id: this.#id, name: this.#name });
+    const claim: Claimant & { op: string } = {
+      op: "claim",
+      id: this.#id,
+      name: this.#name,
+    };
+    if (this.#state === "away") claim.again = true;
+    return JSON.stringify(claim);
   }
 }
 
@@ -131,6 +254,22 @@ function taken(subject: string, owner: unknown): TypeError {
       typeof name === "string" && name !== "" ? name : "another endpoint"
     } has it and is alive`,
   );
+}
+
+/** Waits `ms` ms, or until `signal` aborts (then rejects with its reason). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }
 
 /** JSON of a message, or null. */

@@ -1,6 +1,10 @@
 // The options of NatsEndpoint, and what a session's opener says of itself.
 import type { NatsOption } from "./nats_client.ts";
-import type { NatsSessionOptions } from "./_session_options.ts";
+import { isPlainSubject } from "./_nats.ts";
+import {
+  checkSessionOptions,
+  type NatsSessionOptions,
+} from "./_session_options.ts";
 import type { NatsTransport } from "./nats_transport.ts";
 
 /** Who opened a session, as it says in its hello (not verified). */
@@ -24,7 +28,11 @@ export interface NatsEndpointOptions extends NatsSessionOptions {
   queue?: string;
   /**
    * Claim `subject`: creating fails if a live endpoint answers on it, and
-   * this one answers later claims.
+   * this one answers later claims. After each reconnection of the NATS
+   * connection it asserts the claim again; if another holder keeps the
+   * subject (one that stayed on NATS meanwhile), this one stops accepting
+   * there, fails the sessions it accepted and reports it (see
+   * `NatsEndpoint.onStatus`).
    *
    * @default {false}
    */
@@ -48,4 +56,29 @@ export interface NatsOpenOptions {
   timeout?: number;
   /** The peer as named in error messages. @default {the subject} */
   peer?: string;
+}
+
+/**
+ * Throws a `TypeError` for an invalid subject or queue group, a
+ * `RangeError` for session options out of range.
+ */
+export function checkEndpointOptions(options: NatsEndpointOptions): void {
+  const subject = options.subject;
+  if (subject !== undefined && !isPlainSubject(subject)) {
+    throw new TypeError(
+      `Invalid NATS subject ${
+        JSON.stringify(subject)
+      }: tokens separated by ".", without spaces or wildcards`,
+    );
+  }
+  // nats.js writes it into the protocol line as it is: a space or a line
+  // break there makes the server drop the whole connection.
+  if (options.queue !== undefined && !isPlainSubject(options.queue)) {
+    throw new TypeError(
+      `Invalid NATS queue group ${
+        JSON.stringify(options.queue)
+      }: tokens separated by ".", without spaces or wildcards`,
+    );
+  }
+  checkSessionOptions(options, "options");
 }

@@ -55,6 +55,14 @@ export class NatsLink {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Calls the listeners with `status` (nats.js's, or one of ours, such as a lost claim). */
+  report(status: Status): void {
+    for (const listener of this.#listeners) {
+      // A listener's bug must not end the watch: liveness depends on it.
+      callHook("a NATS status listener", listener, status);
+    }
+  }
+
   /** Stops watching, and closes the connection if it is ours. */
   async close(): Promise<void> {
     if (this.owned) await this.nc.close().catch(() => {});
@@ -74,10 +82,7 @@ export class NatsLink {
         } else if (status.type === "close") {
           this.connected = false;
         }
-        for (const listener of this.#listeners) {
-          // A listener's bug must not end the watch: liveness depends on it.
-          callHook("a NATS status listener", listener, status);
-        }
+        this.report(status);
       }
     } catch {
       // The connection closed.

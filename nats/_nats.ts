@@ -142,13 +142,18 @@ function isConnection(nats: NatsOption): boolean {
 /**
  * `nc.flush()`, or a `TimeoutError` naming the server when it has not
  * answered within `ms` (frozen, or the connection reconnecting): nats.js's
- * own flush waits for as long as that lasts.
+ * own flush waits for as long as that lasts. Rejects with the reason of
+ * `signal` when it aborts first.
  */
-export function flushWithin(nc: NatsConnection, ms: number): Promise<void> {
+export function flushWithin(
+  nc: NatsConnection,
+  ms: number,
+  signal?: AbortSignal,
+): Promise<void> {
   return within(
     nc.flush(),
     ms,
-    undefined,
+    signal,
     `Waiting for an answer from the NATS server ${serverOf(nc)}`,
     () => {},
   );
@@ -212,4 +217,19 @@ export function guarded(
       onThrow(thrown, msg);
     }
   };
+}
+
+/** Answers a hello that failed before a session began (e.g. the connection drains). */
+export function refuseHello(msg: Msg, error: unknown): void {
+  try {
+    msg.respond(
+      JSON.stringify({
+        error: `cannot open a session: ${
+          error instanceof Error ? error.message : String(error)
+        }`.slice(0, 1000),
+      }),
+    );
+  } catch {
+    // The connection is closed or draining: the opener times out.
+  }
 }

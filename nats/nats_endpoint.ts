@@ -9,6 +9,7 @@ import {
   isTimeout,
   type Msg,
   newInbox,
+  refuseHello,
   type Subscription,
   useNats,
 } from "./_nats.ts";
@@ -17,14 +18,15 @@ import { NatsTransport } from "./nats_transport.ts";
 import { closeMessage } from "./_session_wire.ts";
 import {
   checkRequestTimeout,
-  checkSessionOptions,
   DEFAULT_WINDOW,
   peerWindow,
 } from "./_session_options.ts";
 import { Claim, parseJson } from "./_claim.ts";
-import type {
-  NatsEndpointOptions,
-  NatsOpenOptions,
+import { ClaimKeeper } from "./_name.ts";
+import {
+  checkEndpointOptions,
+  type NatsEndpointOptions,
+  type NatsOpenOptions,
 } from "./_endpoint_options.ts";
 
 /** The largest hello we read; a real one is a few hundred bytes. */
@@ -70,8 +72,10 @@ export class NatsEndpoint implements AsyncDisposable {
   #options: NatsEndpointOptions;
   #sub: Subscription | null = null;
   #claim: Claim | null = null;
+  #keeper: ClaimKeeper | null = null;
   #sessions = new Set<NatsTransport>();
-  #accepted = 0;
+  /** The sessions accepted on `subject` (a part of `#sessions`). */
+  #accepted = new Set<NatsTransport>();
   #closing: Promise<void> | null = null;
 
   private constructor(link: NatsLink, options: NatsEndpointOptions) {
@@ -94,24 +98,8 @@ export class NatsEndpoint implements AsyncDisposable {
    * @throws {Error} If NATS cannot be reached (nats.js's error).
    */
   static async create(options: NatsEndpointOptions): Promise<NatsEndpoint> {
+    checkEndpointOptions(options);
     const subject = options.subject;
-    if (subject !== undefined && !isPlainSubject(subject)) {
-      throw new TypeError(
-        `Invalid NATS subject ${
-          JSON.stringify(subject)
-        }: tokens separated by ".", without spaces or wildcards`,
-      );
-    }
-    // nats.js writes it into the protocol line as it is: a space or a line
-    // break there makes the server drop the whole connection.
-    if (options.queue !== undefined && !isPlainSubject(options.queue)) {
-      throw new TypeError(
-        `Invalid NATS queue group ${
-          JSON.stringify(options.queue)
-        }: tokens separated by ".", without spaces or wildcards`,
-      );
-    }
-    checkSessionOptions(options, "options");
     const timeout = options.timeout ?? 1000;
     const link = new NatsLink(await useNats(options.nats));
     const endpoint = new NatsEndpoint(link, options);
@@ -120,6 +108,8 @@ export class NatsEndpoint implements AsyncDisposable {
         const claim = options.exclusive ? new Claim(options.name ?? "") : null;
         await claim?.ask(link.nc, subject, timeout);
         endpoint.#claim = claim;
+        // A reconnection from now on is to be seen by the keeper.
+        const epoch = link.epoch;
         let refused: Error | null = null;
         endpoint.#sub = link.nc.subscribe(subject, {
           queue: options.queue,
@@ -129,7 +119,7 @@ export class NatsEndpoint implements AsyncDisposable {
               else refused ??= error;
             },
             // The hello is answered; other sessions are not concerned.
-            (thrown, msg) => endpoint.#refuse(msg, thrown),
+            (thrown, msg) => refuseHello(msg, thrown),
           ),
         });
         // The subscription is in place at the server before create
@@ -144,12 +134,21 @@ export class NatsEndpoint implements AsyncDisposable {
             { cause: refused },
           );
         }
-        await claim?.confirm(
-          link.nc,
-          subject,
-          performance.now() - flushed,
-          timeout,
-        );
+        if (claim !== null) {
+          await claim.confirm(
+            link.nc,
+            subject,
+            performance.now() - flushed,
+            timeout,
+          );
+          endpoint.#keeper = new ClaimKeeper(
+            link,
+            claim,
+            subject,
+            { timeout, epoch },
+            (reason) => endpoint.#lose(reason),
+          );
+        }
       }
     } catch (error) {
       await endpoint.close();
@@ -166,7 +165,8 @@ export class NatsEndpoint implements AsyncDisposable {
   /**
    * The connection's status events (disconnect, reconnect, cluster
    * updates, errors), as nats.js reports them. The iteration ends when the
-   * connection closes.
+   * connection closes. (A lost claim is reported to
+   * {@linkcode NatsEndpoint.onStatus} listeners only.)
    *
    * @returns An async iterable of events.
    */
@@ -175,7 +175,11 @@ export class NatsEndpoint implements AsyncDisposable {
   }
 
   /**
-   * Calls `listener` with every status event of the connection.
+   * Calls `listener` with every status event of the connection, and with
+   * `{ type: "error", error, subject }` when an `exclusive` endpoint loses
+   * its subject: its connection came back and another holder kept the
+   * subject (see `docs/nats.md`); it then stops accepting there and fails
+   * the sessions it accepted (it also logs this with `console.error`).
    *
    * @param listener Called with each event.
    * @returns A function that stops the calls.
@@ -285,12 +289,14 @@ export class NatsEndpoint implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      const keeping = this.#keeper?.close();
       this.stopAccepting();
       for (const session of [...this.#sessions]) session.close();
       // Bounded: a frozen server must not hold the close.
       if (!this.#link.nc.isClosed()) {
         await flushWithin(this.#link.nc, 1000).catch(() => {});
       }
+      await keeping;
       await this.#link.close();
     })();
     return this.#closing;
@@ -330,8 +336,22 @@ export class NatsEndpoint implements AsyncDisposable {
 
   #track(transport: NatsTransport, accepted = false): NatsTransport {
     this.#sessions.add(transport);
-    if (accepted) this.#accepted++;
+    if (accepted) this.#accepted.add(transport);
     return transport;
+  }
+
+  /**
+   * Another holder kept the claimed subject (after a reconnection): stops
+   * accepting there and fails the sessions accepted there with `reason`
+   * (their peers reach the holder when they open a session again).
+   *
+   * @returns How many sessions it failed.
+   */
+  #lose(reason: Error): number {
+    this.stopAccepting();
+    const accepted = [...this.#accepted];
+    for (const session of accepted) session.close(reason);
+    return accepted.length;
   }
 
   #hello(msg: Msg): void {
@@ -353,7 +373,7 @@ export class NatsEndpoint implements AsyncDisposable {
     }
     const onSession = this.#options.onSession;
     const max = this.#options.maxSessions ?? 1024;
-    if (onSession === undefined || this.#accepted >= max) {
+    if (onSession === undefined || this.#accepted.size >= max) {
       msg.respond(
         JSON.stringify({
           error: onSession === undefined
@@ -364,7 +384,6 @@ export class NatsEndpoint implements AsyncDisposable {
       return;
     }
     const name = typeof from === "string" ? from.slice(0, 256) : "";
-    let counted = true;
     const transport = new NatsTransport(
       this.#link,
       newInbox(this.#link.nc),
@@ -372,8 +391,7 @@ export class NatsEndpoint implements AsyncDisposable {
       this.#options,
       () => {
         this.#sessions.delete(transport);
-        if (counted) this.#accepted--;
-        counted = false;
+        this.#accepted.delete(transport);
       },
     );
     this.#track(transport, true);
@@ -390,21 +408,6 @@ export class NatsEndpoint implements AsyncDisposable {
       // As a socket server reports a failing connection handler.
       console.error("aiomas: onSession failed:", error);
       transport.close();
-    }
-  }
-
-  /** Answers a hello that failed before a session began (e.g. the connection drains). */
-  #refuse(msg: Msg, error: unknown): void {
-    try {
-      msg.respond(
-        JSON.stringify({
-          error: `cannot open a session: ${
-            error instanceof Error ? error.message : String(error)
-          }`.slice(0, 1000),
-        }),
-      );
-    } catch {
-      // The connection is closed or draining: the opener times out.
     }
   }
 }

@@ -229,9 +229,15 @@ export class NatsTransport implements Transport {
     }
   }
 
-  /** Ends the session: tells the peer, unsubscribes. Idempotent. */
-  close(): void {
+  /**
+   * Ends the session: tells the peer, unsubscribes. Idempotent.
+   *
+   * @param reason Fails the session with it instead of a clean end: reads
+   *   and writes throw it, and the peer is told its message.
+   */
+  close(reason?: Error): void {
     if (this.#closed) return;
+    if (reason !== undefined) return this.#fail(reason);
     this.#end();
     if (this.#error === null) this.#tell("");
   }
