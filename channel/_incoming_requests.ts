@@ -266,6 +266,7 @@ export class IncomingRequests {
       return RESOLVED;
     }
     // An async codec, or the socket fell behind with this reply.
+    this.#release(size);
     return this.#settleReply(type, id, content, written, size);
   };
 
@@ -275,6 +276,10 @@ export class IncomingRequests {
     content: unknown,
     size: number,
   ): Promise<void> {
+    // The handler has answered: the reply waits for this peer to read, and
+    // must not hold the budgets meanwhile (this connection does not read
+    // while it waits, and writeTimeout bounds the wait).
+    this.#release(size);
     let written: Promise<void> | undefined;
     try {
       // Checked again on waking: replies that waited together must not all
@@ -288,7 +293,7 @@ export class IncomingRequests {
       }
       written = this.#writer.write([type, id, content], true);
     } catch (error) {
-      throw this.#replyError(type, id, content, error, size);
+      throw this.#replyError(type, id, content, error, size, true);
     }
     await this.#settleReply(type, id, content, written, size);
   }
@@ -303,9 +308,9 @@ export class IncomingRequests {
     try {
       await written;
     } catch (error) {
-      throw this.#replyError(type, id, content, error, size);
+      throw this.#replyError(type, id, content, error, size, true);
     }
-    this.#answered(size);
+    this.#answered(0);
   }
 
   /** What a reply that could not be sent rejects with. */
@@ -315,6 +320,7 @@ export class IncomingRequests {
     content: unknown,
     error: unknown,
     size: number,
+    released = false,
   ): unknown {
     if (error instanceof SerializationError) {
       // Not sent: the request stays open and may be answered again (fail,
@@ -322,10 +328,13 @@ export class IncomingRequests {
       if (
         type !== ERROR ||
         (error instanceof FrameSizeError && !isTextless(content))
-      ) return error;
+      ) {
+        if (released) this.#charge(size);
+        return error;
+      }
       // An error text always encodes, and a textless one is small: it is
       // the id that cannot be sent back.
-      this.#answered(size);
+      this.#answered(released ? 0 : size);
       this.#fail(
         new ProtocolError(
           `Cannot answer request ${
@@ -336,7 +345,7 @@ export class IncomingRequests {
       );
       return this.#closeReason;
     }
-    this.#answered(size);
+    this.#answered(released ? 0 : size);
     // A reply waiting for the transport to drain gets the raw write error
     // (e.g. BrokenPipe) when the connection fails: report the close instead.
     if (this.#closeReason !== null) return this.#closeReason;
@@ -355,9 +364,7 @@ export class IncomingRequests {
 
   /** A request of decoded cost `size` is answered (or will not be). */
   #answered(size: number): void {
-    this.#unansweredSize -= size;
-    // After close, the channel released all it held at once.
-    if (this.#closeReason === null) releaseUnanswered(size);
+    this.#release(size);
     const left = --this.#unanswered;
     if (this.#resumeReading !== null) this.#wake();
     if (left !== 0) return;
@@ -366,6 +373,27 @@ export class IncomingRequests {
       this.#allAnswered.resolve();
       this.#allAnswered = null;
     }
+  }
+
+  /**
+   * Lets go of the decoded cost `size` of a request whose handler has
+   * answered: its values are the handler's no more, and a peer that does
+   * not read its replies must not hold the budgets meanwhile (the
+   * process-wide one paused every other connection). Its reply still
+   * counts as owed.
+   */
+  #release(size: number): void {
+    if (size === 0) return;
+    this.#unansweredSize -= size;
+    // After close, the channel released all it held at once.
+    if (this.#closeReason === null) releaseUnanswered(size);
+    if (this.#resumeReading !== null) this.#wake();
+  }
+
+  /** Charges `size` again: a reply could not be sent, and may be sent again. */
+  #charge(size: number): void {
+    this.#unansweredSize += size;
+    if (this.#closeReason === null) chargeUnanswered(size);
   }
 
   /** Settles once every request taken is answered; undefined if they are. */

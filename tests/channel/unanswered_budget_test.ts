@@ -12,6 +12,7 @@ import {
   unansweredBudget,
 } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
+import { within } from "../_within.ts";
 
 /** Lets the channels run for a while (they would read meanwhile if they could). */
 async function turns(count = 20): Promise<void> {
@@ -173,5 +174,51 @@ Deno.test("maxUnansweredSize: under the defaults 1024 small MsgPack requests are
   } finally {
     await client.close();
     await server.close();
+  }
+});
+
+Deno.test("setUnansweredBudget: a peer that does not read its replies does not hold the budget, and other connections go on", async () => {
+  const before = unansweredBudget().held;
+  // One request of 1000 empty bins (about 256 Ki units) crosses it.
+  const previous = setUnansweredBudget(before + 200_000);
+  // The peer writes raw frames and never reads what comes back.
+  const [peer, end] = createMemoryPair();
+  const server = new Channel(end, {
+    codec: new MsgPackCodec(),
+    highWaterMark: 1024,
+  });
+  const other = msgpackPair();
+  const writer = peer.writable.getWriter();
+  try {
+    const body = new MsgPackCodec().encode([0, 1, emptyBins(1000)]);
+    const frame = new Uint8Array(4 + body.length);
+    new DataView(frame.buffer).setUint32(0, body.length);
+    frame.set(body, 4);
+    await writer.write(frame);
+    const request = await within(5000, "the request", server.recv());
+    assert.ok(unansweredBudget().held - before >= 200_000);
+    // The reply waits for a peer that never reads it.
+    const reply = request.reply(new Uint8Array(256 * 1024));
+    reply.catch(() => {});
+    // The request's values are no longer held: the budget is free again,
+    // and another connection is read and answered.
+    assert.equal(unansweredBudget().held, before);
+    const answered = other.client.send("small");
+    const served = (async () => {
+      const incoming = await other.server.recv();
+      await incoming.reply("answered");
+    })();
+    assert.equal(
+      await within(5000, "a call on another connection", answered),
+      "answered",
+    );
+    await served;
+  } finally {
+    setUnansweredBudget(previous);
+    writer.releaseLock();
+    await server.close({ timeout: 1 }).catch(() => {});
+    await peer.readable.cancel().catch(() => {});
+    await other.client.close();
+    await other.server.close();
   }
 });
