@@ -63,7 +63,7 @@ export interface ChannelOptions {
    * units per byte when it did not count; for JSON 32 per byte),
    * or, for a codec that reports nothing, its payload bytes times
    * {@linkcode UNREPORTED_COST_FACTOR}. At the limit the channel stops
-   * reading until replies are sent. The request that crosses it is still
+   * reading until handlers answer. The request that crosses it is still
    * received, so one request up to `maxDecodedSize` always is. All
    * channels together are bounded by `setUnansweredBudget` too.
    *
@@ -88,6 +88,18 @@ export interface ChannelOptions {
    * @default {Infinity} (never)
    */
   idleTimeout?: number;
+  /**
+   * Milliseconds our frames may wait for a peer that takes none of them:
+   * while more than `highWaterMark` bytes are queued and not a byte of
+   * them is written for this long, the connection is cut with a
+   * `ProtocolError` (a peer that asks and never reads the replies would
+   * otherwise hold them, and the connection, for good). A slow reader
+   * that takes some bytes now and then is not cut. `Infinity` turns it
+   * off.
+   *
+   * @default {30000}
+   */
+  writeTimeout?: number;
   /**
    * How many of this side's requests may wait for a reply at once; `send`
    * beyond it rejects with a `RangeError` (nothing is sent). A whole number
@@ -120,6 +132,9 @@ export interface CloseOptions {
 
 /** The default of {@linkcode ChannelOptions.frameTimeout}. */
 export const DEFAULT_FRAME_TIMEOUT = 30_000;
+
+/** The default of {@linkcode ChannelOptions.writeTimeout}. */
+export const DEFAULT_WRITE_TIMEOUT = 30_000;
 
 /** The default of {@linkcode ChannelOptions.maxUnansweredSize}: 64 Mi cost units. */
 export const DEFAULT_MAX_UNANSWERED_SIZE = 64 * 1024 * 1024;
@@ -172,6 +187,7 @@ type CheckedOption =
   | "highWaterMark"
   | "frameTimeout"
   | "idleTimeout"
+  | "writeTimeout"
   | "errorFormat";
 
 /**
@@ -209,7 +225,9 @@ export function checkChannelOptions(
       `Cannot use highWaterMark ${highWaterMark}: expected a whole number of bytes from 0 up, or Infinity`,
     );
   }
-  for (const name of ["frameTimeout", "idleTimeout"] as const) {
+  for (
+    const name of ["frameTimeout", "idleTimeout", "writeTimeout"] as const
+  ) {
     const value = options[name];
     if (value !== undefined) checkTimeout(value, name);
   }

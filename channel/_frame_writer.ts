@@ -5,8 +5,13 @@ import {
   type FrameWriterOptions,
 } from "./_frame_writer_options.ts";
 import { WriteBatch } from "./_write_batch.ts";
+import { WriteStallWatch } from "./_write_stall.ts";
+import { ProtocolError } from "../errors.ts";
 
 export type { FrameSink, FrameWriterOptions };
+
+/** The most written to a stream at once (see `#writeChunk`). */
+const STREAM_PIECE = 1024 * 1024;
 
 /**
  * Payloads up to this size are copied into the batch; larger ones are
@@ -74,6 +79,9 @@ export class FrameWriter {
   #onError: (error: unknown) => void;
   #maxFrameSize: number;
   #peer: string;
+  #stall: WriteStallWatch;
+  /** Where the piece of a chunk being written to a stream ends. */
+  #pieceEnd = 0;
 
   constructor(sink: FrameSink, options: FrameWriterOptions) {
     if (typeof sink === "function") this.#writeSome = sink;
@@ -84,6 +92,14 @@ export class FrameWriter {
     this.#holding = options.holding ?? (() => false);
     this.#maxFrameSize = options.maxFrameSize ?? 0xffffffff;
     this.#peer = options.peer ?? "peer";
+    const timeout = options.writeTimeout ?? Infinity;
+    this.#stall = new WriteStallWatch(timeout, () => this.bytesWritten, () => {
+      const error = new ProtocolError(
+        `Cannot write to ${this.#peer}: ${this.#queuedBytes} bytes queued, and the peer took none of them for ${timeout} ms (writeTimeout): it does not read`,
+      );
+      this.#fail(error);
+      this.#onError(error);
+    });
   }
 
   /**
@@ -234,7 +250,10 @@ export class FrameWriter {
       queueMicrotask(this.#start);
     }
     if (this.#queuedBytes <= this.#highWaterMark) return undefined;
-    this.#drain ??= Promise.withResolvers<void>();
+    if (this.#drain === null) {
+      this.#drain = Promise.withResolvers<void>();
+      this.#stall.start();
+    }
     return this.#drain.promise;
   }
 
@@ -323,9 +342,21 @@ export class FrameWriter {
     const offset = this.#writingOffset;
     let written: Promise<number | void>;
     try {
-      written = this.#writeSome === null
-        ? this.#writer!.write(chunk)
-        : this.#writeSome(offset === 0 ? chunk : chunk.subarray(offset));
+      if (this.#writeSome === null) {
+        // A stream says nothing until a chunk is written whole: pieces
+        // show a slow reader's progress to the stall watch.
+        const end = Math.min(chunk.length, offset + STREAM_PIECE);
+        this.#pieceEnd = end;
+        written = this.#writer!.write(
+          offset === 0 && end === chunk.length
+            ? chunk
+            : chunk.subarray(offset, end),
+        );
+      } else {
+        written = this.#writeSome(
+          offset === 0 ? chunk : chunk.subarray(offset),
+        );
+      }
     } catch (error) {
       return this.#onWriteError(error);
     }
@@ -343,7 +374,7 @@ export class FrameWriter {
         new Error("Cannot write frames: the transport wrote 0 bytes"),
       );
     }
-    const wrote = n ?? chunk.length - this.#writingOffset;
+    const wrote = n ?? this.#pieceEnd - this.#writingOffset;
     this.bytesWritten += wrote;
     this.#writingOffset += wrote;
     if (this.#writingOffset < chunk.length) return this.#writeChunk();
@@ -353,6 +384,7 @@ export class FrameWriter {
     this.#writing.length = 0;
     this.#queuedBytes -= this.#writingBytes;
     if (this.#drain !== null && this.#queuedBytes <= this.#highWaterMark) {
+      this.#stall.stop();
       this.#drain.resolve();
       this.#drain = null;
     }
@@ -380,6 +412,7 @@ export class FrameWriter {
   #fail(error: unknown): void {
     if (this.#failed) return;
     this.#failed = true;
+    this.#stall.stop();
     this.#error = error;
     this.#chunks = [];
     this.#batch.clear();

@@ -31,6 +31,12 @@ export interface FrameWriterOptions {
   maxFrameSize?: number;
   /** The peer, for that error's message. @default {"peer"} */
   peer?: string;
+  /**
+   * Milliseconds the queue may stay above the high-water mark without a
+   * byte written; then writing fails with a `ProtocolError` (and
+   * `onError`). @default {Infinity}
+   */
+  writeTimeout?: number;
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
   DEFAULT_MAX_UNANSWERED_SIZE,
+  DEFAULT_WRITE_TIMEOUT,
   type SendOptions,
 } from "./_channel_options.ts";
 import { releaseChannel } from "./_channel_release.ts";
@@ -36,6 +37,7 @@ export {
   DEFAULT_CLOSE_TIMEOUT,
   DEFAULT_FRAME_TIMEOUT,
   DEFAULT_MAX_UNANSWERED_SIZE,
+  DEFAULT_WRITE_TIMEOUT,
   UNREPORTED_COST_FACTOR,
 } from "./_channel_options.ts";
 export type {
@@ -119,6 +121,7 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       holding: () => this.#requests.unanswered > 0,
       maxFrameSize,
       peer: this.peer,
+      writeTimeout: options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
     });
     // One table for both: while calls wait for replies, reading goes on
     // beyond the process-wide budget.

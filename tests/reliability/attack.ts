@@ -33,6 +33,7 @@ import {
 import { headerFlood, idleMany } from "./_attack_cases_conns.ts";
 import { frameBomb, neverReads } from "./_attack_cases_flood.ts";
 import { answeredThenQuiet, slowThenLeave } from "./_attack_cases_heap.ts";
+import { neverReadMany } from "./_attack_cases_starve.ts";
 import type { ProbeCommand, ProbeReport } from "./_attack_probe.ts";
 import { memoryOnce } from "./_attack_rss.ts";
 import { startServer } from "./_attack_spawn.ts";
@@ -156,6 +157,16 @@ const ATTACKS: Attack[] = [
     codec: "json",
     rssTargetMiB: 512,
     run: (ctx) => neverReads(ctx, "big", neverReadMs, 200_000),
+  },
+  {
+    // Many connections that ask and never read: the good client must be
+    // served meanwhile; past writeTimeout (30 s, checked every 7.5 s) they
+    // are cut.
+    name: "never-read-many",
+    codec: "json",
+    rssTargetMiB: 1024,
+    offenderTarget: "held, then cut",
+    run: (ctx) => neverReadMany(ctx, 32, quick ? 3_000 : 45_000),
   },
   {
     name: "header-flood",
