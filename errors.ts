@@ -189,7 +189,6 @@ export class LookupError extends Error {
   }
 }
 
-/** The last line of `text` that is not blank, without its newline. */
 /** `Name: message` (the message may span lines), or a bare `Name`. */
 const NAMED = /^([A-Za-z_][\w.]*)(?:: ?([\s\S]*))?$/;
 
@@ -225,10 +224,17 @@ function exceptionText(traceback: string): string {
   return lastNonEmptyLine(traceback);
 }
 
+/**
+ * The last line of `text` that is not blank, without its newline; found
+ * backwards, so that a peer's text of millions of lines is not split.
+ */
 function lastNonEmptyLine(text: string): string {
-  const lines = text.split("\n");
-  for (let i = lines.length - 1; i >= 0; i--) {
-    if (lines[i].trim() !== "") return lines[i].trimEnd();
+  let end = text.length;
+  while (end > 0) {
+    const start = text.lastIndexOf("\n", end - 1) + 1;
+    const line = text.slice(start, end);
+    if (line.trim() !== "") return line.trimEnd();
+    end = start - 1;
   }
   return "";
 }

@@ -379,3 +379,18 @@ Deno.test("RemoteError: a message of several lines keeps them all, and its error
   assert.equal(cut.remoteName, "");
   assert.equal(cut.remoteMessage, '    raise ValueError("x")');
 });
+
+Deno.test("RemoteError: a text that is no traceback shows its last line that is not blank, however many lines it has", () => {
+  assert.equal(
+    new RemoteError("peer", "first\nsecond line  \n \n\t\n\n").remoteMessage,
+    "second line",
+  );
+  assert.equal(new RemoteError("peer", "one line").remoteMessage, "one line");
+  assert.equal(new RemoteError("peer", "\n \n").remoteMessage, "");
+  // A peer's 6 MiB of short lines (it was split into 2 Mi strings).
+  const many = new RemoteError(
+    "peer",
+    `${"ab\n".repeat(2 ** 21)}the last one\n\n`,
+  );
+  assert.equal(many.remoteMessage, "the last one");
+});
