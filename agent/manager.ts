@@ -31,7 +31,10 @@ export interface ManagerOptions {
    * with `/` or `?` after it — so `"file:///srv/agents"` allows
    * `file:///srv/agents/a.ts` but not `file:///srv/agentsEVIL/a.ts`.
    * `file:` URLs are compared as the path they open (encoded separators
-   * such as `%2F` are refused), so `..` cannot escape a prefix.
+   * such as `%2F` are refused), so `..` cannot escape a prefix. A module
+   * with a query (`a.ts?v=2`) is allowed only under a prefix that has a
+   * query too: each query imports the module once more, kept for the life
+   * of the process, so a peer could grow it without end.
    *
    * The list replaces the default, it does not add to it; `[]` refuses
    * every module. Modules a spawned module imports itself are not checked:
@@ -305,13 +308,21 @@ function underPrefix(href: string, prefix: string): boolean {
  */
 function allowedUrl(url: URL, allowed: readonly string[]): URL {
   const href = canonicalHref(url);
+  // Each query imports the module once more, kept for the life of the
+  // process: only the queries a prefix spells are allowed.
+  const query = href !== undefined && href.includes("?");
   if (
-    href !== undefined && allowed.some((prefix) => underPrefix(href, prefix))
+    href !== undefined &&
+    allowed.some((prefix) =>
+      underPrefix(href, prefix) && (!query || prefix.includes("?"))
+    )
   ) {
     return new URL(href);
   }
   const why = href === undefined
     ? "a file: URL with an encoded separator, NUL or host is never allowed"
+    : query && allowed.some((prefix) => underPrefix(href, prefix))
+    ? "a query string imports the module once more for each value, kept for the life of the process: allowed only under a prefix that has one"
     : allowed.length === 0
     ? "the allow-list is empty"
     : `allowed prefixes: ${allowed.map((p) => JSON.stringify(p)).join(", ")}`;

@@ -217,3 +217,36 @@ Deno.test("base may be a directory's path, with or without its slash: relative s
     assert.equal(await echo.echo("hi"), "> hi");
   }
 });
+
+Deno.test("Manager.spawn: a module with a query is refused unless a prefix has a query (each one is a module kept for good)", async () => {
+  await using tmp = await tempModules("__aiomasManagerQueryRan");
+  const probe = tmp.url("agents/probe.ts");
+  {
+    await using m = await managed({ allowSpawn: [tmp.url("agents/")] });
+    for (const query of ["?1", "?2"]) {
+      await assert.rejects(
+        spawn(m.proxy, `${probe}${query}#Echo`),
+        (error: unknown) => {
+          refused(`${probe}${query}`)(error);
+          assert.match(
+            (error as RemoteError).remoteMessage,
+            /a query string imports the module once more for each value/,
+          );
+          return true;
+        },
+      );
+    }
+    assert.equal(ran.__aiomasManagerQueryRan, undefined);
+    // Without the query it is allowed.
+    const [agent] = await spawn(m.proxy, `${probe}#Echo`, "p:");
+    assert.equal(await agent.echo(1), "p:1");
+  }
+  // A prefix that spells the query allows it.
+  await using m = await managed({ allowSpawn: [`${probe}?v=1`] });
+  const [agent] = await spawn(m.proxy, `${probe}?v=1#Echo`, "q:");
+  assert.equal(await agent.echo(2), "q:2");
+  await assert.rejects(
+    spawn(m.proxy, `${probe}?v=2#Echo`),
+    refused(`${probe}?v=2`),
+  );
+});
