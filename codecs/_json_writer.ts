@@ -8,7 +8,7 @@ import { EncodeBuffers } from "./_buffer_pool.ts";
 import { EncodeLimitError } from "./_encode_limit.ts";
 import { Float64, isWireInteger } from "./float64.ts";
 import { MAX_INTEGER_DIGITS } from "./_json.ts";
-import type { SerializerRegistry } from "./serializer_registry.ts";
+import type { Constructor, SerializerRegistry } from "./serializer_registry.ts";
 import { describe } from "./serializer_registry.ts";
 
 const textEncoder = new TextEncoder();
@@ -286,9 +286,14 @@ export class JsonWriter {
       }
       return this.#byte(0x7d);
     }
-    if (value instanceof Uint8Array) {
+    // Bytes have no JSON form of their own: only a serializer of their
+    // class gives them one (the fallback is for other objects).
+    if (
+      value instanceof Uint8Array &&
+      !this.#registry.has(value.constructor as Constructor<unknown>)
+    ) {
       throw new SerializationError(
-        "Cannot encode bytes as JSON (use MsgPackCodec)",
+        "Cannot encode bytes as JSON (use MsgPackCodec, or add a serializer for Uint8Array)",
       );
     }
     // The __type__ map stands where the object stood: the same depth.

@@ -43,9 +43,10 @@ const LONG_DIGITS = new RegExp(`[0-9]{${LONG_DIGIT_RUN}}`);
  *
  * Non-finite numbers travel as the bare tokens `NaN`, `Infinity` and
  * `-Infinity` (as Python's `json` does); integers beyond ±2^53 decode to
- * `bigint`, and a `bigint` encodes as an integer of any size. Integral
- * numbers up to 2^53 are sent as integers; wrap one in `Float64` to send
- * `1.0`. Bytes cannot be encoded (use `MsgPackCodec`).
+ * `bigint`, and a `bigint` encodes as an integer (of up to 4300 digits).
+ * Integral numbers up to 2^53 are sent as integers; wrap one in `Float64`
+ * to send `1.0`. Bytes cannot be encoded (use `MsgPackCodec`) unless a serializer
+ * for `Uint8Array` is added.
  *
  * Decoding is charged against {@linkcode CodecOptions.maxDecodedSize}
  * before the text is parsed: every value costs 8 units (its slot), a

@@ -110,6 +110,28 @@ export class SerializerRegistry {
   }
 
   /**
+   * Whether `type` has a serializer of its own (the `Object` fallback
+   * aside).
+   *
+   * @param type A class.
+   * @returns True if {@linkcode SerializerRegistry.add} registered it.
+   *
+   * @example
+   * ```ts
+   * import { SerializerRegistry } from "@aiomas/aiomas/codecs";
+   * import assert from "node:assert/strict";
+   *
+   * const registry = new SerializerRegistry();
+   * registry.add(Uint8Array, (b) => Array.from(b), (d) => new Uint8Array(d as number[]));
+   * assert.ok(registry.has(Uint8Array));
+   * assert.ok(!registry.has(Date));
+   * ```
+   */
+  has(type: Constructor<unknown>): boolean {
+    return this.#byClass.has(type);
+  }
+
+  /**
    * Encodes an object that has no native encoding as its `__type__` map.
    *
    * @param value The object.

@@ -226,3 +226,23 @@ Deno.test("json: Python's separators and whitespace decode", () => {
   assert.deepStrictEqual(decodeText(" \n[1 ,\t2 ]\r\n"), [1, 2]);
   assert.deepStrictEqual(decodeText(" \n[1 ,\tNaN ]\r\n"), [1, NaN]);
 });
+
+Deno.test("JsonCodec: bytes are refused, unless a serializer for Uint8Array is added", () => {
+  const plain = new JsonCodec();
+  assert.throws(
+    () => plain.encode([new Uint8Array([1])]),
+    /Cannot encode bytes as JSON \(use MsgPackCodec, or add a serializer for Uint8Array\)/,
+  );
+  const codec = new JsonCodec();
+  codec.addSerializer(
+    Uint8Array,
+    (bytes) => Array.from(bytes),
+    (data) => new Uint8Array(data as number[]),
+  );
+  const bytes = new Uint8Array([1, 2, 255]);
+  assert.equal(
+    new TextDecoder().decode(codec.encode([bytes])),
+    '[{"__type__":[0,[1,2,255]]}]',
+  );
+  assert.deepEqual(codec.decode(codec.encode([bytes])), [bytes]);
+});

@@ -61,7 +61,7 @@ for (const kind of KINDS) {
       client.remote.bytes(),
       remoteError(
         "SerializationError",
-        "Cannot encode bytes as JSON (use MsgPackCodec)",
+        "Cannot encode bytes as JSON (use MsgPackCodec, or add a serializer for Uint8Array)",
       ),
     );
     await assert.rejects(

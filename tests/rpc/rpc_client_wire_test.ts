@@ -185,6 +185,6 @@ Deno.test("rpc wire: malformed calls and unencodable replies get one error reply
   assert.equal(lastLine(replies[0][2]), `TypeError: ${CALL_SHAPE}`);
   assert.equal(
     lastLine(replies[1][2]),
-    "SerializationError: Cannot encode bytes as JSON (use MsgPackCodec)",
+    "SerializationError: Cannot encode bytes as JSON (use MsgPackCodec, or add a serializer for Uint8Array)",
   );
 });
