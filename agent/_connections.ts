@@ -125,6 +125,9 @@ export class Connections {
       codec: this.newCodec(),
       peer: addr,
       maxFrameSize: this.#options.maxFrameSize,
+      // A Worker link, in this process: nobody to cut, and a MessagePort
+      // transfers chunks whole where pieces would be copied.
+      writeTimeout: Infinity,
     });
     const connection = this.#open(channel, addr);
     const attached = Promise.resolve(connection);

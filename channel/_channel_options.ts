@@ -93,9 +93,12 @@ export interface ChannelOptions {
    * while more than `highWaterMark` bytes are queued and not a byte of
    * them is written for this long, the connection is cut with a
    * `ProtocolError` (a peer that asks and never reads the replies would
-   * otherwise hold them, and the connection, for good). A slow reader
-   * that takes some bytes now and then is not cut. `Infinity` turns it
-   * off.
+   * otherwise hold them, and the connection, for good). Not while this
+   * side's own calls wait for replies (a peer busy with them may rightly
+   * not read: their timeouts judge it). With it, a write takes at most
+   * 256 KiB, so that a slow reader's progress shows: one that takes at
+   * least that much per `writeTimeout` is not cut. `Infinity` turns it
+   * off (and writes chunks whole, which a `MessagePort` transfers).
    *
    * @default {30000}
    */

@@ -10,8 +10,12 @@ import { ProtocolError } from "../errors.ts";
 
 export type { FrameSink, FrameWriterOptions };
 
-/** The most written to a stream at once (see `#writeChunk`). */
-const STREAM_PIECE = 1024 * 1024;
+/**
+ * The most one write takes while a writeTimeout watches: a stream (and a
+ * transport such as NATS's) tells nothing until a write is done, so a slow
+ * reader's progress shows only per piece; 256 KiB in 30 s is 9 KB/s.
+ */
+const PIECE = 256 * 1024;
 
 /**
  * Payloads up to this size are copied into the batch; larger ones are
@@ -28,8 +32,7 @@ const COPY_LIMIT = 128 * 1024;
  * before the payload comes (at 1 MiB and 1 in flight, 6 reads per echo
  * instead of 4 and 0.49–0.52 × raw instead of 0.60–0.61). Not when the
  * batch holds 192 KiB already (the header does not leave alone then, and
- * the lead would take a buffer of another size), nor for a stream, which
- * gets each chunk whole.
+ * the lead would take a buffer of another size), nor for a stream.
  */
 const LEAD = 64 * 1024;
 
@@ -80,7 +83,9 @@ export class FrameWriter {
   #maxFrameSize: number;
   #peer: string;
   #stall: WriteStallWatch;
-  /** Where the piece of a chunk being written to a stream ends. */
+  /** The most one write takes: {@linkcode PIECE}, or all without a watch. */
+  #piece: number;
+  /** Where the piece of the chunk being written ends. */
   #pieceEnd = 0;
 
   constructor(sink: FrameSink, options: FrameWriterOptions) {
@@ -93,7 +98,14 @@ export class FrameWriter {
     this.#maxFrameSize = options.maxFrameSize ?? 0xffffffff;
     this.#peer = options.peer ?? "peer";
     const timeout = options.writeTimeout ?? Infinity;
-    this.#stall = new WriteStallWatch(timeout, () => this.bytesWritten, () => {
+    // Without a watch nothing needs pieces: a MessagePort transfers a
+    // chunk whole, and would copy a piece.
+    this.#piece = timeout === Infinity ? Infinity : PIECE;
+    const mayCut = options.mayCut ?? (() => true);
+    this.#stall = new WriteStallWatch(timeout, {
+      written: () => this.bytesWritten,
+      mayCut,
+    }, () => {
       const error = new ProtocolError(
         `Cannot write to ${this.#peer}: ${this.#queuedBytes} bytes queued, and the peer took none of them for ${timeout} ms (writeTimeout): it does not read`,
       );
@@ -342,28 +354,21 @@ export class FrameWriter {
     const offset = this.#writingOffset;
     let written: Promise<number | void>;
     try {
-      if (this.#writeSome === null) {
-        // A stream says nothing until a chunk is written whole: pieces
-        // show a slow reader's progress to the stall watch.
-        const end = Math.min(chunk.length, offset + STREAM_PIECE);
-        this.#pieceEnd = end;
-        written = this.#writer!.write(
-          offset === 0 && end === chunk.length
-            ? chunk
-            : chunk.subarray(offset, end),
-        );
-      } else {
-        written = this.#writeSome(
-          offset === 0 ? chunk : chunk.subarray(offset),
-        );
-      }
+      const end = Math.min(chunk.length, offset + this.#piece);
+      this.#pieceEnd = end;
+      const piece = offset === 0 && end === chunk.length
+        ? chunk
+        : chunk.subarray(offset, end);
+      written = this.#writeSome === null
+        ? this.#writer!.write(piece)
+        : this.#writeSome(piece);
     } catch (error) {
       return this.#onWriteError(error);
     }
     written.then(this.#onWritten, this.#onWriteError);
   }
 
-  /** After a write: `n` bytes of the chunk (all of it for a stream). */
+  /** After a write: `n` bytes of the piece (all of it for a stream). */
   #onWritten = (n: number | void): void => {
     // Aborted meanwhile: the rest of the batch is dropped.
     if (this.#failed) return this.#finish();

@@ -37,6 +37,11 @@ export interface FrameWriterOptions {
    * `onError`). @default {Infinity}
    */
   writeTimeout?: number;
+  /**
+   * Whether a stall may cut now; while it says no, the wait starts again.
+   * @default {() => true}
+   */
+  mayCut?: () => boolean;
 }
 
 /**

@@ -8,6 +8,7 @@ import { MAX_DELAY } from "./_channel_options.ts";
 export class WriteStallWatch {
   #timeout: number;
   #written: () => number;
+  #mayCut: () => boolean;
   #onStall: () => void;
   #timer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** Bytes written when the watch last saw progress, and when. */
@@ -17,12 +18,19 @@ export class WriteStallWatch {
   /**
    * @param timeout Milliseconds without a byte written before `onStall`;
    *   `Infinity` never.
-   * @param written The bytes written so far.
+   * @param progress `written`: the bytes written so far; `mayCut`: whether
+   *   a stall may end the connection now (not while this side waits for
+   *   replies of its own: a peer busy with them may rightly not read).
    * @param onStall Called once the transport took nothing for `timeout`.
    */
-  constructor(timeout: number, written: () => number, onStall: () => void) {
+  constructor(
+    timeout: number,
+    progress: { written: () => number; mayCut: () => boolean },
+    onStall: () => void,
+  ) {
     this.#timeout = timeout;
-    this.#written = written;
+    this.#written = progress.written;
+    this.#mayCut = progress.mayCut;
     this.#onStall = onStall;
   }
 
@@ -53,7 +61,7 @@ export class WriteStallWatch {
   #check = (): void => {
     const now = performance.now();
     const written = this.#written();
-    if (written !== this.#mark) {
+    if (written !== this.#mark || !this.#mayCut()) {
       this.#mark = written;
       this.#since = now;
     } else if (now - this.#since >= this.#timeout) {

@@ -114,6 +114,9 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       DEFAULT_MAX_UNANSWERED_SIZE;
     const maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
     const formatError = errorFormatter(options.errorFormat ?? "aiomas");
+    // One table for both: while calls wait for replies, reading goes on
+    // beyond the process-wide budget.
+    const pending = new PendingTable<PendingCall>();
     this.#writer = new MessageWriter(this.codec, transport, {
       highWaterMark: options.highWaterMark ?? 1024 * 1024,
       onError: (error) => this.#fail(error),
@@ -122,10 +125,10 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       maxFrameSize,
       peer: this.peer,
       writeTimeout: options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
+      // A peer that stops reading while our calls wait may be busy with
+      // them: their timeouts judge it, not writeTimeout.
+      mayCut: () => pending.size === 0,
     });
-    // One table for both: while calls wait for replies, reading goes on
-    // beyond the process-wide budget.
-    const pending = new PendingTable<PendingCall>();
     this.#requests = new IncomingRequests(this.#writer, pending, {
       codec: this.codec,
       peer: this.peer,

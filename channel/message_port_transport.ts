@@ -9,7 +9,9 @@ const SMALL_CHUNK = 4096;
  * channel's batched writes do) are transferred, not copied: the writer's
  * view of them is detached afterwards. Smaller chunks are copied, which is
  * cheaper than a transfer; of views into a larger buffer, only their bytes
- * are copied.
+ * are copied. A channel with a `writeTimeout` (the default) writes at most
+ * 256 KiB at once, a view that is copied: give a channel over a
+ * `MessagePort` `writeTimeout: Infinity`.
  *
  * Closing either end (its writable, its readable or `close()`) tells the
  * other end, whose readable then ends, and ends the local readable too: a

@@ -108,3 +108,102 @@ Deno.test("writeTimeout: a slow reader that takes some bytes now and then is not
     await peer.readable.cancel().catch(() => {});
   }
 });
+
+/**
+ * A transport whose `write` takes what it is given whole and resolves once
+ * a reader at `bytesPerMs` has taken it (as NATS's does, waiting for window
+ * room), or with `undefined` at once (a transport that breaks the
+ * contract); requests come from the raw peer of a memory pair.
+ */
+function writeFunctionTransport(
+  end: Transport,
+  write: (bytes: Uint8Array) => Promise<number>,
+): Transport {
+  return {
+    readable: end.readable,
+    writable: end.writable,
+    write,
+    close: () => end.close?.(),
+  };
+}
+
+Deno.test("writeTimeout: a transport that writes whole chunks slowly (as NATS's does) shows its progress piece by piece, and is not cut", async () => {
+  const [peer, end] = createMemoryPair();
+  let taken = 0;
+  const server = new Channel(
+    writeFunctionTransport(end, async (bytes) => {
+      // 16 KiB a millisecond: a 256 KiB piece in 16 ms, 4 MiB in 256 ms.
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.ceil(bytes.length / 16384))
+      );
+      taken += bytes.length;
+      return bytes.length;
+    }),
+    { codec: new MsgPackCodec(), highWaterMark: 1024, writeTimeout: 100 },
+  );
+  const writer = peer.writable.getWriter();
+  try {
+    await writer.write(requestFrame(1, "4 MiB, please"));
+    const request = await within(5000, "the request", server.recv());
+    const size = 4 * 1024 * 1024;
+    await within(5000, "the reply", request.reply(new Uint8Array(size)));
+    assert.ok(taken >= size, `${taken} bytes`);
+    assert.equal(server.isClosed, false);
+  } finally {
+    writer.releaseLock();
+    await server.close({ timeout: 1 }).catch(() => {});
+    await peer.readable.cancel().catch(() => {});
+  }
+});
+
+Deno.test("writeTimeout: a write function that resolves with nothing counts the piece as written, once", async () => {
+  const [peer, end] = createMemoryPair();
+  const chunks: Uint8Array[] = [];
+  const server = new Channel(
+    writeFunctionTransport(end, (bytes) => {
+      chunks.push(bytes.slice());
+      return Promise.resolve(undefined as unknown as number);
+    }),
+    { codec: new MsgPackCodec() },
+  );
+  const writer = peer.writable.getWriter();
+  try {
+    await writer.write(requestFrame(1, "hello"));
+    const request = await within(5000, "the request", server.recv());
+    await within(5000, "the reply", request.reply("world"));
+    const body = new MsgPackCodec().encode([1, 1, "world"]);
+    const written = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    chunks.reduce((at, c) => (written.set(c, at), at + c.length), 0);
+    assert.equal(written.length, 4 + body.length);
+  } finally {
+    writer.releaseLock();
+    await server.close({ timeout: 1 }).catch(() => {});
+    await peer.readable.cancel().catch(() => {});
+  }
+});
+
+Deno.test("writeTimeout: a peer that does not read while our call waits is judged by the call's timeout, then cut", async () => {
+  // The raw peer reads nothing: it may be busy with our call.
+  const [end, peer] = createMemoryPair();
+  const client = new Channel(end, {
+    codec: new MsgPackCodec(),
+    highWaterMark: 1024,
+    writeTimeout: 50,
+  });
+  try {
+    const call = client.send(new Uint8Array(256 * 1024), { timeout: 400 });
+    await assert.rejects(
+      within(5000, "the call", call),
+      (error: Error) => error.name === "TimeoutError",
+    );
+    assert.equal(client.isClosed, false);
+    // Nothing of ours is pending now: a stall is the peer's.
+    await assert.rejects(
+      within(5000, "the cut", client.closed),
+      /\(writeTimeout\): it does not read$/,
+    );
+  } finally {
+    await client.close({ timeout: 1 }).catch(() => {});
+    await peer.readable.cancel().catch(() => {});
+  }
+});
