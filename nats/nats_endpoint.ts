@@ -73,6 +73,8 @@ export class NatsEndpoint implements AsyncDisposable {
   #sub: Subscription | null = null;
   #claim: Claim | null = null;
   #keeper: ClaimKeeper | null = null;
+  /** Settles once the keeper stopped (close waits for it). */
+  #keeperClosed: Promise<void> | undefined;
   #sessions = new Set<NatsTransport>();
   /** The sessions accepted on `subject` (a part of `#sessions`). */
   #accepted = new Set<NatsTransport>();
@@ -289,8 +291,8 @@ export class NatsEndpoint implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      const keeping = this.#keeper?.close();
       this.stopAccepting();
+      const keeping = this.#keeperClosed;
       for (const session of [...this.#sessions]) session.close();
       // Bounded: a frozen server must not hold the close.
       if (!this.#link.nc.isClosed()) {
@@ -305,7 +307,9 @@ export class NatsEndpoint implements AsyncDisposable {
   /**
    * Stops accepting sessions (unsubscribes from `subject`: hellos go to
    * the other members of its queue group, or find no responders); the
-   * sessions open go on. Idempotent; `close` does it first.
+   * sessions open go on. An `exclusive` endpoint no longer asserts its
+   * claim when its connection comes back: another may take the subject.
+   * Idempotent; `close` does it first.
    *
    * @example
    * ```ts ignore
@@ -316,6 +320,11 @@ export class NatsEndpoint implements AsyncDisposable {
    * ```
    */
   stopAccepting(): void {
+    // A subject it no longer serves is not asserted again either: another
+    // endpoint may take it now.
+    const keeper = this.#keeper;
+    this.#keeper = null;
+    if (keeper !== null) this.#keeperClosed = keeper.close();
     const sub = this.#sub;
     this.#sub = null;
     try {

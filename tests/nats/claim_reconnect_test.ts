@@ -10,6 +10,7 @@ import {
   type NatsStatus,
   type NatsTransport,
 } from "../../nats/mod.ts";
+import { connect } from "npm:@nats-io/transport-node@3.4.0";
 import { within } from "../_within.ts";
 import { NatsServer } from "./_server.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
@@ -286,6 +287,68 @@ Deno.test("a holder closed while it asserts its claim again: the close neither h
     });
   } finally {
     for (const attachment of closing) await attachment.close();
+    await proxy.close();
+    await server.stop();
+  }
+});
+
+Deno.test("an endpoint that stopped accepting does not assert its claim when it is back, where another endpoint took the subject", async () => {
+  const server = await NatsServer.start({ args: ["-D"] });
+  const proxy = TcpProxy.start(server.port);
+  const closing: { close(): Promise<void> }[] = [];
+  try {
+    await capturingErrors(async (logged) => {
+      const first = await NatsEndpoint.create({
+        nats: through(proxy),
+        subject: "aiomas.drain",
+        exclusive: true,
+        name: "first",
+        onSession: (transport) => transport.close(),
+      });
+      closing.push(first);
+      first.stopAccepting();
+      const second = await NatsEndpoint.create({
+        nats: { servers: server.url },
+        subject: "aiomas.drain",
+        exclusive: true,
+        name: "second",
+        onSession: (transport) => transport.close(),
+      });
+      closing.push(second);
+      const other = await NatsEndpoint.create({
+        nats: { servers: server.url },
+        subject: "aiomas.other",
+        onSession: (transport) => transport.close(),
+      });
+      closing.push(other);
+      // Sees what is published on the subject from now on (it answers
+      // nothing, so it starts after the claims).
+      const monitor = await connect({ servers: server.url });
+      closing.push({ close: () => monitor.close() });
+      const published: string[] = [];
+      const sub = monitor.subscribe("aiomas.drain", {
+        callback: (_error, msg) => {
+          published.push(msg.string());
+        },
+      });
+      await monitor.flush();
+      const errors = errorsOf(first as unknown as NatsAttachment);
+
+      await cut(server, proxy, first as unknown as NatsAttachment);
+      const reconnected = next(first as unknown as NatsAttachment, "reconnect");
+      proxy.restore();
+      await within(5000, "the reconnection", reconnected);
+      // A session opened through first's connection: a claim it published
+      // when it was back went out before this hello.
+      (await within(5000, "a session", first.open("aiomas.other"))).close();
+      await monitor.flush();
+      sub.unsubscribe();
+      assert.deepEqual(published, []);
+      assert.deepEqual(errors, []);
+      assert.deepEqual(logged, []);
+    });
+  } finally {
+    for (const object of closing.reverse()) await object.close();
     await proxy.close();
     await server.stop();
   }
