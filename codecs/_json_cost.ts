@@ -67,8 +67,10 @@ export function jsonCost(data: Uint8Array, budget: number): number {
           while (end < length && data[end] >= 0x30 && data[end] <= 0x39) end++;
           const digits = end - start;
           const next = end < length ? data[end] : 0;
-          if (next === 0x2e || (next | 0x20) === 0x65) cost += NUMBER;
-          else if (digits < 10) {
+          if (next === 0x2e || (next | 0x20) === 0x65 || next === 0x49) {
+            // A fraction, an exponent, or -Infinity.
+            cost += NUMBER;
+          } else if (digits < 10) {
             cost += c === 0x2d && data[start] === 0x30 ? NUMBER : SLOT;
           } else if (
             digits > 16 || (digits === 16 && beyond2p53(data, start))
@@ -77,7 +79,8 @@ export function jsonCost(data: Uint8Array, budget: number): number {
           } else cost += NUMBER;
           i = end - 1;
         } else {
-          cost += SLOT;
+          // NaN and Infinity (Python's tokens) are numbers V8 may box too.
+          cost += c === 0x4e || c === 0x49 ? NUMBER : SLOT;
         }
       }
       expect = c === 0x5b || c === 0x7b || c === 0x2c || c === 0x3a;
