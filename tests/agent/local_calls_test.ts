@@ -160,7 +160,8 @@ Deno.test("Local calls: the codec decides, e.g. a Map is an object with JSON", a
   );
   await assert.rejects(proxy.echo(new Uint8Array(1)), {
     name: "SerializationError",
-    message: "Cannot encode bytes as JSON (use MsgPackCodec, or add a serializer for Uint8Array)",
+    message:
+      "Cannot encode bytes as JSON (use MsgPackCodec, or add a serializer for Uint8Array)",
   });
   await using msgpack = await Container.create(LOCAL, { codec: MsgPackCodec });
   const other = new Callee(msgpack);
