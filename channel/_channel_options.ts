@@ -96,8 +96,9 @@ export interface ChannelOptions {
    * otherwise hold them, and the connection, for good). Not while this
    * side's own calls wait for replies (a peer busy with them may rightly
    * not read: their timeouts judge it). With it, a write takes at most
-   * 256 KiB, so that a slow reader's progress shows: one that takes at
-   * least that much per `writeTimeout` is not cut. `Infinity` turns it
+   * 1 MiB (256 KiB to a stream such as TLS), so that a slow reader's
+   * progress shows: one that takes at least that much per `writeTimeout`
+   * is not cut. `Infinity` turns it
    * off (and writes chunks whole, which a `MessagePort` transfers).
    *
    * @default {30000}

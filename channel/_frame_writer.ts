@@ -11,11 +11,17 @@ import { ProtocolError } from "../errors.ts";
 export type { FrameSink, FrameWriterOptions };
 
 /**
- * The most one write takes while a writeTimeout watches: a stream (and a
- * transport such as NATS's) tells nothing until a write is done, so a slow
- * reader's progress shows only per piece; 256 KiB in 30 s is 9 KB/s.
+ * The most one write to a stream takes while a writeTimeout watches: a
+ * stream (TLS) tells nothing until a write is done, so a slow reader's
+ * progress shows only per piece; 256 KiB in 30 s is 9 KB/s.
  */
-const PIECE = 256 * 1024;
+const STREAM_PIECE = 256 * 1024;
+/**
+ * The same for a write function: a socket's says how much it took, but
+ * one such as NATS's returns once all is sent. 1 MiB keeps a frame of up
+ * to 1 MiB one write, as it was before the watch.
+ */
+const WRITE_PIECE = 1024 * 1024;
 
 /**
  * Payloads up to this size are copied into the batch; larger ones are
@@ -83,7 +89,7 @@ export class FrameWriter {
   #maxFrameSize: number;
   #peer: string;
   #stall: WriteStallWatch;
-  /** The most one write takes: {@linkcode PIECE}, or all without a watch. */
+  /** The most one write takes ({@linkcode STREAM_PIECE}, {@linkcode WRITE_PIECE}), or all without a watch. */
   #piece: number;
   /** Where the piece of the chunk being written ends. */
   #pieceEnd = 0;
@@ -100,7 +106,11 @@ export class FrameWriter {
     const timeout = options.writeTimeout ?? Infinity;
     // Without a watch nothing needs pieces: a MessagePort transfers a
     // chunk whole, and would copy a piece.
-    this.#piece = timeout === Infinity ? Infinity : PIECE;
+    this.#piece = timeout === Infinity
+      ? Infinity
+      : this.#writeSome === null
+      ? STREAM_PIECE
+      : WRITE_PIECE;
     const mayCut = options.mayCut ?? (() => true);
     this.#stall = new WriteStallWatch(timeout, {
       written: () => this.bytesWritten,

@@ -132,20 +132,20 @@ Deno.test("writeTimeout: a transport that writes whole chunks slowly (as NATS's 
   let taken = 0;
   const server = new Channel(
     writeFunctionTransport(end, async (bytes) => {
-      // 16 KiB a millisecond: a 256 KiB piece in 16 ms, 4 MiB in 256 ms.
+      // 16 KiB a millisecond: a 1 MiB piece in 64 ms, 8 MiB in 512 ms.
       await new Promise((resolve) =>
         setTimeout(resolve, Math.ceil(bytes.length / 16384))
       );
       taken += bytes.length;
       return bytes.length;
     }),
-    { codec: new MsgPackCodec(), highWaterMark: 1024, writeTimeout: 100 },
+    { codec: new MsgPackCodec(), highWaterMark: 1024, writeTimeout: 300 },
   );
   const writer = peer.writable.getWriter();
   try {
-    await writer.write(requestFrame(1, "4 MiB, please"));
+    await writer.write(requestFrame(1, "8 MiB, please"));
     const request = await within(5000, "the request", server.recv());
-    const size = 4 * 1024 * 1024;
+    const size = 8 * 1024 * 1024;
     await within(5000, "the reply", request.reply(new Uint8Array(size)));
     assert.ok(taken >= size, `${taken} bytes`);
     assert.equal(server.isClosed, false);
