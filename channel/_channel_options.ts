@@ -93,9 +93,10 @@ export interface ChannelOptions {
    * while more than `highWaterMark` bytes are queued and not a byte of
    * them is written for this long, the connection is cut with a
    * `ProtocolError` (a peer that asks and never reads the replies would
-   * otherwise hold them, and the connection, for good). Not while this
-   * side's own calls wait for replies (a peer busy with them may rightly
-   * not read: their timeouts judge it). With it, a write takes at most
+   * otherwise hold them, and the connection, for good). Only while this
+   * side owes the peer replies: a peer that stops reading our calls and
+   * asked nothing may be busy with them (give them a `callTimeout`). With
+   * it, a write takes at most
    * 1 MiB (256 KiB to a stream such as TLS), so that a slow reader's
    * progress shows: one that takes at least that much per `writeTimeout`
    * is not cut. `Infinity` turns it

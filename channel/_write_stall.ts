@@ -19,8 +19,8 @@ export class WriteStallWatch {
    * @param timeout Milliseconds without a byte written before `onStall`;
    *   `Infinity` never.
    * @param progress `written`: the bytes written so far; `mayCut`: whether
-   *   a stall may end the connection now (not while this side waits for
-   *   replies of its own: a peer busy with them may rightly not read).
+   *   a stall may end the connection now (only while this side owes the
+   *   peer replies: a peer busy with our calls may rightly not read).
    * @param onStall Called once the transport took nothing for `timeout`.
    */
   constructor(

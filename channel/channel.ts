@@ -125,9 +125,10 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
       maxFrameSize,
       peer: this.peer,
       writeTimeout: options.writeTimeout ?? DEFAULT_WRITE_TIMEOUT,
-      // A peer that stops reading while our calls wait may be busy with
-      // them: their timeouts judge it, not writeTimeout.
-      mayCut: () => pending.size === 0,
+      // Only a peer that asked and does not read is cut: one that stops
+      // reading our calls may be busy with them (their timeouts judge it),
+      // and two that owe each other replies are stuck for good.
+      mayCut: () => this.#requests.unanswered > 0,
     });
     this.#requests = new IncomingRequests(this.#writer, pending, {
       codec: this.codec,
