@@ -75,6 +75,8 @@ export class NatsEndpoint implements AsyncDisposable {
   #keeper: ClaimKeeper | null = null;
   /** Settles once the keeper stopped (close waits for it). */
   #keeperClosed: Promise<void> | undefined;
+  /** The keeper that lost the subject; it still reports, close stops it. */
+  #lostKeeper: ClaimKeeper | null = null;
   #sessions = new Set<NatsTransport>();
   /** The sessions accepted on `subject` (a part of `#sessions`). */
   #accepted = new Set<NatsTransport>();
@@ -292,7 +294,7 @@ export class NatsEndpoint implements AsyncDisposable {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.stopAccepting();
-      const keeping = this.#keeperClosed;
+      const keeping = this.#keeperClosed ?? this.#lostKeeper?.close();
       for (const session of [...this.#sessions]) session.close();
       // Bounded: a frozen server must not hold the close.
       if (!this.#link.nc.isClosed()) {
@@ -325,6 +327,10 @@ export class NatsEndpoint implements AsyncDisposable {
     const keeper = this.#keeper;
     this.#keeper = null;
     if (keeper !== null) this.#keeperClosed = keeper.close();
+    this.#unsubscribe();
+  }
+
+  #unsubscribe(): void {
     const sub = this.#sub;
     this.#sub = null;
     try {
@@ -357,7 +363,11 @@ export class NatsEndpoint implements AsyncDisposable {
    * @returns How many sessions it failed.
    */
   #lose(reason: Error): number {
-    this.stopAccepting();
+    // The keeper calls this and reports once the server has dropped the
+    // subscription: closing it now would cut that wait short (close does).
+    this.#lostKeeper = this.#keeper;
+    this.#keeper = null;
+    this.#unsubscribe();
     const accepted = [...this.#accepted];
     for (const session of accepted) session.close(reason);
     return accepted.length;
