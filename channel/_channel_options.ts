@@ -95,12 +95,12 @@ export interface ChannelOptions {
    * `ProtocolError` (a peer that asks and never reads the replies would
    * otherwise hold them, and the connection, for good). Only while this
    * side owes the peer replies: a peer that stops reading our calls and
-   * asked nothing may be busy with them (give them a `callTimeout`). With
-   * it, a write takes at most
-   * 1 MiB (256 KiB to a stream such as TLS), so that a slow reader's
-   * progress shows: one that takes at least that much per `writeTimeout`
-   * is not cut. `Infinity` turns it
-   * off (and writes chunks whole, which a `MessagePort` transfers).
+   * asked nothing may be busy with them (give them a `callTimeout`). A
+   * slow reader is not cut: a socket says how much each write took, and
+   * with a writeTimeout a write takes at most 256 KiB to a stream (TLS)
+   * and 4 MiB to a NATS session, so one that takes that much per
+   * `writeTimeout` is not cut. `Infinity` turns it off (and writes chunks whole, which a
+   * `MessagePort` transfers).
    *
    * @default {30000}
    */

@@ -110,10 +110,8 @@ Deno.test("writeTimeout: a slow reader that takes some bytes now and then is not
 });
 
 /**
- * A transport whose `write` takes what it is given whole and resolves once
- * a reader at `bytesPerMs` has taken it (as NATS's does, waiting for window
- * room), or with `undefined` at once (a transport that breaks the
- * contract); requests come from the raw peer of a memory pair.
+ * A transport with a `write` function of the test's (requests come from
+ * the raw peer of a memory pair).
  */
 function writeFunctionTransport(
   end: Transport,
@@ -126,35 +124,6 @@ function writeFunctionTransport(
     close: () => end.close?.(),
   };
 }
-
-Deno.test("writeTimeout: a transport that writes whole chunks slowly (as NATS's does) shows its progress piece by piece, and is not cut", async () => {
-  const [peer, end] = createMemoryPair();
-  let taken = 0;
-  const server = new Channel(
-    writeFunctionTransport(end, async (bytes) => {
-      // 16 KiB a millisecond: a 1 MiB piece in 64 ms, 8 MiB in 512 ms.
-      await new Promise((resolve) =>
-        setTimeout(resolve, Math.ceil(bytes.length / 16384))
-      );
-      taken += bytes.length;
-      return bytes.length;
-    }),
-    { codec: new MsgPackCodec(), highWaterMark: 1024, writeTimeout: 300 },
-  );
-  const writer = peer.writable.getWriter();
-  try {
-    await writer.write(requestFrame(1, "8 MiB, please"));
-    const request = await within(5000, "the request", server.recv());
-    const size = 8 * 1024 * 1024;
-    await within(5000, "the reply", request.reply(new Uint8Array(size)));
-    assert.ok(taken >= size, `${taken} bytes`);
-    assert.equal(server.isClosed, false);
-  } finally {
-    writer.releaseLock();
-    await server.close({ timeout: 1 }).catch(() => {});
-    await peer.readable.cancel().catch(() => {});
-  }
-});
 
 Deno.test("writeTimeout: a write function that resolves with nothing counts the piece as written, once", async () => {
   const [peer, end] = createMemoryPair();
