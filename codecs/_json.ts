@@ -3,6 +3,7 @@
 // _json_writer.ts.
 import { SerializationError } from "../errors.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
+import { setKey } from "./_set_key.ts";
 
 /**
  * A run of this many digits is a sign that the fast `JSON.parse` path could
@@ -154,21 +155,7 @@ class Parser {
       const key = this.#string();
       this.#space();
       if (this.#text[this.#pos++] !== ":") this.#fail('expected ":"');
-      const value = this.#value(depth + 1);
-      if (key === "__proto__") {
-        // Plain assignment would set the prototype: the key must stay data,
-        // as in JSON.parse.
-        defineData(object, key, value);
-      } else {
-        try {
-          // Assignment, as JSON.parse does: defineProperty for every key
-          // made objects with many keys take a quarter more memory.
-          object[key] = value;
-        } catch {
-          // A frozen Object.prototype refuses "constructor", "toString", …
-          defineData(object, key, value);
-        }
-      }
+      setKey(object, key, this.#value(depth + 1));
       this.#space();
       const next = this.#text[this.#pos++];
       if (next === "}") return object;
@@ -258,17 +245,3 @@ export const MAX_INTEGER_DIGITS = 4300;
 
 // Group 1 is set for anything but an integer literal.
 const NUMBER = /-?(?:0|[1-9]\d*)(\.\d+(?:[eE][+-]?\d+)?|[eE][+-]?\d+)?/y;
-
-/** Sets `record[key]` as an own data property, whatever the prototype has. */
-function defineData(
-  record: Record<string, unknown>,
-  key: string,
-  value: unknown,
-): void {
-  Object.defineProperty(record, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
-}

@@ -5,6 +5,7 @@
 // checked against the bytes that are left, nesting limited by maxDepth.
 import { SerializationError } from "../errors.ts";
 import { mapExtra } from "./_budget.ts";
+import { setKey } from "./_set_key.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 
 // ignoreBOM: a string that starts with U+FEFF keeps it. The lenient decoder
@@ -303,35 +304,10 @@ export class MsgPackReader {
     }
     const record: Record<string, unknown> = {};
     for (let i = 0; i < entries.length; i += 2) {
-      const key = entries[i] as string;
-      if (key === "__proto__") {
-        // Plain assignment would set the prototype: the key must stay data.
-        defineData(record, key, entries[i + 1]);
-      } else {
-        try {
-          record[key] = entries[i + 1];
-        } catch {
-          // A frozen Object.prototype refuses "constructor", "toString", …
-          defineData(record, key, entries[i + 1]);
-        }
-      }
+      setKey(record, entries[i] as string, entries[i + 1]);
     }
     return Object.hasOwn(record, "__type__")
       ? this.#registry.fromWire(record.__type__)
       : record;
   }
-}
-
-/** Sets `record[key]` as an own data property, whatever the prototype has. */
-function defineData(
-  record: Record<string, unknown>,
-  key: string,
-  value: unknown,
-): void {
-  Object.defineProperty(record, key, {
-    value,
-    enumerable: true,
-    writable: true,
-    configurable: true,
-  });
 }

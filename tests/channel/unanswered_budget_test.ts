@@ -12,6 +12,7 @@ import {
   unansweredBudget,
 } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
+import { requestFrame } from "../_request_frame.ts";
 import { within } from "../_within.ts";
 
 /** Lets the channels run for a while (they would read meanwhile if they could). */
@@ -190,11 +191,7 @@ Deno.test("setUnansweredBudget: a peer that does not read its replies does not h
   const other = msgpackPair();
   const writer = peer.writable.getWriter();
   try {
-    const body = new MsgPackCodec().encode([0, 1, emptyBins(1000)]);
-    const frame = new Uint8Array(4 + body.length);
-    new DataView(frame.buffer).setUint32(0, body.length);
-    frame.set(body, 4);
-    await writer.write(frame);
+    await writer.write(requestFrame(1, emptyBins(1000)));
     const request = await within(5000, "the request", server.recv());
     assert.ok(unansweredBudget().held - before >= 200_000);
     // The reply waits for a peer that never reads it.

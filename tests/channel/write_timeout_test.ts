@@ -11,16 +11,8 @@ import {
 } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
 import { ProtocolError } from "../../errors.ts";
+import { requestFrame } from "../_request_frame.ts";
 import { within } from "../_within.ts";
-
-/** A request frame `[0, id, content]` as a raw peer writes it. */
-function requestFrame(id: number, content: unknown): Uint8Array {
-  const body = new MsgPackCodec().encode([0, id, content]);
-  const frame = new Uint8Array(4 + body.length);
-  new DataView(frame.buffer).setUint32(0, body.length);
-  frame.set(body, 4);
-  return frame;
-}
 
 /** A server channel on one end; the other end is the raw peer. */
 function rawPeer(writeTimeout?: number): { peer: Transport; server: Channel } {

@@ -5,17 +5,9 @@ import assert from "node:assert/strict";
 import { Channel } from "../../channel/mod.ts";
 import { MsgPackCodec } from "../../codecs/mod.ts";
 import { NatsEndpoint, type NatsTransport } from "../../nats/mod.ts";
+import { requestFrame } from "../_request_frame.ts";
 import { within } from "../_within.ts";
 import { NatsServer } from "./_server.ts";
-
-/** A request frame `[0, id, content]` as a raw peer writes it. */
-function requestFrame(id: number, content: unknown): Uint8Array {
-  const body = new MsgPackCodec().encode([0, id, content]);
-  const frame = new Uint8Array(4 + body.length);
-  new DataView(frame.buffer).setUint32(0, body.length);
-  frame.set(body, 4);
-  return frame;
-}
 
 const WINDOW = 64 * 1024;
 
