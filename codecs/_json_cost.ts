@@ -4,6 +4,7 @@
 // full parser in _json.ts) makes one. For a text that is not JSON the count
 // holds up to the first error, which is where the parsers stop.
 import type { Tally } from "./_budget.ts";
+import { LONG_DIGIT_RUN } from "./_json.ts";
 import {
   ARRAY,
   bigintCost,
@@ -14,13 +15,28 @@ import {
   STRING,
 } from "./_budget.ts";
 
+/** What a count found beside the cost. */
+export interface JsonCount {
+  /**
+   * Whether an integer has {@linkcode LONG_DIGIT_RUN} digits or more (the
+   * full parser must read the text: it may be beyond ±2^53, or too long).
+   */
+  longIntegers: boolean;
+}
+
 /**
  * The cost of the values the JSON text in `data` builds, refused beyond
- * `budget`. A string costs its bytes between the quotes, as sent.
+ * `budget`. A string costs its bytes between the quotes, as sent. What
+ * else it finds goes in `found`.
  *
  * @throws {RangeError} If it costs more than `budget`.
  */
-export function jsonCost(data: Uint8Array, budget: number): number {
+export function jsonCost(
+  data: Uint8Array,
+  budget: number,
+  found?: JsonCount,
+): number {
+  let longIntegers = false;
   const length = data.length;
   let cost = 0;
   let values = 0;
@@ -36,13 +52,23 @@ export function jsonCost(data: Uint8Array, budget: number): number {
     const c = data[i];
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
     if (c === 0x22) {
-      // A string: find its end, stepping over escapes.
+      // A string: it ends at the next quote that no escape takes. Its
+      // first bytes in a loop (most strings are short), then a native
+      // search (a long one is bulk data).
       const start = i;
-      for (i++; i < length; i++) {
-        const b = data[i];
-        if (b === 0x22) break;
-        if (b === 0x5c) i++;
+      let end = i + 1;
+      const stop = end + 16 < length ? end + 16 : length;
+      while (end < stop && data[end] !== 0x22) {
+        end += data[end] === 0x5c ? 2 : 1;
       }
+      if (end >= stop) {
+        end = end < length ? data.indexOf(0x22, end) : -1;
+        while (end !== -1 && escaped(data, start, end)) {
+          end = data.indexOf(0x22, end + 1);
+        }
+        if (end === -1) end = length;
+      }
+      i = end;
       if (expect) {
         values++;
         strings++;
@@ -66,6 +92,7 @@ export function jsonCost(data: Uint8Array, budget: number): number {
           let end = start;
           while (end < length && data[end] >= 0x30 && data[end] <= 0x39) end++;
           const digits = end - start;
+          if (digits >= LONG_DIGIT_RUN) longIntegers = true;
           const next = end < length ? data[end] : 0;
           if (next === 0x2e || (next | 0x20) === 0x65 || next === 0x49) {
             // A fraction, an exponent, or -Infinity.
@@ -90,7 +117,18 @@ export function jsonCost(data: Uint8Array, budget: number): number {
       throw overBudget("JSON", budget, cost, i + 1, length, tally);
     }
   }
+  if (found !== undefined) found.longIntegers = longIntegers;
   return cost;
+}
+
+/**
+ * Whether the quote at `at` is escaped: an odd number of backslashes
+ * before it, after the string's opening quote at `start`.
+ */
+function escaped(data: Uint8Array, start: number, at: number): boolean {
+  let k = at - 1;
+  while (k > start && data[k] === 0x5c) k--;
+  return (at - 1 - k) % 2 === 1;
 }
 
 /** 2^53 in decimal: an integer of 16 digits beyond it is a bigint. */

@@ -49,10 +49,11 @@ export interface Codec {
    * Optional: an upper bound, in `maxDecodedSize` cost units (about bytes
    * of heap), of what the latest call of `decode` builds, set before
    * `decode` returns (before its promise, for codecs that return one). The
-   * MsgPack codecs here report the counted cost when they counted, else
-   * the length decoded times their worst expansion (128 per byte, of the
-   * decompressed bytes for Blosc); `JsonCodec` always reports 32 per byte
-   * (at most `maxDecodedSize`). A channel charges
+   * codecs here count what a message that might build more than
+   * `maxDecodedSize` (and a JSON text of 16 KiB or more) builds before they
+   * decode it, and report that count; for another they report its length
+   * times their worst expansion (128 per byte for MsgPack, of the
+   * decompressed bytes for Blosc; 32 for JSON). A channel charges
    * each unanswered request this much (see `ChannelOptions.maxUnansweredSize`);
    * for a codec without it, its payload bytes times 32.
    */

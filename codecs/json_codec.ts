@@ -2,7 +2,7 @@ import { SerializationError } from "../errors.ts";
 import { JSON_EXPANSION, maxDecodedSizeOption } from "./_budget.ts";
 import { LONG_DIGIT_RUN, parse } from "./_json.ts";
 import { viewEncoders } from "./_encode_limit.ts";
-import { jsonCost } from "./_json_cost.ts";
+import { jsonCost, type JsonCount } from "./_json_cost.ts";
 import { JsonWriter } from "./_json_writer.ts";
 import type { Codec, CodecOptions } from "./codec.ts";
 import { DEFAULT_MAX_DEPTH } from "./codec.ts";
@@ -32,11 +32,12 @@ const strict = new TextDecoder("utf-8", { fatal: true });
 /** ASCII texts up to this many bytes are decoded without TextDecoder. */
 const SHORT_TEXT = 256;
 /**
- * Texts from this many bytes on are searched as strings (native, about four
- * times as fast as the byte loop on long strings of bulk data).
+ * Texts from this many bytes on are counted (their cost, and whether they
+ * have long integers) and searched as strings (native, about four times
+ * as fast as the byte loop on long strings of bulk data): the count is
+ * charged, not the bound.
  */
 const LARGE_TEXT = 16 * 1024;
-const LONG_DIGITS = new RegExp(`[0-9]{${LONG_DIGIT_RUN}}`);
 
 /**
  * The default codec: UTF-8 JSON as Python aiomas reads and writes it.
@@ -90,8 +91,13 @@ export class JsonCodec implements Codec {
    * charged.
    */
   #left: number;
-  /** Texts longer than this may reach what is left: they are counted. */
+  /**
+   * Texts longer than this may reach what is left, or are long enough to
+   * be charged what they build: they are counted.
+   */
   #countFrom: number;
+  /** What the count of the latest counted text found. */
+  #count: JsonCount = { longIntegers: false };
   /** Set for the one call of `decode` that decodes a counted text. */
   #counted = false;
   /** An outermost decode runs (a serializer's decodes are nested in it). */
@@ -110,7 +116,7 @@ export class JsonCodec implements Codec {
     this.#maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
     this.#maxDecodedSize = maxDecodedSizeOption(options.maxDecodedSize);
     this.#left = this.#maxDecodedSize;
-    this.#countFrom = this.#left / JSON_EXPANSION;
+    this.#countFrom = countFrom(this.#left);
     this.#writer = new JsonWriter(this.#registry, this.#maxDepth);
     if (
       this.encode === JsonCodec.prototype.encode &&
@@ -180,24 +186,22 @@ export class JsonCodec implements Codec {
     this.#decoding = true;
     try {
       const value = this.#decode(data);
-      // The text's bound, or more if its serializers decoded more; a
-      // counted text built at most the budget.
-      const max = this.#maxDecodedSize;
-      const charged = max - this.#left;
-      const cost = data.length * JSON_EXPANSION;
-      this.#lastCost = Math.min(max, cost > charged ? cost : charged);
+      // What the text was charged (its count, or its bound if it was too
+      // short to count) and what its serializers decoded.
+      this.#lastCost = this.#maxDecodedSize - this.#left;
       return value;
     } finally {
       this.#decoding = false;
       this.#left = this.#maxDecodedSize;
-      this.#countFrom = this.#left / JSON_EXPANSION;
+      this.#countFrom = countFrom(this.#left);
       this.#counted = false;
     }
   }
 
   /**
    * An upper bound, in cost units, of what the latest `decode` built: the
-   * bytes decoded times 32, at most `maxDecodedSize` (see
+   * counted cost of a text of 16 KiB or more (or one that might build more
+   * than `maxDecodedSize`), else the bytes decoded times 32 (see
    * {@linkcode Codec.lastDecodedCost}).
    *
    * @returns Cost units (0 before the first decode).
@@ -226,7 +230,7 @@ export class JsonCodec implements Codec {
       // its bound, so that what its serializers decode gets the rest.
       this.#left -= data.length * JSON_EXPANSION;
     }
-    this.#countFrom = this.#left / JSON_EXPANSION;
+    this.#countFrom = countFrom(this.#left);
     if (data.length >= LARGE_TEXT) return this.#decodeLarge(data);
     // One pass over the bytes tells whether the text can hold a U+FFFD (a
     // sign of bad UTF-8), whether it has an integer too long for the fast
@@ -262,18 +266,21 @@ export class JsonCodec implements Codec {
     return parse(text, this.#tags, this.#maxDepth, longDigits, true);
   }
 
-  /** Decodes a large text: the checks of the byte loop, as string searches. */
+  /**
+   * Decodes a large text, counted just before: the checks of the byte
+   * loop, as a string search and what the count found.
+   */
   #decodeLarge(data: Uint8Array): unknown {
     let text = lenient.decode(data);
     if (text.includes("\uFFFD")) text = strictText(data);
-    const longDigits = LONG_DIGITS.test(text);
+    const longDigits = this.#count.longIntegers;
     return parse(text, this.#tags, this.#maxDepth, longDigits, true);
   }
 
   #decodeCounted(data: Uint8Array): unknown {
     // Kept once it returns: a serializer's decodes share one running total
     // with their message, siblings too.
-    this.#left -= jsonCost(data, this.#left);
+    this.#left -= jsonCost(data, this.#left, this.#count);
     // Makes the next call take the branch that clears #counted.
     this.#countFrom = -1;
     this.#counted = true;
@@ -311,4 +318,13 @@ function strictText(data: Uint8Array): string {
   } catch {
     throw new SerializationError("Cannot decode JSON: the bytes are not UTF-8");
   }
+}
+
+/**
+ * The length beyond which a text is counted: it may reach what is left of
+ * the budget, or it is large (see `JsonCodec.#decodeLarge`).
+ */
+function countFrom(left: number): number {
+  const bound = left / JSON_EXPANSION;
+  return bound < LARGE_TEXT ? bound : LARGE_TEXT - 1;
 }

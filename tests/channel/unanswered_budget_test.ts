@@ -11,7 +11,7 @@ import {
   setUnansweredBudget,
   unansweredBudget,
 } from "../../channel/mod.ts";
-import { MsgPackCodec } from "../../codecs/mod.ts";
+import { JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
 import { requestFrame } from "../_request_frame.ts";
 import { within } from "../_within.ts";
 
@@ -47,6 +47,32 @@ function receiver(server: Channel) {
   });
   return { received, done };
 }
+
+Deno.test("maxUnansweredSize: long JSON strings are charged about their bytes, so many are received at once", async () => {
+  // 600 KB of JSON and 100 KB, charged by their bound: the whole budget
+  // (17 Mi units) and 3.2 Mi; four and twenty of them would fill the
+  // default 64 Mi units.
+  for (const [length, count] of [[600_000, 12], [100_000, 40]]) {
+    const [a, b] = createMemoryPair();
+    const client = new Channel(a, { codec: new JsonCodec() });
+    const server = new Channel(b, { codec: new JsonCodec() });
+    try {
+      const payload = "x".repeat(length);
+      const replies = Array.from({ length: count }, () => client.send(payload));
+      // Awaited below; a failed run closes the channels first.
+      for (const reply of replies) reply.catch(() => {});
+      const requests: Request[] = [];
+      for (let i = 0; i < count; i++) {
+        requests.push(await within(5000, `request ${i}`, server.recv()));
+      }
+      for (const request of requests) await request.reply(null);
+      await within(5000, "replies", Promise.all(replies));
+    } finally {
+      await client.close();
+      await server.close();
+    }
+  }
+});
 
 Deno.test("maxUnansweredSize: MsgPack empty bins are charged by what they decode into, not by their payload bytes", async () => {
   const { client, server } = msgpackPair({ maxUnansweredSize: 600_000 });

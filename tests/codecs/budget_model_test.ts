@@ -96,6 +96,24 @@ Deno.test("the two codecs count the same cost for the same value", () => {
   );
 });
 
+Deno.test("jsonCost: a string ends at the first quote no escape takes, short or long, wherever its escapes fall", () => {
+  const encoder = new TextEncoder();
+  // Strings of letters, backslashes and quotes, escaped at every offset
+  // around the 16 bytes scanned one by one before the native search.
+  const pieces = ["a", "\\", '"', 'ab\\"', "\\\\"];
+  let seed = 1;
+  const next = () => (seed = (seed * 48271) % 2147483647) % pieces.length;
+  for (let n = 0; n < 2000; n++) {
+    let value = "";
+    const count = n % 40;
+    for (let k = 0; k < count; k++) value += pieces[next()];
+    const text = encoder.encode(JSON.stringify([value, {}]));
+    const quoted = encoder.encode(JSON.stringify(value)).length - 2;
+    // The array, the string as sent, and the object after it.
+    assert.equal(jsonCost(text, Infinity), 56 + 24 + quoted + 64, value);
+  }
+});
+
 Deno.test("every codec refuses at its budget through the Codec interface", async () => {
   const codecs: Codec[] = [
     new JsonCodec({ maxDecodedSize: 1000 }),

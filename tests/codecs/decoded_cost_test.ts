@@ -92,6 +92,51 @@ Deno.test("MsgPackCodec and MsgPackBloscCodec: a serializer's nested decodes sha
   }
 });
 
+Deno.test("JsonCodec.lastDecodedCost: a text of 16 KiB or more is counted, so a long string is charged its bytes, not 32 units per byte", () => {
+  const codec = new JsonCodec();
+  const encoder = new TextEncoder();
+  // 600 KB: counted for the budget too (600 KB × 32 > 17 Mi units), which
+  // charged it the whole budget all the same.
+  for (const length of [600_000, 16 * 1024 - 4]) {
+    const text = encoder.encode(JSON.stringify(["x".repeat(length)]));
+    const decoded = codec.decode(text) as string[];
+    assert.equal(decoded[0].length, length);
+    // The array (56) and the string (24 + its bytes).
+    assert.equal(codec.lastDecodedCost, 56 + 24 + length);
+  }
+  // A byte shorter: not counted, its bound.
+  const short = encoder.encode(JSON.stringify(["x".repeat(16 * 1024 - 5)]));
+  codec.decode(short);
+  assert.equal(codec.lastDecodedCost, short.length * JSON_EXPANSION);
+});
+
+Deno.test("JsonCodec: a long text's integers beyond ±2^53 are bigints, and a 16-digit run elsewhere keeps the native parse", () => {
+  const codec = new JsonCodec();
+  const padding = "x".repeat(20_000);
+  const text = (value: string) =>
+    new TextEncoder().encode(`["${padding}",${value}]`);
+  for (
+    const [literal, expected] of [
+      ["9007199254740993", 9007199254740993n],
+      ["-12345678901234567890", -12345678901234567890n],
+      ["9007199254740992", 9007199254740992],
+      ["1234567890123456", 1234567890123456],
+      ["0.12345678901234567890", 0.12345678901234567890],
+      ['"12345678901234567890"', "12345678901234567890"],
+    ] as const
+  ) {
+    const value = codec.decode(text(literal)) as unknown[];
+    assert.deepEqual(value[1], expected, literal);
+  }
+  // Beyond Python's int_max_str_digits, refused in a long text too.
+  assert.throws(() => codec.decode(text("1".repeat(4301))), /4300/);
+  // Escaped quotes do not end a string early.
+  const escaped = new TextEncoder().encode(
+    JSON.stringify([`${padding}\\"\\\"`, 1]),
+  );
+  assert.deepEqual(codec.decode(escaped), [`${padding}\\"\\\"`, 1]);
+});
+
 Deno.test("JsonCodec.lastDecodedCost: length × 32, at most maxDecodedSize when counted", () => {
   const short = new TextEncoder().encode("[{},{},{}]");
   const codec = new JsonCodec();
