@@ -1,48 +1,18 @@
 import { setImmediate } from "node:timers";
 import {
   checkFrameLength,
+  COPY_LIMIT,
   type FrameSink,
   type FrameWriterOptions,
+  LEAD,
+  STREAM_PIECE,
+  WRITE_PIECE,
 } from "./_frame_writer_options.ts";
 import { WriteBatch } from "./_write_batch.ts";
 import { WriteStallWatch } from "./_write_stall.ts";
 import { ProtocolError } from "../errors.ts";
 
 export type { FrameSink, FrameWriterOptions };
-
-/**
- * The most one write to a stream takes while a writeTimeout watches: a
- * stream (TLS) tells nothing until a write is done, so a slow reader's
- * progress shows only per piece; 256 KiB in 30 s is 9 KB/s.
- */
-const STREAM_PIECE = 256 * 1024;
-/**
- * The same for a write function: a socket's says how much it took, but
- * NATS's returns once all is sent (140 KB/s in 30 s). Four messages of
- * NATS's default room (1 MiB of `max_payload` less a 5-byte header), so
- * that no piece ends in a message of a few bytes; a frame of up to 4 MiB
- * stays one write.
- */
-const WRITE_PIECE = 4 * (1024 * 1024 - 5);
-
-/**
- * Payloads up to this size are copied into the batch; larger ones are
- * written on their own (past their first {@linkcode LEAD} bytes). One
- * write of header and payload together measured faster for 64 KiB than two
- * without the copy (echo at 1 in flight: 0.42–0.49 against 0.33–0.38 ×
- * raw), and no faster for 1 MiB.
- */
-const COPY_LIMIT = 128 * 1024;
-/**
- * How many of a large payload's first bytes are copied after its header,
- * when written with a write function (a socket): alone, the header would
- * leave as a packet of a few bytes, and the peer's read would wake for it
- * before the payload comes (at 1 MiB and 1 in flight, 6 reads per echo
- * instead of 4 and 0.49–0.52 × raw instead of 0.60–0.61). Not when the
- * batch holds 192 KiB already (the header does not leave alone then, and
- * the lead would take a buffer of another size), nor for a stream.
- */
-const LEAD = 64 * 1024;
 
 /**
  * Writes frames to a byte stream, coalescing frames into as few writes as
@@ -162,7 +132,11 @@ export class FrameWriter {
     if (this.#failed) throw this.#error;
     const length = payload.length;
     checkFrameLength(length, this.#maxFrameSize, this.#peer);
-    const at = this.#header(length <= COPY_LIMIT ? length : 0, length);
+    const at = this.#batch.header(
+      length <= COPY_LIMIT ? length : 0,
+      length,
+      this.#chunks,
+    );
     const batch = this.#batch;
     if (length <= COPY_LIMIT) {
       batch.buffer.set(payload, at);
@@ -195,7 +169,7 @@ export class FrameWriter {
     checkFrameLength(length, this.#maxFrameSize, this.#peer);
     if (length <= COPY_LIMIT) return this.#copyParts(parts, length);
     const batch = this.#batch;
-    batch.end = this.#header(parts[0].length, length);
+    batch.end = batch.header(parts[0].length, length, this.#chunks);
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i];
       if ((i & 1) === 0) {
@@ -237,7 +211,7 @@ export class FrameWriter {
     parts: readonly Uint8Array[],
     length: number,
   ): Promise<void> | undefined {
-    let at = this.#header(length, length);
+    let at = this.#batch.header(length, length, this.#chunks);
     const buffer = this.#batch.buffer;
     for (let i = 0; i < parts.length; i++) {
       buffer.set(parts[i], at);
@@ -245,23 +219,6 @@ export class FrameWriter {
     }
     this.#batch.end = at;
     return this.#queued(length);
-  }
-
-  /**
-   * Makes room for a frame header and `room` more bytes in the open batch,
-   * writes the header of a `length`-byte payload, and returns where the
-   * payload starts.
-   */
-  #header(room: number, length: number): number {
-    const batch = this.#batch;
-    batch.reserve(4 + room, this.#chunks);
-    const buffer = batch.buffer;
-    const at = batch.end;
-    buffer[at] = length >>> 24;
-    buffer[at + 1] = length >>> 16;
-    buffer[at + 2] = length >>> 8;
-    buffer[at + 3] = length;
-    return at + 4;
   }
 
   /** Counts a frame of `length` payload bytes queued; schedules the flush. */

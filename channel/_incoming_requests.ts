@@ -1,17 +1,10 @@
 import type { Codec } from "../codecs/codec.ts";
-import {
-  type ConnectionClosedError,
-  ProtocolError,
-  SerializationError,
-} from "../errors.ts";
+import type { ConnectionClosedError } from "../errors.ts";
 import { checkCount } from "./_channel_options.ts";
-import { codecName } from "./_codec_use.ts";
 import type { FrameWriter } from "./_frame_writer.ts";
-import { FrameSizeError } from "./_frame_writer_options.ts";
-import { ERROR, formatPeerValue } from "./_message.ts";
-import { isTextless } from "./_traceback.ts";
 import type { MessageWriter } from "./_message_writer.ts";
 import { Queue } from "./_queue.ts";
+import { replyFailure } from "./_reply_failure.ts";
 import {
   atUnansweredBudget,
   chargeUnanswered,
@@ -322,43 +315,17 @@ export class IncomingRequests {
     size: number,
     released = false,
   ): unknown {
-    if (error instanceof SerializationError) {
-      // Not sent: the request stays open and may be answered again (fail,
-      // which sends an error too large without its text).
-      if (
-        type !== ERROR ||
-        (error instanceof FrameSizeError && !isTextless(content))
-      ) {
-        if (released) this.#charge(size);
-        return error;
-      }
-      // An error text always encodes, and a textless one is small: it is
-      // the id that cannot be sent back.
-      this.#answered(released ? 0 : size);
-      this.#fail(
-        new ProtocolError(
-          `Cannot answer request ${
-            formatPeerValue(id)
-          } from ${this.#peer}: its id cannot be sent back (${error.message})`,
-          { cause: error },
-        ),
-      );
-      return this.#closeReason;
+    const failure = replyFailure(type, id, content, error, {
+      peer: this.#peer,
+      codec: this.#codec,
+      closing: this.#closeReason !== null,
+    });
+    if (failure === "retry") {
+      if (released) this.#charge(size);
+      return error;
     }
     this.#answered(released ? 0 : size);
-    // A reply waiting for the transport to drain gets the raw write error
-    // (e.g. BrokenPipe) when the connection fails: report the close instead.
-    if (this.#closeReason !== null) return this.#closeReason;
-    // The codec failed otherwise (e.g. its module did not load): the peer
-    // must not wait for this reply in silence.
-    this.#fail(
-      new ProtocolError(
-        `Cannot encode reply to ${this.#peer} with ${codecName(this.#codec)}: ${
-          error instanceof Error ? error.message : String(error)
-        }`,
-        { cause: error },
-      ),
-    );
+    if (failure !== "closed") this.#fail(failure);
     return this.#closeReason;
   }
 

@@ -56,6 +56,22 @@ export class WriteBatch {
     else recycle(old);
   }
 
+  /**
+   * Makes room for a frame header and `room` more bytes (closing into
+   * `chunks` as {@linkcode WriteBatch.reserve} does), writes the header of
+   * a `length`-byte payload, and returns where the payload starts.
+   */
+  header(room: number, length: number, chunks: Uint8Array[]): number {
+    this.reserve(4 + room, chunks);
+    const buffer = this.buffer;
+    const at = this.end;
+    buffer[at] = length >>> 24;
+    buffer[at + 1] = length >>> 16;
+    buffer[at + 2] = length >>> 8;
+    buffer[at + 3] = length;
+    return at + 4;
+  }
+
   /** Whether `bytes` more keep the open batch within the pooled 256 KiB. */
   fits(bytes: number): boolean {
     return this.end - this.start + bytes <= LARGE_BATCH;
