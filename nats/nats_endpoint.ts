@@ -1,12 +1,10 @@
-import { MAX_DELAY } from "../channel/_channel_options.ts";
 import { ConnectionClosedError } from "../errors.ts";
+import { askSession, readHello, type SessionAnswer } from "./_session_hello.ts";
 import { NatsLink } from "./_link.ts";
 import {
   flushWithin,
   guarded,
-  isNoResponders,
   isPlainSubject,
-  isTimeout,
   type Msg,
   newInbox,
   refuseHello,
@@ -21,16 +19,13 @@ import {
   DEFAULT_WINDOW,
   peerWindow,
 } from "./_session_options.ts";
-import { Claim, parseJson } from "./_claim.ts";
+import { Claim } from "./_claim.ts";
 import { ClaimKeeper } from "./_name.ts";
 import {
   checkEndpointOptions,
   type NatsEndpointOptions,
   type NatsOpenOptions,
 } from "./_endpoint_options.ts";
-
-/** The largest hello we read; a real one is a few hundred bytes. */
-const MAX_HELLO = 4096;
 
 export type {
   NatsEndpointOptions,
@@ -238,39 +233,24 @@ export class NatsEndpoint implements AsyncDisposable {
       // E.g. the connection closed meanwhile: subscribing throws.
       throw cannot((error as Error).message, error);
     }
-    let answer: unknown;
+    let answer: SessionAnswer;
     try {
-      const reply = await nc.request(
+      answer = await askSession(nc, {
         subject,
-        JSON.stringify({
+        hello: JSON.stringify({
           op: "open",
           from: this.#options.name ?? "",
           subject: transport.subject,
           window: this.#options.window ?? DEFAULT_WINDOW,
         }),
-        // nats.js's own timer: beyond setTimeout's range it fires at once.
-        { timeout: Math.min(timeout, MAX_DELAY) },
-      );
-      answer = parseJson(reply.data);
+        timeout,
+        cannot,
+      });
     } catch (error) {
       transport.close();
-      throw cannot(
-        isNoResponders(error)
-          ? "nobody listens there (no responders)"
-          : isTimeout(error)
-          ? `no answer within ${timeout} ms`
-          : (error as Error).message,
-        error,
-      );
+      throw error;
     }
-    const to = (answer as { subject?: unknown } | null)?.subject;
-    if (!isPlainSubject(to)) {
-      transport.close();
-      const why = (answer as { error?: unknown } | null)?.error;
-      throw cannot(
-        typeof why === "string" ? why : "the answer is not a session",
-      );
-    }
+    const to = answer.to;
     if (this.#closing !== null) {
       // Closed while the peer answered (which closed this side): tell the
       // peer's side, which would wait for pings otherwise.
@@ -281,7 +261,7 @@ export class NatsEndpoint implements AsyncDisposable {
       }
       throw cannot("the endpoint was closed meanwhile");
     }
-    transport.start(to, peerWindow((answer as { window?: unknown }).window));
+    transport.start(to, peerWindow(answer.window));
     return transport;
   }
 
@@ -375,21 +355,16 @@ export class NatsEndpoint implements AsyncDisposable {
 
   #hello(msg: Msg): void {
     if (!msg.reply || this.#closing !== null) return;
-    const hello = msg.data.length <= MAX_HELLO ? parseJson(msg.data) : null;
-    const op = (hello as { op?: unknown } | null)?.op;
-    if (op === "claim") {
-      this.#claim?.answer(msg, hello as { id?: unknown; name?: unknown });
+    const hello = readHello(msg);
+    if (hello?.op === "claim") {
+      this.#claim?.answer(msg, hello.claim);
       return;
     }
-    const { subject: to, from, window } = (hello ?? {}) as {
-      subject?: unknown;
-      from?: unknown;
-      window?: unknown;
-    };
-    if (op !== "open" || !isPlainSubject(to)) {
+    if (hello === undefined) {
       msg.respond(JSON.stringify({ error: "not a session hello" }));
       return;
     }
+    const { to, from, window } = hello;
     const onSession = this.#options.onSession;
     const max = this.#options.maxSessions ?? 1024;
     if (onSession === undefined || this.#accepted.size >= max) {

@@ -1,0 +1,94 @@
+// A session's handshake: the opener's NATS request to the peer's subject
+// and the answer checked, and the hellos an accepting endpoint reads.
+import { MAX_DELAY } from "../channel/_channel_options.ts";
+import type { ConnectionClosedError } from "../errors.ts";
+import {
+  isNoResponders,
+  isPlainSubject,
+  isTimeout,
+  type Msg,
+  type NatsConnection,
+} from "./_nats.ts";
+import { parseJson } from "./_claim.ts";
+
+/** What the peer answered: where to publish, and its window. */
+export interface SessionAnswer {
+  /** The peer's subject for this session. */
+  readonly to: string;
+  /** The window it announced (unchecked). */
+  readonly window: unknown;
+}
+
+/**
+ * Sends `hello` to the endpoint on `subject` and waits `timeout` ms for
+ * its answer.
+ *
+ * @throws {ConnectionClosedError} Made by `cannot`: nobody listens, no
+ *   answer in time, a refusal, or an answer that is not a session.
+ */
+export async function askSession(
+  nc: NatsConnection,
+  request: {
+    subject: string;
+    hello: string;
+    timeout: number;
+    cannot: (why: string, cause?: unknown) => ConnectionClosedError;
+  },
+): Promise<SessionAnswer> {
+  const { subject, timeout, cannot } = request;
+  let answer: unknown;
+  try {
+    const reply = await nc.request(
+      subject,
+      request.hello,
+      // nats.js's own timer: beyond setTimeout's range it fires at once.
+      { timeout: Math.min(timeout, MAX_DELAY) },
+    );
+    answer = parseJson(reply.data);
+  } catch (error) {
+    throw cannot(
+      isNoResponders(error)
+        ? "nobody listens there (no responders)"
+        : isTimeout(error)
+        ? `no answer within ${timeout} ms`
+        : (error as Error).message,
+      error,
+    );
+  }
+  const to = (answer as { subject?: unknown } | null)?.subject;
+  if (!isPlainSubject(to)) {
+    const why = (answer as { error?: unknown } | null)?.error;
+    throw cannot(typeof why === "string" ? why : "the answer is not a session");
+  }
+  return { to, window: (answer as { window?: unknown }).window };
+}
+
+/** The largest hello read; a real one is a few hundred bytes. */
+const MAX_HELLO = 4096;
+
+/** A hello an accepting endpoint got: an exclusive claim's, or a session's. */
+export type Hello =
+  | { readonly op: "claim"; readonly claim: { id?: unknown; name?: unknown } }
+  | {
+    readonly op: "open";
+    /** The opener's subject for the session. */
+    readonly to: string;
+    readonly from: unknown;
+    readonly window: unknown;
+  };
+
+/** Reads the hello in `msg`, or undefined if it is neither. */
+export function readHello(msg: Msg): Hello | undefined {
+  const hello = msg.data.length <= MAX_HELLO ? parseJson(msg.data) : null;
+  const op = (hello as { op?: unknown } | null)?.op;
+  if (op === "claim") {
+    return { op, claim: hello as { id?: unknown; name?: unknown } };
+  }
+  const { subject: to, from, window } = (hello ?? {}) as {
+    subject?: unknown;
+    from?: unknown;
+    window?: unknown;
+  };
+  if (op !== "open" || !isPlainSubject(to)) return undefined;
+  return { op, to, from, window };
+}
