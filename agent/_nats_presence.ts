@@ -3,6 +3,7 @@
 // NATS address does not run it, nor load nats.js (which nats/ itself
 // loads only when it opens a connection).
 import { delay } from "../channel/_connect.ts";
+import { callHook } from "../channel/_hook.ts";
 import type { Transport } from "../channel/transport.ts";
 import { ConnectionClosedError } from "../errors.ts";
 import type { NatsAttachment } from "../nats/attach_nats.ts";
@@ -17,7 +18,14 @@ import type { ContainerNatsOptions } from "./container_options.ts";
 const NATS_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 /** Options that are the container's, not nats.js's. */
-const OWN_OPTIONS = ["name", "connection", "prefix", "session", "maxSessions"];
+const OWN_OPTIONS = [
+  "name",
+  "connection",
+  "prefix",
+  "session",
+  "maxSessions",
+  "onStatus",
+];
 
 /** Whether `name` can be a container's name on NATS (at most 200 characters). */
 export function isNatsName(name: string): boolean {
@@ -88,6 +96,14 @@ export function natsNameOf(
   }
   checkSessionOptions(options.session ?? {}, "options.nats.session");
   checkPositive("options.nats.maxSessions", options.maxSessions, true);
+  if (
+    options.onStatus !== undefined && typeof options.onStatus !== "function"
+  ) {
+    throw new TypeError(
+      `options.nats.onStatus must be a function, got ${typeof options
+        .onStatus}`,
+    );
+  }
   return name;
 }
 
@@ -139,6 +155,10 @@ export class NatsPresence {
         );
       },
     });
+    const onStatus = options.onStatus;
+    if (onStatus !== undefined) {
+      attachment.onStatus((status) => callHook("onStatus", onStatus, status));
+    }
     return new NatsPresence(attachment);
   }
 

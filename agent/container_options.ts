@@ -1,6 +1,10 @@
 import type { CodecClass } from "../codecs/codec.ts";
 import type { SerializerSpec } from "../codecs/serializer_registry.ts";
-import type { NatsClient, NatsConnectOptions } from "../nats/nats_client.ts";
+import type {
+  NatsClient,
+  NatsConnectOptions,
+  NatsStatus,
+} from "../nats/nats_client.ts";
 import type { DynamicRemote, Remote } from "../rpc/remote.ts";
 import type { RpcTelemetryOptions } from "../rpc/telemetry_options.ts";
 import type { Agent } from "./agent.ts";
@@ -72,6 +76,20 @@ export interface ContainerNatsOptions extends NatsConnectOptions {
   session?: ContainerNatsSessionOptions;
   /** How many sessions other containers may have open to this one at once. @default {1024} */
   maxSessions?: number;
+  /**
+   * Called with every status event of the container's NATS connection
+   * (`"disconnect"`, `"reconnect"`, … see `NatsStatus`), and with
+   * `{ type: "error", error, subject }` when the container lost its name:
+   * while its connection was down another container claimed the name, and
+   * when it came back the other kept it (see docs/nats.md). From then on
+   * `nats://<name>/` reaches the other container; this one accepts no
+   * more sessions on NATS (it still opens them), and those it had
+   * accepted fail (each reported to `onConnectionLost`). That event is
+   * also logged with `console.error`; what the hook throws is logged.
+   *
+   * @default {undefined} (nothing is reported)
+   */
+  onStatus?: (status: NatsStatus) => void;
 }
 
 /** Options of {@linkcode Container.create}. */

@@ -47,6 +47,11 @@ Deno.test("Container.create: nats:// options are checked before anything opens",
       { nats: { connection: {} as never } },
       /options\.nats\.connection must be an open nats\.js connection/,
     ],
+    [
+      "nats://alice",
+      { nats: { ...nats, onStatus: "log" as never } },
+      /options\.nats\.onStatus must be a function, got string/,
+    ],
   ];
   for (const [addr, options, message] of invalid) {
     await assert.rejects(

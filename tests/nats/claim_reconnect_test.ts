@@ -11,6 +11,8 @@ import {
   type NatsTransport,
 } from "../../nats/mod.ts";
 import { connect } from "npm:@nats-io/transport-node@3.4.0";
+import { Agent, Container } from "../../agent/mod.ts";
+import { expose } from "../../rpc/mod.ts";
 import { within } from "../_within.ts";
 import { NatsServer } from "./_server.ts";
 import { TcpProxy } from "./_tcp_proxy.ts";
@@ -83,6 +85,21 @@ async function capturingErrors(
     await run(lines);
   } finally {
     console.error = original;
+  }
+}
+
+/** An agent that tells which container it is in. */
+class Named extends Agent {
+  #name: string;
+
+  constructor(container: Container, name: string) {
+    super(container);
+    this.#name = name;
+  }
+
+  @expose
+  name(): string {
+    return this.#name;
   }
 }
 
@@ -349,6 +366,81 @@ Deno.test("an endpoint that stopped accepting does not assert its claim when it 
     });
   } finally {
     for (const object of closing.reverse()) await object.close();
+    await proxy.close();
+    await server.stop();
+  }
+});
+
+Deno.test("a container that lost its NATS name says so through options.nats.onStatus, and its name reaches the container that kept it", async () => {
+  const server = await NatsServer.start({ args: ["-D"] });
+  const proxy = TcpProxy.start(server.port);
+  const closing: { shutdown(): Promise<void> }[] = [];
+  try {
+    await capturingErrors(async (logged) => {
+      const statuses: NatsStatus[] = [];
+      const waiting = new Map<string, (status: NatsStatus) => void>();
+      const seen = (type: string) =>
+        new Promise<NatsStatus>((resolve) => waiting.set(type, resolve));
+      const first = await Container.create("nats://twin", {
+        nats: {
+          ...through(proxy),
+          onStatus: (status) => {
+            statuses.push(status);
+            waiting.get(status.type)?.(status);
+            waiting.delete(status.type);
+          },
+        },
+      });
+      closing.push(first);
+      assert.equal(new Named(first, "first").addr, "nats://twin/0");
+      const caller = await Container.create("nats://caller", {
+        nats: { servers: server.url },
+      });
+      closing.push(caller);
+      const who = await caller.connect("nats://twin/0") as unknown as {
+        name(): Promise<string>;
+      };
+      assert.equal(await who.name(), "first");
+
+      const disconnected = seen("disconnect");
+      const ports = await proxy.cut();
+      await within(5000, "the disconnect", disconnected);
+      await within(
+        5000,
+        "the server dropping the connection",
+        server.waitForMatch(
+          new RegExp(
+            `127\\.0\\.0\\.1:${
+              ports[0]
+            } - cid:\\d+ - [^\\n]*Client connection closed`,
+          ),
+        ),
+      );
+      const second = await Container.create("nats://twin", {
+        nats: { servers: server.url },
+      });
+      closing.push(second);
+      assert.equal(new Named(second, "second").addr, "nats://twin/0");
+
+      const lost = seen("error");
+      proxy.restore();
+      const event = await within(5000, "the lost name", lost);
+      assert.equal(event.subject, "aiomas.twin");
+      assert.match(
+        (event.error as Error).message,
+        /^Lost NATS subject "aiomas\.twin": another holder \(nats:\/\/twin\/\) kept it/,
+      );
+      assert.ok(statuses.some((status) => status.type === "reconnect"));
+      assert.deepEqual(logged, [`aiomas: ${(event.error as Error).message}`]);
+      // The caller's session to the first failed; a new one reaches the second.
+      await assert.rejects(within(5000, "the old call", who.name()));
+      const again = await caller.connect("nats://twin/0") as unknown as {
+        name(): Promise<string>;
+      };
+      assert.equal(await again.name(), "second");
+    });
+  } finally {
+    for (const container of closing.reverse()) await container.shutdown();
     await proxy.close();
     await server.stop();
   }
