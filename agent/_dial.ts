@@ -1,7 +1,7 @@
 // Opening a channel to another container, by the scheme of its address:
 // the one place of the agent layer that connects.
 import { Channel } from "../channel/channel.ts";
-import { connect } from "../channel/_connect.ts";
+import { connect, delay } from "../channel/_connect.ts";
 import { formatAddress, type ParsedAddress } from "../channel/address.ts";
 import { createMemoryPair } from "../channel/memory_pair.ts";
 import { ConnectionClosedError } from "../errors.ts";
@@ -11,7 +11,7 @@ import type { AgentAddress } from "./agent_address.ts";
 
 /** How one dial goes. */
 export interface DialOptions {
-  /** Retry refused attempts (TCP, Unix and NATS). */
+  /** Retry refused attempts (TCP, Unix, NATS, and local containers not created yet). */
   retry: boolean;
   /** Stops it (every connect waiting for it gave up, or shutdown). */
   signal: AbortSignal;
@@ -60,17 +60,26 @@ export async function dialChannel(
     });
   }
   if (target.scheme === "local") {
-    const [mine, theirs] = createMemoryPair();
-    if (!options.acceptLocal(target.name, theirs)) {
-      throw new ConnectionClosedError(
+    // Retried as a refused TCP connection is: the container may be about
+    // to be created (in this process, by code that runs meanwhile).
+    const signal = AbortSignal.any([dial.signal, options.closing]);
+    for (let wait = 500;; wait = Math.min(wait * 1.5, 30_000)) {
+      const [mine, theirs] = createMemoryPair();
+      if (options.acceptLocal(target.name, theirs)) {
+        return new Channel(mine, {
+          codec: codec(),
+          peer: target.container,
+          maxFrameSize,
+        });
+      }
+      const refused = new ConnectionClosedError(
         `No container at ${target.container} in this process`,
       );
+      if (!dial.retry) throw refused;
+      dial.onRetry(refused);
+      signal.throwIfAborted();
+      await delay(wait, signal);
     }
-    return new Channel(mine, {
-      codec: codec(),
-      peer: target.container,
-      maxFrameSize,
-    });
   }
   if (target.scheme === "tcp" && target.port === 0) {
     // Port 0 means "any port" to a listener: no container is reached there.

@@ -206,9 +206,9 @@ export interface ConnectOptions {
   /**
    * Retry a refused connection as aiomas does (after 0.5 s, then 1.5 times
    * longer each time, at most 30 s apart) until `timeout` or `signal` ends
-   * it; without either, forever. Without `retry`, one attempt. TCP, Unix
-   * and NATS containers are retried; a `local://` container that does not
-   * exist yet is not (it is refused at once: create it first).
+   * it; without either, forever. Without `retry`, one attempt. A
+   * `local://` container that does not exist yet is retried the same way
+   * (it may be created meanwhile); a `worker://` one is not.
    *
    * @default {false}
    */

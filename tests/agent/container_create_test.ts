@@ -1,6 +1,7 @@
 // Container.create: TCP, Unix socket and local:// addresses, and the address
 // forms that are refused.
 import assert from "node:assert/strict";
+import { within } from "../_within.ts";
 import { Container } from "../../agent/mod.ts";
 import type { SerializerSpec } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
@@ -136,6 +137,31 @@ Deno.test("Container.create with local:// names", async () => {
   for (const bad of ["local://", "local:///", "local://a/b"]) {
     await assert.rejects(Container.create(bad), TypeError, bad);
   }
+});
+
+Deno.test("Container.connect with retry waits for a local:// container created meanwhile; shutdown stops the wait", async () => {
+  await using a = await Container.create("local://retry-caller");
+  const retried = a.connect<Callee>("local://retry-late/0", { retry: true });
+  // Joins the same dial without retry: it fails at the first refusal.
+  await assert.rejects(
+    within(5000, "the first refusal", a.connect("local://retry-late/0")),
+    {
+      name: "ConnectionClosedError",
+      message: /No container at local:\/\/retry-late\//,
+    },
+  );
+  await using b = await Container.create("local://retry-late");
+  new Callee(b);
+  const proxy = await within(5000, "the retried connect", retried);
+  assert.equal(await proxy.service(7), 7);
+  // A dial that waits for a container that never comes ends at shutdown.
+  const never = a.connect("local://retry-never/0", { retry: true });
+  await assert.rejects(
+    a.connect("local://retry-never/0"),
+    ConnectionClosedError,
+  );
+  await a.shutdown();
+  await assert.rejects(within(5000, "the stopped connect", never));
 });
 
 Deno.test("Container.create with serializers its codec refuses takes nothing: the local name is free afterwards", async () => {
