@@ -34,7 +34,11 @@ export interface ManagerOptions {
    * such as `%2F` are refused), so `..` cannot escape a prefix. A module
    * with a query (`a.ts?v=2`) is allowed only under a prefix that has a
    * query too: each query imports the module once more, kept for the life
-   * of the process, so a peer could grow it without end.
+   * of the process, so a peer could grow it without end. For the same
+   * reason a `file:` module that does not exist is refused before it is
+   * imported (Deno keeps failed imports too); under an `http:` or
+   * `https:` prefix every path a peer names is fetched once and kept,
+   * found or not: allow such a prefix only for peers you trust.
    *
    * The list replaces the default, it does not add to it; `[]` refuses
    * every module. Modules a spawned module imports itself are not checked:
@@ -125,7 +129,8 @@ export class Manager extends Agent {
    *   full URL; relative modules are resolved from `options.base`.
    * @param args The constructor's arguments after the container.
    * @returns `[agent, address]`; the agent travels as a reference.
-   * @throws {TypeError} If the spec is malformed or names no agent class.
+   * @throws {TypeError} If the spec is malformed, names no agent class, or
+   *   a `file:` module that does not exist (it is not imported).
    * @throws {Deno.errors.NotCapable} If the module is not under a prefix
    *   of {@linkcode ManagerOptions.allowSpawn}; it is not imported.
    */
@@ -230,6 +235,17 @@ async function importAgentClass(
   url: URL,
   name: string,
 ): Promise<AgentClass> {
+  // Deno keeps every failed import for the life of the process, and each
+  // makes the next slower (37 KB and growing milliseconds per missing
+  // module measured): a peer must not get to make it try files that are
+  // not there.
+  if (url.protocol === "file:" && !(await isFile(url))) {
+    throw new TypeError(
+      `Invalid agent spec ${
+        JSON.stringify(spec)
+      }: there is no module file at "${url.href}"`,
+    );
+  }
   const module = await import(url.href);
   if (!(name in module)) {
     throw new TypeError(
@@ -332,4 +348,14 @@ function allowedUrl(url: URL, allowed: readonly string[]): URL {
       JSON.stringify(url.href)
     }: the rule is to import only modules under an allowSpawn prefix (${why}); widen it with the allowSpawn option (ManagerOptions, startContainerWorker, startContainerProcess) or cli.ts --allow-spawn <prefix>`,
   );
+}
+
+/** Whether `url` is an existing file (a directory or nothing is not). */
+async function isFile(url: URL): Promise<boolean> {
+  try {
+    return (await Deno.stat(url)).isFile;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
 }

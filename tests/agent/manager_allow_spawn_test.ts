@@ -250,3 +250,21 @@ Deno.test("Manager.spawn: a module with a query is refused unless a prefix has a
     refused(`${probe}?v=2`),
   );
 });
+
+Deno.test("Manager.spawn: an allowed file: module that does not exist is refused without importing it (Deno keeps every failed import)", async () => {
+  await using tmp = await tempModules("__aiomasManagerMissingRan");
+  await using m = await managed({ allowSpawn: [tmp.url("agents/")] });
+  for (const path of ["agents/missing.ts", "agents/"]) {
+    const href = tmp.url(path);
+    await assert.rejects(
+      spawn(m.proxy, `${href}#Echo`),
+      remote(
+        "TypeError",
+        new RegExp(`there is no module file at "${RegExp.escape(href)}"`),
+      ),
+    );
+  }
+  // An existing one is still spawned.
+  const [agent] = await spawn(m.proxy, `${tmp.url("agents/ok.ts")}#Echo`, "t:");
+  assert.equal(await agent.echo(2), "t:2");
+});
