@@ -14,15 +14,18 @@ const NO_KWARGS: Record<string, never> = Object.freeze({});
 
 /**
  * The {@linkcode MosaikProxy} of a simulator's connection to mosaik; each
- * call gives up after `timeout` ms (with a `TimeoutError`), if given.
+ * call gives up after `timeout` ms (with a `TimeoutError`), if given, and
+ * when `stopped` aborts (mosaik sent stop: it answers nothing more).
  */
 export class RemoteMosaikProxy implements MosaikProxy {
   #channel: Channel;
-  #options: { timeout: number } | undefined;
+  #options: { timeout?: number; signal: AbortSignal };
 
-  constructor(channel: Channel, timeout?: number) {
+  constructor(channel: Channel, stopped: AbortSignal, timeout?: number) {
     this.#channel = channel;
-    this.#options = timeout === undefined ? undefined : { timeout };
+    this.#options = timeout === undefined
+      ? { signal: stopped }
+      : { timeout, signal: stopped };
   }
 
   async getProgress(): Promise<number> {

@@ -129,9 +129,23 @@ export async function serveSimulator(
   channel: Channel,
   options: Pick<RunSimulatorOptions, "onCall" | "callTimeout"> = {},
 ): Promise<void> {
+  // Aborted once mosaik sent stop: it answers none of the simulator's
+  // requests from then on, and a call that waits for one would hold the
+  // stop for good while mosaik keeps the connection open.
+  const stopped = new AbortController();
+  const stopping = () =>
+    stopped.abort(
+      new ConnectionClosedError(
+        `mosaik (${channel.peer}) sent stop: it answers no more requests`,
+      ),
+    );
   attachMosaik(
     simulator,
-    new RemoteMosaikProxy(channel, checkCallTimeout(options.callTimeout)),
+    new RemoteMosaikProxy(
+      channel,
+      stopped.signal,
+      checkCallTimeout(options.callTimeout),
+    ),
   );
   let meta: Meta = simulator.meta;
   // A call still running when the connection goes is given up, so that a
@@ -198,6 +212,7 @@ export async function serveSimulator(
       throw lostBeforeStop;
     }
     if (isStop(request.content)) {
+      stopping();
       options.onCall?.("stop", [], {});
       // No reply: mosaik only waits for the connection to close.
       try {
@@ -213,7 +228,9 @@ export async function serveSimulator(
     const served = serve(request);
     request = undefined;
     next = channel.recv();
-    next.catch(() => {});
+    next.then((taken) => {
+      if (isStop(taken.content)) stopping();
+    }, () => {});
     await served;
   }
 }

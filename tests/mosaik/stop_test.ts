@@ -8,6 +8,7 @@ import {
   type OutputData,
   Simulator,
 } from "../../mosaik/mod.ts";
+import { within } from "../_within.ts";
 import { InProcess } from "./_mosaik.ts";
 
 /** A simulator whose step runs until `release` is called. */
@@ -65,6 +66,55 @@ Deno.test("a stop that arrives during a step waits for the step while the connec
   assert.equal(await sim.next(), null);
   assert.equal(await sim.running, 0);
   assert.equal(slow.stopped, 1);
+});
+
+/** A simulator whose step asks mosaik for its progress and reports what came of it. */
+class Asking extends Simulator {
+  outcome: unknown = undefined;
+  stopped = 0;
+  constructor() {
+    super({ type: "event-based", models: {} });
+  }
+  create(): CreateResult[] {
+    return [];
+  }
+  async step(): Promise<null> {
+    try {
+      this.outcome = await this.mosaik.getProgress();
+    } catch (error) {
+      this.outcome = error;
+    }
+    return null;
+  }
+  getData(): OutputData {
+    return {};
+  }
+  override stop(): void {
+    this.stopped++;
+  }
+}
+
+Deno.test("a stop that arrives while a step waits for mosaik's answer fails the step's request: mosaik answers none after stop, and the connection may stay", async () => {
+  const asking = new Asking();
+  await using sim = await InProcess.start(asking);
+  await sim.init();
+  const step = await sim.request("step", [0, {}, 10]);
+  const progress = await sim.next() as [number, number, unknown];
+  assert.deepEqual(progress[2], ["get_progress", [], {}]);
+  // mosaik shuts down instead of answering, and keeps the connection.
+  await sim.request("stop");
+  assert.deepEqual(
+    await within(5000, "the step's reply", sim.next()),
+    [1, step, null],
+  );
+  assert.equal(await sim.next(), null);
+  assert.equal(await sim.running, 0);
+  assert.ok(asking.outcome instanceof ConnectionClosedError);
+  assert.match(
+    (asking.outcome as Error).message,
+    /^mosaik \(.*\) sent stop: it answers no more requests/,
+  );
+  assert.equal(asking.stopped, 1);
 });
 
 Deno.test("a connection lost during a step without a stop still exits 1, naming the loss", async () => {
