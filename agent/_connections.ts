@@ -52,6 +52,11 @@ interface Dial {
 /** How a connect leaves the dial it waits for, set while it waits. */
 interface Waiting {
   leave?: () => void;
+  /**
+   * While a connect asks for its agent over a shared connection it did not
+   * dial: stops handing that connection out (it timed out there).
+   */
+  suspect?: () => void;
 }
 
 /** What {@linkcode Connections} needs of its container. */
@@ -157,7 +162,16 @@ export class Connections {
       options.timeout,
       options.signal,
       `Connecting to ${url}`,
-      () => waiting.leave?.(),
+      (reason) => {
+        waiting.leave?.();
+        // No answer in time on a connection that was open already: it may
+        // have gone silent (its peer's host vanished, a NAT dropped it),
+        // and every later connect would wait on it too. Later connects dial
+        // anew; the calls already on it end by their own timeouts.
+        if (reason instanceof DOMException && reason.name === "TimeoutError") {
+          waiting.suspect?.();
+        }
+      },
     );
   }
 
@@ -215,28 +229,47 @@ export class Connections {
     options: ConnectOptions,
     waiting: Waiting,
   ): Promise<[Caller, string]> {
-    const { connection, fresh } = await this.#connection(
+    const { connection, fresh, pending } = await this.#connection(
       target,
       options,
       waiting,
     );
     try {
-      return await this.#validate(connection, target);
+      return await this.#validate(connection, target, fresh, pending, waiting);
     } catch (error) {
       // A shared connection, open before this connect, whose peer closed
       // it just now (its end not read yet when it was handed out): dial
       // once more. Not for a dial of this connect's own.
       if (fresh || !(error instanceof ConnectionClosedError)) throw error;
       const again = await this.#connection(target, options, waiting);
-      return await this.#validate(again.connection, target);
+      return await this.#validate(
+        again.connection,
+        target,
+        again.fresh,
+        again.pending,
+        waiting,
+      );
     }
   }
 
-  /** The agent's caller and class name, once its container said it has it. */
+  /**
+   * The agent's caller and class name, once its container said it has it;
+   * over a connection this connect did not dial (`fresh`), the wait makes
+   * `waiting.suspect` drop it (`pending`) from the shared ones.
+   */
   async #validate(
     connection: Connection,
     target: AgentAddress,
+    fresh: boolean,
+    pending: Promise<Connection>,
+    waiting: Waiting,
   ): Promise<[Caller, string]> {
+    if (!fresh) {
+      const key = target.container;
+      waiting.suspect = () => {
+        if (this.#byAddress.get(key) === pending) this.#byAddress.delete(key);
+      };
+    }
     const { validating } = connection;
     let validated = validating.get(target.aid);
     if (validated === undefined) {
@@ -247,7 +280,11 @@ export class Connections {
       asked.catch(() => {}).finally(() => validating.delete(target.aid));
       validated = asked;
     }
-    return [connection.caller, await validated];
+    try {
+      return [connection.caller, await validated];
+    } finally {
+      waiting.suspect = undefined;
+    }
   }
 
   /** The shared connection to the container of `target`, opened if needed. */
@@ -255,7 +292,9 @@ export class Connections {
     target: AgentAddress,
     options: ConnectOptions,
     waiting: Waiting,
-  ): Promise<{ connection: Connection; fresh: boolean }> {
+  ): Promise<
+    { connection: Connection; fresh: boolean; pending: Promise<Connection> }
+  > {
     const key = target.container;
     for (;;) {
       this.#checkOpen();
@@ -321,7 +360,7 @@ export class Connections {
       // meanwhile, so drop it now and dial again.
       // Fresh: dialed for this connect, or while it waited.
       if (!connection.client.channel.isClosed) {
-        return { connection, fresh: dial !== undefined };
+        return { connection, fresh: dial !== undefined, pending };
       }
       if (this.#byAddress.get(key) === pending) this.#byAddress.delete(key);
     }

@@ -198,7 +198,12 @@ export interface ConnectOptions {
    * Deadline in milliseconds for the whole connect: opening the connection
    * (every attempt, the waits between retries, the TLS handshake) and
    * asking for the agent. When it passes, `connect` rejects with a
-   * `TimeoutError` `DOMException`. `Infinity` is no deadline.
+   * `TimeoutError` `DOMException`. `Infinity` is no deadline. When it
+   * passes while the agent is asked for over a connection that was open
+   * already (shared with other connects), later connects dial a new one:
+   * the old one may have gone silent (its peer's host vanished, a NAT
+   * dropped it), which TCP may not tell for hours; calls already on it end
+   * by their own `callTimeout`.
    *
    * @default {undefined} (no deadline)
    */

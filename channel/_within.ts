@@ -2,15 +2,15 @@ import { deadlineTimer } from "./_channel_options.ts";
 
 /**
  * `promise`, or a rejection when `timeout` (ms) passes or `signal` aborts
- * first (then `onGiveUp` is called); `promise` goes on (it may be shared)
- * and its outcome is dropped.
+ * first (then `onGiveUp` is called with the rejection's reason); `promise`
+ * goes on (it may be shared) and its outcome is dropped.
  */
 export function within<T>(
   promise: Promise<T>,
   timeout: number | undefined,
   signal: AbortSignal | undefined,
   what: string,
-  onGiveUp: () => void,
+  onGiveUp: (reason: unknown) => void,
 ): Promise<T> {
   if ((timeout === undefined || timeout === Infinity) && signal === undefined) {
     return promise;
@@ -19,7 +19,7 @@ export function within<T>(
   promise.then(resolve, reject);
   const giveUp = (reason: unknown) => {
     reject(reason);
-    onGiveUp();
+    onGiveUp(reason);
   };
   if (signal?.aborted) {
     giveUp(signal.reason);

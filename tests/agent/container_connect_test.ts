@@ -257,3 +257,77 @@ Deno.test("connect: without retry, joining a retrying dial after an earlier refu
   assert.equal(typeof await retrying, "function");
   giveUp.abort();
 });
+
+/**
+ * A TCP relay to `port` whose connections can go silent: `freeze()` stops
+ * relaying on those open now, without closing them (a peer whose host
+ * vanished, a NAT that dropped the flow).
+ */
+function silentRelay(port: number) {
+  const listener = Deno.listen(LOCAL);
+  const conns: Deno.Conn[] = [];
+  const frozen = new Set<Deno.Conn>();
+  const pipes: Promise<void>[] = [];
+  const pipe = async (from: Deno.Conn, to: Deno.Conn, owner: Deno.Conn) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      for (
+        let n = await from.read(buffer);
+        n !== null;
+        n = await from.read(buffer)
+      ) {
+        if (!frozen.has(owner)) await to.write(buffer.subarray(0, n));
+      }
+    } catch {
+      // Closed.
+    }
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const upstream = await Deno.connect({ ...LOCAL, port });
+      conns.push(conn, upstream);
+      pipes.push(pipe(conn, upstream, conn), pipe(upstream, conn, conn));
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    accepted: () => conns.length / 2,
+    freeze: () => conns.forEach((conn) => frozen.add(conn)),
+    async close() {
+      listener.close();
+      await accepting;
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Closed by its other end's pipe.
+        }
+      }
+      await Promise.all(pipes);
+    },
+  };
+}
+
+Deno.test("Container.connect: a shared connection that went silent is not handed out again once a connect timed out on it", async () => {
+  await using b = await Container.create(LOCAL);
+  const callee = new Callee(b);
+  const port = Number(/:(\d+)\/$/.exec(b.addr)![1]);
+  const relay = silentRelay(port);
+  const a = await Container.create(LOCAL);
+  try {
+    const url = `tcp://127.0.0.1:${relay.port}/${callee.aid}`;
+    const first = await a.connect<Callee>(url);
+    assert.equal(await first.service(1), 1);
+    relay.freeze();
+    await assert.rejects(a.connect(url, { timeout: 200 }), {
+      name: "TimeoutError",
+    });
+    // Dialed anew: answered over a second connection.
+    const second = await a.connect<Callee>(url, { timeout: 5000 });
+    assert.equal(await second.service(2), 2);
+    assert.equal(relay.accepted(), 2);
+  } finally {
+    await a.shutdown();
+    await relay.close();
+  }
+});
