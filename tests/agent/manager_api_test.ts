@@ -141,7 +141,7 @@ Deno.test("Manager.spawn with a bad spec answers with a clear error and keeps wo
       [spec("Nope"), "TypeError", /has no export "Nope"/],
       [spec("NotAnAgent"), "TypeError", /"NotAnAgent" is not an Agent class/],
       [spec("notAClass"), "TypeError", /"notAClass" is not an Agent class/],
-      [`${missing}#Echo`, "TypeError", /Module not found/],
+      [`${missing}#Echo`, "TypeError", /there is no module file at "file:/],
       // The constructor's own error.
       [spec("Broken"), "RangeError", /^Broken cannot be built$/],
     ] as const

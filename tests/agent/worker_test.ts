@@ -274,7 +274,7 @@ Deno.test("startContainerWorker: a bad spawn spec is an error reply, and the wor
       [
         `${new URL("./nowhere.ts", AGENTS_URL).href}#X`,
         "TypeError",
-        /not found/,
+        /there is no module file at "file:.*\/nowhere\.ts"/,
       ],
       [spec("Broken"), "RangeError", /Broken cannot be built/],
     ] as const
