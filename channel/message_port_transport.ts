@@ -67,8 +67,11 @@ export function messagePortTransport(port: MessagePort): Transport {
     start(streamController) {
       controller = streamController;
       port.onmessage = (event: MessageEvent) => {
+        // Messages already on their way when this side closed still come:
+        // the readable has ended, they go nowhere.
+        if (closed) return;
         if (event.data === null) close(true);
-        else streamController.enqueue(event.data as Uint8Array);
+        else enqueue(streamController, event.data as Uint8Array);
       };
       port.onmessageerror = () => {
         streamController.error(
@@ -96,4 +99,19 @@ export function messagePortTransport(port: MessagePort): Transport {
     abort: () => close(),
   });
   return { readable, writable, close: () => close() };
+}
+
+/**
+ * Queues `chunk` unless the stream has ended some other way (cancelled or
+ * errored by its reader's side): a port's handler must not throw.
+ */
+function enqueue(
+  controller: ReadableStreamDefaultController<Uint8Array>,
+  chunk: Uint8Array,
+): void {
+  try {
+    controller.enqueue(chunk);
+  } catch {
+    // Ended: the chunk goes nowhere.
+  }
 }
