@@ -86,8 +86,11 @@ export class LocalCalls {
     const signal = options?.signal;
     signal?.throwIfAborted();
     this.#checkTime(options);
-    let received = this.#wire.args(args);
-    if (received instanceof Promise) received = await received;
+    // Awaited even when it is no promise: the callee runs a turn later, as
+    // across a connection, not inside its caller's call expression (agents
+    // that call each other back and forth would grow one stack until it
+    // overflows, and code after a call would run after the callee).
+    const received = await this.#wire.args(args);
     let result: unknown;
     try {
       const resolved = this.#service.resolve(path);
@@ -120,8 +123,8 @@ export class LocalCalls {
     const signal = options?.signal;
     signal?.throwIfAborted();
     this.#checkTime(options);
-    let received = this.#wire.args(args);
-    if (received instanceof Promise) received = await received;
+    // A turn later, as above.
+    const received = await this.#wire.args(args);
     let resolved: Resolved;
     try {
       resolved = this.#service.resolve(path);

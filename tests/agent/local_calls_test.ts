@@ -245,3 +245,37 @@ Deno.test("Argument errors name the method also when it reads its context or the
     });
   }
 });
+
+/** Hands a countdown to its partner until it reaches 0. */
+interface HopProxy {
+  hop(left: number): Promise<number>;
+  note(what: string): Promise<void>;
+}
+
+class Hop extends Agent {
+  partner: HopProxy | undefined;
+  order: string[] = [];
+
+  @expose
+  async hop(left: number): Promise<number> {
+    return left === 0 ? 0 : await this.partner!.hop(left - 1);
+  }
+
+  @expose
+  note(what: string): void {
+    this.order.push(what);
+  }
+}
+
+Deno.test("Local calls: the callee runs a turn later, as across a connection: code after the call runs first, and calls back and forth do not grow one stack", async () => {
+  await using container = await Container.create("local://hops");
+  const [a, b] = [new Hop(container), new Hop(container)];
+  a.partner = await container.connect(b.addr) as unknown as HopProxy;
+  b.partner = await container.connect(a.addr) as unknown as HopProxy;
+  const call = a.partner.note("callee");
+  b.order.push("after the call");
+  await call;
+  assert.deepEqual(b.order, ["after the call", "callee"]);
+  // 20 000 hops: one stack would overflow (about 1 500 did).
+  assert.equal(await a.partner.hop(20_000), 0);
+});
