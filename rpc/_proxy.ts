@@ -80,14 +80,15 @@ const LABEL = Symbol("label");
  * where a hook per proxy took 130 bytes more: the target (`invoke` bound
  * to its Remote) tells its label when called with {@linkcode LABEL}.
  */
-const INSPECTABLE: object = Object.create(Function.prototype, {
-  [INSPECT]: {
-    value(this: (label: typeof LABEL) => string): string {
-      return this(LABEL);
+const INSPECTABLE: object = Object.freeze(
+  Object.create(Function.prototype, {
+    [INSPECT]: {
+      value(this: (label: typeof LABEL) => string): string {
+        return this(LABEL);
+      },
     },
-    configurable: true,
-  },
-});
+  }),
+);
 
 /** The label of a sub-path's proxy. */
 export function rpcLabel(path: string): string {
@@ -188,6 +189,10 @@ const HANDLER: ProxyHandler<object> = {
     return child;
   },
   set: refuse,
+  // A function's, as before the hook moved to INSPECTABLE; and kept, so
+  // that no code can take the label from the console.
+  getPrototypeOf: () => Function.prototype,
+  setPrototypeOf: refuse,
 };
 
 /**

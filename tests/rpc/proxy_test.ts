@@ -88,6 +88,11 @@ Deno.test("proxy: Deno's console shows it by its label", async () => {
     ],
     undefined,
   );
+  // A function's prototype, which no code can change to take the label.
+  const proxy = p.remote.x;
+  assert.equal(Object.getPrototypeOf(proxy), Function.prototype);
+  assert.throws(() => Object.setPrototypeOf(proxy, null), TypeError);
+  assert.equal(Deno.inspect(proxy), "RpcProxy('x')");
 });
 
 Deno.test("proxy: sub-path proxies are kept (one per name), within a bound", async () => {
