@@ -22,6 +22,10 @@ export interface JsonCount {
    * full parser must read the text: it may be beyond ±2^53, or too long).
    */
   longIntegers: boolean;
+  /** Whether a key has an escape (see `ESCAPED_KEY` in json_codec.ts). */
+  escapedKeys: boolean;
+  /** The bytes of the strings, between their quotes, as sent. */
+  stringBytes: number;
 }
 
 /**
@@ -37,6 +41,13 @@ export function jsonCost(
   found?: JsonCount,
 ): number {
   let longIntegers = false;
+  let escapedKeys = false;
+  // The latest string, which a ":" makes a key.
+  let keyStart = 0;
+  let keyEnd = 0;
+  // After "{" only a key or "}" may come: anything else is where the
+  // parsers stop (and "{{{{…" would count 64 units a byte).
+  let afterBrace = false;
   const length = data.length;
   let cost = 0;
   let values = 0;
@@ -51,6 +62,10 @@ export function jsonCost(
   for (; i < length; i++) {
     const c = data[i];
     if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) continue;
+    if (afterBrace) {
+      afterBrace = false;
+      if (c !== 0x22 && c !== 0x7d) break;
+    }
     if (c === 0x22) {
       // A string: it ends at the next quote that no escape takes. Its
       // first bytes in a loop (most strings are short), then a native
@@ -69,6 +84,8 @@ export function jsonCost(
         if (end === -1) end = length;
       }
       i = end;
+      keyStart = start + 1;
+      keyEnd = end;
       if (expect) {
         values++;
         strings++;
@@ -110,6 +127,13 @@ export function jsonCost(
           cost += c === 0x4e || c === 0x49 ? NUMBER : SLOT;
         }
       }
+      if (c === 0x3a && !escapedKeys) {
+        // Each key is looked at once, after it: linear in all.
+        for (let k = keyStart; k < keyEnd && !escapedKeys; k++) {
+          escapedKeys = data[k] === 0x5c;
+        }
+      }
+      afterBrace = c === 0x7b;
       expect = c === 0x5b || c === 0x7b || c === 0x2c || c === 0x3a;
     }
     if (cost > budget) {
@@ -117,7 +141,11 @@ export function jsonCost(
       throw overBudget("JSON", budget, cost, i + 1, length, tally);
     }
   }
-  if (found !== undefined) found.longIntegers = longIntegers;
+  if (found !== undefined) {
+    found.longIntegers = longIntegers;
+    found.escapedKeys = escapedKeys;
+    found.stringBytes = stringBytes;
+  }
   return cost;
 }
 

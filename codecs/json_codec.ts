@@ -38,6 +38,17 @@ const SHORT_TEXT = 256;
  * charged, not the bound.
  */
 const LARGE_TEXT = 16 * 1024;
+/**
+ * A key with an escape. V8's JSON.parse (Deno 2.9.6, V8 15.0) may return a
+ * key it met before in place of such a key (after `{"x":1,"\\":1}`,
+ * `{"x":1,"\u0042":1}` has the key `\` (a backslash), not `B`): a text that has one is
+ * read by the full parser, which is not fooled. Linear: an escape's
+ * backslash is consumed by one branch only.
+ */
+const ESCAPED_KEY = /"(?:[^"\\]*\\[^])+[^"\\]*"\s*:/;
+/** A character V8 keeps at 2 bytes, as text or as an escape. */
+const BEYOND_LATIN1 = /[^\0-\xff]/;
+const WIDE_ESCAPE = /\\u(?!00)/;
 
 /**
  * The default codec: UTF-8 JSON as Python aiomas reads and writes it.
@@ -97,7 +108,11 @@ export class JsonCodec implements Codec {
    */
   #countFrom: number;
   /** What the count of the latest counted text found. */
-  #count: JsonCount = { longIntegers: false };
+  #count: JsonCount = {
+    longIntegers: false,
+    escapedKeys: false,
+    stringBytes: 0,
+  };
   /** Set for the one call of `decode` that decodes a counted text. */
   #counted = false;
   /** An outermost decode runs (a serializer's decodes are nested in it). */
@@ -221,7 +236,8 @@ export class JsonCodec implements Codec {
   }
 
   #decode(data: Uint8Array): unknown {
-    if (data.length > this.#countFrom) {
+    const counted = data.length > this.#countFrom;
+    if (counted) {
       if (!this.#counted) return this.#decodeCounted(data);
       // This is that text, counted: what a serializer decodes again is not.
       this.#counted = false;
@@ -242,6 +258,10 @@ export class JsonCodec implements Codec {
     let ascii = true;
     let longDigits = false;
     let typed = false;
+    let escapes = false;
+    // May hold a character beyond U+00FF: a UTF-8 lead byte of one, or an
+    // escape `\uXXXX` not of `\u00XX`.
+    let wide = false;
     let run = 0;
     for (let i = 0; i < data.length; i++) {
       const byte = data[i];
@@ -250,20 +270,30 @@ export class JsonCodec implements Codec {
         if (++run === LONG_DIGIT_RUN) longDigits = true;
       } else {
         run = 0;
-        if (byte >= 0x80) ascii = false;
-        else if (byte === 0x5f || byte === 0x5c) typed = true;
+        if (byte >= 0x80) {
+          ascii = false;
+          if (byte >= 0xc4) wide = true;
+        } else if (byte === 0x5c) {
+          typed = escapes = true;
+          if (data[i + 1] === 0x75 && (data[i + 2] | data[i + 3]) !== 0x30) {
+            wide = true;
+          }
+        } else if (byte === 0x5f) typed = true;
       }
     }
+    if (counted && wide) this.#twoByte();
     let text: string;
-    if (ascii && units !== null) {
+    const flat = ascii && units !== null;
+    if (flat) {
       // One flat string from the character codes, without TextDecoder's
       // many layers (slow when the process wakes with cold caches).
       text = String.fromCharCode.apply(null, units);
-      return parse(text, this.#tags, this.#maxDepth, longDigits, typed);
+    } else {
+      text = lenient.decode(data);
+      if (!ascii && text.includes("\uFFFD")) text = strictText(data);
     }
-    text = lenient.decode(data);
-    if (!ascii && text.includes("\uFFFD")) text = strictText(data);
-    return parse(text, this.#tags, this.#maxDepth, longDigits, true);
+    const full = longDigits || (escapes && ESCAPED_KEY.test(text));
+    return parse(text, this.#tags, this.#maxDepth, full, typed || !flat);
   }
 
   /**
@@ -273,8 +303,31 @@ export class JsonCodec implements Codec {
   #decodeLarge(data: Uint8Array): unknown {
     let text = lenient.decode(data);
     if (text.includes("\uFFFD")) text = strictText(data);
-    const longDigits = this.#count.longIntegers;
-    return parse(text, this.#tags, this.#maxDepth, longDigits, true);
+    // Fewer characters than bytes: some are not ASCII (so may be wide).
+    if (
+      (text.length !== data.length && BEYOND_LATIN1.test(text)) ||
+      (text.includes("\\u") && WIDE_ESCAPE.test(text))
+    ) this.#twoByte();
+    const count = this.#count;
+    const full = count.longIntegers || count.escapedKeys;
+    return parse(text, this.#tags, this.#maxDepth, full, true);
+  }
+
+  /**
+   * Charges a counted text's strings their bytes once more: it has a
+   * character beyond U+00FF (as text or escaped), and V8 keeps a string
+   * that has one at 2 bytes a character, where the count charged 1 a byte
+   * as sent.
+   *
+   * @throws {RangeError} If that is more than is left of the budget.
+   */
+  #twoByte(): void {
+    const extra = this.#count.stringBytes;
+    if ((this.#left -= extra) >= 0) return;
+    throw new RangeError(
+      `Cannot decode JSON: the message builds more than maxDecodedSize (${this.#maxDecodedSize} units): its strings of ${extra} bytes may hold characters beyond U+00FF, which V8 keeps at 2 bytes a character, ${-this
+        .#left} units too many`,
+    );
   }
 
   #decodeCounted(data: Uint8Array): unknown {

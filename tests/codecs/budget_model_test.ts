@@ -127,3 +127,13 @@ Deno.test("every codec refuses at its budget through the Codec interface", async
     await assert.rejects(async () => await codec.decode(big), RangeError);
   }
 });
+
+Deno.test("jsonCost: what follows a '{' and is no key ends the count there, as it ends the parsers", () => {
+  const text = new TextEncoder().encode("{".repeat(300_000));
+  // One object; the second "{" is where JSON.parse fails.
+  assert.equal(jsonCost(text, Infinity), 64);
+  assert.throws(
+    () => new JsonCodec().decode(text),
+    (error: Error) => error.name === "SerializationError",
+  );
+});

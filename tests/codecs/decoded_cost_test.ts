@@ -178,3 +178,67 @@ Deno.test("JsonCodec: a serializer's nested decodes share what the message left 
   // The next message has the whole budget again.
   assert.ok(codec.decode(codec.encode([new Blob(null)]) as Uint8Array));
 });
+
+Deno.test("JsonCodec.lastDecodedCost: a counted text whose strings may hold characters beyond U+00FF is charged their bytes twice (V8 keeps them at 2 bytes a character)", () => {
+  const codec = new JsonCodec();
+  const encoder = new TextEncoder();
+  const ascii = "x".repeat(20_000);
+  for (
+    const [tail, twice] of [
+      ["", false],
+      ["\\u0100", true],
+      ["中", true],
+      // Latin-1: V8 keeps it at a byte a character.
+      ["é", false],
+      ["\\u00e9", false],
+    ] as const
+  ) {
+    const text = encoder.encode(`["${ascii}${tail}"]`);
+    codec.decode(text);
+    const bytes = text.length - 4;
+    assert.equal(
+      codec.lastDecodedCost,
+      56 + 24 + bytes + (twice ? bytes : 0),
+      JSON.stringify(tail),
+    );
+  }
+  // A short text, counted for a small budget (by the byte loop).
+  const tight = new JsonCodec({ maxDecodedSize: 4000 });
+  tight.decode(encoder.encode(`["${"x".repeat(200)}中"]`));
+  assert.equal(tight.lastDecodedCost, 56 + 24 + 203 + 203);
+  tight.decode(encoder.encode(`["${"x".repeat(200)}é"]`));
+  assert.equal(tight.lastDecodedCost, 56 + 24 + 202);
+  // Refused where that goes beyond the budget.
+  const small = new JsonCodec({ maxDecodedSize: 30_000 });
+  small.decode(encoder.encode(`["${ascii}"]`));
+  assert.throws(
+    () => small.decode(encoder.encode(`["${ascii}中"]`)),
+    /RangeError: Cannot decode JSON: .*characters beyond U\+00FF/,
+  );
+});
+
+Deno.test("JsonCodec: a text with an escaped key gets that key, whatever V8's JSON.parse met before", () => {
+  const codec = new JsonCodec();
+  const encoder = new TextEncoder();
+  const padding = "p".repeat(20_000);
+  for (const long of [false, true]) {
+    const text = (key: string) =>
+      encoder.encode(
+        long ? `{"pad":"${padding}","x":1,"${key}":1}` : `{"x":1,"${key}":1}`,
+      );
+    // Primes V8's JSON.parse with a key that is a backslash.
+    JSON.parse(`{"pad":"${padding}","x":1,"\\\\":1}`);
+    JSON.parse(`{"x":1,"\\\\":1}`);
+    for (
+      const [key, expected] of [
+        ["\\u0042", "B"],
+        ['\\"', '"'],
+        ["\\n", "\n"],
+        ["\\\\", "\\"],
+      ]
+    ) {
+      const value = codec.decode(text(key)) as Record<string, unknown>;
+      assert.deepEqual(Object.keys(value).at(-1), expected, `${long} ${key}`);
+    }
+  }
+});
