@@ -22,8 +22,6 @@ export interface JsonCount {
    * full parser must read the text: it may be beyond ±2^53, or too long).
    */
   longIntegers: boolean;
-  /** Whether a key has an escape (see `ESCAPED_KEY` in json_codec.ts). */
-  escapedKeys: boolean;
   /** The bytes of the strings, between their quotes, as sent. */
   stringBytes: number;
 }
@@ -41,10 +39,6 @@ export function jsonCost(
   found?: JsonCount,
 ): number {
   let longIntegers = false;
-  let escapedKeys = false;
-  // The latest string, which a ":" makes a key.
-  let keyStart = 0;
-  let keyEnd = 0;
   // After "{" only a key or "}" may come: anything else is where the
   // parsers stop (and "{{{{…" would count 64 units a byte).
   let afterBrace = false;
@@ -84,8 +78,6 @@ export function jsonCost(
         if (end === -1) end = length;
       }
       i = end;
-      keyStart = start + 1;
-      keyEnd = end;
       if (expect) {
         values++;
         strings++;
@@ -127,12 +119,6 @@ export function jsonCost(
           cost += c === 0x4e || c === 0x49 ? NUMBER : SLOT;
         }
       }
-      if (c === 0x3a && !escapedKeys) {
-        // Each key is looked at once, after it: linear in all.
-        for (let k = keyStart; k < keyEnd && !escapedKeys; k++) {
-          escapedKeys = data[k] === 0x5c;
-        }
-      }
       afterBrace = c === 0x7b;
       expect = c === 0x5b || c === 0x7b || c === 0x2c || c === 0x3a;
     }
@@ -143,7 +129,6 @@ export function jsonCost(
   }
   if (found !== undefined) {
     found.longIntegers = longIntegers;
-    found.escapedKeys = escapedKeys;
     found.stringBytes = stringBytes;
   }
   return cost;

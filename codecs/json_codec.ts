@@ -38,14 +38,6 @@ const SHORT_TEXT = 256;
  * charged, not the bound.
  */
 const LARGE_TEXT = 16 * 1024;
-/**
- * A key with an escape. V8's JSON.parse (Deno 2.9.6, V8 15.0) may return a
- * key it met before in place of such a key (after `{"x":1,"\\":1}`,
- * `{"x":1,"\u0042":1}` has the key `\` (a backslash), not `B`): a text that has one is
- * read by the full parser, which is not fooled. Linear: an escape's
- * backslash is consumed by one branch only.
- */
-const ESCAPED_KEY = /"(?:[^"\\]*\\[^])+[^"\\]*"\s*:/;
 /** A character V8 keeps at 2 bytes, as text or as an escape. */
 const BEYOND_LATIN1 = /[^\0-\xff]/;
 const WIDE_ESCAPE = /\\u(?!00)/;
@@ -110,7 +102,6 @@ export class JsonCodec implements Codec {
   /** What the count of the latest counted text found. */
   #count: JsonCount = {
     longIntegers: false,
-    escapedKeys: false,
     stringBytes: 0,
   };
   /** Set for the one call of `decode` that decodes a counted text. */
@@ -292,8 +283,11 @@ export class JsonCodec implements Codec {
       text = lenient.decode(data);
       if (!ascii && text.includes("\uFFFD")) text = strictText(data);
     }
-    const full = longDigits || (escapes && ESCAPED_KEY.test(text));
-    return parse(text, this.#tags, this.#maxDepth, full, typed || !flat);
+    return parse(text, this.#tags, this.#maxDepth, {
+      longDigits,
+      typed: typed || !flat,
+      escapes,
+    });
   }
 
   /**
@@ -309,8 +303,11 @@ export class JsonCodec implements Codec {
       (text.includes("\\u") && WIDE_ESCAPE.test(text))
     ) this.#twoByte();
     const count = this.#count;
-    const full = count.longIntegers || count.escapedKeys;
-    return parse(text, this.#tags, this.#maxDepth, full, true);
+    return parse(text, this.#tags, this.#maxDepth, {
+      longDigits: count.longIntegers,
+      typed: true,
+      escapes: text.includes("\\"),
+    });
   }
 
   /**

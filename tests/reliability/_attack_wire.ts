@@ -63,6 +63,17 @@ export async function jsonPathFrame(
 }
 
 /**
+ * A JSON text of about `size` bytes (not JSON: a key followed by `}:`
+ * pairs) that the count took quadratic time over, looking at the key again
+ * at each colon (a session's code of 2026-12-07, found by its review).
+ */
+export function jsonColonsFrame(size: number): Uint8Array {
+  const key = "a".repeat(size / 2);
+  const text = `[0,0,["echo",[{"${key}"${"}:".repeat(size / 4)}]]`;
+  return frame(new TextEncoder().encode(text));
+}
+
+/**
  * A JSON request `[0, 0, ["echo", ["xx…"], {}]]` framed in exactly `size`
  * bytes (header included).
  */

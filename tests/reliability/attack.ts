@@ -43,6 +43,7 @@ import {
   checkPayloads,
   type CodecName,
   frame,
+  jsonColonsFrame,
   jsonEchoFrame,
   jsonObjectsPayload,
   jsonPathFrame,
@@ -146,6 +147,16 @@ const ATTACKS: Attack[] = [
     offenderTarget: "cut or answered",
     run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
   })),
+  {
+    // A key followed by "}:" pairs, which the JSON count took quadratic
+    // time over (10 s for 256 KB; found by a session's review).
+    name: "json-colons",
+    codec: "json",
+    rssTargetMiB: 1024,
+    prepare: () => Promise.resolve(jsonColonsFrame(big)),
+    offenderTarget: "cut or answered",
+    run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
+  },
   {
     name: "never-read-echo",
     codec: "json",
