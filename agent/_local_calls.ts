@@ -91,6 +91,7 @@ export class LocalCalls {
     // that call each other back and forth would grow one stack until it
     // overflows, and code after a call would run after the callee).
     const received = await this.#wire.args(args);
+    this.#checkStill(signal);
     let result: unknown;
     try {
       const resolved = this.#service.resolve(path);
@@ -125,6 +126,7 @@ export class LocalCalls {
     this.#checkTime(options);
     // A turn later, as above.
     const received = await this.#wire.args(args);
+    this.#checkStill(signal);
     let resolved: Resolved;
     try {
       resolved = this.#service.resolve(path);
@@ -168,6 +170,15 @@ export class LocalCalls {
     }
   }
 
+  /**
+   * After the turn a call waits: a shutdown or an abort meanwhile stops it
+   * before the callee runs (a send would have been refused or given up).
+   */
+  #checkStill(signal: AbortSignal | undefined): void {
+    if (this.#closing.aborted) throw closedError(this.#closing);
+    signal?.throwIfAborted();
+  }
+
   /** A timeout of 0 runs nothing, as a send with it sends nothing. */
   #checkTime(options: CallOptions | undefined): void {
     if ((options?.timeout ?? this.#callTimeout) === 0) {
@@ -209,6 +220,10 @@ export class LocalCalls {
     );
     const onAbort = () => reject(signal!.reason);
     signal?.addEventListener("abort", onAbort, { once: true });
+    // The handler itself may have shut the container down or aborted the
+    // signal, whose events are over then.
+    if (this.#closing.aborted) reject(closedError(this.#closing));
+    else if (signal?.aborted) onAbort();
     const cleanup = () => {
       this.#inFlight.delete(reject);
       clearTimeout(timer);

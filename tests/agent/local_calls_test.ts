@@ -10,8 +10,9 @@ import {
   MsgPackCodec,
   serializable,
 } from "../../codecs/mod.ts";
-import { RemoteError } from "../../errors.ts";
-import { callContext, expose } from "../../rpc/mod.ts";
+import { ConnectionClosedError, RemoteError } from "../../errors.ts";
+import { callContext, expose, withOptions } from "../../rpc/mod.ts";
+import { within } from "../_within.ts";
 import { Recorder } from "../_telemetry.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
@@ -278,4 +279,25 @@ Deno.test("Local calls: the callee runs a turn later, as across a connection: co
   assert.deepEqual(b.order, ["after the call", "callee"]);
   // 20 000 hops: one stack would overflow (about 1 500 did).
   assert.equal(await a.partner.hop(20_000), 0);
+});
+
+Deno.test("Local calls: a shutdown or an abort in the turn of the call stops it before the callee runs, as a send is refused or given up", async () => {
+  for (const how of ["shutdown", "abort"] as const) {
+    const container = await Container.create(`local://turn-${how}`);
+    const [a, b] = [new Hop(container), new Hop(container)];
+    a.partner = await container.connect(b.addr) as unknown as HopProxy;
+    const giveUp = new AbortController();
+    const proxy = how === "abort"
+      ? withOptions(a.partner, { signal: giveUp.signal })
+      : a.partner;
+    const call = proxy.note("callee");
+    const down = how === "shutdown" ? container.shutdown() : undefined;
+    giveUp.abort();
+    await assert.rejects(
+      within(5000, `the call (${how})`, call),
+      how === "shutdown" ? ConnectionClosedError : { name: "AbortError" },
+    );
+    assert.deepEqual(b.order, [], `the callee ran (${how})`);
+    await (down ?? container.shutdown());
+  }
 });
