@@ -98,6 +98,13 @@ export class Connections {
   #clients = new Set<RpcClient>();
   /** The dials in progress (entries of #byAddress that have not settled). */
   #dials = new WeakMap<Promise<Connection>, Dial>();
+  /**
+   * Per address, the latest connection dropped from the shared ones after
+   * a connect timed out on it (see `Waiting.suspect`), while it is open:
+   * its calls may still be answered (a busy peer). Dropping another
+   * closes it, so that a silent peer costs at most two connections.
+   */
+  #suspects = new Map<string, Connection>();
 
   constructor(options: ConnectionsOptions) {
     this.#options = options;
@@ -267,7 +274,17 @@ export class Connections {
     if (!fresh) {
       const key = target.container;
       waiting.suspect = () => {
-        if (this.#byAddress.get(key) === pending) this.#byAddress.delete(key);
+        if (this.#byAddress.get(key) !== pending) return;
+        this.#byAddress.delete(key);
+        const earlier = this.#suspects.get(key);
+        this.#suspects.set(key, connection);
+        const forget = () => {
+          if (this.#suspects.get(key) === connection) {
+            this.#suspects.delete(key);
+          }
+        };
+        connection.client.closed.then(forget, forget);
+        earlier?.client.close();
       };
     }
     const { validating } = connection;

@@ -203,7 +203,9 @@ export interface ConnectOptions {
    * already (shared with other connects), later connects dial a new one:
    * the old one may have gone silent (its peer's host vanished, a NAT
    * dropped it), which TCP may not tell for hours; calls already on it end
-   * by their own `callTimeout`.
+   * by their own `callTimeout`, or when a later connect drops another
+   * connection to that container this way (it closes the older one: a
+   * silent peer costs at most two connections).
    *
    * @default {undefined} (no deadline)
    */

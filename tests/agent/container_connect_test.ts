@@ -331,3 +331,47 @@ Deno.test("Container.connect: a shared connection that went silent is not handed
     await relay.close();
   }
 });
+
+Deno.test("Container.connect: connects that keep timing out on a silent peer hold at most two connections to it", async () => {
+  // Accepts and never answers; counts the connections the caller closes.
+  const listener = Deno.listen(LOCAL);
+  const conns: Deno.Conn[] = [];
+  let ended = 0;
+  let enough = Promise.withResolvers<void>();
+  const draining: Promise<void>[] = [];
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      draining.push((async () => {
+        const buffer = new Uint8Array(1024);
+        try {
+          while (await conn.read(buffer) !== null);
+        } catch {
+          // Reset.
+        }
+        ended++;
+        if (conns.length - ended <= 2) enough.resolve();
+      })());
+    }
+  })();
+  const a = await Container.create(LOCAL);
+  try {
+    const url = `tcp://127.0.0.1:${(listener.addr as Deno.NetAddr).port}/0`;
+    for (let i = 0; i < 10; i++) {
+      await assert.rejects(a.connect(url, { timeout: 50 }), {
+        name: "TimeoutError",
+      });
+      if (conns.length - ended > 2) {
+        enough = Promise.withResolvers<void>();
+        await within(5000, "a connection closed", enough.promise);
+      }
+    }
+    assert.ok(conns.length >= 3, `${conns.length} connections`);
+  } finally {
+    await a.shutdown();
+    listener.close();
+    await accepting;
+    for (const conn of conns) conn.close();
+    await Promise.all(draining);
+  }
+});
