@@ -239,7 +239,7 @@ async function importAgentClass(
   // makes the next slower (37 KB and growing milliseconds per missing
   // module measured): a peer must not get to make it try files that are
   // not there.
-  if (url.protocol === "file:" && !(await isFile(url))) {
+  if (url.protocol === "file:" && await isFile(url) === false) {
     throw new TypeError(
       `Invalid agent spec ${
         JSON.stringify(spec)
@@ -350,12 +350,20 @@ function allowedUrl(url: URL, allowed: readonly string[]): URL {
   );
 }
 
-/** Whether `url` is an existing file (a directory or nothing is not). */
-async function isFile(url: URL): Promise<boolean> {
+/**
+ * Whether `url` is an existing file (a directory or nothing is not), or
+ * undefined if the process may not look (no read permission there: the
+ * import decides, as it would have, e.g. for a module imported already).
+ */
+async function isFile(url: URL): Promise<boolean | undefined> {
   try {
     return (await Deno.stat(url)).isFile;
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
+    if (
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) return undefined;
     throw error;
   }
 }

@@ -268,3 +268,15 @@ Deno.test("Manager.spawn: an allowed file: module that does not exist is refused
   const [agent] = await spawn(m.proxy, `${tmp.url("agents/ok.ts")}#Echo`, "t:");
   assert.equal(await agent.echo(2), "t:2");
 });
+
+Deno.test("loadAgentClass without read permission still loads a module the program has imported (the check for a missing file cannot look, and leaves it to the import)", async () => {
+  const script = new URL("./_load_without_read.ts", import.meta.url);
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--no-config", fileURLToPath(script)],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(stdout);
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  assert.equal(text.trim(), "loaded Echo");
+});
