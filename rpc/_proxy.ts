@@ -193,6 +193,8 @@ const HANDLER: ProxyHandler<object> = {
   // that no code can take the label from the console.
   getPrototypeOf: () => Function.prototype,
   setPrototypeOf: refuse,
+  // Frozen, its target's prototype would have to be the answer above.
+  preventExtensions: refuse,
 };
 
 /**

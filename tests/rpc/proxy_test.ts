@@ -92,6 +92,9 @@ Deno.test("proxy: Deno's console shows it by its label", async () => {
   const proxy = p.remote.x;
   assert.equal(Object.getPrototypeOf(proxy), Function.prototype);
   assert.throws(() => Object.setPrototypeOf(proxy, null), TypeError);
+  // Nor can it be frozen, which would make that answer a lie.
+  assert.throws(() => Object.freeze(proxy), TypeError);
+  assert.ok(proxy instanceof Function);
   assert.equal(Deno.inspect(proxy), "RpcProxy('x')");
 });
 
