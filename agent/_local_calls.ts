@@ -147,14 +147,23 @@ export class LocalCalls {
     if (result instanceof Promise) {
       const running = result;
       let waiting = true;
+      let fulfilled = false;
       // Ends the span of a failed handler, or of one that settles after its
       // caller gave up; a result still awaited is encoded first, below.
       running.then(
-        () => waiting || telemetry.served(served),
+        () => {
+          fulfilled = true;
+          if (!waiting) telemetry.served(served);
+        },
         (error) => telemetry.served(served, asError(error)),
       );
       try {
         result = await this.#settled(running, options?.timeout, signal);
+      } catch (error) {
+        // Given up after the handler had answered (it shut the container
+        // down, or aborted the call, itself): nothing else ends the span.
+        if (fulfilled) telemetry.served(served, asError(error));
+        throw error;
       } finally {
         waiting = false;
       }

@@ -13,6 +13,7 @@ import {
 import { ConnectionClosedError, RemoteError } from "../../errors.ts";
 import { callContext, expose, withOptions } from "../../rpc/mod.ts";
 import { within } from "../_within.ts";
+import { SpanKind } from "npm:@opentelemetry/api@^1.9.0";
 import { Recorder } from "../_telemetry.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
@@ -300,4 +301,36 @@ Deno.test("Local calls: a shutdown or an abort in the turn of the call stops it 
     assert.deepEqual(b.order, [], `the callee ran (${how})`);
     await (down ?? container.shutdown());
   }
+});
+
+class SelfStopping extends Agent {
+  giveUp = new AbortController();
+
+  // Answered (its promise fulfilled) before its caller sees the abort.
+  @expose
+  // deno-lint-ignore require-await
+  async abortMine(): Promise<string> {
+    this.giveUp.abort();
+    return "answered";
+  }
+}
+
+Deno.test("Local calls: a traced call whose async handler aborts it still ends its server span", async () => {
+  await using recorder = new Recorder();
+  await using container = await Container.create("local://self-stopping", {
+    telemetry: recorder.options,
+  });
+  const agent = new SelfStopping(container);
+  const proxy = await container.connect(agent.addr) as unknown as {
+    abortMine(): Promise<string>;
+  };
+  await assert.rejects(
+    withOptions(proxy, { signal: agent.giveUp.signal }).abortMine(),
+    { name: "AbortError" },
+  );
+  const kinds = (await recorder.spans())
+    .filter((span) => span.name.endsWith("abortMine"))
+    .map((span) => span.kind === SpanKind.SERVER ? "server" : "client")
+    .sort();
+  assert.deepEqual(kinds, ["client", "server"]);
 });
