@@ -100,11 +100,13 @@ export class Connections {
   #dials = new WeakMap<Promise<Connection>, Dial>();
   /**
    * Per address, the latest connection dropped from the shared ones after
-   * a connect timed out on it (see `Waiting.suspect`), while it is open:
-   * its calls may still be answered (a busy peer). Dropping another
-   * closes it, so that a silent peer costs at most two connections.
+   * a connect timed out on it (see `Waiting.suspect`), while it is open,
+   * and the bytes it had received then: its calls may still be answered
+   * (a busy peer). Dropping another closes it if it has received nothing
+   * since (a silent peer costs at most two connections); one that has is
+   * alive, and stays for its proxies.
    */
-  #suspects = new Map<string, Connection>();
+  #suspects = new Map<string, { connection: Connection; received: number }>();
 
   constructor(options: ConnectionsOptions) {
     this.#options = options;
@@ -277,14 +279,24 @@ export class Connections {
         if (this.#byAddress.get(key) !== pending) return;
         this.#byAddress.delete(key);
         const earlier = this.#suspects.get(key);
-        this.#suspects.set(key, connection);
+        const channel = connection.client.channel;
+        this.#suspects.set(key, {
+          connection,
+          received: channel.stats.bytesReceived,
+        });
         const forget = () => {
-          if (this.#suspects.get(key) === connection) {
+          if (this.#suspects.get(key)?.connection === connection) {
             this.#suspects.delete(key);
           }
         };
         connection.client.closed.then(forget, forget);
-        earlier?.client.close();
+        if (earlier !== undefined) {
+          // Silent since it was dropped: closed. One that received is alive.
+          const { client } = earlier.connection;
+          if (client.channel.stats.bytesReceived === earlier.received) {
+            client.close();
+          }
+        }
       };
     }
     const { validating } = connection;

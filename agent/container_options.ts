@@ -204,8 +204,9 @@ export interface ConnectOptions {
    * the old one may have gone silent (its peer's host vanished, a NAT
    * dropped it), which TCP may not tell for hours; calls already on it end
    * by their own `callTimeout`, or when a later connect drops another
-   * connection to that container this way (it closes the older one: a
-   * silent peer costs at most two connections).
+   * connection to that container this way and the older one has received
+   * nothing since (it is closed then: a silent peer costs at most two
+   * connections).
    *
    * @default {undefined} (no deadline)
    */

@@ -375,3 +375,80 @@ Deno.test("Container.connect: connects that keep timing out on a silent peer hol
     await Promise.all(draining);
   }
 });
+
+/** A TCP relay to `port` whose connections can hold what they carry (`hold()`) and deliver it later (`release()`): a slow link, not a dead one. */
+function slowRelay(port: number) {
+  const listener = Deno.listen(LOCAL);
+  const conns: Deno.Conn[] = [];
+  let held: PromiseWithResolvers<void> | null = null;
+  const pipes: Promise<void>[] = [];
+  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
+    const buffer = new Uint8Array(64 * 1024);
+    try {
+      for (
+        let n = await from.read(buffer);
+        n !== null;
+        n = await from.read(buffer)
+      ) {
+        const chunk = buffer.slice(0, n);
+        while (held !== null) await held.promise;
+        await to.write(chunk);
+      }
+    } catch {
+      // Closed.
+    }
+  };
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      const upstream = await Deno.connect({ ...LOCAL, port });
+      conns.push(conn, upstream);
+      pipes.push(pipe(conn, upstream), pipe(upstream, conn));
+    }
+  })();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    hold: () => held ??= Promise.withResolvers(),
+    release: () => {
+      held?.resolve();
+      held = null;
+    },
+    async close() {
+      listener.close();
+      await accepting;
+      for (const conn of conns) {
+        try {
+          conn.close();
+        } catch {
+          // Closed by its other end's pipe.
+        }
+      }
+      await Promise.all(pipes);
+    },
+  };
+}
+
+Deno.test("Container.connect: connects that time out on a slow but live link do not close a connection that answered since", async () => {
+  await using b = await Container.create(LOCAL);
+  const callee = new Callee(b);
+  const relay = slowRelay(Number(/:(\d+)\/$/.exec(b.addr)![1]));
+  const a = await Container.create(LOCAL);
+  try {
+    const url = `tcp://127.0.0.1:${relay.port}/${callee.aid}`;
+    const first = await a.connect<Callee>(url);
+    for (let round = 1; round <= 2; round++) {
+      relay.hold();
+      await assert.rejects(a.connect(url, { timeout: 100 }), {
+        name: "TimeoutError",
+      });
+      relay.release();
+      // Live: the first connection answers (round 2: it was not closed).
+      assert.equal(await first.service(round), round);
+      // Dialed anew, shared until the next round drops it.
+      const again = await a.connect<Callee>(url, { timeout: 5000 });
+      assert.equal(await again.service(-round), -round);
+    }
+  } finally {
+    await a.shutdown();
+    await relay.close();
+  }
+});
