@@ -36,7 +36,9 @@ export interface ManagerOptions {
    * query too: each query imports the module once more, kept for the life
    * of the process, so a peer could grow it without end. For the same
    * reason a `file:` module that does not exist is refused before it is
-   * imported (Deno keeps failed imports too); under an `http:` or
+   * imported (Deno keeps failed imports too; without read permission for
+   * the path this cannot be checked, and after 64 such imports failed,
+   * modules not imported before are refused); under an `http:` or
    * `https:` prefix every path a peer names is fetched once and kept,
    * found or not: allow such a prefix only for peers you trust.
    *
@@ -235,18 +237,9 @@ async function importAgentClass(
   url: URL,
   name: string,
 ): Promise<AgentClass> {
-  // Deno keeps every failed import for the life of the process, and each
-  // makes the next slower (37 KB and growing milliseconds per missing
-  // module measured): a peer must not get to make it try files that are
-  // not there.
-  if (url.protocol === "file:" && await isFile(url) === false) {
-    throw new TypeError(
-      `Invalid agent spec ${
-        JSON.stringify(spec)
-      }: there is no module file at "${url.href}"`,
-    );
-  }
-  const module = await import(url.href);
+  const module = url.protocol === "file:"
+    ? await importFile(spec, url)
+    : await import(url.href);
   if (!(name in module)) {
     throw new TypeError(
       `Invalid agent spec ${
@@ -348,6 +341,53 @@ function allowedUrl(url: URL, allowed: readonly string[]): URL {
       JSON.stringify(url.href)
     }: the rule is to import only modules under an allowSpawn prefix (${why}); widen it with the allowSpawn option (ManagerOptions, startContainerWorker, startContainerProcess) or cli.ts --allow-spawn <prefix>`,
   );
+}
+
+/** `file:` modules imported by {@linkcode importFile}: not checked again. */
+const imported = new Set<string>();
+/** Imports whose file could not be checked (no read permission) that failed. */
+let uncheckedFailures = 0;
+/** The most of those: a peer could otherwise grow them without end. */
+const MAX_UNCHECKED_FAILURES = 64;
+
+/**
+ * Imports a `file:` module, once its file is known to exist. Deno keeps
+ * every failed import for the life of the process, and each makes the
+ * next slower (37 KB and growing milliseconds per missing module
+ * measured): a peer must not get to make it try files that are not there.
+ * Where the process may not look (no read permission), the import
+ * decides, as for a module the program has imported already, up to
+ * {@linkcode MAX_UNCHECKED_FAILURES} failures.
+ */
+async function importFile(
+  spec: string,
+  url: URL,
+): Promise<Record<string, unknown>> {
+  if (imported.has(url.href)) return await import(url.href);
+  const exists = await isFile(url);
+  if (exists === false) {
+    throw new TypeError(
+      `Invalid agent spec ${
+        JSON.stringify(spec)
+      }: there is no module file at "${url.href}"`,
+    );
+  }
+  if (exists === undefined && uncheckedFailures >= MAX_UNCHECKED_FAILURES) {
+    throw new Deno.errors.NotCapable(
+      `Manager refuses to spawn ${
+        JSON.stringify(url.href)
+      }: it may not read that path to check that the module exists, and ${MAX_UNCHECKED_FAILURES} such imports have failed already (each is kept for the life of the process); grant read permission for the allowSpawn prefixes (--allow-read)`,
+    );
+  }
+  let module: Record<string, unknown>;
+  try {
+    module = await import(url.href);
+  } catch (error) {
+    if (exists === undefined) uncheckedFailures++;
+    throw error;
+  }
+  imported.add(url.href);
+  return module;
 }
 
 /**
