@@ -259,14 +259,17 @@ Deno.test("connect: without retry, joining a retrying dial after an earlier refu
 });
 
 /**
- * A TCP relay to `port` whose connections can go silent: `freeze()` stops
- * relaying on those open now, without closing them (a peer whose host
- * vanished, a NAT that dropped the flow).
+ * A TCP relay to `port` whose links can fail the ways a network does:
+ * `freeze()` makes those open now go silent for good, without closing
+ * them (a peer whose host vanished, a NAT that dropped the flow);
+ * `hold()` keeps what every link carries until `release()` (a slow link,
+ * not a dead one).
  */
-function silentRelay(port: number) {
+function relay(port: number) {
   const listener = Deno.listen(LOCAL);
   const conns: Deno.Conn[] = [];
   const frozen = new Set<Deno.Conn>();
+  let held: PromiseWithResolvers<void> | null = null;
   const pipes: Promise<void>[] = [];
   const pipe = async (from: Deno.Conn, to: Deno.Conn, owner: Deno.Conn) => {
     const buffer = new Uint8Array(64 * 1024);
@@ -276,7 +279,9 @@ function silentRelay(port: number) {
         n !== null;
         n = await from.read(buffer)
       ) {
-        if (!frozen.has(owner)) await to.write(buffer.subarray(0, n));
+        const chunk = buffer.slice(0, n);
+        while (held !== null) await held.promise;
+        if (!frozen.has(owner)) await to.write(chunk);
       }
     } catch {
       // Closed.
@@ -293,6 +298,11 @@ function silentRelay(port: number) {
     port: (listener.addr as Deno.NetAddr).port,
     accepted: () => conns.length / 2,
     freeze: () => conns.forEach((conn) => frozen.add(conn)),
+    hold: () => held ??= Promise.withResolvers(),
+    release: () => {
+      held?.resolve();
+      held = null;
+    },
     async close() {
       listener.close();
       await accepting;
@@ -312,23 +322,23 @@ Deno.test("Container.connect: a shared connection that went silent is not handed
   await using b = await Container.create(LOCAL);
   const callee = new Callee(b);
   const port = Number(/:(\d+)\/$/.exec(b.addr)![1]);
-  const relay = silentRelay(port);
+  const link = relay(port);
   const a = await Container.create(LOCAL);
   try {
-    const url = `tcp://127.0.0.1:${relay.port}/${callee.aid}`;
+    const url = `tcp://127.0.0.1:${link.port}/${callee.aid}`;
     const first = await a.connect<Callee>(url);
     assert.equal(await first.service(1), 1);
-    relay.freeze();
+    link.freeze();
     await assert.rejects(a.connect(url, { timeout: 200 }), {
       name: "TimeoutError",
     });
     // Dialed anew: answered over a second connection.
     const second = await a.connect<Callee>(url, { timeout: 5000 });
     assert.equal(await second.service(2), 2);
-    assert.equal(relay.accepted(), 2);
+    assert.equal(link.accepted(), 2);
   } finally {
     await a.shutdown();
-    await relay.close();
+    await link.close();
   }
 });
 
@@ -376,71 +386,20 @@ Deno.test("Container.connect: connects that keep timing out on a silent peer hol
   }
 });
 
-/** A TCP relay to `port` whose connections can hold what they carry (`hold()`) and deliver it later (`release()`): a slow link, not a dead one. */
-function slowRelay(port: number) {
-  const listener = Deno.listen(LOCAL);
-  const conns: Deno.Conn[] = [];
-  let held: PromiseWithResolvers<void> | null = null;
-  const pipes: Promise<void>[] = [];
-  const pipe = async (from: Deno.Conn, to: Deno.Conn) => {
-    const buffer = new Uint8Array(64 * 1024);
-    try {
-      for (
-        let n = await from.read(buffer);
-        n !== null;
-        n = await from.read(buffer)
-      ) {
-        const chunk = buffer.slice(0, n);
-        while (held !== null) await held.promise;
-        await to.write(chunk);
-      }
-    } catch {
-      // Closed.
-    }
-  };
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      const upstream = await Deno.connect({ ...LOCAL, port });
-      conns.push(conn, upstream);
-      pipes.push(pipe(conn, upstream), pipe(upstream, conn));
-    }
-  })();
-  return {
-    port: (listener.addr as Deno.NetAddr).port,
-    hold: () => held ??= Promise.withResolvers(),
-    release: () => {
-      held?.resolve();
-      held = null;
-    },
-    async close() {
-      listener.close();
-      await accepting;
-      for (const conn of conns) {
-        try {
-          conn.close();
-        } catch {
-          // Closed by its other end's pipe.
-        }
-      }
-      await Promise.all(pipes);
-    },
-  };
-}
-
 Deno.test("Container.connect: connects that time out on a slow but live link do not close a connection that answered since", async () => {
   await using b = await Container.create(LOCAL);
   const callee = new Callee(b);
-  const relay = slowRelay(Number(/:(\d+)\/$/.exec(b.addr)![1]));
+  const link = relay(Number(/:(\d+)\/$/.exec(b.addr)![1]));
   const a = await Container.create(LOCAL);
   try {
-    const url = `tcp://127.0.0.1:${relay.port}/${callee.aid}`;
+    const url = `tcp://127.0.0.1:${link.port}/${callee.aid}`;
     const first = await a.connect<Callee>(url);
     for (let round = 1; round <= 2; round++) {
-      relay.hold();
+      link.hold();
       await assert.rejects(a.connect(url, { timeout: 100 }), {
         name: "TimeoutError",
       });
-      relay.release();
+      link.release();
       // Live: the first connection answers (round 2: it was not closed).
       assert.equal(await first.service(round), round);
       // Dialed anew, shared until the next round drops it.
@@ -449,6 +408,6 @@ Deno.test("Container.connect: connects that time out on a slow but live link do 
     }
   } finally {
     await a.shutdown();
-    await relay.close();
+    await link.close();
   }
 });
