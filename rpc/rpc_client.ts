@@ -26,7 +26,11 @@ import type { DynamicRemote, Remote } from "./remote.ts";
 import { type Resolved, Service } from "./service.ts";
 import { ServiceDict } from "./service_dict.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
-import { type CallOptions, checkTimeout } from "./with_options.ts";
+import {
+  type CallOptions,
+  checkCallOptions,
+  checkTimeout,
+} from "./with_options.ts";
 
 /** Options of {@linkcode RpcClient}. */
 export interface RpcClientOptions {
@@ -200,7 +204,10 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
    * @throws {SerializationError} If an argument cannot be encoded.
    * @throws {DOMException} `TimeoutError` or `AbortError` when the call
    *   timed out or was aborted (its late reply is dropped).
-   * @throws {TypeError} If `path` is empty (nothing is sent).
+   * @throws {TypeError} If `path` is empty, or `options` is not an object
+   *   or its `signal` no `AbortSignal` (nothing is sent).
+   * @throws {RangeError} If `options.timeout` is not a number of
+   *   milliseconds from 0 up (nothing is sent).
    *
    * @example
    * ```ts
@@ -228,6 +235,14 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       return Promise.reject(
         new TypeError("Cannot call a remote service itself: name a method"),
       );
+    }
+    if (options !== undefined) {
+      // Before anything is sent: a call that fails must not run remotely.
+      try {
+        checkCallOptions(options);
+      } catch (error) {
+        return Promise.reject(error);
+      }
     }
     return this.#send(path, args, kwargs, options);
   }
@@ -322,7 +337,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       request.fail(asError(error)).catch(() => {});
       return;
     }
-    if (!(result instanceof Promise)) return reply(request, result);
+    if (!isPromise(result)) return reply(request, result);
     result.then(
       (value) => reply(request, value),
       (error) => request.fail(asError(error)).catch(() => {}),
@@ -362,7 +377,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     } catch (error) {
       return failTraced(telemetry, request, served, error);
     }
-    if (!(result instanceof Promise)) {
+    if (!isPromise(result)) {
       return replyTraced(telemetry, request, result, served);
     }
     result.then(
@@ -385,5 +400,18 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   /** What a handler marked `@expose({ context: true })` gets from `callContext()`. */
   #contextOf(request: Request): CallContext {
     return { signal: request.signal, peer: this.channel.peer };
+  }
+}
+
+/**
+ * Whether a handler's result is a promise. `instanceof` asks a proxy for
+ * its prototype, which a revoked one answers by throwing: such a result is
+ * no promise (and is refused when it is encoded).
+ */
+function isPromise(value: unknown): value is Promise<unknown> {
+  try {
+    return value instanceof Promise;
+  } catch {
+    return false;
   }
 }

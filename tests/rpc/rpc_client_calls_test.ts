@@ -1,7 +1,10 @@
 // RpcClient calls over a memory pair, TCP and a Unix socket: typed proxies
 // and client.call, error replies, concurrency, timeouts and cancellation.
 import assert from "node:assert/strict";
+import { Channel, createMemoryPair } from "../../channel/mod.ts";
 import { RemoteError } from "../../errors.ts";
+import { RpcClient, ServiceDict } from "../../rpc/mod.ts";
+import { Recorder } from "../_telemetry.ts";
 import { connectPair, KINDS } from "./_helpers.ts";
 import { CALL_SHAPE, MathServer, remoteError } from "./_rpc_client_services.ts";
 
@@ -154,3 +157,63 @@ for (const kind of KINDS) {
     assert.equal(await client.remote.add(1, 2), 3);
   });
 }
+
+Deno.test("rpc: a result that throws when looked at (a revoked proxy) becomes an error reply, traced or not", async () => {
+  const revoked = () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy;
+  };
+  const service = new ServiceDict({
+    revoked,
+    trap: () =>
+      new Proxy({}, {
+        getPrototypeOf() {
+          throw new Error("trap");
+        },
+      }),
+    add: (a: number, b: number) => a + b,
+  });
+  for (const traced of [false, true]) {
+    await using recorder = new Recorder();
+    const [a, b] = createMemoryPair();
+    await using _server = new RpcClient(new Channel(b), {
+      service,
+      telemetry: traced ? recorder.options : false,
+    });
+    await using client = new RpcClient(new Channel(a), { callTimeout: 5000 });
+    await assert.rejects(
+      client.call("revoked"),
+      remoteError("SerializationError", /revoked/),
+    );
+    await assert.rejects(
+      client.call("trap"),
+      remoteError("SerializationError", /trap/),
+    );
+    assert.equal(await client.call("add", [1, 2]), 3);
+  }
+});
+
+Deno.test("rpc: client.call refuses options it cannot use before it sends anything", async () => {
+  let ran = 0;
+  const [a, b] = createMemoryPair();
+  await using _server = new RpcClient(new Channel(b), {
+    service: new ServiceDict({ effect: () => ++ran }),
+  });
+  await using client = new RpcClient(new Channel(a));
+  for (
+    const [options, error] of [
+      [null, TypeError],
+      [{ signal: {} }, TypeError],
+      [{ timeout: -1 }, RangeError],
+    ] as const
+  ) {
+    await assert.rejects(
+      client.call("effect", [], {}, options as never),
+      error,
+      JSON.stringify(options),
+    );
+  }
+  // The one call that runs.
+  assert.equal(await client.call("effect"), 1);
+});
