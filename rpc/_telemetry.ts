@@ -16,14 +16,14 @@ import {
   type Instruments,
   instruments,
   type MethodCounts,
+  OTHER_METHOD,
   telemetryFailed,
 } from "./_telemetry_metrics.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { closedEvent, parentOf, traceContextOf } from "./_telemetry_context.ts";
 import { peerAttributes, setFailed, tracerOf } from "./_telemetry_spans.ts";
 
-/** `rpc.method` of a call to a path the service does not have. */
-export const OTHER_METHOD = "_OTHER";
+export { OTHER_METHOD };
 
 /**
  * What telemetry needs of a connection: a `Channel`, or for calls that

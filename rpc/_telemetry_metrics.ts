@@ -8,8 +8,13 @@ import {
   type ObservableResult,
 } from "npm:@opentelemetry/api@^1.9.0";
 import type { ChannelStats } from "../channel/_channel_options.ts";
-import { partialFrameBudget } from "../channel/_frame_budget.ts";
-import { unansweredBudget } from "../channel/_unanswered_budget.ts";
+import { budgetInstruments } from "./_telemetry_budgets.ts";
+
+/**
+ * `rpc.method` of a call to a path the service does not have, or one
+ * beyond what is counted apart (see `Instruments.start`).
+ */
+export const OTHER_METHOD = "_OTHER";
 
 /** The instrumentation scope of every tracer and meter of the library. */
 export const SCOPE = "@aiomas/aiomas";
@@ -271,9 +276,22 @@ export class Instruments {
     );
   }
 
-  /** Counts a call started and returns its method's counts. */
+  /**
+   * Counts a call started and returns its method's counts: those of
+   * `_OTHER` for a method name longer than {@linkcode MAX_METHOD_NAME}, or
+   * a new one once {@linkcode MAX_METHODS} are counted. A peer's
+   * references make paths of its choosing (and agents' paths grow with
+   * their ids): each would be kept, by this map and the SDK, for good.
+   */
   start(side: Map<string, MethodCounts>, method: string): MethodCounts {
     let counts = side.get(method);
+    if (
+      counts === undefined &&
+      (method.length > MAX_METHOD_NAME || side.size >= MAX_METHODS)
+    ) {
+      method = OTHER_METHOD;
+      counts = side.get(method);
+    }
     if (counts === undefined) {
       const attributes = { "rpc.system": "aiomas", "rpc.method": method };
       counts = {
@@ -288,79 +306,10 @@ export class Instruments {
   }
 }
 
-/**
- * The process-wide budgets (see `setPartialFrameBudget` and
- * `setUnansweredBudget`): held and limit as `.usage` and `.limit`, as
- * OpenTelemetry's semantic conventions name such pairs, and how often each
- * was hit.
- */
-function budgetInstruments(meter: Meter): void {
-  const bytes = { unit: "By" };
-  const cost = { unit: "{cost_unit}" };
-  const frameUsage = meter.createObservableUpDownCounter(
-    "aiomas.channel.partial_frames.usage",
-    {
-      ...bytes,
-      description:
-        "Bytes this process holds in frames that have started to arrive but not ended",
-    },
-  );
-  const frameLimit = meter.createObservableUpDownCounter(
-    "aiomas.channel.partial_frames.limit",
-    {
-      ...bytes,
-      description: "The partial frame budget (setPartialFrameBudget)",
-    },
-  );
-  const frameCuts = meter.createObservableCounter(
-    "aiomas.channel.partial_frames.cuts",
-    {
-      unit: "{frame}",
-      description:
-        "Partial frames cut off at the budget, each closing its connection with a ProtocolError",
-    },
-  );
-  const unansweredUsage = meter.createObservableUpDownCounter(
-    "aiomas.channel.unanswered.usage",
-    {
-      ...cost,
-      description:
-        "Decoded cost of the requests this process received and has not answered",
-    },
-  );
-  const unansweredLimit = meter.createObservableUpDownCounter(
-    "aiomas.channel.unanswered.limit",
-    {
-      ...cost,
-      description: "The unanswered request budget (setUnansweredBudget)",
-    },
-  );
-  const unansweredPauses = meter.createObservableCounter(
-    "aiomas.channel.unanswered.pauses",
-    {
-      unit: "{pause}",
-      description:
-        "Times a channel stopped reading because the process was at the unanswered request budget",
-    },
-  );
-  meter.addBatchObservableCallback((result) => {
-    const frames = partialFrameBudget();
-    result.observe(frameUsage, frames.held);
-    result.observe(frameLimit, frames.limit);
-    result.observe(frameCuts, frames.cuts);
-    const unanswered = unansweredBudget();
-    result.observe(unansweredUsage, unanswered.held);
-    result.observe(unansweredLimit, unanswered.limit);
-    result.observe(unansweredPauses, unanswered.pauses);
-  }, [
-    frameUsage,
-    frameLimit,
-    frameCuts,
-    unansweredUsage,
-    unansweredLimit,
-    unansweredPauses,
-  ]);
-}
+/** The most methods whose calls are counted apart, per side and provider. */
+const MAX_METHODS = 1024;
+/** The longest method name counted as itself. */
+const MAX_METHOD_NAME = 256;
 
 /** `error.type`: the error's class name (low cardinality). */
 export function errorType(error: unknown): string {

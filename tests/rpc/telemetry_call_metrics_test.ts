@@ -144,3 +144,33 @@ Deno.test("with no provider registered nothing is recorded and calls work", asyn
   assert.equal(await client.call("add", [1, 2]), 3);
   await recorder.assertNothingRecorded();
 });
+
+Deno.test("metrics count at most 1024 methods apart per side, and none with a name over 256 characters: the rest are _OTHER (a peer's references make paths of its choosing)", async () => {
+  await using recorder = new Recorder();
+  const [client, server] = memoryPair(calculator, recorder.options, false);
+  try {
+    // Paths the server does not have: each fails there, and counts here.
+    const paths = [
+      "x".repeat(257),
+      ...Array.from({ length: 1100 }, (_, i) => `m${i}`),
+    ];
+    for (const path of paths) await assert.rejects(client.call(path));
+    const methods = new Map<string, number>();
+    for (
+      const point of await recorder.points("aiomas.rpc.client.calls.started")
+    ) {
+      methods.set(
+        String(point.attributes["rpc.method"]),
+        point.value as number,
+      );
+    }
+    assert.equal(methods.size, 1024);
+    assert.equal(methods.get("m1022"), 1);
+    assert.equal(methods.has("m1023"), false);
+    // The long name, and the 77 beyond the 1024th method.
+    assert.equal(methods.get("_OTHER"), 1 + 77);
+  } finally {
+    await client.close();
+    await server.close();
+  }
+});
