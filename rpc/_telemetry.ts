@@ -293,17 +293,23 @@ export function connectionTelemetry(
 ): ConnectionTelemetry | undefined {
   if (options === false) return undefined;
   const settings = options ?? {};
-  // The providers are typed structurally in the public options.
-  const tracer = tracerOf(
-    (settings.tracerProvider as TracerProvider | undefined) ??
-      trace.getTracerProvider(),
-  );
-  const found = instruments(
-    (settings.meterProvider as MeterProvider | undefined) ??
-      metrics.getMeterProvider(),
-  );
-  if (tracer === undefined && found === undefined) return undefined;
-  return new ConnectionTelemetry(channel, tracer, found, settings);
+  try {
+    // The providers are typed structurally in the public options.
+    const tracer = tracerOf(
+      (settings.tracerProvider as TracerProvider | undefined) ??
+        trace.getTracerProvider(),
+    );
+    const found = instruments(
+      (settings.meterProvider as MeterProvider | undefined) ??
+        metrics.getMeterProvider(),
+    );
+    if (tracer === undefined && found === undefined) return undefined;
+    return new ConnectionTelemetry(channel, tracer, found, settings);
+  } catch (error) {
+    // A provider that throws: the connection goes on without telemetry.
+    telemetryFailed(error);
+    return undefined;
+  }
 }
 
 /**
@@ -320,23 +326,30 @@ export function traceConnect<T>(
   connect: () => Promise<T>,
 ): Promise<T> {
   if (options === false) return connect();
-  const tracer = tracerOf(
-    (options?.tracerProvider as TracerProvider | undefined) ??
-      trace.getTracerProvider(),
-  );
-  if (tracer === undefined) return connect();
-  const attributes: Attributes = {
-    "rpc.system": "aiomas",
-    // A container's address ends with a slash; a connection's peer does not.
-    ...peerAttributes(peer.endsWith("/") ? peer.slice(0, -1) : peer, true),
-    ...options?.attributes as Attributes | undefined,
-  };
-  const simTime = options?.simTime?.();
-  if (simTime !== undefined) attributes["aiomas.sim_time"] = simTime;
-  const span = tracer.startSpan("aiomas.connect", {
-    kind: SpanKind.INTERNAL,
-    attributes,
-  }, context.active());
+  let span: Span;
+  try {
+    const tracer = tracerOf(
+      (options?.tracerProvider as TracerProvider | undefined) ??
+        trace.getTracerProvider(),
+    );
+    if (tracer === undefined) return connect();
+    const attributes: Attributes = {
+      "rpc.system": "aiomas",
+      // A container's address ends with a slash; a connection's peer does not.
+      ...peerAttributes(peer.endsWith("/") ? peer.slice(0, -1) : peer, true),
+      ...options?.attributes as Attributes | undefined,
+    };
+    const simTime = options?.simTime?.();
+    if (simTime !== undefined) attributes["aiomas.sim_time"] = simTime;
+    span = tracer.startSpan("aiomas.connect", {
+      kind: SpanKind.INTERNAL,
+      attributes,
+    }, context.active());
+  } catch (error) {
+    // Telemetry must not stop a connection: it is made without a span.
+    telemetryFailed(error);
+    return connect();
+  }
   let connecting: Promise<T>;
   try {
     connecting = connect();
@@ -345,12 +358,13 @@ export function traceConnect<T>(
   }
   return connecting.then(
     (connection) => {
-      span.end();
+      // The connection is made: a span that fails to end must not lose it.
+      guarded(endSpan, span);
       return connection;
     },
     (error) => {
-      setFailed(span, error);
-      span.end();
+      guarded(setFailed, span, error);
+      guarded(endSpan, span);
       throw error;
     },
   );

@@ -3,8 +3,16 @@
 // connection goes on serving, and the failure is logged once.
 import assert from "node:assert/strict";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
-import { expose, RpcClient, type RpcTelemetryOptions } from "../../rpc/mod.ts";
+import {
+  expose,
+  openConnection,
+  RpcClient,
+  type RpcTelemetryOptions,
+  startServer,
+} from "../../rpc/mod.ts";
 import { within } from "../_within.ts";
+
+const LOCAL = { hostname: "127.0.0.1", port: 0 };
 
 class Calculator {
   @expose
@@ -73,8 +81,18 @@ function brokenTelemetry(broken: Set<string>): RpcTelemetryOptions {
     addBatchObservableCallback: () => {},
   };
   return {
-    tracerProvider: { getTracer: () => tracer },
-    meterProvider: { getMeter: () => meter },
+    tracerProvider: {
+      getTracer: () => {
+        if (broken.has("getTracer")) throw new Error("getTracer broken");
+        return tracer;
+      },
+    },
+    meterProvider: {
+      getMeter: () => {
+        if (broken.has("getMeter")) throw new Error("getMeter broken");
+        return meter;
+      },
+    },
     callAttributes: () => {
       if (broken.has("callAttributes")) {
         throw new Error("callAttributes broken");
@@ -155,6 +173,29 @@ Deno.test("a span's addEvent that throws when a connection closes with a call op
     await server.close({ timeout: 0 });
     await assert.rejects(call);
     await client.close();
+  } finally {
+    console.error = original;
+  }
+});
+
+Deno.test("telemetry that throws neither stops nor leaks a connection being opened or accepted (its aiomas.connect span, its providers)", async () => {
+  const original = console.error;
+  console.error = () => {};
+  try {
+    for (
+      const name of ["startSpan", "end", "simTime", "getTracer", "getMeter"]
+    ) {
+      const telemetry = brokenTelemetry(new Set([name]));
+      await using server = await startServer(LOCAL, new Calculator(), {
+        telemetry,
+      });
+      await using client = await within(
+        5_000,
+        `openConnection with ${name} broken`,
+        openConnection<Calculator>(server.addr, { telemetry }),
+      );
+      assert.equal(await within(5_000, name, client.remote.add(1, 2)), 3);
+    }
   } finally {
     console.error = original;
   }
