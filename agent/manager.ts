@@ -37,8 +37,9 @@ export interface ManagerOptions {
    * of the process, so a peer could grow it without end. For the same
    * reason a `file:` module that does not exist is refused before it is
    * imported (Deno keeps failed imports too; without read permission for
-   * the path this cannot be checked, and after 64 such imports failed,
-   * modules not imported before are refused); under an `http:` or
+   * the path this cannot be checked, and once 64 modules imported without
+   * that check have failed, those `spawn` has not imported before are
+   * refused); under an `http:` or
    * `https:` prefix every path a peer names is fetched once and kept,
    * found or not: allow such a prefix only for peers you trust.
    *
@@ -134,7 +135,9 @@ export class Manager extends Agent {
    * @throws {TypeError} If the spec is malformed, names no agent class, or
    *   a `file:` module that does not exist (it is not imported).
    * @throws {Deno.errors.NotCapable} If the module is not under a prefix
-   *   of {@linkcode ManagerOptions.allowSpawn}; it is not imported.
+   *   of {@linkcode ManagerOptions.allowSpawn}, or the process may not read
+   *   its path and 64 modules imported without that check have failed
+   *   (see `allowSpawn`); it is not imported.
    */
   @expose
   async spawn(spec: string, ...args: unknown[]): Promise<[Agent, string]> {
@@ -345,10 +348,15 @@ function allowedUrl(url: URL, allowed: readonly string[]): URL {
 
 /** `file:` modules imported by {@linkcode importFile}: not checked again. */
 const imported = new Set<string>();
-/** Imports whose file could not be checked (no read permission) that failed. */
-let uncheckedFailures = 0;
-/** The most of those: a peer could otherwise grow them without end. */
-const MAX_UNCHECKED_FAILURES = 64;
+/**
+ * Modules whose file could not be checked (no read permission) being
+ * imported, or whose import failed: the latter are kept by Deno for good,
+ * so a peer could grow them without end. Concurrent imports of one share
+ * it, and one counts once, however often it fails.
+ */
+const unchecked = new Map<string, Promise<Record<string, unknown>>>();
+/** The most of those (and so of failed unchecked imports) at once. */
+const MAX_UNCHECKED = 64;
 
 /**
  * Imports a `file:` module, once its file is known to exist. Deno keeps
@@ -372,22 +380,39 @@ async function importFile(
       }: there is no module file at "${url.href}"`,
     );
   }
-  if (exists === undefined && uncheckedFailures >= MAX_UNCHECKED_FAILURES) {
-    throw new Deno.errors.NotCapable(
-      `Manager refuses to spawn ${
-        JSON.stringify(url.href)
-      }: it may not read that path to check that the module exists, and ${MAX_UNCHECKED_FAILURES} such imports have failed already (each is kept for the life of the process); grant read permission for the allowSpawn prefixes (--allow-read)`,
-    );
-  }
-  let module: Record<string, unknown>;
-  try {
-    module = await import(url.href);
-  } catch (error) {
-    if (exists === undefined) uncheckedFailures++;
-    throw error;
-  }
+  if (exists === undefined) return await importUnchecked(url);
+  const module = await import(url.href);
   imported.add(url.href);
   return module;
+}
+
+/**
+ * Imports a module whose file could not be checked, while fewer than
+ * {@linkcode MAX_UNCHECKED} such modules are being imported or have
+ * failed; refuses others.
+ *
+ * @throws {Deno.errors.NotCapable} Beyond that.
+ */
+function importUnchecked(url: URL): Promise<Record<string, unknown>> {
+  let importing = unchecked.get(url.href);
+  if (importing !== undefined) return importing;
+  if (unchecked.size >= MAX_UNCHECKED) {
+    return Promise.reject(
+      new Deno.errors.NotCapable(
+        `Manager refuses to spawn ${
+          JSON.stringify(url.href)
+        }: it may not read that path to check that the module exists, and ${MAX_UNCHECKED} such modules have been imported without that check and failed, or are being imported (each failure is kept for the life of the process); grant read permission for the allowSpawn prefixes (--allow-read)`,
+      ),
+    );
+  }
+  importing = import(url.href);
+  unchecked.set(url.href, importing);
+  // A module that loaded leaves room for another; a failed one stays.
+  importing.then(() => {
+    unchecked.delete(url.href);
+    imported.add(url.href);
+  }, () => {});
+  return importing;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Run by manager_allow_spawn_test.ts without --allow-read: loads an agent
-// class whose module is in the program's graph already, then 70 from
-// modules that do not exist, then the first again; prints what came of each.
+// class whose module is in the program's graph already; then one module
+// that does not exist, 100 times at once; then 200 others at once; then
+// the first again. Prints what came of each group.
 import "../fixtures/agents/agents.ts";
 import { loadAgentClass } from "../../agent/manager.ts";
 
@@ -12,17 +13,27 @@ async function load(path: string): Promise<string> {
     const message = (error as Error).message;
     return message.startsWith("Requires read access")
       ? "failed: no read access"
-      : /^Manager refuses to spawn .*64 such imports have failed/.test(message)
-      ? "refused: 64 failed"
+      : /^Manager refuses to spawn .*64 such modules/.test(message)
+      ? "refused: 64 unchecked"
       : `failed: ${message}`;
   }
 }
 
-console.log(await load("../fixtures/agents/agents.ts#Echo"));
-const missing = new Map<string, number>();
-for (let i = 0; i < 70; i++) {
-  const outcome = await load(`../fixtures/agents/missing${i}.ts#Echo`);
-  missing.set(outcome, (missing.get(outcome) ?? 0) + 1);
+async function group(paths: string[]): Promise<string> {
+  const counts = new Map<string, number>();
+  for (const outcome of await Promise.all(paths.map(load))) {
+    counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+  }
+  return [...counts].map(([outcome, count]) => `${count} × ${outcome}`).join(
+    ", ",
+  );
 }
-for (const [outcome, count] of missing) console.log(`${count} × ${outcome}`);
+
+console.log(await load("../fixtures/agents/agents.ts#Echo"));
+console.log(await group(Array(100).fill("../fixtures/agents/missing.ts#Echo")));
+console.log(
+  await group(
+    Array.from({ length: 200 }, (_, i) => `../fixtures/agents/m${i}.ts#Echo`),
+  ),
+);
 console.log(await load("../fixtures/agents/agents.ts#Echo"));
