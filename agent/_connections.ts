@@ -16,6 +16,8 @@ import { createCodec } from "../channel/_codec.ts";
 import { referenceLabel, report } from "./_peers.ts";
 import { within } from "../channel/_within.ts";
 import { dialChannel, type DialOptions } from "./_dial.ts";
+import { DroppedConnections } from "./_dropped_connections.ts";
+import { type Dial, join, nextRefusal, type Waiting } from "./_shared_dial.ts";
 import type { AgentAddress } from "./agent_address.ts";
 import type {
   ConnectOptions,
@@ -33,30 +35,6 @@ interface Connection {
    * may be removed or added between connects.
    */
   validating: Map<string, Promise<string>>;
-}
-
-/** A dial in progress and how many connects wait for it. */
-interface Dial {
-  waiters: number;
-  /** Aborted when every connect waiting for it has given up. */
-  controller: AbortController;
-  /** Whether it retries refused attempts (the `retry` of the connect that began it). */
-  retrying: boolean;
-  /**
-   * Rejects at its next refused attempt (then a new one takes its place):
-   * connects without `retry` fail then.
-   */
-  refused: PromiseWithResolvers<never>;
-}
-
-/** How a connect leaves the dial it waits for, set while it waits. */
-interface Waiting {
-  leave?: () => void;
-  /**
-   * While a connect asks for its agent over a shared connection it did not
-   * dial: stops handing that connection out (it timed out there).
-   */
-  suspect?: () => void;
 }
 
 /** What {@linkcode Connections} needs of its container. */
@@ -98,15 +76,8 @@ export class Connections {
   #clients = new Set<RpcClient>();
   /** The dials in progress (entries of #byAddress that have not settled). */
   #dials = new WeakMap<Promise<Connection>, Dial>();
-  /**
-   * Per address, the latest connection dropped from the shared ones after
-   * a connect timed out on it (see `Waiting.suspect`), while it is open,
-   * and the bytes it had received then: its calls may still be answered
-   * (a busy peer). Dropping another closes it if it has received nothing
-   * since (a silent peer costs at most two connections); one that has is
-   * alive, and stays for its proxies.
-   */
-  #suspects = new Map<string, { connection: Connection; received: number }>();
+  /** Connections no longer shared after connects timed out on them. */
+  #dropped = new DroppedConnections();
 
   constructor(options: ConnectionsOptions) {
     this.#options = options;
@@ -278,25 +249,7 @@ export class Connections {
       waiting.suspect = () => {
         if (this.#byAddress.get(key) !== pending) return;
         this.#byAddress.delete(key);
-        const earlier = this.#suspects.get(key);
-        const channel = connection.client.channel;
-        this.#suspects.set(key, {
-          connection,
-          received: channel.stats.bytesReceived,
-        });
-        const forget = () => {
-          if (this.#suspects.get(key)?.connection === connection) {
-            this.#suspects.delete(key);
-          }
-        };
-        connection.client.closed.then(forget, forget);
-        if (earlier !== undefined) {
-          // Silent since it was dropped: closed. One that received is alive.
-          const { client } = earlier.connection;
-          if (client.channel.stats.bytesReceived === earlier.received) {
-            client.close();
-          }
-        }
+        this.#dropped.drop(key, connection.client);
       };
     }
     const { validating } = connection;
@@ -368,9 +321,14 @@ export class Connections {
       }
       let connection: Connection;
       try {
-        connection = dial === undefined
-          ? await pending
-          : await this.#join(pending, dial, waiting, options.retry !== true);
+        const joined = pending;
+        connection = dial === undefined ? await joined : await join(
+          joined,
+          dial,
+          waiting,
+          options.retry !== true,
+          () => this.#dials.has(joined),
+        );
       } catch (error) {
         // Joined to another connect's single attempt, which failed: dial
         // again, retrying as this connect asked (a dial that fails for
@@ -396,38 +354,6 @@ export class Connections {
   }
 
   /**
-   * Waits for a dial in progress, as one of the connects it serves; with
-   * `once` (no `retry`), only until its first refused attempt.
-   */
-  async #join(
-    dialing: Promise<Connection>,
-    dial: Dial,
-    waiting: Waiting,
-    once: boolean,
-  ): Promise<Connection> {
-    dial.waiters++;
-    let left = false;
-    waiting.leave = () => {
-      if (left) return;
-      left = true;
-      if (--dial.waiters === 0 && this.#dials.has(dialing)) {
-        dial.controller.abort(
-          new DOMException("Every connect waiting gave up", "AbortError"),
-        );
-      }
-    };
-    try {
-      return await (once && dial.retrying
-        ? Promise.race([dialing, dial.refused.promise])
-        : dialing);
-    } finally {
-      // Settled: leaving no longer stops anything.
-      waiting.leave();
-      waiting.leave = undefined;
-    }
-  }
-
-  /**
    * Opens a connection to the container of `target` (see `dialChannel`,
    * the one place that connects) and serves the container's service on it.
    */
@@ -449,11 +375,4 @@ export class Connections {
 /** A new error for each call that meets a shut-down container. */
 export function closedError(closing: AbortSignal): ConnectionClosedError {
   return new ConnectionClosedError((closing.reason as Error).message);
-}
-
-/** The promise a dial's next refused attempt rejects. */
-function nextRefusal(): PromiseWithResolvers<never> {
-  const refused = Promise.withResolvers<never>();
-  refused.promise.catch(() => {});
-  return refused;
 }

@@ -204,9 +204,10 @@ export interface ConnectOptions {
    * the old one may have gone silent (its peer's host vanished, a NAT
    * dropped it), which TCP may not tell for hours; calls already on it end
    * by their own `callTimeout`, or when a later connect drops another
-   * connection to that container this way and the older one has received
-   * nothing since (it is closed then: a silent peer costs at most two
-   * connections).
+   * connection to that container this way: then those dropped before that
+   * have received nothing since are closed (a silent peer costs at most
+   * two connections), and of the others all but the latest (a slow link
+   * costs at most three).
    *
    * @default {undefined} (no deadline)
    */

@@ -270,6 +270,9 @@ function relay(port: number) {
   const conns: Deno.Conn[] = [];
   const frozen = new Set<Deno.Conn>();
   let held: PromiseWithResolvers<void> | null = null;
+  // Links the caller closed, and who waits for them to be few enough.
+  let ended = 0;
+  const waiters: { most: number; resolve: () => void }[] = [];
   const pipes: Promise<void>[] = [];
   const pipe = async (from: Deno.Conn, to: Deno.Conn, owner: Deno.Conn) => {
     const buffer = new Uint8Array(64 * 1024);
@@ -286,6 +289,15 @@ function relay(port: number) {
     } catch {
       // Closed.
     }
+    if (from === owner) {
+      ended++;
+      for (const waiter of [...waiters]) {
+        if (conns.length / 2 - ended <= waiter.most) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      }
+    }
   };
   const accepting = (async () => {
     for await (const conn of listener) {
@@ -297,6 +309,13 @@ function relay(port: number) {
   return {
     port: (listener.addr as Deno.NetAddr).port,
     accepted: () => conns.length / 2,
+    /** Settles once at most `most` links are open (not closed by the caller). */
+    openAtMost: (most: number): Promise<void> => {
+      if (conns.length / 2 - ended <= most) return Promise.resolve();
+      const { promise, resolve } = Promise.withResolvers<void>();
+      waiters.push({ most, resolve });
+      return promise;
+    },
     freeze: () => conns.forEach((conn) => frozen.add(conn)),
     hold: () => held ??= Promise.withResolvers(),
     release: () => {
@@ -386,7 +405,7 @@ Deno.test("Container.connect: connects that keep timing out on a silent peer hol
   }
 });
 
-Deno.test("Container.connect: connects that time out on a slow but live link do not close a connection that answered since", async () => {
+Deno.test("Container.connect: connects that time out on a slow but live link do not close a connection that answered since, and keep at most two such", async () => {
   await using b = await Container.create(LOCAL);
   const callee = new Callee(b);
   const link = relay(Number(/:(\d+)\/$/.exec(b.addr)![1]));
@@ -406,6 +425,17 @@ Deno.test("Container.connect: connects that time out on a slow but live link do 
       const again = await a.connect<Callee>(url, { timeout: 5000 });
       assert.equal(await again.service(-round), -round);
     }
+    // Four more rounds: the shared one and two dropped stay, the rest close.
+    for (let round = 3; round <= 6; round++) {
+      link.hold();
+      await assert.rejects(a.connect(url, { timeout: 100 }), {
+        name: "TimeoutError",
+      });
+      link.release();
+      await a.connect(url, { timeout: 5000 });
+    }
+    assert.equal(link.accepted(), 7);
+    await within(5000, "links closed", link.openAtMost(3));
   } finally {
     await a.shutdown();
     await link.close();
