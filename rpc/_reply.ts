@@ -49,3 +49,16 @@ export function replyTraced(
     },
   );
 }
+
+/**
+ * Whether a handler's result is a promise. `instanceof` asks a proxy for
+ * its prototype, which a revoked one answers by throwing: such a result is
+ * no promise (and is refused when it is encoded).
+ */
+export function isPromise(value: unknown): value is Promise<unknown> {
+  try {
+    return value instanceof Promise;
+  } catch {
+    return false;
+  }
+}

@@ -10,7 +10,7 @@ import {
 } from "./_proxy.ts";
 import { bindArguments, checkCall } from "./_call_content.ts";
 import { addReferences } from "./_references.ts";
-import { failTraced, reply, replyTraced } from "./_reply.ts";
+import { failTraced, isPromise, reply, replyTraced } from "./_reply.ts";
 import {
   type ConnectionTelemetry,
   connectionTelemetry,
@@ -400,18 +400,5 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
   /** What a handler marked `@expose({ context: true })` gets from `callContext()`. */
   #contextOf(request: Request): CallContext {
     return { signal: request.signal, peer: this.channel.peer };
-  }
-}
-
-/**
- * Whether a handler's result is a promise. `instanceof` asks a proxy for
- * its prototype, which a revoked one answers by throwing: such a result is
- * no promise (and is refused when it is encoded).
- */
-function isPromise(value: unknown): value is Promise<unknown> {
-  try {
-    return value instanceof Promise;
-  } catch {
-    return false;
   }
 }
