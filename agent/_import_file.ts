@@ -20,7 +20,7 @@ const MAX_UNCHECKED = 64;
  * measured): a peer must not get to make it try files that are not there.
  * Where the process may not look (no read permission), the import
  * decides, as for a module the program has imported already, up to
- * {@linkcode MAX_UNCHECKED_FAILURES} failures.
+ * {@linkcode MAX_UNCHECKED} failures.
  */
 export async function importFile(
   spec: string,

@@ -62,3 +62,35 @@ export function isPromise(value: unknown): value is Promise<unknown> {
     return false;
   }
 }
+
+/**
+ * Answers `request` with what `result` settles to; a promise whose `then`
+ * throws (e.g. a proxy of one) is a failure.
+ */
+export function replyLater(request: Request, result: Promise<unknown>): void {
+  try {
+    result.then(
+      (value) => reply(request, value),
+      (error) => request.fail(asError(error)).catch(() => {}),
+    );
+  } catch (error) {
+    request.fail(asError(error)).catch(() => {});
+  }
+}
+
+/** {@linkcode replyLater} for a call in a server span. */
+export function replyLaterTraced(
+  telemetry: ConnectionTelemetry,
+  request: Request,
+  result: Promise<unknown>,
+  served: TracedCall,
+): void {
+  try {
+    result.then(
+      (value) => replyTraced(telemetry, request, value, served),
+      (error) => failTraced(telemetry, request, served, error),
+    );
+  } catch (error) {
+    failTraced(telemetry, request, served, error);
+  }
+}

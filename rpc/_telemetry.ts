@@ -1,8 +1,6 @@
 import {
   type Attributes,
   context,
-  type MeterProvider,
-  metrics,
   ROOT_CONTEXT,
   type Span,
   SpanKind,
@@ -14,14 +12,19 @@ import type { ChannelStats, SendOptions } from "../channel/channel.ts";
 import {
   errorType,
   type Instruments,
-  instruments,
+  instrumentsFrom,
   type MethodCounts,
   OTHER_METHOD,
   telemetryFailed,
 } from "./_telemetry_metrics.ts";
 import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { closedEvent, parentOf, traceContextOf } from "./_telemetry_context.ts";
-import { peerAttributes, setFailed, tracerOf } from "./_telemetry_spans.ts";
+import {
+  peerAttributes,
+  setFailed,
+  tracerFrom,
+  tracerOf,
+} from "./_telemetry_spans.ts";
 
 export { OTHER_METHOD };
 
@@ -264,8 +267,8 @@ export class ConnectionTelemetry {
     if (instruments === undefined || counts === undefined) return;
     const attributes = failed
       ? {
-        "rpc.system": "aiomas",
-        "rpc.method": call.method,
+        // The method as counted (`_OTHER` beyond the methods counted apart).
+        ...counts.method,
         "aiomas.outcome": "error",
         "error.type": errorType(error),
       }
@@ -293,23 +296,15 @@ export function connectionTelemetry(
 ): ConnectionTelemetry | undefined {
   if (options === false) return undefined;
   const settings = options ?? {};
-  try {
-    // The providers are typed structurally in the public options.
-    const tracer = tracerOf(
-      (settings.tracerProvider as TracerProvider | undefined) ??
-        trace.getTracerProvider(),
-    );
-    const found = instruments(
-      (settings.meterProvider as MeterProvider | undefined) ??
-        metrics.getMeterProvider(),
-    );
-    if (tracer === undefined && found === undefined) return undefined;
-    return new ConnectionTelemetry(channel, tracer, found, settings);
-  } catch (error) {
-    // A provider that throws: the connection goes on without telemetry.
-    telemetryFailed(error);
-    return undefined;
-  }
+  // A provider that throws: the connection goes on without it (the other
+  // one still records).
+  const tracer = guarded(tracerFrom, settings);
+  const found = guarded(instrumentsFrom, settings);
+  if (tracer === undefined && found === undefined) return undefined;
+  return guarded(
+    (): ConnectionTelemetry =>
+      new ConnectionTelemetry(channel, tracer, found, settings),
+  );
 }
 
 /**

@@ -5,9 +5,11 @@ import {
   type Histogram,
   type Meter,
   type MeterProvider,
+  metrics,
   type ObservableResult,
 } from "npm:@opentelemetry/api@^1.9.0";
 import type { ChannelStats } from "../channel/_channel_options.ts";
+import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { budgetInstruments } from "./_telemetry_budgets.ts";
 
 /**
@@ -342,5 +344,15 @@ export function telemetryFailed(error: unknown): void {
   console.error(
     "aiomas: telemetry threw (a provider or a telemetry option); calls go on without it, and further failures are not logged:",
     error,
+  );
+}
+
+/** The instruments of `settings`' meter provider, or the global one's. */
+export function instrumentsFrom(
+  settings: RpcTelemetryOptions,
+): Instruments | undefined {
+  return instruments(
+    (settings.meterProvider as MeterProvider | undefined) ??
+      metrics.getMeterProvider(),
   );
 }

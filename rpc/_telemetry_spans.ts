@@ -6,10 +6,12 @@ import {
   ProxyTracerProvider,
   type Span,
   SpanStatusCode,
+  trace,
   type Tracer,
   type TracerProvider,
 } from "npm:@opentelemetry/api@^1.9.0";
 import { RemoteError } from "../errors.ts";
+import type { RpcTelemetryOptions } from "./telemetry_options.ts";
 import { errorType, SCOPE } from "./_telemetry_metrics.ts";
 
 /** The tracer of a provider, or undefined if it would record nothing. */
@@ -58,4 +60,12 @@ export function setFailed(span: Span, error: unknown): void {
     code: SpanStatusCode.ERROR,
     message: error instanceof Error ? error.message : String(error),
   });
+}
+
+/** The tracer of `settings`' provider (typed structurally there), or the global one's. */
+export function tracerFrom(settings: RpcTelemetryOptions): Tracer | undefined {
+  return tracerOf(
+    (settings.tracerProvider as TracerProvider | undefined) ??
+      trace.getTracerProvider(),
+  );
 }

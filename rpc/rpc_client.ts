@@ -10,7 +10,14 @@ import {
 } from "./_proxy.ts";
 import { bindArguments, checkCall } from "./_call_content.ts";
 import { addReferences } from "./_references.ts";
-import { failTraced, isPromise, reply, replyTraced } from "./_reply.ts";
+import {
+  failTraced,
+  isPromise,
+  reply,
+  replyLater,
+  replyLaterTraced,
+  replyTraced,
+} from "./_reply.ts";
 import {
   type ConnectionTelemetry,
   connectionTelemetry,
@@ -338,10 +345,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
       return;
     }
     if (!isPromise(result)) return reply(request, result);
-    result.then(
-      (value) => reply(request, value),
-      (error) => request.fail(asError(error)).catch(() => {}),
-    );
+    replyLater(request, result);
   }
 
   /** {@linkcode RpcClient.#handle} inside a server span. */
@@ -380,10 +384,7 @@ export class RpcClient<T = unknown> implements AsyncDisposable {
     if (!isPromise(result)) {
       return replyTraced(telemetry, request, result, served);
     }
-    result.then(
-      (value) => replyTraced(telemetry, request, value, served),
-      (error) => failTraced(telemetry, request, served, error),
-    );
+    replyLaterTraced(telemetry, request, result, served);
   }
 
   #invoke(request: Request, resolved: Resolved, bound: unknown[]): unknown {

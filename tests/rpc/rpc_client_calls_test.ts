@@ -158,7 +158,7 @@ for (const kind of KINDS) {
   });
 }
 
-Deno.test("rpc: a result that throws when looked at (a revoked proxy) becomes an error reply, traced or not", async () => {
+Deno.test("rpc: a result that throws when looked at (a revoked proxy, a promise whose then throws) becomes an error reply, traced or not", async () => {
   const revoked = () => {
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
@@ -172,6 +172,17 @@ Deno.test("rpc: a result that throws when looked at (a revoked proxy) becomes an
           throw new Error("trap");
         },
       }),
+    // Promises whose `then` throws: a proxy of one, a getter.
+    proxied: () => new Proxy(Promise.resolve(1), {}),
+    badThen: () => {
+      const promise = Promise.resolve(1);
+      Object.defineProperty(promise, "then", {
+        get() {
+          throw new Error("no then");
+        },
+      });
+      return promise;
+    },
     add: (a: number, b: number) => a + b,
   });
   for (const traced of [false, true]) {
@@ -189,6 +200,14 @@ Deno.test("rpc: a result that throws when looked at (a revoked proxy) becomes an
     await assert.rejects(
       client.call("trap"),
       remoteError("SerializationError", /trap/),
+    );
+    await assert.rejects(
+      client.call("proxied"),
+      remoteError("TypeError", /incompatible receiver/),
+    );
+    await assert.rejects(
+      client.call("badThen"),
+      remoteError("Error", "no then"),
     );
     assert.equal(await client.call("add", [1, 2]), 3);
   }

@@ -10,6 +10,7 @@ import {
   type RpcTelemetryOptions,
   startServer,
 } from "../../rpc/mod.ts";
+import { Recorder } from "../_telemetry.ts";
 import { within } from "../_within.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
@@ -199,4 +200,33 @@ Deno.test("telemetry that throws neither stops nor leaks a connection being open
   } finally {
     console.error = original;
   }
+});
+
+Deno.test("a meter provider that throws leaves the spans of a working tracer provider", async () => {
+  await using recorder = new Recorder();
+  const original = console.error;
+  console.error = () => {};
+  try {
+    const telemetry = {
+      tracerProvider: recorder.options.tracerProvider,
+      meterProvider: {
+        getMeter: () => {
+          throw new Error("getMeter broken");
+        },
+      },
+    } as unknown as RpcTelemetryOptions;
+    const [a, b] = createMemoryPair();
+    await using _server = new RpcClient(new Channel(b), {
+      service: new Calculator(),
+      telemetry: false,
+    });
+    await using client = new RpcClient<Calculator>(new Channel(a), {
+      telemetry,
+    });
+    assert.equal(await client.remote.add(1, 2), 3);
+  } finally {
+    console.error = original;
+  }
+  const names = (await recorder.spans()).map((span) => span.name);
+  assert.deepEqual(names, ["aiomas/add"]);
 });

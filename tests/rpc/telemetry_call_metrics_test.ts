@@ -169,6 +169,14 @@ Deno.test("metrics count at most 1024 methods apart per side, and none with a na
     assert.equal(methods.has("m1023"), false);
     // The long name, and the 77 beyond the 1024th method.
     assert.equal(methods.get("_OTHER"), 1 + 77);
+    // The failed calls' durations count under the same names.
+    const durations = new Set(
+      (await recorder.points("rpc.client.duration")).map((point) =>
+        point.attributes["rpc.method"]
+      ),
+    );
+    assert.equal(durations.size, 1024);
+    assert.ok(durations.has("_OTHER") && !durations.has("m1023"));
   } finally {
     await client.close();
     await server.close();
