@@ -1,6 +1,6 @@
 import { SerializationError } from "../errors.ts";
 import { JSON_EXPANSION, maxDecodedSizeOption } from "./_budget.ts";
-import { LONG_DIGIT_RUN, parse } from "./_json.ts";
+import { LONG_DIGIT_RUN, parse, type TextSigns } from "./_json.ts";
 import { viewEncoders } from "./_encode_limit.ts";
 import { jsonCost, type JsonCount } from "./_json_cost.ts";
 import { JsonWriter } from "./_json_writer.ts";
@@ -104,6 +104,11 @@ export class JsonCodec implements Codec {
     longIntegers: false,
     stringBytes: 0,
   };
+  /**
+   * What the latest text's bytes showed, reused: `parse` reads it before
+   * anything it calls (a serializer) can decode again.
+   */
+  #signs: TextSigns = { longDigits: false, typed: false, escapes: false };
   /** Set for the one call of `decode` that decodes a counted text. */
   #counted = false;
   /** An outermost decode runs (a serializer's decodes are nested in it). */
@@ -283,11 +288,11 @@ export class JsonCodec implements Codec {
       text = lenient.decode(data);
       if (!ascii && text.includes("\uFFFD")) text = strictText(data);
     }
-    return parse(text, this.#tags, this.#maxDepth, {
-      longDigits,
-      typed: typed || !flat,
-      escapes,
-    });
+    const signs = this.#signs;
+    signs.longDigits = longDigits;
+    signs.typed = typed || !flat;
+    signs.escapes = escapes;
+    return parse(text, this.#tags, this.#maxDepth, signs);
   }
 
   /**
@@ -303,11 +308,11 @@ export class JsonCodec implements Codec {
       (text.includes("\\u") && WIDE_ESCAPE.test(text))
     ) this.#twoByte();
     const count = this.#count;
-    return parse(text, this.#tags, this.#maxDepth, {
-      longDigits: count.longIntegers,
-      typed: true,
-      escapes: text.includes("\\"),
-    });
+    const signs = this.#signs;
+    signs.longDigits = count.longIntegers;
+    signs.typed = true;
+    signs.escapes = text.includes("\\");
+    return parse(text, this.#tags, this.#maxDepth, signs);
   }
 
   /**
