@@ -27,10 +27,10 @@ export type Label = string | ((path: string) => string);
 
 /**
  * What one proxy holds. A peer makes one with a reference of a dozen bytes,
- * so it is kept small: one object, a bound function and the proxy (about
- * 190 bytes with their WeakMap entry, about what `maxDecodedSize` charges
- * the reference's values), with the handler and the console hook shared and
- * the label and sub-path proxies made on first use.
+ * so it is kept small: one object, a bound function and the proxy (with
+ * their WeakMap entry and the path, about 1.3 × what `maxDecodedSize`
+ * charges the reference's values), with the handler and the console hook
+ * shared and the label and sub-path proxies made on first use.
  */
 class Remote implements RemoteInfo {
   readonly caller: Caller;
