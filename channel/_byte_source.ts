@@ -87,6 +87,8 @@ export class ByteSource {
   fresh = false;
   /** Whether the buffer is a bulk buffer (from `bulkPool`). */
   #bulk = false;
+  /** A read made while the caller waits (see `peek`), not yet taken. */
+  #peeked: Promise<Uint8Array | null> | null = null;
 
   /**
    * @param transport The transport; its `read` is used only together with
@@ -126,6 +128,7 @@ export class ByteSource {
     // Whether the last read filled its buffer, fresh or not.
     const full = last === this.#buffer?.length;
     if (this.fresh) this.#dropFresh();
+    if (this.#peeked !== null) return this.#takePeeked();
     if (this.#readSome !== null) {
       if (bulk && this.#takeBulk()) {
         this.chunk = this.#buffer!;
@@ -155,6 +158,47 @@ export class ByteSource {
       }
     }
     return this.#readStream();
+  }
+
+  /**
+   * Reads the next bytes (at most 1 KiB from a transport or BYOB stream)
+   * beside `chunk`, which stays as it is: while the caller waits before it
+   * reads on, this notices the peer going away. The next `read` gives them;
+   * until then this is the same read.
+   *
+   * @returns The bytes read, or null at the end.
+   */
+  peek(): Promise<Uint8Array | null> {
+    this.#peeked ??= this.#peek();
+    return this.#peeked;
+  }
+
+  /** Whether a read made by `peek` waits to be taken by `read`. */
+  get peeking(): boolean {
+    return this.#peeked !== null;
+  }
+
+  async #peek(): Promise<Uint8Array | null> {
+    if (this.#readSome !== null) {
+      const buffer = new Uint8Array(SMALL_READ);
+      const n = await this.#readSome(buffer);
+      return n === null ? null : buffer.subarray(0, n);
+    }
+    const { value, done } = this.#byob
+      ? await (this.#reader as ReadableStreamBYOBReader).read(
+        new Uint8Array(SMALL_READ),
+      )
+      : await (this.#reader as ReadableStreamDefaultReader<Uint8Array>).read();
+    return done ? null : value;
+  }
+
+  async #takePeeked(): Promise<number | null> {
+    const peeked = this.#peeked!;
+    this.#peeked = null;
+    const bytes = await peeked;
+    if (bytes === null) return null;
+    this.chunk = bytes;
+    return bytes.length;
   }
 
   /** Whether {@linkcode ByteSource.readInto} can read into a buffer of the caller's. */

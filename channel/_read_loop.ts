@@ -152,7 +152,7 @@ export class ReadLoop {
         // A large frame's remaining payload is read straight into its
         // buffer rather than copied there out of the read buffer; a read
         // that filled the read buffer says the rest is streaming in.
-        const target = direct
+        const target = direct && !source.peeking
           ? parser.bodyTarget(n > 0 && n === source.chunk.length)
           : null;
         let got: number | null;
@@ -187,7 +187,9 @@ export class ReadLoop {
         // Another channel may have filled the process-wide budget while
         // this read waited: the bytes wait in the buffer until it frees.
         const paused = host.overBudget();
-        if (paused !== undefined) await this.#wait(paused, host.overBudget);
+        if (
+          paused !== undefined && await this.#wait(paused, host.overBudget)
+        ) continue;
         if (watchIdle) this.#lastRead = performance.now();
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
@@ -238,7 +240,9 @@ export class ReadLoop {
           // not stay reachable from here meanwhile.
           decoded = undefined;
           const blocked = host.blocked();
-          if (blocked !== undefined) await this.#wait(blocked);
+          // The peer left while reading waited: the requests left unread
+          // would only be aborted, and are dropped with the channel.
+          if (blocked !== undefined && await this.#wait(blocked)) break;
         }
         const woke = frames.length > 0;
         // After two large frames, the next read is sized for one like the
@@ -292,17 +296,31 @@ export class ReadLoop {
     }
   }
 
-  /** Waits while the channel is blocked; deadlines do not run meanwhile. */
+  /**
+   * Waits while the channel is blocked; deadlines do not run meanwhile. One
+   * small read stays pending (see `ByteSource.peek`), so that a peer that
+   * leaves is noticed, and the handlers of its requests are aborted, rather
+   * than kept until they answer.
+   *
+   * @returns Whether the wait ended because the stream did (or failed):
+   *   the next read says which.
+   */
   async #wait(
     blocked: Promise<void>,
     check: () => Promise<void> | undefined = this.#host.blocked,
-  ): Promise<void> {
+  ): Promise<boolean> {
     this.#paused = true;
+    const end = Promise.withResolvers<true>();
+    this.#source.peek().then(
+      (bytes) => bytes === null && end.resolve(true),
+      () => end.resolve(true),
+    );
     try {
       for (let next: Promise<void> | undefined = blocked; next !== undefined;) {
-        await next;
+        if (await Promise.race([next, end.promise]) === true) return true;
         next = check();
       }
+      return false;
     } finally {
       this.#paused = false;
       // The frame's clock starts again: the wait was ours, not the peer's.
