@@ -1,5 +1,7 @@
 // Attacks of `deno task attack` judged by the heap the server keeps: a
 // client that leaves its slow calls, and answered connections that stay.
+import { DEFAULT_MAX_UNANSWERED_SIZE } from "../../channel/mod.ts";
+import type { Codec } from "../../codecs/mod.ts";
 import {
   codecOf,
   FrameReader,
@@ -18,18 +20,31 @@ import {
 } from "./_attack_cases_common.ts";
 
 /**
- * Sends `calls` requests to `slow()` with `argBytes`-byte arguments, waits
- * for the server to take them in, leaves, and asks the server (over a new
+ * Sends requests to `slow()` with `argBytes`-byte arguments, waits for the
+ * server to take them in, leaves, and asks the server (over a new
  * connection, after a full GC) how much more heap it holds than before.
+ *
+ * With `calls: "limit"`, exactly as many as reach the server's default
+ * `maxUnansweredSize` (the last one crosses it): the server reads them all,
+ * then stops reading, and must still see the client leave. With a number
+ * beyond that, the server stops reading before the last ones and the
+ * client's writes stall: its leaving cannot be seen (TCP delivers the end
+ * of the stream after the bytes before it, which wait to be read), and
+ * what the server keeps must stay within that limit.
  */
 export async function slowThenLeave(
   ctx: AttackContext,
-  calls: number,
+  calls: number | "limit",
   argBytes: number,
   ms: number,
 ): Promise<Outcome> {
   const codec = codecOf(ctx.codec);
   const arg = "y".repeat(argBytes);
+  const flood = calls !== "limit";
+  if (calls === "limit") calls = await callsToLimit(codec, arg);
+  const keptLimit = flood
+    ? DEFAULT_MAX_UNANSWERED_SIZE / MIB + FLOOD_SLACK_MIB
+    : KEPT_LIMIT_MIB;
   const before = await heapOf(ctx);
   if (before === undefined) {
     return { text: "server did not answer `heap`", ok: false };
@@ -77,8 +92,20 @@ export async function slowThenLeave(
     text: `${sentText}; rss ${(whileThere / MIB).toFixed(0)} MiB with it; ${
       kept.toFixed(0)
     } MiB more heap 3 s after it left`,
-    ok: kept < KEPT_LIMIT_MIB,
+    ok: kept < keptLimit,
   };
+}
+
+/**
+ * How many requests of `slow(arg)` the server reads before its default
+ * `maxUnansweredSize` stops it: each is charged what the codec reports
+ * for it.
+ */
+async function callsToLimit(codec: Codec, arg: string): Promise<number> {
+  const request = await requestFrame(codec, 0, "slow", [arg]);
+  await codec.decode(request.subarray(4));
+  const cost = codec.lastDecodedCost!;
+  return Math.ceil(DEFAULT_MAX_UNANSWERED_SIZE / cost);
 }
 
 /**
@@ -143,6 +170,11 @@ export async function answeredThenQuiet(
 
 /** Heap a client that left may leave behind: noise, not its arguments. */
 const KEPT_LIMIT_MIB = 32;
+/**
+ * Heap beyond `maxUnansweredSize` a flooding client that left may leave
+ * behind: a partial frame and read buffers.
+ */
+const FLOOD_SLACK_MIB = 8;
 
 /** The server's heap after a full GC (bytes), or undefined. */
 async function heapOf(ctx: AttackContext): Promise<number | undefined> {

@@ -18,7 +18,9 @@
 // least its last 2 s, or cut; a stalled header is cut; idle connections are
 // allowed (idleTimeout is opt-in); a client that leaves its slow calls
 // leaves < 32 MiB of heap behind (after a full GC), and so do 200 that were
-// answered a 1 MiB echo each and stay connected, quiet.
+// answered a 1 MiB echo each and stay connected, quiet; one that floods
+// slow calls beyond what the server reads, then leaves, cannot be seen
+// leaving (its last bytes are unread) and leaves < maxUnansweredSize + 8 MiB.
 //
 //   deno task attack [--only=name,name] [--quick] [--rss-kill-mib=4096] [--help]
 //
@@ -219,7 +221,14 @@ const ATTACKS: Attack[] = [
     codec: "json",
     rssTargetMiB: 1024,
     offenderTarget: "heap freed when it leaves",
-    run: (ctx) => slowThenLeave(ctx, quick ? 50 : 900, MIB, 30_000),
+    run: (ctx) => slowThenLeave(ctx, "limit", MIB, 30_000),
+  },
+  {
+    name: "slow-flood-then-leave",
+    codec: "json",
+    rssTargetMiB: 1024,
+    offenderTarget: "heap kept < maxUnansweredSize + 8 MiB",
+    run: (ctx) => slowThenLeave(ctx, quick ? 100 : 900, MIB, 30_000),
   },
 ];
 
