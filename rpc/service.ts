@@ -283,6 +283,10 @@ export class Service {
         return { kind: "service", service: Service.of(value) };
       }
       if (field !== undefined) return { kind: "value", value, owner: o };
+      const bound = boundExposed(o, name, value);
+      if (bound !== undefined) {
+        return { kind: "function", fn: value, options: bound, owner: o };
+      }
       return { kind: "hidden", owner: o };
     }
     return undefined;
@@ -365,4 +369,40 @@ function notAService(
 /** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */
 export function lookupError(message: string): LookupError {
   return new LookupError(message);
+}
+
+/**
+ * The options of an exposed method that `value`, an own property of
+ * `holder`, binds (`this.m = this.m.bind(this)` in a constructor, which
+ * shadows it): a function named `bound m` in front of an exposed method
+ * `m` of a prototype. Undefined for anything else, which stays hidden.
+ */
+function boundExposed(
+  holder: object,
+  name: string,
+  value: unknown,
+): ExposeOptions | undefined {
+  const bound = functionName(value);
+  if (bound === undefined || !bound.startsWith("bound ")) return undefined;
+  for (
+    let o: object | null = Object.getPrototypeOf(holder);
+    o !== null && !isBuiltIn(o);
+    o = Object.getPrototypeOf(o)
+  ) {
+    const descriptor = Object.getOwnPropertyDescriptor(o, name);
+    if (descriptor === undefined) continue;
+    const method = descriptor.value;
+    const options = exposedInfo(method);
+    return options !== undefined && bound === `bound ${functionName(method)}`
+      ? options
+      : undefined;
+  }
+  return undefined;
+}
+
+/** A function's own `name`, read without running a getter. */
+function functionName(value: unknown): string | undefined {
+  if (typeof value !== "function") return undefined;
+  const name = Object.getOwnPropertyDescriptor(value, "name")?.value;
+  return typeof name === "string" ? name : undefined;
 }

@@ -147,3 +147,32 @@ Deno.test("service: sub-service fields work in a class with no exposed method, a
   }
   assert.equal(await call(Service.of(new Derived()), "more/mul", 2, 3), 6);
 });
+
+Deno.test("service: a method bound in the constructor stays exposed, with its options; other shadowing functions stay hidden", async () => {
+  class Bound {
+    factor = 3;
+    constructor() {
+      this.times = this.times.bind(this);
+      this.secret = this.secret.bind(this);
+      this.swapped = this.times;
+    }
+    @expose({ params: ["x"] })
+    times(x: number): number {
+      return this.factor * x;
+    }
+    @expose({ context: true })
+    swapped(x: number): number {
+      return x;
+    }
+    secret(): string {
+      return "hidden";
+    }
+  }
+  const service = Service.of(new Bound());
+  assert.equal(await call(service, "times", 2), 6);
+  assert.equal(service.resolve("times").qualname, "Bound.times");
+  assert.deepEqual(service.resolve("times").options, { params: ["x"] });
+  // A bound function of another method shadowing an exposed one: hidden.
+  assertLookupError(service, "swapped", '"Bound.swapped" is not exposed');
+  assertLookupError(service, "secret", '"Bound.secret" is not exposed');
+});
