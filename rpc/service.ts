@@ -3,6 +3,7 @@ import { clipPeerText } from "../channel/_message.ts";
 // By type only: a field's value (which may be a secret) never goes to the peer.
 import { describe } from "../codecs/serializer_registry.ts";
 import { exposedField, exposedInfo, type ExposeOptions } from "./expose.ts";
+import { boundExposed, isBuiltIn } from "./_members.ts";
 
 /** A resolved call target: the exposed function and what to call it on. */
 export interface Resolved {
@@ -332,16 +333,6 @@ class ResolvedMember implements Resolved {
   }
 }
 
-const BUILT_IN_PROTOTYPES = new Set<object>([
-  Object.prototype,
-  Function.prototype,
-  Array.prototype,
-]);
-
-function isBuiltIn(o: object): boolean {
-  return BUILT_IN_PROTOTYPES.has(o);
-}
-
 /** The error for the name at `path[start..end)`, which is not there. */
 function notFound(path: string, start: number, end: number): LookupError {
   const name = clipPeerText(path.slice(start, end));
@@ -369,40 +360,4 @@ function notAService(
 /** A {@linkcode LookupError}: what Python peers see as their `LookupError`. */
 export function lookupError(message: string): LookupError {
   return new LookupError(message);
-}
-
-/**
- * The options of an exposed method that `value`, an own property of
- * `holder`, binds (`this.m = this.m.bind(this)` in a constructor, which
- * shadows it): a function named `bound m` in front of an exposed method
- * `m` of a prototype. Undefined for anything else, which stays hidden.
- */
-function boundExposed(
-  holder: object,
-  name: string,
-  value: unknown,
-): ExposeOptions | undefined {
-  const bound = functionName(value);
-  if (bound === undefined || !bound.startsWith("bound ")) return undefined;
-  for (
-    let o: object | null = Object.getPrototypeOf(holder);
-    o !== null && !isBuiltIn(o);
-    o = Object.getPrototypeOf(o)
-  ) {
-    const descriptor = Object.getOwnPropertyDescriptor(o, name);
-    if (descriptor === undefined) continue;
-    const method = descriptor.value;
-    const options = exposedInfo(method);
-    return options !== undefined && bound === `bound ${functionName(method)}`
-      ? options
-      : undefined;
-  }
-  return undefined;
-}
-
-/** A function's own `name`, read without running a getter. */
-function functionName(value: unknown): string | undefined {
-  if (typeof value !== "function") return undefined;
-  const name = Object.getOwnPropertyDescriptor(value, "name")?.value;
-  return typeof name === "string" ? name : undefined;
 }
