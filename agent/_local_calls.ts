@@ -104,6 +104,10 @@ export class LocalCalls {
     }
     if (result instanceof Promise) {
       result = await this.#settled(result, options?.timeout, signal);
+    } else {
+      // A handler that shut its container down or aborted its call
+      // itself: the caller has given up, as across a connection.
+      this.#checkStill(signal);
     }
     try {
       const returned = this.#wire.result(result);
@@ -166,6 +170,14 @@ export class LocalCalls {
         throw error;
       } finally {
         waiting = false;
+      }
+    } else {
+      try {
+        this.#checkStill(signal);
+      } catch (error) {
+        // As above, for a handler that answered at once.
+        telemetry.served(served, asError(error));
+        throw error;
       }
     }
     try {

@@ -13,7 +13,7 @@ import {
 import { ConnectionClosedError, RemoteError } from "../../errors.ts";
 import { callContext, expose, withOptions } from "../../rpc/mod.ts";
 import { within } from "../_within.ts";
-import { SpanKind } from "npm:@opentelemetry/api@^1.9.0";
+import { SpanKind, SpanStatusCode } from "npm:@opentelemetry/api@^1.9.0";
 import { Recorder } from "../_telemetry.ts";
 
 const LOCAL = { hostname: "127.0.0.1", port: 0 };
@@ -313,7 +313,52 @@ class SelfStopping extends Agent {
     this.giveUp.abort();
     return "answered";
   }
+
+  // Answered at once, having aborted its call or shut its container down.
+  @expose
+  abortMineNow(): string {
+    this.giveUp.abort();
+    return "answered";
+  }
+
+  @expose
+  shutDownNow(): string {
+    this.container.shutdown();
+    return "answered";
+  }
 }
+
+Deno.test("Local calls: a sync handler that aborts its call or shuts its container down is given up, as across a connection", async () => {
+  for (const traced of [false, true]) {
+    await using recorder = new Recorder();
+    const telemetry = traced ? { telemetry: recorder.options } : {};
+    const container = await Container.create(
+      `local://self-stopping-now-${traced}`,
+      telemetry,
+    );
+    const agent = new SelfStopping(container);
+    const proxy = await container.connect(agent.addr) as unknown as {
+      abortMineNow(): Promise<string>;
+      shutDownNow(): Promise<string>;
+    };
+    await assert.rejects(
+      withOptions(proxy, { signal: agent.giveUp.signal }).abortMineNow(),
+      { name: "AbortError" },
+    );
+    await assert.rejects(proxy.shutDownNow(), ConnectionClosedError);
+    await container.shutdown();
+    if (!traced) continue;
+    // Each ends its server span, failed as its caller saw it.
+    const servers = (await recorder.spans())
+      .filter((span) => span.kind === SpanKind.SERVER)
+      .map((span) => `${span.name.split("/").at(-1)} ${span.status.code}`)
+      .sort();
+    assert.deepEqual(servers, [
+      `abortMineNow ${SpanStatusCode.ERROR}`,
+      `shutDownNow ${SpanStatusCode.ERROR}`,
+    ]);
+  }
+});
 
 Deno.test("Local calls: a traced call whose async handler aborts it still ends its server span", async () => {
   await using recorder = new Recorder();
