@@ -59,9 +59,9 @@ export interface ChannelOptions {
    * How much the peer's requests received and not yet answered (queued or
    * being handled) may hold, in decoded cost units (about bytes of heap,
    * an upper bound): each request is charged what its codec reports it
-   * built (`Codec.lastDecodedCost`: for MsgPack the counted cost, or 128
-   * units per byte when it did not count; for JSON the counted cost of a
-   * text of 16 KiB or more, else 32 per byte),
+   * built (`Codec.lastDecodedCost`: for MsgPack the counted cost of a
+   * frame of 16 KiB or more, else 128 units per byte; for JSON the counted
+   * cost of a text of 16 KiB or more, else 32 per byte),
    * or, for a codec that reports nothing, its payload bytes times
    * {@linkcode UNREPORTED_COST_FACTOR}. At the limit the channel stops
    * reading until handlers answer. The request that crosses it is still

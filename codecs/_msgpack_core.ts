@@ -1,7 +1,7 @@
 // The MsgPack codec's state, shared by MsgPackCodec and MsgPackBloscCodec:
 // the serializer table, a reused writer and reader, and the decode budget.
 import { maxDecodedSizeOption, MSGPACK_EXPANSION } from "./_budget.ts";
-import { msgpackCost } from "./_msgpack_cost.ts";
+import { msgpackCost, msgpackCostBound } from "./_msgpack_cost.ts";
 import { MsgPackReader } from "./_msgpack_reader.ts";
 import { MsgPackWriter } from "./_msgpack_writer.ts";
 import type { CodecOptions } from "./codec.ts";
@@ -127,18 +127,37 @@ export class MsgPackCore {
     cost: number | undefined,
   ): unknown {
     let spare = Infinity;
+    let counted = true;
     if (cost === undefined) {
-      // A frame this short cannot reach the budget: no counting.
       cost = data.length * MSGPACK_EXPANSION;
       if (cost > budget) {
         cost = msgpackCost(data, budget);
         spare = budget - cost;
-      }
+      } else if (data.length >= COUNT_FROM) {
+        // It cannot reach the budget, but charged its worst per byte it
+        // would fill a channel's maxUnansweredSize with a few: count what
+        // a few headers per byte tell (all of a bulk payload's).
+        cost = msgpackCostBound(data, budget, data.length / HEADERS_PER_BYTE);
+      } else counted = false;
     } else {
       spare = budget - cost;
     }
     // Kept after a nested decode returns: its siblings share what is left.
     this.#spent += cost;
-    return reader.read(data, spare, budget, owned);
+    const value = reader.read(data, spare, budget, owned);
+    // A count does not see which maps become a `Map` (the worst per byte
+    // does): their extra cost is charged as they are made.
+    if (counted) this.#spent += reader.extras;
+    return value;
   }
 }
+
+/** The shortest frame whose cost is counted, though it cannot pass the budget. */
+const COUNT_FROM = 16 * 1024;
+/**
+ * How many bytes of such a frame a header counted takes: beyond that many
+ * headers the rest is charged its worst per byte. Values of 8 bytes or more
+ * on average (floats, strings, bins) are all counted, at a fraction of
+ * their decode; many smaller ones cost at most an eighth of a full count.
+ */
+const HEADERS_PER_BYTE = 8;

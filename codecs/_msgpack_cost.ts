@@ -9,6 +9,7 @@ import {
   ARRAY,
   BIGINT,
   BYTES,
+  MSGPACK_EXPANSION,
   NUMBER,
   OBJECT,
   overBudget,
@@ -73,13 +74,26 @@ export class MsgPackCostScanner {
     return this.#cost;
   }
 
-  /** Counts the values whose headers lie before `limit`. */
-  scan(limit: number): void {
+  /** Where the values not yet counted start (their slots are counted). */
+  get position(): number {
+    return this.#pos;
+  }
+
+  /** Whether the scan has counted the whole value. */
+  get done(): boolean {
+    return this.#pending === 0;
+  }
+
+  /**
+   * Counts the values whose headers lie before `limit`, at most `headers`
+   * of them.
+   */
+  scan(limit: number, headers: number = Infinity): void {
     const data = this.#data;
     const end = this.#end;
     let pos = this.#pos;
     while (this.#pending > 0) {
-      if (pos >= limit) break;
+      if (pos >= limit || --headers < 0) break;
       const byte = data[pos];
       const fixed = FIXED_SIZE[byte];
       if (fixed !== 0) {
@@ -89,10 +103,15 @@ export class MsgPackCostScanner {
       }
       const number = NUMBER_SIZE[byte];
       if (number !== 0) {
-        // A number V8 may box, or a bigint: its bytes tell.
+        // A number V8 may box, or a bigint: its bytes tell. A float is
+        // boxed: charged without a check, which the next header or the
+        // end of the scan makes (no more than 24 units a float late).
         if (pos + number > limit) break;
-        this.#pos = pos;
-        this.#charge(numberCost(data, pos) - SLOT, pos + number);
+        if (byte === 0xcb || byte === 0xca) this.#cost += NUMBER - SLOT;
+        else {
+          this.#pos = pos;
+          this.#charge(numberCost(data, pos) - SLOT, pos + number);
+        }
         pos += number;
         this.#pending--;
         continue;
@@ -146,6 +165,7 @@ export class MsgPackCostScanner {
       this.#charge(0, pos);
     }
     this.#pos = pos;
+    this.#charge(0, pos);
     // Bytes after a whole value are never read: no need to decompress them.
     if (this.#pending === 0 && pos < end) {
       this.#fail(`${end - pos} bytes after the value`);
@@ -256,4 +276,25 @@ export function msgpackCost(data: Uint8Array, budget: number): number {
   const scanner = new MsgPackCostScanner(data, budget);
   scanner.scan(data.length);
   return scanner.cost;
+}
+
+/**
+ * An upper bound of the cost of the MsgPack value in `data`, which cannot
+ * pass `budget` (it is shorter than `budget / MSGPACK_EXPANSION`): its
+ * first `headers` values are counted, and each byte after them is charged
+ * `MSGPACK_EXPANSION` units, the most a byte builds (besides the maps that
+ * become a `Map`: see `MsgPackReader.extras`).
+ *
+ * @throws {SerializationError} If the headers counted cannot be MsgPack.
+ */
+export function msgpackCostBound(
+  data: Uint8Array,
+  budget: number,
+  headers: number,
+): number {
+  const scanner = new MsgPackCostScanner(data, budget);
+  scanner.scan(data.length, headers);
+  return scanner.done
+    ? scanner.cost
+    : scanner.cost + (data.length - scanner.position) * MSGPACK_EXPANSION;
 }

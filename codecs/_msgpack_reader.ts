@@ -36,6 +36,11 @@ export class MsgPackReader {
    */
   #spare = Infinity;
   #budget = Infinity;
+  /**
+   * What the maps that became a `Map` cost beyond their count, in the
+   * latest `read` (a cost scan cannot tell them).
+   */
+  extras = 0;
   /** Bins of at least this many bytes are views of `#data`, not copies. */
   #viewFrom = Infinity;
 
@@ -64,6 +69,7 @@ export class MsgPackReader {
     this.#pos = 0;
     this.#spare = spare;
     this.#budget = budget;
+    this.extras = 0;
     this.#viewFrom = owned ? Math.ceil(data.length / 4) : Infinity;
     try {
       const value = this.#value(0);
@@ -287,6 +293,7 @@ export class MsgPackReader {
     }
     if (!stringKeys) {
       const extra = mapExtra(size);
+      this.extras += extra;
       if ((this.#spare -= extra) < 0) {
         throw new RangeError(
           `Cannot decode MsgPack: the message builds more than maxDecodedSize (${this.#budget} units): a map with keys that are not strings becomes a Map, which costs ${extra} units more for ${size} entries, ${-this

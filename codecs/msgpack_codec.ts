@@ -18,10 +18,15 @@ import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
  * keys that are not all strings, 192, and 40 more per entry beyond 4), a
  * string 24 and a bin 256 plus their length. One byte of MsgPack
  * builds at most 128 units (an empty bin is 2 bytes), so a frame shorter
- * than `maxDecodedSize / 128` bytes is decoded without counting; a longer
- * one is scanned first, header by header, and refused with a `RangeError`
- * as soon as its count passes the budget (an `array32` declaring 64 M
- * entries at once, at 8 units an entry).
+ * than `maxDecodedSize / 128` bytes cannot pass the budget; a longer one
+ * is scanned first, header by header, and refused with a `RangeError` as
+ * soon as its count passes the budget (an `array32` declaring 64 M
+ * entries at once, at 8 units an entry). {@linkcode MsgPackCodec.lastDecodedCost}
+ * reports the count (and what `Map`s cost beyond it); a frame under 16 KiB
+ * is not counted and reports 128 units per byte, one of 16 KiB or more has
+ * its first headers counted (one per 8 bytes) and the rest charged 128
+ * units per byte, so a bulk payload (bins, strings, floats) is charged
+ * about its size.
  *
  * @example
  * ```ts
@@ -69,8 +74,8 @@ export class MsgPackCodec implements Codec {
   }
   /**
    * An upper bound, in cost units, of what the latest `decode` built: the
-   * counted cost, or the bytes decoded times 128 (see
-   * {@linkcode Codec.lastDecodedCost}).
+   * counted cost, or the bytes decoded times 128 for a frame under 16 KiB
+   * (see {@linkcode Codec.lastDecodedCost}).
    *
    * @returns Cost units (0 before the first decode).
    *

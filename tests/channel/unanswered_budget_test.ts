@@ -245,3 +245,30 @@ Deno.test("setUnansweredBudget: a peer that does not read its replies does not h
     await other.server.close();
   }
 });
+
+Deno.test("maxUnansweredSize: MsgPack requests of 16 KiB or more are charged about their bytes, so many bulk requests are received at once", async () => {
+  const { client, server } = msgpackPair();
+  const { received, done } = receiver(server);
+  try {
+    // 32 × 64 KiB: 2 MiB of bins. At 128 units per byte (8 Mi units
+    // each) the channel would stop reading after 8 of them.
+    const calls = Array.from(
+      { length: 32 },
+      () => client.send(new Uint8Array(64 * 1024)).catch(() => {}),
+    );
+    await within(
+      10_000,
+      "32 bulk requests received",
+      (async () => {
+        while (received.length < 32) await turns(1);
+      })(),
+    );
+    assert.ok(unansweredBudget().held < 32 * 80 * 1024);
+    for (const request of received) await request.reply(null);
+    await Promise.all(calls);
+  } finally {
+    await client.close();
+    await server.close();
+    await done;
+  }
+});

@@ -6,7 +6,11 @@ import {
   MsgPackBloscCodec,
   MsgPackCodec,
 } from "../../codecs/mod.ts";
-import { JSON_EXPANSION, MSGPACK_EXPANSION } from "../../codecs/_budget.ts";
+import {
+  JSON_EXPANSION,
+  mapExtra,
+  MSGPACK_EXPANSION,
+} from "../../codecs/_budget.ts";
 import { msgpackCost } from "../../codecs/_msgpack_cost.ts";
 
 /** An array32 of `count` empty bins (`c4 00`): 256 units per 2 bytes. */
@@ -240,5 +244,71 @@ Deno.test("JsonCodec: a text with an escaped key gets that key, whatever V8's JS
       const value = codec.decode(text(key)) as Record<string, unknown>;
       assert.deepEqual(Object.keys(value).at(-1), expected, `${long} ${key}`);
     }
+  }
+});
+
+Deno.test("MsgPackCodec.lastDecodedCost: a frame of 16 KiB or more is counted, so bulk payloads are charged about their bytes, not 128 units per byte", async () => {
+  for (const codec of [new MsgPackCodec(), new MsgPackBloscCodec()]) {
+    const cases: [string, unknown, number][] = [
+      ["a 64 KiB bin", new Uint8Array(64 * 1024), 1.1],
+      ["11 000 floats", Array.from({ length: 11_000 }, (_, i) => i + 0.5), 3],
+      [
+        "9 000 short strings",
+        Array.from({ length: 9000 }, () => "abcdefghij"),
+        4,
+      ],
+    ];
+    for (const [what, value, perByte] of cases) {
+      const raw = new MsgPackCodec().encode([0, 1, ["m", [value], {}]]);
+      await codec.decode(await codec.encode([0, 1, ["m", [value], {}]]));
+      const exact = msgpackCost(raw, Infinity);
+      assert.ok(
+        codec.lastDecodedCost >= exact,
+        `${codec.name}, ${what}: ${codec.lastDecodedCost} < ${exact}`,
+      );
+      assert.ok(
+        codec.lastDecodedCost <= raw.length * perByte,
+        `${codec.name}, ${what}: ${codec.lastDecodedCost} units for ${raw.length} bytes`,
+      );
+    }
+  }
+});
+
+Deno.test("MsgPackCodec.lastDecodedCost: a frame of many small values, counted in part, is still an upper bound", () => {
+  const codec = new MsgPackCodec();
+  // 40 000 one-byte integers, then a 64 KiB bin: the count stops before
+  // the bin, so the rest is charged its worst per byte.
+  const value = [
+    Array.from({ length: 40_000 }, () => 1),
+    new Uint8Array(65536),
+  ];
+  const frame = codec.encode(value);
+  codec.decode(frame);
+  const exact = msgpackCost(frame, Infinity);
+  assert.ok(codec.lastDecodedCost >= exact);
+  assert.ok(codec.lastDecodedCost <= frame.length * MSGPACK_EXPANSION);
+  // Malformed headers inside the part counted are refused as before.
+  const bad = frame.slice();
+  bad[10] = 0xc1;
+  assert.throws(() => codec.decode(bad), /0xc1/);
+});
+
+Deno.test("MsgPackCodec.lastDecodedCost: a counted frame's maps that become a Map are charged their extra cost too", () => {
+  // Over 136 KiB (counted whole) and under it (counted as bulk): maps
+  // with integer keys, each a Map of 8 entries.
+  for (const count of [12_000, 2_000]) {
+    const codec = new MsgPackCodec();
+    const maps = Array.from(
+      { length: count },
+      (_, i) => new Map(Array.from({ length: 8 }, (_, k) => [k, i])),
+    );
+    const frame = codec.encode(maps);
+    codec.decode(frame);
+    const counted = msgpackCost(frame, Infinity);
+    const extra = mapExtra(8);
+    assert.ok(
+      codec.lastDecodedCost >= counted + count * extra,
+      `${frame.length} bytes: ${codec.lastDecodedCost} < ${counted} + ${count} × ${extra}`,
+    );
   }
 });
