@@ -210,6 +210,18 @@ export class IncomingRequests {
     return this.#resumeReading.promise;
   }
 
+  /**
+   * Ends a read loop's wait for the limits at once (it checks why it
+   * woke): its peer is gone. A wait for the socket ends when the write
+   * does, which fails once the peer is gone.
+   */
+  interrupt(): void {
+    const resume = this.#resumeReading;
+    if (resume === null) return;
+    this.#resumeReading = null;
+    resume.resolve();
+  }
+
   /** A call was made: reading paused by the process-wide budget goes on. */
   called(): void {
     if (this.#resumeReading !== null) this.#wake();

@@ -2,8 +2,10 @@ import { setImmediate } from "node:timers";
 import type { Codec } from "../codecs/codec.ts";
 import { ProtocolError } from "../errors.ts";
 import { ByteSource } from "./_byte_source.ts";
-import { MAX_DELAY, UNREPORTED_COST_FACTOR } from "./_channel_options.ts";
+import { UNREPORTED_COST_FACTOR } from "./_channel_options.ts";
 import { FrameParser } from "./_frame_parser.ts";
+import { LongWait } from "./_long_waits.ts";
+import { ReadDeadlines } from "./_read_deadlines.ts";
 import type { Transport } from "./transport.ts";
 
 /** What a {@linkcode ReadLoop} reports to and asks of its channel. */
@@ -12,9 +14,12 @@ export interface ReadLoopHost {
   closing(): boolean;
   /**
    * Handles one decoded message that built at most `size` cost units; throws a
-   * `ProtocolError` for a bad one.
+   * `ProtocolError` for a bad one. `gone`: the peer has left (its stream
+   * ended while reading waited), so a request is dropped (it could not be
+   * answered, and the budget it would be charged to may be spent); replies
+   * are still settled.
    */
-  dispatch(message: unknown, size: number): void;
+  dispatch(message: unknown, size: number, gone: boolean): void;
   /**
    * While the process-wide budget for unanswered requests is spent (and
    * this channel waits for no reply), a promise that settles when it may
@@ -26,6 +31,11 @@ export interface ReadLoopHost {
    * on the socket), a promise that settles when it may be checked again.
    */
   blocked(): Promise<void> | undefined;
+  /**
+   * Settles the promise of the current `blocked()` or `overBudget()` wait
+   * at once (the peer is gone), unless it waits for the socket.
+   */
+  interrupt(): void;
   /** Whether anything is pending or unanswered (the connection is not idle). */
   busy(): boolean;
   /** Lets the frames queued by the messages just handled be written. */
@@ -52,9 +62,8 @@ export interface ReadLoopOptions {
 /**
  * A channel's read side: reads bytes, splits them into frames (charged to
  * the process-wide partial frame budget), decodes and dispatches them, and
- * stops reading while the channel says it is blocked. One timer watches
- * both deadlines (`frameTimeout`, `idleTimeout`); it compares timestamps
- * when it fires rather than being re-armed per chunk.
+ * stops reading while the channel says it is blocked (watching the peer
+ * if that lasts: see `#wait`), with the deadlines of `ReadDeadlines`.
  */
 export class ReadLoop {
   readonly parser: FrameParser;
@@ -65,18 +74,14 @@ export class ReadLoop {
   #codec: Codec;
   #peer: string;
   #codecName: string;
-  #frameTimeout: number;
-  #idleTimeout: number;
-  #timer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** When the armed timer fires. */
-  #due = Infinity;
-  /** When the current partial frame started (or reading resumed), or -1. */
-  #partialSince = -1;
-  /** When bytes were last read (kept only with an idleTimeout). */
-  #lastRead = 0;
-  /** Whether reading waits for the channel: deadlines do not run. */
-  #paused = false;
+  /** The frame and idle deadlines. */
+  #deadlines: ReadDeadlines;
   #stopped = false;
+  /** Whether a peek (see `#wait`) is pending, watched by `#watch`. */
+  #watching = false;
+  /** Whether the peer's stream ended (or failed) while reading waited. */
+  #gone = false;
+  #longWait: LongWait = new LongWait(() => this.#watch());
   /** Resumes the loop once the frames it woke have been flushed. */
   #resume: () => void = () => {};
   #afterFlush = (): void => {
@@ -95,25 +100,26 @@ export class ReadLoop {
     this.#codec = options.codec;
     this.#peer = options.peer;
     this.#codecName = options.codec.constructor?.name || "its codec";
-    this.#frameTimeout = options.frameTimeout;
-    this.#idleTimeout = options.idleTimeout;
     this.#source = new ByteSource(transport);
     this.parser = new FrameParser(options.maxFrameSize, {
       label: options.peer,
       onCut: (error) => host.fail(error),
     });
-    if (this.#idleTimeout !== Infinity) {
-      this.#lastRead = performance.now();
-      this.#arm(this.#idleTimeout);
-    }
+    this.#deadlines = new ReadDeadlines({
+      ...options,
+      closing: () => host.closing(),
+      busy: () => host.busy(),
+      fail: (error) => host.fail(error),
+      partial: () => this.parser.partialDescription,
+    });
     this.done = this.#run();
   }
 
   /** Stops the deadlines and releases the partial frame (on close). */
   stop(): void {
     this.#stopped = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#longWait.stop();
+    this.#deadlines.stop();
     this.parser.release();
   }
 
@@ -133,7 +139,7 @@ export class ReadLoop {
     const parser = this.parser;
     const host = this.#host;
     const codec = this.#codec;
-    const watchIdle = this.#idleTimeout !== Infinity;
+    const deadlines = this.#deadlines;
     const direct = source.direct;
     /** How many bytes the last read into the read buffer gave. */
     let n = 0;
@@ -187,10 +193,11 @@ export class ReadLoop {
         // Another channel may have filled the process-wide budget while
         // this read waited: the bytes wait in the buffer until it frees.
         const paused = host.overBudget();
-        if (
-          paused !== undefined && await this.#wait(paused, host.overBudget)
-        ) continue;
-        if (watchIdle) this.#lastRead = performance.now();
+        if (paused !== undefined) await this.#wait(paused, host.overBudget);
+        // Once the peer is gone, the frames read are still handled: its
+        // replies settle our calls; its requests are dropped.
+        const gone = this.#gone;
+        deadlines.read();
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
         let badFrame: unknown = null;
@@ -200,14 +207,7 @@ export class ReadLoop {
         } catch (error) {
           badFrame = error;
         }
-        if (parser.partial) {
-          if (this.#partialSince < 0) {
-            this.#partialSince = performance.now();
-            if (this.#frameTimeout !== Infinity) this.#arm(this.#frameTimeout);
-          }
-        } else {
-          this.#partialSince = -1;
-        }
+        deadlines.partial(parser.partial);
         for (let i = 0; i < frames.length; i++) {
           let decoded: unknown;
           let cost: number;
@@ -234,15 +234,13 @@ export class ReadLoop {
               { cause: error },
             );
           }
-          host.dispatch(decoded, cost);
+          host.dispatch(decoded, cost, gone || this.#gone);
           // This function's locals outlive the awaits below, and the next
           // read may wait as long as the peer is quiet: the message must
           // not stay reachable from here meanwhile.
           decoded = undefined;
-          const blocked = host.blocked();
-          // The peer left while reading waited: the requests left unread
-          // would only be aborted, and are dropped with the channel.
-          if (blocked !== undefined && await this.#wait(blocked)) break;
+          const blocked = this.#gone ? undefined : host.blocked();
+          if (blocked !== undefined) await this.#wait(blocked);
         }
         const woke = frames.length > 0;
         // After two large frames, the next read is sized for one like the
@@ -297,86 +295,51 @@ export class ReadLoop {
   }
 
   /**
-   * Waits while the channel is blocked; deadlines do not run meanwhile. One
-   * small read stays pending (see `ByteSource.peek`), so that a peer that
-   * leaves is noticed, and the handlers of its requests are aborted, rather
-   * than kept until they answer.
-   *
-   * @returns Whether the wait ended because the stream did (or failed):
-   *   the next read says which.
+   * Waits while the channel is blocked; deadlines do not run meanwhile. A
+   * wait that lasts (see `_long_waits.ts`) keeps one small read pending
+   * (see `ByteSource.peek`), so that a peer that leaves is noticed, and the
+   * handlers of its requests are aborted, rather than kept until they
+   * answer: the wait ends then, and the next read reports the end.
    */
   async #wait(
     blocked: Promise<void>,
     check: () => Promise<void> | undefined = this.#host.blocked,
-  ): Promise<boolean> {
-    this.#paused = true;
-    const end = Promise.withResolvers<true>();
-    this.#source.peek().then(
-      (bytes) => bytes === null && end.resolve(true),
-      () => end.resolve(true),
-    );
+  ): Promise<void> {
+    this.#deadlines.paused = true;
+    this.#longWait.begin();
     try {
-      for (let next: Promise<void> | undefined = blocked; next !== undefined;) {
-        if (await Promise.race([next, end.promise]) === true) return true;
-        next = check();
-      }
-      return false;
+      // A peer gone settles `next` (see `#peerGone`).
+      for (
+        let next: Promise<void> | undefined = blocked;
+        next !== undefined && !this.#gone;
+        next = check()
+      ) await next;
     } finally {
-      this.#paused = false;
-      // The frame's clock starts again: the wait was ours, not the peer's.
-      if (this.#partialSince >= 0) this.#partialSince = performance.now();
-      if (this.#idleTimeout !== Infinity) this.#lastRead = performance.now();
+      this.#longWait.waiting = false;
+      this.#deadlines.resume();
     }
   }
 
-  /** Arms the timer for `ms` from now, unless it fires by then already. */
-  #arm(ms: number): void {
-    if (this.#stopped) return;
-    const due = performance.now() + ms;
-    if (this.#timer !== undefined) {
-      if (this.#due <= due) return;
-      clearTimeout(this.#timer);
-    }
-    this.#due = due;
-    // One beyond setTimeout's range checks again when it ends.
-    this.#timer = setTimeout(
-      this.#check,
-      Math.min(MAX_DELAY, Math.max(1, Math.ceil(ms))),
+  /** Watches the peer while reading waits: one small read, one reaction. */
+  #watch(): void {
+    if (this.#watching || this.#stopped) return;
+    this.#watching = true;
+    this.#source.peek().then(
+      (bytes) => {
+        this.#watching = false;
+        if (bytes === null) this.#peerGone();
+      },
+      () => {
+        this.#watching = false;
+        this.#peerGone();
+      },
     );
   }
 
-  /** The timer: closes on a passed deadline, or re-arms for the next one. */
-  #check = (): void => {
-    this.#timer = undefined;
-    if (this.#stopped || this.#host.closing()) return;
-    const now = performance.now();
-    let next = Infinity;
-    if (this.#paused || this.#host.busy()) this.#lastRead = now;
-    if (this.#partialSince >= 0 && this.#frameTimeout !== Infinity) {
-      if (this.#paused) this.#partialSince = now;
-      const due = this.#partialSince + this.#frameTimeout;
-      if (now >= due) {
-        return this.#host.fail(
-          new ProtocolError(
-            `Frame from ${this.#peer} incomplete after ${this.#frameTimeout} ms (got ${this.parser.partialDescription}; frameTimeout)`,
-          ),
-        );
-      }
-      next = due;
-    }
-    if (this.#idleTimeout !== Infinity) {
-      const due = this.#lastRead + this.#idleTimeout;
-      if (now >= due) {
-        return this.#host.fail(
-          new ProtocolError(
-            `Connection to ${this.#peer} idle: no bytes received and nothing pending for ${this.#idleTimeout} ms (idleTimeout)`,
-          ),
-        );
-      }
-      next = Math.min(next, due);
-    }
-    if (next !== Infinity) this.#arm(next - now);
-  };
+  #peerGone(): void {
+    this.#gone = true;
+    if (this.#deadlines.paused) this.#host.interrupt();
+  }
 }
 
 /** The smallest frame after two of which the next is expected to be as large. */

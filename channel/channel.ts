@@ -164,15 +164,16 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   #host(): ReadLoopHost {
     return {
       closing: () => this.#closeReason !== null,
-      dispatch: (value, size) => {
+      dispatch: (value, size, gone) => {
         // Indexed, not destructured: no iterator per message.
         const message = checkMessage(value);
         const type = message[0];
         if (type === REQUEST) {
-          this.#requests.receive(message[1], message[2], size);
+          if (!gone) this.#requests.receive(message[1], message[2], size);
         } else this.#calls.settle(type, message[1], message[2]);
       },
       blocked: () => this.#requests.blocked(),
+      interrupt: () => this.#requests.interrupt(),
       overBudget: () => this.#requests.overBudget(),
       busy: () =>
         this.#calls.size > 0 || this.#requests.unanswered > 0 ||

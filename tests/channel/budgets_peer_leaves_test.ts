@@ -3,6 +3,7 @@
 // requests are aborted rather than kept, with what they hold, until they
 // answer.
 import assert from "node:assert/strict";
+import { setImmediate } from "node:timers";
 import {
   Channel,
   createMemoryPair,
@@ -13,7 +14,9 @@ import {
 import { JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import { within } from "../_within.ts";
-import { connLike } from "./_conn_like.ts";
+import { frame } from "../_frames.ts";
+import { collectGarbage } from "../_collect.ts";
+import { connLike, readingTransport } from "./_conn_like.ts";
 import { TRANSPORTS } from "./_pairs.ts";
 
 /** Settles when `signal` aborts, with its reason. */
@@ -111,5 +114,148 @@ Deno.test("a peer that leaves while the process-wide budget stops its channel re
     await firstServer.close();
     await second.close();
     await secondServer.close();
+  }
+});
+
+/** Lets the channels run for a while (they would read meanwhile if they could). */
+async function turns(count = 20): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** One chunk of frames of JSON `values`. */
+function chunkOf(values: unknown[]): Uint8Array {
+  const frames = values.map((value) =>
+    frame(new TextEncoder().encode(JSON.stringify(value)))
+  );
+  const chunk = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  let offset = 0;
+  for (const f of frames) {
+    chunk.set(f, offset);
+    offset += f.length;
+  }
+  return chunk;
+}
+
+Deno.test("a reply that came with the request that stopped reading still settles our call when the peer leaves", async () => {
+  const [raw, b] = createMemoryPair();
+  const server = new Channel(b, {
+    codec: new JsonCodec(),
+    maxConcurrentRequests: 1,
+  });
+  const reader = raw.readable.getReader();
+  const writer = raw.writable.getWriter();
+  try {
+    const call = server.send("question");
+    const { value } = await reader.read();
+    const id = JSON.parse(new TextDecoder().decode(value!.subarray(4)))[1];
+    // A request (which stops reading at maxConcurrentRequests 1) and the
+    // reply to our call, in one chunk; then the peer leaves.
+    await writer.write(chunkOf([[0, 7, "peer's"], [1, id, "answer"]]));
+    await writer.close();
+    const request = await server.recv();
+    assert.equal(await within(10_000, "our call", call), "answer");
+    await assertAborted([request]);
+    await within(10_000, "the server's close", server.closed);
+  } finally {
+    await server.close();
+    await reader.cancel();
+  }
+});
+
+Deno.test("the bytes read before a wait for the process-wide budget are handled when the peer leaves during it", async () => {
+  const before = unansweredBudget().held;
+  const previous = setUnansweredBudget(before + 400_000);
+  const [a, b] = createMemoryPair();
+  const first = new Channel(a, { codec: new MsgPackCodec() });
+  const firstServer = new Channel(b, { codec: new MsgPackCodec() });
+  const [raw, d] = createMemoryPair();
+  const server = new Channel(connLike(d), { codec: new MsgPackCodec() });
+  const writer = raw.writable.getWriter();
+  try {
+    // A request [0, 1, "small"], its first 6 bytes now (a partial frame).
+    const body = new MsgPackCodec().encode([0, 1, "small"]);
+    const whole = frame(body);
+    await writer.write(whole.subarray(0, 6));
+    await turns();
+    const bins = Array.from({ length: 1000 }, () => new Uint8Array(0));
+    const spending = [0, 1].map(() => first.send(bins).catch(() => {}));
+    const spent = await take(firstServer, 2);
+    // The rest of the frame is read, then waits for the budget; the peer
+    // leaves meanwhile, having sent whole frames only: a clean end.
+    await writer.write(whole.subarray(6));
+    await writer.close();
+    await within(10_000, "the server's close", server.closed);
+    for (const request of spent) await request.reply(null);
+    await Promise.all(spending);
+  } finally {
+    setUnansweredBudget(previous);
+    await first.close();
+    await firstServer.close();
+    await server.close();
+  }
+});
+
+Deno.test("short waits (backpressure) do not make a channel read in small pieces", async () => {
+  const count = 40_000;
+  const all = chunkOf(Array.from({ length: count }, (_, i) => [0, i, i]));
+  let offset = 0;
+  let reads = 0;
+  const done = Promise.withResolvers<null>();
+  const transport = readingTransport(async (buffer) => {
+    reads++;
+    if (offset >= all.length) return done.promise;
+    await null;
+    const n = Math.min(buffer.length, all.length - offset);
+    buffer.set(all.subarray(offset, offset + n));
+    offset += n;
+    return n;
+  }, () => done.resolve(null));
+  const server = new Channel(transport, {
+    codec: new JsonCodec(),
+    maxQueuedRequests: 64,
+  });
+  let taken = 0;
+  for await (const request of server) {
+    request.reply(null);
+    if (++taken === count) break;
+  }
+  await server.close({ timeout: 0 });
+  // 460 KB in reads of 64 KiB; a small read per wait would take hundreds.
+  assert.ok(reads < 100, `${reads} reads`);
+});
+
+Deno.test("waits hold nothing per request while the peer stays quiet", async () => {
+  const count = 50_000;
+  const chunk = chunkOf(Array.from({ length: count }, (_, i) => [0, i, i]));
+  const quiet = Promise.withResolvers<void>();
+  const transport = {
+    readable: new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(chunk);
+      },
+      // The peer stays, quiet, until the end of the test.
+      pull: () => quiet.promise,
+    }),
+    writable: new WritableStream<Uint8Array>(),
+  };
+  const server = new Channel(transport, { codec: new JsonCodec() });
+  try {
+    await collectGarbage();
+    const before = Deno.memoryUsage().heapUsed;
+    let taken = 0;
+    for await (const request of server) {
+      request.reply(null);
+      if (++taken === count) break;
+    }
+    await turns();
+    await collectGarbage();
+    const held = Deno.memoryUsage().heapUsed - before;
+    // A reaction per wait kept until the peer writes again held 14 MB.
+    assert.ok(held < 4 * 1024 * 1024, `${held} bytes held`);
+  } finally {
+    quiet.resolve();
+    await server.close({ timeout: 0 });
   }
 });

@@ -283,6 +283,7 @@ Deno.test("read loop: bytes read while the channel waits on the unanswered budge
       return resume.promise;
     },
     blocked: () => undefined,
+    interrupt() {},
     busy: () => false,
     flush() {},
     ended() {},
