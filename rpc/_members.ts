@@ -1,7 +1,7 @@
 // How a service finds its members without running code of the object:
 // built-in prototypes hold nothing exposed, and a method bound in the
 // constructor is the method it binds.
-import { exposedInfo, type ExposeOptions } from "./expose.ts";
+import { boundMethod, exposedInfo, type ExposeOptions } from "./expose.ts";
 
 const BUILT_IN_PROTOTYPES = new Set<object>([
   Object.prototype,
@@ -15,18 +15,19 @@ export function isBuiltIn(o: object): boolean {
 }
 
 /**
- * The options of an exposed method that `value`, an own property of
- * `holder`, binds (`this.m = this.m.bind(this)` in a constructor, which
- * shadows it): a function named `bound m` in front of an exposed method
- * `m` of a prototype. Undefined for anything else, which stays hidden.
+ * The options of the exposed method that `value`, an own property of
+ * `holder`, is bound from (`this.m = this.m.bind(this)` in a constructor,
+ * which shadows it): made by the method's `bind` with `holder` as `this`
+ * and no arguments, and the method the prototypes hold under that name.
+ * Undefined for anything else, which stays hidden.
  */
 export function boundExposed(
   holder: object,
   name: string,
   value: unknown,
 ): ExposeOptions | undefined {
-  const bound = functionName(value);
-  if (bound === undefined || !bound.startsWith("bound ")) return undefined;
+  const bound = boundMethod(value);
+  if (bound === undefined || bound.thisArg !== holder) return undefined;
   for (
     let o: object | null = Object.getPrototypeOf(holder);
     o !== null && !isBuiltIn(o);
@@ -34,18 +35,9 @@ export function boundExposed(
   ) {
     const descriptor = Object.getOwnPropertyDescriptor(o, name);
     if (descriptor === undefined) continue;
-    const method = descriptor.value;
-    const options = exposedInfo(method);
-    return options !== undefined && bound === `bound ${functionName(method)}`
-      ? options
+    return descriptor.value === bound.method
+      ? exposedInfo(bound.method)
       : undefined;
   }
   return undefined;
-}
-
-/** A function's own `name`, read without running a getter. */
-function functionName(value: unknown): string | undefined {
-  if (typeof value !== "function") return undefined;
-  const name = Object.getOwnPropertyDescriptor(value, "name")?.value;
-  return typeof name === "string" ? name : undefined;
 }

@@ -181,7 +181,43 @@ function mark(
       : { params: options.params },
     configurable: true,
   });
+  Object.defineProperty(value, "bind", {
+    value: recordingBind,
+    configurable: true,
+    writable: true,
+  });
   return value;
+}
+
+/** What each function made by an exposed function's `bind` binds (see `boundMethod`). */
+const boundMethods = new WeakMap<
+  object,
+  { method: (...args: unknown[]) => unknown; thisArg: unknown }
+>();
+
+/**
+ * An exposed function's own `bind`, which records the functions it makes
+ * without arguments: `this.m = this.m.bind(this)` in a constructor keeps
+ * `m` exposed (see `rpc/_members.ts`).
+ */
+function recordingBind(
+  this: (...args: unknown[]) => unknown,
+  thisArg: unknown,
+  ...args: unknown[]
+): (...args: unknown[]) => unknown {
+  const bound = Function.prototype.bind.call(this, thisArg, ...args);
+  if (args.length === 0) boundMethods.set(bound, { method: this, thisArg });
+  return bound;
+}
+
+/**
+ * The exposed function `fn` was made from by its `bind` (with a `this`
+ * and no arguments), and that `this`; undefined for anything else.
+ */
+export function boundMethod(
+  fn: unknown,
+): { method: (...args: unknown[]) => unknown; thisArg: unknown } | undefined {
+  return typeof fn === "function" ? boundMethods.get(fn) : undefined;
 }
 
 /**

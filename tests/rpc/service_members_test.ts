@@ -148,13 +148,28 @@ Deno.test("service: sub-service fields work in a class with no exposed method, a
   assert.equal(await call(Service.of(new Derived()), "more/mul", 2, 3), 6);
 });
 
-Deno.test("service: a method bound in the constructor stays exposed, with its options; other shadowing functions stay hidden", async () => {
+Deno.test("service: a method bound in the constructor stays exposed, with its options; other functions shadowing an exposed method stay hidden", async () => {
+  function purge(): string {
+    return "module function";
+  }
+  const store = new (class Store {
+    @expose
+    purge(): string {
+      return "another object's";
+    }
+  })();
+  const named = (): string => "closure";
+  Object.defineProperty(named, "name", { value: "bound renamed" });
   class Bound {
     factor = 3;
     constructor() {
       this.times = this.times.bind(this);
       this.secret = this.secret.bind(this);
       this.swapped = this.times;
+      this.purge = purge.bind(this);
+      this.other = store.purge.bind(store);
+      this.renamed = named;
+      this.partial = this.partial.bind(this, 1);
     }
     @expose({ params: ["x"] })
     times(x: number): number {
@@ -164,6 +179,22 @@ Deno.test("service: a method bound in the constructor stays exposed, with its op
     swapped(x: number): number {
       return x;
     }
+    @expose
+    purge(): string {
+      return "own";
+    }
+    @expose
+    other(): string {
+      return "own";
+    }
+    @expose
+    renamed(): string {
+      return "own";
+    }
+    @expose
+    partial(a: number, b: number): number {
+      return a + b;
+    }
     secret(): string {
       return "hidden";
     }
@@ -172,7 +203,9 @@ Deno.test("service: a method bound in the constructor stays exposed, with its op
   assert.equal(await call(service, "times", 2), 6);
   assert.equal(service.resolve("times").qualname, "Bound.times");
   assert.deepEqual(service.resolve("times").options, { params: ["x"] });
-  // A bound function of another method shadowing an exposed one: hidden.
-  assertLookupError(service, "swapped", '"Bound.swapped" is not exposed');
+  // Not a bound method of its own name, this object, no arguments: hidden.
+  for (const name of ["swapped", "purge", "other", "renamed", "partial"]) {
+    assertLookupError(service, name, `"Bound.${name}" is not exposed`);
+  }
   assertLookupError(service, "secret", '"Bound.secret" is not exposed');
 });
