@@ -127,27 +127,29 @@ export class MsgPackCore {
     cost: number | undefined,
   ): unknown {
     let spare = Infinity;
-    let counted = true;
+    /** What the `Map`s made may add to the cost (a count does not see them). */
+    let extras = Infinity;
     if (cost === undefined) {
-      cost = data.length * MSGPACK_EXPANSION;
-      if (cost > budget) {
+      const worst = data.length * MSGPACK_EXPANSION;
+      cost = worst;
+      if (worst > budget) {
         cost = msgpackCost(data, budget);
         spare = budget - cost;
       } else if (data.length >= COUNT_FROM) {
         // It cannot reach the budget, but charged its worst per byte it
         // would fill a channel's maxUnansweredSize with a few: count what
-        // a few headers per byte tell (all of a bulk payload's).
+        // a few headers per byte tell (all of a bulk payload's). The
+        // worst per byte covers the Maps too.
         cost = msgpackCostBound(data, budget, data.length / HEADERS_PER_BYTE);
-      } else counted = false;
+        extras = worst - cost;
+      } else extras = 0;
     } else {
       spare = budget - cost;
     }
     // Kept after a nested decode returns: its siblings share what is left.
     this.#spent += cost;
     const value = reader.read(data, spare, budget, owned);
-    // A count does not see which maps become a `Map` (the worst per byte
-    // does): their extra cost is charged as they are made.
-    if (counted) this.#spent += reader.extras;
+    this.#spent += Math.min(reader.extras, extras);
     return value;
   }
 }

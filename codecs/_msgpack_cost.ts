@@ -104,11 +104,14 @@ export class MsgPackCostScanner {
       const number = NUMBER_SIZE[byte];
       if (number !== 0) {
         // A number V8 may box, or a bigint: its bytes tell. A float is
-        // boxed: charged without a check, which the next header or the
-        // end of the scan makes (no more than 24 units a float late).
+        // boxed: no need to look at its bytes.
         if (pos + number > limit) break;
-        if (byte === 0xcb || byte === 0xca) this.#cost += NUMBER - SLOT;
-        else {
+        if (byte === 0xcb || byte === 0xca) {
+          if ((this.#cost += NUMBER - SLOT) > this.#budget) {
+            this.#pos = pos;
+            this.#charge(0, pos + number);
+          }
+        } else {
           this.#pos = pos;
           this.#charge(numberCost(data, pos) - SLOT, pos + number);
         }
@@ -165,7 +168,6 @@ export class MsgPackCostScanner {
       this.#charge(0, pos);
     }
     this.#pos = pos;
-    this.#charge(0, pos);
     // Bytes after a whole value are never read: no need to decompress them.
     if (this.#pending === 0 && pos < end) {
       this.#fail(`${end - pos} bytes after the value`);
@@ -294,7 +296,10 @@ export function msgpackCostBound(
 ): number {
   const scanner = new MsgPackCostScanner(data, budget);
   scanner.scan(data.length, headers);
-  return scanner.done
-    ? scanner.cost
-    : scanner.cost + (data.length - scanner.position) * MSGPACK_EXPANSION;
+  // The slots of the values not counted are in both terms: never more
+  // than the bound per byte of the whole frame.
+  return scanner.done ? scanner.cost : Math.min(
+    scanner.cost + (data.length - scanner.position) * MSGPACK_EXPANSION,
+    data.length * MSGPACK_EXPANSION,
+  );
 }

@@ -312,3 +312,56 @@ Deno.test("MsgPackCodec.lastDecodedCost: a counted frame's maps that become a Ma
     );
   }
 });
+
+Deno.test("MsgPackCodec: a frame counted in part is charged at most 128 units per byte, Maps included, and leaves its serializers what that leaves", () => {
+  const codec = new MsgPackCodec();
+  // Many one-byte values use up the headers counted; then Maps with
+  // integer keys, which cost more than their bytes' slots.
+  const value = [
+    Array.from({ length: 4000 }, () => 1),
+    Array.from({ length: 40_000 }, (_, i) => new Map([[i & 0x7f, 0]])),
+  ];
+  const frame = codec.encode(value);
+  codec.decode(frame);
+  assert.ok(
+    codec.lastDecodedCost <= frame.length * MSGPACK_EXPANSION,
+    `${codec.lastDecodedCost} units for ${frame.length} bytes`,
+  );
+  // Just under maxDecodedSize / 128: one serialized value first, then
+  // the headers used up by empty bins, then one-byte integers. Its nested
+  // decode must get what the whole frame's bound leaves, not less.
+  class Box {}
+  const boxes = new MsgPackCodec();
+  boxes.addSerializer(
+    Box,
+    () => null,
+    (data: unknown) => boxes.decode(data as Uint8Array),
+  );
+  const length = 139_000;
+  const bins = Math.floor(length / 8);
+  const ones = length - 2 * bins - 40;
+  const bytes = new Uint8Array(5 + 2 * bins + ones + 64);
+  bytes[0] = 0xdd;
+  const head = boxes.encode({ __type__: [0, boxes.encode(1)] });
+  let at = 5;
+  bytes.set(head, at);
+  at += head.length;
+  for (let i = 0; i < bins; i++, at += 2) bytes[at] = 0xc4;
+  bytes.fill(1, at, at + ones);
+  at += ones;
+  new DataView(bytes.buffer).setUint32(1, 1 + bins + ones);
+  const whole = bytes.subarray(0, at);
+  assert.ok(whole.length * MSGPACK_EXPANSION <= 17 * 1024 * 1024);
+  const decoded = boxes.decode(whole) as unknown[];
+  assert.equal(decoded.length, 1 + bins + ones);
+});
+
+Deno.test("MsgPackCodec: a run of floats is refused at the float that passes the budget, before bad bytes after it", () => {
+  const codec = new MsgPackCodec({ maxDecodedSize: 1000 });
+  // An array16 of 100 floats and then 0xc1, which is not MsgPack.
+  const frame = new Uint8Array(3 + 100 * 9 + 1);
+  frame.set([0xdc, 0, 101]);
+  for (let i = 0; i < 100; i++) frame[3 + 9 * i] = 0xcb;
+  frame[frame.length - 1] = 0xc1;
+  assert.throws(() => codec.decode(frame), RangeError);
+});
