@@ -192,7 +192,17 @@ export class IncomingRequests {
     if (this.#closeReason !== null) return undefined;
     if (this.#unanswered > 0) {
       const ready = this.#frames.ready;
-      if (ready !== undefined) return ready.catch(() => {});
+      if (ready !== undefined) {
+        // Settled by the drain, or by `interrupt` (a peer that half-closed
+        // and reads nothing never drains it).
+        const resume = this.#resumeReading ??= Promise.withResolvers<void>();
+        const settle = (): void => {
+          if (this.#resumeReading === resume) this.#resumeReading = null;
+          resume.resolve();
+        };
+        ready.then(settle, settle);
+        return resume.promise;
+      }
     }
     if (!this.#overLimit()) return undefined;
     this.#resumeReading ??= Promise.withResolvers<void>();
@@ -211,9 +221,8 @@ export class IncomingRequests {
   }
 
   /**
-   * Ends a read loop's wait for the limits at once (it checks why it
-   * woke): its peer is gone. A wait for the socket ends when the write
-   * does, which fails once the peer is gone.
+   * Ends a read loop's wait (for the limits or the socket) at once: its
+   * peer is gone, and it checks why it woke.
    */
   interrupt(): void {
     const resume = this.#resumeReading;

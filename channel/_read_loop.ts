@@ -33,7 +33,7 @@ export interface ReadLoopHost {
   blocked(): Promise<void> | undefined;
   /**
    * Settles the promise of the current `blocked()` or `overBudget()` wait
-   * at once (the peer is gone), unless it waits for the socket.
+   * at once (the peer is gone).
    */
   interrupt(): void;
   /** Whether anything is pending or unanswered (the connection is not idle). */

@@ -9,6 +9,7 @@ import {
   createMemoryPair,
   type Request,
   setUnansweredBudget,
+  type Transport,
   unansweredBudget,
 } from "../../channel/mod.ts";
 import { JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
@@ -257,5 +258,60 @@ Deno.test("waits hold nothing per request while the peer stays quiet", async () 
   } finally {
     quiet.resolve();
     await server.close({ timeout: 0 });
+  }
+});
+
+Deno.test("a peer that half-closes and reads nothing is noticed while reading waits for the socket", async () => {
+  const chunks = [
+    chunkOf([[0, 0, "hold"], [0, 1, "big"]]),
+    chunkOf([[0, 2, "more"]]),
+  ];
+  let reads = 0;
+  const writing = Promise.withResolvers<void>();
+  const closed = Promise.withResolvers<null>();
+  const transport: Transport = {
+    get readable(): ReadableStream<Uint8Array> {
+      throw new Error("not used");
+    },
+    get writable(): WritableStream<Uint8Array> {
+      throw new Error("not used");
+    },
+    // Two requests; a third once the reply to the second is being
+    // written; then the end of the peer's stream (it half-closed).
+    async read(buffer) {
+      const chunk = chunks[reads++];
+      if (chunk === undefined) return null;
+      if (reads === 2) await writing.promise;
+      buffer.set(chunk);
+      return chunk.length;
+    },
+    // The peer reads nothing: no write ever completes.
+    write: () => {
+      writing.resolve();
+      return closed.promise.then(() => Promise.reject(new Error("closed")));
+    },
+    close: () => closed.resolve(null),
+  };
+  const server = new Channel(transport, {
+    codec: new JsonCodec(),
+    writeTimeout: Infinity,
+  });
+  const held = Promise.withResolvers<Request>();
+  const serving = (async () => {
+    for await (const request of server) {
+      if (request.content === "hold") held.resolve(request);
+      if (request.content === "big") {
+        request.reply("x".repeat(2 * 1024 * 1024)).catch(() => {});
+      }
+    }
+  })().catch(() => {});
+  try {
+    // With "hold" and "more" unanswered and the 2 MiB reply stuck,
+    // reading waits for the socket; the end of the stream must end that
+    // wait.
+    await assertAborted([await held.promise]);
+  } finally {
+    await server.close({ timeout: 0 });
+    await serving;
   }
 });
