@@ -6,6 +6,10 @@ import {
   viewEncoders,
 } from "../codecs/_encode_limit.ts";
 import { type EncodeParts, partsEncoders } from "../codecs/_encode_parts.ts";
+import {
+  encodeReleasers,
+  type ReleaseEncodeBuffer,
+} from "../codecs/_encode_release.ts";
 import type { ConnectionClosedError } from "../errors.ts";
 import { usesEncodeView } from "./_codec_use.ts";
 import { FrameWriter, type FrameWriterOptions } from "./_frame_writer.ts";
@@ -42,6 +46,8 @@ export class MessageWriter {
    * one (MsgPack+Blosc).
    */
   #encodeBounded: BoundedEncode | undefined;
+  /** Gives the codec's encode buffer back early, if it can (see `#behind`). */
+  #release: ReleaseEncodeBuffer | undefined;
   #maxFrameSize: number;
   #peer: string;
   /** The frames of an async codec still to be queued, in call order. */
@@ -56,6 +62,7 @@ export class MessageWriter {
       (usesEncodeView(codec) ? (value) => codec.encodeView!(value) : undefined);
     this.#encodeParts = partsEncoders.get(codec);
     this.#encodeBounded = boundedEncoders.get(codec);
+    this.#release = encodeReleasers.get(codec);
     this.#maxFrameSize = options.maxFrameSize ?? 0xffffffff;
     this.#peer = options.peer ?? "peer";
     // A transport's own read/write (a Deno.Conn's) skip the stream
@@ -107,12 +114,16 @@ export class MessageWriter {
           // Large byte strings are written from where they are, not copied.
           // The array is the codec's (reused while there is one part).
           const parts = this.#encodeParts(message, limit);
-          return parts.length === 1
-            ? this.frames.write(parts[0])
-            : this.frames.writeParts(parts);
+          return this.#behind(
+            parts.length === 1
+              ? this.frames.write(parts[0])
+              : this.frames.writeParts(parts),
+          );
         }
         if (this.#encodeView !== undefined) {
-          return this.frames.write(this.#encodeView(message, limit));
+          return this.#behind(
+            this.frames.write(this.#encodeView(message, limit)),
+          );
         }
         encoded = this.#encode(message);
         if (encoded instanceof Uint8Array) {
@@ -146,6 +157,20 @@ export class MessageWriter {
     });
     this.#sendChain = tail;
     return chain;
+  }
+
+  /**
+   * After a message encoded into the codec's buffer was queued (copied):
+   * while the socket is behind, the next message waits for the peer to
+   * read, so the codec's buffer (up to twice the largest message) goes
+   * back to the process-wide pool now rather than stay with a peer that
+   * may never read.
+   */
+  #behind(
+    written: Promise<void> | undefined,
+  ): Promise<void> | undefined {
+    if (written !== undefined) this.#release?.();
+    return written;
   }
 
   /** Encodes with `codec.encode`, or within the codec's bound if it has one. */

@@ -68,6 +68,11 @@ export class MsgPackCore {
     }
   }
 
+  /** See `MsgPackWriter.release` (not while encoding). */
+  release(): void {
+    if (!this.#writing) this.#writer.release();
+  }
+
   /**
    * See `MsgPackWriter.encodeParts`; a nested call gets copies only, and
    * no limit.

@@ -66,6 +66,15 @@ export class MsgPackWriter {
     this.#maxDepth = maxDepth;
   }
 
+  /**
+   * Gives a pooled buffer back now rather than at the next call: the view
+   * the last call returned must not be used any more.
+   */
+  release(): void {
+    this.#buffers.release();
+    this.#use(this.#buffers.start());
+  }
+
   /** Encodes `value` into a new array of exactly its size. */
   encode(value: unknown, limit: number = Infinity): Uint8Array {
     const bytes = this.encodeView(value, limit).slice();

@@ -1,3 +1,4 @@
+import { encodeReleasers } from "./_encode_release.ts";
 import { SerializationError } from "../errors.ts";
 import { JSON_EXPANSION, maxDecodedSizeOption } from "./_budget.ts";
 import { LONG_DIGIT_RUN, parse, type TextSigns } from "./_json.ts";
@@ -134,6 +135,9 @@ export class JsonCodec implements Codec {
       this.encodeView === JsonCodec.prototype.encodeView
     ) {
       viewEncoders.set(this, (value, limit) => this.#encode(value, limit));
+      encodeReleasers.set(this, () => {
+        if (!this.#writing) this.#writer.release();
+      });
     }
   }
 

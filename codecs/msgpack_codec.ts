@@ -1,3 +1,4 @@
+import { encodeReleasers } from "./_encode_release.ts";
 import { partsEncoders } from "./_encode_parts.ts";
 import { MsgPackCore } from "./_msgpack_core.ts";
 import type { Codec, CodecOptions, DecodeOptions } from "./codec.ts";
@@ -70,6 +71,7 @@ export class MsgPackCodec implements Codec {
       this.encodeView === MsgPackCodec.prototype.encodeView
     ) {
       partsEncoders.set(this, (value, limit) => core.encodeParts(value, limit));
+      encodeReleasers.set(this, () => core.release());
     }
   }
   /**

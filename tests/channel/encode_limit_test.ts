@@ -281,3 +281,24 @@ Deno.test("encode limit (JSON): a long string that needs escapes is refused befo
   await server.close();
   await serving;
 });
+
+for (const [name, codec] of CODECS.slice(0, 2)) {
+  Deno.test(`encode buffers (${name}): a large message queued behind a peer that does not read gives the codec's buffer back to the pool`, async () => {
+    const [a, b] = createMemoryPair();
+    const channel = new Channel(b, { codec: codec() });
+    try {
+      drainPool();
+      // 1 MiB encodes into a pooled 2 MiB buffer; the frame is copied into
+      // the queue, above highWaterMark (1 MiB): the channel is behind.
+      const call = channel.send("x".repeat(1024 * KiB));
+      call.catch(() => {});
+      assert.ok(
+        pooledSize() >= 2 * 1024 * KiB,
+        `${pooledSize()} bytes pooled: the buffer stays with a channel whose peer does not read`,
+      );
+    } finally {
+      await channel.close({ timeout: 0 });
+      await a.readable.cancel().catch(() => {});
+    }
+  });
+}
