@@ -7,6 +7,7 @@ import { Channel } from "../channel/channel.ts";
 import { type Server, startServer } from "../channel/start_server.ts";
 import type { Transport } from "../channel/transport.ts";
 import type { Codec } from "../codecs/codec.ts";
+import { ConnectionClosedError } from "../errors.ts";
 import { report } from "./_peers.ts";
 import { DATE_SERIALIZER } from "./_date_serializer.ts";
 import { natsNameOf, NatsPresence } from "./_nats_presence.ts";
@@ -184,6 +185,17 @@ async function startTcpServer(
         clientCaCerts: options.tls.caCerts,
       },
       handshakeTimeout: options.handshakeTimeout,
+      maxConnections: options.maxConnections,
+      onConnectionRefused: lost && ((peer) => {
+        const at = parsed.transport === "unix" ? "ipc://?/" : `tcp://${peer}/`;
+        report(
+          lost,
+          new ConnectionClosedError(
+            `Connection from ${at} refused: the container has maxConnections (${options.maxConnections}) open`,
+          ),
+          at,
+        );
+      }),
       maxFrameSize: options.maxFrameSize,
       onHandshakeError: lost &&
         ((error, peer) => report(lost, error, `tcp://${peer}/`)),

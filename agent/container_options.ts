@@ -114,6 +114,15 @@ export interface ContainerOptions {
    */
   handshakeTimeout?: number;
   /**
+   * How many connections from other containers may be open at once (see
+   * `StartServerOptions.maxConnections`); one beyond it is closed at once
+   * and reported to `onConnectionLost` with a `ConnectionClosedError`.
+   * Connections this container makes do not count.
+   *
+   * @default {Infinity}
+   */
+  maxConnections?: number;
+  /**
    * The largest message, in bytes of its frame, sent to or accepted from
    * other containers (`ChannelOptions.maxFrameSize`): a call or result
    * above it fails with a `SerializationError` before anything is sent,

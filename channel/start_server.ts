@@ -7,6 +7,7 @@ import type { ListenTlsOptions } from "./_connect.ts";
 import { type Acceptor, listen, ListenerClosed } from "./_listener.ts";
 import { type Address, parseAddress } from "./address.ts";
 import { Channel, type ChannelOptions, type CloseOptions } from "./channel.ts";
+import type { Transport } from "./transport.ts";
 
 /**
  * Milliseconds a TLS client has to complete its handshake: the default of
@@ -53,6 +54,25 @@ export interface StartServerOptions
    * @default {undefined} (nothing is reported)
    */
   onHandshakeError?: (error: Error, peer: string) => void;
+  /**
+   * How many accepted connections may be open at once. A connection
+   * accepted beyond it is closed at once, before a channel is made for it
+   * (the client sees the connection end), and reported to
+   * `onConnectionRefused`. What a server holds grows with its connections
+   * (see docs/guarantees.md): this bounds it against a peer that opens
+   * many. A whole number from 1 up, or `Infinity`.
+   *
+   * @default {Infinity}
+   */
+  maxConnections?: number;
+  /**
+   * Called with the client's address (`host:port`, or the Unix socket's)
+   * for each connection closed because `maxConnections` were open. What it
+   * throws is logged with `console.error`.
+   *
+   * @default {undefined} (nothing is reported)
+   */
+  onConnectionRefused?: (peer: string) => void;
   /**
    * Called when a connection handler throws; the connection is closed.
    * What it throws in turn is logged with `console.error`.
@@ -151,6 +171,8 @@ export class Server implements AsyncDisposable {
       tls: _tls,
       handshakeTimeout: _handshakeTimeout,
       onHandshakeError: _onHandshakeError,
+      maxConnections = Infinity,
+      onConnectionRefused,
       onError = (error: unknown) =>
         console.error("aiomas: connection handler failed:", error),
       handler,
@@ -165,6 +187,17 @@ export class Server implements AsyncDisposable {
         // E.g. out of file descriptors: keep serving, after a pause.
         console.error("aiomas: accepting a connection failed:", error);
         await this.#pause(100);
+        continue;
+      }
+      if (this.#channels.size >= maxConnections) {
+        refuse(accepted.transport);
+        if (onConnectionRefused !== undefined) {
+          callHook(
+            "onConnectionRefused",
+            onConnectionRefused,
+            accepted.peer,
+          );
+        }
         continue;
       }
       const codec = createCodec(
@@ -223,7 +256,8 @@ export class Server implements AsyncDisposable {
  *   missing, does not parse or does not match (or a `clientCaCerts` entry
  *   that does not parse), or a class twice in `serializers`.
  * @throws {RangeError} If `handshakeTimeout` is not a number above 0,
- *   or a channel option is out of range (e.g. `maxFrameSize: 0`).
+ *   `maxConnections` not a whole number from 1 up (or `Infinity`), or a
+ *   channel option is out of range (e.g. `maxFrameSize: 0`).
  * @throws {Deno.errors.AddrInUse} If the address is taken; the message
  *   names it, e.g. `Address already in use: 127.0.0.1:5555 (os error 98)`.
  *   A Unix socket file is taken while a server answers on it; one left by
@@ -254,6 +288,17 @@ export async function startServer(
     checkTimeout(options.handshakeTimeout, "handshakeTimeout");
   }
   checkChannelOptions(options);
+  const maxConnections = options.maxConnections;
+  if (
+    maxConnections !== undefined && maxConnections !== Infinity &&
+    !(Number.isInteger(maxConnections) && maxConnections >= 1)
+  ) {
+    throw new RangeError(
+      `maxConnections must be a whole number from 1 up, or Infinity; got ${
+        String(maxConnections)
+      }`,
+    );
+  }
   // Fail here on bad serializers, not in the accept loop at the first client.
   createCodec(options.codec, options.serializers, options.maxFrameSize);
   const acceptor = await listen(parsed, options.tls, {
@@ -261,4 +306,14 @@ export async function startServer(
     onHandshakeError: options.onHandshakeError,
   });
   return new Server(acceptor, { ...options, handler });
+}
+
+/** Closes a connection refused before any channel was made for it. */
+function refuse(transport: Transport): void {
+  if (typeof transport.close === "function") {
+    transport.close();
+    return;
+  }
+  transport.readable.cancel().catch(() => {});
+  transport.writable.abort().catch(() => {});
 }

@@ -269,3 +269,25 @@ Deno.test("onConnectionLost: what it throws is logged, and the process goes on",
     console.error = error;
   }
 });
+
+Deno.test("maxConnections: a container refuses connections beyond it and reports each", async () => {
+  const lost = recorder();
+  await using server = await Container.create(LOCAL, {
+    maxConnections: 1,
+    onConnectionLost: lost.onConnectionLost,
+  });
+  const pinger = new Pinger(server);
+  await using first = await Container.create(LOCAL);
+  await using second = await Container.create(LOCAL);
+  const remote = await first.connect<Pinger>(pinger.addr);
+  assert.equal(await remote.ping(), "pong");
+  await assert.rejects(second.connect(pinger.addr), ConnectionClosedError);
+  const [error, peer] = await firstReport(lost);
+  assert.ok(error instanceof ConnectionClosedError, String(error));
+  assert.match(
+    error.message,
+    /refused: the container has maxConnections \(1\) open/,
+  );
+  assert.match(peer, ACCEPTED_PEER);
+  assert.equal(await remote.ping(), "pong");
+});

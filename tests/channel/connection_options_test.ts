@@ -1,7 +1,11 @@
 // Options of startServer and openConnection that reach every connection:
 // codec, serializers and channel options.
 import assert from "node:assert/strict";
-import { openConnection, startServer } from "../../channel/mod.ts";
+import {
+  type Channel,
+  openConnection,
+  startServer,
+} from "../../channel/mod.ts";
 import { MsgPackCodec, serializable } from "../../codecs/mod.ts";
 import { ConnectionClosedError, ProtocolError } from "../../errors.ts";
 import { echo, LOCAL, serve } from "./_connection_helpers.ts";
@@ -95,4 +99,52 @@ Deno.test("channel options reach every connection of startServer and openConnect
   const error = await errors.promise;
   assert.ok(error instanceof ProtocolError, String(error));
   assert.match(error.message, /exceeds maxFrameSize 16/);
+});
+
+Deno.test("maxConnections: a connection beyond it is closed at once and reported; one that closes makes room", async () => {
+  const refused: string[] = [];
+  const gotRefusal = Promise.withResolvers<void>();
+  const accepted: Channel[] = [];
+  await using server = await startServer(LOCAL, (channel) => {
+    accepted.push(channel);
+    return echo(channel);
+  }, {
+    maxConnections: 2,
+    onConnectionRefused: (peer) => {
+      refused.push(peer);
+      gotRefusal.resolve();
+    },
+  });
+  const first = await openConnection(server.addr);
+  await using second = await openConnection(server.addr);
+  assert.equal(await first.send(1), 1);
+  assert.equal(await second.send(2), 2);
+  assert.equal(server.channels.size, 2);
+  // The third is accepted by the kernel, then closed before a channel is
+  // made for it: its call fails, nothing is held for it.
+  await using third = await openConnection(server.addr);
+  await assert.rejects(third.send(3), ConnectionClosedError);
+  await gotRefusal.promise;
+  assert.equal(refused.length, 1);
+  assert.match(refused[0], /^127\.0\.0\.1:\d+$/);
+  assert.equal(server.channels.size, 2);
+  // A closed one makes room for the next.
+  await first.close();
+  await accepted[0].closed;
+  await using fourth = await openConnection(server.addr);
+  assert.equal(await fourth.send(4), 4);
+});
+
+Deno.test("maxConnections: a whole number from 1 up, or Infinity", async () => {
+  for (const bad of [0, -1, 1.5, NaN]) {
+    await assert.rejects(
+      startServer(LOCAL, echo, { maxConnections: bad }),
+      RangeError,
+    );
+  }
+  await using server = await startServer(LOCAL, echo, {
+    maxConnections: Infinity,
+  });
+  await using channel = await openConnection(server.addr);
+  assert.equal(await channel.send("ok"), "ok");
 });
