@@ -66,6 +66,8 @@ export class IncomingRequests {
   #unanswered = 0;
   #allAnswered: PromiseWithResolvers<void> | null = null;
   #resumeReading: PromiseWithResolvers<void> | null = null;
+  /** The `frames.ready` a reaction already watches (see `blocked`). */
+  #watchedDrain: Promise<void> | undefined = undefined;
   #closeReason: ConnectionClosedError | null = null;
   #closedError: unknown = undefined;
 
@@ -196,11 +198,16 @@ export class IncomingRequests {
         // Settled by the drain, or by `interrupt` (a peer that half-closed
         // and reads nothing never drains it).
         const resume = this.#resumeReading ??= Promise.withResolvers<void>();
-        const settle = (): void => {
-          if (this.#resumeReading === resume) this.#resumeReading = null;
-          resume.resolve();
-        };
-        ready.then(settle, settle);
+        // One reaction per drain promise, however often the wait is woken
+        // (a take, a reply) and checks again: it wakes the current wait.
+        if (this.#watchedDrain !== ready) {
+          this.#watchedDrain = ready;
+          const settle = (): void => {
+            if (this.#watchedDrain === ready) this.#watchedDrain = undefined;
+            this.interrupt();
+          };
+          ready.then(settle, settle);
+        }
         return resume.promise;
       }
     }

@@ -55,7 +55,8 @@ export class JsonWriter {
    */
   release(): void {
     this.#buffers.release();
-    this.#use(this.#buffers.start());
+    const buffer = this.#buffers.start();
+    if (buffer !== this.#buffer) this.#use(buffer);
   }
 
   /** Encodes `value` into a new array of exactly its size. */

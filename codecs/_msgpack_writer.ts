@@ -71,8 +71,10 @@ export class MsgPackWriter {
    * the last call returned must not be used any more.
    */
   release(): void {
+    this.#single[0] = EMPTY_PART;
     this.#buffers.release();
-    this.#use(this.#buffers.start());
+    const buffer = this.#buffers.start();
+    if (buffer !== this.#buffer) this.#use(buffer);
   }
 
   /** Encodes `value` into a new array of exactly its size. */

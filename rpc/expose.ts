@@ -46,6 +46,10 @@ export type ExposableFunction = (...args: any[]) => unknown;
  * - `expose(fn)` or `expose(fn, { params })` marks a plain function and
  *   returns it (functions in a `ServiceDict` are exposed anyway; this adds
  *   `params` to them).
+ * - A method bound in the constructor, `this.m = this.m.bind(this)`, stays
+ *   exposed (an exposed method's own `bind` records what it makes). Any
+ *   other function in front of an exposed method hides it: one bound with
+ *   arguments, to another object, or by `Function.prototype.bind.call`.
  *
  * @example
  * ```ts
@@ -181,11 +185,15 @@ function mark(
       : { params: options.params },
     configurable: true,
   });
-  Object.defineProperty(value, "bind", {
-    value: recordingBind,
-    configurable: true,
-    writable: true,
-  });
+  // A function with a `bind` of its own keeps it (and is exposed bound
+  // only by field or by name, not as a bound method).
+  if (!Object.hasOwn(value, "bind")) {
+    Object.defineProperty(value, "bind", {
+      value: recordingBind,
+      configurable: true,
+      writable: true,
+    });
+  }
   return value;
 }
 
@@ -209,6 +217,7 @@ function recordingBind(
   if (args.length === 0) boundMethods.set(bound, { method: this, thisArg });
   return bound;
 }
+Object.defineProperty(recordingBind, "name", { value: "bind" });
 
 /**
  * The exposed function `fn` was made from by its `bind` (with a `this`

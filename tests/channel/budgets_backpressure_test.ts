@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import { frame } from "../_frames.ts";
 import { Channel, createMemoryPair, type Request } from "../../channel/mod.ts";
 import { JsonCodec } from "../../codecs/mod.ts";
+import { IncomingRequests } from "../../channel/_incoming_requests.ts";
+import type { MessageWriter } from "../../channel/_message_writer.ts";
 import { assertOtherPairWorks, utf8 } from "./_budgets_helpers.ts";
 
 Deno.test("maxConcurrentRequests: requests taken and not answered stop the channel reading; answering resumes it", async () => {
@@ -177,4 +179,51 @@ Deno.test("highWaterMark: replies that waited for the socket are queued as it dr
   } finally {
     await server.close({ timeout: 0 });
   }
+});
+
+Deno.test("a wait for the socket adds one reaction to the writer's drain, however often it is woken", async () => {
+  let reactions = 0;
+  const never = new Promise<void>(() => {});
+  // The writer's drain promise, which never settles: the peer reads nothing.
+  const ready = {
+    then: (fulfilled: () => void, rejected: () => void) => {
+      reactions++;
+      return never.then(fulfilled, rejected);
+    },
+    catch: (rejected: () => void) => {
+      reactions++;
+      return never.catch(rejected);
+    },
+  } as unknown as Promise<void>;
+  const frames = { ready: undefined as Promise<void> | undefined, nudge() {} };
+  const writer = { frames, write: () => undefined } as unknown as MessageWriter;
+  const requests = new IncomingRequests(writer, { size: 0 }, {
+    codec: new JsonCodec(),
+    peer: "peer",
+    maxQueuedRequests: 1e9,
+    maxConcurrentRequests: 1e9,
+    maxUnansweredSize: Infinity,
+    formatError: (error) => String(error),
+    signal: new AbortController().signal,
+    carrier: undefined,
+    fail: () => {},
+  });
+  const count = 1000;
+  for (let i = 0; i < count; i++) requests.receive(i, i, 10);
+  frames.ready = ready;
+  // The read loop's wait: check again whenever it is woken.
+  (async () => {
+    for (let wait = requests.blocked(); wait !== undefined;) {
+      await wait;
+      wait = requests.blocked();
+    }
+  })();
+  await Promise.resolve();
+  // Each request taken and answered (its reply waits for the socket) wakes
+  // the wait; the reply itself watches the drain once.
+  for (let i = 0; i < count; i++) {
+    requests.take()!.reply(null).catch(() => {});
+    await Promise.resolve();
+  }
+  assert.ok(reactions <= count + 2, `${reactions} reactions`);
 });

@@ -4,6 +4,10 @@
 // and refused after, and the channel goes on.
 import assert from "node:assert/strict";
 import { pooledSize, takeBuffer } from "../../codecs/_buffer_pool.ts";
+import { viewEncoders } from "../../codecs/_encode_limit.ts";
+import { partsEncoders } from "../../codecs/_encode_parts.ts";
+import { encodeReleasers } from "../../codecs/_encode_release.ts";
+import { assertCollected, collectGarbage } from "../_collect.ts";
 import { FrameSizeError } from "../../channel/_frame_writer_options.ts";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
 import {
@@ -302,3 +306,20 @@ for (const [name, codec] of CODECS.slice(0, 2)) {
     }
   });
 }
+
+Deno.test("encode buffers: a codec given back its buffer early keeps no view of it (one the pool does not take is freed)", async () => {
+  // Above the pool's 8 MiB: given back, the buffer is dropped.
+  const size = 12 * 1024 * KiB;
+  for (const codec of [new JsonCodec(), new MsgPackCodec()]) {
+    const ref = (() => {
+      const out = codec instanceof JsonCodec
+        ? viewEncoders.get(codec)!(["x".repeat(size)], Infinity)
+        : partsEncoders.get(codec)!(["x".repeat(size)], Infinity)[0];
+      const buffer = new WeakRef(out.buffer);
+      encodeReleasers.get(codec)!();
+      return buffer;
+    })();
+    await collectGarbage();
+    assertCollected([ref], () => `${codec.name} kept its encode buffer`);
+  }
+});

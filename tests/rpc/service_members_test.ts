@@ -209,3 +209,18 @@ Deno.test("service: a method bound in the constructor stays exposed, with its op
   }
   assertLookupError(service, "secret", '"Bound.secret" is not exposed');
 });
+
+Deno.test("service: expose keeps a function's own bind", () => {
+  const handler = Object.assign((x: number) => x, {
+    bind(context: string) {
+      return (x: number) => `${context}:${x}`;
+    },
+  });
+  expose(handler);
+  assert.equal(handler.bind("ctx")(1), "ctx:1");
+  class Exposed {
+    @expose
+    m(): void {}
+  }
+  assert.equal(Exposed.prototype.m.bind.name, "bind");
+});
