@@ -7,6 +7,8 @@
  * (an array per message held about 170 bytes per byte counted).
  */
 const BLOCK = 4096;
+/** What a block read leaves in its place. */
+const EMPTY = new Uint8Array(0);
 
 /**
  * The data messages' bytes in the order received, copied into blocks
@@ -84,6 +86,10 @@ export class ReceiveQueue {
       this.#offset += take;
       this.#size -= take;
       if (this.#offset === block.length) {
+        // Read: let it go now, not once 1024 have piled up behind a reader
+        // that never quite catches up (up to 1024 × max_payload held). The
+        // last block stays: it may become the spare.
+        if (this.#head < blocks.length - 1) blocks[this.#head] = EMPTY;
         this.#head++;
         this.#offset = 0;
       }

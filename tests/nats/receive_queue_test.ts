@@ -53,3 +53,24 @@ Deno.test("ReceiveQueue: a peer's one-byte messages cost about a byte each, not 
   assert.ok(held < 4 * count, `${held} bytes held for ${count} bytes`);
   assert.equal(queue.take(new Uint8Array(count)), count);
 });
+
+Deno.test("ReceiveQueue: blocks read are let go while the queue never empties (a reader always a message behind)", async () => {
+  const queue = new ReceiveQueue();
+  const size = 256 * 1024;
+  const buffer = new Uint8Array(64 * 1024);
+  // One message always unread; 200 more pass through.
+  queue.push(bytes(0, size));
+  await collectGarbage();
+  const before = Deno.memoryUsage().external;
+  for (let i = 0; i < 200; i++) {
+    queue.push(bytes(i, size));
+    for (let left = size; left > 0;) {
+      left -= queue.take(buffer.subarray(0, Math.min(buffer.length, left)));
+    }
+  }
+  assert.equal(queue.size, size);
+  await collectGarbage();
+  const held = Deno.memoryUsage().external - before;
+  // 200 blocks read were 50 MiB; one unread message is 256 KiB.
+  assert.ok(held < 8 * 1024 * 1024, `${held} bytes held`);
+});
