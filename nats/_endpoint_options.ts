@@ -39,8 +39,15 @@ export interface NatsEndpointOptions extends NatsSessionOptions {
   exclusive?: boolean;
   /** The name sent in hellos, for the peer's error messages and references. @default {""} */
   name?: string;
-  /** Called with each accepted session; it owns the transport from then on. */
-  onSession?: (transport: NatsTransport, hello: NatsHello) => void;
+  /**
+   * Called with each accepted session; it owns the transport from then on.
+   * If it throws, or returns a promise that rejects, the error is logged
+   * with `console.error` and the session is closed.
+   */
+  onSession?: (
+    transport: NatsTransport,
+    hello: NatsHello,
+  ) => void | Promise<void>;
   /**
    * How many accepted sessions may be open at once; further hellos are
    * refused.

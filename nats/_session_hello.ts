@@ -10,6 +10,8 @@ import {
   type NatsConnection,
 } from "./_nats.ts";
 import { parseJson } from "./_claim.ts";
+import type { NatsHello } from "./_endpoint_options.ts";
+import type { NatsTransport } from "./nats_transport.ts";
 
 /** What the peer answered: where to publish, and its window. */
 export interface SessionAnswer {
@@ -91,4 +93,30 @@ export function readHello(msg: Msg): Hello | undefined {
   };
   if (op !== "open" || !isPlainSubject(to)) return undefined;
   return { op, to, from, window };
+}
+
+/**
+ * Runs an endpoint's `onSession` handler. What it throws, or its promise
+ * rejects with, is logged and closes the session, as a socket server does
+ * with a failing connection handler: a session that a peer ended must not
+ * end the process through an async handler.
+ */
+export function runOnSession(
+  onSession: (
+    transport: NatsTransport,
+    hello: NatsHello,
+  ) => void | Promise<void>,
+  transport: NatsTransport,
+  hello: NatsHello,
+): void {
+  const failed = (error: unknown): void => {
+    console.error("aiomas: onSession failed:", error);
+    transport.close();
+  };
+  try {
+    const running = onSession(transport, hello);
+    if (running instanceof Promise) running.catch(failed);
+  } catch (error) {
+    failed(error);
+  }
 }

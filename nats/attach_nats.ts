@@ -30,7 +30,7 @@ export interface AttachNatsOptions extends NatsSessionOptions {
    * account can claim any name). Serve it; do not use it for calls to
    * that address.
    */
-  onSession: (transport: NatsTransport, from: string) => void;
+  onSession: (transport: NatsTransport, from: string) => void | Promise<void>;
   /** How many sessions from other containers may be open at once. @default {1024} */
   maxSessions?: number;
 }

@@ -1,5 +1,10 @@
 import { ConnectionClosedError } from "../errors.ts";
-import { askSession, readHello, type SessionAnswer } from "./_session_hello.ts";
+import {
+  askSession,
+  readHello,
+  runOnSession,
+  type SessionAnswer,
+} from "./_session_hello.ts";
 import { NatsLink } from "./_link.ts";
 import {
   flushWithin,
@@ -396,12 +401,6 @@ export class NatsEndpoint implements AsyncDisposable {
         window: this.#options.window ?? DEFAULT_WINDOW,
       }),
     );
-    try {
-      onSession(transport, { from: name });
-    } catch (error) {
-      // As a socket server reports a failing connection handler.
-      console.error("aiomas: onSession failed:", error);
-      transport.close();
-    }
+    runOnSession(onSession, transport, { from: name });
   }
 }

@@ -147,3 +147,32 @@ Deno.test("NATS: a status listener that throws is reported; the others, and live
     await second?.stop();
   }
 });
+
+Deno.test("NATS: an async onSession that rejects is reported and closes that session, not the process", async () => {
+  await using server = await NatsServer.start();
+  const nats = { servers: server.url };
+  const errors: unknown[] = [];
+  const original = console.error;
+  console.error = (...args: unknown[]) => errors.push(args);
+  try {
+    await using _serving = await NatsEndpoint.create({
+      nats,
+      subject: "s",
+      // As a serving loop fails when its peer ends the session with a reason.
+      onSession: async () => {
+        await Promise.resolve();
+        throw new Error("the session failed");
+      },
+    });
+    await using client = await NatsEndpoint.create({ nats });
+    const first = await client.open("s");
+    assert.equal(
+      await within(10_000, "the end", first.read(new Uint8Array(16))),
+      null,
+    );
+    assert.equal(errors.length, 1);
+    assert.match(String((errors[0] as unknown[])[0]), /onSession failed/);
+  } finally {
+    console.error = original;
+  }
+});
