@@ -27,6 +27,11 @@ export class SendWindow {
     return this.#sentBytes - this.#peerRead > this.#window;
   }
 
+  /** How many bytes were sent, in all. */
+  get sentBytes(): number {
+    return this.#sentBytes;
+  }
+
   /** Counts `n` more bytes sent. */
   sent(n: number): void {
     this.#sentBytes += n;

@@ -54,6 +54,37 @@ export function readControl(data: Uint8Array): { sent: number; read: number } {
   return { sent: view.getUint32(1), read: view.getFloat64(5) };
 }
 
+/**
+ * How many bytes the peer says it has read, from its control message,
+ * checked: it sent nothing we have not received (else a message was
+ * lost), and read no more than we sent (an honest peer cannot; the report
+ * would open our window for good). An `Error` when either is wrong.
+ */
+export function peerRead(
+  peer: string,
+  data: Uint8Array,
+  received: number,
+  sentBytes: number,
+): number | Error {
+  const { sent, read } = readControl(data);
+  // Everything the peer sent before this message came before it.
+  const behind = (sent - received) >>> 0;
+  if (behind !== 0 && behind < 0x80000000) {
+    return lostError(
+      peer,
+      `it sent #${sent}, the last received is #${received}`,
+    );
+  }
+  if (!(read >= 0 && read <= sentBytes)) {
+    return badMessage(
+      peer,
+      "control",
+      `it says it read ${read} bytes, of ${sentBytes} sent`,
+    );
+  }
+  return read;
+}
+
 /** The `from` of a PING. */
 export function pingFrom(data: Uint8Array): string {
   return decoder.decode(data.subarray(CONTROL_SIZE));

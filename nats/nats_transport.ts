@@ -321,17 +321,13 @@ export class NatsTransport implements Transport {
 
   /** What the peer says it has sent and read. */
   #peerState(data: Uint8Array): void {
-    const { sent, read } = wire.readControl(data);
-    // Everything the peer sent before this message came before it.
-    const behind = (sent - this.#received) >>> 0;
-    if (behind !== 0 && behind < 0x80000000) {
-      return this.#fail(
-        wire.lostError(
-          this.peer,
-          `it sent #${sent}, the last received is #${this.#received}`,
-        ),
-      );
-    }
+    const read = wire.peerRead(
+      this.peer,
+      data,
+      this.#received,
+      this.#flow.sentBytes,
+    );
+    if (read instanceof Error) return this.#fail(read);
     this.#flow.peerRead(read);
   }
 

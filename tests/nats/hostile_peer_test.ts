@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { NatsEndpoint, type NatsTransport } from "../../nats/mod.ts";
 import { within } from "../_within.ts";
 import { NatsServer } from "./_server.ts";
+import { connect } from "npm:@nats-io/transport-node@3.4.0";
 
 /**
  * Publishes one message with headers nats.js refuses to parse (a key with a
@@ -174,5 +175,37 @@ Deno.test("NATS: an async onSession that rejects is reported and closes that ses
     assert.match(String((errors[0] as unknown[])[0]), /onSession failed/);
   } finally {
     console.error = original;
+  }
+});
+
+Deno.test("NATS: a peer that says it read more than was sent fails its session (flow control stays on)", async () => {
+  await using server = await NatsServer.start();
+  const accepted = Promise.withResolvers<NatsTransport>();
+  await using _serving = await NatsEndpoint.create({
+    nats: { servers: server.url },
+    subject: "s",
+    onSession: (transport) => accepted.resolve(transport),
+  });
+  const evil = await connect({ servers: server.url });
+  try {
+    evil.subscribe("evil.inbox", { callback: () => {} });
+    const answer = await evil.request(
+      "s",
+      JSON.stringify({ op: "open", subject: "evil.inbox", window: 1 << 20 }),
+    );
+    const to = JSON.parse(new TextDecoder().decode(answer.data)).subject;
+    const transport = await accepted.promise;
+    // An ACK: sent #0, read 10^15 bytes, of none sent.
+    const ack = new Uint8Array(13);
+    ack[0] = 3;
+    new DataView(ack.buffer).setFloat64(5, 1e15);
+    evil.publish(to, ack);
+    await evil.flush();
+    await assert.rejects(
+      within(10_000, "the session's end", transport.read(new Uint8Array(16))),
+      /says it read 1000000000000000 bytes, of 0 sent/,
+    );
+  } finally {
+    await evil.close();
   }
 });
