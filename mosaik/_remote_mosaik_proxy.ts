@@ -15,7 +15,7 @@ const NO_KWARGS: Record<string, never> = Object.freeze({});
 /**
  * The {@linkcode MosaikProxy} of a simulator's connection to mosaik; each
  * call gives up after `timeout` ms (with a `TimeoutError`), if given, and
- * when `stopped` aborts (mosaik sent stop: it answers nothing more).
+ * when `stopped` aborts (mosaik sent stop: the simulation is over).
  */
 export class RemoteMosaikProxy implements MosaikProxy {
   #channel: Channel;

@@ -129,14 +129,15 @@ export async function serveSimulator(
   channel: Channel,
   options: Pick<RunSimulatorOptions, "onCall" | "callTimeout"> = {},
 ): Promise<void> {
-  // Aborted once mosaik sent stop: it answers none of the simulator's
-  // requests from then on, and a call that waits for one would hold the
-  // stop for good while mosaik keeps the connection open.
+  // Aborted once mosaik sent stop: it closes the connection 0.1 s later,
+  // and a call that waits for an answer would hold the stop for good
+  // while mosaik keeps the connection open (it may still answer meanwhile:
+  // at shutdown, the answer is not worth the wait).
   const stopped = new AbortController();
   const stopping = () =>
     stopped.abort(
       new ConnectionClosedError(
-        `mosaik (${channel.peer}) sent stop: it answers no more requests`,
+        `mosaik (${channel.peer}) sent stop: the simulation is over`,
       ),
     );
   attachMosaik(

@@ -105,7 +105,9 @@ export abstract class Simulator {
   /**
    * mosaik's proxy for the async requests (`getProgress`,
    * `getRelatedEntities`, `getData`, `setData`, `setEvent`), usable from
-   * `init` on and while `step` is pending.
+   * `init` on and while `step` is pending. It is the proxy of the last
+   * connection the simulator was served on: serve one instance per
+   * connection (mosaik starts a simulator process per `world.start`).
    *
    * @returns The proxy.
    * @throws {Error} Before the simulator is connected to mosaik.

@@ -41,11 +41,16 @@ export interface ModelMeta {
   attrs: readonly Attr[];
   /** Whether attributes not in `attrs` may be connected to it. */
   any_inputs?: boolean;
-  /** Inputs that make mosaik step the simulator (`true`: all of them). */
-  trigger?: readonly Attr[] | boolean;
-  /** Outputs that keep their value between steps (`true`: all of them). */
-  persistent?: readonly Attr[] | boolean;
-  /** Outputs that do not keep their value (mosaik 2's form of `persistent`). */
+  /**
+   * Inputs that make mosaik step the simulator (a list: mosaik 3.3 refuses
+   * `true` at `world.start`).
+   */
+  trigger?: readonly Attr[];
+  /** Inputs that do not make mosaik step the simulator (the other form of `trigger`). */
+  "non-trigger"?: readonly Attr[];
+  /** Outputs that keep their value between steps (a list, as `trigger`). */
+  persistent?: readonly Attr[];
+  /** Outputs that do not keep their value (the other form of `persistent`). */
   "non-persistent"?: readonly Attr[];
 }
 
@@ -75,6 +80,8 @@ export interface Meta {
   models: Readonly<Record<ModelName, ModelMeta>>;
   /** Methods mosaik may call besides the API calls, by their names on the simulator. */
   extra_methods?: readonly string[];
+  /** Whether the simulator may set events (`this.mosaik.setEvent`). */
+  set_events?: boolean;
 }
 
 /**
@@ -91,6 +98,8 @@ export interface MetaInit {
   models: Readonly<Record<ModelName, ModelMeta>>;
   /** Methods mosaik may call besides the API calls. @default {[]} */
   extra_methods?: readonly string[];
+  /** Whether the simulator may set events (`this.mosaik.setEvent`). */
+  set_events?: boolean;
 }
 
 /**

@@ -99,7 +99,7 @@ Deno.test("a stop that arrives while a step waits for mosaik's answer fails the 
   assert.ok(asking.outcome instanceof ConnectionClosedError);
   assert.match(
     (asking.outcome as Error).message,
-    /^mosaik \(.*\) sent stop: it answers no more requests/,
+    /^mosaik \(.*\) sent stop: the simulation is over/,
   );
   assert.equal(asking.stopped, 1);
 });

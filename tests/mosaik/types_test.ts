@@ -97,6 +97,30 @@ const missingAttrs: MetaInit = {
   // @ts-expect-error a model needs attrs
   models: { A: { public: true, params: [] } },
 };
+const triggerAll: MetaInit = {
+  models: {
+    // @ts-expect-error trigger is a list of attributes (mosaik refuses true)
+    A: { public: true, params: [], attrs: ["x"], trigger: true },
+  },
+};
+const persistentAll: MetaInit = {
+  models: {
+    // @ts-expect-error persistent is a list of attributes (mosaik refuses true)
+    A: { public: true, params: [], attrs: ["x"], persistent: true },
+  },
+};
+const otherForms: MetaInit = {
+  models: {
+    A: {
+      public: true,
+      params: [],
+      attrs: ["x", "y"],
+      "non-trigger": ["y"],
+      "non-persistent": ["x"],
+    },
+  },
+  set_events: true,
+};
 const typo: MetaInit = {
   models: {},
   // @ts-expect-error extra_methods, not extraMethods
@@ -133,6 +157,9 @@ Deno.test("the mosaik types compile where right and refuse wrong shapes (see @ts
     Incomplete,
     badModel,
     missingAttrs,
+    triggerAll,
+    persistentAll,
+    otherForms,
     typo,
   ];
 });
