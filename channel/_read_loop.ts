@@ -208,6 +208,8 @@ export class ReadLoop {
           badFrame = error;
         }
         deadlines.partial(parser.partial);
+        /** The frame being decoded (cleared as `decoded` is, below). */
+        let frame: Uint8Array | undefined;
         for (let i = 0; i < frames.length; i++) {
           let decoded: unknown;
           let cost: number;
@@ -216,7 +218,7 @@ export class ReadLoop {
             // may be decoded as views rather than copies.
             // So may one that fills a fresh read buffer (at least 7/8 of
             // it: a smaller one is copied, rather than keep it all alive).
-            const frame = frames[i];
+            frame = frames[i];
             decoded = frame.buffer !== source.chunk.buffer ||
                 (source.fresh &&
                   (frame.length + 4) * 8 >= frame.buffer.byteLength * 7)
@@ -234,10 +236,12 @@ export class ReadLoop {
               { cause: error },
             );
           }
-          host.dispatch(decoded, cost, gone || this.#gone);
           // This function's locals outlive the awaits below, and the next
-          // read may wait as long as the peer is quiet: the message must
-          // not stay reachable from here meanwhile.
+          // read may wait as long as the peer is quiet: neither the message
+          // nor its frame may stay reachable from here meanwhile (a 1 MiB
+          // echo answered kept its 1 MiB frame while the peer was quiet).
+          frame = undefined;
+          host.dispatch(decoded, cost, gone || this.#gone);
           decoded = undefined;
           const blocked = this.#gone ? undefined : host.blocked();
           if (blocked !== undefined) await this.#wait(blocked);

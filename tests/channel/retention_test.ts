@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { collectGarbage } from "../_collect.ts";
 import { TRANSPORTS } from "./_pairs.ts";
-import type { Channel } from "../../channel/mod.ts";
+import { type Channel, startServer } from "../../channel/mod.ts";
 import {
   type CodecClass,
   JsonCodec,
@@ -88,3 +88,45 @@ for (const [transportName, makePair] of Object.entries(TRANSPORTS)) {
     }
   }
 }
+
+Deno.test("TCP: a connection answered a large request and then quiet does not keep its frame", async () => {
+  const answered = Promise.withResolvers<void>();
+  await using server = await startServer(
+    { hostname: "127.0.0.1", port: 0 },
+    async (channel) => {
+      for await (const request of channel) {
+        await request.reply(null);
+        answered.resolve();
+      }
+    },
+  );
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: (server.addr as { port: number }).port,
+  });
+  try {
+    await collectGarbage();
+    const before = Deno.memoryUsage().external;
+    await (async () => {
+      const body = new TextEncoder().encode(
+        JSON.stringify([0, 1, "x".repeat(4 * 1024 * KiB)]),
+      );
+      const frame = new Uint8Array(4 + body.length);
+      new DataView(frame.buffer).setUint32(0, body.length);
+      frame.set(body, 4);
+      for (let at = 0; at < frame.length;) {
+        at += await conn.write(frame.subarray(at));
+      }
+    })();
+    await answered.promise;
+    await collectGarbage();
+    const held = Deno.memoryUsage().external - before;
+    // The 4 MiB frame was read into memory of its own: let go once handled.
+    assert.ok(
+      held < 2 * 1024 * KiB,
+      `${held} bytes held by a quiet connection`,
+    );
+  } finally {
+    conn.close();
+  }
+});
