@@ -11,6 +11,7 @@ import {
   type ReleaseEncodeBuffer,
 } from "../codecs/_encode_release.ts";
 import type { ConnectionClosedError } from "../errors.ts";
+import { KEPT_BUFFER } from "../codecs/_buffer_pool.ts";
 import { usesEncodeView } from "./_codec_use.ts";
 import { FrameWriter, type FrameWriterOptions } from "./_frame_writer.ts";
 import { encodeError } from "./_frame_writer_options.ts";
@@ -46,7 +47,7 @@ export class MessageWriter {
    * one (MsgPack+Blosc).
    */
   #encodeBounded: BoundedEncode | undefined;
-  /** Gives the codec's encode buffer back early, if it can (see `#behind`). */
+  /** Gives the codec's encode buffer back early, if it can (see `#copied`). */
   #release: ReleaseEncodeBuffer | undefined;
   #maxFrameSize: number;
   #peer: string;
@@ -114,16 +115,17 @@ export class MessageWriter {
           // Large byte strings are written from where they are, not copied.
           // The array is the codec's (reused while there is one part).
           const parts = this.#encodeParts(message, limit);
-          return this.#behind(
-            parts.length === 1
-              ? this.frames.write(parts[0])
-              : this.frames.writeParts(parts),
-          );
+          if (parts.length > 1) {
+            return this.#copied(this.frames.writeParts(parts));
+          }
+          const bytes = parts[0];
+          const written = this.frames.write(bytes);
+          return bytes.length > KEPT_BUFFER ? this.#copied(written) : written;
         }
         if (this.#encodeView !== undefined) {
-          return this.#behind(
-            this.frames.write(this.#encodeView(message, limit)),
-          );
+          const bytes = this.#encodeView(message, limit);
+          const written = this.frames.write(bytes);
+          return bytes.length > KEPT_BUFFER ? this.#copied(written) : written;
         }
         encoded = this.#encode(message);
         if (encoded instanceof Uint8Array) {
@@ -160,16 +162,17 @@ export class MessageWriter {
   }
 
   /**
-   * After a message encoded into the codec's buffer was queued (copied):
-   * while the socket is behind, the next message waits for the peer to
-   * read, so the codec's buffer (up to twice the largest message) goes
-   * back to the process-wide pool now rather than stay with a peer that
-   * may never read.
+   * After a large message encoded into the codec's buffer was queued (the
+   * frame writer copied it): the buffer (up to twice the message) goes
+   * back to the process-wide pool now, where the next large message of
+   * any connection takes it, rather than stay with a connection that may
+   * stay quiet or never read (1 000 of them that sent 600 KB each would
+   * keep 1 GiB).
    */
-  #behind(
+  #copied(
     written: Promise<void> | undefined,
   ): Promise<void> | undefined {
-    if (written !== undefined) this.#release?.();
+    this.#release?.();
     return written;
   }
 

@@ -1,8 +1,8 @@
 // An internal way for a channel to have a codec give back the large buffer
-// it encoded into (see `EncodeBuffers`) when it will not encode again soon:
-// its socket is behind, so the next message waits for the peer to read,
-// and one that never reads would keep the buffer (twice the largest
-// message) for as long as it stays. Kept out of the public Codec interface.
+// it encoded a message into (see `EncodeBuffers`) once the frame writer has
+// copied the message: a connection that goes quiet, or whose peer never
+// reads, would keep it (twice its largest message) for as long as it
+// stays. Kept out of the public Codec interface.
 import type { Codec } from "./codec.ts";
 
 /**

@@ -323,3 +323,26 @@ Deno.test("encode buffers: a codec given back its buffer early keeps no view of 
     assertCollected([ref], () => `${codec.name} kept its encode buffer`);
   }
 });
+
+for (const [name, codec] of CODECS.slice(0, 2)) {
+  Deno.test(`encode buffers (${name}): a connection that sent a large message and went quiet keeps no encode buffer`, async () => {
+    const [client, server] = pair(codec, 16 * 1024 * KiB);
+    const serving = (async () => {
+      for await (const request of server) await request.reply(null);
+    })();
+    try {
+      drainPool();
+      // 600 KB, below highWaterMark: encoded into a pooled 1 MiB buffer,
+      // copied into the queue, written at once; the answer is small.
+      assert.equal(await client.send("x".repeat(600_000)), null);
+      assert.ok(
+        pooledSize() >= 1024 * KiB,
+        `${pooledSize()} bytes pooled: the buffer stays with a quiet connection`,
+      );
+    } finally {
+      await client.close();
+      await server.close();
+      await serving;
+    }
+  });
+}
