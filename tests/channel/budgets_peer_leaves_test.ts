@@ -15,7 +15,7 @@ import {
 import { JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import { within } from "../_within.ts";
-import { frame } from "../_frames.ts";
+import { concat, frame, textFrame } from "../_frames.ts";
 import { collectGarbage } from "../_collect.ts";
 import { connLike, readingTransport } from "./_conn_like.ts";
 import { TRANSPORTS } from "./_pairs.ts";
@@ -85,21 +85,39 @@ Deno.test("a peer that leaves with maxUnansweredSize spent is noticed", async ()
   }
 });
 
-Deno.test("a peer that leaves while the process-wide budget stops its channel reading is noticed", async () => {
+/**
+ * Spends the process-wide unanswered budget (set to 400 000 units above
+ * what is held) with two requests of a pair of its own, unanswered until
+ * `free`, which also restores the budget and closes the pair.
+ */
+async function spendBudget(): Promise<{ free(): Promise<void> }> {
   const before = unansweredBudget().held;
   const previous = setUnansweredBudget(before + 400_000);
   const [a, b] = createMemoryPair();
+  const client = new Channel(a, { codec: new MsgPackCodec() });
+  const server = new Channel(b, { codec: new MsgPackCodec() });
+  // Two requests of 1000 empty bins (about 256 Ki units each) reach it.
+  const bins = Array.from({ length: 1000 }, () => new Uint8Array(0));
+  const spending = [0, 1].map(() => client.send(bins).catch(() => {}));
+  const spent = await take(server, 2);
+  assert.ok(unansweredBudget().held - before >= 400_000);
+  return {
+    async free() {
+      for (const request of spent) await request.reply(null);
+      await Promise.all(spending);
+      setUnansweredBudget(previous);
+      await client.close();
+      await server.close();
+    },
+  };
+}
+
+Deno.test("a peer that leaves while the process-wide budget stops its channel reading is noticed", async () => {
   const [c, d] = createMemoryPair();
-  const first = new Channel(a, { codec: new MsgPackCodec() });
-  const firstServer = new Channel(b, { codec: new MsgPackCodec() });
   const second = new Channel(connLike(c), { codec: new MsgPackCodec() });
   const secondServer = new Channel(connLike(d), { codec: new MsgPackCodec() });
+  const budget = await spendBudget();
   try {
-    // Two requests of 1000 empty bins (about 256 Ki units each) reach it.
-    const bins = Array.from({ length: 1000 }, () => new Uint8Array(0));
-    const spending = [0, 1].map(() => first.send(bins).catch(() => {}));
-    const spent = await take(firstServer, 2);
-    assert.ok(unansweredBudget().held - before >= 400_000);
     // The second server reads this request's bytes, but does not take it.
     const waiting = second.send("small").catch(() => {});
     const untaken = assert.rejects(secondServer.recv(), ConnectionClosedError);
@@ -107,12 +125,8 @@ Deno.test("a peer that leaves while the process-wide budget stops its channel re
     await waiting;
     await within(10_000, "the second server's close", secondServer.closed);
     await untaken;
-    for (const request of spent) await request.reply(null);
-    await Promise.all(spending);
   } finally {
-    setUnansweredBudget(previous);
-    await first.close();
-    await firstServer.close();
+    await budget.free();
     await second.close();
     await secondServer.close();
   }
@@ -127,16 +141,7 @@ async function turns(count = 20): Promise<void> {
 
 /** One chunk of frames of JSON `values`. */
 function chunkOf(values: unknown[]): Uint8Array {
-  const frames = values.map((value) =>
-    frame(new TextEncoder().encode(JSON.stringify(value)))
-  );
-  const chunk = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
-  let offset = 0;
-  for (const f of frames) {
-    chunk.set(f, offset);
-    offset += f.length;
-  }
-  return chunk;
+  return concat(values.map((value) => textFrame(JSON.stringify(value))));
 }
 
 Deno.test("a reply that came with the request that stopped reading still settles our call when the peer leaves", async () => {
@@ -166,34 +171,23 @@ Deno.test("a reply that came with the request that stopped reading still settles
 });
 
 Deno.test("the bytes read before a wait for the process-wide budget are handled when the peer leaves during it", async () => {
-  const before = unansweredBudget().held;
-  const previous = setUnansweredBudget(before + 400_000);
-  const [a, b] = createMemoryPair();
-  const first = new Channel(a, { codec: new MsgPackCodec() });
-  const firstServer = new Channel(b, { codec: new MsgPackCodec() });
   const [raw, d] = createMemoryPair();
   const server = new Channel(connLike(d), { codec: new MsgPackCodec() });
   const writer = raw.writable.getWriter();
+  let budget: { free(): Promise<void> } | undefined;
   try {
     // A request [0, 1, "small"], its first 6 bytes now (a partial frame).
-    const body = new MsgPackCodec().encode([0, 1, "small"]);
-    const whole = frame(body);
+    const whole = frame(new MsgPackCodec().encode([0, 1, "small"]));
     await writer.write(whole.subarray(0, 6));
     await turns();
-    const bins = Array.from({ length: 1000 }, () => new Uint8Array(0));
-    const spending = [0, 1].map(() => first.send(bins).catch(() => {}));
-    const spent = await take(firstServer, 2);
+    budget = await spendBudget();
     // The rest of the frame is read, then waits for the budget; the peer
     // leaves meanwhile, having sent whole frames only: a clean end.
     await writer.write(whole.subarray(6));
     await writer.close();
     await within(10_000, "the server's close", server.closed);
-    for (const request of spent) await request.reply(null);
-    await Promise.all(spending);
   } finally {
-    setUnansweredBudget(previous);
-    await first.close();
-    await firstServer.close();
+    await budget?.free();
     await server.close();
   }
 });
