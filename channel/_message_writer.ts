@@ -1,4 +1,5 @@
 import type { Codec } from "../codecs/codec.ts";
+import { KEPT_BUFFER } from "../codecs/_buffer_pool.ts";
 import {
   type BoundedEncode,
   boundedEncoders,
@@ -11,7 +12,6 @@ import {
   type ReleaseEncodeBuffer,
 } from "../codecs/_encode_release.ts";
 import type { ConnectionClosedError } from "../errors.ts";
-import { KEPT_BUFFER } from "../codecs/_buffer_pool.ts";
 import { usesEncodeView } from "./_codec_use.ts";
 import { FrameWriter, type FrameWriterOptions } from "./_frame_writer.ts";
 import { encodeError } from "./_frame_writer_options.ts";

@@ -194,9 +194,6 @@ export class ReadLoop {
         // this read waited: the bytes wait in the buffer until it frees.
         const paused = host.overBudget();
         if (paused !== undefined) await this.#wait(paused, host.overBudget);
-        // Once the peer is gone, the frames read are still handled: its
-        // replies settle our calls; its requests are dropped.
-        const gone = this.#gone;
         deadlines.read();
         // Frames that end before bad bytes in the same chunk are handled
         // first, so that where the transport split its chunks changes nothing.
@@ -241,7 +238,9 @@ export class ReadLoop {
           // nor its frame may stay reachable from here meanwhile (a 1 MiB
           // echo answered kept its 1 MiB frame while the peer was quiet).
           frame = undefined;
-          host.dispatch(decoded, cost, gone || this.#gone);
+          // Once the peer is gone, the frames read are still handled: its
+          // replies settle our calls; its requests are dropped.
+          host.dispatch(decoded, cost, this.#gone);
           decoded = undefined;
           const blocked = this.#gone ? undefined : host.blocked();
           if (blocked !== undefined) await this.#wait(blocked);
