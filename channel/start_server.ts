@@ -7,7 +7,6 @@ import type { ListenTlsOptions } from "./_connect.ts";
 import { type Acceptor, listen, ListenerClosed } from "./_listener.ts";
 import { type Address, parseAddress } from "./address.ts";
 import { Channel, type ChannelOptions, type CloseOptions } from "./channel.ts";
-import type { Transport } from "./transport.ts";
 
 /**
  * Milliseconds a TLS client has to complete its handshake: the default of
@@ -190,7 +189,8 @@ export class Server implements AsyncDisposable {
         continue;
       }
       if (this.#channels.size >= maxConnections) {
-        refuse(accepted.transport);
+        // Accepted sockets (TCP, Unix, TLS) all have a close.
+        accepted.transport.close?.();
         if (onConnectionRefused !== undefined) {
           callHook(
             "onConnectionRefused",
@@ -306,14 +306,4 @@ export async function startServer(
     onHandshakeError: options.onHandshakeError,
   });
   return new Server(acceptor, { ...options, handler });
-}
-
-/** Closes a connection refused before any channel was made for it. */
-function refuse(transport: Transport): void {
-  if (typeof transport.close === "function") {
-    transport.close();
-    return;
-  }
-  transport.readable.cancel().catch(() => {});
-  transport.writable.abort().catch(() => {});
 }
