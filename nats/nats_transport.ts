@@ -171,6 +171,15 @@ export class NatsTransport implements Transport {
       throw new Error(`Cannot write to ${this.peer}: the session is closed`);
     }
     const room = this.#link.maxPayload - wire.DATA_HEADER;
+    if (room < 1 && bytes.length > 0) {
+      // A server that says so after the session began (a reload, a
+      // failover) would otherwise have us publish empty pieces forever.
+      const failure = new Error(
+        `Cannot write to ${this.peer}: the server's max_payload of ${this.#link.maxPayload} bytes leaves no room for data`,
+      );
+      this.#fail(failure);
+      throw failure;
+    }
     for (let at = 0; at < bytes.length;) {
       // The peer fails a session with more than window + max_payload
       // bytes unread: a message goes only when what it has is within the
@@ -262,9 +271,12 @@ export class NatsTransport implements Transport {
         );
       }
       this.#received = seq;
-      // A peer that ignores the window would fill our memory.
-      const unread = this.#inbox.size + data.length - wire.DATA_HEADER;
-      if (unread > this.#window + this.#link.maxPayload) {
+      // A peer that ignores the window would fill our memory. An honest
+      // one sends a message only while it counts at most a window unread,
+      // and it counts no less than we hold. The message itself may be as
+      // large as its own server allows: in a cluster, not ours.
+      if (this.#inbox.size > this.#window) {
+        const unread = this.#inbox.size + data.length - wire.DATA_HEADER;
         return this.#fail(
           new Error(
             `${this.peer} sent ${unread} bytes that were not read yet, beyond the window of ${this.#window}`,

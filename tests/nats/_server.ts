@@ -165,8 +165,9 @@ export class NatsCluster implements AsyncDisposable {
   }
 
   /**
-   * Starts three nodes and waits until each has registered routes to the
-   * other two.
+   * Starts `size` nodes (three by default), each with `nodeArgs(index)`
+   * after the cluster's own arguments, and waits until each has
+   * registered routes to every other.
    *
    * Each node picks its own cluster port (`-1`, read from its log): ports
    * chosen in advance could be taken before their node binds them (by any
@@ -176,7 +177,10 @@ export class NatsCluster implements AsyncDisposable {
    * duplicate, sometimes one already registered). Nodes run with `-D`:
    * only the debug log says when a route is registered.
    */
-  static async start(size = 3): Promise<NatsCluster> {
+  static async start(
+    size = 3,
+    nodeArgs: (index: number) => string[] = () => [],
+  ): Promise<NatsCluster> {
     const nodes: NatsServer[] = [];
     let seed: string | undefined;
     try {
@@ -189,6 +193,7 @@ export class NatsCluster implements AsyncDisposable {
             "--cluster",
             "nats://127.0.0.1:-1",
             ...(seed === undefined ? [] : ["--routes", seed]),
+            ...nodeArgs(i),
           ],
         });
         nodes.push(node);

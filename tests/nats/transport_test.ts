@@ -3,7 +3,7 @@ import { Channel } from "../../channel/channel.ts";
 import { ConnectionClosedError } from "../../errors.ts";
 import { NatsEndpoint, type NatsTransport } from "../../nats/mod.ts";
 import { within } from "../_within.ts";
-import { NatsServer } from "./_server.ts";
+import { NatsCluster, NatsServer } from "./_server.ts";
 
 /** Two endpoints on one server: `server` accepts on "s", `client` opens. */
 async function pair(server: NatsServer, window?: number) {
@@ -21,6 +21,7 @@ async function pair(server: NatsServer, window?: number) {
     mine,
     theirs: await accepted.promise,
     serving,
+    client,
     async [Symbol.asyncDispose]() {
       await client.close();
       await serving.close();
@@ -367,4 +368,71 @@ Deno.test("NatsTransport: a reader with the larger window acks often enough for 
   );
   await writing;
   assert.equal(read, total);
+});
+
+Deno.test("NatsTransport: a max_payload with no room for data fails the write, instead of looping", async () => {
+  await using server = await NatsServer.start();
+  await using p = await pair(server);
+  // As if the server had been reloaded with a tiny max_payload after the
+  // session began: 5 bytes are the data message's own header.
+  Object.defineProperty(p.client.connection, "info", {
+    value: { max_payload: 5 },
+    configurable: true,
+  });
+  await assert.rejects(
+    p.mine.write(new Uint8Array([1])),
+    /max_payload of 5 bytes leaves no room/,
+  );
+  // The session failed, and the peer is told.
+  await assert.rejects(
+    p.mine.write(new Uint8Array([1])),
+    /max_payload of 5 bytes/,
+  );
+  await assert.rejects(
+    p.theirs.read(new Uint8Array(8)),
+    /max_payload of 5 bytes/,
+  );
+});
+
+Deno.test("NatsTransport: in a cluster whose servers differ in max_payload, an honest large write goes through", async () => {
+  // The reader's server takes messages of 64 KiB at most, the writer's of
+  // 1 MiB: the writer's pieces reach the reader through the route whole.
+  const conf = await Deno.makeTempFile({ suffix: ".conf" });
+  try {
+    await Deno.writeTextFile(conf, "max_payload: 65536\n");
+    await using cluster = await NatsCluster.start(
+      2,
+      (i) => i === 1 ? ["-c", conf] : [],
+    );
+    const window = 64 * 1024;
+    const accepted = Promise.withResolvers<NatsTransport>();
+    await using serving = await NatsEndpoint.create({
+      nats: { servers: cluster.urls[1] },
+      subject: "s",
+      window,
+      onSession: (transport) => accepted.resolve(transport),
+    });
+    await cluster.nodes[0].waitForInterest("s");
+    await using client = await NatsEndpoint.create({
+      nats: { servers: cluster.urls[0] },
+      window,
+    });
+    assert.equal(serving.connection.info!.max_payload, 65536);
+    assert.ok(client.connection.info!.max_payload > 4 * window);
+    const mine = await client.open("s");
+    const theirs = await accepted.promise;
+    const bytes = new Uint8Array(2 << 20);
+    for (let i = 0; i < bytes.length; i++) bytes[i] = i % 251;
+    const written = mine.write(bytes);
+    const received = new Uint8Array(bytes.length);
+    for (let got = 0; got < bytes.length;) {
+      const n = await theirs.read(received.subarray(got));
+      assert.notEqual(n, null);
+      got += n!;
+    }
+    assert.equal(await written, bytes.length);
+    assert.deepEqual(received, bytes);
+  } finally {
+    await Deno.remove(conf);
+  }
 });
