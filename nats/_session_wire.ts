@@ -145,3 +145,21 @@ export function notSent(peer: string, closed: boolean, cause: unknown): Error {
     { cause },
   );
 }
+
+/** The error of a write the server's `max_payload` leaves no room for. */
+export function noRoom(peer: string, maxPayload: number): Error {
+  return new Error(
+    `Cannot write to ${peer}: the server's max_payload of ${maxPayload} bytes leaves no room for data`,
+  );
+}
+
+/** The error of a peer that sent while more than `window` bytes were unread. */
+export function beyondWindow(
+  peer: string,
+  unread: number,
+  window: number,
+): Error {
+  return new Error(
+    `${peer} sent ${unread} bytes that were not read yet, beyond the window of ${window}`,
+  );
+}

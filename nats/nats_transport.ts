@@ -174,9 +174,7 @@ export class NatsTransport implements Transport {
     if (room < 1 && bytes.length > 0) {
       // A server that says so after the session began (a reload, a
       // failover) would otherwise have us publish empty pieces forever.
-      const failure = new Error(
-        `Cannot write to ${this.peer}: the server's max_payload of ${this.#link.maxPayload} bytes leaves no room for data`,
-      );
+      const failure = wire.noRoom(this.peer, this.#link.maxPayload);
       this.#fail(failure);
       throw failure;
     }
@@ -277,11 +275,7 @@ export class NatsTransport implements Transport {
       // large as its own server allows: in a cluster, not ours.
       if (this.#inbox.size > this.#window) {
         const unread = this.#inbox.size + data.length - wire.DATA_HEADER;
-        return this.#fail(
-          new Error(
-            `${this.peer} sent ${unread} bytes that were not read yet, beyond the window of ${this.#window}`,
-          ),
-        );
+        return this.#fail(wire.beyondWindow(this.peer, unread, this.#window));
       }
       // Before the bytes can be read: their requests take their contexts.
       const headers = msg.headers;
