@@ -128,10 +128,8 @@ export function checkMeta(simulator: Simulator, meta: unknown): Meta {
       }`,
     );
   }
+  checkMetaShape(meta);
   const names = (meta as Partial<Meta>).extra_methods ?? [];
-  if (!Array.isArray(names)) {
-    throw new TypeError("meta.extra_methods must be a list of method names");
-  }
   for (const name of names) {
     const fn = (simulator as unknown as Record<string, unknown>)[name];
     if (typeof fn !== "function") {
@@ -196,4 +194,73 @@ function noArguments(name: string, args: unknown[], kwargs: Kwargs): void {
 /** A plain object (not null, not an array): what mosaik sends as a dict. */
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+const SIMULATOR_TYPES = new Set(["time-based", "event-based", "hybrid"]);
+const MODEL_LISTS = ["trigger", "non-trigger", "persistent", "non-persistent"];
+
+/**
+ * Throws a TypeError naming the first field of `meta` that mosaik could
+ * not use: mosaik would fail the scenario later, further from the cause.
+ */
+function checkMetaShape(meta: Record<string, unknown>): void {
+  const { api_version, type, models } = meta;
+  if (typeof api_version !== "string" || !/^\d+\.\d+$/.test(api_version)) {
+    throw new TypeError(
+      `meta.api_version must be a version such as "3.0", not ${
+        formatPeerValue(api_version)
+      }`,
+    );
+  }
+  if (typeof type !== "string" || !SIMULATOR_TYPES.has(type)) {
+    throw new TypeError(
+      `meta.type must be "time-based", "event-based" or "hybrid", not ${
+        formatPeerValue(type)
+      }`,
+    );
+  }
+  if (!isObject(models)) {
+    throw new TypeError("meta.models must map model names to their meta data");
+  }
+  for (const [name, model] of Object.entries(models)) {
+    const at = `meta.models[${JSON.stringify(name)}]`;
+    if (!isObject(model)) {
+      throw new TypeError(
+        `${at} must be an object, not ${formatPeerValue(model)}`,
+      );
+    }
+    if (typeof model.public !== "boolean") {
+      throw new TypeError(`${at}.public must be true or false`);
+    }
+    checkNames(model.params, `${at}.params`);
+    checkNames(model.attrs, `${at}.attrs`);
+    if (
+      model.any_inputs !== undefined && typeof model.any_inputs !== "boolean"
+    ) {
+      throw new TypeError(`${at}.any_inputs must be true or false`);
+    }
+    for (const list of MODEL_LISTS) {
+      if (model[list] !== undefined) checkNames(model[list], `${at}.${list}`);
+    }
+  }
+  if (meta.extra_methods !== undefined) {
+    checkNames(meta.extra_methods, "meta.extra_methods");
+  }
+  if (meta.set_events !== undefined && typeof meta.set_events !== "boolean") {
+    throw new TypeError("meta.set_events must be true or false");
+  }
+}
+
+function checkNames(names: unknown, at: string): void {
+  if (!Array.isArray(names)) {
+    throw new TypeError(
+      `${at} must be a list of names, not ${formatPeerValue(names)}`,
+    );
+  }
+  const bad = names.findIndex((name) => typeof name !== "string");
+  if (bad !== -1) {
+    throw new TypeError(
+      `${at}[${bad}] must be a name, not ${formatPeerValue(names[bad])}`,
+    );
+  }
 }

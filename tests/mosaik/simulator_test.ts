@@ -5,6 +5,7 @@ import { collectGarbage } from "../_collect.ts";
 import {
   type CreateResult,
   type InputData,
+  type Meta,
   type OutputData,
   type OutputRequest,
   RemoteError,
@@ -206,6 +207,80 @@ Deno.test("init fails when meta.extra_methods lists a method the simulator lacks
     "TypeError",
     'meta.extra_methods lists "missing", but Liar has no such method',
   );
+  assert.equal(await sim.stop(), 0);
+});
+
+Deno.test("init fails, naming the field, when the meta data is not what mosaik can use", async () => {
+  const cases: [(meta: Record<string, unknown>) => void, string][] = [
+    [
+      (m) => m.api_version = 3,
+      'meta.api_version must be a version such as "3.0", not 3',
+    ],
+    [
+      (m) => m.type = "timebased",
+      'meta.type must be "time-based", "event-based" or "hybrid", not "timebased"',
+    ],
+    [
+      (m) => m.models = ["ExampleModel"],
+      "meta.models must map model names to their meta data",
+    ],
+    [
+      (m) => (m.models as Record<string, unknown>).Broken = true,
+      'meta.models["Broken"] must be an object, not true',
+    ],
+    [
+      (m) => model(m).public = "yes",
+      'meta.models["ExampleModel"].public must be true or false',
+    ],
+    [
+      (m) => model(m).params = "init_val",
+      'meta.models["ExampleModel"].params must be a list of names, not "init_val"',
+    ],
+    [
+      (m) => model(m).attrs = ["val", 1],
+      'meta.models["ExampleModel"].attrs[1] must be a name, not 1',
+    ],
+    [
+      (m) => model(m).any_inputs = 1,
+      'meta.models["ExampleModel"].any_inputs must be true or false',
+    ],
+    [
+      (m) => model(m).trigger = true,
+      'meta.models["ExampleModel"].trigger must be a list of names, not true',
+    ],
+    [
+      (m) => model(m)["non-persistent"] = "val",
+      'meta.models["ExampleModel"].non-persistent must be a list of names, not "val"',
+    ],
+    [
+      (m) => m.extra_methods = "greet",
+      'meta.extra_methods must be a list of names, not "greet"',
+    ],
+    [(m) => m.set_events = "no", "meta.set_events must be true or false"],
+  ];
+  function model(meta: Record<string, unknown>): Record<string, unknown> {
+    return (meta.models as Record<string, Record<string, unknown>>)
+      .ExampleModel;
+  }
+  for (const [spoil, message] of cases) {
+    class Spoilt extends ExampleSim {
+      override init(): Meta {
+        const meta = structuredClone(this.meta) as unknown as Record<
+          string,
+          unknown
+        >;
+        spoil(meta);
+        return meta as unknown as Meta;
+      }
+    }
+    await using sim = await InProcess.start(new Spoilt());
+    assertFailure(await sim.init(), "TypeError", message);
+    assert.equal(await sim.stop(), 0);
+  }
+  // The example's own meta passes.
+  await using sim = await InProcess.start(new ExampleSim());
+  const meta = await sim.init();
+  assert.equal((meta as [number, number, Meta])[2].type, "hybrid");
   assert.equal(await sim.stop(), 0);
 });
 
