@@ -39,7 +39,7 @@ export async function slowThenLeave(
   ms: number,
 ): Promise<Outcome> {
   const codec = codecOf(ctx.codec);
-  const arg = "y".repeat(argBytes);
+  const arg = argumentOf(ctx, argBytes, 0x79);
   const flood = calls !== "limit";
   if (calls === "limit") calls = await callsToLimit(codec, arg);
   const keptLimit = flood
@@ -91,7 +91,7 @@ export async function slowThenLeave(
   return {
     text: `${sentText}; rss ${(whileThere / MIB).toFixed(0)} MiB with it; ${
       kept.toFixed(0)
-    } MiB more heap 3 s after it left`,
+    } MiB more heap and external 3 s after it left`,
     ok: kept < keptLimit,
   };
 }
@@ -101,7 +101,10 @@ export async function slowThenLeave(
  * `maxUnansweredSize` stops it: each is charged what the codec reports
  * for it.
  */
-async function callsToLimit(codec: Codec, arg: string): Promise<number> {
+async function callsToLimit(
+  codec: Codec,
+  arg: string | Uint8Array,
+): Promise<number> {
   const request = await requestFrame(codec, 0, "slow", [arg]);
   await codec.decode(request.subarray(4));
   const cost = codec.lastDecodedCost!;
@@ -123,7 +126,9 @@ export async function answeredThenQuiet(
   ms: number,
 ): Promise<Outcome> {
   const codec = codecOf(ctx.codec);
-  const request = await requestFrame(codec, 0, "echo", ["z".repeat(argBytes)]);
+  const request = await requestFrame(codec, 0, "echo", [
+    argumentOf(ctx, argBytes, 0x7a),
+  ]);
   const before = await heapOf(ctx);
   if (before === undefined) {
     return { text: "server did not answer `heap`", ok: false };
@@ -160,7 +165,7 @@ export async function answeredThenQuiet(
         (argBytes / MIB).toFixed(0)
       } MiB answered; rss ${(whileThere / MIB).toFixed(0)} MiB; ${
         kept.toFixed(0)
-      } MiB more heap while they stay`,
+      } MiB more heap and external while they stay`,
       ok: answered === count && kept < KEPT_LIMIT_MIB,
     };
   } finally {
@@ -176,10 +181,28 @@ const KEPT_LIMIT_MIB = 32;
  */
 const FLOOD_SLACK_MIB = 8;
 
-/** The server's heap after a full GC (bytes), or undefined. */
+/**
+ * The server's memory after a full GC (bytes), or undefined: its JS heap
+ * and the memory outside it that JS objects own (ArrayBuffers: bytes
+ * arguments, read and encode buffers), where a kept message may be too.
+ */
 async function heapOf(ctx: AttackContext): Promise<number | undefined> {
   const heap = await callOnce(ctx, "heap", [], 10_000) as
-    | { heapUsed: number }
+    | { heapUsed: number; external: number }
     | undefined;
-  return heap?.heapUsed;
+  return heap === undefined ? undefined : heap.heapUsed + heap.external;
+}
+
+/**
+ * The argument of `argBytes`: a string for JSON, bytes (a MsgPack `bin`,
+ * held outside the JS heap) for the MsgPack codecs.
+ */
+function argumentOf(
+  ctx: AttackContext,
+  argBytes: number,
+  fill: number,
+): string | Uint8Array {
+  return ctx.codec === "json"
+    ? String.fromCharCode(fill).repeat(argBytes)
+    : new Uint8Array(argBytes).fill(fill);
 }

@@ -208,21 +208,22 @@ const ATTACKS: Attack[] = [
     run: (ctx, bytes) =>
       idleMany(ctx, quick ? 400 : 4000, quick ? 3_000 : 10_000, bytes),
   },
-  {
-    // Answered, then quiet: the connections stay, their messages must not.
-    name: "answered-then-quiet",
-    codec: "json",
+  // Answered, then quiet: the connections stay, their messages must not.
+  // With MsgPack, the messages are bytes: held outside the JS heap.
+  ...(["json", "msgpack"] as const).map((codec): Attack => ({
+    name: `answered-then-quiet${codec === "json" ? "" : `-${codec}`}`,
+    codec,
     rssTargetMiB: 1024,
     offenderTarget: "heap freed once answered",
     run: (ctx) => answeredThenQuiet(ctx, quick ? 50 : 200, MIB, 60_000),
-  },
-  {
-    name: "slow-then-leave",
-    codec: "json",
+  })),
+  ...(["json", "msgpack"] as const).map((codec): Attack => ({
+    name: `slow-then-leave${codec === "json" ? "" : `-${codec}`}`,
+    codec,
     rssTargetMiB: 1024,
     offenderTarget: "heap freed when it leaves",
     run: (ctx) => slowThenLeave(ctx, "limit", MIB, 30_000),
-  },
+  })),
   {
     name: "slow-flood-then-leave",
     codec: "json",
