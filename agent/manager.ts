@@ -51,7 +51,10 @@ export interface ManagerOptions {
    *
    * Every peer that can reach a managed container can call `spawn`, so
    * keep the list narrow and the container behind mutual TLS or on a
-   * private address.
+   * private address. Any agent class exported under a prefix can be built
+   * with arguments the peer chooses: keep classes whose options grant
+   * powers out of it. A `Manager` (or a subclass) is never spawned: its
+   * caller would choose its `allowSpawn`.
    *
    * @default {`file:` modules under the working directory when the manager is created (`[pathToFileURL(Deno.cwd() + "/").href]`)}
    */
@@ -135,8 +138,9 @@ export class Manager extends Agent {
    * @returns `[agent, address]`; the agent travels as a reference.
    * @throws {TypeError} If the spec is malformed, names no agent class, or
    *   a `file:` module that does not exist (it is not imported).
-   * @throws {Deno.errors.NotCapable} If the module is not under a prefix
-   *   of {@linkcode ManagerOptions.allowSpawn}, or the process may not read
+   * @throws {Deno.errors.NotCapable} If the class is a `Manager` (the
+   *   caller would choose its `allowSpawn`), the module is not under a
+   *   prefix of {@linkcode ManagerOptions.allowSpawn}, or the process may not read
    *   its path and 64 modules imported without that check have failed
    *   (see `allowSpawn`); it is not imported.
    */
@@ -257,6 +261,15 @@ async function importAgentClass(
       `Invalid agent spec ${
         JSON.stringify(spec)
       }: "${name}" is not an Agent class`,
+    );
+  }
+  if (value === Manager || value.prototype instanceof Manager) {
+    // A manager's options come from its arguments: a peer would pick its
+    // own allowSpawn, and spawn through it what this one refuses.
+    throw new Deno.errors.NotCapable(
+      `Manager refuses to spawn ${
+        JSON.stringify(spec)
+      }: the rule is never to spawn a Manager (the caller would choose its allowSpawn)`,
     );
   }
   return value as AgentClass;

@@ -287,3 +287,37 @@ Deno.test("loadAgentClass without read permission still loads a module the progr
     "loaded Echo",
   ]);
 });
+
+Deno.test("Manager.spawn refuses a Manager or a subclass, even under an allowed prefix: the caller would choose its allowSpawn", async () => {
+  await using tmp = await tempModules("__aiomasManagerSubRan");
+  const library = new URL("../../mod.ts", import.meta.url).href;
+  await Deno.writeTextFile(
+    join(tmp.dir, "agents", "sub.ts"),
+    `import { Manager } from ${JSON.stringify(library)};\n` +
+      `export class Sub extends Manager {}\n`,
+  );
+  await using m = await managed({
+    allowSpawn: [new URL("../../", import.meta.url).href, tmp.url("agents/")],
+  });
+  const flag = "__aiomasManagerEscalated";
+  for (
+    const target of [`${library}#Manager`, `${tmp.url("agents/sub.ts")}#Sub`]
+  ) {
+    await assert.rejects(
+      spawn(m.proxy, target, { allowSpawn: ["data:"] }),
+      remote(
+        "NotCapable",
+        /^Manager refuses to spawn .*: the rule is never to spawn a Manager \(the caller would choose its allowSpawn\)$/,
+      ),
+    );
+  }
+  // Through a manager it could have made, this would have run.
+  await assert.rejects(
+    spawn(m.proxy, `data:application/javascript,globalThis.${flag}=1;#X`),
+    refused(`data:application/javascript,globalThis.${flag}=1;`),
+  );
+  assert.equal(ran[flag], undefined);
+  // No agent was left behind: the next one gets the next aid.
+  const [, addr] = await spawn(m.proxy, spec("Echo"), "x:");
+  assert.match(addr, /\/1$/);
+});
