@@ -3,7 +3,7 @@
 // _json_writer.ts.
 import { SerializationError } from "../errors.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
-import { setKey } from "./_set_key.ts";
+import { isSparseIndex, setKey, toSparseElements } from "./_set_key.ts";
 
 /**
  * A run of this many digits is a sign that the fast `JSON.parse` path could
@@ -193,12 +193,17 @@ class Parser {
       this.#pos++;
       return object;
     }
-    for (;;) {
+    let sparse = false;
+    for (let keys = 1;; keys++) {
       this.#space();
       if (this.#text[this.#pos] !== '"') this.#fail("expected a string key");
       const key = this.#string();
       this.#space();
       if (this.#text[this.#pos++] !== ":") this.#fail('expected ":"');
+      if (!sparse && isSparseIndex(key, keys)) {
+        toSparseElements(object);
+        sparse = true;
+      }
       setKey(object, key, this.#value(depth + 1));
       this.#space();
       const next = this.#text[this.#pos++];

@@ -5,7 +5,7 @@
 // checked against the bytes that are left, nesting limited by maxDepth.
 import { SerializationError } from "../errors.ts";
 import { mapExtra } from "./_budget.ts";
-import { setKey } from "./_set_key.ts";
+import { isSparseIndex, setKey, toSparseElements } from "./_set_key.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 
 // ignoreBOM: a string that starts with U+FEFF keeps it. The lenient decoder
@@ -310,8 +310,14 @@ export class MsgPackReader {
         : map;
     }
     const record: Record<string, unknown> = {};
+    let sparse = false;
     for (let i = 0; i < entries.length; i += 2) {
-      setKey(record, entries[i] as string, entries[i + 1]);
+      const key = entries[i] as string;
+      if (!sparse && isSparseIndex(key, size)) {
+        toSparseElements(record);
+        sparse = true;
+      }
+      setKey(record, key, entries[i + 1]);
     }
     return Object.hasOwn(record, "__type__")
       ? this.#registry.fromWire(record.__type__)
