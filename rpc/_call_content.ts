@@ -8,15 +8,24 @@ export function checkCall(
   if (
     Array.isArray(content) && content.length === 3 &&
     typeof content[0] === "string" &&
-    Array.isArray(content[1]) && typeof content[2] === "object" &&
-    content[2] !== null &&
-    !Array.isArray(content[2]) && !(content[2] instanceof Map)
+    Array.isArray(content[1]) && isRecord(content[2])
   ) {
     return content as [string, unknown[], Record<string, unknown>];
   }
   throw new TypeError(
     "Cannot call: the request must be [path: string, args: array, kwargs: map]",
   );
+}
+
+/**
+ * Whether `value` is a plain object, as a decoded map of string keys is:
+ * not a `Map`, an array, bytes (whose every index would be a keyword) or
+ * what a serializer made.
+ */
+function isRecord(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
 }
 
 /**

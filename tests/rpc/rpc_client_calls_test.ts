@@ -3,10 +3,17 @@
 import assert from "node:assert/strict";
 import { Channel, createMemoryPair } from "../../channel/mod.ts";
 import { RemoteError } from "../../errors.ts";
+import { MsgPackCodec } from "../../codecs/mod.ts";
 import { RpcClient, ServiceDict } from "../../rpc/mod.ts";
 import { Recorder } from "../_telemetry.ts";
 import { connectPair, KINDS } from "./_helpers.ts";
-import { CALL_SHAPE, MathServer, remoteError } from "./_rpc_client_services.ts";
+import {
+  CALL_SHAPE,
+  MathServer,
+  POINT,
+  Point,
+  remoteError,
+} from "./_rpc_client_services.ts";
 
 for (const kind of KINDS) {
   Deno.test(`rpc ${kind}: typed proxies and client.call`, async () => {
@@ -105,6 +112,31 @@ for (const kind of KINDS) {
       );
     }
     assert.equal(await client.remote.add(1, 2), 3);
+  });
+
+  Deno.test(`rpc ${kind}: keyword arguments must be a map of names: bytes, a Map or a serializer's object are refused`, async () => {
+    await using pair = await connectPair<MathServer>(kind, new MathServer(), {
+      codec: MsgPackCodec,
+      serializers: [POINT],
+    });
+    const { client } = pair;
+    // Bytes would make a keyword of every index (15 MB: 759 MiB of heap).
+    for (
+      const kwargs of [
+        new Uint8Array(100_000),
+        new Map([[1, 7]]),
+        new Point(1, 2),
+      ]
+    ) {
+      await assert.rejects(
+        client.channel.send(["sub/mul", [6], kwargs]),
+        remoteError("TypeError", CALL_SHAPE),
+        String(kwargs.constructor.name),
+      );
+    }
+    // A map whose prototype is null is a map of names too.
+    const bare = Object.assign(Object.create(null), { b: 7 });
+    assert.equal(await client.channel.send(["sub/mul", [6], bare]), 42);
   });
 
   Deno.test(`rpc ${kind}: requests run concurrently, replies go out as they finish`, async () => {
