@@ -27,3 +27,10 @@ export function encodeFailure(
     { cause: error },
   );
 }
+
+/** Throws: `what` changed its entries while it was being encoded. */
+export function changed(what: string): never {
+  throw new SerializationError(
+    `Cannot encode value: ${what} changed its entries while it was being encoded (a getter or a serializer changed it)`,
+  );
+}

@@ -3,7 +3,7 @@
 // and -0.0 as the integer 0), so encoding is done here, in one pass into a
 // reused buffer; decoding is in _msgpack_reader.ts.
 import { SerializationError } from "../errors.ts";
-import { encodeFailure } from "./_encode_failure.ts";
+import { changed, encodeFailure } from "./_encode_failure.ts";
 import { EncodeBuffers } from "./_buffer_pool.ts";
 import { EncodeLimitError } from "./_encode_limit.ts";
 import { writeBigInt, writeInteger } from "./_msgpack_integers.ts";
@@ -346,9 +346,13 @@ export class MsgPackWriter {
         `Cannot encode value: nesting deeper than maxDepth ${this.#maxDepth} (or a cycle)`,
       );
     }
+    // The header's count is read before the entries are: what changes the
+    // entries meanwhile (a getter, a serializer) must not make a frame
+    // whose count is not theirs.
     if (Array.isArray(value)) {
-      this.#collection(value.length, 0x90, 0xdc);
-      for (let i = 0; i < value.length; i++) this.#value(value[i], depth + 1);
+      const length = value.length;
+      this.#collection(length, 0x90, 0xdc);
+      for (let i = 0; i < length; i++) this.#value(value[i], depth + 1);
       return;
     }
     const proto = Object.getPrototypeOf(value);
@@ -360,9 +364,11 @@ export class MsgPackWriter {
       for (const key in record) {
         const item = record[key];
         if (item === undefined) continue;
+        if (size-- === 0) changed("an object");
         this.#string(key);
         this.#value(item, depth + 1);
       }
+      if (size !== 0) changed("an object");
       return;
     }
     if (value instanceof Uint8Array) {
@@ -386,11 +392,14 @@ export class MsgPackWriter {
       return;
     }
     if (value instanceof Map) {
-      this.#collection(value.size, 0x80, 0xde);
+      let size = value.size;
+      this.#collection(size, 0x80, 0xde);
       for (const [key, item] of value) {
+        if (size-- === 0) changed("a Map");
         this.#value(key, depth + 1);
         this.#value(item, depth + 1);
       }
+      if (size !== 0) changed("a Map");
       return;
     }
     if (value instanceof Float64) return this.#float(value.value);

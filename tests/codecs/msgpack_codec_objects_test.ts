@@ -148,3 +148,40 @@ Deno.test("msgpack: keys Object.prototype has decode as data also when it is fro
     '{"constructor":1,"toString":"x","a":2}\n',
   );
 });
+
+Deno.test("msgpack: a container that changes while it is encoded never makes a header that miscounts its entries", () => {
+  const codec = new MsgPackCodec();
+  // A lazy getter: undefined when counted, a value when written.
+  let reads = 0;
+  const lazy = {
+    get x() {
+      return reads++ === 0 ? undefined : 1;
+    },
+  };
+  assert.throws(
+    () => codec.encode([lazy]),
+    /an object changed its entries while it was being encoded/,
+  );
+  // A serializer that adds to the array, or to the Map, it is inside of.
+  class Grow {
+    constructor(readonly into: unknown[] | Map<unknown, unknown>) {}
+  }
+  codec.addSerializer(Grow, (grow) => {
+    const into = (grow as Grow).into;
+    if (Array.isArray(into)) into.push(2);
+    else into.set(into.size, 2);
+    return null;
+  }, () => null);
+  const array: unknown[] = [];
+  array.push(new Grow(array));
+  // The entries counted are the entries written: the frame decodes.
+  assert.deepEqual(codec.decode(codec.encode(array)), [null]);
+  const map = new Map<unknown, unknown>();
+  map.set(0, new Grow(map));
+  assert.throws(
+    () => codec.encode(map),
+    /a Map changed its entries while it was being encoded/,
+  );
+  // The codec encodes on afterwards.
+  assert.deepEqual(codec.decode(codec.encode({ a: [1] })), { a: [1] });
+});
