@@ -1,7 +1,8 @@
 // What an encode throws when code it runs throws (a serializer's toWire, a
 // getter of the value): a SerializationError that carries it, as for any
 // value that cannot be encoded, so that a channel answers the call with an
-// error reply instead of closing the connection.
+// error reply instead of closing the connection; and when such code changes
+// a container's entries while it is encoded.
 import { SerializationError } from "../errors.ts";
 
 /**
