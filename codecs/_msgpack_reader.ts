@@ -15,6 +15,8 @@ const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 const EMPTY = new Uint8Array(0);
+/** A character V8 keeps in a two-byte string. */
+const BEYOND_LATIN1 = /[^\0-\xff]/;
 
 /**
  * Decodes MsgPack documents; one instance is reused for many, and is not
@@ -32,13 +34,14 @@ export class MsgPackReader {
   /**
    * What is left of the message's budget after its cost scan, for what the
    * scan cannot know: which maps become a `Map` (their keys are not all
-   * strings).
+   * strings), which strings V8 keeps at 2 bytes a character.
    */
   #spare = Infinity;
   #budget = Infinity;
   /**
-   * What the maps that became a `Map` cost beyond their count, in the
-   * latest `read` (a cost scan cannot tell them).
+   * What the maps that became a `Map` and the two-byte strings cost
+   * beyond their count, in the latest `read` (a cost scan cannot tell
+   * them).
    */
   extras = 0;
   /** Bins of at least this many bytes are views of `#data`, not copies. */
@@ -252,13 +255,40 @@ export class MsgPackReader {
 
   #utf8(start: number, end: number): string {
     const bytes = this.#data.subarray(start, end);
-    const text = lenient.decode(bytes);
-    if (!text.includes("\ufffd")) return text;
-    try {
-      return strict.decode(bytes);
-    } catch {
-      this.#pos = start;
-      return this.#fail("a string is not valid UTF-8");
+    let text = lenient.decode(bytes);
+    if (text.includes("\ufffd")) {
+      try {
+        text = strict.decode(bytes);
+      } catch {
+        this.#pos = start;
+        return this.#fail("a string is not valid UTF-8");
+      }
+    }
+    // Charged its bytes, but V8 keeps a string with a character beyond
+    // U+00FF at 2 bytes a character: mostly ASCII, it takes twice that.
+    const extra = 2 * text.length - bytes.length;
+    if (extra > 0 && BEYOND_LATIN1.test(text)) {
+      this.#charge(
+        extra,
+        `a string with a character beyond U+00FF takes 2 bytes a character, ${extra} units more than its bytes`,
+      );
+    }
+    return text;
+  }
+
+  /**
+   * Charges `extra` units a cost scan could not see against what is left
+   * of the budget (see `extras`).
+   *
+   * @throws {RangeError} If that is more than is left.
+   */
+  #charge(extra: number, what: string): void {
+    this.extras += extra;
+    if ((this.#spare -= extra) < 0) {
+      throw new RangeError(
+        `Cannot decode MsgPack: the message builds more than maxDecodedSize (${this.#budget} units): ${what}, ${-this
+          .#spare} units too many (at byte ${this.#pos})`,
+      );
     }
   }
 
@@ -293,13 +323,10 @@ export class MsgPackReader {
     }
     if (!stringKeys) {
       const extra = mapExtra(size);
-      this.extras += extra;
-      if ((this.#spare -= extra) < 0) {
-        throw new RangeError(
-          `Cannot decode MsgPack: the message builds more than maxDecodedSize (${this.#budget} units): a map with keys that are not strings becomes a Map, which costs ${extra} units more for ${size} entries, ${-this
-            .#spare} units too many (at byte ${this.#pos})`,
-        );
-      }
+      this.#charge(
+        extra,
+        `a map with keys that are not strings becomes a Map, which costs ${extra} units more for ${size} entries`,
+      );
       const map = new Map<unknown, unknown>();
       for (let i = 0; i < entries.length; i += 2) {
         map.set(entries[i], entries[i + 1]);

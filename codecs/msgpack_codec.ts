@@ -17,13 +17,14 @@ import type { Constructor, FromWire, ToWire } from "./serializer_registry.ts";
  * or an integer beyond 31 bits and a sign 24 (V8 boxes it), a bigint (an
  * integer beyond ±2^53) 32, an array 56 and a map 64 in all (a `Map`, for
  * keys that are not all strings, 192, and 40 more per entry beyond 4), a
- * string 24 and a bin 256 plus their length. One byte of MsgPack
+ * string 24 and a bin 256 plus their length (a string with a character
+ * beyond U+00FF: 2 a character, as V8 keeps it). One byte of MsgPack
  * builds at most 128 units (an empty bin is 2 bytes), so a frame shorter
  * than `maxDecodedSize / 128` bytes cannot pass the budget; a longer one
  * is scanned first, header by header, and refused with a `RangeError` as
  * soon as its count passes the budget (an `array32` declaring 64 M
  * entries at once, at 8 units an entry). {@linkcode MsgPackCodec.lastDecodedCost}
- * reports the count (and what `Map`s cost beyond it); a frame under 16 KiB
+ * reports the count (and what `Map`s and two-byte strings cost beyond it); a frame under 16 KiB
  * is not counted and reports 128 units per byte, one of 16 KiB or more has
  * its first headers counted (one per 8 bytes) and the rest charged 128
  * units per byte, so a bulk payload (bins, strings, floats) is charged

@@ -131,6 +131,38 @@ Deno.test("msgpack: a string or bin costs its length, and a frame that is one of
   );
 });
 
+Deno.test("msgpack: a string with a character beyond U+00FF costs 2 units a character, as V8 keeps it", async () => {
+  const size = 2 * MiB;
+  /** A str32 of `size` bytes: "b"s, then `tail` (UTF-8). */
+  const str = (tail: number[]) => {
+    const frame = new Uint8Array(5 + size).fill(0x62);
+    frame.set([0xdb, 0x00, 0x20, 0x00, 0x00]);
+    frame.set(tail, frame.length - tail.length);
+    return frame;
+  };
+  // "…bĀ": size - 1 characters, kept at 2 bytes each.
+  await assertCosts(
+    24 + 2 * (size - 1),
+    msgpack(str([0xc4, 0x80])),
+    (value) => assert.ok((value as string).endsWith("b\u0100")),
+  );
+  // "…b中": size - 2 characters, 2 bytes each too.
+  await assertCosts(24 + 2 * (size - 2), msgpack(str([0xe4, 0xb8, 0xad])));
+  // "…bé" is kept at a byte a character: its bytes.
+  await assertCosts(24 + size, msgpack(str([0xc3, 0xa9])));
+  // All "中": 3 bytes of UTF-8 for 2 in V8, its bytes too.
+  const wide = new Uint8Array(5 + 3 * KiB);
+  wide.set([0xdb, 0x00, 0x00, 0x0c, 0x00]);
+  for (let i = 5; i < wide.length; i += 3) wide.set([0xe4, 0xb8, 0xad], i);
+  await assertCosts(24 + 3 * KiB, msgpack(wide));
+  // Refused at the string, once its characters are known.
+  assert.throws(
+    () =>
+      new MsgPackCodec({ maxDecodedSize: 3 * MiB }).decode(str([0xc4, 0x80])),
+    /a string with a character beyond U\+00FF takes 2 bytes a character, 2097150 units more than its bytes/,
+  );
+});
+
 Deno.test("msgpack: str32 and bin32 claiming more than the frame holds are malformed", () => {
   for (const type of [0xdb, 0xc6]) {
     // Counted (long frame) and not counted (short frame): both refuse.
