@@ -57,7 +57,8 @@ Options:
                          resolved from (default: the working directory)
   --clock NAME           realtime or external (default realtime)
   --start ISO_DATE       the external clock's start date (with --clock external)
-  --init-time=SECONDS    the external clock's initial time (default 0)
+  --init-time=SECONDS    the external clock's initial time (with --clock
+                         external; default 0; write it with "=" when negative)
   --tls-cert FILE        PEM certificate chain: serve (and connect) with TLS
   --tls-key FILE         PEM private key of --tls-cert
   --tls-ca FILE          PEM CA certificates: mutual TLS, as in aiomas
@@ -130,6 +131,14 @@ export async function main(args: string[]): Promise<void> {
   }
   if (values.clock === "external" && values.start === undefined) {
     throw new TypeError(`--clock external needs --start <ISO date>\n${USAGE}`);
+  }
+  if (
+    values.clock !== "external" &&
+    (values.start !== undefined || values["init-time"] !== undefined)
+  ) {
+    throw new TypeError(
+      `--start and --init-time set the external clock: they need --clock external\n${USAGE}`,
+    );
   }
   // Checked here, so that a bad date is a usage error like the others.
   if (

@@ -16,6 +16,13 @@ Deno.test("main() refuses bad arguments with a TypeError and the usage", async (
       [["--max-frame-size", "0"], 'Invalid --max-frame-size "0"'],
       [["--max-frame-size", "16M"], 'Invalid --max-frame-size "16M"'],
       [["--clock", "external"], "--clock external needs --start"],
+      // Ignored before: the container ran on a realtime clock.
+      [["--start", "2016-01-01"], "they need --clock external"],
+      [["--init-time=-1"], "they need --clock external"],
+      [
+        ["--clock", "realtime", "--start", "2016-01-01", "--init-time=-1"],
+        "they need --clock external",
+      ],
       [
         ["--clock", "external", "--start", "yesterday"],
         'Invalid --start date "yesterday"',
