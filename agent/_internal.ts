@@ -60,9 +60,10 @@ export function internalsOf(
       `${what} takes a Container, not a Promise: did you forget \`await\` on Container.create(...)?`,
     );
   }
+  const shown = container == null ? String(container) : describe(container);
   throw new TypeError(
-    `${what} takes a Container, got ${
-      container == null ? String(container) : describe(container)
-    }`,
+    shown === "a Container"
+      ? `${what} takes a Container of the same copy of the library: this one comes from another (two versions or import paths of @aiomas/aiomas); import Agent and Container from one module`
+      : `${what} takes a Container, got ${shown}`,
   );
 }

@@ -297,6 +297,8 @@ export class Container implements AsyncDisposable {
         ? undefined
         : { timeout: options.callTimeout };
     if (this.#listening.isSelf(target.container)) {
+      // As a connection would: an aborted signal wins.
+      options.signal?.throwIfAborted();
       return this.#proxies.proxyOf(target.aid, callOptions) as AgentProxy<T>;
     }
     const [caller, className] = await this.#connections.agent(

@@ -441,3 +441,18 @@ Deno.test("Container.connect: connects that time out on a slow but live link do 
     await link.close();
   }
 });
+
+Deno.test("connect: to an agent of the container itself, an aborted signal rejects as it does for a peer", async () => {
+  await using container = await Container.create(LOCAL);
+  const callee = new Callee(container);
+  const reason = new DOMException("gave up", "AbortError");
+  await assert.rejects(
+    container.connect(callee.addr, { signal: AbortSignal.abort(reason) }),
+    (error) => error === reason,
+  );
+  // Not aborted: the proxy.
+  const proxy = await container.connect<Callee>(callee.addr, {
+    signal: new AbortController().signal,
+  });
+  assert.ok(String(proxy).includes(callee.addr));
+});

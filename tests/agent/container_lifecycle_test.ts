@@ -36,6 +36,13 @@ Deno.test("An agent given a Promise of a container says that await is missing", 
       name: "TypeError",
       message: "new Callee() takes a Container, got undefined",
     });
+    // One from another copy of the library: same name, another class.
+    const Other = { Container: class Container {} };
+    assert.throws(() => new Callee(new Other.Container() as never), {
+      name: "TypeError",
+      message:
+        "new Callee() takes a Container of the same copy of the library: this one comes from another (two versions or import paths of @aiomas/aiomas); import Agent and Container from one module",
+    });
     // As where a container is started from one.
     await assert.rejects(
       startContainerWorker({ container: pending as never }),
