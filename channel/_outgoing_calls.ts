@@ -19,6 +19,16 @@ export interface PendingCall {
   cleanup: (() => void) | undefined;
 }
 
+/** A call waiting for the socket before it is sent. */
+interface WaitingSend {
+  readonly content: unknown;
+  readonly options: SendOptions | undefined;
+  readonly started: number;
+  resolve(value: Promise<unknown>): void;
+  reject(reason: unknown): void;
+  cleanup: (() => void) | undefined;
+}
+
 /** Options of {@linkcode OutgoingCalls}. */
 export interface OutgoingCallsOptions {
   peer: string;
@@ -41,8 +51,13 @@ export class OutgoingCalls {
   #writer: MessageWriter;
   #frames: FrameWriter;
   #pending: PendingTable<PendingCall>;
-  /** How to give up the calls that wait for the socket before they are sent. */
-  #waiting = new Set<(reason: unknown) => void>();
+  /**
+   * The calls that wait for the socket before they are sent, oldest first
+   * (a Set keeps insertion order, and lets one that gives up go at once).
+   */
+  #waiting = new Set<WaitingSend>();
+  /** Whether {@linkcode OutgoingCalls.#pump} runs. */
+  #pumping = false;
   #peer: string;
   #carrier: TraceContextCarrier | undefined;
   #reading: { called(): void };
@@ -84,17 +99,19 @@ export class OutgoingCalls {
       return Promise.reject(this.#timeoutError(0));
     }
     if (this.#pending.size >= this.#maxPendingRequests) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot send: ${this.#pending.size} requests to ${this.#peer} are pending (maxPendingRequests)`,
-        ),
-      );
+      return Promise.reject(this.#tooMany());
     }
-    // Backpressure: while the socket is behind, wait before queuing more.
-    const ready = this.#frames.ready;
-    if (ready !== undefined) {
-      return this.#sendWhenReady(ready, content, options);
+    // Backpressure: while the socket is behind, wait before queuing more;
+    // behind the calls that wait already.
+    if (this.#frames.ready !== undefined || this.#waiting.size > 0) {
+      return this.#sendWhenReady(content, options);
     }
+    return this.#write(content, options);
+  }
+
+  /** Writes the request and registers the call: the socket has room. */
+  #write(content: unknown, options: SendOptions | undefined): Promise<unknown> {
+    const signal = options?.signal;
     const id = this.#nextId;
     let written: Promise<void> | undefined;
     try {
@@ -134,6 +151,12 @@ export class OutgoingCalls {
     return promise;
   }
 
+  #tooMany(): RangeError {
+    return new RangeError(
+      `Cannot send: ${this.#pending.size} requests to ${this.#peer} are pending (maxPendingRequests)`,
+    );
+  }
+
   #timeoutError(timeout: number): DOMException {
     return new DOMException(
       `Request to ${this.#peer} timed out after ${timeout} ms`,
@@ -141,37 +164,84 @@ export class OutgoingCalls {
     );
   }
 
-  /** `send` once the socket has drained; cancellation covers the wait too. */
-  async #sendWhenReady(
-    ready: Promise<void>,
+  /**
+   * `send` once the socket has drained and the calls before it are
+   * written; cancellation covers the wait too.
+   */
+  #sendWhenReady(
     content: unknown,
     options: SendOptions | undefined,
   ): Promise<unknown> {
-    const started = performance.now();
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    const waiter: WaitingSend = {
+      content,
+      options,
+      started: performance.now(),
+      resolve,
+      reject,
+      cleanup: undefined,
+    };
     const signal = options?.signal;
     const timeout = options?.timeout;
-    const gaveUp = Promise.withResolvers<never>();
-    const onAbort = () => gaveUp.reject(signal!.reason);
-    signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = timeout === undefined ? undefined : deadlineTimer(
-      timeout,
-      () => gaveUp.reject(this.#timeoutError(timeout)),
-    );
-    // Abandoned with the calls that wait for their reply.
-    this.#waiting.add(gaveUp.reject);
-    try {
-      await Promise.race([ready.catch(() => {}), gaveUp.promise]);
-    } finally {
-      this.#waiting.delete(gaveUp.reject);
-      signal?.removeEventListener("abort", onAbort);
-      clearTimeout(timer);
+    if (signal !== undefined || timeout !== undefined) {
+      const onAbort = () => this.#dropWaiting(waiter, signal!.reason);
+      signal?.addEventListener("abort", onAbort, { once: true });
+      const timer = timeout === undefined ? undefined : deadlineTimer(
+        timeout,
+        () => this.#dropWaiting(waiter, this.#timeoutError(timeout)),
+      );
+      waiter.cleanup = () => {
+        signal?.removeEventListener("abort", onAbort);
+        clearTimeout(timer);
+      };
     }
-    const left = timeout === undefined
-      ? undefined
-      : Math.max(0, timeout - (performance.now() - started));
-    // Spent waiting: the caller's timeout is what ran out.
-    if (left === 0) throw this.#timeoutError(timeout!);
-    return await this.send(content, { ...options, timeout: left });
+    this.#waiting.add(waiter);
+    if (!this.#pumping) this.#pump();
+    return promise;
+  }
+
+  /**
+   * Writes the waiting calls in order, each when the socket has room: one
+   * loop wakes at each drain, not every waiting call (which each wrote
+   * or waited again, a wake-up per call and drain).
+   */
+  async #pump(): Promise<void> {
+    this.#pumping = true;
+    try {
+      while (this.#waiting.size > 0) {
+        const ready = this.#frames.ready;
+        if (ready !== undefined) {
+          await ready.catch(() => {});
+          continue;
+        }
+        const waiter: WaitingSend = this.#waiting.values().next().value!;
+        this.#waiting.delete(waiter);
+        waiter.cleanup?.();
+        const { options } = waiter;
+        const timeout = options?.timeout;
+        const left = timeout === undefined
+          ? undefined
+          : Math.max(0, timeout - (performance.now() - waiter.started));
+        // Spent waiting: the caller's timeout is what ran out.
+        if (left === 0) waiter.reject(this.#timeoutError(timeout!));
+        else if (this.#pending.size >= this.#maxPendingRequests) {
+          waiter.reject(this.#tooMany());
+        } else {
+          waiter.resolve(
+            this.#write(waiter.content, { ...options, timeout: left }),
+          );
+        }
+      }
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** A waiting call given up (abort, timeout, close) before it was sent. */
+  #dropWaiting(waiter: WaitingSend, reason: unknown): void {
+    if (!this.#waiting.delete(waiter)) return;
+    waiter.cleanup?.();
+    waiter.reject(reason);
   }
 
   /**
@@ -203,9 +273,7 @@ export class OutgoingCalls {
   /** Rejects every waiting call with `reason`, and every call made from now on. */
   close(reason: ConnectionClosedError): void {
     this.#closeReason = reason;
-    for (const pending of this.#pending.clear()) {
-      this.#settle(pending, reason, false);
-    }
+    this.abandon(reason);
   }
 
   /**
@@ -213,8 +281,7 @@ export class OutgoingCalls {
    * is dropped); calls made from now on are sent as usual.
    */
   abandon(reason: unknown): void {
-    for (const giveUp of this.#waiting) giveUp(reason);
-    this.#waiting.clear();
+    for (const waiter of this.#waiting) this.#dropWaiting(waiter, reason);
     for (const pending of this.#pending.clear()) {
       this.#settle(pending, reason, false);
     }

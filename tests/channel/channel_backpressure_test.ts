@@ -9,6 +9,7 @@ import {
   type Transport,
 } from "../../channel/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
+import { within } from "../_within.ts";
 import {
   assertOtherPairWorks,
   channelPair,
@@ -107,8 +108,9 @@ Deno.test("backpressure: a send waiting for the socket honours its timeout and s
   await assert.rejects(aborted, (error) => error === reason);
   // A waiting send without cancellation settles when the channel closes.
   const waiting = channel.send("waiting");
-  await channel.close({ timeout: 0 });
+  const closed = channel.close({ timeout: 0 });
   await assert.rejects(waiting, ConnectionClosedError);
+  await closed;
   // The stuck frames were not delivered: the peer sees the connection reset.
   await assert.rejects(b.readable.getReader().read(), { name: "NetworkError" });
 });
@@ -130,4 +132,47 @@ Deno.test("close({ timeout }) beyond setTimeout's range (about 24.8 days) waits 
   await closing;
   assert.equal((await frames.read()).done, true);
   await b.writable.close().catch(() => {});
+});
+
+Deno.test("backpressure: close rejects a send waiting for the socket at once, not when the graceful close ends", async () => {
+  const [a, b] = createMemoryPair();
+  const channel = new Channel(a, { highWaterMark: 16 });
+  channel.send("x".repeat(64)).catch(() => {});
+  const waiting = channel.send("waiting");
+  // The peer reads nothing: the close waits for the stuck frame, up to a
+  // minute; the waiting send must not.
+  let closeEnded = false;
+  const closed = channel.close({ timeout: 60_000 }).then(() => {
+    closeEnded = true;
+  });
+  await within(
+    10_000,
+    "the waiting send",
+    assert.rejects(waiting, ConnectionClosedError),
+  );
+  assert.equal(closeEnded, false);
+  await b.readable.cancel();
+  await closed;
+});
+
+Deno.test("backpressure: sends waiting for the socket are written in the order they were made, each once", async () => {
+  const [client, server] = channelPair({ highWaterMark: 64 });
+  const count = 3000;
+  const payload = "p".repeat(100);
+  const replies = Array.from(
+    { length: count },
+    (_, i) => client.send([i, payload]),
+  );
+  const order: number[] = [];
+  const served = serve(server, (content) => {
+    order.push((content as [number, string])[0]);
+    return (content as [number, string])[0];
+  });
+  assert.deepEqual(
+    await Promise.all(replies),
+    Array.from({ length: count }, (_, i) => i),
+  );
+  assert.deepEqual(order, Array.from({ length: count }, (_, i) => i));
+  await client.close();
+  await served;
 });
