@@ -44,6 +44,14 @@ export interface ListenOptions {
   handshakeTimeout: number;
   /** Told of each TLS handshake that failed or timed out, and the client's address. */
   onHandshakeError: ((error: Error, peer: string) => void) | undefined;
+  /**
+   * Whether the server has room for one more connection beside `waiting`
+   * ones it has not taken yet (TLS: handshakes under way, and done ones
+   * not accepted): a TLS socket is refused before its handshake otherwise.
+   */
+  admits?: (waiting: number) => boolean;
+  /** Told of each connection `admits` refused, with the client's address. */
+  onRefused?: (peer: string) => void;
 }
 
 /**
@@ -199,11 +207,23 @@ class TlsAcceptor implements Acceptor {
   private constructor(
     server: tls.Server,
     addr: { hostname: string; port: number },
-    onHandshakeError: ((error: Error, peer: string) => void) | undefined,
+    options: ListenOptions,
   ) {
+    const { onHandshakeError, admits, onRefused } = options;
     this.#server = server;
     this.addr = addr;
     server.on("connection", (socket: Socket) => {
+      // A handshake holds a TLS and a TCP socket for up to
+      // handshakeTimeout: counted against maxConnections from the start.
+      if (
+        admits !== undefined &&
+        !admits(this.#handshaking.size + this.#ready.length)
+      ) {
+        const peer = peerOf(socket);
+        socket.destroy();
+        onRefused?.(peer);
+        return;
+      }
       this.#handshaking.add(socket);
       socket.once("close", () => this.#handshaking.delete(socket));
     });
@@ -266,7 +286,7 @@ class TlsAcceptor implements Acceptor {
     return new TlsAcceptor(server, {
       hostname: bound.address,
       port: bound.port,
-    }, options.onHandshakeError);
+    }, options);
   }
 
   /** The TCP socket under `socket` is no longer handshaking. */

@@ -59,7 +59,10 @@ export interface StartServerOptions
    * (the client sees the connection end), and reported to
    * `onConnectionRefused`. What a server holds grows with its connections
    * (see docs/guarantees.md): this bounds it against a peer that opens
-   * many. A whole number from 1 up, or `Infinity`.
+   * many. Over TLS a connection counts from its first byte: one whose
+   * handshake is under way holds a place (and a TLS socket, for up to
+   * `handshakeTimeout`), and one beyond the limit is closed before its
+   * handshake. A whole number from 1 up, or `Infinity`.
    *
    * @default {Infinity}
    */
@@ -301,9 +304,18 @@ export async function startServer(
   }
   // Fail here on bad serializers, not in the accept loop at the first client.
   createCodec(options.codec, options.serializers, options.maxFrameSize);
+  let server: Server | undefined;
+  const { onConnectionRefused } = options;
   const acceptor = await listen(parsed, options.tls, {
     handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
     onHandshakeError: options.onHandshakeError,
+    admits: maxConnections === undefined || maxConnections === Infinity
+      ? undefined
+      : (waiting) => (server?.channels.size ?? 0) + waiting < maxConnections,
+    onRefused: onConnectionRefused === undefined
+      ? undefined
+      : (peer) => callHook("onConnectionRefused", onConnectionRefused, peer),
   });
-  return new Server(acceptor, { ...options, handler });
+  server = new Server(acceptor, { ...options, handler });
+  return server;
 }

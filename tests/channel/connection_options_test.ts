@@ -8,7 +8,15 @@ import {
 } from "../../channel/mod.ts";
 import { MsgPackCodec, serializable } from "../../codecs/mod.ts";
 import { ConnectionClosedError, ProtocolError } from "../../errors.ts";
-import { echo, LOCAL, serve } from "./_connection_helpers.ts";
+import { within } from "../_within.ts";
+import {
+  echo,
+  LOCAL,
+  peerClosed,
+  serve,
+  tcpAddr,
+  tlsFiles,
+} from "./_connection_helpers.ts";
 
 Deno.test("codec option: MsgPackCodec carries bytes and integer-keyed maps", async () => {
   await using server = await startServer(LOCAL, (channel) => {
@@ -133,6 +141,51 @@ Deno.test("maxConnections: a connection beyond it is closed at once and reported
   await accepted[0].closed;
   await using fourth = await openConnection(server.addr);
   assert.equal(await fourth.send(4), 4);
+});
+
+Deno.test("maxConnections over TLS counts handshakes under way: a client that never sends a ClientHello holds a place", async () => {
+  const refused: string[] = [];
+  let refusal = Promise.withResolvers<void>();
+  await using server = await startServer(LOCAL, echo, {
+    tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
+    handshakeTimeout: Infinity,
+    maxConnections: 2,
+    onConnectionRefused: (peer) => {
+      refused.push(peer);
+      refusal.resolve();
+    },
+  });
+  const { port } = tcpAddr(server);
+  // Two silent clients take both places, with no channel made.
+  const silent = [
+    await Deno.connect({ hostname: "127.0.0.1", port }),
+    await Deno.connect({ hostname: "127.0.0.1", port }),
+  ];
+  try {
+    // A third is closed before any handshake, and reported.
+    const third = await Deno.connect({ hostname: "127.0.0.1", port });
+    await within(10_000, "the third connection's end", peerClosed(third));
+    third.close();
+    await refusal.promise;
+    assert.equal(refused.length, 1);
+    assert.match(refused[0], /^127\.0\.0\.1:\d+$/);
+    // So is a real client.
+    refusal = Promise.withResolvers<void>();
+    await assert.rejects(
+      openConnection(server.addr, { tls: { caCerts: [tlsFiles.ca] } }),
+    );
+    await refusal.promise;
+    assert.equal(server.channels.size, 0);
+  } finally {
+    for (const conn of silent) conn.close();
+  }
+  // Gone, they make room again (retried until the server has seen them go).
+  await using channel = await openConnection(server.addr, {
+    tls: { caCerts: [tlsFiles.ca] },
+    retry: true,
+    timeout: 10_000,
+  });
+  assert.equal(await channel.send("ok"), "ok");
 });
 
 Deno.test("maxConnections: a whole number from 1 up, or Infinity", async () => {
