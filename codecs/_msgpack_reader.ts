@@ -5,6 +5,7 @@
 // checked against the bytes that are left, nesting limited by maxDepth.
 import { SerializationError } from "../errors.ts";
 import { mapExtra } from "./_budget.ts";
+import { crowdedBucket, MAX_BUCKET_KEYS } from "./_hash_flood.ts";
 import { isSparseIndex, setKey, toSparseElements } from "./_set_key.ts";
 import type { SerializerRegistry } from "./serializer_registry.ts";
 
@@ -327,6 +328,12 @@ export class MsgPackReader {
         extra,
         `a map with keys that are not strings becomes a Map, which costs ${extra} units more for ${size} entries`,
       );
+      const crowded = crowdedBucket(entries);
+      if (crowded > 0) {
+        throw new RangeError(
+          `Cannot decode MsgPack: a map of ${size} entries has ${crowded} keys in one bucket of V8's hash table, where at most ${MAX_BUCKET_KEYS} are allowed (keys chosen to collide make building the Map take quadratic time; at byte ${this.#pos})`,
+        );
+      }
       const map = new Map<unknown, unknown>();
       for (let i = 0; i < entries.length; i += 2) {
         map.set(entries[i], entries[i + 1]);

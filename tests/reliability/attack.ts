@@ -26,7 +26,6 @@
 //
 // Latencies are wall-clock on a shared machine: noisy. Exits 1 unless every
 // target is met.
-import { parseArgs } from "node:util";
 import {
   type AttackContext,
   callOnce,
@@ -37,6 +36,8 @@ import { frameBomb, neverReads } from "./_attack_cases_flood.ts";
 import { answeredThenQuiet, slowThenLeave } from "./_attack_cases_heap.ts";
 import { neverReadMany } from "./_attack_cases_starve.ts";
 import type { ProbeCommand, ProbeReport } from "./_attack_probe.ts";
+import { parseOptions } from "./_attack_cli.ts";
+import { collidingMapPayload } from "./_attack_collisions.ts";
 import { memoryOnce } from "./_attack_rss.ts";
 import { startServer } from "./_attack_spawn.ts";
 import { printTable, type Row } from "./_attack_table.ts";
@@ -56,35 +57,7 @@ const MIB = 1024 * 1024;
 const MAX_FRAME = 16 * MIB; // the default maxFrameSize
 const LATENCY_TARGET_MS = 2000;
 
-const USAGE = `Usage: deno task attack [options]
-
-  --only=NAME,NAME    run only these attacks
-  --quick             smaller payloads: a check in about two minutes
-  --rss-kill-mib=MIB  kill the server past this RSS (default 4096)
-  -h, --help          print this text`;
-
-function parseOptions() {
-  try {
-    return parseArgs({
-      args: Deno.args,
-      strict: true,
-      options: {
-        only: { type: "string" },
-        quick: { type: "boolean", default: false },
-        "rss-kill-mib": { type: "string", default: "4096" },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    }).values;
-  } catch (error) {
-    console.error(`${(error as Error).message}\n\n${USAGE}`);
-    Deno.exit(2);
-  }
-}
 const values = parseOptions();
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
 const quick = values.quick;
 const rssKillBytes = Number(values["rss-kill-mib"]) * MIB;
 if (!(rssKillBytes > 0)) throw new TypeError("--rss-kill-mib must be > 0");
@@ -119,6 +92,15 @@ const ATTACKS: Attack[] = [
     offenderTarget: "cut or answered",
     run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
   })),
+  {
+    // Keys of one hash bucket: V8 hashes numbers without a seed.
+    name: "msgpack-map-collisions",
+    codec: "msgpack",
+    rssTargetMiB: 1024,
+    prepare: () => Promise.resolve(frame(collidingMapPayload(65536))),
+    offenderTarget: "cut or answered",
+    run: (ctx, bytes) => frameBomb(ctx, bytes!, bombWaitMs),
+  },
   ...[big, small].map((size): Attack => ({
     name: `json-objects-${label(size)}`,
     codec: "json",
