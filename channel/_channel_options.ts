@@ -184,6 +184,16 @@ export interface SendOptions {
   traceContext?: Readonly<Record<string, string>>;
 }
 
+/** Options of `Channel.recv`. */
+export interface RecvOptions {
+  /**
+   * Stops waiting when aborted: the promise rejects with the signal's
+   * reason, and the next request stays for the next `recv` (racing `recv`
+   * against a timer instead would let the abandoned one take it).
+   */
+  signal?: AbortSignal;
+}
+
 type CheckedOption =
   | "maxFrameSize"
   | "maxConcurrentRequests"

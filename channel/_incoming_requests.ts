@@ -4,6 +4,7 @@ import { checkCount } from "./_channel_options.ts";
 import type { FrameWriter } from "./_frame_writer.ts";
 import type { MessageWriter } from "./_message_writer.ts";
 import { Queue } from "./_queue.ts";
+import { RecvWaiters } from "./_recv_waiters.ts";
 import { replyFailure } from "./_reply_failure.ts";
 import {
   atUnansweredBudget,
@@ -14,12 +15,6 @@ import {
 } from "./_unanswered_budget.ts";
 import { Request, RESOLVED } from "./request.ts";
 import type { TraceContextCarrier } from "./transport.ts";
-
-/** A `recv()` or `for await` waiting for a request. */
-interface Waiter {
-  resolve(request: Request): void;
-  reject(reason: unknown): void;
-}
 
 /** Options of {@linkcode IncomingRequests}. */
 export interface IncomingRequestsOptions {
@@ -56,7 +51,7 @@ export class IncomingRequests {
   #carrier: TraceContextCarrier | undefined;
   #fail: (error: unknown) => void;
   #requests = new Queue<Request>();
-  #waiters = new Queue<Waiter>();
+  #waiters = new RecvWaiters();
   #maxQueuedRequests: number;
   #maxConcurrentRequests: number;
   #maxUnansweredSize: number;
@@ -137,10 +132,12 @@ export class IncomingRequests {
   }
 
   /** See `Channel.recv`. */
-  recv(): Promise<Request> {
+  recv(signal?: AbortSignal): Promise<Request> {
     const request = this.take();
     if (request !== undefined) return Promise.resolve(request);
     if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal !== undefined) return this.#waiters.wait(signal);
     const waiter = Promise.withResolvers<Request>();
     this.#waiters.push(waiter);
     return waiter.promise;
@@ -406,13 +403,7 @@ export class IncomingRequests {
   close(reason: ConnectionClosedError, error: unknown): void {
     this.#closeReason = reason;
     this.#closedError = error;
-    for (
-      let waiter = this.#waiters.shift();
-      waiter;
-      waiter = this.#waiters.shift()
-    ) {
-      waiter.reject(reason);
-    }
+    this.#waiters.rejectAll(reason);
     // Requests nobody took will not be answered.
     this.#unanswered -= this.#requests.length;
     this.#requests.clear();

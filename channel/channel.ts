@@ -12,6 +12,7 @@ import {
   DEFAULT_FRAME_TIMEOUT,
   DEFAULT_MAX_UNANSWERED_SIZE,
   DEFAULT_WRITE_TIMEOUT,
+  type RecvOptions,
   type SendOptions,
 } from "./_channel_options.ts";
 import { releaseChannel } from "./_channel_release.ts";
@@ -44,6 +45,7 @@ export type {
   ChannelOptions,
   ChannelStats,
   CloseOptions,
+  RecvOptions,
   SendOptions,
 } from "./_channel_options.ts";
 import type { Transport } from "./transport.ts";
@@ -266,11 +268,25 @@ export class Channel implements AsyncDisposable, AsyncIterable<Request> {
   /**
    * Waits for the next request from the peer.
    *
+   * @param options `signal` stops waiting; the request that comes next
+   *   stays for the next `recv`.
    * @returns The request.
    * @throws {ConnectionClosedError} If the channel is closed (or closes while waiting).
+   * @throws The signal's reason when it aborts.
+   *
+   * @example
+   * ```ts
+   * import { Channel, createMemoryPair } from "@aiomas/aiomas/channel";
+   * import assert from "node:assert/strict";
+   *
+   * await using server = new Channel(createMemoryPair()[0]);
+   * // Nothing within 10 ms: given up (a request after it is kept).
+   * const wait = server.recv({ signal: AbortSignal.timeout(10) });
+   * await assert.rejects(wait, { name: "TimeoutError" });
+   * ```
    */
-  recv(): Promise<Request> {
-    return this.#requests.recv();
+  recv(options?: RecvOptions): Promise<Request> {
+    return this.#requests.recv(options?.signal);
   }
 
   /**

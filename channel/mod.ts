@@ -57,6 +57,7 @@ export type {
   ChannelOptions,
   ChannelStats,
   CloseOptions,
+  RecvOptions,
   SendOptions,
 } from "./channel.ts";
 export type { ErrorFormat } from "./_traceback.ts";

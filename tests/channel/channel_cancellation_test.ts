@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { Channel } from "../../channel/channel.ts";
 import { abandonCalls } from "../../channel/_outgoing_calls.ts";
 import { ConnectionClosedError } from "../../errors.ts";
+import { within } from "../_within.ts";
 import { channelPair, rawPair } from "./_channel_helpers.ts";
 
 Deno.test("signal: abort rejects with the reason; a late reply is dropped", async () => {
@@ -183,4 +184,57 @@ Deno.test("abandonCalls: the calls waiting for a reply and those waiting for the
   for (const call of calls) await assert.rejects(call, (e) => e === reason);
   assert.equal(channel.isClosed, false);
   await channel.close({ timeout: 10 });
+});
+
+Deno.test("recv: a signal stops the wait, and the next request stays for the next recv", async () => {
+  const [client, server] = channelPair();
+  const reason = new Error("stopped waiting");
+  const controller = new AbortController();
+  const gaveUp = server.recv({ signal: controller.signal });
+  controller.abort(reason);
+  await within(
+    5_000,
+    "the aborted recv",
+    assert.rejects(gaveUp, (error) => error === reason),
+  );
+  // Already aborted: rejects at once, takes nothing.
+  await assert.rejects(
+    server.recv({ signal: AbortSignal.abort(reason) }),
+    (error) => error === reason,
+  );
+  // The request that comes now goes to the recv that still waits.
+  const waiting = server.recv();
+  const reply = client.send("kept");
+  const request = await waiting;
+  assert.equal(request.content, "kept");
+  await request.reply("ok");
+  assert.equal(await reply, "ok");
+  // A signal that does not abort changes nothing; it is let go of after.
+  const controller2 = new AbortController();
+  const next = server.recv({ signal: controller2.signal });
+  const reply2 = client.send(2);
+  await (await next).reply(3);
+  assert.equal(await reply2, 3);
+  controller2.abort();
+  await client.close();
+  await server.close();
+});
+
+Deno.test("recv: after many waits given up on a quiet channel, the next request goes to the recv that waits", async () => {
+  const [client, server] = channelPair();
+  // Many given up (the queue is compacted as they pile up), one waiting.
+  for (let i = 0; i < 1000; i++) {
+    const controller = new AbortController();
+    const recv = server.recv({ signal: controller.signal });
+    controller.abort();
+    await recv.catch(() => {});
+  }
+  const waiting = server.recv();
+  const reply = client.send("after 1000 polls");
+  const request = await waiting;
+  assert.equal(request.content, "after 1000 polls");
+  await request.reply(1);
+  assert.equal(await reply, 1);
+  await client.close();
+  await server.close();
 });
