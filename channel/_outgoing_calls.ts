@@ -227,9 +227,14 @@ export class OutgoingCalls {
         else if (this.#pending.size >= this.#maxPendingRequests) {
           waiter.reject(this.#tooMany());
         } else {
-          waiter.resolve(
-            this.#write(waiter.content, { ...options, timeout: left }),
-          );
+          try {
+            waiter.resolve(
+              this.#write(waiter.content, { ...options, timeout: left }),
+            );
+          } catch (error) {
+            // E.g. a transport's trace-context carrier that throws.
+            waiter.reject(error);
+          }
         }
       }
     } finally {

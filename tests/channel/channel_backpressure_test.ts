@@ -6,6 +6,7 @@ import {
   createMemoryPair,
   FrameDecoderStream,
   FrameEncoderStream,
+  type TraceContextCarrier,
   type Transport,
 } from "../../channel/mod.ts";
 import { ConnectionClosedError } from "../../errors.ts";
@@ -174,5 +175,36 @@ Deno.test("backpressure: sends waiting for the socket are written in the order t
   );
   assert.deepEqual(order, Array.from({ length: count }, (_, i) => i));
   await client.close();
+  await served;
+});
+
+Deno.test("backpressure: a send that waited rejects with what its write threw (a transport's carrier)", async () => {
+  const [a, b] = createMemoryPair();
+  let calls = 0;
+  const carrier: TraceContextCarrier = {
+    outgoing() {
+      if (++calls === 2) throw new Error("carrier boom");
+    },
+    incoming: () => undefined,
+  };
+  const channel = new Channel({ ...a, traceContext: carrier }, {
+    highWaterMark: 16,
+  });
+  const server = new Channel(b);
+  const traceContext = {
+    traceparent: "00-" + "1".repeat(32) + "-" + "2".repeat(16) + "-01",
+  };
+  const first = channel.send("x".repeat(64), { traceContext });
+  const queued = channel.send("y", { traceContext });
+  const served = serve(server, (content) => content);
+  assert.equal(await first, "x".repeat(64));
+  await within(
+    10_000,
+    "the queued send",
+    assert.rejects(queued, /carrier boom/),
+  );
+  // The channel goes on.
+  assert.equal(await channel.send("z"), "z");
+  await channel.close();
   await served;
 });
