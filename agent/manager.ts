@@ -149,6 +149,15 @@ export class Manager extends Agent {
     const { url, name } = parseSpec(spec, this.#base);
     const allowed = allowedUrl(url, this.#allowSpawn);
     const AgentClass = await importAgentClass(spec, allowed, name);
+    if (AgentClass === Manager || AgentClass.prototype instanceof Manager) {
+      // A manager's options come from its arguments: a peer would pick its
+      // own allowSpawn, and spawn through it what this one refuses.
+      throw new Deno.errors.NotCapable(
+        `Manager refuses to spawn ${
+          JSON.stringify(spec)
+        }: the rule is never to spawn a Manager (the caller would choose its allowSpawn)`,
+      );
+    }
     const container = internalsOf(this.container, "Manager.spawn()");
     const first = container.nextAid();
     let agent: Agent;
@@ -261,15 +270,6 @@ async function importAgentClass(
       `Invalid agent spec ${
         JSON.stringify(spec)
       }: "${name}" is not an Agent class`,
-    );
-  }
-  if (value === Manager || value.prototype instanceof Manager) {
-    // A manager's options come from its arguments: a peer would pick its
-    // own allowSpawn, and spawn through it what this one refuses.
-    throw new Deno.errors.NotCapable(
-      `Manager refuses to spawn ${
-        JSON.stringify(spec)
-      }: the rule is never to spawn a Manager (the caller would choose its allowSpawn)`,
     );
   }
   return value as AgentClass;

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { Container, Manager } from "../../agent/mod.ts";
+import { Container, loadAgentClass, Manager } from "../../agent/mod.ts";
 import type { RemoteError } from "../../errors.ts";
 import {
   AGENTS_URL,
@@ -320,4 +320,6 @@ Deno.test("Manager.spawn refuses a Manager or a subclass, even under an allowed 
   // No agent was left behind: the next one gets the next aid.
   const [, addr] = await spawn(m.proxy, spec("Echo"), "x:");
   assert.match(addr, /\/1$/);
+  // The rule is spawn's: a program loading classes it trusts loads one.
+  assert.equal(await loadAgentClass(`${library}#Manager`, "file:///"), Manager);
 });
