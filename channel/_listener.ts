@@ -21,6 +21,11 @@ export interface Accepted {
   transport: Transport;
   /** The peer as seen locally. */
   peer: string;
+  /**
+   * To call once the server holds the connection (or refused it): until
+   * then the acceptor counts it as waiting (see `ListenOptions.admits`).
+   */
+  taken?: () => void;
 }
 
 /** Accepts connections until closed; `accept` then rejects with {@linkcode ListenerClosed}. */
@@ -202,6 +207,10 @@ class TlsAcceptor implements Acceptor {
   #handshaking = new Set<Socket>();
   #ready = new Queue<tls.TLSSocket>();
   #waiters = new Queue<PromiseWithResolvers<Accepted>>();
+  /** Sockets handed to the server that it has not taken yet. */
+  #handedOut = 0;
+  /** TCP sockets closed by `admits`: their TLS errors are not reported. */
+  #refused = new WeakSet<Socket>();
   #closed = false;
 
   private constructor(
@@ -217,9 +226,10 @@ class TlsAcceptor implements Acceptor {
       // handshakeTimeout: counted against maxConnections from the start.
       if (
         admits !== undefined &&
-        !admits(this.#handshaking.size + this.#ready.length)
+        !admits(this.#handshaking.size + this.#ready.length + this.#handedOut)
       ) {
         const peer = peerOf(socket);
+        this.#refused.add(socket);
         socket.destroy();
         onRefused?.(peer);
         return;
@@ -230,18 +240,21 @@ class TlsAcceptor implements Acceptor {
     server.on("secureConnection", (socket: tls.TLSSocket) => {
       this.#handshook(socket);
       const waiter = this.#waiters.shift();
-      if (waiter !== undefined) waiter.resolve(accepted(socket));
+      if (waiter !== undefined) waiter.resolve(this.#handOut(socket));
       else this.#ready.push(socket);
     });
     // A client without a valid certificate, or too slow a handshake, costs
     // only its own connection.
     server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
       socket.destroy();
-      // Not those that close() ends.
-      if (this.#closed || onHandshakeError === undefined) return;
       // Deno's TLSSocket has no address before its handshake is done; the
       // TCP socket under it (node's `_parent`) has.
       const tcp = (socket as { _parent?: Socket })._parent;
+      // Not those that close() ends, nor those refused (reported as such).
+      if (
+        this.#closed || onHandshakeError === undefined ||
+        (tcp !== undefined && this.#refused.has(tcp))
+      ) return;
       const peer = peerOf(socket.remoteAddress ? socket : tcp);
       // Named as a handshake error: node's own text may be no more than
       // "socket hang up" (e.g. for a client certificate it refused).
@@ -302,10 +315,23 @@ class TlsAcceptor implements Acceptor {
     }
   }
 
+  /** `socket` for the server, counted as waiting until it is taken. */
+  #handOut(socket: tls.TLSSocket): Accepted {
+    this.#handedOut++;
+    let taken = false;
+    return {
+      ...accepted(socket),
+      taken: () => {
+        if (!taken) this.#handedOut--;
+        taken = true;
+      },
+    };
+  }
+
   accept(): Promise<Accepted> {
     if (this.#closed) return Promise.reject(new ListenerClosed());
     const socket = this.#ready.shift();
-    if (socket !== undefined) return Promise.resolve(accepted(socket));
+    if (socket !== undefined) return Promise.resolve(this.#handOut(socket));
     const waiter = Promise.withResolvers<Accepted>();
     this.#waiters.push(waiter);
     return waiter.promise;

@@ -59,10 +59,10 @@ export interface StartServerOptions
    * (the client sees the connection end), and reported to
    * `onConnectionRefused`. What a server holds grows with its connections
    * (see docs/guarantees.md): this bounds it against a peer that opens
-   * many. Over TLS a connection counts from its first byte: one whose
-   * handshake is under way holds a place (and a TLS socket, for up to
-   * `handshakeTimeout`), and one beyond the limit is closed before its
-   * handshake. A whole number from 1 up, or `Infinity`.
+   * many. Over TLS a connection counts from the moment it is accepted:
+   * one whose handshake is under way holds a place (and a TLS socket, for
+   * up to `handshakeTimeout`), and one beyond the limit is closed before
+   * its handshake. A whole number from 1 up, or `Infinity`.
    *
    * @default {Infinity}
    */
@@ -191,6 +191,8 @@ export class Server implements AsyncDisposable {
         await this.#pause(100);
         continue;
       }
+      // Held or refused below, in this same turn.
+      accepted.taken?.();
       if (this.#channels.size >= maxConnections) {
         // Accepted sockets (TCP, Unix, TLS) all have a close.
         accepted.transport.close?.();

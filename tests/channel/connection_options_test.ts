@@ -145,11 +145,13 @@ Deno.test("maxConnections: a connection beyond it is closed at once and reported
 
 Deno.test("maxConnections over TLS counts handshakes under way: a client that never sends a ClientHello holds a place", async () => {
   const refused: string[] = [];
+  const handshakeErrors: string[] = [];
   let refusal = Promise.withResolvers<void>();
   await using server = await startServer(LOCAL, echo, {
     tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
     handshakeTimeout: Infinity,
     maxConnections: 2,
+    onHandshakeError: (_error, peer) => handshakeErrors.push(peer),
     onConnectionRefused: (peer) => {
       refused.push(peer);
       refusal.resolve();
@@ -186,6 +188,33 @@ Deno.test("maxConnections over TLS counts handshakes under way: a client that ne
     timeout: 10_000,
   });
   assert.equal(await channel.send("ok"), "ok");
+  // A refused connection is reported as that, not as a failed handshake
+  // too (the silent ones are: they went without finishing theirs).
+  for (const peer of refused) assert.ok(!handshakeErrors.includes(peer), peer);
+});
+
+Deno.test("maxConnections over TLS: a connection whose handshake just finished counts before the server has taken it", async () => {
+  await using server = await startServer(LOCAL, echo, {
+    tls: { cert: tlsFiles.serverCert, key: tlsFiles.serverKey },
+    handshakeTimeout: Infinity,
+    maxConnections: 1,
+  });
+  const { port } = tcpAddr(server);
+  for (let i = 0; i < 5; i++) {
+    await using channel = await openConnection(server.addr, {
+      tls: { caCerts: [tlsFiles.ca] },
+      retry: true,
+      timeout: 10_000,
+    });
+    // At once, while the first may still be on its way to the server.
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      await within(10_000, "the second connection's end", peerClosed(silent));
+    } finally {
+      silent.close();
+    }
+    assert.equal(await channel.send(i), i);
+  }
 });
 
 Deno.test("maxConnections: a whole number from 1 up, or Infinity", async () => {
