@@ -14,17 +14,28 @@ import { natsNameOf, NatsPresence } from "./_nats_presence.ts";
 import { containerAddress } from "./agent_address.ts";
 import type { ContainerOptions } from "./container_options.ts";
 
-/** How each local container of this process serves an in-memory connection, by name. */
-const localContainers = new Map<string, (transport: Transport) => void>();
+/**
+ * How each local container of this process serves an in-memory connection
+ * from the container at `from`, by name.
+ */
+const localContainers = new Map<
+  string,
+  (transport: Transport, from: string) => void
+>();
 
 /**
- * Serves one end of an in-memory pair in the local container `name`.
+ * Serves one end of an in-memory pair in the local container `name`; the
+ * other end is the container at `from`'s.
  *
  * @returns Whether there is such a container.
  */
-export function acceptLocal(name: string, transport: Transport): boolean {
+export function acceptLocal(
+  name: string,
+  transport: Transport,
+  from: string,
+): boolean {
   const accept = localContainers.get(name);
-  accept?.(transport);
+  accept?.(transport, from);
   return accept !== undefined;
 }
 
@@ -122,7 +133,7 @@ export async function listen(
     own = containerAddress({ name: localName });
     localContainers.set(
       localName,
-      (transport) => serveTransport(transport, "local"),
+      (transport, from) => serveTransport(transport, from),
     );
   } else {
     server = await startTcpServer(addr, options, accept);

@@ -124,7 +124,8 @@ export class Container implements AsyncDisposable {
       tls: options.tls,
       callTimeout,
       closing: this.#closing.signal,
-      acceptLocal,
+      acceptLocal: (name, transport) =>
+        acceptLocal(name, transport, listening.addr),
       nats: listening.nats,
       telemetry: telemetry.connection,
       onConnectionLost: options.onConnectionLost,

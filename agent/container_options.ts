@@ -187,8 +187,9 @@ export interface ContainerOptions {
    *   (`tcp://host:port/` with the port its system picked, not the one it
    *   listens on); `ipc://?/` for one accepted over a Unix socket (its
    *   client end has no address); over NATS, the `nats://name/` the peer
-   *   claims (not verified; `nats://?/` if it claims none); `local` for
-   *   one from a local container.
+   *   claims (not verified; `nats://?/` if it claims none); the address
+   *   of the container that opened it for one from a container of this
+   *   process (`local://name/`).
    *
    * Pending calls over the connection reject with `ConnectionClosedError`
    * whether or not this is given. What it throws is logged with

@@ -126,6 +126,9 @@ Deno.test("Container.create with local:// names", async () => {
     ) as [string, Date];
     assert.equal(pong, "pong");
     assert.equal(date.toISOString(), "2016-01-02T00:00:00.000Z");
+    // A reference names the agent's address (it read 'local1').
+    const described = await proxy.describe(caller) as { text: string };
+    assert.equal(described.text, `AgentProxy('${caller.addr}')`);
     await assert.rejects(
       a.connect("local://container-test-nobody/0"),
       ConnectionClosedError,
