@@ -53,7 +53,8 @@ export type ExposableFunction = (...args: any[]) => unknown;
  *
  * @example
  * ```ts
- * import { expose, ServiceDict } from "@aiomas/aiomas";
+ * import { Channel, createMemoryPair, expose, RpcClient } from "@aiomas/aiomas";
+ * import assert from "node:assert/strict";
  *
  * class Sub {
  *   @expose({ params: ["a", "b"] })
@@ -66,8 +67,19 @@ export type ExposableFunction = (...args: any[]) => unknown;
  *   @expose add(a: number, b: number): number {
  *     return a + b;
  *   }
+ *   secret(): string {
+ *     return "not exposed";
+ *   }
  * }
- * const service = new ServiceDict({ add: expose((a: number, b: number) => a + b) });
+ * const [a, b] = createMemoryPair();
+ * await using server = new RpcClient(new Channel(a), {
+ *   service: new MathServer(),
+ * });
+ * await using client = new RpcClient<MathServer>(new Channel(b));
+ * assert.equal(await client.remote.add(3, 4), 7);
+ * // Keyword arguments by the declared params.
+ * assert.equal(await client.call("sub/mul", [6], { b: 7 }), 42);
+ * await assert.rejects(client.call("secret"), { name: "RemoteError" });
  * ```
  *
  * `expose` is a standard (TC39) decorator, which is what Deno compiles by
