@@ -306,18 +306,20 @@ export async function startServer(
   }
   // Fail here on bad serializers, not in the accept loop at the first client.
   createCodec(options.codec, options.serializers, options.maxFrameSize);
-  let server: Server | undefined;
+  // The server is made once listening: `admits` finds it here.
+  const made: { server?: Server } = {};
   const { onConnectionRefused } = options;
   const acceptor = await listen(parsed, options.tls, {
     handshakeTimeout: options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
     onHandshakeError: options.onHandshakeError,
     admits: maxConnections === undefined || maxConnections === Infinity
       ? undefined
-      : (waiting) => (server?.channels.size ?? 0) + waiting < maxConnections,
+      : (waiting) =>
+        (made.server?.channels.size ?? 0) + waiting < maxConnections,
     onRefused: onConnectionRefused === undefined
       ? undefined
       : (peer) => callHook("onConnectionRefused", onConnectionRefused, peer),
   });
-  server = new Server(acceptor, { ...options, handler });
-  return server;
+  made.server = new Server(acceptor, { ...options, handler });
+  return made.server;
 }

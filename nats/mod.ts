@@ -29,6 +29,7 @@ export type {
   Channel,
   ChannelStats,
   CloseOptions,
+  RecvOptions,
   Request,
   SendOptions,
   TraceContextCarrier,

@@ -31,6 +31,7 @@ export type {
   ErrorFormat,
   ListenTlsOptions,
   OpenConnectionOptions,
+  RecvOptions,
   Request,
   SendOptions,
   StartServerOptions,
