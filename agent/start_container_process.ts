@@ -201,6 +201,17 @@ export async function startContainerProcess(
     new LineSplitter(),
   );
   const reader = lines.getReader();
+  // A process the child started inherits its stdout by default and may
+  // hold the pipe open after the child has exited: from then on the pipe
+  // gets a moment to end, then is let go of (stop, kill and shutdown
+  // waited for that process's end).
+  const pipeEnded = Promise.withResolvers<void>();
+  status.then(() => {
+    const timer = setTimeout(() => {
+      reader.cancel().catch(() => {});
+    }, STDOUT_GRACE_MS);
+    pipeEnded.promise.then(() => clearTimeout(timer));
+  });
   // Cancelling ends the pending read below, which then throws the reason.
   const onAbort = () => reader.cancel().catch(() => {});
   signal?.addEventListener("abort", onAbort, { once: true });
@@ -228,6 +239,7 @@ export async function startContainerProcess(
     while (ready === undefined) {
       const { value, done } = await reader.read();
       if (done) {
+        pipeEnded.resolve();
         signal?.throwIfAborted();
         if (endedWhileStarting !== undefined) throw endedWhileStarting;
         const { code, signal: killedBy } = await status;
@@ -247,6 +259,7 @@ export async function startContainerProcess(
   } catch (error) {
     unregister();
     await reader.cancel().catch(() => {});
+    pipeEnded.resolve();
     try {
       process.kill();
     } catch {
@@ -264,7 +277,7 @@ export async function startContainerProcess(
         value: "",
         done: true,
       }));
-      if (done) return;
+      if (done) return pipeEnded.resolve();
       console.log(value);
     }
   })();
@@ -347,6 +360,12 @@ export async function startContainerProcess(
     },
   };
 }
+
+/**
+ * Milliseconds the child's stdout has to end once the child has exited,
+ * before it is let go of.
+ */
+const STDOUT_GRACE_MS = 200;
 
 /** What cli.ts prints once ready, if `text` is that. */
 function readyLine(

@@ -284,6 +284,9 @@ export async function startContainerWorker(
   };
 }
 
+const FIRST_REPORTS = new Set<unknown>(["ready", "error", "stopped", "ended"]);
+const LATER_REPORTS = new Set<unknown>(["stopped", "ended"]);
+
 /**
  * The worker's reports, in order; its end (an error event, or an "ended"
  * report) rejects the next one.
@@ -296,12 +299,21 @@ class ReportQueue {
    */
   onEnd: () => void = () => {};
   #reports: WorkerReport[] = [];
+  /** Whether its first report (ready or not) came. */
+  #started = false;
   #waiter: PromiseWithResolvers<WorkerReport> | null = null;
   #error: unknown = undefined;
 
   constructor(worker: Worker) {
-    worker.onmessage = (event: MessageEvent<WorkerReport>) => {
-      const report = event.data;
+    worker.onmessage = (event: MessageEvent<unknown>) => {
+      const report = event.data as WorkerReport;
+      // Code in the worker may post too: only our reports count, and once
+      // the worker started only the end of it (kept for `stop`).
+      if (
+        typeof report !== "object" || report === null ||
+        !(this.#started ? LATER_REPORTS : FIRST_REPORTS).has(report.type)
+      ) return;
+      this.#started = true;
       if (report.type === "ended") {
         return this.#end(new Error("The worker ended (it closed or exited)"));
       }

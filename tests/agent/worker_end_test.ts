@@ -72,6 +72,54 @@ Deno.test("startContainerWorker: a worker whose manager another peer stops is dr
   }
 });
 
+Deno.test("startContainerWorker: what code in the worker posts to its parent is not a report: no crash, nothing kept, stop still waits for the clean end", async () => {
+  await using parent = await Container.create(LOCAL);
+  const worker = await startContainerWorker({ container: parent });
+  try {
+    const poster = await spawn(worker.manager, "Poster");
+    // null crashed the parent process (an uncaught TypeError).
+    for (const kind of ["null", "number", "error", "ready"]) {
+      assert.equal(await poster.post(kind, 100), "posted");
+    }
+    // A call in flight is answered: the stop was not taken for done by
+    // the first message queued.
+    const hanger = await spawn(worker.manager, "Hanger");
+    const answered = hanger.wait(100);
+    await worker.stop(30_000);
+    assert.equal(await answered, "waited");
+  } finally {
+    worker.terminate();
+  }
+});
+
+Deno.test("startContainerProcess: kill and stop end though a process the child started holds its stdout", async () => {
+  await using parent = await Container.create(LOCAL);
+  for (const how of ["kill", "stop"] as const) {
+    const child = await startContainerProcess({
+      container: parent,
+      permissions: ["--allow-net", "--allow-read", "--allow-run"],
+    });
+    let pid: number | undefined;
+    try {
+      const launcher = await spawn(child.manager, "Launcher");
+      pid = await launcher.launch(600) as number;
+      // They waited for that process's end (10 minutes here).
+      await within<unknown>(
+        30_000,
+        `${how}()`,
+        how === "kill" ? child.kill() : child.stop(1000),
+      );
+    } finally {
+      try {
+        if (pid !== undefined) Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+      await child.kill();
+    }
+  }
+});
+
 Deno.test("stop(timeout) ends a Worker or process container busy in a loop, which never answers the stop", async () => {
   await using parent = await Container.create(LOCAL);
   const worker = await startContainerWorker({ container: parent });
