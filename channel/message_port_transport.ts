@@ -1,7 +1,11 @@
+import { describe } from "../codecs/serializer_registry.ts";
+import { ProtocolError } from "../errors.ts";
 import type { Transport } from "./transport.ts";
 
 /** Chunks below this size are copied into the message, larger ones transferred. */
 const SMALL_CHUNK = 4096;
+/** The largest chunk the readable gives: as much as a socket read takes. */
+const PIECE = 256 * 1024;
 
 /**
  * A transport over a `MessagePort`, e.g. between a program and its Deno
@@ -20,7 +24,10 @@ const SMALL_CHUNK = 4096;
  * `close()` the transports linked to it.
  *
  * There is no backpressure across a port: the receiving side queues what
- * it has not read yet.
+ * it has not read yet. A message that is not bytes (`Uint8Array`) errors
+ * the readable with a `ProtocolError`, and closes the transport; `null`
+ * (and `undefined`, which a port delivers as `null`) is the end of the
+ * stream. Bytes are read in pieces of at most 256 KiB, as from a socket.
  *
  * @param port One end of a `MessageChannel` (or a worker's port).
  * @returns The transport.
@@ -70,8 +77,21 @@ export function messagePortTransport(port: MessagePort): Transport {
         // Messages already on their way when this side closed still come:
         // the readable has ended, they go nowhere.
         if (closed) return;
-        if (event.data === null) close(true);
-        else enqueue(streamController, event.data as Uint8Array);
+        const data: unknown = event.data;
+        if (data === null) return close(true);
+        if (!(data instanceof Uint8Array)) {
+          streamController.error(
+            new ProtocolError(
+              `The peer posted ${describe(data)} on the port, not bytes`,
+            ),
+          );
+          return close();
+        }
+        // In pieces as a socket reads: a reader takes a chunk's frames at
+        // once, and a peer chooses how large a message is.
+        for (let at = 0; at < data.length; at += PIECE) {
+          enqueue(streamController, data.subarray(at, at + PIECE));
+        }
       };
       port.onmessageerror = () => {
         streamController.error(

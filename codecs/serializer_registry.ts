@@ -257,7 +257,8 @@ export function describe(value: unknown): string {
       ? ctor.name
       : "";
     if (!name) return "an object";
-    return /^[AEIOU]/.test(name) ? `an ${name}` : `a ${name}`;
+    // "a Uint8Array", said "a you-int".
+    return /^(?:[AEIO]|U(?!int))/.test(name) ? `an ${name}` : `a ${name}`;
   }
   return `a ${typeof value}`;
 }

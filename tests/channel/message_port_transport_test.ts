@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Channel, messagePortTransport } from "../../channel/mod.ts";
 import { type CodecClass, JsonCodec, MsgPackCodec } from "../../codecs/mod.ts";
-import { ConnectionClosedError } from "../../errors.ts";
+import { ConnectionClosedError, ProtocolError } from "../../errors.ts";
 import { within } from "../_within.ts";
 
 /** Two channels over the ends of a MessageChannel. */
@@ -109,13 +109,18 @@ Deno.test("messagePortTransport: whole buffers are transferred, views are copied
   const writer = sender.writable.getWriter();
 
   // A chunk that owns its whole buffer moves: the sender's view is detached.
+  // It is read in pieces of 256 KiB, views of the buffer that moved.
   const owned = new Uint8Array(1 << 20).fill(1);
   await writer.write(owned);
   assert.equal(owned.byteLength, 0);
-  const got = await readOne(receiver.readable);
-  assert.equal(got.byteLength, 1 << 20);
-  assert.equal(got[0], 1);
-  assert.equal(got[(1 << 20) - 1], 1);
+  for (let piece = 0; piece < 4; piece++) {
+    const got = await readOne(receiver.readable);
+    assert.equal(got.byteLength, 1 << 18);
+    assert.equal(got.buffer.byteLength, 1 << 20);
+    assert.equal(got.byteOffset, piece << 18);
+    assert.equal(got[0], 1);
+    assert.equal(got[(1 << 18) - 1], 1);
+  }
 
   // A view of a larger buffer is copied: the sender's buffer stays usable,
   // and only the view's bytes cross (not the whole buffer).
@@ -197,4 +202,71 @@ Deno.test("messagePortTransport: cancelling the readable tells the peer", async 
     TypeError,
   );
   right.close?.();
+});
+
+Deno.test("messagePortTransport: what the peer posts that is not bytes closes the channel with a ProtocolError naming it", async () => {
+  const cases: [unknown, string][] = [
+    [42, "a number"],
+    ["hello", "a string"],
+    [{ a: 1 }, "an Object"],
+    [[0, 0, 0, 1, 65], "an Array"],
+    [new ArrayBuffer(8), "an ArrayBuffer"],
+    [new Uint16Array([1, 2]), "a Uint16Array"],
+    [new Float64Array(1), "a Float64Array"],
+  ];
+  for (const [message, named] of cases) {
+    const { port1, port2 } = new MessageChannel();
+    const channel = new Channel(messagePortTransport(port1));
+    port2.postMessage(message);
+    await within(
+      10_000,
+      `the channel after ${named}`,
+      assert.rejects(channel.closed, (error: Error) => {
+        assert.ok(error instanceof ProtocolError, String(error));
+        assert.match(
+          error.message,
+          new RegExp(`The peer posted ${named} on the port, not bytes`),
+        );
+        return true;
+      }),
+    );
+    port2.close();
+  }
+});
+
+Deno.test("messagePortTransport: a large message of tiny frames is read in pieces, so a full request queue stops the reading", async () => {
+  const { port1, port2 } = new MessageChannel();
+  const channel = new Channel(messagePortTransport(port1), {
+    maxQueuedRequests: 4,
+  });
+  // 1 MiB of requests [0, i, 0] in JSON, one message: about 80 000 frames.
+  const encoder = new TextEncoder();
+  const frames: Uint8Array[] = [];
+  let size = 0;
+  for (let i = 0; size < 1024 * 1024; i++) {
+    const body = encoder.encode(`[0,${i},0]`);
+    const frame = new Uint8Array(4 + body.length);
+    new DataView(frame.buffer).setUint32(0, body.length);
+    frame.set(body, 4);
+    frames.push(frame);
+    size += frame.length;
+  }
+  const message = new Uint8Array(size);
+  let at = 0;
+  for (const frame of frames) {
+    message.set(frame, at);
+    at += frame.length;
+  }
+  port2.postMessage(message);
+  // Once the first requests are queued, the channel reads no further
+  // than the piece they came in.
+  const first = await channel.recv();
+  assert.equal(first.content, 0);
+  for (let i = 0; i < 10; i++) await new Promise((r) => setTimeout(r, 0));
+  assert.ok(
+    channel.stats.bytesReceived <= 256 * 1024,
+    `${channel.stats.bytesReceived} bytes read with 4 requests allowed in the queue`,
+  );
+  port2.close();
+  await channel.close({ timeout: 0 });
 });
