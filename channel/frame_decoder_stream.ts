@@ -1,4 +1,5 @@
 import { ProtocolError } from "../errors.ts";
+import { checkCount } from "./_channel_options.ts";
 import { DEFAULT_MAX_FRAME_SIZE, FrameParser } from "./_frame_parser.ts";
 
 /** Options of {@linkcode FrameDecoderStream}. */
@@ -15,7 +16,11 @@ export interface FrameDecoderStreamOptions {
 /**
  * Splits a byte stream into frame payloads (4-byte big-endian length +
  * payload). Chunks may split frames at any byte or hold many frames; frames
- * inside one chunk are passed on as views, not copies.
+ * inside one chunk are passed on as views, not copies, all at once: a
+ * chunk of tiny frames becomes as many views (a 16 MiB chunk of 1-byte
+ * frames, 3.4 M of them). Sockets read at most a few hundred KiB; cut the
+ * chunks of a source whose messages a peer sizes (as a channel's
+ * transports do, 256 KiB at most).
  *
  * @example
  * ```ts
@@ -36,6 +41,7 @@ export class FrameDecoderStream
    * Creates the stage.
    *
    * @param options See {@linkcode FrameDecoderStreamOptions}.
+   * @throws {RangeError} If `maxFrameSize` is not a whole number from 1 up.
    * @throws {ProtocolError} (erroring the stream) for an empty frame, a
    *   header above `maxFrameSize`, or a stream that ends inside a frame.
    */
@@ -44,7 +50,10 @@ export class FrameDecoderStream
     // Split frames are charged to the process-wide partial frame budget;
     // cut by it, the stream errors.
     const parser = new FrameParser(
-      options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+      checkCount(
+        options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE,
+        "maxFrameSize",
+      ),
       { onCut: (error) => stream?.error(error) },
     );
     const frames: Uint8Array[] = [];
@@ -60,6 +69,10 @@ export class FrameDecoderStream
           parser.push(chunk, frames);
         } catch (error) {
           parser.release();
+          // The frames before the bad header are whole: they go first, as
+          // they would have had the chunk been split after them.
+          for (const frame of frames) controller.enqueue(frame);
+          frames.length = 0;
           throw error;
         }
         for (const frame of frames) controller.enqueue(frame);

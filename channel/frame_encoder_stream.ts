@@ -1,3 +1,4 @@
+import { describe } from "../codecs/serializer_registry.ts";
 import { encodeFrames } from "./_frame_parser.ts";
 
 /**
@@ -22,10 +23,19 @@ export class FrameEncoderStream
    *
    * @throws {RangeError} (erroring the stream) for an empty payload or one
    *   longer than 2^32 − 1 bytes.
+   * @throws {TypeError} (erroring the stream) for a payload that is not a
+   *   `Uint8Array` (a string or an array of numbers would be cut to bytes).
    */
   constructor() {
     super({
       transform(payload, controller) {
+        if (!(payload instanceof Uint8Array)) {
+          throw new TypeError(
+            `Cannot encode frame: the payload is ${
+              describe(payload)
+            }, not bytes`,
+          );
+        }
         controller.enqueue(encodeFrames([payload]));
       },
     });

@@ -185,6 +185,34 @@ Deno.test("FrameDecoderStream: a 0-length frame is a ProtocolError", async () =>
   );
 });
 
+Deno.test("FrameDecoderStream: the frames before a bad header in the same chunk are passed on first, however the bytes were split", async () => {
+  const bytes = concat([frame(utf8.encode("hi")), new Uint8Array(4)]);
+  for (const chunks of [[bytes], [bytes.subarray(0, 6), bytes.subarray(6)]]) {
+    const got: string[] = [];
+    const reader = ReadableStream.from(chunks)
+      .pipeThrough(new FrameDecoderStream()).getReader();
+    await assert.rejects(async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        got.push(new TextDecoder().decode(value));
+      }
+    }, isProtocolError(/length 0/));
+    assert.deepEqual(got, ["hi"]);
+  }
+});
+
+Deno.test("FrameDecoderStream: maxFrameSize must be a whole number from 1 up (NaN turned the limit off)", () => {
+  for (const maxFrameSize of [NaN, 0, -1, 2.5]) {
+    assert.throws(
+      () => new FrameDecoderStream({ maxFrameSize }),
+      RangeError,
+      String(maxFrameSize),
+    );
+  }
+  new FrameDecoderStream({ maxFrameSize: 1 });
+});
+
 Deno.test("FrameDecoderStream: a stream ending inside a frame is a ProtocolError", async () => {
   await assert.rejects(
     decodeChunks([new Uint8Array([0, 0])]),
@@ -228,6 +256,23 @@ Deno.test("FrameEncoderStream: an empty payload errors the stream with RangeErro
     ),
     RangeError,
   );
+});
+
+Deno.test("FrameEncoderStream: a payload that is not bytes errors the stream with a TypeError", async () => {
+  for (const payload of ["hi", [1, 2, 300], new ArrayBuffer(2)]) {
+    await assert.rejects(
+      Array.fromAsync(
+        ReadableStream.from([payload as unknown as Uint8Array]).pipeThrough(
+          new FrameEncoderStream(),
+        ),
+      ),
+      (error: Error) => {
+        assert.ok(error instanceof TypeError, String(error));
+        assert.match(error.message, /^Cannot encode frame: the payload is /);
+        return true;
+      },
+    );
+  }
 });
 
 Deno.test("FrameEncoderStream → FrameDecoderStream round trip", async () => {
