@@ -53,8 +53,12 @@ export class Claim {
   readonly #name: string;
   /** Held, being claimed, or away (held, and to be asserted again). */
   #state: "claiming" | "held" | "away" = "claiming";
-  /** A claimant or holder this one yields to, seen by its claim. */
-  #lostTo: LostTo | null = null;
+  /**
+   * A claim came that this one would yield to. Anyone who may publish on
+   * the subject can send one, so it is only a reason to ask again: who
+   * really subscribes there answers.
+   */
+  #challenged = false;
   /** One that outranks this one answered while it asserted its claim again. */
   #outranked: LostTo | null = null;
 
@@ -116,11 +120,17 @@ export class Claim {
   ): Promise<void> {
     let winner: unknown = null;
     const window = Math.max(MIN_WINDOW, 4 * rtt);
-    await this.#contest(nc, subject, window, timeout, undefined, (answer) => {
+    const onAnswer = (answer: unknown) => {
       if (winner === null && !this.#beats(answer)) winner = answer ?? {};
-    });
+    };
+    await this.#contest(nc, subject, window, timeout, undefined, onAnswer);
+    // A claimant that subscribed after this claim went out, and whose
+    // claim came meanwhile, answers this one.
+    if (winner === null && this.#challenged) {
+      this.#challenged = false;
+      await this.#contest(nc, subject, window, timeout, undefined, onAnswer);
+    }
     if (winner !== null) throw taken(subject, winner);
-    if (this.#lostTo !== null) throw taken(subject, this.#lostTo);
     this.#state = "held";
   }
 
@@ -131,7 +141,7 @@ export class Claim {
   away(): void {
     if (this.#state === "claiming") return;
     this.#state = "away";
-    this.#lostTo = null;
+    this.#challenged = false;
     this.#outranked = null;
   }
 
@@ -157,7 +167,7 @@ export class Claim {
       MIN_REASSERT_WINDOW,
       4 * (performance.now() - started),
     );
-    await this.#contest(nc, subject, window, timeout, signal, (answer) => {
+    const onAnswer = (answer: unknown) => {
       const { id, name, held, again } = (answer ?? {}) as Claimant;
       // A claimant, or one that yields itself: it does not keep the name.
       if (held === false) return;
@@ -168,9 +178,14 @@ export class Claim {
       if (lostTo.stayed || typeof id !== "string" || id < this.#id) {
         this.#outranked ??= lostTo;
       }
-    });
-    const lostTo = this.#outranked ?? this.#lostTo;
-    if (lostTo !== null) return lostTo;
+    };
+    await this.#contest(nc, subject, window, timeout, signal, onAnswer);
+    // A holder that came back too and claimed meanwhile answers this one.
+    if (this.#outranked === null && this.#challenged) {
+      this.#challenged = false;
+      await this.#contest(nc, subject, window, timeout, signal, onAnswer);
+    }
+    if (this.#outranked !== null) return this.#outranked;
     this.#state = "held";
     return null;
   }
@@ -202,20 +217,22 @@ export class Claim {
     }
   }
 
-  /** Answers another endpoint's claim of the subject (ours is ignored). */
+  /**
+   * Answers another endpoint's claim of the subject (ours is ignored). A
+   * claim this one would yield to makes it ask again before it decides.
+   */
   answer(msg: Msg, claim: Claimant): void {
     if (claim.id === this.#id) return;
-    const name = typeof claim.name === "string" ? claim.name : "";
     const lower = typeof claim.id === "string" && claim.id < this.#id;
     if (claim.again === true) {
       // A holder that came back: a claimant yields to it; one that came
       // back too, if its id is lower; one that stayed keeps the name.
       if (this.#state === "claiming" || (this.#state === "away" && lower)) {
-        this.#lostTo ??= { name, stayed: false };
+        this.#challenged = true;
       }
     } else if (this.#state === "claiming" && lower) {
       // It asked after subscribing or before: either way it keeps it.
-      this.#lostTo ??= { name, stayed: false };
+      this.#challenged = true;
     }
     msg.respond(JSON.stringify(this.#answer()));
   }
@@ -229,9 +246,8 @@ export class Claim {
     if (this.#state === "away") {
       // Once it knows it yields, it answers as one that does not hold:
       // otherwise two could each yield to the other.
-      if (this.#outranked !== null || this.#lostTo !== null) {
-        answer.held = false;
-      } else answer.again = true;
+      if (this.#outranked !== null) answer.held = false;
+      else answer.again = true;
     }
     return answer;
   }

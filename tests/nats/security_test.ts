@@ -8,6 +8,7 @@ import {
 } from "../../nats/mod.ts";
 import { Channel } from "../../channel/channel.ts";
 import { ServiceDict } from "../../rpc/service_dict.ts";
+import { connect } from "npm:@nats-io/transport-node@3.4.0";
 import { NatsServer } from "./_server.ts";
 
 const fixture = (name: string) =>
@@ -140,6 +141,56 @@ Deno.test("NATS permissions fence containers: own name and inbox prefix only; an
       nats: { servers: server.url, user: "mallory", pass: "pw" },
     });
     await assert.rejects(mallory.open("aiomas.bob"), /no responders/);
+  } finally {
+    await Deno.remove(config);
+  }
+});
+
+Deno.test("NATS permissions fence: a user who may only publish on a name cannot keep it from its owner with forged claims", async () => {
+  const user = (name: string) =>
+    `{
+    user: ${name}, password: pw,
+    permissions: {
+      publish: { allow: ["aiomas.>", "_INBOX.>"] },
+      subscribe: { allow: ["aiomas.${name}", "_INBOX.${name}.>"] }
+    }
+  }`;
+  const config = await Deno.makeTempFile({ suffix: ".conf" });
+  try {
+    await Deno.writeTextFile(
+      config,
+      `accounts { SIM { users = [${user("alice")}, ${user("eve")}] } }`,
+    );
+    await using server = await NatsServer.start({ args: ["-c", config] });
+    const as = (name: string) => ({
+      servers: server.url,
+      user: name,
+      pass: "pw",
+      inboxPrefix: `_INBOX.${name}`,
+    });
+    // Claims to have come back to the name, with the lowest id there is.
+    const eve = await connect(as("eve"));
+    const forged = JSON.stringify({
+      op: "claim",
+      id: "",
+      name: "nats://nobody/",
+      again: true,
+    });
+    const flood = setInterval(
+      () => eve.publish("aiomas.alice", forged, { reply: "_INBOX.eve.sink" }),
+      1,
+    );
+    try {
+      await using alice = await attachNats({
+        nats: as("alice"),
+        name: "alice",
+        onSession: () => {},
+      });
+      assert.equal(alice.addr, "nats://alice/");
+    } finally {
+      clearInterval(flood);
+      await eve.close();
+    }
   } finally {
     await Deno.remove(config);
   }
