@@ -170,20 +170,21 @@ export class NatsTransport implements Transport {
     if (this.#closed || this.#to === null) {
       throw new Error(`Cannot write to ${this.peer}: the session is closed`);
     }
-    const room = this.#link.maxPayload - wire.DATA_HEADER;
-    if (room < 1 && bytes.length > 0) {
-      // A server that says so after the session began (a reload, a
-      // failover) would otherwise have us publish empty pieces forever.
-      const failure = wire.noRoom(this.peer, this.#link.maxPayload);
-      this.#fail(failure);
-      throw failure;
-    }
     for (let at = 0; at < bytes.length;) {
       // The peer fails a session with more than window + max_payload
       // bytes unread: a message goes only when what it has is within the
       // window. Checked again right before the publish: another write
       // woken by the same ack may have sent meanwhile.
       while (this.#flow.full) await this.#room();
+      // Asked for each piece: a failover while this write waited may have
+      // brought a server whose max_payload is smaller.
+      const room = this.#link.maxPayload - wire.DATA_HEADER;
+      if (room < 1) {
+        // Else empty pieces would be published forever.
+        const failure = wire.noRoom(this.peer, this.#link.maxPayload);
+        this.#fail(failure);
+        throw failure;
+      }
       // Trace context takes at most a quarter of a message, and no more
       // than a receiver keeps.
       const block = carrier.pending
@@ -202,7 +203,9 @@ export class NatsTransport implements Transport {
           block === undefined ? undefined : { headers: block.headers },
         );
       } catch (error) {
-        // A message numbered and not sent: the session cannot go on.
+        // Not sent: the peer is told why, with the number it got last (it
+        // would report this one lost).
+        this.#sent = (this.#sent - 1) >>> 0;
         const failure = wire.notSent(
           this.peer,
           this.#link.nc.isClosed(),

@@ -436,3 +436,67 @@ Deno.test("NatsTransport: in a cluster whose servers differ in max_payload, an h
     await Deno.remove(conf);
   }
 });
+
+Deno.test("NatsTransport: a write that waited for room cuts its next pieces at the max_payload the server says then (a failover may bring a smaller one)", async () => {
+  await using server = await NatsServer.start();
+  const window = 64 * 1024;
+  await using p = await pair(server, window);
+  const nc = p.client.connection;
+  const sizes: number[] = [];
+  const publish = nc.publish.bind(nc);
+  nc.publish = ((subject: string, data?: Uint8Array, options?: never) => {
+    if (data !== undefined && data[0] === 0 /* DATA */) sizes.push(data.length);
+    return publish(subject, data, options);
+  }) as typeof nc.publish;
+  // Above the server's 1 MiB max_payload: the first piece is 1 MiB, beyond
+  // the window, and the write waits for the reader.
+  const bytes = new Uint8Array(2 * 1024 * 1024 + 1000).fill(3);
+  const written = p.mine.write(bytes);
+  await within(
+    10_000,
+    "the first piece",
+    (async () => {
+      while (sizes.length === 0) await nc.flush();
+    })(),
+  );
+  // Meanwhile the connection fails over to a server of 16 KiB messages.
+  Object.defineProperty(nc, "info", {
+    value: { max_payload: 16 * 1024 },
+    configurable: true,
+  });
+  const buffer = new Uint8Array(bytes.length);
+  for (let got = 0; got < bytes.length;) {
+    got += (await p.theirs.read(buffer.subarray(got)))!;
+  }
+  assert.equal(await written, bytes.length);
+  assert.deepEqual(buffer, bytes);
+  assert.ok(sizes.length > 1, String(sizes));
+  for (const size of sizes.slice(1)) {
+    assert.ok(size <= 16 * 1024, String(sizes));
+  }
+});
+
+Deno.test("NatsTransport: a data message that cannot be published fails the session, and the peer is told why (not that messages were lost)", async () => {
+  await using server = await NatsServer.start();
+  await using p = await pair(server);
+  const nc = p.client.connection;
+  const publish = nc.publish.bind(nc);
+  nc.publish = ((subject: string, data?: Uint8Array, options?: never) => {
+    if (data !== undefined && data[0] === 0 /* DATA */) {
+      throw new Error("no room on the wire");
+    }
+    return publish(subject, data, options);
+  }) as typeof nc.publish;
+  await assert.rejects(
+    p.mine.write(new Uint8Array([1])),
+    /no room on the wire/,
+  );
+  await assert.rejects(
+    p.theirs.read(new Uint8Array(8)),
+    (error: Error) => {
+      assert.match(error.message, /no room on the wire/);
+      assert.doesNotMatch(error.message, /were lost/);
+      return true;
+    },
+  );
+});
