@@ -10,6 +10,7 @@ import {
   type NatsConnection,
 } from "./_nats.ts";
 import { parseJson } from "./_claim.ts";
+import { closeMessage } from "./_session_wire.ts";
 import type { NatsHello } from "./_endpoint_options.ts";
 import type { NatsTransport } from "./nats_transport.ts";
 
@@ -23,10 +24,13 @@ export interface SessionAnswer {
 
 /**
  * Sends `hello` to the endpoint on `subject` and waits `timeout` ms for
- * its answer.
+ * its answer, or until `signal` aborts: then it rejects at once (with
+ * `cannot(closed)`), and a session the peer answers later is ended on its
+ * side (told, rather than left to find out by its pings).
  *
  * @throws {ConnectionClosedError} Made by `cannot`: nobody listens, no
- *   answer in time, a refusal, or an answer that is not a session.
+ *   answer in time, a refusal, an answer that is not a session, or the
+ *   signal aborted.
  */
 export async function askSession(
   nc: NatsConnection,
@@ -35,19 +39,35 @@ export async function askSession(
     hello: string;
     timeout: number;
     cannot: (why: string, cause?: unknown) => ConnectionClosedError;
+    signal: AbortSignal;
+    closed: string;
   },
 ): Promise<SessionAnswer> {
-  const { subject, timeout, cannot } = request;
+  const { subject, timeout, cannot, signal } = request;
+  if (signal.aborted) throw cannot(request.closed);
+  // nats.js's own timer: beyond setTimeout's range it fires at once. It
+  // cannot be cancelled; closing the connection ends it.
+  const asked = nc.request(subject, request.hello, {
+    timeout: Math.min(timeout, MAX_DELAY),
+  });
+  const gaveUp = Promise.withResolvers<never>();
+  const onAbort = () => {
+    gaveUp.reject(cannot(request.closed));
+    asked.then((reply) => {
+      const to = (parseJson(reply.data) as { subject?: unknown } | null)
+        ?.subject;
+      if (isPlainSubject(to) && !nc.isClosed()) {
+        nc.publish(to, closeMessage(0, ""));
+      }
+    }).catch(() => {});
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
   let answer: unknown;
   try {
-    const reply = await nc.request(
-      subject,
-      request.hello,
-      // nats.js's own timer: beyond setTimeout's range it fires at once.
-      { timeout: Math.min(timeout, MAX_DELAY) },
-    );
+    const reply = await Promise.race([asked, gaveUp.promise]);
     answer = parseJson(reply.data);
   } catch (error) {
+    if (signal.aborted) throw cannot(request.closed);
     throw cannot(
       isNoResponders(error)
         ? "nobody listens there (no responders)"
@@ -56,6 +76,8 @@ export async function askSession(
         : (error as Error).message,
       error,
     );
+  } finally {
+    signal.removeEventListener("abort", onAbort);
   }
   const to = (answer as { subject?: unknown } | null)?.subject;
   if (!isPlainSubject(to)) {

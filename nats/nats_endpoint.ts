@@ -72,6 +72,8 @@ export class NatsEndpoint implements AsyncDisposable {
   #options: NatsEndpointOptions;
   #sub: Subscription | null = null;
   #claim: Claim | null = null;
+  /** Aborted when the endpoint closes: ends the opens under way. */
+  #closingSignal = new AbortController();
   #keeper: ClaimKeeper | null = null;
   /** Settles once the keeper stopped (close waits for it). */
   #keeperClosed: Promise<void> | undefined;
@@ -250,6 +252,8 @@ export class NatsEndpoint implements AsyncDisposable {
         }),
         timeout,
         cannot,
+        signal: this.#closingSignal.signal,
+        closed: "the endpoint was closed meanwhile",
       });
     } catch (error) {
       transport.close();
@@ -278,6 +282,8 @@ export class NatsEndpoint implements AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // Opens that wait for an answer end now.
+      this.#closingSignal.abort();
       this.stopAccepting();
       const keeping = this.#keeperClosed ?? this.#lostKeeper?.close();
       for (const session of [...this.#sessions]) session.close();

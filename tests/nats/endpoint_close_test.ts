@@ -46,18 +46,41 @@ Deno.test("NatsEndpoint.open while the endpoint closes: rejected, and the peer's
   const nc = await connect(nats);
   try {
     const client = await NatsEndpoint.create({ nats: nc });
-    const opening = client.open("s");
-    await client.close();
-    await assert.rejects(
-      opening,
+    const opening = assert.rejects(
+      client.open("s"),
       closed(
         'Cannot open a NATS session on "s": the endpoint was closed meanwhile',
       ),
     );
+    await client.close();
+    await opening;
     // A clean end, not a wait for the pings to fail.
     assert.equal(await (await accepted.promise).read(new Uint8Array(8)), null);
     assert.ok(serving);
   } finally {
+    await nc.close();
+  }
+});
+
+Deno.test("NatsEndpoint.close on a connection it shares ends an open that waits for an answer at once, not at its timeout", async () => {
+  await using server = await NatsServer.start();
+  const nc = await connect({ servers: server.url });
+  try {
+    // Something that subscribes to the subject and never answers.
+    const silent = nc.subscribe("quiet", { callback: () => {} });
+    await nc.flush();
+    const client = await NatsEndpoint.create({ nats: nc });
+    const opening = assert.rejects(
+      client.open("quiet", { timeout: 600_000 }),
+      closed(
+        'Cannot open a NATS session on "quiet": the endpoint was closed meanwhile',
+      ),
+    );
+    await client.close();
+    await opening;
+    silent.unsubscribe();
+  } finally {
+    // nats.js's request timer goes with the connection.
     await nc.close();
   }
 });
