@@ -187,15 +187,23 @@ Deno.test("NatsEndpoint: invalid subjects, refused hellos", async () => {
   }
   // A fraction was announced to no peer, which then sent past it.
   for (
-    const bad of [{ window: 100000.5 }, { window: 0 }, { heartbeat: -1 }, {
-      timeout: NaN,
-    }]
+    const bad of [
+      { window: 100000.5 },
+      { window: 0 },
+      { heartbeat: -1 },
+      {
+        timeout: NaN,
+      },
+      { maxSessions: NaN },
+      { maxSessions: -1 },
+      { maxSessions: 1.5 },
+    ]
   ) {
     await assert.rejects(
       NatsEndpoint.create({ nats, ...bad }),
       {
         name: "RangeError",
-        message: /^Invalid options\.(window|heartbeat|timeout) /,
+        message: /^Invalid options\.(window|heartbeat|timeout|maxSessions) /,
       },
       JSON.stringify(bad),
     );
