@@ -51,7 +51,11 @@ export class NatsServer implements AsyncDisposable {
       const match = await log.waitFor(LISTENING);
       return new NatsServer(child, log, Number(match[1]));
     } catch (error) {
-      child.kill("SIGKILL");
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It exited by itself (a bad configuration, say): its log says why.
+      }
       await child.status;
       await log.done;
       throw error;
