@@ -31,6 +31,12 @@ const MIN_WINDOW = 20;
  */
 const MIN_REASSERT_WINDOW = 100;
 
+/**
+ * How many times a claimant asks again while claims it would yield to
+ * keep coming in (an honest rival sends two; a forger may never stop).
+ */
+const MAX_ASKS_AGAIN = 4;
+
 /** What a claim or an answer says of its endpoint. */
 interface Claimant {
   id?: unknown;
@@ -125,8 +131,14 @@ export class Claim {
     };
     await this.#contest(nc, subject, window, timeout, undefined, onAnswer);
     // A claimant that subscribed after this claim went out, and whose
-    // claim came meanwhile, answers this one.
-    if (winner === null && this.#challenged) {
+    // claim came meanwhile, answers this one. Asked again while claims
+    // keep coming: an honest one claims twice (before it subscribes, and
+    // after), the second maybe during the first ask again.
+    for (
+      let round = 0;
+      winner === null && this.#challenged && round < MAX_ASKS_AGAIN;
+      round++
+    ) {
       this.#challenged = false;
       await this.#contest(nc, subject, window, timeout, undefined, onAnswer);
     }
@@ -181,7 +193,11 @@ export class Claim {
     };
     await this.#contest(nc, subject, window, timeout, signal, onAnswer);
     // A holder that came back too and claimed meanwhile answers this one.
-    if (this.#outranked === null && this.#challenged) {
+    for (
+      let round = 0;
+      this.#outranked === null && this.#challenged && round < MAX_ASKS_AGAIN;
+      round++
+    ) {
       this.#challenged = false;
       await this.#contest(nc, subject, window, timeout, signal, onAnswer);
     }

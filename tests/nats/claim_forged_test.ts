@@ -56,8 +56,9 @@ Deno.test("a forged claim with the lowest id does not keep an endpoint from taki
   const conn = standIn(() => claim.answer(msg, FORGED));
   await claim.ask(conn.nc, "aiomas.alice", 1000);
   await claim.confirm(conn.nc, "aiomas.alice", 0, 1000);
-  // It asked again once, and nobody answered.
-  assert.equal(conn.claims(), 2);
+  // It asked again, as many times as claims kept coming (at most 4), and
+  // nobody answered.
+  assert.equal(conn.claims(), 5);
 });
 
 Deno.test("a claimant whose claim came, and who answers when asked again, keeps the name", async () => {
@@ -71,6 +72,22 @@ Deno.test("a claimant whose claim came, and who answers when asked again, keeps 
     claim.confirm(conn.nc, "aiomas.alice", 0, 1000),
     /Cannot claim NATS subject "aiomas\.alice": nats:\/\/b\/ has it and is alive/,
   );
+});
+
+Deno.test("a claimant whose second claim comes while this one asks again is asked once more, and keeps the name", async () => {
+  const claim = new Claim("nats://alice/");
+  const rival = { id: "", name: "nats://b/" };
+  const conn = standIn((n, inbox) => {
+    // Its ask (before it subscribed), then its claim once subscribed,
+    // each while this one asks; then it answers.
+    if (n <= 2) claim.answer(msg, rival);
+    else conn.answer(inbox, { ...rival, held: false });
+  });
+  await assert.rejects(
+    claim.confirm(conn.nc, "aiomas.alice", 0, 1000),
+    /nats:\/\/b\/ has it and is alive/,
+  );
+  assert.equal(conn.claims(), 3);
 });
 
 Deno.test("a holder back on NATS keeps its name against forged claims to have come back too", async () => {
