@@ -133,10 +133,11 @@ export class IncomingRequests {
 
   /** See `Channel.recv`. */
   recv(signal?: AbortSignal): Promise<Request> {
+    // Given up already: it takes nothing, not even a request waiting.
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const request = this.take();
     if (request !== undefined) return Promise.resolve(request);
     if (this.#closeReason !== null) return Promise.reject(this.#closeReason);
-    if (signal?.aborted) return Promise.reject(signal.reason);
     if (signal !== undefined) return this.#waiters.wait(signal);
     const waiter = Promise.withResolvers<Request>();
     this.#waiters.push(waiter);

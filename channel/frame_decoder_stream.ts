@@ -69,9 +69,8 @@ export class FrameDecoderStream
           parser.push(chunk, frames);
         } catch (error) {
           parser.release();
-          // The frames before the bad header are whole: they go first, as
-          // they would have had the chunk been split after them.
-          for (const frame of frames) controller.enqueue(frame);
+          // The stream errors: what it has queued is dropped, so the
+          // frames of this chunk before the bad header are too.
           frames.length = 0;
           throw error;
         }

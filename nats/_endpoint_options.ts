@@ -50,7 +50,8 @@ export interface NatsEndpointOptions extends NatsSessionOptions {
   ) => void | Promise<void>;
   /**
    * How many accepted sessions may be open at once; further hellos are
-   * refused. A whole number from 0 (which refuses every hello) up.
+   * refused. A whole number from 0 (which refuses every hello) up, or
+   * `Infinity`.
    *
    * @default {1024}
    */
@@ -90,11 +91,14 @@ export function checkEndpointOptions(options: NatsEndpointOptions): void {
   checkSessionOptions(options, "options");
   // NaN would compare as no bound at all; 0 refuses every session.
   const max = options.maxSessions;
-  if (max !== undefined && !(Number.isInteger(max) && max >= 0)) {
+  if (
+    max !== undefined && max !== Infinity &&
+    !(Number.isInteger(max) && max >= 0)
+  ) {
     throw new RangeError(
       `Invalid options.maxSessions ${
         String(max)
-      }: expected a whole number from 0 up`,
+      }: expected a whole number from 0 up, or Infinity`,
     );
   }
 }

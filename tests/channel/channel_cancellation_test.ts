@@ -197,11 +197,27 @@ Deno.test("recv: a signal stops the wait, and the next request stays for the nex
     "the aborted recv",
     assert.rejects(gaveUp, (error) => error === reason),
   );
-  // Already aborted: rejects at once, takes nothing.
+  // Already aborted: rejects at once, and takes nothing, not even a
+  // request that is waiting.
   await assert.rejects(
     server.recv({ signal: AbortSignal.abort(reason) }),
     (error) => error === reason,
   );
+  const queued = client.send("queued");
+  // The client's answer to a ping comes after its request: once it is
+  // here, the request is queued.
+  const pong = server.send("ping");
+  await (await client.recv()).reply("pong");
+  assert.equal(await pong, "pong");
+  assert.equal(server.stats.requestsQueued, 1);
+  await assert.rejects(
+    server.recv({ signal: AbortSignal.abort(reason) }),
+    (error) => error === reason,
+  );
+  const taken = await server.recv();
+  assert.equal(taken.content, "queued");
+  await taken.reply("taken");
+  assert.equal(await queued, "taken");
   // The request that comes now goes to the recv that still waits.
   const waiting = server.recv();
   const reply = client.send("kept");

@@ -185,23 +185,6 @@ Deno.test("FrameDecoderStream: a 0-length frame is a ProtocolError", async () =>
   );
 });
 
-Deno.test("FrameDecoderStream: the frames before a bad header in the same chunk are passed on first, however the bytes were split", async () => {
-  const bytes = concat([frame(utf8.encode("hi")), new Uint8Array(4)]);
-  for (const chunks of [[bytes], [bytes.subarray(0, 6), bytes.subarray(6)]]) {
-    const got: string[] = [];
-    const reader = ReadableStream.from(chunks)
-      .pipeThrough(new FrameDecoderStream()).getReader();
-    await assert.rejects(async () => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        got.push(new TextDecoder().decode(value));
-      }
-    }, isProtocolError(/length 0/));
-    assert.deepEqual(got, ["hi"]);
-  }
-});
-
 Deno.test("FrameDecoderStream: maxFrameSize must be a whole number from 1 up (NaN turned the limit off)", () => {
   for (const maxFrameSize of [NaN, 0, -1, 2.5]) {
     assert.throws(

@@ -29,8 +29,8 @@ const KINDS = {
 
 for (const [kind, next] of Object.entries(KINDS)) {
   Deno.test(`msgpack: a Map whose ${kind} keys were chosen to share a bucket is refused before it is built`, async () => {
-    // The smallest that is checked: 256 entries, a table of 128 buckets
-    // while it holds them; a bucket with more keys than allowed.
+    // 256 entries, a table of 128 buckets while it holds them; a bucket
+    // with more keys than allowed.
     const crowd = colliding(MAX_BUCKET_KEYS + 1, 7, next as () => unknown);
     const others = Array.from({ length: 256 - crowd.length }, () => -1 - i++);
     const map = new Map<unknown, number>(
@@ -60,6 +60,24 @@ for (const [kind, next] of Object.entries(KINDS)) {
     assert.deepEqual(codec.decode(codec.encode(fewer)), fewer);
   });
 }
+
+Deno.test("msgpack: the smallest Map counted has 64 entries (a table of 32 buckets while it holds them)", async () => {
+  const crowd = colliding(MAX_BUCKET_KEYS + 1, 5, KINDS.int32);
+  const codec = new MsgPackCodec();
+  const map = (extra: number) =>
+    new Map<unknown, number>(
+      [...crowd, ...Array.from({ length: extra }, () => -1 - i++)].map((
+        key,
+      ) => [key, 0]),
+    );
+  await assert.rejects(
+    async () => await codec.decode(codec.encode(map(64 - crowd.length))),
+    /a map of 64 entries has 33 keys in one bucket/,
+  );
+  // One entry fewer: not counted (it costs at most 63 squared).
+  const small = map(63 - crowd.length);
+  assert.deepEqual(codec.decode(codec.encode(small)), small);
+});
 
 Deno.test("msgpack: Maps of many keys that spread as they come decode (ints, floats, bigints, mixed)", () => {
   const codec = new MsgPackCodec();

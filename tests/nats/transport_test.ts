@@ -216,6 +216,8 @@ Deno.test("NatsEndpoint: invalid subjects, refused hellos", async () => {
     timeout: 2 ** 32,
     heartbeat: 2 ** 32,
   });
+  // Infinity is no bound.
+  await (await NatsEndpoint.create({ nats, maxSessions: Infinity })).close();
   await using noSessions = await NatsEndpoint.create({ nats, subject: "x" });
   await using full = await NatsEndpoint.create({
     nats,
