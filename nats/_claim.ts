@@ -129,19 +129,12 @@ export class Claim {
     const onAnswer = (answer: unknown) => {
       if (winner === null && !this.#beats(answer)) winner = answer ?? {};
     };
-    await this.#contest(nc, subject, window, timeout, undefined, onAnswer);
-    // A claimant that subscribed after this claim went out, and whose
-    // claim came meanwhile, answers this one. Asked again while claims
-    // keep coming: an honest one claims twice (before it subscribes, and
-    // after), the second maybe during the first ask again.
-    for (
-      let round = 0;
-      winner === null && this.#challenged && round < MAX_ASKS_AGAIN;
-      round++
-    ) {
-      this.#challenged = false;
-      await this.#contest(nc, subject, window, timeout, undefined, onAnswer);
-    }
+    await this.#ask(
+      nc,
+      subject,
+      { window, timeout, signal: undefined, onAnswer },
+      () => winner !== null,
+    );
     if (winner !== null) throw taken(subject, winner);
     this.#state = "held";
   }
@@ -191,19 +184,45 @@ export class Claim {
         this.#outranked ??= lostTo;
       }
     };
+    await this.#ask(
+      nc,
+      subject,
+      { window, timeout, signal, onAnswer },
+      () => this.#outranked !== null,
+    );
+    if (this.#outranked !== null) return this.#outranked;
+    this.#state = "held";
+    return null;
+  }
+
+  /**
+   * Runs a contest, then another while claims this one would yield to came
+   * during the last (up to {@linkcode MAX_ASKS_AGAIN} more), until
+   * `decided()`: a rival that subscribed after this claim went out answers
+   * the next one, and an honest rival claims twice (before it subscribes,
+   * and after), the second maybe during the first ask again.
+   */
+  async #ask(
+    nc: NatsConnection,
+    subject: string,
+    contest: {
+      window: number;
+      timeout: number;
+      signal: AbortSignal | undefined;
+      onAnswer: (answer: unknown) => void;
+    },
+    decided: () => boolean,
+  ): Promise<void> {
+    const { window, timeout, signal, onAnswer } = contest;
     await this.#contest(nc, subject, window, timeout, signal, onAnswer);
-    // A holder that came back too and claimed meanwhile answers this one.
     for (
       let round = 0;
-      this.#outranked === null && this.#challenged && round < MAX_ASKS_AGAIN;
+      !decided() && this.#challenged && round < MAX_ASKS_AGAIN;
       round++
     ) {
       this.#challenged = false;
       await this.#contest(nc, subject, window, timeout, signal, onAnswer);
     }
-    if (this.#outranked !== null) return this.#outranked;
-    this.#state = "held";
-    return null;
   }
 
   /**
